@@ -1,0 +1,66 @@
+// Layering is enforced here, not in a reviewer's head:
+// - shared/ and app/renderer/ run in browsers too: no node:*, no electron, no native addons.
+// - node cores (processes/{runtime,host,dpu,switch}) are deterministic: no sockets, files,
+//   timers, wall clock or Math.random; they get all of that from their context.
+// - only app/main and app/preload may import electron.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'net', 'os', 'path', 'child_process', 'crypto', 'http', 'worker_threads', 'timers', 'timers/*'];
+const nativeAddons = ['zeromq', 'zeromq/*', 'better-sqlite3'];
+
+const noNodePatterns = [
+  { group: nodeBuiltins, message: 'This layer runs in a browser too: no Node built-ins here' },
+  { group: ['electron', ...nativeAddons], message: 'This layer may not import electron or native addons' },
+];
+
+const deterministicGlobals = [
+  { name: 'setTimeout', message: 'Node cores use ctx.setTimer: virtual time only' },
+  { name: 'setInterval', message: 'Node cores use ctx.setTimer: virtual time only' },
+  { name: 'setImmediate', message: 'Node cores run to completion: no deferred work' },
+  { name: 'performance', message: 'Node cores use ctx.now(): virtual time only' },
+  { name: 'fetch', message: 'Node cores do no I/O' },
+  { name: 'process', message: 'Node cores do no I/O and read no environment' },
+];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'out/**', 'docs/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['app/**/*.ts', 'processes/**/*.ts', 'shared/**/*.ts', 'test/**/*.ts'],
+    ignores: ['app/main/**', 'app/preload/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'Only app/main and app/preload import electron' }] }],
+    },
+  },
+  {
+    files: ['shared/**/*.ts', 'app/renderer/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: noNodePatterns }],
+    },
+  },
+  {
+    files: ['processes/runtime/**/*.ts', 'processes/common/**/*.ts', 'processes/host/**/*.ts', 'processes/dpu/**/*.ts', 'processes/switch/**/*.ts', 'processes/cores.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: noNodePatterns }],
+      'no-restricted-globals': ['error', ...deterministicGlobals],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Node cores use ctx.now(): virtual time only' },
+        { object: 'Math', property: 'random', message: 'Node cores use ctx.random(): seeded streams only' },
+      ],
+      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date']", message: 'Node cores use ctx.now(): virtual time only' }],
+    },
+  },
+);
