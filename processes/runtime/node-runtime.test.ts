@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { decode } from '../../shared/codec.js';
+import type { NodeEvent } from '../../shared/events.js';
+import { NodeRuntime } from './node-runtime.js';
+import { chainTopology, scriptedCore } from './testing.js';
+import type { NodeCore, NodeInput, QueuedMessage } from './types.js';
+
+function runtimeFor(core: NodeCore, options: { latencyNs?: number; bandwidthBps?: number; loss?: number; seed?: number } = {}): NodeRuntime {
+  const topology = chainTopology(['a', 'b'], [{ a: 'a', b: 'b', latencyNs: options.latencyNs ?? 1_000, bandwidthBps: options.bandwidthBps ?? 8e9, loss: options.loss ?? 0 }]);
+  return new NodeRuntime({ topology, nodeId: 'a', seed: options.seed ?? 1, incarnation: 0, nodeSeqBase: 0, core });
+}
+
+function input(arrival: number, srcSeq: number, i: NodeInput): QueuedMessage {
+  return { type: 'input', arrival, src: 'controller', srcSeq, cause: null, input: i };
+}
+
+function payloads(events: NodeEvent[], kind: string): Array<Record<string, unknown>> {
+  return events.filter((e) => e.kind === kind).map((e) => decode(e.payload) as Record<string, unknown>);
+}
+
+describe('NodeRuntime', () => {
+  it('NodeRuntime serialises frames at the wire bandwidth and delivers them after its latency', () => {
+    // 8 Gb/s is one byte per ns; an Ethernet frame also pays 20 bytes of preamble and gap.
+    const rt = runtimeFor(
+      scriptedCore({
+        boot: (ctx) => {
+          ctx.send('to-b', new Uint8Array(100));
+          ctx.send('to-b', new Uint8Array(100));
+        },
+      }),
+    );
+    rt.deliver(input(500, 0, { type: 'boot' }));
+    const { out, events } = rt.runWindow(501);
+    expect(out.map((f) => f.arrival)).toEqual([500 + 120 + 1_000, 500 + 240 + 1_000]);
+    expect(out.map((f) => f.toNode)).toEqual(['b', 'b']);
+    expect(payloads(events, 'frame.tx').map((p) => p.txStart)).toEqual([500, 620]);
+  });
+
+  it('NodeRuntime handles messages in (arrival, src, srcSeq) order whatever the delivery order', () => {
+    const seen: string[] = [];
+    const rt = runtimeFor(scriptedCore({ frame: (_ctx, _port, bytes) => seen.push(String.fromCharCode(...bytes)) }));
+    const frame = (arrival: number, src: string, srcSeq: number, text: string): QueuedMessage => ({
+      type: 'frame',
+      arrival,
+      src,
+      srcSeq,
+      cause: null,
+      port: 'to-b',
+      channel: 'eth',
+      bytes: new Uint8Array([...text].map((c) => c.charCodeAt(0))),
+    });
+    rt.deliver(frame(20, 'b', 0, 'D'));
+    rt.deliver(frame(10, 'z', 0, 'C'));
+    rt.deliver(frame(10, 'b', 1, 'B'));
+    rt.deliver(frame(10, 'b', 0, 'A'));
+    rt.runWindow(15);
+    expect(seen).toEqual(['A', 'B', 'C']);
+    rt.runWindow(100);
+    expect(seen).toEqual(['A', 'B', 'C', 'D']);
+  });
+
+  it('NodeRuntime never handles a message at or after the horizon', () => {
+    const fired: number[] = [];
+    const rt = runtimeFor(
+      scriptedCore({
+        boot: (ctx) => {
+          ctx.setTimer(100, 't');
+          ctx.setTimer(200, 't');
+        },
+        timer: (ctx) => fired.push(ctx.now()),
+      }),
+    );
+    rt.deliver(input(0, 0, { type: 'boot' }));
+    rt.runWindow(200);
+    expect(fired).toEqual([100]);
+    expect(rt.nextTime()).toBe(200);
+  });
+
+  it('NodeRuntime never fires a cancelled timer', () => {
+    const fired: string[] = [];
+    const rt = runtimeFor(
+      scriptedCore({
+        boot: (ctx) => {
+          const id = ctx.setTimer(100, 'cancelled');
+          ctx.setTimer(50, 'kept');
+          ctx.cancelTimer(id);
+        },
+        timer: (_ctx, name) => fired.push(name),
+      }),
+    );
+    rt.deliver(input(0, 0, { type: 'boot' }));
+    rt.runWindow(1_000);
+    expect(fired).toEqual(['kept']);
+  });
+
+  it('NodeRuntime drops frames on a down link, says why, and tells the core', () => {
+    const links: boolean[] = [];
+    const rt = runtimeFor(
+      scriptedCore({
+        link: (ctx, _port, up) => {
+          links.push(up);
+          ctx.send('to-b', new Uint8Array(64));
+        },
+      }),
+    );
+    rt.deliver(input(10, 0, { type: 'link', port: 'to-b', up: false }));
+    const { out, events } = rt.runWindow(20);
+    expect(links).toEqual([false]);
+    expect(out).toHaveLength(0);
+    expect(payloads(events, 'link.state')).toEqual([{ port: 'to-b', wire: 'w0', up: false }]);
+    expect(payloads(events, 'frame.drop')).toEqual([{ port: 'to-b', reason: 'link-down', len: 64 }]);
+  });
+
+  it('NodeRuntime draws impairments from the wire stream, leaving the node stream untouched', () => {
+    const fates = (seed: number): { fates: unknown[]; draws: number[] } => {
+      const draws: number[] = [];
+      const rt = runtimeFor(
+        scriptedCore({
+          boot: (ctx) => {
+            for (let i = 0; i < 64; i++) ctx.send('to-b', new Uint8Array(60));
+            draws.push(ctx.random(), ctx.random());
+          },
+        }),
+        { loss: 0.5, seed },
+      );
+      rt.deliver(input(0, 0, { type: 'boot' }));
+      return { fates: payloads(rt.runWindow(1).events, 'frame.tx').map((p) => p.fate), draws };
+    };
+    const first = fates(1);
+    expect(first).toEqual(fates(1));
+    expect(first.fates.filter((f) => f === 'lost').length).toBeGreaterThan(10);
+    expect(first.fates.filter((f) => f === 'delivered').length).toBeGreaterThan(10);
+    expect(fates(2).fates).not.toEqual(first.fates);
+    // The node's own stream is the same whatever the wire drew.
+    const lossless = runtimeFor(scriptedCore({ boot: (ctx) => first.draws.push(ctx.random(), ctx.random()) }), { seed: 1 });
+    lossless.deliver(input(0, 0, { type: 'boot' }));
+    lossless.runWindow(1);
+    expect(first.draws.slice(2)).toEqual(first.draws.slice(0, 2));
+  });
+
+  it('NodeRuntime records a failing core as node.error and goes on with the next message', () => {
+    let handled = 0;
+    const rt = runtimeFor(
+      scriptedCore({
+        boot: (ctx) => {
+          ctx.setTimer(10, 'boom');
+          ctx.setTimer(20, 'fine');
+        },
+        timer: (_ctx, name) => {
+          handled++;
+          if (name === 'boom') throw new Error('Core bug');
+        },
+      }),
+    );
+    rt.deliver(input(0, 0, { type: 'boot' }));
+    const { events } = rt.runWindow(100);
+    expect(handled).toBe(2);
+    expect(payloads(events, 'node.error')).toEqual([{ message: 'Core bug', while: 'timer' }]);
+  });
+
+  it('NodeRuntime ignores everything after the end of the run', () => {
+    const fired: number[] = [];
+    const rt = runtimeFor(scriptedCore({ boot: (ctx) => ctx.setTimer(100, 'late'), timer: (ctx) => fired.push(ctx.now()) }));
+    rt.deliver(input(0, 0, { type: 'boot' }));
+    rt.deliver(input(100, 1, { type: 'end' }));
+    rt.runWindow(1_000);
+    expect(fired).toEqual([]);
+    expect(rt.nextTime()).toBe(Infinity);
+  });
+});
