@@ -1,0 +1,16 @@
+/**
+ * The dpulab TypeScript API for test authors: start a cluster, act on it, await events, read the
+ * log. `import { runLab, startRun, verifyReplay, EventLogReader } from 'dpulab'`.
+ */
+export { prepareRun, runLab, startRun, DEFAULT_END_NS } from './session.js';
+export type { PreparedRun, RunHandle, RunMode, RunOptions, RunSummary, SourceFile } from './session.js';
+export { verifyReplay } from './replay.js';
+export type { Divergence, EventView, ReplayVerdict } from './replay.js';
+export { EventLogReader } from './log/reader.js';
+export type { EventFilter } from './log/reader.js';
+export { EventLogError } from './log/errors.js';
+export { exportWirePcapng } from './pcap-export.js';
+export { decode as decodePayload } from '../../shared/codec.js';
+export type { RecordedEvent, VTime } from '../../shared/events.js';
+export { TopologyError } from '../../shared/topology/errors.js';
+export { ScenarioError } from '../../shared/scenario/errors.js';

@@ -1,0 +1,331 @@
+import { encode } from '../../shared/codec.js';
+import { CONTROLLER_NODE, compareNodeEvents, type NodeEvent, type RecordedEvent, type VTime } from '../../shared/events.js';
+import type { ResolvedTopology } from '../../shared/topology/types.js';
+import type { GrantedInput } from '../runtime/protocol.js';
+import type { NodeInput } from '../runtime/types.js';
+import type { Cluster, NodeExit, NodeProcessInfo } from './cluster.js';
+
+/**
+ * Something that happens at a virtual time the controller chose: a scenario step, a UI or API
+ * action, a fault. It is recorded as an `input.<name>` event whose payload is `record`, and a
+ * replay feeds the same records back through the same planner.
+ */
+export interface TimedInput {
+  readonly atNs: VTime;
+  /** Recorded as the payload of `input.<record.action>`; must be plain data. */
+  readonly record: Readonly<Record<string, unknown>> & { readonly action: string };
+}
+
+/** What an input does: inputs queued on nodes, and controller operations (a kill). */
+export interface InputPlan {
+  readonly deliveries: ReadonlyArray<{ readonly node: string; readonly input: NodeInput }>;
+  readonly kill?: string;
+}
+
+/** Where ordered events go: the SQLite writer, or a replay comparator. */
+export interface EventSink {
+  /** Receives events in seq order. Returning false asks the controller to stop the run early. */
+  append(events: readonly RecordedEvent[]): boolean | void;
+}
+
+export interface ControllerOptions {
+  readonly topology: ResolvedTopology;
+  readonly cluster: Cluster;
+  readonly sink: EventSink;
+  /** The run ends at this virtual time: every node gets an `end` input then. */
+  readonly endNs: VTime;
+  readonly inputs: readonly TimedInput[];
+  /** Maps an input to its effects; validated before the run starts. */
+  readonly plan: (record: TimedInput['record']) => InputPlan;
+  /** Real-time pacing; absent for batch mode (as fast as possible). */
+  readonly pace?: { speed: number };
+  readonly onProgress?: (progress: RunProgress) => void;
+  /** Wall clock for pacing and progress; the only clock the controller reads. */
+  readonly wallClock?: () => number;
+}
+
+export interface RunProgress {
+  readonly vtime: VTime;
+  readonly endNs: VTime;
+  readonly events: number;
+  readonly windows: number;
+}
+
+export interface ControllerResult {
+  readonly status: 'completed' | 'interrupted' | 'stopped-by-sink';
+  readonly events: number;
+  readonly windows: number;
+  readonly virtualTimeNs: VTime;
+  readonly nodes: NodeProcessInfo[];
+  /** Nodes that died without being asked to. */
+  readonly crashed: NodeExit[];
+}
+
+/**
+ * The controller's run loop: conservative synchronisation in windows.
+ *
+ * Each window starts at T, the earliest pending message anywhere, and ends at the horizon
+ * H = min over nodes of (that node's next message + its smallest outgoing wire latency): no frame
+ * sent inside the window can arrive before H, so every node may handle everything before H
+ * without waiting for anyone. Events of a window are ordered by (vtime, node, nodeSeq) and get
+ * their global seq; inputs enter at window boundaries at the times they are scheduled for.
+ */
+export class Controller {
+  private readonly pending: TimedInput[];
+  private readonly minOut = new Map<string, VTime>();
+  private readonly seqOf = new Map<string, number[]>();
+  private readonly crashed: NodeExit[] = [];
+  private controllerSeq = 0;
+  private inputSeq = 0;
+  private seq = 0;
+  private windows = 0;
+  private vtime: VTime = 0;
+  private interrupted = false;
+  private paused = false;
+  private stepRequested = false;
+  private resumeWaiters: Array<() => void> = [];
+  private speed: number;
+  private paceOrigin: { wall: number; vtime: VTime } | null = null;
+  private nodes: NodeProcessInfo[] = [];
+  private readonly wallClock: () => number;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.pending = [...options.inputs].sort((a, b) => a.atNs - b.atNs);
+    this.speed = options.pace?.speed ?? 0;
+    this.wallClock = options.wallClock ?? (() => Date.now());
+    for (const node of options.topology.nodes) {
+      let min = Infinity;
+      for (const w of options.topology.wires) {
+        if (w.a.node === node.id || w.b.node === node.id) min = Math.min(min, w.latencyNs);
+      }
+      this.minOut.set(node.id, min);
+    }
+  }
+
+  /** Stops the run at the next window boundary (Ctrl-C, SIGTERM, a UI stop). */
+  interrupt(): void {
+    this.interrupted = true;
+    this.wake();
+  }
+
+  /** Real-time mode: stop granting windows until `resume` or `step`. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.paceOrigin = null;
+    this.wake();
+  }
+
+  /** While paused: handle the events of the next instant of virtual time, then pause again. */
+  step(): void {
+    this.stepRequested = true;
+    this.wake();
+  }
+
+  /** Real-time speed factor (virtual seconds per wall second); 0 means as fast as possible. */
+  setSpeed(speed: number): void {
+    this.speed = speed;
+    this.paceOrigin = null;
+  }
+
+  /** Schedules an input at a future virtual time (UI and API actions). */
+  schedule(input: TimedInput): void {
+    if (input.atNs < this.vtime) throw new Error(`Cannot schedule ${input.record.action} at ${input.atNs} ns: the run is already at ${this.vtime} ns`);
+    if (input.atNs >= this.options.endNs) throw new Error(`Cannot schedule ${input.record.action} at ${input.atNs} ns: the run ends at ${this.options.endNs} ns`);
+    this.options.plan(input.record);
+    const i = this.pending.findIndex((p) => p.atNs > input.atNs);
+    this.pending.splice(i < 0 ? this.pending.length : i, 0, input);
+  }
+
+  /** The current virtual time (the start of the next window). */
+  now(): VTime {
+    return this.vtime;
+  }
+
+  async run(): Promise<ControllerResult> {
+    const { cluster, endNs } = this.options;
+    for (const input of this.pending) this.options.plan(input.record);
+    this.nodes = await cluster.start();
+    const startEvents: NodeEvent[] = [];
+    const bootInputs = new Map<string, GrantedInput[]>();
+    for (const n of this.nodes) {
+      const start = this.controllerEvent(0, 'node.start', { node: n.id, kind: n.kind, incarnation: n.incarnation }, { pid: n.pid, mode: cluster.mode });
+      startEvents.push(start);
+      bootInputs.set(n.id, [this.grantedInput(0, { type: 'boot' }, start.nodeSeq)]);
+    }
+    let status: ControllerResult['status'] = 'completed';
+    let windowEvents: NodeEvent[] = startEvents;
+    let inputs = bootInputs;
+    let endDelivered = false;
+
+    for (;;) {
+      if (this.interrupted) {
+        status = 'interrupted';
+        break;
+      }
+      // The earliest thing that can happen anywhere.
+      const alive = cluster.alive();
+      const nextOf = new Map<string, VTime>();
+      for (const id of alive) {
+        let t = cluster.nextTime(id);
+        for (const i of inputs.get(id) ?? []) t = Math.min(t, i.arrival);
+        nextOf.set(id, t);
+      }
+      const nextInput = this.pending[0] && this.pending[0].atNs < endNs ? this.pending[0].atNs : Infinity;
+      let T = Math.min(...nextOf.values(), nextInput, endDelivered ? Infinity : endNs);
+      if (!Number.isFinite(T)) break;
+      T = Math.max(T, this.vtime);
+      this.vtime = T;
+
+      // Inputs due now: record them, plan them; kills happen here, at the boundary.
+      while (this.pending.length > 0 && this.pending[0]!.atNs <= T && this.pending[0]!.atNs < endNs) {
+        const input = this.pending.shift()!;
+        const plan = this.options.plan(input.record);
+        const event = this.controllerEvent(input.atNs, `input.${input.record.action}`, input.record);
+        windowEvents.push(event);
+        // A kill of a node that is already gone is recorded and does nothing more.
+        if (plan.kill !== undefined && cluster.alive().includes(plan.kill)) {
+          const exit = await cluster.kill(plan.kill);
+          windowEvents.push(this.exitEvent(input.atNs, exit));
+        }
+        for (const d of plan.deliveries) {
+          const list = inputs.get(d.node) ?? [];
+          list.push(this.grantedInput(input.atNs, d.input, event.nodeSeq));
+          inputs.set(d.node, list);
+          nextOf.set(d.node, Math.min(nextOf.get(d.node) ?? Infinity, input.atNs));
+        }
+      }
+      if (!endDelivered && T >= endNs) {
+        endDelivered = true;
+        for (const id of cluster.alive()) {
+          const list = inputs.get(id) ?? [];
+          list.push(this.grantedInput(endNs, { type: 'end' }, null));
+          inputs.set(id, list);
+          nextOf.set(id, Math.min(nextOf.get(id) ?? Infinity, endNs));
+        }
+      }
+
+      let horizon = Infinity;
+      for (const [id, t] of nextOf) horizon = Math.min(horizon, t + (this.minOut.get(id) ?? Infinity));
+      horizon = Math.min(horizon, nextInput);
+      if (!endDelivered) horizon = Math.min(horizon, endNs);
+      horizon = await this.paced(T, horizon);
+      if (this.interrupted) {
+        status = 'interrupted';
+        break;
+      }
+      if (!Number.isFinite(horizon)) horizon = endNs + 1;
+
+      const participants = [...nextOf].filter(([, t]) => t < horizon).map(([id]) => id);
+      const report = await cluster.runWindow(horizon, participants, inputs);
+      this.windows++;
+      for (const e of report.events) windowEvents.push(e);
+      for (const exit of report.exits) {
+        this.crashed.push(exit);
+        windowEvents.push(this.exitEvent(T, exit));
+      }
+      if (!this.commit(windowEvents)) {
+        status = 'stopped-by-sink';
+        break;
+      }
+      windowEvents = [];
+      inputs = new Map();
+      this.vtime = Math.min(horizon, endNs);
+      this.options.onProgress?.({ vtime: this.vtime, endNs, events: this.seq, windows: this.windows });
+      if (endDelivered && cluster.alive().every((id) => !Number.isFinite(cluster.nextTime(id)))) break;
+    }
+
+    // Planned exits at the end, in node order, so they are part of the deterministic log.
+    const exits = await cluster.stop();
+    const endTime = status === 'completed' ? endNs : this.vtime;
+    this.vtime = endTime;
+    // A sink that asked to stop (a replay that found its divergence) wants nothing more.
+    if (status !== 'stopped-by-sink') this.commit(windowEvents.concat(exits.map((exit) => this.exitEvent(endTime, exit))));
+    return {
+      status,
+      events: this.seq,
+      windows: this.windows,
+      virtualTimeNs: endTime,
+      nodes: this.nodes,
+      crashed: this.crashed,
+    };
+  }
+
+  /** Orders a window's events, gives them their seq and resolves their causes; hands them to the sink. */
+  private commit(events: NodeEvent[]): boolean {
+    if (events.length === 0) return true;
+    events.sort(compareNodeEvents);
+    const recorded: RecordedEvent[] = [];
+    for (const e of events) {
+      const seq = this.seq++;
+      let bySeq = this.seqOf.get(e.node);
+      if (!bySeq) this.seqOf.set(e.node, (bySeq = []));
+      bySeq[e.nodeSeq] = seq;
+      const cause = e.cause ? (this.seqOf.get(e.cause.node)?.[e.cause.nodeSeq] ?? null) : null;
+      recorded.push({ seq, vtime: e.vtime, node: e.node, kind: e.kind, cause, payload: e.payload, volatile: e.volatile });
+    }
+    return this.options.sink.append(recorded) !== false;
+  }
+
+  private controllerEvent(vtime: VTime, kind: string, payload: Readonly<Record<string, unknown>>, volatile?: Readonly<Record<string, unknown>>): NodeEvent {
+    return {
+      vtime,
+      node: CONTROLLER_NODE,
+      nodeSeq: this.controllerSeq++,
+      kind,
+      cause: null,
+      payload: encode(payload),
+      volatile: volatile ? encode(volatile) : null,
+    };
+  }
+
+  private exitEvent(vtime: VTime, exit: NodeExit): NodeEvent {
+    return this.controllerEvent(
+      vtime,
+      'node.exit',
+      { node: exit.node, incarnation: exit.incarnation, code: exit.code, signal: exit.signal, planned: exit.planned, reason: exit.reason },
+    );
+  }
+
+  /** An input as queued on a node; `causeSeq` is the controller event behind it (none for `end`). */
+  private grantedInput(arrival: VTime, input: NodeInput, causeSeq: number | null): GrantedInput {
+    return { arrival, srcSeq: this.inputSeq++, causeSeq, input };
+  }
+
+  /** Applies pause, step and real-time pacing to a proposed horizon. */
+  private async paced(T: VTime, horizon: VTime): Promise<VTime> {
+    for (;;) {
+      if (this.interrupted) return horizon;
+      if (this.paused && !this.stepRequested) {
+        await new Promise<void>((resolve) => this.resumeWaiters.push(resolve));
+        continue;
+      }
+      if (this.paused && this.stepRequested) {
+        this.stepRequested = false;
+        return Math.min(horizon, T + 1);
+      }
+      if (this.speed <= 0) return horizon;
+      const wall = this.wallClock();
+      this.paceOrigin ??= { wall, vtime: T };
+      const allowed = this.paceOrigin.vtime + Math.floor((wall - this.paceOrigin.wall) * 1e6 * this.speed);
+      if (allowed > T) return Math.min(horizon, allowed);
+      const waitMs = Math.min(50, Math.max(1, (T - allowed) / 1e6 / this.speed));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.resumeWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private wake(): void {
+    const waiters = this.resumeWaiters;
+    this.resumeWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

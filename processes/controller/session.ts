@@ -1,0 +1,241 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import type { RecordedEvent, VTime } from '../../shared/events.js';
+import { EVENT_KINDS } from '../../shared/event-kinds.js';
+import { decode } from '../../shared/codec.js';
+import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/topology/load.js';
+import type { ResolvedTopology } from '../../shared/topology/types.js';
+import { DEFAULT_SCENARIO_YAML, loadScenario, validateScenarioAgainstTopology, type Scenario } from '../../shared/scenario/load.js';
+import { planInput } from './actions.js';
+import type { Cluster, NodeExit } from './cluster.js';
+import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
+import { InProcessCluster } from './in-process.js';
+import { EventLogWriter } from './log/writer.js';
+import { MultiProcessCluster } from './multi-process.js';
+import { DPULAB_VERSION } from './package-root.js';
+
+const require = createRequire(import.meta.url);
+
+/** Virtual time a run lasts when neither the scenario nor `--until` says. */
+export const DEFAULT_END_NS: VTime = 3_000_000_000;
+
+export type RunMode = 'multi-process' | 'in-process';
+
+/** A source file as given: its text and the name to quote in errors. */
+export interface SourceFile {
+  readonly text: string;
+  readonly file: string;
+}
+
+export interface RunOptions {
+  /** Topology YAML; the embedded default lab when absent. */
+  readonly topology?: SourceFile;
+  /** Scenario YAML; the default lab's scenario when both are absent, no steps otherwise. */
+  readonly scenario?: SourceFile;
+  readonly seed?: number;
+  /** Database path; `runs/<topology>-seed<N>-<time>.db` under the working directory when absent. */
+  readonly db?: string;
+  /** Replace an existing dpulab log at `db`. */
+  readonly overwrite?: boolean;
+  /** Ends the run at this virtual time instead of the scenario's end. */
+  readonly untilNs?: VTime;
+  readonly mode?: RunMode;
+  /** Real-time pacing (virtual seconds per wall second); batch mode when absent. */
+  readonly pace?: { speed: number };
+  /** Where node log lines and controller warnings go. */
+  readonly log?: (line: string) => void;
+  readonly onProgress?: (progress: RunProgress) => void;
+}
+
+export interface RunSummary {
+  readonly db: string;
+  readonly seed: number;
+  readonly fingerprint: string;
+  readonly events: number;
+  readonly windows: number;
+  readonly virtualTimeNs: VTime;
+  readonly wallMs: number;
+  readonly mode: RunMode;
+  readonly status: 'completed' | 'interrupted' | 'failed';
+  readonly topology: string;
+  readonly scenario: string;
+  readonly nodes: Array<{ id: string; kind: string; pid: number }>;
+  /** Nodes that died without being asked to, with how. */
+  readonly crashed: NodeExit[];
+}
+
+/** A prepared run: validated inputs, ready to start. Errors in files surface here, before any process. */
+export interface PreparedRun {
+  readonly topology: ResolvedTopology;
+  readonly topologySource: SourceFile | null;
+  readonly scenario: Scenario;
+  readonly scenarioSource: SourceFile | null;
+  readonly seed: number;
+  readonly endNs: VTime;
+  readonly inputs: TimedInput[];
+}
+
+/** Parses and validates the topology and scenario; throws TopologyError / ScenarioError naming file, line and field. */
+export function prepareRun(options: RunOptions): PreparedRun {
+  const topologySource = options.topology ?? null;
+  const topology = loadTopology(topologySource?.text ?? DEFAULT_LAB_YAML, topologySource?.file ?? DEFAULT_LAB_FILE);
+  const scenarioSource = options.scenario ?? null;
+  const scenarioText = scenarioSource?.text ?? (topologySource ? `name: empty\nend: ${DEFAULT_END_NS}ns\nsteps: []\n` : DEFAULT_SCENARIO_YAML);
+  const scenarioFile = scenarioSource?.file ?? (topologySource ? '(no scenario)' : 'default-scenario.yaml');
+  const scenario = loadScenario(scenarioText, scenarioFile);
+  validateScenarioAgainstTopology(scenario, topology, scenarioFile);
+  const inputs = scenario.steps.map((step) => {
+    const { atNs, index, ...action } = step;
+    return { atNs, record: { ...action, step: index } } as TimedInput;
+  });
+  for (const input of inputs) planInput(topology, input.record);
+  return { topology, topologySource, scenario, scenarioSource, seed: options.seed ?? 1, endNs: options.untilNs ?? scenario.endNs, inputs };
+}
+
+/** A run in progress: its controller (pause, step, schedule) and its outcome. */
+export interface RunHandle {
+  readonly controller: Controller;
+  readonly db: string;
+  /** Resolves when the run has ended and its log is closed. */
+  readonly done: Promise<RunSummary>;
+  /** Stops the run at the next window boundary; `done` then resolves with status `interrupted`. */
+  interrupt(): void;
+  /** Kills every node process now, synchronously (for process-exit handlers). */
+  killNow(): void;
+}
+
+/** Builds the cluster for a mode. */
+function makeCluster(mode: RunMode, topology: ResolvedTopology, seed: number, log: (line: string) => void): Cluster {
+  return mode === 'in-process' ? new InProcessCluster(topology, seed) : new MultiProcessCluster({ topology, seed, log });
+}
+
+function defaultDbPath(topology: string, seed: number): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return join(process.cwd(), 'runs', `${topology}-seed${seed}-${stamp}-${process.pid}.db`);
+}
+
+/**
+ * Starts a run: opens the event log, starts the nodes, runs the scenario to its end.
+ *
+ * @example
+ * const run = startRun({ seed: 7, mode: 'in-process', db: 'out/run.db' });
+ * const summary = await run.done;
+ * console.log(summary.fingerprint);
+ */
+export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun(options)): RunHandle {
+  const mode = options.mode ?? 'multi-process';
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const db = options.db ?? defaultDbPath(prepared.topology.name, prepared.seed);
+  mkdirSync(dirname(db), { recursive: true });
+  const writer = EventLogWriter.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false });
+  writer.beginRun({
+    id: `${prepared.topology.name}-seed${prepared.seed}`,
+    seed: prepared.seed,
+    mode,
+    topology: prepared.topology,
+    topologyFile: prepared.topologySource?.file ?? null,
+    topologyText: prepared.topologySource?.text ?? DEFAULT_LAB_YAML,
+    scenario: { name: prepared.scenario.name, text: options.scenario?.text ?? null, resolved: prepared.scenario },
+    untilNs: prepared.endNs,
+    zeromqVersion: mode === 'multi-process' ? zeromqVersion() : null,
+    eventKinds: EVENT_KINDS,
+  });
+  writer.recordWires(prepared.topology.wires);
+  const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
+  const nodeWriter = new NodeLifecycleSink(writer);
+  const controller = new Controller({
+    topology: prepared.topology,
+    cluster,
+    sink: nodeWriter,
+    endNs: prepared.endNs,
+    inputs: prepared.inputs,
+    plan: (record) => planInput(prepared.topology, record),
+    ...(options.pace ? { pace: options.pace } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const started = Date.now();
+  const done = (async (): Promise<RunSummary> => {
+    let status: RunSummary['status'] = 'failed';
+    let reason: string | null = null;
+    try {
+      const result = await controller.run();
+      status = result.status === 'completed' ? 'completed' : 'interrupted';
+      reason = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
+      const fingerprint = writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
+      return {
+        db,
+        seed: prepared.seed,
+        fingerprint,
+        events: result.events,
+        windows: result.windows,
+        virtualTimeNs: result.virtualTimeNs,
+        wallMs: Date.now() - started,
+        mode,
+        status,
+        topology: prepared.topology.name,
+        scenario: prepared.scenario.name,
+        nodes: result.nodes.map((n) => ({ id: n.id, kind: n.kind, pid: n.pid })),
+        crashed: result.crashed,
+      };
+    } catch (error) {
+      reason = error instanceof Error ? error.message : String(error);
+      try {
+        writer.finishRun({ status: 'failed', endVtime: controller.now(), exitReason: reason });
+      } catch {
+        /* the original error matters more */
+      }
+      throw error;
+    } finally {
+      await cluster.dispose();
+      writer.close();
+    }
+  })();
+  return {
+    controller,
+    db,
+    done,
+    interrupt: () => controller.interrupt(),
+    killNow: () => {
+      if (cluster instanceof MultiProcessCluster) cluster.killAllNow();
+    },
+  };
+}
+
+/** Runs to the end and returns the summary. */
+export async function runLab(options: RunOptions): Promise<RunSummary> {
+  return startRun(options).done;
+}
+
+/**
+ * The writer as the controller's sink, also keeping the `nodes` table current: node.start and
+ * node.exit events carry what the table needs (pid in the volatile part).
+ */
+class NodeLifecycleSink implements EventSink {
+  private readonly machine = hostname();
+
+  constructor(private readonly writer: EventLogWriter) {}
+
+  append(events: readonly RecordedEvent[]): void {
+    for (const e of events) {
+      if (e.kind === 'node.start') {
+        const p = decode(e.payload) as { node: string; kind: string; incarnation: number };
+        const v = e.volatile ? (decode(e.volatile) as { pid: number }) : { pid: null };
+        this.writer.recordNode({ id: p.node, kind: p.kind, incarnation: p.incarnation, pid: v.pid, machine: this.machine });
+      } else if (e.kind === 'node.exit') {
+        const p = decode(e.payload) as { node: string; incarnation: number; code: number | null; signal: string | null };
+        this.writer.updateNodeExit({ id: p.node, incarnation: p.incarnation, exitCode: p.code, exitSignal: p.signal });
+      }
+    }
+    this.writer.append(events);
+  }
+}
+
+function zeromqVersion(): string | null {
+  try {
+    return (require('zeromq/package.json') as { version: string }).version;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,235 @@
+import { CONTROLLER_NODE } from '../../shared/events.js';
+/**
+ * The shell of one node process (host, DPU or switch): sockets, lifecycle and signals around a
+ * deterministic core. Started by the controller with `--node ID --incarnation N --control ENDPOINT`.
+ *
+ * It connects a DEALER to the controller, opens one PAIR socket per wire it is on, and then does
+ * only what it is told: run a window, sync, inspect, stop. When the controller dies, the stdin
+ * pipe closes and the node exits at once: no node outlives its run.
+ */
+import { parseArgs } from 'node:util';
+import { Dealer, Pair } from 'zeromq';
+import type { ResolvedTopology } from '../../shared/topology/types.js';
+import { createCore } from '../cores.js';
+import { NodeRuntime } from '../runtime/node-runtime.js';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeNodeMessage,
+  eventToTuple,
+  parseControllerMessage,
+  WireEnvelopeError,
+  type ControllerMessage,
+  type NodeMessage,
+  type WireDirection,
+} from '../runtime/protocol.js';
+import { SendQueue } from './send-queue.js';
+
+const { values } = parseArgs({
+  options: {
+    node: { type: 'string' },
+    incarnation: { type: 'string', default: '0' },
+    control: { type: 'string' },
+  },
+});
+const nodeId = values.node;
+const controlEndpoint = values.control;
+if (!nodeId || !controlEndpoint) {
+  process.stderr.write('Usage: main.js --node ID --incarnation N --control ENDPOINT\n');
+  process.exit(2);
+}
+const incarnation = Number(values.incarnation);
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+// The lifeline: the controller holds our stdin; when it goes away, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('close', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // The controller decides when a run ends; a terminal's Ctrl-C reaches it too and it stops us.
+  process.on(signal, () => undefined);
+}
+
+interface WireSocket {
+  readonly wire: string;
+  readonly out: WireDirection;
+  readonly in: WireDirection;
+  readonly socket: Pair;
+  readonly queue: SendQueue;
+}
+
+const control = new Dealer({ routingId: `${nodeId}/${incarnation}`, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+control.connect(controlEndpoint);
+const controlQueue = new SendQueue(control);
+const wires = new Map<string, WireSocket>();
+const received = new Map<WireDirection, number>();
+const sentCount = new Map<WireDirection, number>();
+const deadDirections = new Set<WireDirection>();
+let runtime: NodeRuntime | null = null;
+let malformedEnvelopes = 0;
+/** Resolved when every expected frame has arrived. */
+let waiting: { expect: Array<[string, number]>; resolve: () => void } | null = null;
+
+function reply(message: NodeMessage): void {
+  controlQueue.push(encodeNodeMessage(message));
+}
+
+function satisfied(expect: Array<[string, number]>): boolean {
+  return expect.every(([direction, count]) => deadDirections.has(direction) || (received.get(direction) ?? 0) >= count);
+}
+
+function awaitExpected(expect: Array<[string, number]>): Promise<void> {
+  if (satisfied(expect)) return Promise.resolve();
+  return new Promise((resolve) => {
+    waiting = { expect, resolve };
+  });
+}
+
+async function receiveWire(w: WireSocket, peer: string): Promise<void> {
+  for await (const [body] of w.socket) {
+    if (deadDirections.has(w.in)) continue;
+    try {
+      const envelope = decodeEnvelope(body ?? new Uint8Array(), w.wire);
+      const port = portOn(w.wire);
+      runtime!.deliver({
+        type: 'frame',
+        arrival: envelope.arrival,
+        src: peer,
+        srcSeq: envelope.srcSeq,
+        cause: { node: peer, nodeSeq: envelope.causeSeq },
+        port,
+        channel: envelope.channel,
+        bytes: envelope.bytes,
+      });
+      received.set(w.in, (received.get(w.in) ?? 0) + 1);
+    } catch (error) {
+      if (!(error instanceof WireEnvelopeError)) throw error;
+      // Something other than a dpulab peer wrote on the wire: drop it, count it, keep running.
+      malformedEnvelopes++;
+      log(`${error.message} (dropped, ${malformedEnvelopes} so far)`);
+    }
+    if (waiting && satisfied(waiting.expect)) {
+      const { resolve } = waiting;
+      waiting = null;
+      resolve();
+    }
+  }
+}
+
+let topology: ResolvedTopology | null = null;
+function portOn(wire: string): string {
+  const w = topology!.wires.find((x) => x.id === wire)!;
+  return w.a.node === nodeId ? w.a.port : w.b.port;
+}
+
+async function handle(message: ControllerMessage): Promise<void> {
+  switch (message.t) {
+    case 'setup': {
+      topology = JSON.parse(message.topologyJson) as ResolvedTopology;
+      const node = topology.nodes.find((n) => n.id === nodeId);
+      if (!node) throw new Error(`Node ${nodeId} is not in the topology`);
+      runtime = new NodeRuntime({
+        topology,
+        nodeId: nodeId!,
+        seed: message.seed,
+        incarnation: message.incarnation,
+        nodeSeqBase: message.nodeSeqBase,
+        core: createCore(node, topology),
+      });
+      for (const setup of message.wires) {
+        const socket = new Pair({ linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+        if (setup.bind) await socket.bind(setup.endpoint);
+        else socket.connect(setup.endpoint);
+        const [wireId, arrow] = [setup.wire, setup.direction.slice(setup.wire.length + 1)];
+        const w: WireSocket = { wire: wireId, out: setup.direction, in: `${wireId}:${arrow === 'a>b' ? 'b>a' : 'a>b'}`, socket, queue: new SendQueue(socket) };
+        wires.set(wireId, w);
+        const wire = topology.wires.find((x) => x.id === wireId)!;
+        const peer = wire.a.node === nodeId ? wire.b.node : wire.a.node;
+        void receiveWire(w, peer).catch((error: unknown) => fatal(error));
+      }
+      reply({ t: 'ready', node: nodeId! });
+      return;
+    }
+    case 'grant': {
+      for (const direction of message.dead) deadDirections.add(direction);
+      await awaitExpected(message.expect);
+      const rt = runtime!;
+      for (const i of message.inputs) {
+        rt.deliver({ type: 'input', arrival: i.arrival, src: CONTROLLER_NODE, srcSeq: i.srcSeq, cause: i.causeSeq === null ? null : { node: CONTROLLER_NODE, nodeSeq: i.causeSeq }, input: i.input });
+      }
+      const result = rt.runWindow(message.horizon);
+      const minArrival = new Map<WireDirection, number>();
+      for (const frame of result.out) {
+        const w = wires.get(frame.wire)!;
+        w.queue.push(encodeEnvelope({ arrival: frame.arrival, srcSeq: frame.srcSeq, channel: frame.channel, causeSeq: frame.cause.nodeSeq, bytes: frame.bytes }));
+        sentCount.set(w.out, (sentCount.get(w.out) ?? 0) + 1);
+        minArrival.set(w.out, Math.min(minArrival.get(w.out) ?? Infinity, frame.arrival));
+      }
+      const next = rt.nextTime();
+      reply({
+        t: 'done',
+        node: nodeId!,
+        window: message.window,
+        events: result.events.map(eventToTuple),
+        sent: [...sentCount].map(([direction, count]) => [direction, count, minArrival.get(direction) ?? null]),
+        next: Number.isFinite(next) ? next : null,
+      });
+      return;
+    }
+    case 'sync':
+      for (const w of wires.values()) await w.queue.drain();
+      await awaitExpected(message.expect);
+      reply({ t: 'synced', node: nodeId!, token: message.token });
+      return;
+    case 'inspect':
+      reply({ t: 'inspected', node: nodeId!, token: message.token, state: { ...(runtime?.inspect() as object), malformedEnvelopes } });
+      return;
+    case 'stop':
+      reply({ t: 'bye', node: nodeId! });
+      await controlQueue.drain();
+      for (const w of wires.values()) {
+        w.queue.close();
+        w.socket.close();
+      }
+      control.close();
+      process.exit(0);
+  }
+}
+
+function fatal(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  log(`fatal: ${error instanceof Error ? (error.stack ?? message) : message}`);
+  try {
+    reply({ t: 'fatal', node: nodeId!, message });
+  } catch {
+    /* nothing more to say */
+  }
+  setTimeout(() => process.exit(1), 200).unref();
+  throw error;
+}
+
+async function main(): Promise<void> {
+  reply({ t: 'hello', node: nodeId!, incarnation, pid: process.pid });
+  for await (const [body] of control) {
+    let message: ControllerMessage;
+    try {
+      message = parseControllerMessage(body ?? new Uint8Array());
+    } catch (error) {
+      log((error as Error).message);
+      continue;
+    }
+    await handle(message);
+  }
+}
+
+main().catch((error: unknown) => {
+  try {
+    fatal(error);
+  } catch {
+    /* already reported */
+  }
+});

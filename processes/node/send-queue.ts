@@ -1,0 +1,65 @@
+import type { Writable } from 'zeromq';
+
+type Message = Parameters<Writable['send']>[0];
+
+/**
+ * Serialises sends on one ZeroMQ socket. zeromq.js allows a single pending `send()` per socket
+ * (a second one fails with EBUSY), so every sender goes through this queue.
+ *
+ * The queue never drops: a frame on a wire or an event for the recorder is part of the run, and
+ * dropping one would make the run irreproducible. Sockets are created with an unlimited high-water
+ * mark, so a send only waits while the peer is still connecting; memory is the bound.
+ */
+export class SendQueue {
+  private readonly pending: Message[] = [];
+  private flushing = false;
+  private closed = false;
+  private drained: Array<() => void> = [];
+  private failure: Error | null = null;
+
+  constructor(private readonly socket: Writable) {}
+
+  /** Queues a message; sends happen in order, one at a time. */
+  push(message: Message): void {
+    if (this.closed) return;
+    this.pending.push(message);
+    if (!this.flushing) void this.flush();
+  }
+
+  /** Resolves once everything queued so far has been handed to ZeroMQ. */
+  drain(): Promise<void> {
+    if (!this.flushing && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  /** The first send error, if any (a closed socket, a terminated context). */
+  get error(): Error | null {
+    return this.failure;
+  }
+
+  /** Stops sending; queued messages are discarded. */
+  close(): void {
+    this.closed = true;
+    this.pending.length = 0;
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0 && !this.closed) {
+        const message = this.pending.shift()!;
+        try {
+          await this.socket.send(message);
+        } catch (error) {
+          this.failure ??= error as Error;
+          this.closed = true;
+        }
+      }
+    } finally {
+      this.flushing = false;
+      const waiting = this.drained;
+      this.drained = [];
+      for (const resolve of waiting) resolve();
+    }
+  }
+}
