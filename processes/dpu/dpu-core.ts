@@ -1,0 +1,80 @@
+import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
+import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
+import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP, parseHeartbeat } from '../common/heartbeat.js';
+import { LldpAgent } from '../common/lldp-agent.js';
+import { MalformedCounter } from '../common/malformed.js';
+import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
+
+/**
+ * A DPU running ESXi on its Arm cores: uplinks to the physical switches, a pcie link to its host.
+ * For now it answers the host's heartbeats and runs LLDP on its uplinks; the offloaded switch,
+ * the distributed firewall and HA state sync grow here.
+ */
+export class DpuCore implements NodeCore {
+  private readonly lldp: LldpAgent;
+  private readonly malformed = new MalformedCounter();
+  private readonly uplinks: ReadonlySet<string>;
+
+  constructor(private readonly node: DpuNode, _topology: ResolvedTopology) {
+    this.uplinks = new Set(node.spec.uplinks);
+    const uplinkPorts = node.ports.filter((p) => this.uplinks.has(p.name));
+    this.lldp = new LldpAgent(
+      {
+        systemName: node.id,
+        systemDescription: `dpulab DPU ${node.spec.model}, ${node.spec.armCores} Arm cores, host ${node.spec.host}`,
+        capabilities: ['bridge', 'router'],
+        chassisMac: uplinkPorts[0]?.mac ?? node.ports[0]!.mac,
+      },
+      uplinkPorts,
+    );
+  }
+
+  onBoot(ctx: NodeContext): void {
+    this.lldp.start(ctx);
+  }
+
+  onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, channel: Channel): void {
+    try {
+      if (channel === 'mgmt') {
+        const beat = parseHeartbeat(bytes);
+        if (beat?.type === 'request') {
+          const mine = this.node.ports.find((p) => p.name === port)!;
+          const hostMac = decodeEthernet(bytes).src;
+          ctx.send(port, buildHeartbeat({ mac: mine.mac, ip: DPU_MGMT_IP }, { mac: hostMac, ip: HOST_MGMT_IP }, { type: 'reply', seq: beat.seq }), 'mgmt');
+        }
+        return;
+      }
+      if (this.uplinks.has(port) && decodeEthernet(bytes).etherType === ETHERTYPE_LLDP) this.lldp.receive(ctx, port, bytes);
+    } catch (error) {
+      this.malformed.record(ctx, port, error);
+    }
+  }
+
+  onTimer(ctx: NodeContext, name: string, data: unknown): void {
+    this.lldp.onTimer(ctx, name, data);
+  }
+
+  onLink(ctx: NodeContext, port: string, up: boolean): void {
+    if (up) this.lldp.onLinkUp(ctx, port);
+    else this.lldp.onLinkDown(ctx, port);
+  }
+
+  onAction(ctx: NodeContext, action: string): void {
+    ctx.emit('node.error', { message: `DPU ${this.node.id} has no action ${action}`, while: 'action' });
+  }
+
+  onEnd(): void {}
+
+  inspect(): unknown {
+    return {
+      kind: 'dpu',
+      id: this.node.id,
+      host: this.node.spec.host,
+      role: this.node.spec.role,
+      model: this.node.spec.model,
+      armCores: this.node.spec.armCores,
+      lldp: this.lldp.table(),
+      malformed: this.malformed.counts(),
+    };
+  }
+}
