@@ -1,0 +1,42 @@
+import { InputError } from '../../processes/controller/actions.js';
+import { EventLogError, EventLogWriteError } from '../../processes/controller/log/errors.js';
+import { ScenarioError } from '../../shared/scenario/load.js';
+import { TopologyError } from '../../shared/topology/errors.js';
+import { UnitError } from '../../shared/units.js';
+
+/** A mistake in how the command was called: a missing file, a bad option value. */
+export class CliError extends Error {
+  readonly code = 'usage';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Errors that are the user's input, not a dpulab bug: their message is the whole story. */
+function isInputError(error: unknown): error is Error {
+  return (
+    error instanceof CliError ||
+    error instanceof TopologyError ||
+    error instanceof ScenarioError ||
+    error instanceof EventLogError ||
+    error instanceof EventLogWriteError ||
+    error instanceof InputError ||
+    error instanceof UnitError
+  );
+}
+
+/** Prints an error for a person: the message for input errors, the stack for anything else. */
+export function reportError(error: unknown): void {
+  if (isInputError(error)) {
+    process.stderr.write(`dpulab: ${error.message}\n`);
+  } else {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`dpulab: internal error: ${text}\n`);
+  }
+}
+
+/** 2 for bad input, 1 for everything else. */
+export function exitCodeFor(error: unknown): number {
+  return isInputError(error) ? 2 : 1;
+}

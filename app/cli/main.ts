@@ -1,0 +1,88 @@
+/**
+ * `dpulab`: the headless command line, the contract every test and script relies on.
+ *
+ * Exit codes: 0 success; 1 the run or check did not pass (a node crashed, a replay diverged);
+ * 2 bad input (usage, a topology, scenario or database that cannot be used).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
+import { logCommand } from './log.js';
+import { pcapCommand } from './pcap.js';
+import { replayCommand } from './replay.js';
+import { runCommand } from './run.js';
+import { exitCodeFor, reportError } from './errors.js';
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`Not an integer: ${value}`);
+  return n;
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Not a positive number: ${value}`);
+  return n;
+}
+
+const program = new Command()
+  .name('dpulab')
+  .description('Emulates x86 hypervisor hosts with DPUs: one OS process per box, ZeroMQ wires, a replayable SQLite event log')
+  .version(DPULAB_VERSION)
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+program
+  .command('run')
+  .description('Run a topology (the embedded default lab when none is given) and record every event')
+  .argument('[topology]', 'topology YAML file')
+  .option('--scenario <file>', 'scenario YAML file (default: the default lab scenario, or none)')
+  .option('--seed <n>', 'seed of every random stream', integer, 1)
+  .option('--db <file>', 'event log to write (default: runs/<topology>-seed<n>-<time>.db)')
+  .option('--overwrite', 'replace an existing dpulab event log at --db')
+  .option('--until <duration>', 'end the run at this virtual time (e.g. 2s, 500ms)')
+  .option('--in-process', 'run every node core in this process instead of one process per node')
+  .option('--realtime', 'pace virtual time to the wall clock')
+  .addOption(new Option('--speed <factor>', 'with --realtime: virtual seconds per wall second').argParser(positive).default(1))
+  .option('--json', 'print one JSON object on stdout, last')
+  .action(runCommand);
+
+program
+  .command('replay')
+  .description('Re-execute a recorded run from its seed and inputs and compare it event by event')
+  .argument('<db>', 'event log')
+  .option('--verify', 'compare with the recording (the only mode for now; implied)')
+  .option('--in-process', 're-execute in one process whatever mode the run was recorded in')
+  .option('--multi-process', 're-execute with one process per node whatever mode the run was recorded in')
+  .option('--json', 'print one JSON object on stdout, last')
+  .action(replayCommand);
+
+program
+  .command('log')
+  .description('Show the events of a recorded run')
+  .argument('<db>', 'event log')
+  .option('--kind <kinds...>', 'event kinds, exact or prefix.* (e.g. lldp.* node.exit)')
+  .option('--node <nodes...>', 'node ids')
+  .option('--from <time>', 'from this virtual time (e.g. 1s)')
+  .option('--to <time>', 'before this virtual time')
+  .option('--limit <n>', 'at most this many events', integer)
+  .option('--json', 'one JSON object per line, payload decoded')
+  .action(logCommand);
+
+program
+  .command('pcap')
+  .description('Export the frames a wire carried as pcapng (one interface per direction)')
+  .argument('<db>', 'event log')
+  .requiredOption('--wire <id>', 'wire id (see dpulab log DB --kind frame.tx, or the topology)')
+  .requiredOption('-o, --output <file>', 'pcapng file to write')
+  .action(pcapCommand);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else {
+    reportError(error);
+    process.exitCode = exitCodeFor(error);
+  }
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { prepareRun, startRun, type RunSummary, type SourceFile } from '../../processes/controller/session.js';
+import { EventLogReader } from '../../processes/controller/log/reader.js';
+import { parseDuration } from '../../shared/units.js';
+import { CliError } from './errors.js';
+import { table, vtime } from './format.js';
+
+interface RunFlags {
+  scenario?: string;
+  seed: number;
+  db?: string;
+  overwrite?: boolean;
+  until?: string;
+  inProcess?: boolean;
+  realtime?: boolean;
+  speed: number;
+  json?: boolean;
+}
+
+/** Reads a file named on the command line; a missing one is a usage error naming it. */
+export function readSource(path: string, what: string): SourceFile {
+  try {
+    return { text: readFileSync(path, 'utf8'), file: path };
+  } catch (error) {
+    throw new CliError(`Cannot read ${what} file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+export async function runCommand(topologyPath: string | undefined, flags: RunFlags): Promise<void> {
+  const untilNs = flags.until !== undefined ? parseUntil(flags.until) : undefined;
+  const options = {
+    ...(topologyPath ? { topology: readSource(topologyPath, 'topology') } : {}),
+    ...(flags.scenario ? { scenario: readSource(flags.scenario, 'scenario') } : {}),
+    seed: flags.seed,
+    ...(flags.db ? { db: flags.db } : {}),
+    overwrite: flags.overwrite ?? false,
+    ...(untilNs !== undefined ? { untilNs } : {}),
+    mode: flags.inProcess ? ('in-process' as const) : ('multi-process' as const),
+    ...(flags.realtime ? { pace: { speed: flags.speed } } : {}),
+  };
+  // Every file is validated before a single process starts.
+  const prepared = prepareRun(options);
+  const progress = !flags.json && process.stderr.isTTY ? new ProgressLine() : null;
+  const handle = startRun({ ...options, ...(progress ? { onProgress: (p) => progress.update(p.vtime, p.endNs, p.events) } : {}) }, prepared);
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\ndpulab: ${signal}: stopping the run (again to kill it now)\n`);
+      handle.interrupt();
+    } else {
+      handle.killNow();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => handle.killNow());
+
+  const summary = await handle.done;
+  progress?.clear();
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    process.stdout.write(`${readableSummary(summary)}\n`);
+  }
+  if (summary.status === 'interrupted') process.exitCode = 130;
+  else if (summary.crashed.length > 0) process.exitCode = 1;
+}
+
+function parseUntil(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new CliError(`--until ${text}: ${(error as Error).message}`);
+  }
+}
+
+/** A one-line progress indicator on a terminal, redrawn at most ten times a second. */
+class ProgressLine {
+  private last = 0;
+
+  update(vtimeNs: number, endNs: number, events: number): void {
+    const now = Date.now();
+    if (now - this.last < 100) return;
+    this.last = now;
+    const width = 30;
+    const done = Math.min(width, Math.round((vtimeNs / Math.max(1, endNs)) * width));
+    process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${vtime(vtimeNs)} / ${vtime(endNs)}  ${events} events `);
+  }
+
+  clear(): void {
+    process.stderr.write('\r\x1b[K');
+  }
+}
+
+/** What a person wants to see after a run: what ran, what happened, where the log is. */
+function readableSummary(s: RunSummary): string {
+  const lines: string[] = [];
+  lines.push(`dpulab run: ${s.topology} / ${s.scenario}, seed ${s.seed}, ${s.mode}: ${s.status}`);
+  lines.push(`  ${s.events} events in ${s.windows} windows, ${vtime(s.virtualTimeNs)} virtual in ${s.wallMs} ms wall`);
+  lines.push(`  fingerprint ${s.fingerprint}`);
+  lines.push(`  event log   ${s.db}`);
+  lines.push('');
+  lines.push(table([['node', 'kind', 'pid'], ...s.nodes.map((n) => [n.id, n.kind, String(n.pid)])]).replace(/^/gm, '  '));
+  const counts = new Map<string, number>();
+  const reader = EventLogReader.open(s.db);
+  try {
+    for (const e of reader.events()) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
+  } finally {
+    reader.close();
+  }
+  lines.push('');
+  lines.push(table([['event kind', 'count'], ...[...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => [k, String(n)])]).replace(/^/gm, '  '));
+  for (const c of s.crashed) lines.push(`\n  ! node ${c.node} ${c.reason ?? 'exited'} during the run`);
+  lines.push('');
+  lines.push(`  next: dpulab log ${s.db} --kind lldp.neighbor    dpulab replay ${s.db} --verify`);
+  return lines.join('\n');
+}
