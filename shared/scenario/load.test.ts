@@ -1,0 +1,130 @@
+import { describe, expect, test } from 'vitest';
+import { loadDefaultLab } from '../topology/load.js';
+import { DEFAULT_SCENARIO_FILE, DEFAULT_SCENARIO_YAML, ScenarioError, loadScenario, validateScenarioAgainstTopology } from './load.js';
+import type { Scenario } from './types.js';
+
+const lab = loadDefaultLab();
+
+function scenarioError(run: () => unknown): ScenarioError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ScenarioError) return error;
+    throw error;
+  }
+  throw new Error('expected a ScenarioError');
+}
+
+function problemLines(text: string, file = 'run.yaml'): string[] {
+  return scenarioError(() => loadScenario(text, file)).message.split('\n').slice(1);
+}
+
+const FAILOVER = `name: failover
+end: 3s
+steps:
+  - { at: 2s, action: kill, node: dpu-02a }
+  - { at: 1s, action: link, wire: up-01a-a, state: down }
+  - { at: 2s, action: note, text: "after the kill, same time" }
+  - { at: 1.5s, action: link, wire: up-01a-a, state: up }
+`;
+
+describe('loadScenario', () => {
+  test('the default scenario loads and fits the default lab', () => {
+    const scenario = loadScenario(DEFAULT_SCENARIO_YAML, DEFAULT_SCENARIO_FILE);
+    expect(scenario.name).toBe('default');
+    expect(scenario.endNs).toBe(3e9);
+    expect(scenario.steps.every((s) => s.action === 'note')).toBe(true);
+    expect(() => validateScenarioAgainstTopology(scenario, lab)).not.toThrow();
+  });
+
+  test('sorts steps by time, keeping file order among equal times, and keeps each step\'s file index', () => {
+    const scenario = loadScenario(FAILOVER, 'failover.yaml');
+    expect(scenario.steps).toEqual([
+      { atNs: 1e9, index: 1, action: 'link', wire: 'up-01a-a', state: 'down' },
+      { atNs: 1.5e9, index: 3, action: 'link', wire: 'up-01a-a', state: 'up' },
+      { atNs: 2e9, index: 0, action: 'kill', node: 'dpu-02a' },
+      { atNs: 2e9, index: 2, action: 'note', text: 'after the kill, same time' },
+    ]);
+  });
+
+  test('is plain JSON data', () => {
+    const scenario = loadScenario(FAILOVER, 'failover.yaml');
+    expect(JSON.parse(JSON.stringify(scenario))).toEqual(scenario);
+  });
+
+  test('defaults the name to the file name and the steps to none', () => {
+    expect(loadScenario('end: 3000000000ns\n', 'runs/quiet.yml')).toEqual({ name: 'quiet', endNs: 3e9, steps: [] });
+  });
+
+  test('an unknown action names the line, the field and the actions there are', () => {
+    const error = scenarioError(() => loadScenario(FAILOVER.replace('action: note', 'action: nte'), 'failover.yaml'));
+    expect(error.code).toBe('invalid-scenario');
+    expect(error.file).toBe('failover.yaml');
+    expect(error.message).toBe(
+      'Invalid scenario in failover.yaml (1 problem)\n' +
+        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: kill, link, note) (did you mean "note"?)',
+    );
+  });
+
+  test('bad durations, bad states, unknown keys and late steps are all reported with their lines', () => {
+    const text = `end: 3s
+steps:
+  - { at: soon, action: note, text: x }
+  - { at: 1s, action: link, wire: up-01a-a, state: sideways }
+  - { at: 1s, action: kill, node: dpu-02a, signal: 9 }
+  - { at: 4s, action: note, text: too late }
+  - { at: 1s, text: no action }
+`;
+    expect(problemLines(text)).toEqual([
+      'run.yaml:3:11: steps[0].at: invalid duration "soon": expected a number and a unit (ns, us, ms, s, m, h), e.g. 5us, 1.5s or 1m30s',
+      'run.yaml:4:52: steps[1].state: expected one of "up", "down", got "sideways"',
+      'run.yaml:5:44: steps[2].signal: unknown key (known keys: at, action, node)',
+      'run.yaml:6:11: steps[3].at: 4 s is after the end of the run (end: 3 s)',
+      'run.yaml:7:5: steps[4].action: required (one of kill, link, note)',
+    ]);
+  });
+
+  test('a missing end is reported, as is a top-level typo', () => {
+    expect(problemLines('name: x\nstep: []\n')).toEqual(['run.yaml:1:1: end: required', 'run.yaml:2:1: step: unknown key (did you mean "steps"?)']);
+  });
+
+  test('YAML syntax errors are reported with their line', () => {
+    const error = scenarioError(() => loadScenario('end: 3s\nsteps:\n  - { at: 1s\n', 'run.yaml'));
+    expect(error.problems[0]?.message).toMatch(/^YAML syntax: /);
+    expect(error.problems[0]?.line).toBeGreaterThanOrEqual(3);
+  });
+
+  test('checks references against a topology when given one', () => {
+    expect(() => loadScenario(FAILOVER, 'failover.yaml', { topology: lab })).not.toThrow();
+    const error = scenarioError(() => loadScenario(FAILOVER.replace('node: dpu-02a', 'node: dpu-2a'), 'failover.yaml', { topology: lab }));
+    expect(error.message.split('\n').slice(1)).toEqual([
+      'failover.yaml:4:35: steps[0].node: no node "dpu-2a" in topology "default-lab" (did you mean "dpu-02a"?)',
+    ]);
+  });
+});
+
+describe('validateScenarioAgainstTopology', () => {
+  const broken = FAILOVER.replace('node: dpu-02a', 'node: dpu-09z').replace('wire: up-01a-a, state: down', 'wire: up-01x-a, state: down');
+
+  test('reports every unknown wire and node at its line, in file order', () => {
+    const scenario = loadScenario(broken, 'failover.yaml');
+    const error = scenarioError(() => validateScenarioAgainstTopology(scenario, lab, 'failover.yaml'));
+    expect(error.problems).toEqual([
+      { path: 'steps[0].node', line: 4, column: 35, message: 'no node "dpu-09z" in topology "default-lab"' },
+      { path: 'steps[1].wire', line: 5, column: 35, message: 'no wire "up-01x-a" in topology "default-lab" (did you mean "up-01a-a"?)' },
+    ]);
+  });
+
+  test('still locates steps after the scenario is copied, and defaults the file name', () => {
+    const scenario: Scenario = { ...loadScenario(broken, 'failover.yaml'), endNs: 10e9 };
+    const error = scenarioError(() => validateScenarioAgainstTopology(scenario, lab));
+    expect(error.file).toBe('failover.yaml');
+    expect(error.problems.map((p) => `${p.line}:${p.column}`)).toEqual(['4:35', '5:35']);
+  });
+
+  test('reports steps that did not come from a file without a line', () => {
+    const scenario: Scenario = { name: 'api', endNs: 1e9, steps: [{ atNs: 0, index: 0, action: 'kill', node: 'nope' }] };
+    const error = scenarioError(() => validateScenarioAgainstTopology(scenario, lab, 'api'));
+    expect(error.message).toBe('Invalid scenario in api (1 problem)\napi: steps[0].node: no node "nope" in topology "default-lab"');
+  });
+});

@@ -1,0 +1,400 @@
+import { describe, expect, test } from 'vitest';
+import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, TopologyError, fileStem, loadDefaultLab, loadTopology } from './load.js';
+import type { DpuNode, HostNode, ResolvedTopology, SwitchNode } from './types.js';
+
+/** The error a text must produce; fails the test if it loads. */
+function topologyError(text: string, file = 'lab.yaml'): TopologyError {
+  try {
+    loadTopology(text, file);
+  } catch (error) {
+    if (error instanceof TopologyError) return error;
+    throw error;
+  }
+  throw new Error('expected a TopologyError, but the topology loaded');
+}
+
+/** The report lines after the summary: `file:line:col: path: message`. */
+function problemLines(text: string, file = 'lab.yaml'): string[] {
+  return topologyError(text, file).message.split('\n').slice(1);
+}
+
+function host(t: ResolvedTopology, id: string): HostNode {
+  const node = t.nodes.find((n) => n.id === id);
+  if (node?.kind !== 'host') throw new Error(`no host ${id}`);
+  return node;
+}
+
+function dpu(t: ResolvedTopology, id: string): DpuNode {
+  const node = t.nodes.find((n) => n.id === id);
+  if (node?.kind !== 'dpu') throw new Error(`no DPU ${id}`);
+  return node;
+}
+
+function switchNode(t: ResolvedTopology, id: string): SwitchNode {
+  const node = t.nodes.find((n) => n.id === id);
+  if (node?.kind !== 'switch') throw new Error(`no switch ${id}`);
+  return node;
+}
+
+/** A small valid lab: line numbers in the tests below refer to it. */
+const SMALL = `name: small
+segments:
+  - { id: web, kind: overlay, vni: 5001, ipv4Subnet: 10.0.1.0/24, ipv6Subnet: fd00:1::/64, gateway4: 10.0.1.1 }
+hosts:
+  - id: esx-01
+    vms:
+      - id: web-01
+        vnics:
+          - { segment: web, ipv4: 10.0.1.11/24, mode: uptv2 }
+dpus:
+  - { id: dpu-01a, host: esx-01 }
+  - { id: dpu-01b, host: esx-01 }
+switches:
+  - { id: tor-a, ports: 8 }
+wires:
+  - { id: w0, a: dpu-01a:p0, b: tor-a:swp1 }
+  - { id: w1, a: dpu-01b:p0, b: tor-a:swp2 }
+`;
+
+/** SMALL with one line replaced (1-based), to plant a fault at a known line. */
+function withLine(line: number, text: string): string {
+  const lines = SMALL.split('\n');
+  lines[line - 1] = text;
+  return lines.join('\n');
+}
+
+describe('the default lab', () => {
+  const lab = loadDefaultLab();
+
+  test('resolves to 2 hosts, 4 DPUs and 2 switches, sorted by id', () => {
+    expect(lab.name).toBe('default-lab');
+    expect(lab.nodes.map((n) => `${n.kind}:${n.id}`)).toEqual([
+      'dpu:dpu-01a',
+      'dpu:dpu-01b',
+      'dpu:dpu-02a',
+      'dpu:dpu-02b',
+      'host:esx-01',
+      'host:esx-02',
+      'switch:tor-a',
+      'switch:tor-b',
+    ]);
+  });
+
+  test('has 9 Ethernet wires and 4 implicit PCIe wires, sorted by id', () => {
+    expect(lab.wires.filter((w) => w.kind === 'ethernet')).toHaveLength(9);
+    expect(lab.wires.filter((w) => w.kind === 'pcie').map((w) => w.id)).toEqual(['pcie-dpu-01a', 'pcie-dpu-01b', 'pcie-dpu-02a', 'pcie-dpu-02b']);
+    const ids = lab.wires.map((w) => w.id);
+    expect(ids).toEqual([...ids].sort());
+  });
+
+  test('joins each DPU to its host over PCIe at 1 us and 64 Gbps', () => {
+    const pcie = lab.wires.find((w) => w.id === 'pcie-dpu-02b');
+    expect(pcie).toEqual({
+      id: 'pcie-dpu-02b',
+      kind: 'pcie',
+      a: { node: 'esx-02', port: 'dpu-02b' },
+      b: { node: 'dpu-02b', port: 'pcie' },
+      latencyNs: 1_000,
+      bandwidthBps: 64e9,
+      impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 0 },
+    });
+  });
+
+  test('wires every DPU uplink p0 to tor-a and p1 to tor-b, and the switches to each other', () => {
+    for (const id of ['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b']) {
+      const ends = lab.wires.filter((w) => w.a.node === id).map((w) => `${w.a.port}>${w.b.node}`);
+      expect(ends.sort()).toEqual(['p0>tor-a', 'p1>tor-b']);
+    }
+    expect(lab.wires.find((w) => w.id === 'isl-ab')).toMatchObject({ a: { node: 'tor-a', port: 'swp8' }, b: { node: 'tor-b', port: 'swp8' } });
+  });
+
+  test('gives each host one active and one standby DPU', () => {
+    expect(host(lab, 'esx-01').spec.failover).toEqual({ active: ['dpu-01a'], standby: ['dpu-01b'] });
+    expect(host(lab, 'esx-02').spec.failover).toEqual({ active: ['dpu-02a'], standby: ['dpu-02b'] });
+    expect(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b'].map((id) => dpu(lab, id).spec.role)).toEqual(['active', 'standby', 'active', 'standby']);
+  });
+
+  test('gives ports to every node: DPU uplinks plus pcie, host DPU slots, switch swp1..swp8', () => {
+    expect(dpu(lab, 'dpu-01a').ports.map((p) => p.name)).toEqual(['p0', 'p1', 'pcie']);
+    expect(host(lab, 'esx-01').ports.map((p) => p.name)).toEqual(['dpu-01a', 'dpu-01b']);
+    expect(switchNode(lab, 'tor-b').ports.map((p) => p.name)).toEqual(['swp1', 'swp2', 'swp3', 'swp4', 'swp5', 'swp6', 'swp7', 'swp8']);
+    expect(switchNode(lab, 'tor-b').spec.macAgingNs).toBe(300e9);
+  });
+
+  test('has VMs sorted by id inside their host, with defaults filled', () => {
+    expect(host(lab, 'esx-01').spec.vms.map((v) => v.id)).toEqual(['app-01', 'db-01', 'web-01']);
+    expect(host(lab, 'esx-02').spec.vms.map((v) => v.id)).toEqual(['app-02', 'web-02']);
+    const web02 = host(lab, 'esx-02').spec.vms.find((v) => v.id === 'web-02');
+    expect(web02).toMatchObject({ host: 'esx-02', vcpus: 2, memoryMiB: 4096, memoryReservationMiB: 4096, hardwareVersion: 20, driverVersion: 7 });
+    expect(web02?.vnics[0]).toMatchObject({ id: 'web-02.eth0', segment: 'web', ipv4: '10.0.1.12/24', ipv6: 'fd00:1::12/64', mode: 'uptv2' });
+    const db01 = host(lab, 'esx-01').spec.vms.find((v) => v.id === 'db-01');
+    expect(db01?.vnics[0]?.mode).toBe('mux');
+  });
+
+  test('has locally administered port MACs and VMware VNIC MACs, all distinct', () => {
+    const portMacs = lab.nodes.flatMap((n) => n.ports.map((p) => p.mac));
+    const vnicMacs = lab.nodes.flatMap((n) => (n.kind === 'host' ? n.spec.vms.flatMap((v) => v.vnics.map((x) => x.mac)) : []));
+    for (const mac of portMacs) expect(mac).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+    for (const mac of vnicMacs) expect(mac).toMatch(/^00:50:56:[89ab][0-9a-f](:[0-9a-f]{2}){2}$/);
+    expect(new Set([...portMacs, ...vnicMacs]).size).toBe(portMacs.length + vnicMacs.length);
+  });
+
+  test('has two routed overlay segments', () => {
+    expect(lab.segments).toEqual([
+      { id: 'app', kind: 'overlay', vni: 5002, vlan: null, ipv4Subnet: '10.0.2.0/24', ipv6Subnet: 'fd00:2::/64', gateway4: '10.0.2.1', gateway6: 'fd00:2::1' },
+      { id: 'web', kind: 'overlay', vni: 5001, vlan: null, ipv4Subnet: '10.0.1.0/24', ipv6Subnet: 'fd00:1::/64', gateway4: '10.0.1.1', gateway6: 'fd00:1::1' },
+    ]);
+  });
+
+  test('is plain JSON data and the same on every load', () => {
+    expect(JSON.parse(JSON.stringify(lab))).toEqual(lab);
+    expect(loadTopology(DEFAULT_LAB_YAML, DEFAULT_LAB_FILE)).toEqual(lab);
+    expect(DEFAULT_LAB_FILE).toBe('default-lab.yaml');
+  });
+});
+
+describe('loadTopology', () => {
+  test('loads the small fixture', () => {
+    const t = loadTopology(SMALL, 'small.yaml');
+    expect(t.nodes).toHaveLength(4);
+    expect(t.wires.map((w) => w.id)).toEqual(['pcie-dpu-01a', 'pcie-dpu-01b', 'w0', 'w1']);
+  });
+
+  test('fills wire defaults: id from its ends, 5 us, 25 Gbps, no impairments', () => {
+    const t = loadTopology(withLine(17, '  - { a: dpu-01b:p0, b: tor-a:swp2 }'), 'lab.yaml');
+    expect(t.wires.find((w) => w.kind === 'ethernet' && w.id !== 'w0')).toEqual({
+      id: 'dpu-01b:p0--tor-a:swp2',
+      kind: 'ethernet',
+      a: { node: 'dpu-01b', port: 'p0' },
+      b: { node: 'tor-a', port: 'swp2' },
+      latencyNs: 5_000,
+      bandwidthBps: 25e9,
+      impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 0 },
+    });
+  });
+
+  test('reads wire latency, bandwidth and impairments', () => {
+    const t = loadTopology(
+      withLine(17, '  - { id: w1, a: dpu-01b:p0, b: tor-a:swp2, latency: 2.5us, bandwidth: 10G, impairments: { loss: 0.01, jitter: 1us } }'),
+      'lab.yaml',
+    );
+    expect(t.wires.find((w) => w.id === 'w1')).toMatchObject({ latencyNs: 2_500, bandwidthBps: 10e9, impairments: { loss: 0.01, corrupt: 0, duplicate: 0, jitterNs: 1_000 } });
+  });
+
+  test('defaults the name to the file name without extension', () => {
+    expect(loadTopology(SMALL.replace('name: small\n', ''), 'labs/rack-2.yaml').name).toBe('rack-2');
+    expect(fileStem('C:\\labs\\x.yml')).toBe('x');
+  });
+
+  test('derives a VNIC MAC and id, and appends the segment prefix to a bare address', () => {
+    const t = loadTopology(withLine(9, '          - { segment: web, ipv4: 10.0.1.11 }'), 'lab.yaml');
+    const vnic = host(t, 'esx-01').spec.vms[0]?.vnics[0];
+    expect(vnic).toMatchObject({ id: 'web-01.eth0', ipv4: '10.0.1.11/24', ipv6: null, mode: 'emulated' });
+    expect(vnic?.mac).toMatch(/^00:50:56:[89ab]/);
+  });
+
+  test('does not depend on the order of entries in the file', () => {
+    const lines = DEFAULT_LAB_YAML.split('\n');
+    const start = lines.indexOf('wires:') + 1;
+    const wires = lines.slice(start).filter((l) => l.startsWith('  - '));
+    const reordered = [...lines.slice(0, start), ...wires.reverse(), ''].join('\n');
+    expect(loadTopology(reordered, DEFAULT_LAB_FILE)).toEqual(loadDefaultLab());
+  });
+
+  test('lets a host without DPUs have uplinks of its own, wired to a switch', () => {
+    const t = loadTopology(
+      `hosts:
+  - { id: classic-01, uplinks: [vmnic0, vmnic1] }
+switches:
+  - { id: tor-a, ports: [eth1, eth2] }
+wires:
+  - { a: classic-01:vmnic0, b: tor-a:eth1 }
+`,
+      'classic.yaml',
+    );
+    expect(host(t, 'classic-01').ports.map((p) => p.name)).toEqual(['vmnic0', 'vmnic1']);
+    expect(host(t, 'classic-01').spec).toMatchObject({ dpus: [], failover: { active: [], standby: [] } });
+    expect(t.wires.map((w) => w.id)).toEqual(['classic-01:vmnic0--tor-a:eth1']);
+  });
+
+  test('reads standby: [] as every DPU active, with no failover', () => {
+    const t = loadTopology(withLine(5, '  - { id: esx-01, failover: { standby: [] } }').replace(/ {4}vms:\n( {6}.*\n| {10}.*\n)+/, ''), 'lab.yaml');
+    expect(host(t, 'esx-01').spec.failover).toEqual({ active: ['dpu-01a', 'dpu-01b'], standby: [] });
+    expect(dpu(t, 'dpu-01b').spec.role).toBe('active');
+  });
+});
+
+describe('topology errors', () => {
+  test('a wire to an unknown port names file, line, column and field', () => {
+    const error = topologyError(withLine(17, '  - { id: w1, a: dpu-01b:p0, b: tor-a:swp9 }'));
+    expect(error.code).toBe('invalid-topology');
+    expect(error.file).toBe('lab.yaml');
+    expect(error.problems).toEqual([{ path: 'wires[1].b', line: 17, column: 33, message: 'no port "swp9" on switch "tor-a" (ports: swp1..swp8)' }]);
+    expect(error.message).toBe('Invalid topology in lab.yaml (1 problem)\nlab.yaml:17:33: wires[1].b: no port "swp9" on switch "tor-a" (ports: swp1..swp8)');
+  });
+
+  test('a DPU with no host points at the DPU entry', () => {
+    expect(problemLines(withLine(12, '  - { id: dpu-01b }'))).toEqual([
+      'lab.yaml:12:5: dpus[1].host: required (a DPU must belong to a host)',
+    ]);
+  });
+
+  test('a DPU whose host does not exist names the hosts there are', () => {
+    expect(problemLines(withLine(12, '  - { id: dpu-01b, host: esx-1 }'))).toEqual([
+      'lab.yaml:12:26: dpus[1].host: no host "esx-1" (hosts: esx-01) (did you mean "esx-01"?)',
+    ]);
+  });
+
+  test('every problem in a file is reported, in file order', () => {
+    const text = SMALL.replace('ipv4: 10.0.1.11/24', 'ipv4: 10.0.9.11/24')
+      .replace('{ id: dpu-01b, host: esx-01 }', '{ id: dpu-01b, host: esx-01, armCores: many }')
+      .replace('ports: 8', 'ports: 8, mac_aging: 5m')
+      .replace('b: tor-a:swp2', 'b: tor-a:swp1');
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:9:35: hosts[0].vms[0].vnics[0].ipv4: 10.0.9.11 is not in 10.0.1.0/24 (segment "web")',
+      'lab.yaml:12:44: dpus[1].armCores: expected an integer, got "many"',
+      'lab.yaml:14:28: switches[0].mac_aging: unknown key (did you mean "macAging"?)',
+      'lab.yaml:17:33: wires[1].b: port tor-a:swp1 is already used by wire "w0" (wires[0].b)',
+    ]);
+  });
+
+  test('duplicate ids are reported across hosts, DPUs and switches, and among VMs and wires', () => {
+    const text = `hosts:
+  - id: esx-01
+    vms:
+      - { id: vm-1 }
+      - { id: vm-1 }
+      - { id: tor-a }
+dpus:
+  - { id: esx-01, host: esx-01 }
+switches:
+  - { id: tor-a, ports: 2 }
+wires:
+  - { id: w, a: tor-a:swp1, b: tor-a:swp2 }
+  - { id: w, a: tor-a:swp1, b: tor-a:swp2 }
+`;
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:5:15: hosts[0].vms[1].id: duplicate id "vm-1" (already a VM at hosts[0].vms[0])',
+      'lab.yaml:6:15: hosts[0].vms[2].id: duplicate id "tor-a" (already a switch at switches[0])',
+      'lab.yaml:8:11: dpus[0].id: duplicate id "esx-01" (already a host at hosts[0])',
+      'lab.yaml:13:11: wires[1].id: duplicate wire id "w" (already at wires[0])',
+      'lab.yaml:13:17: wires[1].a: port tor-a:swp1 is already used by wire "w" (wires[0].a)',
+      'lab.yaml:13:32: wires[1].b: port tor-a:swp2 is already used by wire "w" (wires[0].b)',
+    ]);
+  });
+
+  test('bad durations name the text, the field and the line', () => {
+    const text = SMALL.replace('{ id: w0, a: dpu-01a:p0, b: tor-a:swp1 }', '{ id: w0, a: dpu-01a:p0, b: tor-a:swp1, latency: 5 parsecs }')
+      .replace('{ id: w1, a: dpu-01b:p0, b: tor-a:swp2 }', '{ id: w1, a: dpu-01b:p0, b: tor-a:swp2, latency: 0 }')
+      .replace('  - id: esx-01\n', '  - id: esx-01\n    heartbeat: { interval: -100ms }\n');
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:6:28: hosts[0].heartbeat.interval: invalid duration "-100ms": must not be negative',
+      'lab.yaml:17:54: wires[0].latency: invalid duration "5 parsecs": unknown unit "parsecs"; expected a number and a unit (ns, us, ms, s, m, h), e.g. 5us, 1.5s or 1m30s',
+      "lab.yaml:18:54: wires[1].latency: must be at least 1 ns, got 0 (a wire's latency is its lookahead)",
+    ]);
+  });
+
+  test('unknown keys are located at the key, with a hint when they look like a typo', () => {
+    const text = SMALL.replace('name: small', 'name: small\ndpu:\n  - x').replace('{ id: dpu-01a, host: esx-01 }', '{ id: dpu-01a, host: esx-01, modle: bf3 }');
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:2:1: dpu: unknown key (did you mean "dpus"?)',
+      'lab.yaml:13:34: dpus[0].modle: unknown key (did you mean "model"?)',
+    ]);
+    expect(problemLines(SMALL.replace('{ id: tor-a, ports: 8 }', '{ id: tor-a, ports: 8, colour: red }'))).toEqual([
+      'lab.yaml:14:28: switches[0].colour: unknown key (known keys: id, ports, macAging)',
+    ]);
+  });
+
+  test('YAML syntax errors are reported with their line', () => {
+    const error = topologyError(withLine(14, '  - { id: tor-a, ports: 8'));
+    expect(error.problems.length).toBeGreaterThan(0);
+    expect(error.problems[0]?.message).toMatch(/^YAML syntax: /);
+    expect(error.problems[0]?.line).toBeGreaterThanOrEqual(14);
+    expect(problemLines('a: 1\na: 2\n')).toEqual(['lab.yaml:2:1: YAML syntax: map keys must be unique']);
+  });
+
+  test('a document that is not a mapping says what is expected', () => {
+    expect(problemLines('- 1\n')).toEqual(['lab.yaml:1:1: expected a mapping, got a list']);
+    expect(problemLines('')).toEqual(['lab.yaml:1:1: expected a mapping, got an empty value']);
+    expect(problemLines('name: x\n')).toEqual(['lab.yaml:1:1: hosts: required']);
+  });
+
+  test('a broken entry does not cause follow-on problems where it is referenced', () => {
+    const text = SMALL.replace('{ id: dpu-01a, host: esx-01 }', '{ id: dpu-01a, host: esx-01, uplinks: p0 }');
+    expect(problemLines(text)).toEqual(['lab.yaml:11:43: dpus[0].uplinks: expected a list, got "p0"']);
+  });
+
+  test('VNIC addresses must fit their segment and be unique', () => {
+    const text = SMALL.replace(
+      '          - { segment: web, ipv4: 10.0.1.11/24, mode: uptv2 }',
+      [
+        '          - { segment: web, ipv4: 10.0.1.11/16, ipv6: fd00:2::1 }',
+        '          - { segment: web, ipv4: 10.0.1.11 }',
+        '          - { segment: web, ipv4: 10.0.1.1 }',
+        '          - { segment: web, ipv4: 10.0.1.255 }',
+        '          - { segment: db, ipv4: 10.0.1.12 }',
+      ].join('\n'),
+    );
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:9:35: hosts[0].vms[0].vnics[0].ipv4: prefix /16 does not match segment "web" (10.0.1.0/24)',
+      'lab.yaml:9:55: hosts[0].vms[0].vnics[0].ipv6: fd00:2::1 is not in fd00:1::/64 (segment "web")',
+      'lab.yaml:10:35: hosts[0].vms[0].vnics[1].ipv4: 10.0.1.11 is already used by web-01.eth0',
+      'lab.yaml:11:35: hosts[0].vms[0].vnics[2].ipv4: 10.0.1.1 is the gateway of segment "web"',
+      'lab.yaml:12:35: hosts[0].vms[0].vnics[3].ipv4: 10.0.1.255 is the broadcast address of 10.0.1.0/24 (segment "web")',
+      'lab.yaml:13:24: hosts[0].vms[0].vnics[4].segment: no segment "db" (segments: web)',
+    ]);
+  });
+
+  test('segments need the id their kind implies, unique, and subnets without host bits', () => {
+    const text = SMALL.replace(
+      /segments:\n.*\n/,
+      `segments:
+  - { id: web, kind: overlay, ipv4Subnet: 10.0.1.0/24 }
+  - { id: app, kind: vlan, vlan: 200, vni: 7, ipv4Subnet: 10.0.2.1/24 }
+  - { id: db, kind: vlan, vlan: 200, ipv4Subnet: 10.0.3.0/24, gateway6: fd00::1 }
+`,
+    );
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:3:5: segments[0].vni: required for an overlay segment',
+      'lab.yaml:4:44: segments[1].vni: a vlan segment has a vlan, not a vni',
+      'lab.yaml:4:59: segments[1].ipv4Subnet: 10.0.2.1/24 has host bits set (did you mean 10.0.2.0/24?)',
+      'lab.yaml:5:33: segments[2].vlan: VLAN 200 is already used by segment "app"',
+      'lab.yaml:5:73: segments[2].gateway6: no ipv6Subnet on this segment',
+    ]);
+  });
+
+  test('the failover policy may only name the host\'s own DPUs, each once', () => {
+    const text = withLine(5, '  - id: esx-01\n    failover: { active: [dpu-01a, dpu-01b, dpu-9], standby: [dpu-01b] }');
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:6:44: hosts[0].failover.active[2]: no DPU "dpu-9" on host "esx-01" (DPUs: dpu-01a, dpu-01b)',
+      'lab.yaml:6:62: hosts[0].failover.standby[0]: "dpu-01b" is already active',
+    ]);
+    expect(problemLines(withLine(5, '  - id: esx-01\n    failover: { active: [], standby: [dpu-01a] }'))).toEqual([
+      'lab.yaml:6:15: hosts[0].failover: DPU "dpu-01b" of this host is neither active nor standby',
+      'lab.yaml:6:15: hosts[0].failover: no active DPU: at least one DPU must be active',
+    ]);
+  });
+
+  test('hosts with DPUs have no Ethernet ports of their own, and pcie ports are not for wires', () => {
+    const text = SMALL.replace('b: tor-a:swp1 }', 'b: esx-01:vmnic0 }').replace('a: dpu-01b:p0', 'a: dpu-01b:pcie');
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:16:33: wires[0].b: host "esx-01" has no Ethernet ports: its NICs are DPUs (dpu-01a, dpu-01b); wire a DPU uplink instead',
+      'lab.yaml:17:18: wires[1].a: "pcie" is the PCIe port of DPU "dpu-01b", wired to its host implicitly (pcie-dpu-01b)',
+    ]);
+  });
+
+  test('wire ends must name an existing node, in node:port form', () => {
+    const text = SMALL.replace('a: dpu-01a:p0', 'a: dpu-1a:p0').replace('a: dpu-01b:p0', 'a: dpu-01b');
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:16:18: wires[0].a: no node "dpu-1a" (did you mean "dpu-01a"?)',
+      'lab.yaml:17:18: wires[1].a: expected "node:port" such as dpu-01a:p0, got "dpu-01b"',
+    ]);
+  });
+
+  test('the problem list is sorted by position and lists each problem once', () => {
+    const error = topologyError(SMALL.replace(/esx-01 }/g, 'esx-9 }'));
+    const positions = error.problems.map((p) => p.line * 1000 + p.column);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(error.problems.map((p) => p.path)).toEqual(['dpus[0].host', 'dpus[1].host']);
+  });
+});

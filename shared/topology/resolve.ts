@@ -1,0 +1,642 @@
+/**
+ * Resolution: checked file entries → {@link ResolvedTopology}. Expands what the file leaves
+ * implicit (PCIe wires, ports, MACs, DPU roles, VNIC ids) and checks everything that involves
+ * more than one entry: references, uniqueness, subnets, the failover policy, port usage.
+ *
+ * It never throws on bad input: it returns every problem found, each with the data path of the
+ * offending value, plus a best-effort topology that callers must not use if there are problems.
+ * Entries that already failed their schema check are absent; their ids are passed in so that
+ * references to them are not reported a second time.
+ */
+
+import { formatIp, inSubnet, lastAddress, networkAddress } from './ip.js';
+import type { IpFamily } from './ip.js';
+import { derivePortMac, deriveVnicMac, isGroupMac } from './mac.js';
+import type { DpuEntry, HostEntry, SegmentEntry, SwitchEntry, VnicEntry, WireEntry, WrittenIp } from './schema.js';
+import type {
+  DpuNode,
+  HostNode,
+  PortSpec,
+  ResolvedNode,
+  ResolvedTopology,
+  ResolvedWire,
+  SegmentSpec,
+  SwitchNode,
+  VmSpec,
+  VnicSpec,
+} from './types.js';
+import { didYouMean, formatPath } from './yaml-source.js';
+import type { DataPath, PathProblem } from './yaml-source.js';
+
+/** A checked entry and its position in its list (for problem paths). */
+export interface Entry<T> {
+  readonly index: number;
+  readonly value: T;
+}
+
+/** What resolution works from: the entries that passed their schema checks. */
+export interface TopologyEntries {
+  readonly name: string;
+  readonly segments: readonly Entry<SegmentEntry>[];
+  readonly hosts: readonly Entry<HostEntry>[];
+  readonly dpus: readonly Entry<DpuEntry>[];
+  readonly switches: readonly Entry<SwitchEntry>[];
+  readonly wires: readonly Entry<WireEntry>[];
+  /** Ids of nodes and segments whose entries failed their schema check. */
+  readonly invalidIds?: ReadonlySet<string>;
+}
+
+/** The outcome of resolution: the topology, trustworthy only when `problems` is empty. */
+export interface Resolution {
+  readonly topology: ResolvedTopology;
+  readonly problems: readonly PathProblem[];
+}
+
+/** The port name every DPU has for its PCIe link to the host. */
+export const DPU_PCIE_PORT = 'pcie';
+
+/** The id of the implicit PCIe wire between a DPU and its host. */
+export function pcieWireId(dpu: string): string {
+  return `pcie-${dpu}`;
+}
+
+/** Plain code-unit order, the same in every JS engine and locale. */
+function byId<T extends { readonly id: string }>(a: T, b: T): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function sortedIds(ids: Iterable<string>): string[] {
+  return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** `swp1..swp8, mgmt`: runs of three or more consecutive numbered names are shortened. */
+export function formatPortList(names: readonly string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < names.length; ) {
+    const first = names[i] ?? '';
+    const match = /^(.*?)(\d+)$/.exec(first);
+    let j = i + 1;
+    if (match) {
+      const [, prefix = '', digits = ''] = match;
+      let n = Number(digits);
+      while (j < names.length && names[j] === `${prefix}${n + 1}`) {
+        n += 1;
+        j += 1;
+      }
+    }
+    if (j - i >= 3) out.push(`${first}..${names[j - 1] ?? ''}`);
+    else out.push(...names.slice(i, j));
+    i = j;
+  }
+  return out.join(', ');
+}
+
+/** ` (hosts: esx-01, esx-02)`, or nothing when there are none to list. */
+function knownList(what: string, ids: Iterable<string>): string {
+  const sorted = sortedIds(ids);
+  return sorted.length > 0 ? ` (${what}: ${sorted.join(', ')})` : '';
+}
+
+const KIND_NAMES: Readonly<Record<string, string>> = { host: 'a host', dpu: 'a DPU', switch: 'a switch' };
+
+interface NodeClaim {
+  readonly kind: 'host' | 'dpu' | 'switch';
+  readonly path: DataPath;
+}
+
+interface Subnet {
+  readonly family: IpFamily;
+  readonly network: bigint;
+  readonly prefix: number;
+  readonly text: string;
+}
+
+interface SegmentInfo {
+  readonly entry: Entry<SegmentEntry>;
+  readonly spec: SegmentSpec;
+  readonly v4: Subnet;
+  readonly v6: Subnet | null;
+  readonly gateways: ReadonlySet<string>;
+}
+
+/** Resolves checked entries into a topology, collecting every problem (see the module comment). */
+export function resolveTopology(entries: TopologyEntries): Resolution {
+  const problems: PathProblem[] = [];
+  const report = (path: DataPath, message: string): void => {
+    problems.push({ path, message });
+  };
+  const invalid = entries.invalidIds ?? new Set<string>();
+
+  // Node ids are one namespace across hosts, DPUs and switches.
+  const claims = new Map<string, NodeClaim>();
+  const claim = (id: string, kind: NodeClaim['kind'], path: DataPath): boolean => {
+    const prior = claims.get(id);
+    if (prior) {
+      report([...path, 'id'], `duplicate id "${id}" (already ${KIND_NAMES[prior.kind]} at ${formatPath(prior.path)})`);
+      return false;
+    }
+    claims.set(id, { kind, path });
+    return true;
+  };
+  const hosts = entries.hosts.filter((e) => claim(e.value.id, 'host', ['hosts', e.index]));
+  const dpus = entries.dpus.filter((e) => claim(e.value.id, 'dpu', ['dpus', e.index]));
+  const switches = entries.switches.filter((e) => claim(e.value.id, 'switch', ['switches', e.index]));
+  const hostById = new Map(hosts.map((e) => [e.value.id, e]));
+  const dpuById = new Map(dpus.map((e) => [e.value.id, e]));
+
+  const segments = resolveSegments(entries.segments, report);
+
+  // DPUs: each belongs to an existing host.
+  const dpusOfHost = new Map<string, string[]>();
+  for (const { index, value: dpu } of dpus) {
+    const path = ['dpus', index];
+    if (dpu.host === undefined) {
+      report([...path, 'host'], 'required (a DPU must belong to a host)');
+    } else if (hostById.has(dpu.host)) {
+      dpusOfHost.set(dpu.host, [...(dpusOfHost.get(dpu.host) ?? []), dpu.id]);
+    } else if (!invalid.has(dpu.host)) {
+      const other = claims.get(dpu.host);
+      report(
+        [...path, 'host'],
+        other
+          ? `"${dpu.host}" is ${KIND_NAMES[other.kind]}, not a host`
+          : `no host "${dpu.host}"${knownList('hosts', hostById.keys())}${didYouMean(dpu.host, hostById.keys())}`,
+      );
+    }
+    reportDuplicates(dpu.uplinks, [...path, 'uplinks'], 'uplink', report);
+    dpu.uplinks.forEach((uplink, j) => {
+      if (uplink === DPU_PCIE_PORT) report([...path, 'uplinks', j], `"${DPU_PCIE_PORT}" is reserved for the DPU's PCIe port`);
+    });
+  }
+
+  // Hosts: DPU roles from the failover policy; classic hosts may have uplinks of their own.
+  const roles = new Map<string, 'active' | 'standby'>();
+  const hostDpus = new Map<string, string[]>();
+  const failovers = new Map<string, { active: string[]; standby: string[] }>();
+  for (const { index, value: host } of hosts) {
+    const path = ['hosts', index];
+    const own = sortedIds(dpusOfHost.get(host.id) ?? []);
+    hostDpus.set(host.id, own);
+    if (own.length > 0 && host.uplinks !== undefined && host.uplinks.length > 0) {
+      report([...path, 'uplinks'], `a host with DPUs has no uplinks of its own: its NICs are its DPUs (${own.join(', ')})`);
+    }
+    if (host.uplinks) reportDuplicates(host.uplinks, [...path, 'uplinks'], 'uplink', report);
+    const failover = resolveFailover(host, own, [...path, 'failover'], invalid, report);
+    failovers.set(host.id, failover);
+    for (const id of failover.active) roles.set(id, 'active');
+    for (const id of failover.standby) roles.set(id, 'standby');
+  }
+
+  // Switches: ports from a count or a list.
+  const switchPorts = new Map<string, string[]>();
+  for (const { index, value: sw } of switches) {
+    const ports = typeof sw.ports === 'number' ? Array.from({ length: sw.ports }, (_, i) => `swp${i + 1}`) : [...sw.ports];
+    if (typeof sw.ports !== 'number') reportDuplicates(ports, ['switches', index, 'ports'], 'port', report);
+    switchPorts.set(sw.id, ports);
+  }
+
+  // MACs: explicit VNIC MACs are reserved first, derived ones never take them.
+  const macOwners = new Map<string, string>();
+  const vms = resolveVms(hosts, claims, segments, invalid, macOwners, report);
+
+  // Ports of every node, MACs derived in id order so they do not depend on file order.
+  const portNames = new Map<string, string[]>();
+  for (const { value: host } of hosts) {
+    const own = hostDpus.get(host.id) ?? [];
+    portNames.set(host.id, [...own, ...(own.length === 0 ? (host.uplinks ?? []) : [])]);
+  }
+  for (const { value: dpu } of dpus) portNames.set(dpu.id, [...dpu.uplinks, DPU_PCIE_PORT]);
+  for (const [id, ports] of switchPorts) portNames.set(id, ports);
+  const ports = new Map<string, PortSpec[]>();
+  for (const id of sortedIds(portNames.keys())) {
+    const specs = (portNames.get(id) ?? []).map((name) => ({ name, mac: uniqueMac(macOwners, `${id}:${name}`, (n) => derivePortMac(id, name, n)) }));
+    ports.set(id, specs);
+  }
+
+  const wires = resolveWires(entries.wires, { claims, dpuById, hostById, hostDpus, switchPorts, invalid }, report);
+
+  // PCIe wires: one per DPU that has a valid host.
+  for (const { value: dpu } of dpus) {
+    if (dpu.host === undefined) continue;
+    const host = hostById.get(dpu.host);
+    if (!host) continue;
+    wires.push({
+      id: pcieWireId(dpu.id),
+      kind: 'pcie',
+      a: { node: host.value.id, port: dpu.id },
+      b: { node: dpu.id, port: DPU_PCIE_PORT },
+      latencyNs: host.value.pcie.latency,
+      bandwidthBps: host.value.pcie.bandwidth,
+      impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 0 },
+    });
+  }
+
+  const nodes: ResolvedNode[] = [];
+  for (const { value: host } of hosts) {
+    const node: HostNode = {
+      id: host.id,
+      kind: 'host',
+      ports: ports.get(host.id) ?? [],
+      spec: {
+        id: host.id,
+        x86Cores: host.x86Cores,
+        dpus: hostDpus.get(host.id) ?? [],
+        heartbeat: { intervalNs: host.heartbeat.interval, misses: host.heartbeat.misses },
+        failover: failovers.get(host.id) ?? { active: [], standby: [] },
+        vms: (vms.get(host.id) ?? []).sort(byId),
+      },
+    };
+    nodes.push(node);
+  }
+  for (const { value: dpu } of dpus) {
+    const node: DpuNode = {
+      id: dpu.id,
+      kind: 'dpu',
+      ports: ports.get(dpu.id) ?? [],
+      spec: {
+        id: dpu.id,
+        host: dpu.host ?? '',
+        model: dpu.model,
+        armCores: dpu.armCores,
+        uplinks: [...dpu.uplinks],
+        role: roles.get(dpu.id) ?? 'active',
+      },
+    };
+    nodes.push(node);
+  }
+  for (const { value: sw } of switches) {
+    const node: SwitchNode = {
+      id: sw.id,
+      kind: 'switch',
+      ports: ports.get(sw.id) ?? [],
+      spec: { id: sw.id, ports: switchPorts.get(sw.id) ?? [], macAgingNs: sw.macAging },
+    };
+    nodes.push(node);
+  }
+
+  const topology: ResolvedTopology = {
+    name: entries.name,
+    nodes: nodes.sort(byId),
+    wires: wires.sort(byId),
+    segments: [...segments.values()].map((s) => s.spec).sort(byId),
+  };
+  return { topology, problems };
+}
+
+type Report = (path: DataPath, message: string) => void;
+
+function reportDuplicates(names: readonly string[], path: DataPath, what: string, report: Report): void {
+  const seen = new Set<string>();
+  names.forEach((name, j) => {
+    if (seen.has(name)) report([...path, j], `duplicate ${what} "${name}"`);
+    seen.add(name);
+  });
+}
+
+/** Picks the derived MAC for `owner`, perturbing the hash until it is free, and records it. */
+function uniqueMac(owners: Map<string, string>, owner: string, derive: (attempt: number) => string): string {
+  for (let attempt = 0; ; attempt++) {
+    const mac = derive(attempt);
+    if (!owners.has(mac)) {
+      owners.set(mac, owner);
+      return mac;
+    }
+  }
+}
+
+function subnetOf(ip: WrittenIp): Subnet {
+  const prefix = ip.prefix ?? (ip.family === 4 ? 32 : 128);
+  const network = networkAddress(ip.address, prefix, ip.family);
+  return { family: ip.family, network, prefix, text: `${formatIp(network, ip.family)}/${prefix}` };
+}
+
+function resolveSegments(list: readonly Entry<SegmentEntry>[], report: Report): Map<string, SegmentInfo> {
+  const segments = new Map<string, SegmentInfo>();
+  const vnis = new Map<number, string>();
+  const vlans = new Map<number, string>();
+  for (const entry of list) {
+    const { index, value: seg } = entry;
+    const path = ['segments', index];
+    const prior = segments.get(seg.id);
+    if (prior) {
+      report([...path, 'id'], `duplicate segment id "${seg.id}" (already at segments[${prior.entry.index}])`);
+      continue;
+    }
+    if (seg.kind === 'overlay') {
+      if (seg.vni === undefined) report([...path, 'vni'], 'required for an overlay segment');
+      if (seg.vlan !== undefined) report([...path, 'vlan'], 'an overlay segment has a vni, not a vlan');
+    } else {
+      if (seg.vlan === undefined) report([...path, 'vlan'], 'required for a vlan segment');
+      if (seg.vni !== undefined) report([...path, 'vni'], 'a vlan segment has a vlan, not a vni');
+    }
+    if (seg.kind === 'overlay' && seg.vni !== undefined) {
+      const other = vnis.get(seg.vni);
+      if (other !== undefined) report([...path, 'vni'], `VNI ${seg.vni} is already used by segment "${other}"`);
+      else vnis.set(seg.vni, seg.id);
+    }
+    if (seg.kind === 'vlan' && seg.vlan !== undefined) {
+      const other = vlans.get(seg.vlan);
+      if (other !== undefined) report([...path, 'vlan'], `VLAN ${seg.vlan} is already used by segment "${other}"`);
+      else vlans.set(seg.vlan, seg.id);
+    }
+
+    const v4 = subnetOf(seg.ipv4Subnet);
+    if (v4.network !== seg.ipv4Subnet.address) report([...path, 'ipv4Subnet'], `${seg.ipv4Subnet.text} has host bits set (did you mean ${v4.text}?)`);
+    const v6 = seg.ipv6Subnet ? subnetOf(seg.ipv6Subnet) : null;
+    if (v6 && seg.ipv6Subnet && v6.network !== seg.ipv6Subnet.address) {
+      report([...path, 'ipv6Subnet'], `${seg.ipv6Subnet.text} has host bits set (did you mean ${v6.text}?)`);
+    }
+    const gateways = new Set<string>();
+    const checkGateway = (key: 'gateway4' | 'gateway6', ip: WrittenIp | undefined, subnet: Subnet | null): string | null => {
+      if (!ip) return null;
+      if (!subnet) {
+        report([...path, key], 'no ipv6Subnet on this segment');
+        return null;
+      }
+      const problem = hostAddressProblem(ip.address, subnet);
+      if (problem) report([...path, key], `${ip.text} ${problem}`);
+      const text = formatIp(ip.address, ip.family);
+      gateways.add(text);
+      return text;
+    };
+    const gateway4 = checkGateway('gateway4', seg.gateway4, v4);
+    const gateway6 = checkGateway('gateway6', seg.gateway6, v6);
+    segments.set(seg.id, {
+      entry,
+      v4,
+      v6,
+      gateways,
+      spec: {
+        id: seg.id,
+        kind: seg.kind,
+        vni: seg.kind === 'overlay' ? (seg.vni ?? null) : null,
+        vlan: seg.kind === 'vlan' ? (seg.vlan ?? null) : null,
+        ipv4Subnet: v4.text,
+        ipv6Subnet: v6?.text ?? null,
+        gateway4,
+        gateway6,
+      },
+    });
+  }
+  return segments;
+}
+
+/** Why `address` cannot be a host's address in `subnet`, or null if it can. */
+function hostAddressProblem(address: bigint, subnet: Subnet): string | null {
+  if (!inSubnet(address, subnet.network, subnet.prefix, subnet.family)) return `is not in ${subnet.text}`;
+  const hostBits = (subnet.family === 4 ? 32 : 128) - subnet.prefix;
+  if (hostBits >= 2 && address === subnet.network) return `is the network address of ${subnet.text}`;
+  if (subnet.family === 4 && hostBits >= 2 && address === lastAddress(subnet.network, subnet.prefix, 4)) {
+    return `is the broadcast address of ${subnet.text}`;
+  }
+  return null;
+}
+
+/**
+ * Completes and checks a host's failover policy. Omitted lists are filled from the host's DPUs
+ * (sorted by id): neither given → the first DPU active, the rest standby; one given → the other
+ * holds the remaining DPUs. `standby: []` therefore makes every DPU active, with no failover.
+ */
+function resolveFailover(
+  host: HostEntry,
+  own: readonly string[],
+  path: DataPath,
+  invalid: ReadonlySet<string>,
+  report: Report,
+): { active: string[]; standby: string[] } {
+  const given = host.failover;
+  const listed = new Map<string, 'active' | 'standby'>();
+  for (const list of ['active', 'standby'] as const) {
+    (given?.[list] ?? []).forEach((id, j) => {
+      const where = [...path, list, j];
+      const already = listed.get(id);
+      if (already !== undefined) {
+        report(where, already === list ? `"${id}" is listed twice` : `"${id}" is already ${already}`);
+      } else if (!own.includes(id)) {
+        if (!invalid.has(id)) {
+          report(where, own.length > 0 ? `no DPU "${id}" on host "${host.id}" (DPUs: ${own.join(', ')})` : `no DPU "${id}" on host "${host.id}": it has no DPUs`);
+        }
+      } else {
+        listed.set(id, list);
+      }
+    });
+  }
+  const pick = (role: 'active' | 'standby'): string[] => own.filter((id) => listed.get(id) === role);
+  let active: string[];
+  let standby: string[];
+  if (given?.active === undefined && given?.standby === undefined) {
+    active = own.slice(0, 1);
+    standby = own.slice(1);
+  } else if (given.active === undefined) {
+    standby = pick('standby');
+    active = own.filter((id) => !standby.includes(id));
+  } else if (given.standby === undefined) {
+    active = pick('active');
+    standby = own.filter((id) => !active.includes(id));
+  } else {
+    active = pick('active');
+    standby = pick('standby');
+    for (const id of own) {
+      if (!listed.has(id)) report(path, `DPU "${id}" of this host is neither active nor standby`);
+    }
+  }
+  if (own.length > 0 && active.length === 0) report(path, 'no active DPU: at least one DPU must be active');
+  if (standby.length > 0 && active.length > 1) {
+    report([...path, 'active'], `with a standby DPU exactly one DPU is active, got ${active.length} (use standby: [] for independent DPUs)`);
+  }
+  return { active, standby };
+}
+
+function resolveVms(
+  hosts: readonly Entry<HostEntry>[],
+  claims: ReadonlyMap<string, NodeClaim>,
+  segments: ReadonlyMap<string, SegmentInfo>,
+  invalid: ReadonlySet<string>,
+  macOwners: Map<string, string>,
+  report: Report,
+): Map<string, VmSpec[]> {
+  const vmPaths = new Map<string, DataPath>();
+  const vnicPaths = new Map<string, DataPath>();
+  const addressOwners = new Map<string, string>();
+  const derived: { vm: string; index: number; vnicId: string; slot: { mac: string } }[] = [];
+  const result = new Map<string, VmSpec[]>();
+
+  for (const { index: hostIndex, value: host } of hosts) {
+    const specs: VmSpec[] = [];
+    host.vms.forEach((vm, vmIndex) => {
+      const path = ['hosts', hostIndex, 'vms', vmIndex];
+      const node = claims.get(vm.id);
+      const prior = vmPaths.get(vm.id);
+      if (prior || node) {
+        report([...path, 'id'], `duplicate id "${vm.id}" (already ${prior ? `a VM at ${formatPath(prior)}` : `${KIND_NAMES[node?.kind ?? 'host']} at ${formatPath(node?.path ?? [])}`})`);
+        return;
+      }
+      vmPaths.set(vm.id, path);
+      const reservation = vm.memoryReservationMiB ?? vm.memoryMiB;
+      if (reservation > vm.memoryMiB) report([...path, 'memoryReservationMiB'], `must not exceed memoryMiB (${vm.memoryMiB})`);
+
+      const vnics = vm.vnics.map((vnic, j): VnicSpec => {
+        const vnicPath = [...path, 'vnics', j];
+        const id = vnic.id ?? `${vm.id}.eth${j}`;
+        const priorVnic = vnicPaths.get(id);
+        if (priorVnic) report([...vnicPath, vnic.id === undefined ? 'segment' : 'id'], `duplicate VNIC id "${id}" (already at ${formatPath(priorVnic)})`);
+        else vnicPaths.set(id, vnicPath);
+        const segment = segments.get(vnic.segment);
+        if (!segment && !invalid.has(vnic.segment)) {
+          report([...vnicPath, 'segment'], `no segment "${vnic.segment}"${knownList('segments', segments.keys())}${didYouMean(vnic.segment, segments.keys())}`);
+        }
+        const ipv4 = vnicAddress(vnic, 'ipv4', segment, id, vnicPath, addressOwners, report);
+        const ipv6 = vnicAddress(vnic, 'ipv6', segment, id, vnicPath, addressOwners, report);
+        const spec = { id, mac: '', segment: vnic.segment, ipv4: ipv4 ?? vnic.ipv4.text, ipv6, mode: vnic.mode };
+        if (vnic.mac !== undefined) {
+          spec.mac = vnic.mac;
+          const owner = macOwners.get(vnic.mac);
+          if (vnic.mac === '00:00:00:00:00:00') report([...vnicPath, 'mac'], 'the all-zero MAC is not a station address');
+          else if (isGroupMac(vnic.mac)) report([...vnicPath, 'mac'], `${vnic.mac} is a multicast address (low bit of the first octet set)`);
+          else if (owner !== undefined) report([...vnicPath, 'mac'], `${vnic.mac} is already used by ${owner}`);
+          else macOwners.set(vnic.mac, id);
+        } else {
+          derived.push({ vm: vm.id, index: j, vnicId: id, slot: spec });
+        }
+        return spec;
+      });
+
+      specs.push({
+        id: vm.id,
+        host: host.id,
+        vcpus: vm.vcpus,
+        memoryMiB: vm.memoryMiB,
+        memoryReservationMiB: reservation,
+        hardwareVersion: vm.hardwareVersion,
+        driverVersion: vm.driverVersion,
+        dirtyPagesPerSec: vm.dirtyPagesPerSec,
+        vnics,
+      });
+    });
+    result.set(host.id, specs);
+  }
+
+  derived.sort((a, b) => (a.vm < b.vm ? -1 : a.vm > b.vm ? 1 : a.index - b.index));
+  for (const d of derived) d.slot.mac = uniqueMac(macOwners, d.vnicId, (n) => deriveVnicMac(d.vm, d.index, n));
+  return result;
+}
+
+/** Checks one VNIC address against its segment; returns it as canonical CIDR (segment prefix) or null. */
+function vnicAddress(
+  vnic: VnicEntry,
+  key: 'ipv4' | 'ipv6',
+  segment: SegmentInfo | undefined,
+  vnicId: string,
+  vnicPath: DataPath,
+  owners: Map<string, string>,
+  report: Report,
+): string | null {
+  const ip = vnic[key];
+  if (!ip) return null;
+  if (!segment) return ip.text;
+  const path = [...vnicPath, key];
+  const subnet = key === 'ipv4' ? segment.v4 : segment.v6;
+  if (!subnet) {
+    report(path, `segment "${segment.spec.id}" has no ipv6Subnet`);
+    return ip.text;
+  }
+  const address = formatIp(ip.address, ip.family);
+  if (ip.prefix !== null && ip.prefix !== subnet.prefix) {
+    report(path, `prefix /${ip.prefix} does not match segment "${segment.spec.id}" (${subnet.text})`);
+  }
+  const problem = hostAddressProblem(ip.address, subnet);
+  if (problem) {
+    report(path, `${address} ${problem} (segment "${segment.spec.id}")`);
+  } else if (segment.gateways.has(address)) {
+    report(path, `${address} is the gateway of segment "${segment.spec.id}"`);
+  } else {
+    const ownerKey = `${segment.spec.id}/${address}`;
+    const owner = owners.get(ownerKey);
+    if (owner !== undefined) report(path, `${address} is already used by ${owner}`);
+    else owners.set(ownerKey, vnicId);
+  }
+  return `${address}/${subnet.prefix}`;
+}
+
+interface WireContext {
+  readonly claims: ReadonlyMap<string, NodeClaim>;
+  readonly dpuById: ReadonlyMap<string, Entry<DpuEntry>>;
+  readonly hostById: ReadonlyMap<string, Entry<HostEntry>>;
+  readonly hostDpus: ReadonlyMap<string, readonly string[]>;
+  readonly switchPorts: ReadonlyMap<string, readonly string[]>;
+  readonly invalid: ReadonlySet<string>;
+}
+
+/** Why `node:port` cannot take an Ethernet wire, or null if it can (or its node is already reported). */
+function endpointProblem(node: string, port: string, ctx: WireContext): string | null {
+  const claim = ctx.claims.get(node);
+  if (!claim) {
+    if (ctx.invalid.has(node)) return null;
+    return `no node "${node}"${didYouMean(node, ctx.claims.keys())}`;
+  }
+  if (claim.kind === 'dpu') {
+    const dpu = ctx.dpuById.get(node)?.value;
+    if (!dpu) return null;
+    if (port === DPU_PCIE_PORT) return `"${DPU_PCIE_PORT}" is the PCIe port of DPU "${node}", wired to its host implicitly (${pcieWireId(node)})`;
+    if (!dpu.uplinks.includes(port)) return `no port "${port}" on DPU "${node}" (ports: ${formatPortList(dpu.uplinks)})`;
+    return null;
+  }
+  if (claim.kind === 'switch') {
+    const ports = ctx.switchPorts.get(node) ?? [];
+    return ports.includes(port) ? null : `no port "${port}" on switch "${node}" (ports: ${formatPortList(ports)})`;
+  }
+  const own = ctx.hostDpus.get(node) ?? [];
+  if (own.length > 0) return `host "${node}" has no Ethernet ports: its NICs are DPUs (${own.join(', ')}); wire a DPU uplink instead`;
+  const uplinks = ctx.hostById.get(node)?.value.uplinks ?? [];
+  if (uplinks.includes(port)) return null;
+  return uplinks.length > 0
+    ? `no port "${port}" on host "${node}" (ports: ${formatPortList(uplinks)})`
+    : `no port "${port}" on host "${node}" (it has neither DPUs nor uplinks)`;
+}
+
+function resolveWires(list: readonly Entry<WireEntry>[], ctx: WireContext, report: Report): ResolvedWire[] {
+  const wires: ResolvedWire[] = [];
+  const wirePaths = new Map<string, DataPath>();
+  const portUsers = new Map<string, { wire: string; path: DataPath }>();
+  for (const { index, value: wire } of list) {
+    const path = ['wires', index];
+    const id = wire.id ?? `${wire.a.node}:${wire.a.port}--${wire.b.node}:${wire.b.port}`;
+    const idPath = wire.id === undefined ? path : [...path, 'id'];
+    const prior = wirePaths.get(id);
+    if (prior) {
+      report(idPath, `duplicate wire id "${id}" (already at ${formatPath(prior)})`);
+    } else if (id.startsWith('pcie-') && ctx.dpuById.has(id.slice('pcie-'.length))) {
+      report(idPath, `"${id}" is the id of the implicit PCIe wire of DPU "${id.slice('pcie-'.length)}"`);
+    } else {
+      wirePaths.set(id, path);
+    }
+    for (const end of ['a', 'b'] as const) {
+      const { node, port } = wire[end];
+      const problem = endpointProblem(node, port, ctx);
+      if (problem) {
+        report([...path, end], problem);
+        continue;
+      }
+      const key = `${node}:${port}`;
+      const user = portUsers.get(key);
+      if (end === 'b' && wire.a.node === node && wire.a.port === port) report([...path, end], `a wire cannot join port ${key} to itself`);
+      else if (user) report([...path, end], `port ${key} is already used by wire "${user.wire}" (${formatPath(user.path)})`);
+      else portUsers.set(key, { wire: id, path: [...path, end] });
+    }
+    wires.push({
+      id,
+      kind: 'ethernet',
+      a: { node: wire.a.node, port: wire.a.port },
+      b: { node: wire.b.node, port: wire.b.port },
+      latencyNs: wire.latency,
+      bandwidthBps: wire.bandwidth,
+      impairments: {
+        loss: wire.impairments.loss,
+        corrupt: wire.impairments.corrupt,
+        duplicate: wire.impairments.duplicate,
+        jitterNs: wire.impairments.jitter,
+      },
+    });
+  }
+  return wires;
+}

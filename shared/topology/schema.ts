@@ -1,0 +1,296 @@
+/**
+ * The shape of a topology file, as zod schemas. This is the syntax layer: types, ranges, unit
+ * parsing, defaults that need no context, unknown keys. Everything that needs to look at more
+ * than one entry (references, uniqueness, subnets, failover policy) lives in `resolve.ts`.
+ *
+ * The top level is checked with {@link topologyEnvelopeSchema}, whose lists hold unchecked
+ * entries; each entry is then checked on its own with the entry schema. A broken entry thus
+ * never hides the problems of its neighbours, and the valid ones still get semantic checks.
+ */
+
+import { z } from 'zod';
+import { NS_PER_MS, NS_PER_S, NS_PER_US, UnitError, formatDuration, parseBandwidth, parseDuration } from '../units.js';
+import { parseIpWithPrefix } from './ip.js';
+import type { IpFamily, IpWithPrefix } from './ip.js';
+import { normalizeMac } from './mac.js';
+import type { SegmentSpec, VnicMode } from './types.js';
+import { describeValue } from './yaml-source.js';
+
+/** Ids of nodes, segments, VMs and ports: letters, digits, `.`, `_`, `-`; no `:` (it separates node and port). */
+export const NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+
+/** Wire ids may also contain `:`, as the default id `dpu-01a:p0--tor-a:swp1` does. */
+export const WIRE_ID_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._:-]*[A-Za-z0-9])?$/;
+
+/** A name as used for ids and references (see {@link NAME_PATTERN}). */
+export function nameSchema(what = 'a name') {
+  return z.string().regex(NAME_PATTERN, {
+    error: (issue) => `expected ${what} of letters, digits, ".", "_" or "-", got ${describeValue(issue.input)}`,
+  });
+}
+
+/**
+ * A duration written with a unit (`5us`, `1.5s`) or `0`, parsed to integer nanoseconds.
+ * `minNs` rejects shorter durations; `why` is appended to that message.
+ */
+export function durationSchema(options: { minNs?: number; why?: string } = {}) {
+  const { minNs, why = '' } = options;
+  return z
+    .union([z.string(), z.number()], {
+      error: (issue) => (issue.input === undefined ? undefined : `expected a duration such as 5us or 1.5s, got ${describeValue(issue.input)}`),
+    })
+    .transform((input, ctx) => {
+      let ns: number;
+      try {
+        ns = parseDuration(input);
+      } catch (error) {
+        if (!(error instanceof UnitError)) throw error;
+        ctx.issues.push({ code: 'custom', message: error.fragment, input });
+        return z.NEVER;
+      }
+      if (minNs !== undefined && ns < minNs) {
+        ctx.issues.push({ code: 'custom', message: `must be at least ${formatDuration(minNs)}, got ${describeValue(input)}${why}`, input });
+        return z.NEVER;
+      }
+      return ns;
+    });
+}
+
+/** A bandwidth (`25Gbps`, `10G`, `1e9`), parsed to bits per second. */
+export function bandwidthSchema() {
+  return z
+    .union([z.string(), z.number()], {
+      error: (issue) => (issue.input === undefined ? undefined : `expected a bandwidth such as 25Gbps, got ${describeValue(issue.input)}`),
+    })
+    .transform((input, ctx) => {
+      try {
+        return parseBandwidth(input);
+      } catch (error) {
+        if (!(error instanceof UnitError)) throw error;
+        ctx.issues.push({ code: 'custom', message: error.fragment, input });
+        return z.NEVER;
+      }
+    });
+}
+
+/** A parsed address, keeping the text it came from for messages. */
+export interface WrittenIp extends IpWithPrefix {
+  readonly text: string;
+}
+
+/** An IP address of `family`; `prefix` says whether a `/len` suffix is required, optional or forbidden. */
+function ipSchema(family: IpFamily, prefix: 'required' | 'optional' | 'forbidden', example: string) {
+  const v = family === 4 ? 'IPv4' : 'IPv6';
+  const what = prefix === 'required' ? `an ${v} subnet` : prefix === 'forbidden' ? `an ${v} address` : `an ${v} address or CIDR`;
+  return z.string().transform((text, ctx): WrittenIp => {
+    const parsed = parseIpWithPrefix(text.trim(), family);
+    const ok = parsed !== null && (prefix === 'optional' || (prefix === 'required') === (parsed.prefix !== null));
+    if (!ok || parsed === null) {
+      ctx.issues.push({ code: 'custom', message: `expected ${what} such as ${example}, got ${describeValue(text)}`, input: text });
+      return z.NEVER;
+    }
+    return { ...parsed, text: text.trim() };
+  });
+}
+
+/** Defaults for wires, PCIe, heartbeats and switches, in one place for the schema, docs and tests. */
+export const TOPOLOGY_DEFAULTS = {
+  wireLatencyNs: 5 * NS_PER_US,
+  wireBandwidthBps: 25e9,
+  pcieLatencyNs: NS_PER_US,
+  pcieBandwidthBps: 64e9,
+  heartbeatIntervalNs: 100 * NS_PER_MS,
+  heartbeatMisses: 3,
+  macAgingNs: 300 * NS_PER_S,
+} as const;
+
+/** A `node:port` wire end. */
+const endpointSchema = z.string().transform((text, ctx) => {
+  const match = /^([^:\s]+):([^:\s]+)$/.exec(text.trim());
+  if (!match || !NAME_PATTERN.test(match[1] ?? '') || !NAME_PATTERN.test(match[2] ?? '')) {
+    ctx.issues.push({ code: 'custom', message: `expected "node:port" such as dpu-01a:p0, got ${describeValue(text)}`, input: text });
+    return z.NEVER;
+  }
+  return { node: match[1] ?? '', port: match[2] ?? '', text: text.trim() };
+});
+
+const LOOKAHEAD = " (a wire's latency is its lookahead)";
+
+/** A probability in [0, 1]. */
+const probabilitySchema = z.number().min(0).max(1);
+
+const positiveInt = () => z.int().min(1);
+
+/** VNIC datapath modes; see `VnicMode` in types.ts. */
+export const VNIC_MODES = ['uptv2', 'mux', 'emulated'] as const satisfies readonly VnicMode[];
+
+/** Segment kinds; see `SegmentSpec` in types.ts. */
+export const SEGMENT_KINDS = ['overlay', 'vlan'] as const satisfies readonly SegmentSpec['kind'][];
+
+/** One entry of `segments:`. VNI/VLAN consistency with `kind` is checked in resolve. */
+export const segmentSchema = z.strictObject({
+  id: nameSchema('a segment id'),
+  kind: z.enum(SEGMENT_KINDS),
+  vni: z.int().min(1).max(16_777_215).optional(),
+  vlan: z.int().min(1).max(4094).optional(),
+  ipv4Subnet: ipSchema(4, 'required', '10.0.1.0/24'),
+  ipv6Subnet: ipSchema(6, 'required', 'fd00:1::/64').optional(),
+  gateway4: ipSchema(4, 'forbidden', '10.0.1.1').optional(),
+  gateway6: ipSchema(6, 'forbidden', 'fd00:1::1').optional(),
+});
+
+/** One entry of a VM's `vnics:`. Missing id and MAC are derived in resolve. */
+export const vnicSchema = z.strictObject({
+  id: nameSchema('a VNIC id').optional(),
+  segment: nameSchema('a segment id'),
+  mac: z
+    .string()
+    .transform((text, ctx) => {
+      const mac = normalizeMac(text.trim());
+      if (mac === null) {
+        ctx.issues.push({ code: 'custom', message: `expected a MAC such as 00:50:56:00:00:01, got ${describeValue(text)}`, input: text });
+        return z.NEVER;
+      }
+      return mac;
+    })
+    .optional(),
+  ipv4: ipSchema(4, 'optional', '10.0.1.11/24'),
+  ipv6: ipSchema(6, 'optional', 'fd00:1::11/64').optional(),
+  /** vSphere's default for a vmxnet3 VNIC is emulated; UPTv2 and MUX are opt-in per VNIC. */
+  mode: z.enum(VNIC_MODES).default('emulated'),
+});
+
+/** One entry of a host's `vms:`. Sizes default to a small, fully reserved server VM. */
+export const vmSchema = z.strictObject({
+  id: nameSchema('a VM id'),
+  vcpus: positiveInt().default(2),
+  memoryMiB: positiveInt().default(4096),
+  /** Defaults to `memoryMiB` (fully reserved, as UPT requires) in resolve. */
+  memoryReservationMiB: z.int().min(0).optional(),
+  hardwareVersion: positiveInt().default(20),
+  driverVersion: positiveInt().default(7),
+  /** Guest pages dirtied per second, drives vMotion pre-copy convergence. */
+  dirtyPagesPerSec: z.number().min(0).default(2000),
+  vnics: z.array(vnicSchema).default([]),
+});
+
+/** One entry of `hosts:`. */
+export const hostSchema = z.strictObject({
+  id: nameSchema('a host id'),
+  x86Cores: positiveInt().default(32),
+  heartbeat: z
+    .strictObject({
+      interval: durationSchema({ minNs: 1 }).default(TOPOLOGY_DEFAULTS.heartbeatIntervalNs),
+      misses: positiveInt().default(TOPOLOGY_DEFAULTS.heartbeatMisses),
+    })
+    .prefault({}),
+  /** Omitted lists are completed in resolve from the host's DPUs (sorted by id). */
+  failover: z
+    .strictObject({
+      active: z.array(nameSchema('a DPU id')).optional(),
+      standby: z.array(nameSchema('a DPU id')).optional(),
+    })
+    .optional(),
+  /** Ethernet ports of a classic host (one without DPUs), e.g. `[vmnic0, vmnic1]`. */
+  uplinks: z.array(nameSchema('a port name')).optional(),
+  /** The implicit host–DPU PCIe wires of this host. */
+  pcie: z
+    .strictObject({
+      latency: durationSchema({ minNs: 1, why: LOOKAHEAD }).default(TOPOLOGY_DEFAULTS.pcieLatencyNs),
+      bandwidth: bandwidthSchema().default(TOPOLOGY_DEFAULTS.pcieBandwidthBps),
+    })
+    .prefault({}),
+  vms: z.array(vmSchema).default([]),
+});
+
+/** One entry of `dpus:`. */
+export const dpuSchema = z.strictObject({
+  id: nameSchema('a DPU id'),
+  host: nameSchema('a host id').optional(),
+  model: z.string().min(1).default('bluefield-2'),
+  armCores: positiveInt().default(8),
+  /** Ethernet uplinks in failover order. */
+  uplinks: z.array(nameSchema('a port name')).min(1).default(['p0', 'p1']),
+});
+
+/** One entry of `switches:`. `ports: 8` means `swp1`..`swp8`. */
+export const switchSchema = z.strictObject({
+  id: nameSchema('a switch id'),
+  ports: z.union([z.int().min(1).max(4096), z.array(nameSchema('a port name')).min(1)], {
+    error: (issue) =>
+      issue.input === undefined ? undefined : `expected a port count such as 8 or a list of port names, got ${describeValue(issue.input)}`,
+  }),
+  /** Forwarding-table aging; 300 s is the common switch and Linux bridge default. */
+  macAging: durationSchema({ minNs: 1 }).default(TOPOLOGY_DEFAULTS.macAgingNs),
+});
+
+/** One entry of `wires:` (Ethernet only; PCIe wires are implicit). */
+export const wireSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(WIRE_ID_PATTERN, { error: (issue) => `expected a wire id of letters, digits, ".", "_", ":" or "-", got ${describeValue(issue.input)}` })
+    .optional(),
+  a: endpointSchema,
+  b: endpointSchema,
+  latency: durationSchema({ minNs: 1, why: LOOKAHEAD }).default(TOPOLOGY_DEFAULTS.wireLatencyNs),
+  bandwidth: bandwidthSchema().default(TOPOLOGY_DEFAULTS.wireBandwidthBps),
+  impairments: z
+    .strictObject({
+      loss: probabilitySchema.default(0),
+      corrupt: probabilitySchema.default(0),
+      duplicate: probabilitySchema.default(0),
+      jitter: durationSchema().default(0),
+    })
+    .prefault({}),
+});
+
+/**
+ * Keys of each list's entries that a broken value can be dropped from, so that the rest of the
+ * entry is still resolved: their defaults cannot cause problems elsewhere. Unknown keys are
+ * always dropped. A broken key not listed here (an id, a reference, a port list) takes the
+ * whole entry out of resolution instead, rather than risk misleading follow-on problems.
+ */
+export const DROPPABLE_KEYS = {
+  segments: ['gateway4', 'gateway6'],
+  hosts: ['x86Cores', 'heartbeat', 'failover', 'pcie', 'vms'],
+  dpus: ['model', 'armCores'],
+  switches: ['macAging'],
+  wires: ['id', 'latency', 'bandwidth', 'impairments'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** The top level, with list entries left unchecked (each is checked with its own schema). */
+export const topologyEnvelopeSchema = z.strictObject({
+  /** Defaults to the file name without its extension. */
+  name: z.string().min(1).optional(),
+  segments: z.array(z.unknown()).default([]),
+  hosts: z.array(z.unknown()).min(1),
+  dpus: z.array(z.unknown()).default([]),
+  switches: z.array(z.unknown()).default([]),
+  wires: z.array(z.unknown()).default([]),
+});
+
+/** The whole file in one schema: for documentation, editors and tools; the loader checks entry by entry. */
+export const topologyFileSchema = topologyEnvelopeSchema.extend({
+  segments: z.array(segmentSchema).default([]),
+  hosts: z.array(hostSchema).min(1),
+  dpus: z.array(dpuSchema).default([]),
+  switches: z.array(switchSchema).default([]),
+  wires: z.array(wireSchema).default([]),
+});
+
+/** A checked `segments:` entry. */
+export type SegmentEntry = z.output<typeof segmentSchema>;
+/** A checked `hosts:` entry. */
+export type HostEntry = z.output<typeof hostSchema>;
+/** A checked VM entry. */
+export type VmEntry = z.output<typeof vmSchema>;
+/** A checked VNIC entry. */
+export type VnicEntry = z.output<typeof vnicSchema>;
+/** A checked `dpus:` entry. */
+export type DpuEntry = z.output<typeof dpuSchema>;
+/** A checked `switches:` entry. */
+export type SwitchEntry = z.output<typeof switchSchema>;
+/** A checked `wires:` entry. */
+export type WireEntry = z.output<typeof wireSchema>;
+/** A checked topology file. */
+export type TopologyFile = z.output<typeof topologyFileSchema>;

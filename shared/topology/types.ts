@@ -1,0 +1,135 @@
+import type { VTime } from '../events.js';
+
+/**
+ * The resolved topology: what every process works from once a topology file has been parsed,
+ * validated and expanded (implicit pcie wires added, ports and MACs assigned, defaults filled).
+ * Lists are sorted by id so that iterating them never depends on file order.
+ */
+export interface ResolvedTopology {
+  readonly name: string;
+  readonly nodes: readonly ResolvedNode[];
+  readonly wires: readonly ResolvedWire[];
+  readonly segments: readonly SegmentSpec[];
+}
+
+export type NodeKind = 'host' | 'dpu' | 'switch';
+
+export interface PortSpec {
+  /** Port name, unique on its node: `p0` on a DPU, `swp3` on a switch, a DPU id on a host. */
+  readonly name: string;
+  /** Locally administered MAC of the port, derived from node and port names. */
+  readonly mac: string;
+}
+
+interface NodeBase {
+  readonly id: string;
+  readonly ports: readonly PortSpec[];
+}
+
+export interface HostNode extends NodeBase {
+  readonly kind: 'host';
+  readonly spec: HostSpec;
+}
+export interface DpuNode extends NodeBase {
+  readonly kind: 'dpu';
+  readonly spec: DpuSpec;
+}
+export interface SwitchNode extends NodeBase {
+  readonly kind: 'switch';
+  readonly spec: SwitchSpec;
+}
+export type ResolvedNode = HostNode | DpuNode | SwitchNode;
+
+export interface HostSpec {
+  readonly id: string;
+  readonly x86Cores: number;
+  /** DPU ids on this host, sorted. Empty: a classic host with a software switch on x86. */
+  readonly dpus: readonly string[];
+  readonly heartbeat: { readonly intervalNs: VTime; readonly misses: number };
+  /** DPU HA policy: active uplinks all on one DPU, standby on another; empty standby: no failover. */
+  readonly failover: { readonly active: readonly string[]; readonly standby: readonly string[] };
+  readonly vms: readonly VmSpec[];
+}
+
+export interface DpuSpec {
+  readonly id: string;
+  readonly host: string;
+  readonly model: string;
+  readonly armCores: number;
+  /** Uplink port names, in explicit failover order. */
+  readonly uplinks: readonly string[];
+  /** Initial HA role, from the host's failover policy. */
+  readonly role: 'active' | 'standby';
+}
+
+export interface SwitchSpec {
+  readonly id: string;
+  readonly ports: readonly string[];
+  readonly macAgingNs: VTime;
+}
+
+export type VnicMode = 'uptv2' | 'mux' | 'emulated';
+
+export interface VnicSpec {
+  readonly id: string;
+  readonly mac: string;
+  readonly segment: string;
+  /** CIDR, e.g. 10.0.1.11/24 */
+  readonly ipv4: string;
+  readonly ipv6: string | null;
+  readonly mode: VnicMode;
+}
+
+export interface VmSpec {
+  readonly id: string;
+  readonly host: string;
+  readonly vcpus: number;
+  readonly memoryMiB: number;
+  readonly memoryReservationMiB: number;
+  readonly hardwareVersion: number;
+  /** Guest vmxnet3 driver version (major), UPTv2 needs 7 or later. */
+  readonly driverVersion: number;
+  readonly dirtyPagesPerSec: number;
+  readonly vnics: readonly VnicSpec[];
+}
+
+export interface SegmentSpec {
+  readonly id: string;
+  readonly kind: 'overlay' | 'vlan';
+  /** GENEVE VNI for overlay segments, null for VLAN segments. */
+  readonly vni: number | null;
+  /** 802.1Q VLAN id for VLAN segments, null for overlay segments. */
+  readonly vlan: number | null;
+  readonly ipv4Subnet: string;
+  readonly ipv6Subnet: string | null;
+  /** Distributed-router gateway address on this segment, if routed. */
+  readonly gateway4: string | null;
+  readonly gateway6: string | null;
+}
+
+export type WireKind = 'ethernet' | 'pcie';
+
+export interface WireEnd {
+  readonly node: string;
+  readonly port: string;
+}
+
+export interface Impairments {
+  /** Probabilities in [0, 1]. */
+  readonly loss: number;
+  readonly corrupt: number;
+  readonly duplicate: number;
+  /** Extra delay drawn uniformly in [0, jitterNs]. */
+  readonly jitterNs: VTime;
+}
+
+export interface ResolvedWire {
+  readonly id: string;
+  readonly kind: WireKind;
+  readonly a: WireEnd;
+  readonly b: WireEnd;
+  /** One-way latency; always >= 1 ns, it is the wire's lookahead. */
+  readonly latencyNs: VTime;
+  readonly bandwidthBps: number;
+  readonly impairments: Impairments;
+}
