@@ -44,10 +44,10 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-// The lifeline: the controller holds our stdin; when it goes away, so do we.
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('close', () => process.exit(0));
-process.stdin.on('error', () => process.exit(0));
+// The lifeline: the controller holds our stdin; when it goes away, so do we, at once.
+process.stdin.on('end', () => abandon());
+process.stdin.on('close', () => abandon());
+process.stdin.on('error', () => abandon());
 process.stdin.resume();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   // The controller decides when a run ends; a terminal's Ctrl-C reaches it too and it stops us.
@@ -198,6 +198,16 @@ async function handle(message: ControllerMessage): Promise<void> {
       control.close();
       process.exit(0);
   }
+}
+
+/**
+ * Exits now because the controller is gone. Nothing queued can be delivered any more, and
+ * ZeroMQ would otherwise hold the exit for each socket's linger period waiting to send it.
+ */
+function abandon(): never {
+  for (const w of wires.values()) w.socket.linger = 0;
+  control.linger = 0;
+  process.exit(0);
 }
 
 function fatal(error: unknown): never {
