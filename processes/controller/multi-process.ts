@@ -158,7 +158,8 @@ export class MultiProcessCluster implements Cluster {
 
   private async handshake(id: string, incarnation: number, nodeSeqBase: number): Promise<void> {
     const hello = await this.expect(id, (m) => m.t === 'hello', 'hello');
-    if (hello.t !== 'hello' || hello.incarnation !== incarnation) throw new Error(`Node ${id} introduced itself wrongly`);
+    if (hello.t !== 'hello') throw new Error(`Node ${id} did not start: ${this.nodes.get(id)?.exit?.reason ?? 'it never said hello'}`);
+    if (hello.incarnation !== incarnation) throw new Error(`Node ${id} said hello as incarnation ${hello.incarnation}, expected ${incarnation}`);
     const live = this.nodes.get(id)!;
     live.pid = hello.pid;
     const wires: WireSetup[] = [];
@@ -176,7 +177,8 @@ export class MultiProcessCluster implements Cluster {
       nodeSeqBase,
       wires,
     });
-    await this.expect(id, (m) => m.t === 'ready', 'ready');
+    const ready = await this.expect(id, (m) => m.t === 'ready', 'ready');
+    if (ready.t !== 'ready') throw new Error(`Node ${id} did not get ready: ${this.nodes.get(id)?.exit?.reason ?? 'it failed to set up its wires'}`);
     this.next.set(id, Infinity);
   }
 
