@@ -44,8 +44,10 @@ export async function runCommand(topologyPath: string | undefined, flags: RunFla
   const handle = startRun({ ...options, ...(progress ? { onProgress: (p) => progress.update(p.vtime, p.endNs, p.events) } : {}) }, prepared);
 
   let signals = 0;
+  let stoppedBy: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
+    stoppedBy ??= signal;
     if (signals === 1) {
       process.stderr.write(`\ndpulab: ${signal}: stopping the run (again to kill it now)\n`);
       handle.interrupt();
@@ -65,7 +67,8 @@ export async function runCommand(topologyPath: string | undefined, flags: RunFla
   } else {
     process.stdout.write(`${readableSummary(summary)}\n`);
   }
-  if (summary.status === 'interrupted') process.exitCode = 130;
+  // The shell convention for a command stopped by a signal: 128 + its number.
+  if (summary.status === 'interrupted') process.exitCode = stoppedBy === 'SIGTERM' ? 143 : 130;
   else if (summary.crashed.length > 0) process.exitCode = 1;
 }
 
