@@ -398,3 +398,10 @@ wires:
     expect(error.problems.map((p) => p.path)).toEqual(['dpus[0].host', 'dpus[1].host']);
   });
 });
+
+describe('loadTopology reserved names', () => {
+  test('loadTopology rejects a node named controller, naming the line', () => {
+    const text = DEFAULT_LAB_YAML.replace('id: tor-b', 'id: controller');
+    expect(() => loadTopology(text, 'reserved.yaml')).toThrow(/reserved\.yaml:\d+:\d+: switches\[1\]\.id: "controller" is reserved/);
+  });
+});

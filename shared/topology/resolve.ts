@@ -9,6 +9,7 @@
  * references to them are not reported a second time.
  */
 
+import { CONTROLLER_NODE } from '../events.js';
 import { formatIp, inSubnet, lastAddress, networkAddress } from './ip.js';
 import type { IpFamily } from './ip.js';
 import { derivePortMac, deriveVnicMac, isGroupMac } from './mac.js';
@@ -130,6 +131,10 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
   // Node ids are one namespace across hosts, DPUs and switches.
   const claims = new Map<string, NodeClaim>();
   const claim = (id: string, kind: NodeClaim['kind'], path: DataPath): boolean => {
+    if (id === CONTROLLER_NODE) {
+      report([...path, 'id'], `"${CONTROLLER_NODE}" is reserved: the controller records its own events under that name`);
+      return false;
+    }
     const prior = claims.get(id);
     if (prior) {
       report([...path, 'id'], `duplicate id "${id}" (already ${KIND_NAMES[prior.kind]} at ${formatPath(prior.path)})`);
