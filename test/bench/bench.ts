@@ -1,0 +1,632 @@
+/**
+ * dpulab benchmark: `npm run bench` prints readable figures, `npm run bench -- --json` prints the
+ * same figures as one JSON object, last on stdout. Progress and notes go to stderr.
+ *
+ * Every figure is measured in the same run, and speeds are also given as ratios to a baseline
+ * measured in that run (raw ZeroMQ messages per second between two processes), so results from
+ * different machines can be compared by their ratios. Nothing here passes or fails: it reports.
+ *
+ * Figures:
+ *   1. raw ZeroMQ PAIR message rate between two processes over ipc:// (the baseline);
+ *   2. runtime event and window rates of the default lab, multi-process and in-process;
+ *   3. recorder (EventLogWriter) events per second;
+ *   4. start-up time and memory per process for a 100-node topology;
+ *   5. machine context.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Pair } from 'zeromq';
+import { MultiProcessCluster } from '../../processes/controller/multi-process.js';
+import { EventLogWriter } from '../../processes/controller/log/writer.js';
+import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
+import { startRun, type RunMode } from '../../processes/controller/session.js';
+import { SendQueue } from '../../processes/node/send-queue.js';
+import { encode } from '../../shared/codec.js';
+import { EVENT_KINDS } from '../../shared/event-kinds.js';
+import type { RecordedEvent } from '../../shared/events.js';
+import { DEFAULT_LAB_YAML, loadDefaultLab, loadTopology } from '../../shared/topology/load.js';
+import { BIG_NODES, bigTopologyYaml } from './big-topology.js';
+
+const require = createRequire(import.meta.url);
+const MIB = 1024 * 1024;
+
+/** Raw ZeroMQ: messages per trial, their size, and how many trials (the median is reported). */
+const ZMQ_MESSAGES = 200_000;
+const ZMQ_MESSAGE_BYTES = 120;
+const ZMQ_TRIALS = 3;
+/** Messages pushed into the send queue before waiting for it to drain, like one window's frames. */
+const ZMQ_BURST = 1024;
+
+/** Runtime: virtual time each run of the default lab lasts. */
+const RUNTIME_UNTIL_NS = 60_000_000_000;
+
+/** Recorder: synthetic events, and how many the controller-like caller appends per call. */
+const RECORDER_EVENTS = 200_000;
+const RECORDER_EVENTS_PER_APPEND = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Output and clean-up plumbing.
+
+/** Progress and notes: always stderr, so stdout carries only the report. */
+function note(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Kill-now actions for whatever is running, used when the bench is interrupted. */
+const emergencyCleanups = new Set<() => void>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    note(`bench: ${signal}, killing child processes`);
+    for (const cleanup of emergencyCleanups) cleanup();
+    process.exit(130);
+  });
+}
+
+/** Rejects with `what` when `promise` takes longer than `ms`. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The median of a non-empty list. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Raw ZeroMQ between two processes.
+
+interface ZmqTrial {
+  readonly seconds: number;
+  readonly messagesPerSec: number;
+}
+
+interface ZmqFigure {
+  readonly messages: number;
+  readonly messageBytes: number;
+  readonly trials: ZmqTrial[];
+  /** Median of the trials: the baseline every ratio in this report divides by. */
+  readonly messagesPerSec: number;
+  readonly megabytesPerSec: number;
+}
+
+/** Waits for a child process to exit; resolves at once if it already has. */
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * One trial of the baseline: how many ~120-byte messages per second one process can push to
+ * another over a ZeroMQ PAIR socket on ipc://, sending through the project's SendQueue (one
+ * pending send per socket, unlimited high-water mark) exactly as node processes send wire frames.
+ * The clock runs from the first send until the receiver's acknowledgement of the last message,
+ * so it counts delivery, not just queueing. This is the ceiling the runtime's wires could reach.
+ */
+async function zmqTrial(messages: number, messageBytes: number): Promise<ZmqTrial> {
+  const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
+  const endpoint = `ipc://${dir}/w`;
+  const socket = new Pair({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+  const queue = new SendQueue(socket);
+  let child: ChildProcess | null = null;
+  const kill = (): void => void child?.kill('SIGKILL');
+  emergencyCleanups.add(kill);
+  try {
+    await socket.bind(endpoint);
+    const peer = fileURLToPath(new URL('./zmq-peer.js', import.meta.url));
+    child = spawn(process.execPath, [peer, endpoint, String(messages)], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const died = exitOf(child).then(() => {
+      throw new Error(`zmq-peer exited early (code ${String(child?.exitCode)}, signal ${String(child?.signalCode)})`);
+    });
+    died.catch(() => undefined);
+    const hello = await withDeadline(Promise.race([socket.receive(), died]), 10_000, 'zmq-peer hello');
+    if (hello[0]?.toString() !== 'hello') throw new Error('zmq-peer did not say hello');
+
+    const payload = Buffer.alloc(messageBytes, 0x5a);
+    const ack = socket.receive();
+    const t0 = performance.now();
+    for (let sent = 0; sent < messages; ) {
+      const burst = Math.min(ZMQ_BURST, messages - sent);
+      for (let i = 0; i < burst; i++) queue.push(payload);
+      sent += burst;
+      await queue.drain();
+      if (queue.error) throw queue.error;
+    }
+    const [answer] = await withDeadline(Promise.race([ack, died]), 60_000, 'zmq-peer acknowledgement');
+    const seconds = (performance.now() - t0) / 1000;
+    const counted = JSON.parse(answer?.toString() ?? '{}') as { count?: number; bytes?: number };
+    if (counted.count !== messages || counted.bytes !== messages * messageBytes) {
+      throw new Error(`zmq-peer counted ${String(counted.count)} messages / ${String(counted.bytes)} bytes, expected ${messages}`);
+    }
+    return { seconds, messagesPerSec: messages / seconds };
+  } finally {
+    queue.close();
+    socket.close();
+    if (child) {
+      const gone = exitOf(child);
+      child.stdin?.end();
+      await withDeadline(gone, 2_000, 'zmq-peer exit').catch(() => {
+        child?.kill('SIGKILL');
+        return exitOf(child!);
+      });
+    }
+    emergencyCleanups.delete(kill);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Figure 1, the baseline: raw ZeroMQ message rate one way between two processes. A short
+ * warm-up trial first (JIT, page cache), then the median of several trials.
+ */
+async function measureZmq(): Promise<ZmqFigure> {
+  note(`[1/4] raw ZeroMQ: warm-up, then ${ZMQ_TRIALS} x ${ZMQ_MESSAGES.toLocaleString('en-US')} messages of ${ZMQ_MESSAGE_BYTES} bytes`);
+  await zmqTrial(Math.floor(ZMQ_MESSAGES / 10), ZMQ_MESSAGE_BYTES);
+  const trials: ZmqTrial[] = [];
+  for (let i = 0; i < ZMQ_TRIALS; i++) {
+    const trial = await zmqTrial(ZMQ_MESSAGES, ZMQ_MESSAGE_BYTES);
+    note(`      trial ${i + 1}: ${fmt(trial.messagesPerSec, 0)} msg/s`);
+    trials.push(trial);
+  }
+  const messagesPerSec = median(trials.map((t) => t.messagesPerSec));
+  return {
+    messages: ZMQ_MESSAGES,
+    messageBytes: ZMQ_MESSAGE_BYTES,
+    trials,
+    messagesPerSec,
+    megabytesPerSec: (messagesPerSec * ZMQ_MESSAGE_BYTES) / MIB,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Runtime event rate.
+
+interface RuntimeRun {
+  readonly mode: RunMode;
+  readonly status: string;
+  readonly crashed: number;
+  readonly events: number;
+  readonly windows: number;
+  readonly virtualSeconds: number;
+  /** Wall time of the whole run, start-up and shut-down of the nodes included. */
+  readonly wallMs: number;
+  readonly eventsPerSec: number;
+  readonly windowsPerSec: number;
+  readonly eventsPerWindow: number;
+  /** Virtual seconds simulated per wall second. */
+  readonly speedup: number;
+  /** Rates between the first and the last window only: start-up and shut-down excluded. */
+  readonly steady: { readonly eventsPerSec: number; readonly windowsPerSec: number; readonly wallMs: number };
+  readonly eventsPerSecVsZmq: number;
+  readonly windowsPerSecVsZmq: number;
+}
+
+interface RuntimeFigure {
+  readonly workload: string;
+  readonly untilNs: number;
+  readonly multiProcess: RuntimeRun;
+  readonly inProcess: RuntimeRun;
+  /** Multi-process events per second divided by in-process events per second. */
+  readonly multiOverIn: number;
+  readonly steadyMultiOverIn: number;
+}
+
+/**
+ * One run of the embedded default lab in a mode, as fast as it goes (batch mode), recorded to a
+ * throwaway database. Reports the whole-run rates the user experiences (summary.events over
+ * summary.wallMs) and the steady rates between the first and the last window, which leave out
+ * process start-up and shut-down.
+ */
+async function runtimeRun(mode: RunMode, zmqRate: number): Promise<RuntimeRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
+  let first: { t: number; events: number; windows: number } | null = null;
+  let last: { t: number; events: number; windows: number } | null = null;
+  try {
+    const run = startRun({
+      mode,
+      untilNs: RUNTIME_UNTIL_NS,
+      db: join(dir, `bench-${mode}.db`),
+      log: note,
+      onProgress: (p) => {
+        const point = { t: performance.now(), events: p.events, windows: p.windows };
+        first ??= point;
+        last = point;
+      },
+    });
+    emergencyCleanups.add(run.killNow);
+    try {
+      const summary = await run.done;
+      const steadyFrom = first as { t: number; events: number; windows: number } | null;
+      const steadyTo = last as { t: number; events: number; windows: number } | null;
+      const steadyMs = steadyFrom && steadyTo ? steadyTo.t - steadyFrom.t : 0;
+      const steadyEvents = steadyFrom && steadyTo ? steadyTo.events - steadyFrom.events : 0;
+      const steadyWindows = steadyFrom && steadyTo ? steadyTo.windows - steadyFrom.windows : 0;
+      const eventsPerSec = summary.events / (summary.wallMs / 1000);
+      const windowsPerSec = summary.windows / (summary.wallMs / 1000);
+      return {
+        mode,
+        status: summary.status,
+        crashed: summary.crashed.length,
+        events: summary.events,
+        windows: summary.windows,
+        virtualSeconds: summary.virtualTimeNs / 1e9,
+        wallMs: summary.wallMs,
+        eventsPerSec,
+        windowsPerSec,
+        eventsPerWindow: summary.events / summary.windows,
+        speedup: summary.virtualTimeNs / 1e9 / (summary.wallMs / 1000),
+        steady: {
+          eventsPerSec: steadyMs > 0 ? steadyEvents / (steadyMs / 1000) : 0,
+          windowsPerSec: steadyMs > 0 ? steadyWindows / (steadyMs / 1000) : 0,
+          wallMs: steadyMs,
+        },
+        eventsPerSecVsZmq: eventsPerSec / zmqRate,
+        windowsPerSecVsZmq: windowsPerSec / zmqRate,
+      };
+    } finally {
+      emergencyCleanups.delete(run.killNow);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Figure 2: how fast the runtime turns virtual time into recorded events, with every node its
+ * own process (frames over ZeroMQ, windows granted over the control sockets) and with every
+ * node in the controller's process. Their ratio is the price of process isolation.
+ */
+async function measureRuntime(zmqRate: number): Promise<RuntimeFigure> {
+  note(`[2/4] runtime: default lab for ${RUNTIME_UNTIL_NS / 1e9} s virtual, multi-process then in-process`);
+  const multiProcess = await runtimeRun('multi-process', zmqRate);
+  note(`      multi-process: ${fmt(multiProcess.events, 0)} events in ${fmt(multiProcess.wallMs, 0)} ms`);
+  const inProcess = await runtimeRun('in-process', zmqRate);
+  note(`      in-process: ${fmt(inProcess.events, 0)} events in ${fmt(inProcess.wallMs, 0)} ms`);
+  return {
+    workload:
+      'default lab (2 hosts, 4 DPUs, 2 switches), default scenario, batch mode; sparse traffic: only LLDP and heartbeats, so few events per window',
+    untilNs: RUNTIME_UNTIL_NS,
+    multiProcess,
+    inProcess,
+    multiOverIn: multiProcess.eventsPerSec / inProcess.eventsPerSec,
+    steadyMultiOverIn: multiProcess.steady.eventsPerSec / inProcess.steady.eventsPerSec,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Recorder.
+
+interface RecorderFigure {
+  readonly events: number;
+  readonly eventsPerAppend: number;
+  readonly meanPayloadBytes: number;
+  /** append of every event plus finishRun: what a run pays for recording. */
+  readonly ms: number;
+  readonly eventsPerSec: number;
+  readonly eventsPerSecVsZmq: number;
+  readonly commits: number;
+  readonly checkpoints: number;
+  /** close(): folding the WAL back into the database file, once per run. */
+  readonly closeMs: number;
+  readonly databaseMiB: number;
+}
+
+/** Synthetic events shaped like a run's: every node of the default lab, real kinds, ~60-byte msgpack payloads. */
+function syntheticEvents(count: number): RecordedEvent[] {
+  const nodes = ['controller', ...loadDefaultLab().nodes.map((n) => n.id)];
+  const kinds = Object.keys(EVENT_KINDS);
+  const events: RecordedEvent[] = [];
+  for (let seq = 0; seq < count; seq++) {
+    const node = nodes[seq % nodes.length]!;
+    const kind = kinds[seq % kinds.length]!;
+    const payload = encode({ port: 'p0', wire: 'up-01a-a', srcSeq: seq, len: 64 + (seq % 1400), ok: true, ch: 'eth' });
+    events.push({ seq, vtime: seq * 1000, node, kind, cause: seq > 0 && seq % 3 !== 0 ? seq - 1 : null, payload, volatile: null });
+  }
+  return events;
+}
+
+/**
+ * Figure 3: how many events per second the SQLite recorder accepts, committing in its own
+ * batches, with the fingerprint and periodic checkpoints it keeps. Events are prepared before
+ * the clock starts (the controller receives them already encoded from the nodes) and handed
+ * over in small appends, as the controller hands over one window at a time.
+ */
+function measureRecorder(zmqRate: number): RecorderFigure {
+  note(`[3/4] recorder: ${RECORDER_EVENTS.toLocaleString('en-US')} events, appends of ${RECORDER_EVENTS_PER_APPEND}`);
+  const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
+  try {
+    const events = syntheticEvents(RECORDER_EVENTS);
+    const meanPayloadBytes = events.reduce((sum, e) => sum + e.payload.length, 0) / events.length;
+    const path = join(dir, 'recorder.db');
+    const writer = EventLogWriter.open(path, { dpulabVersion: DPULAB_VERSION });
+    try {
+      writer.beginRun({
+        id: 'bench-recorder',
+        seed: 1,
+        mode: 'in-process',
+        topology: loadDefaultLab(),
+        topologyFile: null,
+        topologyText: DEFAULT_LAB_YAML,
+        scenario: null,
+        untilNs: null,
+        zeromqVersion: null,
+        eventKinds: EVENT_KINDS,
+      });
+      const t0 = performance.now();
+      for (let i = 0; i < events.length; i += RECORDER_EVENTS_PER_APPEND) {
+        writer.append(events.slice(i, i + RECORDER_EVENTS_PER_APPEND));
+      }
+      writer.finishRun({ status: 'completed', endVtime: events[events.length - 1]!.vtime, exitReason: null });
+      const ms = performance.now() - t0;
+      const stats = writer.stats;
+      const c0 = performance.now();
+      writer.close();
+      const closeMs = performance.now() - c0;
+      const eventsPerSec = events.length / (ms / 1000);
+      return {
+        events: events.length,
+        eventsPerAppend: RECORDER_EVENTS_PER_APPEND,
+        meanPayloadBytes,
+        ms,
+        eventsPerSec,
+        eventsPerSecVsZmq: eventsPerSec / zmqRate,
+        commits: stats.commits,
+        checkpoints: stats.checkpoints,
+        closeMs,
+        databaseMiB: fileMiB(path),
+      };
+    } finally {
+      writer.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fileMiB(path: string): number {
+  try {
+    return readFileSync(path).length / MIB;
+  } catch {
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Start-up of 100 node processes.
+
+interface StartupFigure {
+  readonly topology: string;
+  readonly nodes: number;
+  readonly wires: number;
+  readonly startMs: number;
+  readonly msPerProcess: number;
+  readonly rssMiB: { readonly mean: number; readonly max: number; readonly min: number; readonly total: number };
+  /** Proportional set size: shared pages (node binary, libraries) split between the processes sharing them. */
+  readonly pssMiB: { readonly mean: number; readonly total: number } | null;
+  readonly controllerRssMiB: number;
+  readonly stopMs: number;
+  readonly disposeMs: number;
+  /** Pids that still answered `kill(pid, 0)` after dispose(); expected empty. */
+  readonly stillAlive: number[];
+}
+
+/** A `kB` field of /proc/<pid>/status or smaps_rollup, in KiB; null when unreadable. */
+function procKiB(pid: number, file: 'status' | 'smaps_rollup', field: string): number | null {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a process with this pid exists (kill(pid, 0) succeeds, or fails other than ESRCH). */
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Figure 4: what a large lab costs before it does anything. Times MultiProcessCluster.start() for
+ * a generated 100-node topology (every process spawned, connected to the controller, its wires
+ * set up, ready for a first window), then reads each node's memory from /proc. Ends with stop()
+ * and dispose() and checks that no node process survived them.
+ */
+async function measureStartup(): Promise<StartupFigure> {
+  const topology = loadTopology(bigTopologyYaml(), 'bench-100.yaml');
+  if (topology.nodes.length !== BIG_NODES) throw new Error(`bench-100.yaml resolved to ${topology.nodes.length} nodes, expected ${BIG_NODES}`);
+  note(`[4/4] start-up: ${topology.nodes.length} node processes, ${topology.wires.length} wires`);
+  const cluster = new MultiProcessCluster({ topology, seed: 1, log: note });
+  const kill = (): void => cluster.killAllNow();
+  emergencyCleanups.add(kill);
+  let pids: number[] = [];
+  try {
+    const t0 = performance.now();
+    const infos = await cluster.start();
+    const startMs = performance.now() - t0;
+    pids = infos.map((i) => i.pid);
+    note(`      started in ${fmt(startMs, 0)} ms`);
+    const rss = pids.map((pid) => procKiB(pid, 'status', 'VmRSS'));
+    const pss = pids.map((pid) => procKiB(pid, 'smaps_rollup', 'Pss'));
+    const readable = rss.filter((v): v is number => v !== null);
+    if (readable.length !== pids.length) throw new Error(`VmRSS unreadable for ${pids.length - readable.length} node processes`);
+    const pssReadable = pss.filter((v): v is number => v !== null);
+    const controllerRssMiB = process.memoryUsage().rss / MIB;
+
+    const s0 = performance.now();
+    await cluster.stop();
+    const stopMs = performance.now() - s0;
+    const d0 = performance.now();
+    await cluster.dispose();
+    const disposeMs = performance.now() - d0;
+    const stillAlive = pids.filter(pidExists);
+    const total = readable.reduce((a, b) => a + b, 0);
+    const pssTotal = pssReadable.reduce((a, b) => a + b, 0);
+    return {
+      topology: topology.name,
+      nodes: topology.nodes.length,
+      wires: topology.wires.length,
+      startMs,
+      msPerProcess: startMs / pids.length,
+      rssMiB: {
+        mean: total / readable.length / 1024,
+        max: Math.max(...readable) / 1024,
+        min: Math.min(...readable) / 1024,
+        total: total / 1024,
+      },
+      pssMiB: pssReadable.length === pids.length ? { mean: pssTotal / pssReadable.length / 1024, total: pssTotal / 1024 } : null,
+      controllerRssMiB,
+      stopMs,
+      disposeMs,
+      stillAlive,
+    };
+  } finally {
+    await cluster.dispose();
+    emergencyCleanups.delete(kill);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Machine context, report, main.
+
+interface MachineFigure {
+  readonly cpus: number;
+  readonly availableParallelism: number;
+  readonly cpuModel: string;
+  readonly memoryGiB: number;
+  readonly node: string;
+  readonly platform: string;
+  readonly zeromq: string | null;
+  readonly dpulab: string;
+}
+
+/** Figure 5: what the figures were measured on, since every absolute number depends on it. */
+function machineContext(): MachineFigure {
+  let zeromq: string | null = null;
+  try {
+    zeromq = (require('zeromq/package.json') as { version: string }).version;
+  } catch {
+    zeromq = null;
+  }
+  return {
+    cpus: cpus().length,
+    availableParallelism: availableParallelism(),
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGiB: totalmem() / 1024 ** 3,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    zeromq,
+    dpulab: DPULAB_VERSION,
+  };
+}
+
+interface Report {
+  readonly machine: MachineFigure;
+  readonly zmq: ZmqFigure;
+  readonly runtime: RuntimeFigure;
+  readonly recorder: RecorderFigure;
+  readonly startup: StartupFigure;
+  readonly benchWallMs: number;
+}
+
+/** A number with thousands separators and `digits` decimals. */
+function fmt(value: number, digits = 1): string {
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** A ratio with three significant digits, e.g. 0.0123x. */
+function ratio(value: number): string {
+  return `${value.toPrecision(3)}x`;
+}
+
+/** The report as aligned, readable lines. */
+function readable(r: Report): string {
+  const { machine: m, zmq: z, runtime: rt, recorder: rec, startup: s } = r;
+  const row = (label: string, value: string): string => `  ${label.padEnd(34)} ${value}`;
+  const runRows = (run: RuntimeRun): string[] => [
+    row(`${run.mode}: events`, `${fmt(run.events, 0)} in ${fmt(run.windows, 0)} windows (${fmt(run.eventsPerWindow, 2)} per window), ${run.status}${run.crashed ? `, ${run.crashed} crashed` : ''}`),
+    row(`${run.mode}: wall time`, `${fmt(run.wallMs, 0)} ms for ${fmt(run.virtualSeconds, 0)} s virtual (${fmt(run.speedup, 1)}x real time)`),
+    row(`${run.mode}: events/s`, `${fmt(run.eventsPerSec, 0)}   (${ratio(run.eventsPerSecVsZmq)} raw ZeroMQ)`),
+    row(`${run.mode}: windows/s`, `${fmt(run.windowsPerSec, 0)}   (${ratio(run.windowsPerSecVsZmq)} raw ZeroMQ)`),
+    row(`${run.mode}: steady events/s`, `${fmt(run.steady.eventsPerSec, 0)}, windows/s ${fmt(run.steady.windowsPerSec, 0)} (first to last window, ${fmt(run.steady.wallMs, 0)} ms)`),
+  ];
+  return [
+    'dpulab benchmark',
+    '',
+    'Machine',
+    row('cpus', `${m.cpus} (available parallelism ${m.availableParallelism}), ${m.cpuModel}`),
+    row('memory', `${fmt(m.memoryGiB, 1)} GiB`),
+    row('node', `${m.node} on ${m.platform}`),
+    row('zeromq / dpulab', `${m.zeromq ?? 'unknown'} / ${m.dpulab}`),
+    '',
+    '1. Raw ZeroMQ, PAIR over ipc://, one way, through a SendQueue (baseline)',
+    row('messages', `${fmt(z.messages, 0)} x ${z.messageBytes} bytes, ${z.trials.length} trials`),
+    row('trials msg/s', z.trials.map((t) => fmt(t.messagesPerSec, 0)).join(', ')),
+    row('messages/s (median)', `${fmt(z.messagesPerSec, 0)}   (${fmt(z.megabytesPerSec, 1)} MiB/s)`),
+    '',
+    `2. Runtime event rate: ${rt.workload}`,
+    row('virtual time per run', `${fmt(rt.untilNs / 1e9, 0)} s`),
+    ...runRows(rt.multiProcess),
+    ...runRows(rt.inProcess),
+    row('multi-process / in-process', `${ratio(rt.multiOverIn)} events/s (steady ${ratio(rt.steadyMultiOverIn)})`),
+    '',
+    '3. Recorder (EventLogWriter, SQLite WAL)',
+    row('events', `${fmt(rec.events, 0)}, ${rec.eventsPerAppend} per append, payload ${fmt(rec.meanPayloadBytes, 1)} bytes mean`),
+    row('append + finishRun', `${fmt(rec.ms, 0)} ms`),
+    row('events/s', `${fmt(rec.eventsPerSec, 0)}   (${ratio(rec.eventsPerSecVsZmq)} raw ZeroMQ)`),
+    row('commits / checkpoints', `${rec.commits} / ${rec.checkpoints}`),
+    row('close (WAL fold)', `${fmt(rec.closeMs, 0)} ms, database ${fmt(rec.databaseMiB, 1)} MiB`),
+    '',
+    `4. Start-up of ${s.nodes} node processes (${s.topology}, ${s.wires} wires)`,
+    row('start() until all ready', `${fmt(s.startMs, 0)} ms   (${fmt(s.msPerProcess, 1)} ms per process)`),
+    row('RSS per node process', `mean ${fmt(s.rssMiB.mean, 1)} MiB, max ${fmt(s.rssMiB.max, 1)} MiB, min ${fmt(s.rssMiB.min, 1)} MiB`),
+    row('RSS of all node processes', `${fmt(s.rssMiB.total, 0)} MiB (shared pages counted in each)`),
+    row('PSS per node process', s.pssMiB ? `mean ${fmt(s.pssMiB.mean, 1)} MiB, total ${fmt(s.pssMiB.total, 0)} MiB` : 'unavailable'),
+    row('controller RSS', `${fmt(s.controllerRssMiB, 1)} MiB (with ${s.nodes} nodes connected)`),
+    row('stop() / dispose()', `${fmt(s.stopMs, 0)} ms / ${fmt(s.disposeMs, 0)} ms`),
+    row('node processes left', s.stillAlive.length === 0 ? `none: all ${s.nodes} pids gone (ESRCH)` : `${s.stillAlive.length} STILL ALIVE: ${s.stillAlive.join(', ')}`),
+    '',
+    `Bench wall time: ${fmt(r.benchWallMs / 1000, 1)} s`,
+  ].join('\n');
+}
+
+/** Runs every figure in order and prints the report, readable or as one JSON object. */
+async function main(): Promise<void> {
+  const json = process.argv.slice(2).includes('--json');
+  const t0 = performance.now();
+  const machine = machineContext();
+  note(`bench: ${machine.cpus} cpus, node ${machine.node}`);
+  const zmq = await measureZmq();
+  const runtime = await measureRuntime(zmq.messagesPerSec);
+  const recorder = measureRecorder(zmq.messagesPerSec);
+  const startup = await measureStartup();
+  const report: Report = { machine, zmq, runtime, recorder, startup, benchWallMs: performance.now() - t0 };
+  process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${readable(report)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    note(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    for (const cleanup of emergencyCleanups) cleanup();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,117 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EventLogReader } from '../../processes/controller/log/reader.js';
+
+/** The project root, from this file (test/support/cli.ts, or its compiled twin). */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..').replace(/[/\\]dist$/, '');
+export const DPULAB_BIN = join(ROOT, 'bin', 'dpulab.js');
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `dpulab ARGS` to completion (the compiled CLI, as a user runs it). */
+export function dpulab(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): CliResult {
+  const result = spawnSync(process.execPath, [DPULAB_BIN, ...args], { cwd: options.cwd ?? ROOT, encoding: 'utf8', timeout: options.timeoutMs ?? 90_000 });
+  return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The last line of stdout parsed as JSON (the CLI's `--json` contract). */
+export function lastJson<T = Record<string, unknown>>(result: CliResult): T {
+  const lines = result.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/** Starts `dpulab ARGS` in the background, for tests that signal it while it runs. */
+export function startDpulab(args: readonly string[]): ChildProcess & { output: { stdout: string; stderr: string } } {
+  const child = spawn(process.execPath, [DPULAB_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: { stdout: string; stderr: string } };
+  child.output = { stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (child.output.stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (child.output.stderr += s));
+  return child;
+}
+
+/** Resolves with the exit of a child process. */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** Whether a pid names a running (not zombie) process. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 3, after the parenthesised command name, is the state; Z is a zombie awaiting its reaper.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of the node processes currently running on this machine (any run). */
+export function nodeProcesses(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes('processes/node/main.js') && isAlive(Number(entry))) pids.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
+}
+
+/** Pids of a process's children whose command line contains `needle`. */
+export function childrenOf(pid: number, needle = ''): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== pid) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(needle)) out.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Polls until `check` holds or the deadline passes; returns whether it held. */
+export async function eventually(check: () => boolean, timeoutMs: number, stepMs = 25): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** Events committed so far to a log that may still be being written (0 while it cannot be read yet). */
+export function committedEvents(db: string): number {
+  try {
+    const reader = EventLogReader.open(db);
+    try {
+      return reader.count();
+    } finally {
+      reader.close();
+    }
+  } catch {
+    return 0;
+  }
+}
+
+/** A temporary directory, removed by the returned function. */
+export function tempDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'dpulab-test-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
