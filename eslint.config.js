@@ -7,13 +7,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
-const nodeBuiltins = ['node:*', 'fs', 'fs/*', 'net', 'os', 'path', 'child_process', 'crypto', 'http', 'worker_threads', 'timers', 'timers/*'];
-const nativeAddons = ['zeromq', 'zeromq/*', 'better-sqlite3'];
-
-const noNodePatterns = [
-  { group: nodeBuiltins, message: 'This layer runs in a browser too: no Node built-ins here' },
-  { group: ['electron', ...nativeAddons], message: 'This layer may not import electron or native addons' },
-];
+// Bare built-in names are listed as exact paths: as gitignore-style patterns they would also
+// match our own folders (shared/net).
+const nodeBuiltinNames = ['fs', 'fs/promises', 'net', 'os', 'path', 'child_process', 'crypto', 'http', 'https', 'worker_threads', 'timers', 'timers/promises', 'url', 'util'];
+const forbiddenImports = {
+  paths: [
+    ...nodeBuiltinNames.map((name) => ({ name, message: 'This layer runs in a browser too and does no I/O: no Node built-ins here' })),
+    ...['electron', 'zeromq', 'better-sqlite3'].map((name) => ({ name, message: 'This layer may not import electron or native addons' })),
+  ],
+  patterns: [{ group: ['node:*'], message: 'This layer runs in a browser too and does no I/O: no Node built-ins here' }],
+};
 
 const deterministicGlobals = [
   { name: 'setTimeout', message: 'Node cores use ctx.setTimer: virtual time only' },
@@ -46,14 +49,14 @@ export default tseslint.config(
     files: ['shared/**/*.ts', 'app/renderer/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: noNodePatterns }],
+      'no-restricted-imports': ['error', forbiddenImports],
     },
   },
   {
     files: ['processes/runtime/**/*.ts', 'processes/common/**/*.ts', 'processes/host/**/*.ts', 'processes/dpu/**/*.ts', 'processes/switch/**/*.ts', 'processes/cores.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: noNodePatterns }],
+      'no-restricted-imports': ['error', forbiddenImports],
       'no-restricted-globals': ['error', ...deterministicGlobals],
       'no-restricted-properties': [
         'error',

@@ -1,5 +1,5 @@
 import { verifyReplay } from '../../processes/controller/replay.js';
-import { compactPayload, jsonSafe, vtime } from './format.js';
+import { compactPayload, jsonSafe } from './format.js';
 
 interface ReplayFlags {
   verify?: boolean;
