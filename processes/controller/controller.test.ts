@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decode } from '../../shared/codec.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
@@ -137,5 +137,99 @@ describe('Controller', () => {
     const late = events.filter((e) => e.node === 'a' && e.kind === 'gossip.rx' && e.vtime > 50_000);
     expect(late).toEqual([]);
     expect(events.filter((e) => e.node === 'a' && e.kind === 'gossip.rx').length).toBeGreaterThan(0);
+  });
+});
+
+describe('Controller pacing', () => {
+  function pacedRun(wall: { ms: number }, speed: number) {
+    const events: RecordedEvent[] = [];
+    const controller = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 1, () => gossipCore()),
+      sink: { append: (batch) => void events.push(...batch) },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      pace: { speed },
+      wallClock: () => wall.ms,
+    });
+    return { controller, events, done: controller.run() };
+  }
+
+  it('Controller in real-time mode advances virtual time only as the wall clock moves, times the speed', async () => {
+    const wall = { ms: 0 };
+    const { controller, events, done } = pacedRun(wall, 0.001);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(controller.now()).toBe(0);
+    // 2 wall milliseconds at a thousandth of real speed are 2 virtual microseconds.
+    wall.ms = 2;
+    await vi.waitFor(() => expect(controller.now()).toBeGreaterThanOrEqual(1_000), { timeout: 2_000 });
+    expect(controller.now()).toBeLessThanOrEqual(2_000);
+    expect(events.every((e) => e.vtime <= 2_000)).toBe(true);
+    controller.setSpeed(0);
+    await done;
+    expect(controller.now()).toBe(10_000_000);
+  });
+
+  it('Controller pause holds the run and step handles one instant at a time', async () => {
+    const wall = { ms: 0 };
+    const { controller, events, done } = pacedRun(wall, 1);
+    controller.pause();
+    wall.ms = 1_000_000;
+    await new Promise((r) => setTimeout(r, 60));
+    const atPause = events.length;
+    const before = controller.now();
+    controller.step();
+    await vi.waitFor(() => expect(events.length).toBeGreaterThan(atPause), { timeout: 2_000 });
+    await new Promise((r) => setTimeout(r, 60));
+    const stepped = events.slice(atPause);
+    // One instant: every event of the step shares one virtual time.
+    expect(new Set(stepped.map((e) => e.vtime)).size).toBe(1);
+    expect(stepped[0]!.vtime).toBeGreaterThanOrEqual(before);
+    const afterStep = events.length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(events.length).toBe(afterStep);
+    controller.setSpeed(0);
+    controller.resume();
+    await done;
+    expect(controller.now()).toBe(10_000_000);
+  });
+});
+
+describe('Controller scheduling', () => {
+  it('Controller applies an input scheduled while the run waits for the wall clock at its own time', async () => {
+    // Each node's only event is a timer at 50 us: a window planned before the input would run
+    // past 12.345 us and handle the input in the node's past.
+    const sleepy = (): NodeCore => scriptedCore({ boot: (ctx) => ctx.setTimer(50_000, 'tick'), timer: (ctx) => ctx.emit('tick', {}) });
+    const wall = { ms: 0 };
+    const events: RecordedEvent[] = [];
+    const controller = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 1, sleepy),
+      sink: { append: (batch) => void events.push(...batch) },
+      endNs: 1_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      pace: { speed: 0.001 },
+      wallClock: () => wall.ms,
+    });
+    const done = controller.run();
+    // Let the run start (and anchor its pacing at wall time 0) before the clock moves.
+    await new Promise((r) => setTimeout(r, 30));
+    wall.ms = 10;
+    await vi.waitFor(() => expect(controller.now()).toBe(10_000), { timeout: 2_000 });
+    controller.schedule({ atNs: 12_345, record: { action: 'link', wire: 'w0', state: 'down' } });
+    expect(() => controller.schedule({ atNs: 5_000, record: { action: 'note', text: 'too late' } })).toThrow(/already at 10000 ns/);
+    controller.setSpeed(0);
+    await done;
+    const timeline = events.filter((e) => ['input.link', 'link.state', 'tick'].includes(e.kind) && e.node !== 'c' && e.node !== 'd');
+    expect(timeline.map((e) => [e.kind, e.vtime])).toEqual([
+      ['input.link', 12_345],
+      ['link.state', 12_345],
+      ['link.state', 12_345],
+      ['tick', 50_000],
+      ['tick', 50_000],
+    ]);
+    for (let i = 1; i < events.length; i++) expect(events[i]!.vtime).toBeGreaterThanOrEqual(events[i - 1]!.vtime);
   });
 });

@@ -79,7 +79,12 @@ export class Controller {
   private inputSeq = 0;
   private seq = 0;
   private windows = 0;
+  /** Everything before this virtual time has been handled (or, while paced, has nothing to handle). */
   private vtime: VTime = 0;
+  /** Horizon of the window being run, 0 between windows. */
+  private running: VTime = 0;
+  /** Counts `schedule` calls, so a window planned before one can be planned again. */
+  private scheduled = 0;
   private interrupted = false;
   private paused = false;
   private stepRequested = false;
@@ -131,13 +136,24 @@ export class Controller {
     this.paceOrigin = null;
   }
 
+  /**
+   * The earliest virtual time an input scheduled now can take effect: the current time, or the
+   * end of the window being run, whose nodes may already have handled anything earlier.
+   */
+  earliestInputTime(): VTime {
+    return Math.max(this.vtime, this.running);
+  }
+
   /** Schedules an input at a future virtual time (UI and API actions). */
   schedule(input: TimedInput): void {
-    if (input.atNs < this.vtime) throw new Error(`Cannot schedule ${input.record.action} at ${input.atNs} ns: the run is already at ${this.vtime} ns`);
+    const earliest = this.earliestInputTime();
+    if (input.atNs < earliest) throw new Error(`Cannot schedule ${input.record.action} at ${input.atNs} ns: the run is already at ${earliest} ns`);
     if (input.atNs >= this.options.endNs) throw new Error(`Cannot schedule ${input.record.action} at ${input.atNs} ns: the run ends at ${this.options.endNs} ns`);
     this.options.plan(input.record);
     const i = this.pending.findIndex((p) => p.atNs > input.atNs);
     this.pending.splice(i < 0 ? this.pending.length : i, 0, input);
+    this.scheduled++;
+    this.wake();
   }
 
   /** The current virtual time (the start of the next window). */
@@ -178,7 +194,6 @@ export class Controller {
       let T = Math.min(...nextOf.values(), nextInput, endDelivered ? Infinity : endNs);
       if (!Number.isFinite(T)) break;
       T = Math.max(T, this.vtime);
-      this.vtime = T;
 
       // Inputs due now: record them, plan them; kills happen here, at the boundary.
       while (this.pending.length > 0 && this.pending[0]!.atNs <= T && this.pending[0]!.atNs < endNs) {
@@ -212,7 +227,13 @@ export class Controller {
       for (const [id, t] of nextOf) horizon = Math.min(horizon, t + (this.minOut.get(id) ?? Infinity));
       horizon = Math.min(horizon, nextInput);
       if (!endDelivered) horizon = Math.min(horizon, endNs);
+      const scheduled = this.scheduled;
       horizon = await this.paced(T, horizon);
+      if (this.scheduled !== scheduled) {
+        // An input arrived while we waited for the wall clock: plan this window again around it.
+        // What was already planned (inputs, events) carries over; nothing has run yet.
+        continue;
+      }
       if (this.interrupted) {
         status = 'interrupted';
         break;
@@ -220,7 +241,9 @@ export class Controller {
       if (!Number.isFinite(horizon)) horizon = endNs + 1;
 
       const participants = [...nextOf].filter(([, t]) => t < horizon).map(([id]) => id);
+      this.running = horizon;
       const report = await cluster.runWindow(horizon, participants, inputs);
+      this.running = 0;
       this.windows++;
       for (const e of report.events) windowEvents.push(e);
       for (const exit of report.exits) {
@@ -312,6 +335,8 @@ export class Controller {
       this.paceOrigin ??= { wall, vtime: T };
       const allowed = this.paceOrigin.vtime + Math.floor((wall - this.paceOrigin.wall) * 1e6 * this.speed);
       if (allowed > T) return Math.min(horizon, allowed);
+      // Nothing to handle yet, but the virtual clock still moves with the wall clock.
+      this.vtime = Math.max(this.vtime, allowed);
       const waitMs = Math.min(50, Math.max(1, (T - allowed) / 1e6 / this.speed));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
