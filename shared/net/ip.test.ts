@@ -33,6 +33,7 @@ describe('parseIpv4', () => {
   it('parses a dotted quad', () => {
     expect([...parseIpv4('192.168.0.199')]).toEqual([192, 168, 0, 199]);
     expect(ipv4ToUint32('10.0.0.1')).toBe(0x0a000001);
+    expect(ipv4ToUint32('255.255.255.255')).toBe(0xffffffff);
     expect(uint32ToIpv4(0xc0a80001)).toBe('192.168.0.1');
   });
 
@@ -66,10 +67,12 @@ describe('parseIpv6', () => {
   it('parses compressed text into 16 bytes', () => {
     const bytes = parseIpv6('2001:db8::ff00:42:8329');
     expect([...bytes]).toEqual([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0xff, 0x00, 0x00, 0x42, 0x83, 0x29]);
+    expect([...parseIpv6('::')]).toEqual(new Array<number>(16).fill(0));
+    expect([...parseIpv6('::1')]).toEqual([...new Array<number>(15).fill(0), 1]);
   });
 
   it('rejects malformed text with bad-ipv6', () => {
-    for (const text of ['', ':', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '12345::', 'g::1', '::1.2.3', 'fe80::1%eth0', '1:2:3:4:5:6:7::8', ':1:2:3:4:5:6:7']) {
+    for (const text of ['', ':', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '12345::', 'g::1', '::1.2.3', 'fe80::1%eth0', '1:2:3:4:5:6:7::8', ':1:2:3:4:5:6:7', '1.2.3.4::']) {
       expect(codeOf(() => parseIpv6(text)), text).toBe('bad-ipv6');
     }
   });

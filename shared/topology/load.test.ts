@@ -345,6 +345,24 @@ wires:
     ]);
   });
 
+  test('network and broadcast addresses are found on prefixes that do not end on an octet', () => {
+    const text = SMALL.replace('ipv4Subnet: 10.0.1.0/24', 'ipv4Subnet: 10.0.16.0/20')
+      .replace('gateway4: 10.0.1.1', 'gateway4: 10.0.31.255')
+      .replace(
+        '          - { segment: web, ipv4: 10.0.1.11/24, mode: uptv2 }',
+        [
+          '          - { segment: web, ipv4: 10.0.16.0/20 }',
+          '          - { segment: web, ipv4: 10.0.31.254 }',
+          '          - { segment: web, ipv4: 10.0.32.1 }',
+        ].join('\n'),
+      );
+    expect(problemLines(text)).toEqual([
+      'lab.yaml:3:103: segments[0].gateway4: 10.0.31.255 is the broadcast address of 10.0.16.0/20',
+      'lab.yaml:9:35: hosts[0].vms[0].vnics[0].ipv4: 10.0.16.0 is the network address of 10.0.16.0/20 (segment "web")',
+      'lab.yaml:11:35: hosts[0].vms[0].vnics[2].ipv4: 10.0.32.1 is not in 10.0.16.0/20 (segment "web")',
+    ]);
+  });
+
   test('segments need the id their kind implies, unique, and subnets without host bits', () => {
     const text = SMALL.replace(
       /segments:\n.*\n/,

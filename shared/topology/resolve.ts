@@ -10,9 +10,10 @@
  */
 
 import { CONTROLLER_NODE } from '../events.js';
-import { formatIp, inSubnet, lastAddress, networkAddress } from './ip.js';
-import type { IpFamily } from './ip.js';
-import { derivePortMac, deriveVnicMac, isGroupMac } from './mac.js';
+import { cidrContains, formatCidr, ipv4ToUint32, uint32ToIpv4 } from '../net/ip.js';
+import type { Cidr, IpAddress, Ipv4Address } from '../net/ip.js';
+import { isMulticastMac } from '../net/mac.js';
+import { derivePortMac, deriveVnicMac } from './macs.js';
 import type { DpuEntry, HostEntry, SegmentEntry, SwitchEntry, VnicEntry, WireEntry, WrittenIp } from './schema.js';
 import type {
   DpuNode,
@@ -105,10 +106,8 @@ interface NodeClaim {
   readonly path: DataPath;
 }
 
-interface Subnet {
-  readonly family: IpFamily;
-  readonly network: bigint;
-  readonly prefix: number;
+/** A segment's prefix, with its canonical `network/length` text as messages and the spec show it. */
+interface Subnet extends Cidr {
   readonly text: string;
 }
 
@@ -310,9 +309,7 @@ function uniqueMac(owners: Map<string, string>, owner: string, derive: (attempt:
 }
 
 function subnetOf(ip: WrittenIp): Subnet {
-  const prefix = ip.prefix ?? (ip.family === 4 ? 32 : 128);
-  const network = networkAddress(ip.address, prefix, ip.family);
-  return { family: ip.family, network, prefix, text: `${formatIp(network, ip.family)}/${prefix}` };
+  return { ...ip, text: formatCidr(ip) };
 }
 
 function resolveSegments(list: readonly Entry<SegmentEntry>[], report: Report): Map<string, SegmentInfo> {
@@ -346,9 +343,9 @@ function resolveSegments(list: readonly Entry<SegmentEntry>[], report: Report): 
     }
 
     const v4 = subnetOf(seg.ipv4Subnet);
-    if (v4.network !== seg.ipv4Subnet.address) report([...path, 'ipv4Subnet'], `${seg.ipv4Subnet.text} has host bits set (did you mean ${v4.text}?)`);
+    if (v4.network !== v4.address) report([...path, 'ipv4Subnet'], `${seg.ipv4Subnet.text} has host bits set (did you mean ${v4.text}?)`);
     const v6 = seg.ipv6Subnet ? subnetOf(seg.ipv6Subnet) : null;
-    if (v6 && seg.ipv6Subnet && v6.network !== seg.ipv6Subnet.address) {
+    if (v6 && seg.ipv6Subnet && v6.network !== v6.address) {
       report([...path, 'ipv6Subnet'], `${seg.ipv6Subnet.text} has host bits set (did you mean ${v6.text}?)`);
     }
     const gateways = new Set<string>();
@@ -360,9 +357,8 @@ function resolveSegments(list: readonly Entry<SegmentEntry>[], report: Report): 
       }
       const problem = hostAddressProblem(ip.address, subnet);
       if (problem) report([...path, key], `${ip.text} ${problem}`);
-      const text = formatIp(ip.address, ip.family);
-      gateways.add(text);
-      return text;
+      gateways.add(ip.address);
+      return ip.address;
     };
     const gateway4 = checkGateway('gateway4', seg.gateway4, v4);
     const gateway6 = checkGateway('gateway6', seg.gateway6, v6);
@@ -386,15 +382,21 @@ function resolveSegments(list: readonly Entry<SegmentEntry>[], report: Report): 
   return segments;
 }
 
-/** Why `address` cannot be a host's address in `subnet`, or null if it can. */
-function hostAddressProblem(address: bigint, subnet: Subnet): string | null {
-  if (!inSubnet(address, subnet.network, subnet.prefix, subnet.family)) return `is not in ${subnet.text}`;
-  const hostBits = (subnet.family === 4 ? 32 : 128) - subnet.prefix;
+/** Why `address` (canonical text) cannot be a host's address in `subnet`, or null if it can. */
+function hostAddressProblem(address: IpAddress, subnet: Subnet): string | null {
+  if (!cidrContains(subnet, address)) return `is not in ${subnet.text}`;
+  const hostBits = (subnet.family === 4 ? 32 : 128) - subnet.prefixLength;
   if (hostBits >= 2 && address === subnet.network) return `is the network address of ${subnet.text}`;
-  if (subnet.family === 4 && hostBits >= 2 && address === lastAddress(subnet.network, subnet.prefix, 4)) {
+  if (subnet.family === 4 && hostBits >= 2 && address === ipv4BroadcastAddress(subnet)) {
     return `is the broadcast address of ${subnet.text}`;
   }
   return null;
+}
+
+/** The last address of an IPv4 prefix (all host bits set): its broadcast address. */
+function ipv4BroadcastAddress(subnet: Cidr): Ipv4Address {
+  const hostMask = 2 ** (32 - subnet.prefixLength) - 1;
+  return uint32ToIpv4((ipv4ToUint32(subnet.network) | hostMask) >>> 0);
 }
 
 /**
@@ -497,7 +499,7 @@ function resolveVms(
           spec.mac = vnic.mac;
           const owner = macOwners.get(vnic.mac);
           if (vnic.mac === '00:00:00:00:00:00') report([...vnicPath, 'mac'], 'the all-zero MAC is not a station address');
-          else if (isGroupMac(vnic.mac)) report([...vnicPath, 'mac'], `${vnic.mac} is a multicast address (low bit of the first octet set)`);
+          else if (isMulticastMac(vnic.mac)) report([...vnicPath, 'mac'], `${vnic.mac} is a multicast address (low bit of the first octet set)`);
           else if (owner !== undefined) report([...vnicPath, 'mac'], `${vnic.mac} is already used by ${owner}`);
           else macOwners.set(vnic.mac, id);
         } else {
@@ -545,11 +547,11 @@ function vnicAddress(
     report(path, `segment "${segment.spec.id}" has no ipv6Subnet`);
     return ip.text;
   }
-  const address = formatIp(ip.address, ip.family);
-  if (ip.prefix !== null && ip.prefix !== subnet.prefix) {
+  const address = ip.address;
+  if (ip.prefix !== null && ip.prefix !== subnet.prefixLength) {
     report(path, `prefix /${ip.prefix} does not match segment "${segment.spec.id}" (${subnet.text})`);
   }
-  const problem = hostAddressProblem(ip.address, subnet);
+  const problem = hostAddressProblem(address, subnet);
   if (problem) {
     report(path, `${address} ${problem} (segment "${segment.spec.id}")`);
   } else if (segment.gateways.has(address)) {
@@ -560,7 +562,7 @@ function vnicAddress(
     if (owner !== undefined) report(path, `${address} is already used by ${owner}`);
     else owners.set(ownerKey, vnicId);
   }
-  return `${address}/${subnet.prefix}`;
+  return `${address}/${subnet.prefixLength}`;
 }
 
 interface WireContext {

@@ -9,10 +9,12 @@
  */
 
 import { z } from 'zod';
+import { AddressError } from '../net/errors.js';
+import { parseCidr } from '../net/ip.js';
+import type { Cidr, IpFamily } from '../net/ip.js';
+import { normalizeMac } from '../net/mac.js';
+import type { MacAddress } from '../net/mac.js';
 import { NS_PER_MS, NS_PER_S, NS_PER_US, UnitError, formatDuration, parseBandwidth, parseDuration } from '../units.js';
-import { parseIpWithPrefix } from './ip.js';
-import type { IpFamily, IpWithPrefix } from './ip.js';
-import { normalizeMac } from './mac.js';
 import type { SegmentSpec, VnicMode } from './types.js';
 import { describeValue } from './yaml-source.js';
 
@@ -73,9 +75,28 @@ export function bandwidthSchema() {
     });
 }
 
-/** A parsed address, keeping the text it came from for messages. */
-export interface WrittenIp extends IpWithPrefix {
+/**
+ * A parsed address as `shared/net` sees it (canonical `address`, `network`, `prefixLength`; a
+ * bare address gets the host prefix), plus what only the file says: whether a prefix was written.
+ */
+export interface WrittenIp extends Cidr {
+  /** The prefix length as written, or null when the text had none. */
+  readonly prefix: number | null;
+  /** The text as written (trimmed), for messages. */
   readonly text: string;
+}
+
+/** Parses `address` or `address/prefix` of `family`; null if it is not one. */
+function parseWrittenIp(text: string, family: IpFamily): WrittenIp | null {
+  let cidr: Cidr;
+  try {
+    cidr = parseCidr(text);
+  } catch (error) {
+    if (error instanceof AddressError) return null;
+    throw error;
+  }
+  if (cidr.family !== family) return null;
+  return { ...cidr, prefix: text.includes('/') ? cidr.prefixLength : null, text };
 }
 
 /** An IP address of `family`; `prefix` says whether a `/len` suffix is required, optional or forbidden. */
@@ -83,15 +104,26 @@ function ipSchema(family: IpFamily, prefix: 'required' | 'optional' | 'forbidden
   const v = family === 4 ? 'IPv4' : 'IPv6';
   const what = prefix === 'required' ? `an ${v} subnet` : prefix === 'forbidden' ? `an ${v} address` : `an ${v} address or CIDR`;
   return z.string().transform((text, ctx): WrittenIp => {
-    const parsed = parseIpWithPrefix(text.trim(), family);
+    const parsed = parseWrittenIp(text.trim(), family);
     const ok = parsed !== null && (prefix === 'optional' || (prefix === 'required') === (parsed.prefix !== null));
     if (!ok || parsed === null) {
       ctx.issues.push({ code: 'custom', message: `expected ${what} such as ${example}, got ${describeValue(text)}`, input: text });
       return z.NEVER;
     }
-    return { ...parsed, text: text.trim() };
+    return parsed;
   });
 }
+
+/** A MAC address in either accepted spelling, as canonical text. */
+const macSchema = z.string().transform((text, ctx): MacAddress => {
+  try {
+    return normalizeMac(text.trim());
+  } catch (error) {
+    if (!(error instanceof AddressError)) throw error;
+    ctx.issues.push({ code: 'custom', message: `expected a MAC such as 00:50:56:00:00:01, got ${describeValue(text)}`, input: text });
+    return z.NEVER;
+  }
+});
 
 /** Defaults for wires, PCIe, heartbeats and switches, in one place for the schema, docs and tests. */
 export const TOPOLOGY_DEFAULTS = {
@@ -143,17 +175,7 @@ export const segmentSchema = z.strictObject({
 export const vnicSchema = z.strictObject({
   id: nameSchema('a VNIC id').optional(),
   segment: nameSchema('a segment id'),
-  mac: z
-    .string()
-    .transform((text, ctx) => {
-      const mac = normalizeMac(text.trim());
-      if (mac === null) {
-        ctx.issues.push({ code: 'custom', message: `expected a MAC such as 00:50:56:00:00:01, got ${describeValue(text)}`, input: text });
-        return z.NEVER;
-      }
-      return mac;
-    })
-    .optional(),
+  mac: macSchema.optional(),
   ipv4: ipSchema(4, 'optional', '10.0.1.11/24'),
   ipv6: ipSchema(6, 'optional', 'fd00:1::11/64').optional(),
   /** vSphere's default for a vmxnet3 VNIC is emulated; UPTv2 and MUX are opt-in per VNIC. */
