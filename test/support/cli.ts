@@ -16,9 +16,16 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/**
+ * Marks every process this test file starts: node processes inherit the controller's
+ * environment, so a leftover can be told apart from another run on the same machine.
+ */
+export const TEST_TAG = `dpulab-test-${process.pid}-${Date.now()}`;
+const taggedEnv = { ...process.env, DPULAB_TEST_TAG: TEST_TAG };
+
 /** Runs `dpulab ARGS` to completion (the compiled CLI, as a user runs it). */
 export function dpulab(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): CliResult {
-  const result = spawnSync(process.execPath, [DPULAB_BIN, ...args], { cwd: options.cwd ?? ROOT, encoding: 'utf8', timeout: options.timeoutMs ?? 90_000 });
+  const result = spawnSync(process.execPath, [DPULAB_BIN, ...args], { cwd: options.cwd ?? ROOT, encoding: 'utf8', timeout: options.timeoutMs ?? 90_000, env: taggedEnv });
   return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -30,7 +37,7 @@ export function lastJson<T = Record<string, unknown>>(result: CliResult): T {
 
 /** Starts `dpulab ARGS` in the background, for tests that signal it while it runs. */
 export function startDpulab(args: readonly string[]): ChildProcess & { output: { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [DPULAB_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: { stdout: string; stderr: string } };
+  const child = spawn(process.execPath, [DPULAB_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: taggedEnv }) as ChildProcess & { output: { stdout: string; stderr: string } };
   child.output = { stdout: '', stderr: '' };
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (child.output.stdout += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (child.output.stderr += s));
@@ -54,14 +61,16 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Pids of the node processes currently running on this machine (any run). */
+/** Pids of the node processes still running that this test file's runs started. */
 export function nodeProcesses(): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('processes/node/main.js') && isAlive(Number(entry))) pids.push(Number(entry));
+      if (!cmdline.includes('processes/node/main.js')) continue;
+      const tagged = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`DPULAB_TEST_TAG=${TEST_TAG}`);
+      if (tagged && isAlive(Number(entry))) pids.push(Number(entry));
     } catch {
       /* gone meanwhile */
     }
