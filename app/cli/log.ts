@@ -4,6 +4,15 @@ import { parseDuration } from '../../shared/units.js';
 import { CliError } from './errors.js';
 import { compactPayload, jsonSafe, table, vtime } from './format.js';
 
+/** Decodes a payload; a damaged one is shown as such rather than stopping the listing. */
+function payloadOf(bytes: Uint8Array): unknown {
+  try {
+    return decode(bytes);
+  } catch {
+    return `<${bytes.length} undecodable bytes>`;
+  }
+}
+
 interface LogFlags {
   kind?: string[];
   node?: string[];
@@ -34,14 +43,14 @@ export async function logCommand(db: string, flags: LogFlags): Promise<void> {
   try {
     if (flags.json) {
       for (const e of reader.events(filter)) {
-        const line = { seq: e.seq, vtime: e.vtime, node: e.node, kind: e.kind, cause: e.cause, payload: jsonSafe(decode(e.payload)), volatile: e.volatile ? jsonSafe(decode(e.volatile)) : null };
+        const line = { seq: e.seq, vtime: e.vtime, node: e.node, kind: e.kind, cause: e.cause, payload: jsonSafe(payloadOf(e.payload)), volatile: e.volatile ? jsonSafe(payloadOf(e.volatile)) : null };
         process.stdout.write(`${JSON.stringify(line)}\n`);
       }
       return;
     }
     const rows = [['seq', 'vtime', 'node', 'kind', 'cause', 'payload']];
     for (const e of reader.events(filter)) {
-      rows.push([String(e.seq), vtime(e.vtime), e.node, e.kind, e.cause === null ? '-' : String(e.cause), compactPayload(decode(e.payload))]);
+      rows.push([String(e.seq), vtime(e.vtime), e.node, e.kind, e.cause === null ? '-' : String(e.cause), compactPayload(payloadOf(e.payload))]);
     }
     process.stdout.write(`${table(rows)}\n`);
   } finally {
