@@ -14,7 +14,7 @@
  *   5. machine context.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -41,9 +41,17 @@ const ZMQ_MESSAGE_BYTES = 120;
 const ZMQ_TRIALS = 3;
 /** Messages pushed into the send queue before waiting for it to drain, like one window's frames. */
 const ZMQ_BURST = 1024;
+/** The backlog trial: this many messages pushed into the send queue at once, before any is sent. */
+const ZMQ_BACKLOG = 50_000;
 
-/** Runtime: virtual time each run of the default lab lasts. */
-const RUNTIME_UNTIL_NS = 60_000_000_000;
+/**
+ * Runtime: virtual time per run of the default lab, chosen per mode so that each run lasts a
+ * few wall seconds (in-process is far faster). The traffic is periodic, so rates per wall
+ * second compare across the two lengths.
+ */
+const RUNTIME_UNTIL_NS: Readonly<Record<RunMode, number>> = { 'multi-process': 60e9, 'in-process': 1200e9 };
+/** In-process runs speed up as the JIT warms: one short warm-up run, then the median of several. */
+const IN_PROCESS_RUNS = 3;
 
 /** Recorder: synthetic events, and how many the controller-like caller appends per call. */
 const RECORDER_EVENTS = 200_000;
@@ -59,11 +67,11 @@ function note(line: string): void {
 
 /** Kill-now actions for whatever is running, used when the bench is interrupted. */
 const emergencyCleanups = new Set<() => void>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.on(signal, () => {
     note(`bench: ${signal}, killing child processes`);
     for (const cleanup of emergencyCleanups) cleanup();
-    process.exit(130);
+    process.exit(code);
   });
 }
 
@@ -98,10 +106,14 @@ interface ZmqTrial {
 interface ZmqFigure {
   readonly messages: number;
   readonly messageBytes: number;
+  /** Messages pushed into the send queue before each wait for it to drain. */
+  readonly burst: number;
   readonly trials: ZmqTrial[];
   /** Median of the trials: the baseline every ratio in this report divides by. */
   readonly messagesPerSec: number;
   readonly megabytesPerSec: number;
+  /** The same path with a whole backlog queued at once (a node emitting many frames in one window). */
+  readonly backlog: { readonly messages: number; readonly messagesPerSec: number; readonly vsBaseline: number };
 }
 
 /** Waits for a child process to exit; resolves at once if it already has. */
@@ -117,7 +129,7 @@ function exitOf(child: ChildProcess): Promise<void> {
  * The clock runs from the first send until the receiver's acknowledgement of the last message,
  * so it counts delivery, not just queueing. This is the ceiling the runtime's wires could reach.
  */
-async function zmqTrial(messages: number, messageBytes: number): Promise<ZmqTrial> {
+async function zmqTrial(messages: number, messageBytes: number, burst: number): Promise<ZmqTrial> {
   const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
   const endpoint = `ipc://${dir}/w`;
   const socket = new Pair({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
@@ -140,9 +152,9 @@ async function zmqTrial(messages: number, messageBytes: number): Promise<ZmqTria
     const ack = socket.receive();
     const t0 = performance.now();
     for (let sent = 0; sent < messages; ) {
-      const burst = Math.min(ZMQ_BURST, messages - sent);
-      for (let i = 0; i < burst; i++) queue.push(payload);
-      sent += burst;
+      const n = Math.min(burst, messages - sent);
+      for (let i = 0; i < n; i++) queue.push(payload);
+      sent += n;
       await queue.drain();
       if (queue.error) throw queue.error;
     }
@@ -171,24 +183,30 @@ async function zmqTrial(messages: number, messageBytes: number): Promise<ZmqTria
 
 /**
  * Figure 1, the baseline: raw ZeroMQ message rate one way between two processes. A short
- * warm-up trial first (JIT, page cache), then the median of several trials.
+ * warm-up trial first (JIT, page cache), then the median of several trials, sending in bursts
+ * of one window's worth of frames. A last trial queues a whole backlog at once, as a node does
+ * when one window produces many frames: it shows what the send queue costs when it runs long.
  */
 async function measureZmq(): Promise<ZmqFigure> {
-  note(`[1/4] raw ZeroMQ: warm-up, then ${ZMQ_TRIALS} x ${ZMQ_MESSAGES.toLocaleString('en-US')} messages of ${ZMQ_MESSAGE_BYTES} bytes`);
-  await zmqTrial(Math.floor(ZMQ_MESSAGES / 10), ZMQ_MESSAGE_BYTES);
+  note(`[figure 1] raw ZeroMQ: warm-up, then ${ZMQ_TRIALS} x ${ZMQ_MESSAGES.toLocaleString('en-US')} messages of ${ZMQ_MESSAGE_BYTES} bytes`);
+  await zmqTrial(Math.floor(ZMQ_MESSAGES / 10), ZMQ_MESSAGE_BYTES, ZMQ_BURST);
   const trials: ZmqTrial[] = [];
   for (let i = 0; i < ZMQ_TRIALS; i++) {
-    const trial = await zmqTrial(ZMQ_MESSAGES, ZMQ_MESSAGE_BYTES);
+    const trial = await zmqTrial(ZMQ_MESSAGES, ZMQ_MESSAGE_BYTES, ZMQ_BURST);
     note(`      trial ${i + 1}: ${fmt(trial.messagesPerSec, 0)} msg/s`);
     trials.push(trial);
   }
   const messagesPerSec = median(trials.map((t) => t.messagesPerSec));
+  note(`      backlog: ${ZMQ_BACKLOG.toLocaleString('en-US')} messages queued at once`);
+  const backlog = await zmqTrial(ZMQ_BACKLOG, ZMQ_MESSAGE_BYTES, ZMQ_BACKLOG);
   return {
     messages: ZMQ_MESSAGES,
     messageBytes: ZMQ_MESSAGE_BYTES,
+    burst: ZMQ_BURST,
     trials,
     messagesPerSec,
     megabytesPerSec: (messagesPerSec * ZMQ_MESSAGE_BYTES) / MIB,
+    backlog: { messages: ZMQ_BACKLOG, messagesPerSec: backlog.messagesPerSec, vsBaseline: backlog.messagesPerSec / messagesPerSec },
   };
 }
 
@@ -199,6 +217,8 @@ interface RuntimeRun {
   readonly mode: RunMode;
   readonly status: string;
   readonly crashed: number;
+  /** The run's event-log fingerprint: equal for equal runs in either mode. */
+  readonly fingerprint: string;
   readonly events: number;
   readonly windows: number;
   readonly virtualSeconds: number;
@@ -215,11 +235,24 @@ interface RuntimeRun {
   readonly windowsPerSecVsZmq: number;
 }
 
+interface ProgressPoint {
+  /** performance.now() when the window ended. */
+  readonly t: number;
+  readonly events: number;
+  readonly windows: number;
+}
+
 interface RuntimeFigure {
   readonly workload: string;
-  readonly untilNs: number;
   readonly multiProcess: RuntimeRun;
+  /** The in-process run with the median event rate. */
   readonly inProcess: RuntimeRun;
+  /** Event rates of every measured in-process run. */
+  readonly inProcessEventsPerSec: number[];
+  /** Event rate of the short in-process warm-up run, left out of the median. */
+  readonly inProcessWarmUpEventsPerSec: number;
+  /** Whether the multi-process run and the in-process warm-up run (same lab, seed and length) recorded the same events. */
+  readonly fingerprintsMatch: boolean;
   /** Multi-process events per second divided by in-process events per second. */
   readonly multiOverIn: number;
   readonly steadyMultiOverIn: number;
@@ -231,36 +264,36 @@ interface RuntimeFigure {
  * summary.wallMs) and the steady rates between the first and the last window, which leave out
  * process start-up and shut-down.
  */
-async function runtimeRun(mode: RunMode, zmqRate: number): Promise<RuntimeRun> {
+async function runtimeRun(mode: RunMode, untilNs: number, zmqRate: number): Promise<RuntimeRun> {
   const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
-  let first: { t: number; events: number; windows: number } | null = null;
-  let last: { t: number; events: number; windows: number } | null = null;
+  /** Wall time and counters at the end of the first and of the latest window. */
+  const progress: { first: ProgressPoint | null; last: ProgressPoint | null } = { first: null, last: null };
   try {
     const run = startRun({
       mode,
-      untilNs: RUNTIME_UNTIL_NS,
+      untilNs,
       db: join(dir, `bench-${mode}.db`),
       log: note,
       onProgress: (p) => {
         const point = { t: performance.now(), events: p.events, windows: p.windows };
-        first ??= point;
-        last = point;
+        progress.first ??= point;
+        progress.last = point;
       },
     });
     emergencyCleanups.add(run.killNow);
     try {
       const summary = await run.done;
-      const steadyFrom = first as { t: number; events: number; windows: number } | null;
-      const steadyTo = last as { t: number; events: number; windows: number } | null;
-      const steadyMs = steadyFrom && steadyTo ? steadyTo.t - steadyFrom.t : 0;
-      const steadyEvents = steadyFrom && steadyTo ? steadyTo.events - steadyFrom.events : 0;
-      const steadyWindows = steadyFrom && steadyTo ? steadyTo.windows - steadyFrom.windows : 0;
+      const { first, last } = progress;
+      const steadyMs = first && last ? last.t - first.t : 0;
+      const steadyEvents = first && last ? last.events - first.events : 0;
+      const steadyWindows = first && last ? last.windows - first.windows : 0;
       const eventsPerSec = summary.events / (summary.wallMs / 1000);
       const windowsPerSec = summary.windows / (summary.wallMs / 1000);
       return {
         mode,
         status: summary.status,
         crashed: summary.crashed.length,
+        fingerprint: summary.fingerprint,
         events: summary.events,
         windows: summary.windows,
         virtualSeconds: summary.virtualTimeNs / 1e9,
@@ -291,17 +324,28 @@ async function runtimeRun(mode: RunMode, zmqRate: number): Promise<RuntimeRun> {
  * node in the controller's process. Their ratio is the price of process isolation.
  */
 async function measureRuntime(zmqRate: number): Promise<RuntimeFigure> {
-  note(`[2/4] runtime: default lab for ${RUNTIME_UNTIL_NS / 1e9} s virtual, multi-process then in-process`);
-  const multiProcess = await runtimeRun('multi-process', zmqRate);
+  const multiNs = RUNTIME_UNTIL_NS['multi-process'];
+  const inNs = RUNTIME_UNTIL_NS['in-process'];
+  note(`[figure 2] runtime: default lab, multi-process for ${multiNs / 1e9} s virtual, then in-process for ${inNs / 1e9} s virtual ${IN_PROCESS_RUNS} times after a warm-up`);
+  const multiProcess = await runtimeRun('multi-process', multiNs, zmqRate);
   note(`      multi-process: ${fmt(multiProcess.events, 0)} events in ${fmt(multiProcess.wallMs, 0)} ms`);
-  const inProcess = await runtimeRun('in-process', zmqRate);
-  note(`      in-process: ${fmt(inProcess.events, 0)} events in ${fmt(inProcess.wallMs, 0)} ms`);
+  const warmUp = await runtimeRun('in-process', multiNs, zmqRate);
+  note(`      in-process warm-up: ${fmt(warmUp.events, 0)} events in ${fmt(warmUp.wallMs, 0)} ms`);
+  const inProcessRuns: RuntimeRun[] = [];
+  for (let i = 0; i < IN_PROCESS_RUNS; i++) {
+    const run = await runtimeRun('in-process', inNs, zmqRate);
+    note(`      in-process: ${fmt(run.events, 0)} events in ${fmt(run.wallMs, 0)} ms`);
+    inProcessRuns.push(run);
+  }
+  const byRate = [...inProcessRuns].sort((a, b) => a.eventsPerSec - b.eventsPerSec);
+  const inProcess = byRate[Math.floor(byRate.length / 2)]!;
   return {
-    workload:
-      'default lab (2 hosts, 4 DPUs, 2 switches), default scenario, batch mode; sparse traffic: only LLDP and heartbeats, so few events per window',
-    untilNs: RUNTIME_UNTIL_NS,
+    workload: 'default lab (2 hosts, 4 DPUs, 2 switches), batch mode; sparse traffic (LLDP and heartbeats only)',
     multiProcess,
     inProcess,
+    inProcessEventsPerSec: inProcessRuns.map((r) => r.eventsPerSec),
+    inProcessWarmUpEventsPerSec: warmUp.eventsPerSec,
+    fingerprintsMatch: multiProcess.fingerprint === warmUp.fingerprint,
     multiOverIn: multiProcess.eventsPerSec / inProcess.eventsPerSec,
     steadyMultiOverIn: multiProcess.steady.eventsPerSec / inProcess.steady.eventsPerSec,
   };
@@ -346,7 +390,7 @@ function syntheticEvents(count: number): RecordedEvent[] {
  * over in small appends, as the controller hands over one window at a time.
  */
 function measureRecorder(zmqRate: number): RecorderFigure {
-  note(`[3/4] recorder: ${RECORDER_EVENTS.toLocaleString('en-US')} events, appends of ${RECORDER_EVENTS_PER_APPEND}`);
+  note(`[figure 3] recorder: ${RECORDER_EVENTS.toLocaleString('en-US')} events, appends of ${RECORDER_EVENTS_PER_APPEND}`);
   const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
   try {
     const events = syntheticEvents(RECORDER_EVENTS);
@@ -397,9 +441,10 @@ function measureRecorder(zmqRate: number): RecorderFigure {
   }
 }
 
+/** Size of a file in MiB, 0 when it is missing. */
 function fileMiB(path: string): number {
   try {
-    return readFileSync(path).length / MIB;
+    return statSync(path).size / MIB;
   } catch {
     return 0;
   }
@@ -453,22 +498,19 @@ function pidExists(pid: number): boolean {
 async function measureStartup(): Promise<StartupFigure> {
   const topology = loadTopology(bigTopologyYaml(), 'bench-100.yaml');
   if (topology.nodes.length !== BIG_NODES) throw new Error(`bench-100.yaml resolved to ${topology.nodes.length} nodes, expected ${BIG_NODES}`);
-  note(`[4/4] start-up: ${topology.nodes.length} node processes, ${topology.wires.length} wires`);
+  note(`[figure 4] start-up: ${topology.nodes.length} node processes, ${topology.wires.length} wires`);
   const cluster = new MultiProcessCluster({ topology, seed: 1, log: note });
   const kill = (): void => cluster.killAllNow();
   emergencyCleanups.add(kill);
-  let pids: number[] = [];
   try {
     const t0 = performance.now();
     const infos = await cluster.start();
     const startMs = performance.now() - t0;
-    pids = infos.map((i) => i.pid);
+    const pids = infos.map((i) => i.pid);
     note(`      started in ${fmt(startMs, 0)} ms`);
-    const rss = pids.map((pid) => procKiB(pid, 'status', 'VmRSS'));
-    const pss = pids.map((pid) => procKiB(pid, 'smaps_rollup', 'Pss'));
-    const readable = rss.filter((v): v is number => v !== null);
-    if (readable.length !== pids.length) throw new Error(`VmRSS unreadable for ${pids.length - readable.length} node processes`);
-    const pssReadable = pss.filter((v): v is number => v !== null);
+    const rssKiB = pids.map((pid) => procKiB(pid, 'status', 'VmRSS')).filter((v): v is number => v !== null);
+    if (rssKiB.length !== pids.length) throw new Error(`VmRSS unreadable for ${pids.length - rssKiB.length} node processes`);
+    const pssKiB = pids.map((pid) => procKiB(pid, 'smaps_rollup', 'Pss')).filter((v): v is number => v !== null);
     const controllerRssMiB = process.memoryUsage().rss / MIB;
 
     const s0 = performance.now();
@@ -478,8 +520,8 @@ async function measureStartup(): Promise<StartupFigure> {
     await cluster.dispose();
     const disposeMs = performance.now() - d0;
     const stillAlive = pids.filter(pidExists);
-    const total = readable.reduce((a, b) => a + b, 0);
-    const pssTotal = pssReadable.reduce((a, b) => a + b, 0);
+    const rssTotal = rssKiB.reduce((a, b) => a + b, 0);
+    const pssTotal = pssKiB.reduce((a, b) => a + b, 0);
     return {
       topology: topology.name,
       nodes: topology.nodes.length,
@@ -487,12 +529,12 @@ async function measureStartup(): Promise<StartupFigure> {
       startMs,
       msPerProcess: startMs / pids.length,
       rssMiB: {
-        mean: total / readable.length / 1024,
-        max: Math.max(...readable) / 1024,
-        min: Math.min(...readable) / 1024,
-        total: total / 1024,
+        mean: rssTotal / rssKiB.length / 1024,
+        max: Math.max(...rssKiB) / 1024,
+        min: Math.min(...rssKiB) / 1024,
+        total: rssTotal / 1024,
       },
-      pssMiB: pssReadable.length === pids.length ? { mean: pssTotal / pssReadable.length / 1024, total: pssTotal / 1024 } : null,
+      pssMiB: pssKiB.length === pids.length ? { mean: pssTotal / pssKiB.length / 1024, total: pssTotal / 1024 } : null,
       controllerRssMiB,
       stopMs,
       disposeMs,
@@ -578,15 +620,21 @@ function readable(r: Report): string {
     row('zeromq / dpulab', `${m.zeromq ?? 'unknown'} / ${m.dpulab}`),
     '',
     '1. Raw ZeroMQ, PAIR over ipc://, one way, through a SendQueue (baseline)',
-    row('messages', `${fmt(z.messages, 0)} x ${z.messageBytes} bytes, ${z.trials.length} trials`),
+    row('messages', `${fmt(z.messages, 0)} x ${z.messageBytes} bytes, ${z.trials.length} trials, queued ${z.burst} at a time`),
     row('trials msg/s', z.trials.map((t) => fmt(t.messagesPerSec, 0)).join(', ')),
     row('messages/s (median)', `${fmt(z.messagesPerSec, 0)}   (${fmt(z.megabytesPerSec, 1)} MiB/s)`),
+    row(`backlog of ${fmt(z.backlog.messages, 0)} queued at once`, `${fmt(z.backlog.messagesPerSec, 0)} msg/s   (${ratio(z.backlog.vsBaseline)} baseline)`),
     '',
-    `2. Runtime event rate: ${rt.workload}`,
-    row('virtual time per run', `${fmt(rt.untilNs / 1e9, 0)} s`),
+    '2. Runtime event rate, multi-process and in-process',
+    row('workload', rt.workload),
     ...runRows(rt.multiProcess),
     ...runRows(rt.inProcess),
+    row('in-process runs events/s', `${rt.inProcessEventsPerSec.map((v) => fmt(v, 0)).join(', ')} (median shown; warm-up ${fmt(rt.inProcessWarmUpEventsPerSec, 0)})`),
     row('multi-process / in-process', `${ratio(rt.multiOverIn)} events/s (steady ${ratio(rt.steadyMultiOverIn)})`),
+    row(
+      'same events in both modes',
+      `${rt.fingerprintsMatch ? 'yes: fingerprints match' : 'NO: fingerprints differ'} (${fmt(rt.multiProcess.virtualSeconds, 0)} s runs, seed 1)`,
+    ),
     '',
     '3. Recorder (EventLogWriter, SQLite WAL)',
     row('events', `${fmt(rec.events, 0)}, ${rec.eventsPerAppend} per append, payload ${fmt(rec.meanPayloadBytes, 1)} bytes mean`),
@@ -616,14 +664,15 @@ async function main(): Promise<void> {
   note(`bench: ${machine.cpus} cpus, node ${machine.node}`);
   const zmq = await measureZmq();
   const runtime = await measureRuntime(zmq.messagesPerSec);
-  const recorder = measureRecorder(zmq.messagesPerSec);
+  // Start-up before the recorder, so the controller's RSS is not inflated by the synthetic events.
   const startup = await measureStartup();
+  const recorder = measureRecorder(zmq.messagesPerSec);
   const report: Report = { machine, zmq, runtime, recorder, startup, benchWallMs: performance.now() - t0 };
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${readable(report)}\n`);
 }
 
 main().then(
-  () => process.exit(0),
+  () => undefined,
   (error: unknown) => {
     note(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     for (const cleanup of emergencyCleanups) cleanup();
