@@ -11,7 +11,12 @@ type Message = Parameters<Writable['send']>[0];
  * mark, so a send only waits while the peer is still connecting; memory is the bound.
  */
 export class SendQueue {
-  private readonly pending: Message[] = [];
+  /**
+   * Messages waiting, read from `head`: Array.shift() copies the rest of the array, which makes
+   * a large backlog (a busy window's frames) quadratic to drain.
+   */
+  private pending: Array<Message | undefined> = [];
+  private head = 0;
   private flushing = false;
   private closed = false;
   private drained: Array<() => void> = [];
@@ -28,7 +33,7 @@ export class SendQueue {
 
   /** Resolves once everything queued so far has been handed to ZeroMQ. */
   drain(): Promise<void> {
-    if (!this.flushing && this.pending.length === 0) return Promise.resolve();
+    if (!this.flushing && this.head === this.pending.length) return Promise.resolve();
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
@@ -40,14 +45,20 @@ export class SendQueue {
   /** Stops sending; queued messages are discarded. */
   close(): void {
     this.closed = true;
-    this.pending.length = 0;
+    this.pending = [];
+    this.head = 0;
   }
 
   private async flush(): Promise<void> {
     this.flushing = true;
     try {
-      while (this.pending.length > 0 && !this.closed) {
-        const message = this.pending.shift()!;
+      while (this.head < this.pending.length && !this.closed) {
+        const message = this.pending[this.head]!;
+        this.pending[this.head++] = undefined;
+        if (this.head === this.pending.length) {
+          this.pending = [];
+          this.head = 0;
+        }
         try {
           await this.socket.send(message);
         } catch (error) {
