@@ -1,8 +1,24 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { decode } from '../shared/codec.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
-import { childrenOf, committedEvents, eventually, exited, isAlive, nodeProcesses, startDpulab, tempDir } from './support/cli.js';
+import { childrenOf, committedEvents, dpulab, eventually, exited, isAlive, nodeProcesses, startDpulab, tempDir } from './support/cli.js';
+
+/** Run directories in tmp whose controller.pid names `pid`. */
+function runDirsOf(pid: number): string[] {
+  return readdirSync(tmpdir())
+    .filter((d) => d.startsWith('dpl-'))
+    .map((d) => join(tmpdir(), d))
+    .filter((dir) => {
+      try {
+        return readFileSync(join(dir, 'controller.pid'), 'utf8') === String(pid);
+      } catch {
+        return false;
+      }
+    });
+}
 
 /** Starts a paced run long enough to be interrupted, and waits until its 8 node processes run. */
 async function startLongRun(db: string, extra: string[] = []): Promise<{ child: ReturnType<typeof startDpulab>; nodes: number[] }> {
@@ -78,6 +94,12 @@ describe('process lifecycle', () => {
     await exited(child);
     const gone = await eventually(() => nodes.every((pid) => !isAlive(pid)), 1_000, 10);
     expect(gone, `still running: ${nodes.filter(isAlive).join(', ')}`).toBe(true);
+
+    // Its run directory (ipc sockets) was left behind; the next run clears it away.
+    const abandoned = runDirsOf(child.pid!);
+    expect(abandoned).toHaveLength(1);
+    expect(dpulab(['run', '--until', '10ms', '--db', join(tmp.dir, 'next.db')]).code).toBe(0);
+    expect(existsSync(abandoned[0]!)).toBe(false);
   });
 
   it('leaves no node process behind', () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Router } from 'zeromq';
@@ -21,6 +21,32 @@ import { PACKAGE_ROOT } from './package-root.js';
 
 /** How long a node may take to answer the controller before it is declared hung and killed. */
 const NODE_ANSWER_DEADLINE_MS = 30_000;
+/**
+ * Start-up spawns every node at once, and on a small machine they queue for the CPU: the
+ * deadline for a node's first words grows with the number of nodes.
+ */
+const STARTUP_DEADLINE_PER_NODE_MS = 500;
+const RUN_DIR_PREFIX = 'dpl-';
+
+/**
+ * Removes run directories whose controller is gone (killed before it could clean up), so ipc
+ * socket files do not pile up in tmp. A directory is abandoned when the pid in its
+ * `controller.pid` no longer runs.
+ */
+function removeAbandonedRunDirs(): void {
+  for (const entry of readdirSync(tmpdir())) {
+    if (!entry.startsWith(RUN_DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), entry);
+    try {
+      const pid = Number(readFileSync(join(dir, 'controller.pid'), 'utf8'));
+      if (!Number.isInteger(pid) || pid <= 0) continue;
+      process.kill(pid, 0);
+    } catch (error) {
+      // ESRCH: the controller is gone. Anything else (no pid file, no permission): leave it.
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
 /** How long a node may take to say goodbye and exit when asked to stop. */
 const STOP_DEADLINE_MS = 3_000;
 
@@ -82,10 +108,15 @@ export class MultiProcessCluster implements Cluster {
   private token = 0;
   private disposed = false;
   private receiving: Promise<void> | null = null;
+  /** The topology as every node receives it, serialised once. */
+  private readonly topologyJson: string;
 
   constructor(private readonly options: MultiProcessOptions) {
+    removeAbandonedRunDirs();
     // ipc paths must stay short (about 100 bytes), so the run directory lives directly in tmp.
-    this.runDir = mkdtempSync(join(tmpdir(), 'dpl-'));
+    this.runDir = mkdtempSync(join(tmpdir(), RUN_DIR_PREFIX));
+    writeFileSync(join(this.runDir, 'controller.pid'), String(process.pid));
+    this.topologyJson = JSON.stringify(options.topology);
     this.router = new Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     this.sendQueue = new SendQueue(this.router);
     for (const wire of options.topology.wires) {
@@ -157,7 +188,8 @@ export class MultiProcessCluster implements Cluster {
   }
 
   private async handshake(id: string, incarnation: number, nodeSeqBase: number): Promise<void> {
-    const hello = await this.expect(id, (m) => m.t === 'hello', 'hello');
+    const startupMs = NODE_ANSWER_DEADLINE_MS + STARTUP_DEADLINE_PER_NODE_MS * this.options.topology.nodes.length;
+    const hello = await this.expect(id, (m) => m.t === 'hello', 'hello', startupMs);
     if (hello.t !== 'hello') throw new Error(`Node ${id} did not start: ${this.nodes.get(id)?.exit?.reason ?? 'it never said hello'}`);
     if (hello.incarnation !== incarnation) throw new Error(`Node ${id} said hello as incarnation ${hello.incarnation}, expected ${incarnation}`);
     const live = this.nodes.get(id)!;
@@ -171,13 +203,13 @@ export class MultiProcessCluster implements Cluster {
     }
     this.send(id, {
       t: 'setup',
-      topologyJson: JSON.stringify(this.options.topology),
+      topologyJson: this.topologyJson,
       seed: this.options.seed,
       incarnation,
       nodeSeqBase,
       wires,
     });
-    const ready = await this.expect(id, (m) => m.t === 'ready', 'ready');
+    const ready = await this.expect(id, (m) => m.t === 'ready', 'ready', startupMs);
     if (ready.t !== 'ready') throw new Error(`Node ${id} did not get ready: ${this.nodes.get(id)?.exit?.reason ?? 'it failed to set up its wires'}`);
     this.next.set(id, Infinity);
   }
@@ -360,16 +392,16 @@ export class MultiProcessCluster implements Cluster {
    * Waits for a message from a node. Resolves with a `fatal`-free message, or throws when the
    * node died or did not answer in time (it is then killed and its exit recorded as unexpected).
    */
-  private expect(node: string, accept: (m: NodeMessage) => boolean, what: string): Promise<NodeMessage> {
+  private expect(node: string, accept: (m: NodeMessage) => boolean, what: string, deadlineMs = NODE_ANSWER_DEADLINE_MS): Promise<NodeMessage> {
     const earlyIndex = this.early.findIndex((m) => m.node === node && accept(m));
     if (earlyIndex >= 0) return Promise.resolve(this.early.splice(earlyIndex, 1)[0]!);
     const live = this.nodes.get(node);
     if (!live || live.exit) return Promise.resolve(deadAnswer(node, what));
     return new Promise<NodeMessage>((resolve) => {
       const timer = setTimeout(() => {
-        this.options.log(`[controller] node ${node} did not answer (${what}) within ${NODE_ANSWER_DEADLINE_MS} ms; killing it`);
+        this.options.log(`[controller] node ${node} did not answer (${what}) within ${deadlineMs} ms; killing it`);
         live.child.kill('SIGKILL');
-      }, NODE_ANSWER_DEADLINE_MS);
+      }, deadlineMs);
       this.waiters.push({
         node,
         accept: (m) => accept(m) || m.t === 'fatal',
