@@ -17,11 +17,60 @@ function stepSchema<K extends ScenarioActionName, S extends z.ZodRawShape>(actio
   return z.strictObject({ at: durationSchema(), action: z.literal(action), ...fields });
 }
 
+const port = z.number().int().min(1).max(65535);
+
+/** A port or a range, written `443` or `"8000-8080"`, as [from, to]. */
+const portRange = z.union([
+  port.transform((p) => [p, p] as const),
+  z
+    .string()
+    .regex(/^\d+-\d+$/, { error: 'expected a port or a range such as "8000-8080"' })
+    .transform((text) => text.split('-').map(Number) as [number, number])
+    .refine(([from, to]) => from >= 1 && to <= 65535 && from <= to, { error: 'expected a range from 1 to 65535, low end first' })
+    .transform(([from, to]) => [from, to] as const),
+]);
+
+/** The guest app a `flow.start` step runs. */
+export const flowSpecSchema = z.strictObject({
+  id: nameSchema('a flow id'),
+  kind: z.enum(['ping', 'tcp', 'udp']),
+  from: nameSchema('a VM id'),
+  to: z.string().min(1),
+  port: port.optional(),
+  ratePps: z.number().positive().max(1_000_000).optional(),
+  payloadBytes: z.number().int().min(1).max(8900).optional(),
+  count: z.number().int().positive().optional(),
+});
+
+/** A distributed-firewall rule as written in a scenario step, with NSX-like defaults. */
+export const dfwRuleSchema = z.strictObject({
+  id: nameSchema('a rule id'),
+  priority: z.number().int().min(0).default(1000),
+  appliedTo: z.array(z.string().min(1)).min(1).default(['any']),
+  sources: z.array(z.string().min(1)).min(1).default(['any']),
+  destinations: z.array(z.string().min(1)).min(1).default(['any']),
+  service: z
+    .strictObject({
+      protocol: z.enum(['any', 'tcp', 'udp', 'icmp', 'icmpv6']).default('any'),
+      ports: z.array(portRange).default([]),
+      sourcePorts: z.array(portRange).default([]),
+      icmpType: z.number().int().min(0).max(255).nullable().default(null),
+    })
+    .default({ protocol: 'any', ports: [], sourcePorts: [], icmpType: null }),
+  direction: z.enum(['in', 'out', 'in-out']).default('in-out'),
+  action: z.enum(['allow', 'drop', 'reject']),
+});
+
 /** Per action, the schema of a step that takes it. */
 export const STEP_SCHEMAS = {
   link: stepSchema('link', { wire: z.string().min(1), state: z.enum(['up', 'down']) }),
   kill: stepSchema('kill', { node: nameSchema('a node id') }),
   note: stepSchema('note', { text: z.string().min(1) }),
+  'flow.start': stepSchema('flow.start', { flow: flowSpecSchema }),
+  'flow.stop': stepSchema('flow.stop', { flow: nameSchema('a flow id') }),
+  'dfw.rule.add': stepSchema('dfw.rule.add', { rule: dfwRuleSchema }),
+  'dfw.rule.remove': stepSchema('dfw.rule.remove', { rule: nameSchema('a rule id') }),
+  'vnic.mode': stepSchema('vnic.mode', { vnic: z.string().min(1), mode: z.enum(['uptv2', 'mux', 'emulated']) }),
 } satisfies { readonly [K in ScenarioActionName]: z.ZodType<WrittenStep<Extract<ScenarioAction, { action: K }>>> };
 
 /** The action names, sorted, for messages. */
@@ -30,7 +79,8 @@ export const ACTION_NAMES: readonly ScenarioActionName[] = (Object.keys(STEP_SCH
 /** A topology object a step refers to, and the step field that names it. */
 export interface ActionReference {
   readonly field: string;
-  readonly kind: 'wire' | 'node';
+  /** `endpoint`: a VM or vNIC id, unless it is 'any', an IP address or a CIDR. */
+  readonly kind: 'wire' | 'node' | 'vm' | 'vnic' | 'endpoint';
   readonly id: string;
 }
 
@@ -42,7 +92,20 @@ export function actionReferences(action: ScenarioAction): ActionReference[] {
     case 'kill':
       return [{ field: 'node', kind: 'node', id: action.node }];
     case 'note':
+    case 'flow.stop':
+    case 'dfw.rule.remove':
       return [];
+    case 'flow.start':
+      return [
+        { field: 'flow.from', kind: 'vm', id: action.flow.from },
+        { field: 'flow.to', kind: 'endpoint', id: action.flow.to },
+      ];
+    case 'dfw.rule.add':
+      return (['appliedTo', 'sources', 'destinations'] as const).flatMap((field) =>
+        action.rule[field].map((id, i) => ({ field: `rule.${field}.${i}`, kind: 'endpoint' as const, id })),
+      );
+    case 'vnic.mode':
+      return [{ field: 'vnic', kind: 'vnic', id: action.vnic }];
   }
 }
 

@@ -28,8 +28,84 @@ export interface NoteAction {
   readonly text: string;
 }
 
+/** What a guest app sends, from which VM to where, how fast. */
+export interface FlowSpec {
+  readonly id: string;
+  readonly kind: 'ping' | 'tcp' | 'udp';
+  /** The VM that sends. */
+  readonly from: string;
+  /** An IPv4 or IPv6 address, or a VM id (its first vNIC's IPv4 address). */
+  readonly to: string;
+  /** TCP or UDP destination port; defaults to the receivers' listeners (5201 TCP, 5202 UDP). */
+  readonly port?: number;
+  /** Messages per second. */
+  readonly ratePps?: number;
+  /** Payload size of each message. */
+  readonly payloadBytes?: number;
+  /** Stop after this many messages. */
+  readonly count?: number;
+}
+
+/** Starts a guest app in a VM. */
+export interface FlowStartAction {
+  readonly action: 'flow.start';
+  readonly flow: FlowSpec;
+}
+
+/** Stops a guest app (TCP closes its connection). */
+export interface FlowStopAction {
+  readonly action: 'flow.stop';
+  readonly flow: string;
+}
+
+/** A distributed-firewall service: protocol and ports. */
+export interface DfwServiceSpec {
+  readonly protocol: 'any' | 'tcp' | 'udp' | 'icmp' | 'icmpv6';
+  /** Destination ports or ranges [from, to]; empty: any. */
+  readonly ports: ReadonlyArray<readonly [number, number]>;
+  /** Source ports or ranges; empty: any. */
+  readonly sourcePorts: ReadonlyArray<readonly [number, number]>;
+  /** ICMP type, or null for any. */
+  readonly icmpType: number | null;
+}
+
+/** A distributed-firewall rule as the management plane pushes it. */
+export interface DfwRuleSpec {
+  readonly id: string;
+  /** Lower first. */
+  readonly priority: number;
+  /** VM or vNIC ids the rule is applied to; ['any'] for every vNIC. */
+  readonly appliedTo: readonly string[];
+  /** 'any', VM or vNIC ids, IP addresses or CIDRs. */
+  readonly sources: readonly string[];
+  readonly destinations: readonly string[];
+  readonly service: DfwServiceSpec;
+  /** From the VM's point of view: 'out' is what it sends. */
+  readonly direction: 'in' | 'out' | 'in-out';
+  readonly action: 'allow' | 'drop' | 'reject';
+}
+
+/** Pushes a rule to every DPU (and every host without a DPU). */
+export interface DfwRuleAddAction {
+  readonly action: 'dfw.rule.add';
+  readonly rule: DfwRuleSpec;
+}
+
+/** Withdraws a rule by id. */
+export interface DfwRuleRemoveAction {
+  readonly action: 'dfw.rule.remove';
+  readonly rule: string;
+}
+
+/** Asks for another datapath mode for a vNIC; UPTv2 still needs its requirements. */
+export interface VnicModeAction {
+  readonly action: 'vnic.mode';
+  readonly vnic: string;
+  readonly mode: 'uptv2' | 'mux' | 'emulated';
+}
+
 /** Every action a scenario step can take, discriminated by `action`. */
-export type ScenarioAction = LinkAction | KillAction | NoteAction;
+export type ScenarioAction = LinkAction | KillAction | NoteAction | FlowStartAction | FlowStopAction | DfwRuleAddAction | DfwRuleRemoveAction | VnicModeAction;
 
 /** The name of an action: `link`, `kill`, `note`. */
 export type ScenarioActionName = ScenarioAction['action'];
