@@ -1,4 +1,6 @@
 import type { ResolvedTopology } from '../../shared/topology/types.js';
+import { dfwRuleSchema, flowSpecSchema } from '../../shared/scenario/actions.js';
+import type { NodeInput } from '../runtime/types.js';
 import type { InputPlan, TimedInput } from './controller.js';
 
 /** An input the controller cannot carry out: names the action and what was wrong. */
@@ -34,7 +36,72 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
     case 'note':
       if (typeof record.text !== 'string') throw new InputError('Action note: text must be a string');
       return { deliveries: [] };
+    case 'flow.start': {
+      const flow = flowSpecSchema.safeParse(record.flow);
+      if (!flow.success) throw new InputError(`Action flow.start: ${flow.error.issues[0]?.path.join('.') ?? 'flow'}: ${flow.error.issues[0]?.message ?? 'invalid'}`);
+      const from = vmHost(topology, flow.data.from);
+      const to = resolveDestination(topology, flow.data.to);
+      return { deliveries: [{ node: from, input: action('flow.start', { flow: { ...flow.data, to } }) }] };
+    }
+    case 'flow.stop':
+      if (typeof record.flow !== 'string') throw new InputError('Action flow.stop: flow must be a flow id');
+      // The controller keeps no state between inputs: every host hears it, the one running the flow acts.
+      return { deliveries: hosts(topology).map((node) => ({ node, input: action('flow.stop', { flow: record.flow }) })) };
+    case 'dfw.rule.add': {
+      const rule = dfwRuleSchema.safeParse(record.rule);
+      if (!rule.success) throw new InputError(`Action dfw.rule.add: rule.${rule.error.issues[0]?.path.join('.') ?? ''}: ${rule.error.issues[0]?.message ?? 'invalid'}`);
+      return { deliveries: firewallNodes(topology).map((node) => ({ node, input: action('dfw.rule.add', { rule: rule.data }) })) };
+    }
+    case 'dfw.rule.remove':
+      if (typeof record.rule !== 'string') throw new InputError('Action dfw.rule.remove: rule must be a rule id');
+      return { deliveries: firewallNodes(topology).map((node) => ({ node, input: action('dfw.rule.remove', { rule: record.rule }) })) };
+    case 'vnic.mode': {
+      const mode = record.mode;
+      if (mode !== 'uptv2' && mode !== 'mux' && mode !== 'emulated') throw new InputError(`Action vnic.mode: mode must be uptv2, mux or emulated, got ${String(mode)}`);
+      const host = vnicHost(topology, String(record.vnic));
+      return { deliveries: [{ node: host, input: action('vnic.mode', { vnic: record.vnic, mode }) }] };
+    }
     default:
       throw new InputError(`Unknown action ${record.action}`);
   }
+}
+
+function action(name: string, args: Record<string, unknown>): NodeInput {
+  return { type: 'action', action: name, args };
+}
+
+function hosts(topology: ResolvedTopology): string[] {
+  return topology.nodes.filter((n) => n.kind === 'host').map((n) => n.id);
+}
+
+/**
+ * Where the management plane pushes firewall rules: every DPU, and every host without a DPU
+ * (its software switch filters on x86).
+ */
+function firewallNodes(topology: ResolvedTopology): string[] {
+  return topology.nodes.filter((n) => n.kind === 'dpu' || (n.kind === 'host' && n.spec.dpus.length === 0)).map((n) => n.id);
+}
+
+function vmHost(topology: ResolvedTopology, vm: string): string {
+  for (const node of topology.nodes) if (node.kind === 'host' && node.spec.vms.some((v) => v.id === vm)) return node.id;
+  throw new InputError(`No VM ${vm} in topology ${topology.name}`);
+}
+
+function vnicHost(topology: ResolvedTopology, vnic: string): string {
+  for (const node of topology.nodes) if (node.kind === 'host' && node.spec.vms.some((v) => v.vnics.some((n) => n.id === vnic))) return node.id;
+  throw new InputError(`No vNIC ${vnic} in topology ${topology.name}`);
+}
+
+/** A flow's destination as an address: a VM id becomes its first vNIC's IPv4 address. */
+function resolveDestination(topology: ResolvedTopology, to: string): string {
+  for (const node of topology.nodes) {
+    if (node.kind !== 'host') continue;
+    const vm = node.spec.vms.find((v) => v.id === to);
+    if (vm) {
+      const first = vm.vnics[0];
+      if (!first) throw new InputError(`VM ${to} has no vNIC to send to`);
+      return first.ipv4.split('/')[0]!;
+    }
+  }
+  return to;
 }

@@ -19,8 +19,15 @@ function stepSchema<K extends ScenarioActionName, S extends z.ZodRawShape>(actio
 
 const port = z.number().int().min(1).max(65535);
 
-/** A port or a range, written `443` or `"8000-8080"`, as [from, to]. */
+/**
+ * A port or a range, written `443` or `"8000-8080"`, as [from, to]. The [from, to] form is
+ * accepted too: recorded inputs are parsed again when a run is replayed.
+ */
 const portRange = z.union([
+  z
+    .tuple([port, port])
+    .refine(([from, to]) => from <= to, { error: 'expected a range low end first' })
+    .transform(([from, to]) => [from, to] as const),
   port.transform((p) => [p, p] as const),
   z
     .string()

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { loadDefaultLab } from '../topology/load.js';
 import { DEFAULT_SCENARIO_FILE, DEFAULT_SCENARIO_YAML, ScenarioError, loadScenario, validateScenarioAgainstTopology } from './load.js';
 import type { Scenario } from './types.js';
+import { dfwRuleSchema } from './actions.js';
 
 const lab = loadDefaultLab();
 
@@ -62,7 +63,7 @@ describe('loadScenario', () => {
     expect(error.file).toBe('failover.yaml');
     expect(error.message).toBe(
       'Invalid scenario in failover.yaml (1 problem)\n' +
-        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: kill, link, note) (did you mean "note"?)',
+        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: dfw.rule.add, dfw.rule.remove, flow.start, flow.stop, kill, link, note, vnic.mode) (did you mean "note"?)',
     );
   });
 
@@ -80,7 +81,7 @@ steps:
       'run.yaml:4:52: steps[1].state: expected one of "up", "down", got "sideways"',
       'run.yaml:5:44: steps[2].signal: unknown key (known keys: at, action, node)',
       'run.yaml:6:11: steps[3].at: 4 s is after the end of the run (end: 3 s)',
-      'run.yaml:7:5: steps[4].action: required (one of kill, link, note)',
+      'run.yaml:7:5: steps[4].action: required (one of dfw.rule.add, dfw.rule.remove, flow.start, flow.stop, kill, link, note, vnic.mode)',
     ]);
   });
 
@@ -126,5 +127,46 @@ describe('validateScenarioAgainstTopology', () => {
     const scenario: Scenario = { name: 'api', endNs: 1e9, steps: [{ atNs: 0, index: 0, action: 'kill', node: 'nope' }] };
     const error = scenarioError(() => validateScenarioAgainstTopology(scenario, lab, 'api'));
     expect(error.message).toBe('Invalid scenario in api (1 problem)\napi: steps[0].node: no node "nope" in topology "default-lab"');
+  });
+});
+
+describe('scenario flow, firewall and vNIC steps', () => {
+  const lab = loadDefaultLab();
+  const text = [
+    'name: traffic',
+    'end: 2s',
+    'steps:',
+    '  - { at: 100ms, action: flow.start, flow: { id: f1, kind: tcp, from: web-01, to: web-02, ratePps: 50 } }',
+    '  - { at: 200ms, action: dfw.rule.add, rule: { id: no-ssh, action: reject, destinations: [app-01], service: { protocol: tcp, ports: [22, "8000-8080"] } } }',
+    '  - { at: 300ms, action: vnic.mode, vnic: web-01.eth0, mode: mux }',
+    '  - { at: 1s, action: flow.stop, flow: f1 }',
+    '  - { at: 1s, action: dfw.rule.remove, rule: no-ssh }',
+  ].join('\n');
+
+  test('loadScenario fills DFW rule defaults and turns ports into ranges', () => {
+    const scenario = loadScenario(text, 'traffic.yaml', { topology: lab });
+    const add = scenario.steps.find((s) => s.action === 'dfw.rule.add');
+    expect(add).toMatchObject({
+      rule: { id: 'no-ssh', priority: 1000, appliedTo: ['any'], sources: ['any'], direction: 'in-out', service: { protocol: 'tcp', ports: [[22, 22], [8000, 8080]], sourcePorts: [], icmpType: null } },
+    });
+  });
+
+  test('dfwRuleSchema accepts its own output again, as a replay parses recorded inputs', () => {
+    const scenario = loadScenario(text, 'traffic.yaml', { topology: lab });
+    const add = scenario.steps.find((s) => s.action === 'dfw.rule.add')!;
+    const again = dfwRuleSchema.parse(JSON.parse(JSON.stringify((add as { rule: unknown }).rule)));
+    expect(again).toEqual((add as { rule: unknown }).rule);
+  });
+
+  test('validateScenarioAgainstTopology names an unknown VM, vNIC or rule endpoint with its line', () => {
+    const bad = text.replace('from: web-01', 'from: web-09').replace('vnic: web-01.eth0', 'vnic: web-01.eth7').replace('destinations: [app-01]', 'destinations: [app-99]');
+    expect(() => loadScenario(bad, 'bad.yaml', { topology: lab })).toThrow(
+      /bad\.yaml:4:\d+: steps\[0\]\.flow\.from: no VM "web-09"[\s\S]*bad\.yaml:5:\d+: steps\[1\]\.rule\.destinations\[0\]: no VM or vNIC "app-99"[\s\S]*bad\.yaml:6:\d+: steps\[2\]\.vnic: no vnic "web-01.eth7"/,
+    );
+  });
+
+  test('a rule endpoint may be an address or CIDR instead of a VM', () => {
+    const cidr = text.replace('destinations: [app-01]', 'destinations: [10.0.2.0/24, "fd00:2::/64", any]');
+    expect(() => loadScenario(cidr, 'cidr.yaml', { topology: lab })).not.toThrow();
   });
 });
