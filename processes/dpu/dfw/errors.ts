@@ -1,0 +1,62 @@
+/**
+ * Errors the distributed firewall raises. Each carries a stable `code`: callers branch on it
+ * (a failed import keeps the vNIC disconnected), messages are for people.
+ */
+
+/** Why a rule was refused. */
+export type DfwRuleErrorCode =
+  | 'bad-id'
+  | 'duplicate-id'
+  | 'reserved-id'
+  | 'unknown-rule'
+  | 'bad-priority'
+  | 'bad-address'
+  | 'bad-port'
+  | 'bad-service';
+
+/** A rule pushed to the firewall cannot be installed; the rule set in force is left unchanged. */
+export class DfwRuleError extends Error {
+  override readonly name = 'DfwRuleError';
+  /** Stable reason. */
+  readonly code: DfwRuleErrorCode;
+  /** The id of the offending rule. */
+  readonly ruleId: string;
+
+  constructor(code: DfwRuleErrorCode, ruleId: string, message: string) {
+    super(message);
+    this.code = code;
+    this.ruleId = ruleId;
+  }
+}
+
+/** Why an exported filter state could not be imported. */
+export type DfwImportErrorCode = 'unknown-version' | 'malformed';
+
+/**
+ * An exported filter state (the state that moves with a VM on vMotion) could not be imported.
+ * Nothing of it was applied; the caller keeps the vNIC disconnected (fail closed).
+ */
+export class DfwImportError extends Error {
+  override readonly name = 'DfwImportError';
+  /** Stable reason: `unknown-version` for a blob from a newer or older format, `malformed` for anything else. */
+  readonly code: DfwImportErrorCode;
+
+  constructor(code: DfwImportErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** A vNIC the firewall has no filter for was named: the caller must `attach` it first. */
+export class DfwVnicError extends Error {
+  override readonly name = 'DfwVnicError';
+  /** Stable reason. */
+  readonly code = 'unknown-vnic';
+  /** The vNIC that was named. */
+  readonly vnic: string;
+
+  constructor(vnic: string) {
+    super(`No firewall filter is attached for vNIC ${vnic}`);
+    this.vnic = vnic;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Test support for the firewall: a NodeContext whose clock the test moves and whose events it
+ * reads, rules with defaults filled in, and frames between two endpoints.
+ */
+import type { VTime } from '../../../shared/events.js';
+import { buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../../shared/net/builders.js';
+import type { TcpFlags } from '../../../shared/net/tcp.js';
+import { NS_PER_S } from '../../../shared/units.js';
+import type { Channel, NodeContext } from '../../runtime/types.js';
+import { ANY_SERVICE } from './rule.js';
+import type { DfwRule, DfwService, VnicIdentity } from './rule.js';
+
+/** An event a FakeContext recorded. */
+export interface RecordedEvent {
+  readonly kind: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+}
+
+/** A NodeContext for tests: `time` is the clock (ns), `events` what was emitted. */
+export class FakeContext implements NodeContext {
+  readonly nodeId: string;
+  time: VTime = 0;
+  readonly events: RecordedEvent[] = [];
+  readonly sent: { port: string; bytes: Uint8Array; channel: Channel | undefined }[] = [];
+
+  constructor(nodeId = 'dpu-a') {
+    this.nodeId = nodeId;
+  }
+
+  now(): VTime {
+    return this.time;
+  }
+
+  /** Moves the clock forward by `seconds`. */
+  advance(seconds: number): void {
+    this.time += Math.round(seconds * NS_PER_S);
+  }
+
+  random(): number {
+    return 0.5;
+  }
+
+  setTimer(): number {
+    return 0;
+  }
+
+  cancelTimer(): void {}
+
+  send(port: string, bytes: Uint8Array, channel?: Channel): boolean {
+    this.sent.push({ port, bytes, channel });
+    return true;
+  }
+
+  linkUp(): boolean {
+    return true;
+  }
+
+  emit(kind: string, payload: Readonly<Record<string, unknown>>): void {
+    this.events.push({ kind, payload });
+  }
+
+  /** Payloads of the events of one kind. */
+  of(kind: string): Readonly<Record<string, unknown>>[] {
+    return this.events.filter((e) => e.kind === kind).map((e) => e.payload);
+  }
+
+  /** Forgets the events recorded so far. */
+  clear(): void {
+    this.events.length = 0;
+  }
+}
+
+/** A rule with every field defaulted to "any"; `id` and `action` are required. */
+export function rule(fields: Partial<Omit<DfwRule, 'service'>> & { id: string; action: DfwRule['action']; service?: Partial<DfwService> }): DfwRule {
+  return {
+    priority: 100,
+    appliedTo: [],
+    sources: ['any'],
+    destinations: ['any'],
+    direction: 'in-out',
+    ...fields,
+    service: { ...ANY_SERVICE, ...fields.service },
+  };
+}
+
+/** One end of a test conversation. */
+export interface Endpoint {
+  readonly mac: string;
+  readonly ip: string;
+}
+
+/** A VM's vNIC used throughout the tests. */
+export const WEB: VnicIdentity & Endpoint = { vnic: 'web-01.nic0', vm: 'web-01', mac: '02:00:00:00:01:01', ipv4: '10.0.1.11/24', ipv6: 'fd00:1::11', ip: '10.0.1.11' };
+/** A second VM on another segment. */
+export const DB: VnicIdentity & Endpoint = { vnic: 'db-01.nic0', vm: 'db-01', mac: '02:00:00:00:02:01', ipv4: '10.0.2.21/24', ipv6: 'fd00:2::21', ip: '10.0.2.21' };
+/** A client outside the VMs. */
+export const CLIENT: Endpoint = { mac: '02:00:00:00:09:09', ip: '192.168.7.9' };
+
+/** A TCP segment from `a` to `b`. */
+export function tcp(
+  a: Endpoint,
+  b: Endpoint,
+  ports: readonly [number, number],
+  flags: Partial<TcpFlags>,
+  seq: number,
+  ack = 0,
+  payload = new Uint8Array(0),
+): Uint8Array {
+  return buildTcpFrame({ srcMac: a.mac, dstMac: b.mac, srcIp: a.ip, dstIp: b.ip, srcPort: ports[0], dstPort: ports[1], seq, ack, flags, payload });
+}
+
+/** A UDP datagram from `a` to `b`. */
+export function udp(a: Endpoint, b: Endpoint, ports: readonly [number, number], payload = new Uint8Array([1, 2, 3, 4])): Uint8Array {
+  return buildUdpFrame({ srcMac: a.mac, dstMac: b.mac, srcIp: a.ip, dstIp: b.ip, srcPort: ports[0], dstPort: ports[1], payload });
+}
+
+/** An ICMP (ICMPv6 for IPv6 endpoints) echo request or reply from `a` to `b`. */
+export function ping(a: Endpoint, b: Endpoint, identifier: number, sequence: number, reply = false): Uint8Array {
+  return buildIcmpEchoFrame({ srcMac: a.mac, dstMac: b.mac, srcIp: a.ip, dstIp: b.ip, identifier, sequence, reply, data: new Uint8Array(8) });
+}
+
+/** The same endpoint seen through its IPv6 address. */
+export function v6(endpoint: VnicIdentity & Endpoint): Endpoint {
+  return { mac: endpoint.mac, ip: endpoint.ipv6! };
+}
