@@ -1,5 +1,6 @@
 import type { ResolvedTopology } from '../../shared/topology/types.js';
-import { dfwRuleSchema, flowSpecSchema } from '../../shared/scenario/actions.js';
+import { flowSpecSchema } from '../../shared/scenario/actions.js';
+import { dfwRuleSchema } from '../../shared/scenario/dfw-rule.js';
 import type { NodeInput } from '../runtime/types.js';
 import type { InputPlan, TimedInput } from './controller.js';
 

@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { durationSchema, nameSchema } from '../topology/schema.js';
+import { dfwRuleSchema } from './dfw-rule.js';
 import type { ScenarioAction, ScenarioActionName } from './types.js';
 import type { VTime } from '../events.js';
 
@@ -19,24 +20,6 @@ function stepSchema<K extends ScenarioActionName, S extends z.ZodRawShape>(actio
 
 const port = z.number().int().min(1).max(65535);
 
-/**
- * A port or a range, written `443` or `"8000-8080"`, as [from, to]. The [from, to] form is
- * accepted too: recorded inputs are parsed again when a run is replayed.
- */
-const portRange = z.union([
-  z
-    .tuple([port, port])
-    .refine(([from, to]) => from <= to, { error: 'expected a range low end first' })
-    .transform(([from, to]) => [from, to] as const),
-  port.transform((p) => [p, p] as const),
-  z
-    .string()
-    .regex(/^\d+-\d+$/, { error: 'expected a port or a range such as "8000-8080"' })
-    .transform((text) => text.split('-').map(Number) as [number, number])
-    .refine(([from, to]) => from >= 1 && to <= 65535 && from <= to, { error: 'expected a range from 1 to 65535, low end first' })
-    .transform(([from, to]) => [from, to] as const),
-]);
-
 /** The guest app a `flow.start` step runs. */
 export const flowSpecSchema = z.strictObject({
   id: nameSchema('a flow id'),
@@ -47,25 +30,6 @@ export const flowSpecSchema = z.strictObject({
   ratePps: z.number().positive().max(1_000_000).optional(),
   payloadBytes: z.number().int().min(1).max(8900).optional(),
   count: z.number().int().positive().optional(),
-});
-
-/** A distributed-firewall rule as written in a scenario step, with NSX-like defaults. */
-export const dfwRuleSchema = z.strictObject({
-  id: nameSchema('a rule id'),
-  priority: z.number().int().min(0).default(1000),
-  appliedTo: z.array(z.string().min(1)).min(1).default(['any']),
-  sources: z.array(z.string().min(1)).min(1).default(['any']),
-  destinations: z.array(z.string().min(1)).min(1).default(['any']),
-  service: z
-    .strictObject({
-      protocol: z.enum(['any', 'tcp', 'udp', 'icmp', 'icmpv6']).default('any'),
-      ports: z.array(portRange).default([]),
-      sourcePorts: z.array(portRange).default([]),
-      icmpType: z.number().int().min(0).max(255).nullable().default(null),
-    })
-    .default({ protocol: 'any', ports: [], sourcePorts: [], icmpType: null }),
-  direction: z.enum(['in', 'out', 'in-out']).default('in-out'),
-  action: z.enum(['allow', 'drop', 'reject']),
 });
 
 /** Per action, the schema of a step that takes it. */

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { loadDefaultLab } from '../topology/load.js';
 import { DEFAULT_SCENARIO_FILE, DEFAULT_SCENARIO_YAML, ScenarioError, loadScenario, validateScenarioAgainstTopology } from './load.js';
 import type { Scenario } from './types.js';
-import { dfwRuleSchema } from './actions.js';
+import { dfwRuleSchema } from './dfw-rule.js';
 
 const lab = loadDefaultLab();
 
@@ -137,7 +137,7 @@ describe('scenario flow, firewall and vNIC steps', () => {
     'end: 2s',
     'steps:',
     '  - { at: 100ms, action: flow.start, flow: { id: f1, kind: tcp, from: web-01, to: web-02, ratePps: 50 } }',
-    '  - { at: 200ms, action: dfw.rule.add, rule: { id: no-ssh, action: reject, destinations: [app-01], service: { protocol: tcp, ports: [22, "8000-8080"] } } }',
+    '  - { at: 200ms, action: dfw.rule.add, rule: { id: no-ssh, action: reject, destinations: [app-01], service: { protocol: tcp, destinationPorts: [22, "8000-8080"] } } }',
     '  - { at: 300ms, action: vnic.mode, vnic: web-01.eth0, mode: mux }',
     '  - { at: 1s, action: flow.stop, flow: f1 }',
     '  - { at: 1s, action: dfw.rule.remove, rule: no-ssh }',
@@ -147,7 +147,7 @@ describe('scenario flow, firewall and vNIC steps', () => {
     const scenario = loadScenario(text, 'traffic.yaml', { topology: lab });
     const add = scenario.steps.find((s) => s.action === 'dfw.rule.add');
     expect(add).toMatchObject({
-      rule: { id: 'no-ssh', priority: 1000, appliedTo: ['any'], sources: ['any'], direction: 'in-out', service: { protocol: 'tcp', ports: [[22, 22], [8000, 8080]], sourcePorts: [], icmpType: null } },
+      rule: { id: 'no-ssh', priority: 1000, appliedTo: ['any'], sources: ['any'], direction: 'in-out', service: { protocol: 'tcp', destinationPorts: [{ from: 22, to: 22 }, { from: 8000, to: 8080 }], sourcePorts: [], icmpType: null } },
     });
   });
 

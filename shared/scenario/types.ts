@@ -8,6 +8,7 @@
  */
 
 import type { VTime } from '../events.js';
+import type { DfwRuleOutput } from './dfw-rule.js';
 
 /** Takes a wire down (both ends see carrier loss) or brings it back up. */
 export interface LinkAction {
@@ -58,37 +59,10 @@ export interface FlowStopAction {
   readonly flow: string;
 }
 
-/** A distributed-firewall service: protocol and ports. */
-export interface DfwServiceSpec {
-  readonly protocol: 'any' | 'tcp' | 'udp' | 'icmp' | 'icmpv6';
-  /** Destination ports or ranges [from, to]; empty: any. */
-  readonly ports: ReadonlyArray<readonly [number, number]>;
-  /** Source ports or ranges; empty: any. */
-  readonly sourcePorts: ReadonlyArray<readonly [number, number]>;
-  /** ICMP type, or null for any. */
-  readonly icmpType: number | null;
-}
-
-/** A distributed-firewall rule as the management plane pushes it. */
-export interface DfwRuleSpec {
-  readonly id: string;
-  /** Lower first. */
-  readonly priority: number;
-  /** VM or vNIC ids the rule is applied to; ['any'] for every vNIC. */
-  readonly appliedTo: readonly string[];
-  /** 'any', VM or vNIC ids, IP addresses or CIDRs. */
-  readonly sources: readonly string[];
-  readonly destinations: readonly string[];
-  readonly service: DfwServiceSpec;
-  /** From the VM's point of view: 'out' is what it sends. */
-  readonly direction: 'in' | 'out' | 'in-out';
-  readonly action: 'allow' | 'drop' | 'reject';
-}
-
 /** Pushes a rule to every DPU (and every host without a DPU). */
 export interface DfwRuleAddAction {
   readonly action: 'dfw.rule.add';
-  readonly rule: DfwRuleSpec;
+  readonly rule: DfwRuleOutput;
 }
 
 /** Withdraws a rule by id. */
