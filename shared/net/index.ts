@@ -23,3 +23,4 @@ export * from './frame.js';
 export * from './flow.js';
 export * from './builders.js';
 export * from './pcapng.js';
+export * from './ipfix.js';
