@@ -301,7 +301,7 @@ wires:
       'lab.yaml:13:34: dpus[0].modle: unknown key (did you mean "model"?)',
     ]);
     expect(problemLines(SMALL.replace('{ id: tor-a, ports: 8 }', '{ id: tor-a, ports: 8, colour: red }'))).toEqual([
-      'lab.yaml:14:28: switches[0].colour: unknown key (known keys: id, ports, macAging)',
+      'lab.yaml:14:28: switches[0].colour: unknown key (known keys: id, ports, macAging, portConfig, mirror)',
     ]);
   });
 

@@ -14,16 +14,20 @@ import { cidrContains, formatCidr, ipv4ToUint32, uint32ToIpv4 } from '../net/ip.
 import type { Cidr, IpAddress, Ipv4Address } from '../net/ip.js';
 import { isMulticastMac } from '../net/mac.js';
 import { derivePortMac, deriveVnicMac } from './macs.js';
+import { ALL_VLANS, DEFAULT_NATIVE_VLAN } from './schema.js';
 import type { DpuEntry, HostEntry, SegmentEntry, SwitchEntry, VnicEntry, WireEntry, WrittenIp } from './schema.js';
 import type {
   DpuNode,
   HostNode,
+  MirrorSession,
   PortSpec,
   ResolvedNode,
   ResolvedTopology,
   ResolvedWire,
   SegmentSpec,
   SwitchNode,
+  SwitchPortVlans,
+  VlanRange,
   VmSpec,
   VnicSpec,
 } from './types.js';
@@ -122,8 +126,8 @@ interface SegmentInfo {
 /** Resolves checked entries into a topology, collecting every problem (see the module comment). */
 export function resolveTopology(entries: TopologyEntries): Resolution {
   const problems: PathProblem[] = [];
-  const report = (path: DataPath, message: string): void => {
-    problems.push({ path, message });
+  const report: Report = (path, message, at) => {
+    problems.push(at === undefined ? { path, message } : { path, message, at });
   };
   const invalid = entries.invalidIds ?? new Set<string>();
 
@@ -191,12 +195,14 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
     for (const id of failover.standby) roles.set(id, 'standby');
   }
 
-  // Switches: ports from a count or a list.
+  // Switches: ports from a count or a list, then the VLAN mode of each port and mirror sessions.
   const switchPorts = new Map<string, string[]>();
+  const switchModes = new Map<string, SwitchPortSetup>();
   for (const { index, value: sw } of switches) {
     const ports = typeof sw.ports === 'number' ? Array.from({ length: sw.ports }, (_, i) => `swp${i + 1}`) : [...sw.ports];
     if (typeof sw.ports !== 'number') reportDuplicates(ports, ['switches', index, 'ports'], 'port', report);
     switchPorts.set(sw.id, ports);
+    switchModes.set(sw.id, resolveSwitchPorts(sw, ports, ['switches', index], report));
   }
 
   // MACs: explicit VNIC MACs are reserved first, derived ones never take them.
@@ -273,7 +279,13 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
       id: sw.id,
       kind: 'switch',
       ports: ports.get(sw.id) ?? [],
-      spec: { id: sw.id, ports: switchPorts.get(sw.id) ?? [], macAgingNs: sw.macAging },
+      spec: {
+        id: sw.id,
+        ports: switchPorts.get(sw.id) ?? [],
+        macAgingNs: sw.macAging,
+        portConfig: switchModes.get(sw.id)?.portConfig ?? {},
+        mirror: switchModes.get(sw.id)?.mirror ?? [],
+      },
     };
     nodes.push(node);
   }
@@ -287,7 +299,8 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
   return { topology, problems };
 }
 
-type Report = (path: DataPath, message: string) => void;
+/** Records a problem at `path`; `at: 'key'` points at the mapping key rather than its value. */
+type Report = (path: DataPath, message: string, at?: 'key' | 'value') => void;
 
 function reportDuplicates(names: readonly string[], path: DataPath, what: string, report: Report): void {
   const seen = new Set<string>();
@@ -306,6 +319,78 @@ function uniqueMac(owners: Map<string, string>, owner: string, derive: (attempt:
       return mac;
     }
   }
+}
+
+/** A switch's resolved VLAN modes (every port) and mirror sessions. */
+interface SwitchPortSetup {
+  readonly portConfig: Record<string, SwitchPortVlans>;
+  readonly mirror: MirrorSession[];
+}
+
+/** Sorts ranges and merges those that overlap or touch: `[20, 10-19, 15]` becomes `10-20`. */
+export function mergeVlanRanges(ranges: readonly VlanRange[]): VlanRange[] {
+  const sorted = [...ranges].sort((a, b) => a.first - b.first || a.last - b.last);
+  const out: VlanRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.first <= last.last + 1) out[out.length - 1] = { first: last.first, last: Math.max(last.last, r.last) };
+    else out.push({ first: r.first, last: r.last });
+  }
+  return out;
+}
+
+/**
+ * The VLAN mode of every port of a switch (ports the file leaves out are trunks for every VLAN,
+ * native VLAN 1) and its mirror sessions, checked against its ports: a port named in
+ * `portConfig` or a session must exist; a destination port carries one session only and is never
+ * a source.
+ */
+function resolveSwitchPorts(sw: SwitchEntry, ports: readonly string[], path: DataPath, report: Report): SwitchPortSetup {
+  const known = new Set(ports);
+  const noPort = (name: string): string => `no port "${name}" on switch "${sw.id}" (ports: ${formatPortList(ports)})${didYouMean(name, ports)}`;
+  const given = sw.portConfig ?? {};
+  for (const name of Object.keys(given)) {
+    if (!known.has(name)) report([...path, 'portConfig', name], noPort(name), 'key');
+  }
+  const portConfig: Record<string, SwitchPortVlans> = {};
+  for (const port of ports) {
+    const entry = Object.hasOwn(given, port) ? given[port] : undefined;
+    portConfig[port] =
+      entry === undefined
+        ? { mode: 'trunk', allowed: [...ALL_VLANS], native: DEFAULT_NATIVE_VLAN }
+        : entry.mode === 'access'
+          ? { mode: 'access', vlan: entry.vlan }
+          : { mode: 'trunk', allowed: mergeVlanRanges(entry.allowed), native: entry.native };
+  }
+
+  const sessions = sw.mirror ?? [];
+  const sessionPaths = new Map<string, DataPath>();
+  const destinations = new Map<string, string>();
+  sessions.forEach((session, j) => {
+    const sessionPath = [...path, 'mirror', j];
+    const prior = sessionPaths.get(session.name);
+    if (prior) report([...sessionPath, 'name'], `duplicate mirror session "${session.name}" (already at ${formatPath(prior)})`);
+    else sessionPaths.set(session.name, sessionPath);
+    if (!known.has(session.destination)) {
+      report([...sessionPath, 'destination'], noPort(session.destination));
+      return;
+    }
+    const other = destinations.get(session.destination);
+    if (other !== undefined) report([...sessionPath, 'destination'], `port "${session.destination}" is already the destination of mirror session "${other}"`);
+    else destinations.set(session.destination, session.name);
+  });
+  sessions.forEach((session, j) => {
+    const sessionPath = [...path, 'mirror', j];
+    reportDuplicates(session.sources, [...sessionPath, 'sources'], 'source', report);
+    session.sources.forEach((source, k) => {
+      const sourcePath = [...sessionPath, 'sources', k];
+      if (!known.has(source)) report(sourcePath, noPort(source));
+      else if (source === session.destination) report(sourcePath, `port "${source}" is the destination of this session and cannot be one of its sources`);
+      else if (destinations.has(source)) report(sourcePath, `port "${source}" is the destination of mirror session "${destinations.get(source) ?? ''}" and cannot be mirrored`);
+    });
+  });
+  const mirror = sessions.map((s) => ({ name: s.name, sources: [...s.sources], direction: s.direction, destination: s.destination }));
+  return { portConfig, mirror };
 }
 
 function subnetOf(ip: WrittenIp): Subnet {

@@ -15,8 +15,8 @@ import type { Cidr, IpFamily } from '../net/ip.js';
 import { normalizeMac } from '../net/mac.js';
 import type { MacAddress } from '../net/mac.js';
 import { NS_PER_MS, NS_PER_S, NS_PER_US, UnitError, formatDuration, parseBandwidth, parseDuration } from '../units.js';
-import type { SegmentSpec, VnicMode } from './types.js';
-import { describeValue } from './yaml-source.js';
+import type { MirrorSession, SegmentSpec, SwitchPortVlans, VlanRange, VnicMode } from './types.js';
+import { describeValue, didYouMean } from './yaml-source.js';
 
 /** Ids of nodes, segments, VMs and ports: letters, digits, `.`, `_`, `-`; no `:` (it separates node and port). */
 export const NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
@@ -235,6 +235,77 @@ export const dpuSchema = z.strictObject({
   uplinks: z.array(nameSchema('a port name')).min(1).default(['p0', 'p1']),
 });
 
+/** The VLAN ids a port can carry: 0 means "priority tag only" and 4095 is reserved (IEEE 802.1Q). */
+export const VLAN_ID_MIN = 1;
+export const VLAN_ID_MAX = 4094;
+
+/** The native VLAN of a trunk and the VLANs it allows when the file does not say: the switch default. */
+export const DEFAULT_NATIVE_VLAN = 1;
+export const ALL_VLANS: readonly VlanRange[] = [{ first: VLAN_ID_MIN, last: VLAN_ID_MAX }];
+
+/** Switch port VLAN modes; see `SwitchPortVlans` in types.ts. */
+export const SWITCH_PORT_MODES = ['access', 'trunk'] as const satisfies readonly SwitchPortVlans['mode'][];
+
+/** Mirror directions; see `MirrorSession` in types.ts. */
+export const MIRROR_DIRECTIONS = ['rx', 'tx', 'both'] as const satisfies readonly MirrorSession['direction'][];
+
+const vlanIdSchema = () => z.int().min(VLAN_ID_MIN).max(VLAN_ID_MAX);
+
+/** One item of a trunk's `allowed:` list: a VLAN id (`10`) or an inclusive range (`100-199`). */
+const vlanRangeSchema = z
+  .union([z.number(), z.string()], {
+    error: (issue) => (issue.input === undefined ? undefined : `expected a VLAN id such as 10 or a range such as 100-199, got ${describeValue(issue.input)}`),
+  })
+  .transform((input, ctx): VlanRange => {
+    const match = typeof input === 'number' ? null : /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(input);
+    const first = typeof input === 'number' ? input : Number(match?.[1] ?? Number.NaN);
+    const last = typeof input === 'number' ? input : Number(match?.[2] ?? match?.[1] ?? Number.NaN);
+    const inRange = (n: number): boolean => Number.isInteger(n) && n >= VLAN_ID_MIN && n <= VLAN_ID_MAX;
+    if (!inRange(first) || !inRange(last)) {
+      ctx.issues.push({ code: 'custom', message: `expected a VLAN id from ${VLAN_ID_MIN} to ${VLAN_ID_MAX} or a range such as 100-199, got ${describeValue(input)}`, input });
+      return z.NEVER;
+    }
+    if (first > last) {
+      ctx.issues.push({ code: 'custom', message: `range ${describeValue(input)} ends before it starts`, input });
+      return z.NEVER;
+    }
+    return { first, last };
+  });
+
+/** An access port: one VLAN, untagged. */
+const accessPortSchema = z.strictObject({
+  mode: z.literal('access'),
+  vlan: vlanIdSchema(),
+});
+
+/** A trunk port: tagged VLANs (default all), untagged frames in the native VLAN (default 1). */
+const trunkPortSchema = z.strictObject({
+  mode: z.literal('trunk'),
+  allowed: z.array(vlanRangeSchema).min(1).default([...ALL_VLANS]),
+  native: vlanIdSchema().default(DEFAULT_NATIVE_VLAN),
+});
+
+/** One value of a switch's `portConfig:` map, told apart by `mode`. */
+export const switchPortSchema = z.discriminatedUnion('mode', [accessPortSchema, trunkPortSchema], {
+  error: (issue) => {
+    const input = issue.input;
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
+    const mode: unknown = (input as Record<string, unknown>).mode;
+    if (mode === undefined) return 'required (access or trunk)';
+    const hint = typeof mode === 'string' ? didYouMean(mode, SWITCH_PORT_MODES) : '';
+    return `expected "access" or "trunk", got ${describeValue(mode)}${hint}`;
+  },
+});
+
+/** One entry of a switch's `mirror:` list: a port mirroring (SPAN) session. */
+export const mirrorSchema = z.strictObject({
+  name: nameSchema('a mirror session name'),
+  sources: z.array(nameSchema('a port name')).min(1),
+  /** Frames received on the sources, sent by them, or both (the usual switch default). */
+  direction: z.enum(MIRROR_DIRECTIONS).default('both'),
+  destination: nameSchema('a port name'),
+});
+
 /** One entry of `switches:`. `ports: 8` means `swp1`..`swp8`. */
 export const switchSchema = z.strictObject({
   id: nameSchema('a switch id'),
@@ -244,6 +315,10 @@ export const switchSchema = z.strictObject({
   }),
   /** Forwarding-table aging; 300 s is the common switch and Linux bridge default. */
   macAging: durationSchema({ minNs: 1 }).default(TOPOLOGY_DEFAULTS.macAgingNs),
+  /** VLAN mode per port; ports left out are trunks for every VLAN with native VLAN 1. */
+  portConfig: z.record(z.string(), switchPortSchema).optional(),
+  /** Port mirroring sessions. */
+  mirror: z.array(mirrorSchema).optional(),
 });
 
 /** One entry of `wires:` (Ethernet only; PCIe wires are implicit). */
@@ -276,7 +351,7 @@ export const DROPPABLE_KEYS = {
   segments: ['gateway4', 'gateway6'],
   hosts: ['x86Cores', 'heartbeat', 'failover', 'pcie', 'vms'],
   dpus: ['model', 'armCores'],
-  switches: ['macAging'],
+  switches: ['macAging', 'portConfig', 'mirror'],
   wires: ['id', 'latency', 'bandwidth', 'impairments'],
 } as const satisfies Record<string, readonly string[]>;
 

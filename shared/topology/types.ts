@@ -66,6 +66,46 @@ export interface SwitchSpec {
   readonly id: string;
   readonly ports: readonly string[];
   readonly macAgingNs: VTime;
+  /**
+   * The VLAN mode of every port, keyed by port name, in port order. The loader fills in every
+   * port (default: a trunk allowing VLANs 1-4094, native VLAN 1); a topology built by hand may
+   * leave it out or leave ports out, with that same default.
+   */
+  readonly portConfig?: Readonly<Record<string, SwitchPortVlans>>;
+  /** Port mirroring sessions, in file order; absent or empty: none. */
+  readonly mirror?: readonly MirrorSession[];
+}
+
+/** An inclusive range of VLAN ids. */
+export interface VlanRange {
+  readonly first: number;
+  readonly last: number;
+}
+
+/**
+ * How a switch port handles 802.1Q tags. An access port carries one VLAN, untagged. A trunk
+ * carries the `allowed` VLANs tagged, except its `native` VLAN, which it carries untagged (and
+ * only if `native` is allowed).
+ */
+export type SwitchPortVlans =
+  | { readonly mode: 'access'; readonly vlan: number }
+  | {
+      readonly mode: 'trunk';
+      /** Sorted, merged, non-overlapping ranges. */
+      readonly allowed: readonly VlanRange[];
+      readonly native: number;
+    };
+
+/**
+ * A port mirroring (SPAN) session: copies of the frames received (`rx`), sent (`tx`) or both on
+ * the source ports go out of the destination port, unmodified. The destination port carries
+ * nothing else.
+ */
+export interface MirrorSession {
+  readonly name: string;
+  readonly sources: readonly string[];
+  readonly direction: 'rx' | 'tx' | 'both';
+  readonly destination: string;
 }
 
 export type VnicMode = 'uptv2' | 'mux' | 'emulated';

@@ -1,0 +1,108 @@
+import { buildUdpFrame } from '../../shared/net/builders.js';
+import type { VlanTag } from '../../shared/net/ethernet.js';
+import { loadTopology } from '../../shared/topology/load.js';
+import type { ResolvedTopology, SwitchNode } from '../../shared/topology/types.js';
+import type { Channel, NodeContext } from '../runtime/types.js';
+import { SwitchCore } from './switch-core.js';
+
+/**
+ * A hand-driven NodeContext for switch tests: time is a field, timers wait in a list until
+ * `advance` fires them, ports can be taken down, frames sent and events emitted are recorded.
+ */
+export class FakeContext implements NodeContext {
+  readonly nodeId = 'tor-a';
+  time = 0;
+  readonly emitted: Array<{ kind: string; payload: Readonly<Record<string, unknown>> }> = [];
+  sent: Array<{ port: string; bytes: Uint8Array }> = [];
+  readonly down = new Set<string>();
+  timers: Array<{ id: number; at: number; name: string; data: unknown }> = [];
+  private nextId = 1;
+
+  now(): number {
+    return this.time;
+  }
+  random(): number {
+    return 0.25;
+  }
+  setTimer(delayNs: number, name: string, data?: unknown): number {
+    const id = this.nextId++;
+    this.timers.push({ id, at: this.time + delayNs, name, data });
+    return id;
+  }
+  cancelTimer(id: number): void {
+    this.timers = this.timers.filter((t) => t.id !== id);
+  }
+  send(port: string, bytes: Uint8Array, _channel: Channel = 'eth'): boolean {
+    if (this.down.has(port)) return false;
+    this.sent.push({ port, bytes });
+    return true;
+  }
+  linkUp(port: string): boolean {
+    return !this.down.has(port);
+  }
+  emit(kind: string, payload: Readonly<Record<string, unknown>>): void {
+    this.emitted.push({ kind, payload });
+  }
+
+  /** Events of one kind, payloads only. */
+  events(kind: string): Array<Readonly<Record<string, unknown>>> {
+    return this.emitted.filter((e) => e.kind === kind).map((e) => e.payload);
+  }
+
+  /** Frames sent since the last call, then forgets them. */
+  takeSent(): Array<{ port: string; bytes: Uint8Array }> {
+    const sent = this.sent;
+    this.sent = [];
+    return sent;
+  }
+}
+
+/**
+ * A topology with switch `tor-a` (8 ports, `switchLines` appended to its entry, indented by four
+ * spaces) cabled port for port to `tor-b`, so that every port of tor-a is cabled.
+ */
+export function switchTopology(switchLines = ''): ResolvedTopology {
+  const wires = Array.from({ length: 8 }, (_, i) => `  - { a: tor-a:swp${i + 1}, b: tor-b:swp${i + 1} }`).join('\n');
+  return loadTopology(
+    `hosts:
+  - id: esx-01
+switches:
+  - id: tor-a
+    ports: 8
+${switchLines}  - { id: tor-b, ports: 8 }
+wires:
+${wires}
+`,
+    'switch-test.yaml',
+  );
+}
+
+/** A booted switch core for tor-a of {@link switchTopology}, with its fake context. */
+export function switchUnderTest(switchLines = ''): { core: SwitchCore; ctx: FakeContext } {
+  const topology = switchTopology(switchLines);
+  const node = topology.nodes.find((n): n is SwitchNode => n.id === 'tor-a' && n.kind === 'switch')!;
+  const core = new SwitchCore(node, topology);
+  const ctx = new FakeContext();
+  core.onBoot(ctx);
+  return { core, ctx };
+}
+
+/** Station MACs for tests. */
+export const MAC_A = '00:50:56:00:00:0a';
+export const MAC_B = '00:50:56:00:00:0b';
+export const MAC_C = '00:50:56:00:00:0c';
+export const BROADCAST = 'ff:ff:ff:ff:ff:ff';
+
+/** A small UDP/IPv4 frame from `src` to `dst`, untagged or with `vlan`. */
+export function udpFrame(src: string, dst: string, vlan?: number | VlanTag): Uint8Array {
+  return buildUdpFrame({
+    srcMac: src,
+    dstMac: dst,
+    srcIp: '10.0.0.1',
+    dstIp: '10.0.0.2',
+    srcPort: 1000,
+    dstPort: 2000,
+    payload: new Uint8Array([1, 2, 3, 4]),
+    ...(vlan === undefined ? {} : { vlan }),
+  });
+}
