@@ -1,0 +1,253 @@
+/**
+ * The flow checker: what arrived of a flow, judged by app sequence numbers, and the reports the
+ * guests emit about it.
+ *
+ * Each side reports what it can see. The sender knows how many messages it sent (and, for TCP,
+ * how often it retransmitted); the receiver knows which sequence numbers arrived, how many came
+ * twice and how many came after a higher one. For ping the sender sees the replies, so its report
+ * is complete on its own. `combineReports` joins a sender report and a receiver report into the
+ * numbers a person asks for: sent, delivered, lost.
+ */
+import type { VTime } from '../../../shared/events.js';
+import type { FlowKind } from './flow-spec.js';
+
+/** What one received message was, by its sequence number. */
+export type SequenceVerdict = 'new' | 'duplicate';
+
+/**
+ * Counts distinct, duplicated and reordered sequence numbers. Memory stays small on long runs:
+ * everything below `floor` has been seen, and only numbers above it are kept one by one.
+ */
+export class SequenceChecker {
+  /** Distinct sequence numbers seen. */
+  delivered = 0;
+  /** Arrivals of a sequence number already seen. */
+  duplicated = 0;
+  /** First arrivals of a sequence number lower than one already seen. */
+  reordered = 0;
+  /** Highest sequence number seen, -1 before the first. */
+  highest = -1;
+  private floor = 0;
+  private readonly above = new Set<number>();
+
+  /** Records one arrival. */
+  record(seq: number): SequenceVerdict {
+    if (seq < this.floor || this.above.has(seq)) {
+      this.duplicated++;
+      return 'duplicate';
+    }
+    this.delivered++;
+    if (seq < this.highest) this.reordered++;
+    else this.highest = seq;
+    if (seq === this.floor) {
+      this.floor++;
+      while (this.above.delete(this.floor)) this.floor++;
+    } else {
+      this.above.add(seq);
+    }
+    return 'new';
+  }
+
+  /** Whether `seq` has arrived. */
+  has(seq: number): boolean {
+    return seq < this.floor || this.above.has(seq);
+  }
+}
+
+/** Round-trip times of a ping flow, in virtual nanoseconds. */
+export interface RttSummary {
+  readonly min: VTime;
+  readonly avg: VTime;
+  readonly max: VTime;
+}
+
+/** Accumulates round-trip samples. */
+export class RttStats {
+  private count = 0;
+  private sum = 0;
+  private min = Infinity;
+  private max = 0;
+
+  add(sample: VTime): void {
+    this.count++;
+    this.sum += sample;
+    if (sample < this.min) this.min = sample;
+    if (sample > this.max) this.max = sample;
+  }
+
+  /** min/avg/max, or null before the first sample. */
+  summary(): RttSummary | null {
+    if (this.count === 0) return null;
+    return { min: this.min, avg: Math.round(this.sum / this.count), max: this.max };
+  }
+}
+
+/** Which end of a flow a report comes from. */
+export type FlowSide = 'sender' | 'receiver';
+
+/**
+ * The payload of a `flow.report` event. Fields a side cannot know are null (never absent), so
+ * every report has the same shape.
+ */
+export interface FlowReport {
+  readonly flow: string;
+  readonly kind: FlowKind;
+  readonly side: FlowSide;
+  /** The VM that emitted the report. */
+  readonly vm: string;
+  /** Sender side: the sending VM id. Receiver side: the source address the messages came from. */
+  readonly from: string;
+  /** Sender side: the destination address. Receiver side: the local address they arrived at. */
+  readonly to: string;
+  readonly port: number | null;
+  /** Messages the sending app handed to its socket (sender; null at the receiver). */
+  readonly sent: number | null;
+  /** Distinct sequence numbers received (receiver; for ping, distinct replies at the sender). */
+  readonly delivered: number | null;
+  /** sent - delivered, where one side knows both (ping); null otherwise: use combineReports. */
+  readonly lost: number | null;
+  readonly duplicated: number | null;
+  readonly reordered: number | null;
+  /** Highest sequence number received, -1 before any (receiver, and ping sender). */
+  readonly highestSeq: number | null;
+  /** TCP segments sent again (either side of a TCP flow); null for ping and UDP. */
+  readonly retransmits: number | null;
+  /** Ping round-trip times; null for other kinds or before the first reply. */
+  readonly rttNs: RttSummary | null;
+  /** The TCP connection's state (this side's); null for ping and UDP. */
+  readonly tcpState: string | null;
+  /** Why the TCP connection closed (`closed`, `reset`, `refused`, `timeout`), null while open. */
+  readonly closeReason: string | null;
+  /** ICMP destination unreachable messages received for the flow (sender). */
+  readonly unreachable: number | null;
+  /** Messages that were not valid app messages (receiver). */
+  readonly malformed: number | null;
+  /** True for the report emitted at the end of the run. */
+  readonly final: boolean;
+}
+
+/** A flow's outcome with both sides joined. */
+export interface FlowSummary {
+  readonly flow: string;
+  readonly kind: FlowKind;
+  readonly from: string;
+  readonly to: string;
+  readonly sent: number;
+  readonly delivered: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly reordered: number;
+  readonly retransmits: number;
+  readonly rttNs: RttSummary | null;
+  /** Sender's TCP state and close reason. */
+  readonly tcpState: string | null;
+  readonly closeReason: string | null;
+  readonly unreachable: number;
+}
+
+/**
+ * Joins the latest sender and receiver reports of one flow. lost = sent - delivered (never below
+ * 0; messages still in flight when the reports were taken count as lost). A flow whose receiver
+ * never saw a message has no receiver report: pass null and everything sent is lost. A ping's
+ * sender report is complete, so its receiver is always null.
+ */
+export function combineReports(sender: FlowReport, receiver: FlowReport | null): FlowSummary {
+  const fromReceiver = sender.kind !== 'ping';
+  const delivered = (fromReceiver ? receiver?.delivered : sender.delivered) ?? 0;
+  const sent = sender.sent ?? 0;
+  return {
+    flow: sender.flow,
+    kind: sender.kind,
+    from: sender.from,
+    to: sender.to,
+    sent,
+    delivered,
+    lost: Math.max(0, sent - delivered),
+    duplicated: (fromReceiver ? receiver?.duplicated : sender.duplicated) ?? 0,
+    reordered: (fromReceiver ? receiver?.reordered : sender.reordered) ?? 0,
+    retransmits: sender.retransmits ?? 0,
+    rttNs: sender.rttNs,
+    tcpState: sender.tcpState,
+    closeReason: sender.closeReason,
+    unreachable: sender.unreachable ?? 0,
+  };
+}
+
+/** A receiver-side flow: what arrived of it at this VM. */
+export interface ReceivedFlow {
+  readonly flow: string;
+  readonly kind: 'tcp' | 'udp';
+  readonly from: string;
+  readonly to: string;
+  readonly port: number;
+  readonly checker: SequenceChecker;
+  malformed: number;
+  retransmits: number | null;
+  tcpState: string | null;
+  closeReason: string | null;
+}
+
+/**
+ * The receiving side's table of flows, learned from the headers of the messages that arrive.
+ * Flows are reported in id order, never in arrival order.
+ */
+export class ReceiverFlows {
+  private readonly flows = new Map<string, ReceivedFlow>();
+
+  /** The flow a message belongs to, created on its first message. */
+  flowFor(flow: string, kind: 'tcp' | 'udp', from: string, to: string, port: number): ReceivedFlow {
+    let entry = this.flows.get(flow);
+    if (!entry) {
+      entry = { flow, kind, from, to, port, checker: new SequenceChecker(), malformed: 0, retransmits: null, tcpState: null, closeReason: null };
+      this.flows.set(flow, entry);
+    }
+    return entry;
+  }
+
+  /** Every flow seen, sorted by id. */
+  list(): ReceivedFlow[] {
+    return [...this.flows.values()].sort((a, b) => (a.flow < b.flow ? -1 : a.flow > b.flow ? 1 : 0));
+  }
+
+  /** The receiver-side report of one flow. */
+  static report(vm: string, entry: ReceivedFlow, final: boolean): FlowReport {
+    const c = entry.checker;
+    return {
+      flow: entry.flow,
+      kind: entry.kind,
+      side: 'receiver',
+      vm,
+      from: entry.from,
+      to: entry.to,
+      port: entry.port,
+      sent: null,
+      delivered: c.delivered,
+      lost: null,
+      duplicated: c.duplicated,
+      reordered: c.reordered,
+      highestSeq: c.highest,
+      retransmits: entry.retransmits,
+      rttNs: null,
+      tcpState: entry.tcpState,
+      closeReason: entry.closeReason,
+      unreachable: null,
+      malformed: entry.malformed,
+      final,
+    };
+  }
+}
+
+/** The counters of a report that change, as a key: a periodic report is skipped when it is unchanged. */
+export function reportSignature(report: FlowReport): string {
+  return JSON.stringify([
+    report.sent,
+    report.delivered,
+    report.duplicated,
+    report.reordered,
+    report.retransmits,
+    report.tcpState,
+    report.unreachable,
+    report.malformed,
+    report.rttNs?.max ?? null,
+  ]);
+}
