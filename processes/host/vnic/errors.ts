@@ -1,0 +1,20 @@
+/**
+ * Why a host vNIC refused to be driven: a caller bug, never bad input from a wire (messages from
+ * the DPU are dropped and counted instead).
+ *
+ * - `not-booted`: a frame to send or to receive before `boot`.
+ * - `already-booted`: `boot` called twice (a restarted host builds new vNICs).
+ * - `no-dpu`: something to send across pcie from a vNIC of a host without DPUs.
+ */
+export type HostVnicErrorCode = 'not-booted' | 'already-booted' | 'no-dpu';
+
+/** A host vNIC operation refused; `code` is stable. */
+export class HostVnicError extends Error {
+  override readonly name = 'HostVnicError';
+  readonly code: HostVnicErrorCode;
+
+  constructor(code: HostVnicErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
