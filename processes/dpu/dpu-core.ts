@@ -4,6 +4,7 @@ import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP, parseHeartbeat } from '../co
 import { LldpAgent } from '../common/lldp-agent.js';
 import { MalformedCounter } from '../common/malformed.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
+import { DpuDatapath } from './datapath.js';
 
 /**
  * A DPU running ESXi on its Arm cores: uplinks to the physical switches, a pcie link to its host.
@@ -14,8 +15,10 @@ export class DpuCore implements NodeCore {
   private readonly lldp: LldpAgent;
   private readonly malformed = new MalformedCounter();
   private readonly uplinks: ReadonlySet<string>;
+  private readonly datapath: DpuDatapath;
 
-  constructor(private readonly node: DpuNode, _topology: ResolvedTopology) {
+  constructor(private readonly node: DpuNode, topology: ResolvedTopology) {
+    this.datapath = new DpuDatapath(node, topology);
     this.uplinks = new Set(node.spec.uplinks);
     const uplinkPorts = node.ports.filter((p) => this.uplinks.has(p.name));
     this.lldp = new LldpAgent(
@@ -31,6 +34,7 @@ export class DpuCore implements NodeCore {
 
   onBoot(ctx: NodeContext): void {
     this.lldp.start(ctx);
+    this.datapath.boot(ctx);
   }
 
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, channel: Channel): void {
@@ -44,26 +48,35 @@ export class DpuCore implements NodeCore {
         }
         return;
       }
-      if (this.uplinks.has(port) && decodeEthernet(bytes).etherType === ETHERTYPE_LLDP) this.lldp.receive(ctx, port, bytes);
+      if (channel === 'dma' || channel === 'doorbell' || channel === 'mailbox') {
+        this.datapath.fromHost(ctx, channel, bytes);
+        return;
+      }
+      if (!this.uplinks.has(port)) return;
+      if (decodeEthernet(bytes).etherType === ETHERTYPE_LLDP) this.lldp.receive(ctx, port, bytes);
+      else this.datapath.fromUplink(ctx, port, bytes);
     } catch (error) {
       this.malformed.record(ctx, port, error);
     }
   }
 
   onTimer(ctx: NodeContext, name: string, data: unknown): void {
-    this.lldp.onTimer(ctx, name, data);
+    if (!this.lldp.onTimer(ctx, name, data)) this.datapath.onTimer(ctx, name, data);
   }
 
   onLink(ctx: NodeContext, port: string, up: boolean): void {
     if (up) this.lldp.onLinkUp(ctx, port);
     else this.lldp.onLinkDown(ctx, port);
+    this.datapath.onLink(ctx, port, up);
   }
 
-  onAction(ctx: NodeContext, action: string): void {
-    ctx.emit('node.error', { message: `DPU ${this.node.id} has no action ${action}`, while: 'action' });
+  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): void {
+    if (!this.datapath.onAction(ctx, action, args)) ctx.emit('node.error', { message: `DPU ${this.node.id} cannot do ${action}`, while: 'action' });
   }
 
-  onEnd(): void {}
+  onEnd(ctx: NodeContext): void {
+    this.datapath.report(ctx);
+  }
 
   inspect(): unknown {
     return {
@@ -75,6 +88,7 @@ export class DpuCore implements NodeCore {
       armCores: this.node.spec.armCores,
       lldp: this.lldp.table(),
       malformed: this.malformed.counts(),
+      datapath: this.datapath.inspect(),
     };
   }
 }

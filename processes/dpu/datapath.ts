@@ -1,0 +1,159 @@
+import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
+import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
+import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
+import type { CostStep } from '../common/cost/parameters.js';
+import { allVnics, endpointResolver, type PlacedVnic } from '../common/endpoints.js';
+import type { Channel, NodeContext } from '../runtime/types.js';
+import { DistributedFirewall } from './dfw/index.js';
+import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from './switching/index.js';
+import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
+
+const DFW_SWEEP_TIMER = 'dfw.sweep';
+
+/**
+ * The DPU's datapath: the VFs and vNIC ports towards the host, the distributed firewall on every
+ * vNIC, the offloaded switch with its tunnel endpoint and uplinks, and the Arm cost of each step.
+ *
+ * A frame from a vNIC is filtered `out` before switching; a frame switched towards a vNIC is
+ * filtered `in` before it is written into the guest. A reject's answer goes back the way the
+ * offending frame came. Only the active DPU of a host serves its vNICs; a standby runs its
+ * switch with none until it takes over.
+ */
+export class DpuDatapath {
+  readonly switch: OverlaySwitch;
+  readonly firewall: DistributedFirewall;
+  readonly vnicPorts: VfEndpoint;
+  readonly cost = new CostMeter({ core: 'arm' });
+  private readonly local: readonly PlacedVnic[];
+  private sweepArmed: number | null = null;
+
+  constructor(
+    private readonly node: DpuNode,
+    topology: ResolvedTopology,
+  ) {
+    const active = node.spec.role === 'active';
+    this.local = active ? allVnics(topology).filter((v) => v.host === node.spec.host) : [];
+    this.switch = new OverlaySwitch({
+      owner: node.id,
+      topology,
+      tep: tepOf(topology, node.id),
+      uplinks: node.spec.uplinks,
+      vnics: this.local,
+    });
+    this.firewall = new DistributedFirewall({ node: node.id, resolve: endpointResolver(topology) });
+    for (const v of this.local) {
+      this.firewall.attach({ vnic: v.id, vm: v.vm, mac: v.mac, ipv4: v.ipv4.split('/')[0]!, ipv6: v.ipv6?.split('/')[0] ?? null });
+    }
+    this.vnicPorts = new VfEndpoint({ vnics: this.local.map((v) => v.id) });
+  }
+
+  boot(ctx: NodeContext): void {
+    this.apply(ctx, this.switch.boot(ctx));
+  }
+
+  /** A message from the host on a device channel: frames its vNICs sent. */
+  fromHost(ctx: NodeContext, channel: Channel, bytes: Uint8Array): void {
+    const result = this.vnicPorts.onPcie(ctx, channel, bytes);
+    for (const { vnic, frame, mode } of result.framesFromVnic) {
+      if (mode === 'uptv2') this.charge('vf-dma', mode, frame.length);
+      this.egress(ctx, vnic, frame);
+    }
+  }
+
+  /** A frame on an uplink. */
+  fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
+    this.apply(ctx, this.switch.fromUplink(ctx, port, frame));
+  }
+
+  onLink(ctx: NodeContext, port: string, up: boolean): void {
+    this.apply(ctx, this.switch.onLink(ctx, port, up));
+  }
+
+  /** Handles the datapath's timers; false for a timer that is not its own. */
+  onTimer(ctx: NodeContext, name: string, data: unknown): boolean {
+    if (name.startsWith(OVERLAY_TIMER_PREFIX)) {
+      this.apply(ctx, this.switch.onTimer(ctx, name, data));
+      return true;
+    }
+    if (name === DFW_SWEEP_TIMER) {
+      this.sweepArmed = null;
+      this.firewall.sweep(ctx);
+      this.armSweep(ctx);
+      return true;
+    }
+    return false;
+  }
+
+  /** Management-plane pushes. Returns false for an action that is not the datapath's. */
+  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): boolean {
+    if (action === 'dfw.rule.add') {
+      this.firewall.addRule(ctx, args.rule as DfwRuleOutput);
+      return true;
+    }
+    if (action === 'dfw.rule.remove') {
+      this.firewall.removeRule(ctx, String(args.rule));
+      return true;
+    }
+    return false;
+  }
+
+  /** Records the Arm cost of the run so far (at the end of the run). */
+  report(ctx: NodeContext): void {
+    emitCostReport(ctx, this.cost, { nodeKind: 'dpu', coresAvailable: this.node.spec.armCores });
+  }
+
+  inspect(): unknown {
+    return {
+      switch: this.switch.inspect(),
+      firewall: this.firewall.inspect(),
+      vnicPorts: this.vnicPorts.inspect(),
+      cost: this.cost.report(1),
+    };
+  }
+
+  private egress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+    const verdict = this.firewall.filter(ctx, vnic, 'out', frame);
+    this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
+    this.armSweep(ctx);
+    // A reject is answered to the VM that sent the offending frame.
+    if (verdict.reply) this.vnicPorts.toVnic(ctx, vnic, verdict.reply);
+    if (verdict.action !== 'allow') return;
+    this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame));
+  }
+
+  private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+    const verdict = this.firewall.filter(ctx, vnic, 'in', frame);
+    this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
+    this.armSweep(ctx);
+    // A reject is answered to the sender, as if from the protected VM: switched, not filtered again.
+    if (verdict.reply) this.apply(ctx, this.switch.fromVnic(ctx, vnic, verdict.reply));
+    if (verdict.action !== 'allow') return;
+    this.vnicPorts.toVnic(ctx, vnic, frame);
+  }
+
+  private apply(ctx: NodeContext, actions: readonly SwitchAction[]): void {
+    for (const action of actions) {
+      const mode: CostMode =
+        action.kind === 'to-vnic' ? this.modeOf(action.vnic) : action.kind === 'to-uplink' && action.origin.kind === 'vnic' ? this.modeOf(action.origin.vnic) : 'none';
+      for (const step of action.steps) this.charge(step, mode, action.kind === 'drop' ? 0 : action.frame.length);
+      if (action.kind === 'to-uplink') ctx.send(action.port, action.frame);
+      else if (action.kind === 'to-vnic') this.ingress(ctx, action.vnic, action.frame);
+    }
+  }
+
+  private modeOf(vnic: string): CostMode {
+    return this.vnicPorts.modeOf(vnic) ?? 'none';
+  }
+
+  private charge(step: CostStep, mode: CostMode, bytes: number): void {
+    this.cost.charge(step, mode, bytes);
+  }
+
+  /** Keeps one sweep timer at the firewall's next expiry. */
+  private armSweep(ctx: NodeContext): void {
+    const next = this.firewall.nextExpiry();
+    if (next === null || (this.sweepArmed !== null && this.sweepArmed <= next)) return;
+    this.sweepArmed = next;
+    ctx.setTimer(Math.max(0, next - ctx.now()), DFW_SWEEP_TIMER);
+  }
+}

@@ -1,0 +1,208 @@
+import type { HostNode, ResolvedTopology } from '../../shared/topology/types.js';
+import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
+import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
+import type { CostStep } from '../common/cost/parameters.js';
+import { allVnics, endpointResolver } from '../common/endpoints.js';
+import type { Channel, NodeContext } from '../runtime/types.js';
+import { DistributedFirewall } from '../dpu/dfw/index.js';
+import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from '../dpu/switching/index.js';
+import { FlowError } from './guest/flow-spec.js';
+import { GuestStack } from './guest/stack.js';
+import { HostVnic, vnicOfPcieMessage } from './vnic/host-vnic.js';
+
+const DFW_SWEEP_TIMER = 'dfw.sweep';
+
+/**
+ * The host's networking: every VM's guest stack and vNICs, the vNICs' datapath towards the
+ * active DPU (or, on a host without DPUs, the software switch and firewall on x86), and the
+ * x86 cost of each step.
+ */
+export class HostDatapath {
+  readonly cost = new CostMeter({ core: 'x86' });
+  /** vNICs by id, in id order. */
+  private readonly vnics = new Map<string, HostVnic>();
+  /** Guest stacks by VM id, in id order. */
+  private readonly stacks = new Map<string, GuestStack>();
+  /** The VM of each vNIC. */
+  private readonly vmOf = new Map<string, string>();
+  /** The software switch and firewall of a host without DPUs. */
+  private readonly softSwitch: OverlaySwitch | null = null;
+  private readonly firewall: DistributedFirewall | null = null;
+  private sweepArmed: number | null = null;
+
+  constructor(
+    private readonly host: HostNode,
+    topology: ResolvedTopology,
+  ) {
+    const activeDpu = host.spec.failover.active[0] ?? host.spec.dpus[0] ?? null;
+    const vms = [...host.spec.vms].sort((a, b) => (a.id < b.id ? -1 : 1));
+    for (const vm of vms) {
+      for (const vnic of vm.vnics) {
+        this.vnics.set(vnic.id, new HostVnic({ vm, vnic, dpu: activeDpu, requested: vnic.mode }));
+        this.vmOf.set(vnic.id, vm.id);
+      }
+      this.stacks.set(vm.id, new GuestStack({ vm, segments: topology.segments, transmit: (vnic, frame, ctx) => this.transmit(ctx, vnic, frame) }));
+    }
+    if (host.spec.dpus.length === 0) {
+      const local = allVnics(topology).filter((v) => v.host === host.id);
+      const uplinks = host.ports.map((p) => p.name);
+      this.softSwitch = new OverlaySwitch({ owner: host.id, topology, tep: tepOf(topology, host.id), uplinks, vnics: local });
+      this.firewall = new DistributedFirewall({ node: host.id, resolve: endpointResolver(topology) });
+      for (const v of local) this.firewall.attach({ vnic: v.id, vm: v.vm, mac: v.mac, ipv4: v.ipv4.split('/')[0]!, ipv6: v.ipv6?.split('/')[0] ?? null });
+    }
+  }
+
+  boot(ctx: NodeContext): void {
+    for (const vnic of this.vnics.values()) vnic.boot(ctx);
+    if (this.softSwitch) this.apply(ctx, this.softSwitch.boot(ctx));
+    for (const stack of this.stacks.values()) stack.boot(ctx);
+  }
+
+  /** A message from a DPU on a device channel (the port is named after the DPU). */
+  fromDpu(ctx: NodeContext, channel: Channel, bytes: Uint8Array): void {
+    const id = vnicOfPcieMessage(channel, bytes);
+    const vnic = id === null ? undefined : this.vnics.get(id);
+    if (!vnic) {
+      ctx.emit('frame.malformed', { port: 'pcie', code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
+      return;
+    }
+    this.deliver(ctx, vnic, vnic.onPcie(ctx, channel, bytes));
+  }
+
+  /** A frame on an uplink of a host without DPUs. */
+  fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
+    if (this.softSwitch) this.apply(ctx, this.softSwitch.fromUplink(ctx, port, frame));
+  }
+
+  onLink(ctx: NodeContext, port: string, up: boolean): void {
+    if (this.softSwitch) this.apply(ctx, this.softSwitch.onLink(ctx, port, up));
+  }
+
+  /** Handles the datapath's timers; false for a timer that is not its own. */
+  onTimer(ctx: NodeContext, name: string, data: unknown): boolean {
+    if (name.startsWith('guest.')) {
+      for (const stack of this.stacks.values()) if (stack.onTimer(ctx, name, data)) return true;
+      return true;
+    }
+    if (name.startsWith(OVERLAY_TIMER_PREFIX) && this.softSwitch) {
+      this.apply(ctx, this.softSwitch.onTimer(ctx, name, data));
+      return true;
+    }
+    if (name === DFW_SWEEP_TIMER && this.firewall) {
+      this.sweepArmed = null;
+      this.firewall.sweep(ctx);
+      this.armSweep(ctx);
+      return true;
+    }
+    return false;
+  }
+
+  /** Guest apps, vNIC modes and (without DPUs) firewall rules. False for other actions. */
+  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): boolean {
+    switch (action) {
+      case 'flow.start': {
+        const flow = args.flow as { from: string };
+        const stack = this.stacks.get(flow.from);
+        if (!stack) return false;
+        stack.startFlow(ctx, flow);
+        return true;
+      }
+      case 'flow.stop':
+        // Every host hears it; only the one whose VM runs the flow acts.
+        for (const stack of this.stacks.values()) {
+          try {
+            stack.stopFlow(ctx, String(args.flow));
+          } catch (error) {
+            if (!(error instanceof FlowError && error.code === 'unknown-flow')) throw error;
+          }
+        }
+        return true;
+      case 'vnic.mode': {
+        const vnic = this.vnics.get(String(args.vnic));
+        if (!vnic) return false;
+        vnic.setRequested(ctx, args.mode as 'uptv2' | 'mux' | 'emulated');
+        return true;
+      }
+      case 'dfw.rule.add':
+        this.firewall?.addRule(ctx, args.rule as DfwRuleOutput);
+        return this.firewall !== null;
+      case 'dfw.rule.remove':
+        this.firewall?.removeRule(ctx, String(args.rule));
+        return this.firewall !== null;
+      default:
+        return false;
+    }
+  }
+
+  /** The end of the run: final flow reports and the x86 cost. */
+  end(ctx: NodeContext): void {
+    for (const stack of this.stacks.values()) stack.onEnd(ctx);
+    emitCostReport(ctx, this.cost, { nodeKind: 'host', coresAvailable: this.host.spec.x86Cores });
+  }
+
+  inspect(): unknown {
+    return {
+      vnics: [...this.vnics.values()].map((v) => v.inspect()),
+      guests: [...this.stacks].map(([vm, stack]) => ({ vm, ...(stack.inspect() as object) })),
+      softSwitch: this.softSwitch?.inspect() ?? null,
+      firewall: this.firewall?.inspect() ?? null,
+      cost: this.cost.report(1),
+    };
+  }
+
+  /** A guest sent a frame on one of its vNICs. */
+  private transmit(ctx: NodeContext, vnicId: string, frame: Uint8Array): void {
+    const vnic = this.vnics.get(vnicId);
+    if (!vnic) return;
+    const result = vnic.transmit(ctx, frame);
+    this.charge(result.steps, vnic.mode, frame.length);
+    if (result.outcome === 'local') this.softEgress(ctx, vnicId, result.frame);
+  }
+
+  private deliver(ctx: NodeContext, vnic: HostVnic, result: { frames: Uint8Array[]; steps: CostStep[] }): void {
+    this.charge(result.steps, vnic.mode, result.frames.reduce((n, f) => n + f.length, 0));
+    const stack = this.stacks.get(this.vmOf.get(vnic.id) ?? '');
+    for (const frame of result.frames) stack?.receive(ctx, vnic.id, frame);
+  }
+
+  private softEgress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+    const firewall = this.firewall!;
+    const verdict = firewall.filter(ctx, vnic, 'out', frame);
+    this.charge([verdict.established ? 'dfw-conntrack' : 'dfw-lookup'], 'no-dpu', frame.length);
+    this.armSweep(ctx);
+    if (verdict.reply) this.softDeliver(ctx, vnic, verdict.reply);
+    if (verdict.action === 'allow') this.apply(ctx, this.softSwitch!.fromVnic(ctx, vnic, frame));
+  }
+
+  private softIngress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+    const verdict = this.firewall!.filter(ctx, vnic, 'in', frame);
+    this.charge([verdict.established ? 'dfw-conntrack' : 'dfw-lookup'], 'no-dpu', frame.length);
+    this.armSweep(ctx);
+    if (verdict.reply) this.apply(ctx, this.softSwitch!.fromVnic(ctx, vnic, verdict.reply));
+    if (verdict.action === 'allow') this.softDeliver(ctx, vnic, frame);
+  }
+
+  private softDeliver(ctx: NodeContext, vnicId: string, frame: Uint8Array): void {
+    const vnic = this.vnics.get(vnicId);
+    if (vnic) this.deliver(ctx, vnic, vnic.receiveLocal(ctx, frame));
+  }
+
+  private apply(ctx: NodeContext, actions: readonly SwitchAction[]): void {
+    for (const action of actions) {
+      this.charge(action.steps, 'no-dpu', action.kind === 'drop' ? 0 : action.frame.length);
+      if (action.kind === 'to-uplink') ctx.send(action.port, action.frame);
+      else if (action.kind === 'to-vnic') this.softIngress(ctx, action.vnic, action.frame);
+    }
+  }
+
+  private charge(steps: readonly CostStep[], mode: CostMode, bytes: number): void {
+    for (const step of steps) this.cost.charge(step, mode, bytes);
+  }
+
+  private armSweep(ctx: NodeContext): void {
+    const next = this.firewall?.nextExpiry() ?? null;
+    if (next === null || (this.sweepArmed !== null && this.sweepArmed <= next)) return;
+    this.sweepArmed = next;
+    ctx.setTimer(Math.max(0, next - ctx.now()), DFW_SWEEP_TIMER);
+  }
+}
