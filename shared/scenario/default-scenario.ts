@@ -1,7 +1,7 @@
 /**
- * The scenario that runs with the default lab when no scenario file is given: a quiet run,
- * long enough for heartbeats, LLDP and MAC learning to settle, with commented examples of the
- * disruptive steps to try next.
+ * The scenario that runs with the default lab when no scenario file is given: traffic across
+ * the overlay between hosts, inter-VM traffic on one host (hairpin through the DPU), routed
+ * traffic between segments, and one firewall rule that rejects one service.
  */
 
 /** The file name the default scenario is reported under. */
@@ -11,16 +11,34 @@ export const DEFAULT_SCENARIO_FILE = 'default-scenario.yaml';
 export const DEFAULT_SCENARIO_YAML = `# default-scenario.yaml: what happens to the default lab when you give dpulab no scenario.
 #
 # Each step runs at a virtual time ('at'); steps at the same time run in file order.
-# Actions: link (wire up/down), kill (a node's process), note (a mark on the timeline).
+# Actions: flow.start / flow.stop (guest apps), dfw.rule.add / dfw.rule.remove (the management
+# plane pushes firewall rules to every DPU), vnic.mode, link (wire up/down), kill (a node's
+# process), note (a mark on the timeline).
 
 name: default
 end: 3s            # the run ends here unless --until overrides it
 
 steps:
-  - { at: 1s, action: note, text: "steady state: every DPU up, heartbeats answered" }
+  # The web tier may not open TCP 5201 on the database: rejected with a TCP reset.
+  - at: 200ms
+    action: dfw.rule.add
+    rule: { id: web-to-db-5201, priority: 100, sources: [web-01, web-02], destinations: [db-01], service: { protocol: tcp, destinationPorts: [5201] }, action: reject }
+
+  # Overlay between hosts: web-01 (esx-01) to web-02 (esx-02), both UPTv2.
+  - { at: 500ms, action: flow.start, flow: { id: web-tcp, kind: tcp, from: web-01, to: web-02, ratePps: 200 } }
+  - { at: 500ms, action: flow.start, flow: { id: web-ping, kind: ping, from: web-01, to: web-02, ratePps: 10 } }
+  # Same host: app-01 to db-01 on esx-01 hairpins through dpu-01a.
+  - { at: 500ms, action: flow.start, flow: { id: app-db-udp, kind: udp, from: app-01, to: db-01, ratePps: 100 } }
+  # Routed: web-02 (web segment) to app-01 (app segment) through the distributed router.
+  - { at: 500ms, action: flow.start, flow: { id: web-app-tcp, kind: tcp, from: web-02, to: app-01, ratePps: 100 } }
+  # Blocked by the rule above.
+  - { at: 1s, action: flow.start, flow: { id: web-db-blocked, kind: tcp, from: web-02, to: db-01, ratePps: 10 } }
+
+  - { at: 1s, action: note, text: "steady state: flows running, web-db-blocked rejected" }
+  - { at: 2.5s, action: flow.stop, flow: web-tcp }
 
   # Try these next (uncomment):
   # - { at: 1s, action: link, wire: up-01a-a, state: down }    # dpu-01a loses its tor-a uplink
   # - { at: 1.5s, action: link, wire: up-01a-a, state: up }
-  # - { at: 2s, action: kill, node: dpu-02a }                  # esx-02 fails over to dpu-02b
+  # - { at: 2s, action: kill, node: dpu-02a }                  # esx-02 loses its active DPU
 `;

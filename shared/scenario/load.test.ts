@@ -34,7 +34,16 @@ describe('loadScenario', () => {
     const scenario = loadScenario(DEFAULT_SCENARIO_YAML, DEFAULT_SCENARIO_FILE);
     expect(scenario.name).toBe('default');
     expect(scenario.endNs).toBe(3e9);
-    expect(scenario.steps.every((s) => s.action === 'note')).toBe(true);
+    // Traffic on the overlay, on one host and across segments, and one rule that rejects a service.
+    const flows = scenario.steps.flatMap((s) => (s.action === 'flow.start' ? [s.flow] : []));
+    expect(flows.map((f) => [f.id, f.from, f.to])).toEqual([
+      ['web-tcp', 'web-01', 'web-02'],
+      ['web-ping', 'web-01', 'web-02'],
+      ['app-db-udp', 'app-01', 'db-01'],
+      ['web-app-tcp', 'web-02', 'app-01'],
+      ['web-db-blocked', 'web-02', 'db-01'],
+    ]);
+    expect(scenario.steps.filter((s) => s.action === 'dfw.rule.add').map((s) => (s.action === 'dfw.rule.add' ? s.rule.action : null))).toEqual(['reject']);
     expect(() => validateScenarioAgainstTopology(scenario, lab)).not.toThrow();
   });
 

@@ -90,13 +90,15 @@ hosts:
         memoryMiB: 4096
         vnics:
           - { segment: web, ipv4: 10.0.1.12/24, ipv6: fd00:1::12/64, mode: uptv2 }
-      # Emulated vmxnet3: the classic path through the hypervisor, for comparison.
+      # Asks for UPTv2 but only half its memory is reserved: passthrough stays inactive and the
+      # vNIC runs emulated (the classic path through the hypervisor), with the reason logged.
       - id: app-02
         vcpus: 4
         memoryMiB: 8192
+        memoryReservationMiB: 4096
         dirtyPagesPerSec: 3000
         vnics:
-          - { segment: app, ipv4: 10.0.2.12/24, ipv6: fd00:2::12/64, mode: emulated }
+          - { segment: app, ipv4: 10.0.2.12/24, ipv6: fd00:2::12/64, mode: uptv2 }
 
 # The SmartNICs. Defaults: model bluefield-2, 8 Arm cores, uplinks [p0, p1]. Each DPU also has
 # a pcie port, wired to its host implicitly.
