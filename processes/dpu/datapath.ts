@@ -7,6 +7,10 @@ import type { Channel, NodeContext } from '../runtime/types.js';
 import { DistributedFirewall } from './dfw/index.js';
 import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from './switching/index.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
+import { tryDecodeFrame } from '../../shared/net/frame.js';
+import { FlowCache, type FlowKey } from './ipfix/flow-cache.js';
+import { IpfixExporter, ipfixEndpoints } from './ipfix/exporter.js';
+import { IpfixAgent } from './ipfix/ipfix-agent.js';
 
 const DFW_SWEEP_TIMER = 'dfw.sweep';
 
@@ -25,6 +29,8 @@ export class DpuDatapath {
   readonly vnicPorts: VfEndpoint;
   readonly cost = new CostMeter({ core: 'arm' });
   private readonly local: readonly PlacedVnic[];
+  /** IPFIX flow records of what the vNICs send, exported to the host's collector. */
+  private readonly ipfix: IpfixAgent | null;
   private sweepArmed: number | null = null;
 
   constructor(
@@ -45,6 +51,9 @@ export class DpuDatapath {
       this.firewall.attach({ vnic: v.id, vm: v.vm, mac: v.mac, ipv4: v.ipv4.split('/')[0]!, ipv6: v.ipv6?.split('/')[0] ?? null });
     }
     this.vnicPorts = new VfEndpoint({ vnics: this.local.map((v) => v.id) });
+    const collector = ipfixEndpoints(topology, node.id);
+    const domainId = 1 + topology.nodes.filter((n) => n.kind === 'dpu').findIndex((n) => n.id === node.id);
+    this.ipfix = collector ? new IpfixAgent(new FlowCache(), new IpfixExporter({ domainId, ...collector }), 'pcie') : null;
   }
 
   boot(ctx: NodeContext): void {
@@ -75,6 +84,7 @@ export class DpuDatapath {
       this.apply(ctx, this.switch.onTimer(ctx, name, data));
       return true;
     }
+    if (this.ipfix?.onTimer(ctx, name)) return true;
     if (name === DFW_SWEEP_TIMER) {
       this.sweepArmed = null;
       this.firewall.sweep(ctx);
@@ -99,6 +109,7 @@ export class DpuDatapath {
 
   /** Records the Arm cost of the run so far (at the end of the run). */
   report(ctx: NodeContext): void {
+    this.ipfix?.finish(ctx);
     emitCostReport(ctx, this.cost, { nodeKind: 'dpu', coresAvailable: this.node.spec.armCores });
   }
 
@@ -118,7 +129,28 @@ export class DpuDatapath {
     // A reject is answered to the VM that sent the offending frame.
     if (verdict.reply) this.vnicPorts.toVnic(ctx, vnic, verdict.reply);
     if (verdict.action !== 'allow') return;
+    this.observeFlow(ctx, vnic, frame);
     this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame));
+  }
+
+  /** Counts an IP packet a vNIC sent into its IPFIX flow (ingress interface: the vNIC's index + 1). */
+  private observeFlow(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+    if (!this.ipfix) return;
+    const decoded = tryDecodeFrame(frame, { verifyChecksums: false });
+    if (!decoded.ok) return;
+    const f = decoded.frame;
+    const ip = f.ipv4 ?? f.ipv6;
+    if (!ip) return;
+    const ports = f.tcp ?? f.udp;
+    const key: FlowKey = {
+      srcIp: ip.src,
+      dstIp: ip.dst,
+      protocol: f.ipv4 ? f.ipv4.protocol : f.tcp ? 6 : f.udp ? 17 : f.icmpv6 ? 58 : 0,
+      srcPort: ports?.srcPort ?? 0,
+      dstPort: ports?.dstPort ?? 0,
+    };
+    const ingress = 1 + this.local.findIndex((v) => v.id === vnic);
+    this.ipfix.observe(ctx, key, f.length - f.ethernet.headerLength, { ingress, egress: 0 });
   }
 
   private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
