@@ -116,6 +116,26 @@ function readableSummary(s: RunSummary): string {
   }
   lines.push('');
   lines.push(table([['event kind', 'count'], ...[...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => [k, String(n)])]).replace(/^/gm, '  '));
+  if (s.flows.length > 0) {
+    lines.push('');
+    lines.push(
+      table([
+        ['flow', 'kind', 'from', 'to', 'sent', 'delivered', 'lost', 'dup', 'reord', 'retrans', 'end state'],
+        ...s.flows.map((f) => [f.flow, f.kind, f.from, f.to, String(f.sent), String(f.delivered), String(f.lost), String(f.duplicated), String(f.reordered), String(f.retransmits), f.tcpState ?? (f.kind === 'ping' ? `rtt ${vtime(f.rttNs?.avg ?? 0)}` : '-')]),
+      ]).replace(/^/gm, '  '),
+    );
+  }
+  if (s.cores.length > 0) {
+    lines.push('');
+    lines.push('  cores used by networking (CPU time / virtual time)');
+    const modes = [...new Set(s.cores.flatMap((c) => Object.keys(c.byMode)))].sort();
+    lines.push(
+      table([
+        ['node', 'cores', 'total', ...modes],
+        ...s.cores.map((c) => [c.node, c.coreType, c.coresUsed.toFixed(5), ...modes.map((m) => (c.byMode[m] === undefined ? '-' : c.byMode[m]!.toFixed(5)))]),
+      ]).replace(/^/gm, '  '),
+    );
+  }
   for (const c of s.crashed) lines.push(`\n  ! node ${c.node} ${c.reason ?? 'exited'} during the run`);
   lines.push('');
   lines.push(`  next: dpulab log ${s.db} --kind lldp.neighbor    dpulab replay ${s.db} --verify`);

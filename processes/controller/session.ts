@@ -9,6 +9,7 @@ import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/t
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { DEFAULT_SCENARIO_YAML, loadScenario, validateScenarioAgainstTopology, type Scenario } from '../../shared/scenario/load.js';
 import { planInput } from './actions.js';
+import { combineReports, type FlowReport, type FlowSummary } from '../host/guest/checker.js';
 import type { Cluster, NodeExit } from './cluster.js';
 import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
 import { InProcessCluster } from './in-process.js';
@@ -67,6 +68,19 @@ export interface RunSummary {
   readonly nodes: Array<{ id: string; kind: string; pid: number }>;
   /** Nodes that died without being asked to, with how. */
   readonly crashed: NodeExit[];
+  /** Every guest flow, both ends combined, as its final reports gave it. */
+  readonly flows: FlowSummary[];
+  /** Cores each host and DPU spent on networking, by vNIC mode. */
+  readonly cores: CoreUse[];
+}
+
+/** What one node's networking cost, from its `cost.report`. */
+export interface CoreUse {
+  readonly node: string;
+  readonly nodeKind: 'host' | 'dpu';
+  readonly coreType: 'x86' | 'arm';
+  readonly coresUsed: number;
+  readonly byMode: Readonly<Record<string, number>>;
 }
 
 /** A prepared run: validated inputs, ready to start. Errors in files surface here, before any process. */
@@ -181,6 +195,8 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         scenario: prepared.scenario.name,
         nodes: result.nodes.map((n) => ({ id: n.id, kind: n.kind, pid: n.pid })),
         crashed: result.crashed,
+        flows: nodeWriter.flows(),
+        cores: [...nodeWriter.cores].sort((a, b) => (a.node < b.node ? -1 : 1)),
       };
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
@@ -218,11 +234,31 @@ export async function runLab(options: RunOptions): Promise<RunSummary> {
 class NodeLifecycleSink implements EventSink {
   private readonly machine = hostname();
   private lastFlush = Date.now();
+  readonly cores: CoreUse[] = [];
+  private readonly finalReports = new Map<string, { sender?: FlowReport; receiver?: FlowReport }>();
 
   constructor(private readonly writer: EventLogWriter) {}
 
+  /** Each flow's final sender report combined with its receiver's, sorted by flow id. */
+  flows(): FlowSummary[] {
+    return [...this.finalReports]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .flatMap(([, sides]) => (sides.sender ? [combineReports(sides.sender, sides.receiver ?? null)] : []));
+  }
+
   append(events: readonly RecordedEvent[]): void {
     for (const e of events) {
+      if (e.kind === 'cost.report') {
+        const p = decode(e.payload) as { nodeKind: 'host' | 'dpu'; coreType: 'x86' | 'arm'; coresUsed: number; byMode: Record<string, { cores: number }> };
+        this.cores.push({ node: e.node, nodeKind: p.nodeKind, coreType: p.coreType, coresUsed: p.coresUsed, byMode: Object.fromEntries(Object.entries(p.byMode).map(([m, t]) => [m, t.cores])) });
+      } else if (e.kind === 'flow.report') {
+        const p = decode(e.payload) as FlowReport & { final?: boolean };
+        if (p.final) {
+          const sides = this.finalReports.get(p.flow) ?? {};
+          sides[p.side] = p;
+          this.finalReports.set(p.flow, sides);
+        }
+      }
       if (e.kind === 'node.start') {
         const p = decode(e.payload) as { node: string; kind: string; incarnation: number };
         const v = e.volatile ? (decode(e.volatile) as { pid: number }) : { pid: null };
