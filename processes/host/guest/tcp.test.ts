@@ -265,18 +265,22 @@ describe('tcp sequence numbers', () => {
 });
 
 describe('tcp frames', () => {
-  it('carry the guest TTL and valid checksums', () => {
+  it('carry the guest TTL, an IPv4 id counting up and valid checksums', () => {
     const ttls = new Set<number>();
+    const ids: number[] = [];
     const t = twoVms({
-      tap: (frame) => {
+      tap: (frame, from) => {
         const decoded = tryDecodeFrame(frame);
         expect(decoded.ok).toBe(true);
         if (decoded.ok && decoded.frame.tcp) ttls.add(decoded.frame.ipv4!.ttl);
+        if (decoded.ok && decoded.frame.ipv4 && from === 'a') ids.push(decoded.frame.ipv4.identification);
         return [frame];
       },
     });
     t.a.stack.startFlow(t.a.ctx, { id: 'ttl', kind: 'tcp', from: 'vm-a', to: TWO_VMS.b4, count: 3 });
     endRun(t, 1 * S);
     expect([...ttls]).toEqual([64]);
+    expect(ids.length).toBeGreaterThan(4);
+    expect(ids).toEqual(ids.map((_, i) => ids[0]! + i));
   });
 });
