@@ -1,0 +1,170 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode } from '../shared/codec.js';
+import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
+import { EventLogReader } from '../processes/controller/log/reader.js';
+import { dpulab, lastJson, tempDir } from './support/cli.js';
+
+interface FlowOutcome {
+  flow: string;
+  kind: string;
+  sent: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  tcpState: string | null;
+}
+interface RunJson {
+  db: string;
+  fingerprint: string;
+  flows: FlowOutcome[];
+  cores: Array<{ node: string; nodeKind: 'host' | 'dpu'; coreType: string; coresUsed: number; byMode: Record<string, number> }>;
+}
+
+type Lab = { hosts: Array<Record<string, unknown> & { id: string; vms: Array<{ vnics: Array<{ mode: string }>; memoryMiB: number; memoryReservationMiB?: number }> }>; dpus?: Array<{ id: string; host: string }>; wires: Array<{ id: string; a: string; b: string }> };
+
+/** The default lab with every vNIC asking for `mode`, every VM fully reserved. */
+function labInMode(mode: 'uptv2' | 'mux'): string {
+  const lab = parse(DEFAULT_LAB_YAML) as Lab;
+  for (const host of lab.hosts) {
+    for (const vm of host.vms) {
+      vm.memoryReservationMiB = vm.memoryMiB;
+      for (const vnic of vm.vnics) vnic.mode = mode;
+    }
+  }
+  return stringify(lab);
+}
+
+/** The default lab without DPUs: each host cabled where its active DPU was, switching on x86. */
+function labWithoutDpus(): string {
+  const lab = parse(labInMode('uptv2')) as Lab;
+  const activeOf = new Map<string, string>();
+  for (const host of lab.hosts) {
+    const failover = host.failover as { active: string[] } | undefined;
+    const active = failover?.active[0] ?? lab.dpus!.filter((d) => d.host === host.id).map((d) => d.id).sort()[0]!;
+    activeOf.set(active, host.id);
+    delete host.failover;
+    host.uplinks = ['vmnic0', 'vmnic1'];
+  }
+  delete lab.dpus;
+  lab.wires = lab.wires.flatMap((w) => {
+    const [node, port] = w.a.split(':') as [string, string];
+    if (!node.startsWith('dpu-')) return [w];
+    const host = activeOf.get(node);
+    return host ? [{ ...w, a: `${host}:${port === 'p0' ? 'vmnic0' : 'vmnic1'}` }] : [];
+  });
+  return stringify(lab);
+}
+
+describe('the emulated network on the default lab', () => {
+  const tmp = tempDir();
+  let run: RunJson;
+
+  beforeAll(() => {
+    const result = dpulab(['run', '--seed', '3', '--json', '--db', join(tmp.dir, 'default.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    run = lastJson<RunJson>(result);
+  });
+  afterAll(() => tmp.remove());
+
+  it('every allowed flow arrives whole: no loss, no duplicates, no reordering', () => {
+    const allowed = run.flows.filter((f) => f.flow !== 'web-db-blocked');
+    expect(allowed.map((f) => f.flow).sort()).toEqual(['app-db-udp', 'web-app-tcp', 'web-ping', 'web-tcp']);
+    for (const f of allowed) {
+      expect(f.sent, f.flow).toBeGreaterThan(20);
+      expect({ flow: f.flow, delivered: f.delivered, lost: f.lost, duplicated: f.duplicated, reordered: f.reordered }).toEqual({
+        flow: f.flow,
+        delivered: f.sent,
+        lost: 0,
+        duplicated: 0,
+        reordered: 0,
+      });
+    }
+  });
+
+  it('the blocked flow is stopped by its rule, which counts it, and answered with a TCP reset', () => {
+    const blocked = run.flows.find((f) => f.flow === 'web-db-blocked')!;
+    expect(blocked.delivered).toBe(0);
+    expect(blocked.tcpState).toBe('CLOSED');
+    const reader = EventLogReader.open(run.db);
+    try {
+      const hits = [...reader.events({ kinds: ['dfw.rule.hit'] })].map((e) => decode(e.payload) as { rule: string; action: string });
+      expect(hits.filter((h) => h.rule === 'web-to-db-5201')).toEqual([expect.objectContaining({ action: 'reject' })]);
+      const rejects = [...reader.events({ kinds: ['dfw.reject'] })].map((e) => decode(e.payload) as { rule: string; reply: string });
+      expect(rejects).toEqual([expect.objectContaining({ rule: 'web-to-db-5201', reply: 'tcp-rst' })]);
+      // The rule stopped nothing else.
+      expect(hits.filter((h) => h.action !== 'allow')).toHaveLength(1);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('a vNIC whose VM lacks the memory reservation runs emulated and the log says why', () => {
+    const reader = EventLogReader.open(run.db);
+    try {
+      const modes = [...reader.events({ kinds: ['vnic.mode'] })].map((e) => decode(e.payload) as { vnic: string; requested: string; active: string; reason: string | null });
+      expect(modes.filter((m) => m.vnic === 'app-02.eth0')).toEqual([
+        { vnic: 'app-02.eth0', vm: 'app-02', requested: 'uptv2', active: 'emulated', reason: 'insufficient-memory-reservation' },
+      ]);
+      // The others that asked for UPTv2 got it.
+      for (const vnic of ['web-01.eth0', 'web-02.eth0', 'app-01.eth0']) expect(modes.filter((m) => m.vnic === vnic).at(-1)?.active).toBe('uptv2');
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('pcap of an uplink reads in tshark with nothing malformed: GENEVE carrying the VMs, and LLDP', () => {
+    const file = join(tmp.dir, 'up-01a-a.pcapng');
+    expect(dpulab(['pcap', run.db, '--wire', 'up-01a-a', '-o', file]).code).toBe(0);
+    const checks = ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE'];
+    const bad = spawnSync('tshark', ['-r', file, ...checks, '-Y', '_ws.malformed || _ws.expert.severity >= warning'], { encoding: 'utf8' });
+    expect(bad.status, bad.stderr).toBe(0);
+    expect(bad.stdout.trim()).toBe('');
+    const protocols = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.protocols'], { encoding: 'utf8' }).stdout.split('\n');
+    expect(protocols).toContain('eth:ethertype:lldp');
+    expect(protocols.some((p) => p.startsWith('eth:ethertype:ip:udp:geneve:eth:ethertype:ip:tcp'))).toBe(true);
+    expect(protocols.some((p) => p.startsWith('eth:ethertype:ip:udp:geneve:eth:ethertype:ip:icmp'))).toBe(true);
+    const vni = spawnSync('tshark', ['-r', file, '-Y', 'geneve', '-T', 'fields', '-e', 'geneve.vni'], { encoding: 'utf8' }).stdout;
+    expect(new Set(vni.trim().split('\n').map((v) => Number(v)))).toEqual(new Set([5001, 5002]));
+  });
+});
+
+describe('what the DPU takes off the host', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  function runLab(name: string, yaml: string): RunJson {
+    const file = join(tmp.dir, `${name}.yaml`);
+    writeFileSync(file, yaml);
+    // The default lab's scenario, on each variant of the lab.
+    const scenario = join(tmp.dir, 'traffic.yaml');
+    const result = dpulab(['run', file, '--scenario', scenario, '--in-process', '--seed', '5', '--json', '--db', join(tmp.dir, `${name}.db`)]);
+    expect(result.code, result.stderr).toBe(0);
+    return lastJson<RunJson>(result);
+  }
+
+  it('the same traffic costs x86 cores in the order no DPU > MUX > UPTv2, and the DPU Arm cores carry the difference', async () => {
+    const { DEFAULT_SCENARIO_YAML } = await import('../shared/scenario/load.js');
+    writeFileSync(join(tmp.dir, 'traffic.yaml'), DEFAULT_SCENARIO_YAML);
+    const runs = { uptv2: runLab('uptv2', labInMode('uptv2')), mux: runLab('mux', labInMode('mux')), 'no-dpu': runLab('no-dpu', labWithoutDpus()) };
+    const total = (r: RunJson, kind: 'host' | 'dpu'): number => r.cores.filter((c) => c.nodeKind === kind).reduce((n, c) => n + c.coresUsed, 0);
+    const x86 = { uptv2: total(runs.uptv2, 'host'), mux: total(runs.mux, 'host'), noDpu: total(runs['no-dpu'], 'host') };
+    const arm = { uptv2: total(runs.uptv2, 'dpu'), mux: total(runs.mux, 'dpu'), noDpu: total(runs['no-dpu'], 'dpu') };
+    expect(x86.noDpu).toBeGreaterThan(x86.mux);
+    expect(x86.mux).toBeGreaterThan(x86.uptv2);
+    expect(arm.noDpu).toBe(0);
+    expect(arm.uptv2).toBeGreaterThan(0);
+    expect(arm.mux).toBeGreaterThan(0);
+    // Same traffic everywhere: every allowed flow delivered in full in each mode.
+    for (const r of Object.values(runs)) {
+      for (const f of r.flows.filter((x) => x.flow !== 'web-db-blocked')) expect([f.flow, f.lost, f.duplicated, f.reordered]).toEqual([f.flow, 0, 0, 0]);
+    }
+    // With every vNIC in UPTv2, nearly all host cost is UPTv2's (guest driver and doorbells); the
+    // rest is the boot announcements sent emulated while the DPU was still binding the VFs.
+    for (const c of runs.uptv2.cores.filter((c) => c.nodeKind === 'host')) expect(c.byMode.uptv2!).toBeGreaterThan(0.95 * c.coresUsed);
+  });
+});
