@@ -37,7 +37,7 @@ export class HostCore implements NodeCore {
       case 'dma':
       case 'doorbell':
       case 'mailbox':
-        this.datapath.fromDpu(ctx, channel, bytes);
+        this.datapath.fromDpu(ctx, port, channel, bytes);
         return;
       case 'eth':
         this.datapath.fromUplink(ctx, port, bytes);

@@ -59,11 +59,11 @@ export class HostDatapath {
   }
 
   /** A message from a DPU on a device channel (the port is named after the DPU). */
-  fromDpu(ctx: NodeContext, channel: Channel, bytes: Uint8Array): void {
+  fromDpu(ctx: NodeContext, port: string, channel: Channel, bytes: Uint8Array): void {
     const id = vnicOfPcieMessage(channel, bytes);
     const vnic = id === null ? undefined : this.vnics.get(id);
     if (!vnic) {
-      ctx.emit('frame.malformed', { port: 'pcie', code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
+      ctx.emit('frame.malformed', { port, code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
       return;
     }
     this.deliver(ctx, vnic, vnic.onPcie(ctx, channel, bytes));
