@@ -11,7 +11,9 @@
  *   2. runtime event and window rates of the default lab, multi-process and in-process;
  *   3. recorder (EventLogWriter) events per second;
  *   4. start-up time and memory per process for a 100-node topology;
- *   5. machine context.
+ *   5. emulated frames per wall second end to end, VM to VM across two hosts, multi-process and
+ *      in-process;
+ *   and the machine context.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -22,11 +24,12 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Pair } from 'zeromq';
 import { MultiProcessCluster } from '../../processes/controller/multi-process.js';
+import { EventLogReader } from '../../processes/controller/log/reader.js';
 import { EventLogWriter } from '../../processes/controller/log/writer.js';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
-import { startRun, type RunMode } from '../../processes/controller/session.js';
+import { startRun, type RunMode, type RunSummary } from '../../processes/controller/session.js';
 import { SendQueue } from '../../processes/node/send-queue.js';
-import { encode } from '../../shared/codec.js';
+import { decode, encode } from '../../shared/codec.js';
 import { EVENT_KINDS } from '../../shared/event-kinds.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { DEFAULT_LAB_YAML, loadDefaultLab, loadTopology } from '../../shared/topology/load.js';
@@ -56,6 +59,25 @@ const IN_PROCESS_RUNS = 3;
 /** Recorder: synthetic events, and how many the controller-like caller appends per call. */
 const RECORDER_EVENTS = 200_000;
 const RECORDER_EVENTS_PER_APPEND = 64;
+
+/**
+ * VM to VM: one UDP flow from web-01 (esx-01) to web-02 (esx-02) across the overlay, at a high
+ * rate. The flow stops 50 ms before the end so nothing is in flight when the run ends. The
+ * virtual length is short because the multi-process run advances in small windows (about
+ * 10 s of wall time for 0.5 s virtual on a typical machine).
+ */
+const VM_TO_VM = {
+  flow: 'vm-to-vm',
+  from: 'web-01',
+  to: 'web-02',
+  ratePps: 20_000,
+  payloadBytes: 1000,
+  startNs: 100e6,
+  stopNs: 450e6,
+  endNs: 500e6,
+} as const;
+/** As for figure 2: one in-process warm-up run, then the median of several. */
+const VM_TO_VM_IN_PROCESS_RUNS = 3;
 
 // ---------------------------------------------------------------------------------------------
 // Output and clean-up plumbing.
@@ -547,7 +569,190 @@ async function measureStartup(): Promise<StartupFigure> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. Machine context, report, main.
+// 5. Emulated frames end to end, VM to VM across two hosts.
+
+interface VmToVmRun {
+  readonly mode: RunMode;
+  readonly status: string;
+  readonly crashed: number;
+  readonly fingerprint: string;
+  readonly events: number;
+  readonly windows: number;
+  /** The flow as summary.flows gives it: messages sent by web-01, delivered to web-02, lost. */
+  readonly sent: number;
+  readonly delivered: number;
+  readonly lost: number;
+  /** `frame.tx` events in the run's database: every frame put on any wire (Ethernet, PCIe, management). */
+  readonly frames: number;
+  /** The same, by wire channel (eth, dma, doorbell, mailbox, mgmt). */
+  readonly framesByChannel: Readonly<Record<string, number>>;
+  /** Wall time of the whole run, start-up and shut-down of the nodes included. */
+  readonly wallMs: number;
+  readonly deliveredPerSec: number;
+  readonly deliveredPerSecVsZmq: number;
+  readonly framesPerSec: number;
+  readonly framesPerSecVsZmq: number;
+  /** Frames on the `eth` channel only (guest packets, GENEVE, LLDP, ARP), per wall second. */
+  readonly ethFramesPerSec: number;
+  readonly ethFramesPerSecVsZmq: number;
+  /**
+   * Rates while the flow ran: wall time from the first window ending at or after the flow's start
+   * to the first ending at or after its stop. Start-up, shut-down and the idle tail excluded.
+   */
+  readonly whileFlowing: { readonly wallMs: number; readonly framesPerSec: number; readonly framesPerSecVsZmq: number };
+}
+
+interface VmToVmFigure {
+  readonly workload: string;
+  readonly path: string;
+  readonly ratePps: number;
+  readonly payloadBytes: number;
+  readonly virtualSeconds: number;
+  readonly multiProcess: VmToVmRun;
+  /** The in-process run with the median frame rate. */
+  readonly inProcess: VmToVmRun;
+  /** Frame rates of every measured in-process run. */
+  readonly inProcessFramesPerSec: number[];
+  /** Frame rate of the in-process warm-up run, left out of the median. */
+  readonly inProcessWarmUpFramesPerSec: number;
+  /** Whether the multi-process run and the in-process warm-up run recorded the same events. */
+  readonly fingerprintsMatch: boolean;
+  /** Multi-process over in-process, whole runs (frames and delivered messages alike: the counts are equal). */
+  readonly multiOverIn: number;
+  readonly whileFlowingMultiOverIn: number;
+}
+
+/** The scenario of figure 5, as a scenario file would hold it. */
+function vmToVmScenarioYaml(): string {
+  const v = VM_TO_VM;
+  const ms = (ns: number): string => `${ns / 1e6}ms`;
+  return [
+    'name: bench-vm-to-vm',
+    `end: ${ms(v.endNs)}`,
+    'steps:',
+    `  - { at: ${ms(v.startNs)}, action: flow.start, flow: { id: ${v.flow}, kind: udp, from: ${v.from}, to: ${v.to}, ratePps: ${v.ratePps}, payloadBytes: ${v.payloadBytes} } }`,
+    `  - { at: ${ms(v.stopNs)}, action: flow.stop, flow: ${v.flow} }`,
+    '',
+  ].join('\n');
+}
+
+/** Counts the `frame.tx` events of a run's database, by the wire channel in their payload. */
+function countFrames(db: string): { frames: number; byChannel: Record<string, number> } {
+  const reader = EventLogReader.open(db);
+  try {
+    let frames = 0;
+    const byChannel: Record<string, number> = {};
+    for (const event of reader.events({ kinds: ['frame.tx'] })) {
+      frames++;
+      const channel = String((decode(event.payload) as { channel?: unknown }).channel ?? 'unknown');
+      byChannel[channel] = (byChannel[channel] ?? 0) + 1;
+    }
+    return { frames, byChannel };
+  } finally {
+    reader.close();
+  }
+}
+
+/** One run of the default lab with the VM-to-VM scenario in a mode, batch mode, then its frames counted. */
+async function vmToVmRun(mode: RunMode, zmqRate: number): Promise<VmToVmRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
+  const db = join(dir, `bench-vm-to-vm-${mode}.db`);
+  /** performance.now() at the end of the first window at or after the flow's start, and its stop. */
+  const marks: { start: number | null; stop: number | null } = { start: null, stop: null };
+  try {
+    const run = startRun({
+      mode,
+      db,
+      scenario: { text: vmToVmScenarioYaml(), file: 'bench-vm-to-vm.yaml' },
+      log: note,
+      onProgress: (p) => {
+        if (marks.start === null && p.vtime >= VM_TO_VM.startNs) marks.start = performance.now();
+        if (marks.stop === null && p.vtime >= VM_TO_VM.stopNs) marks.stop = performance.now();
+      },
+    });
+    emergencyCleanups.add(run.killNow);
+    let summary: RunSummary;
+    try {
+      summary = await run.done;
+    } finally {
+      emergencyCleanups.delete(run.killNow);
+    }
+    const flow = summary.flows.find((f) => f.flow === VM_TO_VM.flow);
+    if (!flow) throw new Error(`${mode} run has no summary for flow ${VM_TO_VM.flow} (status ${summary.status})`);
+    const { frames, byChannel } = countFrames(db);
+    const seconds = summary.wallMs / 1000;
+    const flowingMs = marks.start !== null && marks.stop !== null ? marks.stop - marks.start : 0;
+    const flowingFramesPerSec = flowingMs > 0 ? frames / (flowingMs / 1000) : 0;
+    return {
+      mode,
+      status: summary.status,
+      crashed: summary.crashed.length,
+      fingerprint: summary.fingerprint,
+      events: summary.events,
+      windows: summary.windows,
+      sent: flow.sent,
+      delivered: flow.delivered,
+      lost: flow.lost,
+      frames,
+      framesByChannel: byChannel,
+      wallMs: summary.wallMs,
+      deliveredPerSec: flow.delivered / seconds,
+      deliveredPerSecVsZmq: flow.delivered / seconds / zmqRate,
+      framesPerSec: frames / seconds,
+      framesPerSecVsZmq: frames / seconds / zmqRate,
+      ethFramesPerSec: (byChannel['eth'] ?? 0) / seconds,
+      ethFramesPerSecVsZmq: (byChannel['eth'] ?? 0) / seconds / zmqRate,
+      whileFlowing: { wallMs: flowingMs, framesPerSec: flowingFramesPerSec, framesPerSecVsZmq: flowingFramesPerSec / zmqRate },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Figure 5: how many emulated frames the runtime carries per wall second when a guest sends as
+ * fast as the scenario asks, end to end across the overlay: web-01's guest, its vNIC's VF over
+ * PCIe to esx-01's DPU, GENEVE through the switches to esx-02's DPU, over PCIe to web-02's
+ * guest. Every hop is a frame on a wire, recorded as `frame.tx`; in multi-process mode each
+ * crosses ZeroMQ between two processes, so the ratio to figure 1 is the share of the raw
+ * message rate the whole emulation keeps.
+ */
+async function measureVmToVm(zmqRate: number): Promise<VmToVmFigure> {
+  const v = VM_TO_VM;
+  note(
+    `[figure 5] VM to VM: default lab, UDP ${v.from} -> ${v.to} at ${fmt(v.ratePps, 0)} pps for ${fmt((v.stopNs - v.startNs) / 1e6, 0)} ms virtual; ` +
+      `multi-process once, then in-process ${VM_TO_VM_IN_PROCESS_RUNS} times after a warm-up`,
+  );
+  const multiProcess = await vmToVmRun('multi-process', zmqRate);
+  note(`      multi-process: ${fmt(multiProcess.frames, 0)} frames, ${fmt(multiProcess.delivered, 0)} delivered in ${fmt(multiProcess.wallMs, 0)} ms`);
+  const warmUp = await vmToVmRun('in-process', zmqRate);
+  note(`      in-process warm-up: ${fmt(warmUp.frames, 0)} frames in ${fmt(warmUp.wallMs, 0)} ms`);
+  const inProcessRuns: VmToVmRun[] = [];
+  for (let i = 0; i < VM_TO_VM_IN_PROCESS_RUNS; i++) {
+    const run = await vmToVmRun('in-process', zmqRate);
+    note(`      in-process: ${fmt(run.frames, 0)} frames in ${fmt(run.wallMs, 0)} ms`);
+    inProcessRuns.push(run);
+  }
+  const byRate = [...inProcessRuns].sort((a, b) => a.framesPerSec - b.framesPerSec);
+  const inProcess = byRate[Math.floor(byRate.length / 2)]!;
+  return {
+    workload: `default lab, one UDP flow ${v.from} (esx-01) -> ${v.to} (esx-02), ${fmt(v.ratePps, 0)} pps x ${v.payloadBytes} bytes, batch mode`,
+    path: 'guest -> VF -> PCIe -> DPU -> GENEVE -> switch -> DPU -> PCIe -> VF -> guest',
+    ratePps: v.ratePps,
+    payloadBytes: v.payloadBytes,
+    virtualSeconds: v.endNs / 1e9,
+    multiProcess,
+    inProcess,
+    inProcessFramesPerSec: inProcessRuns.map((r) => r.framesPerSec),
+    inProcessWarmUpFramesPerSec: warmUp.framesPerSec,
+    fingerprintsMatch: multiProcess.fingerprint === warmUp.fingerprint,
+    multiOverIn: multiProcess.framesPerSec / inProcess.framesPerSec,
+    whileFlowingMultiOverIn: multiProcess.whileFlowing.framesPerSec / inProcess.whileFlowing.framesPerSec,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine context, report, main.
 
 interface MachineFigure {
   readonly cpus: number;
@@ -560,7 +765,7 @@ interface MachineFigure {
   readonly dpulab: string;
 }
 
-/** Figure 5: what the figures were measured on, since every absolute number depends on it. */
+/** Machine context: what the figures were measured on, since every absolute number depends on it. */
 function machineContext(): MachineFigure {
   let zeromq: string | null = null;
   try {
@@ -586,6 +791,7 @@ interface Report {
   readonly runtime: RuntimeFigure;
   readonly recorder: RecorderFigure;
   readonly startup: StartupFigure;
+  readonly vmToVm: VmToVmFigure;
   readonly benchWallMs: number;
 }
 
@@ -601,7 +807,7 @@ function ratio(value: number): string {
 
 /** The report as aligned, readable lines. */
 function readable(r: Report): string {
-  const { machine: m, zmq: z, runtime: rt, recorder: rec, startup: s } = r;
+  const { machine: m, zmq: z, runtime: rt, recorder: rec, startup: s, vmToVm: vv } = r;
   const row = (label: string, value: string): string => `  ${label.padEnd(34)} ${value}`;
   const runRows = (run: RuntimeRun): string[] => [
     row(`${run.mode}: events`, `${fmt(run.events, 0)} in ${fmt(run.windows, 0)} windows (${fmt(run.eventsPerWindow, 2)} per window), ${run.status}${run.crashed ? `, ${run.crashed} crashed` : ''}`),
@@ -609,6 +815,27 @@ function readable(r: Report): string {
     row(`${run.mode}: events/s`, `${fmt(run.eventsPerSec, 0)}   (${ratio(run.eventsPerSecVsZmq)} raw ZeroMQ)`),
     row(`${run.mode}: windows/s`, `${fmt(run.windowsPerSec, 0)}   (${ratio(run.windowsPerSecVsZmq)} raw ZeroMQ)`),
     row(`${run.mode}: steady events/s`, `${fmt(run.steady.eventsPerSec, 0)}, windows/s ${fmt(run.steady.windowsPerSec, 0)} (first to last window, ${fmt(run.steady.wallMs, 0)} ms)`),
+  ];
+  const vmRows = (run: VmToVmRun): string[] => [
+    row(
+      `${run.mode}: messages`,
+      `${fmt(run.delivered, 0)} delivered of ${fmt(run.sent, 0)} sent, ${fmt(run.lost, 0)} lost; ${run.status}${run.crashed ? `, ${run.crashed} crashed` : ''}`,
+    ),
+    row(`${run.mode}: wall time`, `${fmt(run.wallMs, 0)} ms for ${fmt(vv.virtualSeconds, 1)} s virtual, ${fmt(run.windows, 0)} windows`),
+    row(`${run.mode}: delivered msgs/s`, `${fmt(run.deliveredPerSec, 0)}   (${ratio(run.deliveredPerSecVsZmq)} raw ZeroMQ)`),
+    row(
+      `${run.mode}: frames (frame.tx)`,
+      `${fmt(run.frames, 0)}: ${Object.entries(run.framesByChannel)
+        .sort(([, a], [, b]) => b - a)
+        .map(([channel, n]) => `${channel} ${fmt(n, 0)}`)
+        .join(', ')}`,
+    ),
+    row(`${run.mode}: frames/s`, `${fmt(run.framesPerSec, 0)}   (${ratio(run.framesPerSecVsZmq)} raw ZeroMQ)`),
+    row(`${run.mode}: Ethernet frames/s`, `${fmt(run.ethFramesPerSec, 0)}   (${ratio(run.ethFramesPerSecVsZmq)} raw ZeroMQ; eth channel only)`),
+    row(
+      `${run.mode}: frames/s, flowing`,
+      `${fmt(run.whileFlowing.framesPerSec, 0)}   (${ratio(run.whileFlowing.framesPerSecVsZmq)} raw ZeroMQ; flow start to stop, ${fmt(run.whileFlowing.wallMs, 0)} ms)`,
+    ),
   ];
   return [
     'dpulab benchmark',
@@ -652,6 +879,18 @@ function readable(r: Report): string {
     row('stop() / dispose()', `${fmt(s.stopMs, 0)} ms / ${fmt(s.disposeMs, 0)} ms`),
     row('node processes left', s.stillAlive.length === 0 ? `none: all ${s.nodes} pids gone (ESRCH)` : `${s.stillAlive.length} STILL ALIVE: ${s.stillAlive.join(', ')}`),
     '',
+    '5. Emulated frames end to end, VM to VM across two hosts, multi-process and in-process',
+    row('workload', vv.workload),
+    row('path', vv.path),
+    ...vmRows(vv.multiProcess),
+    ...vmRows(vv.inProcess),
+    row('in-process runs frames/s', `${vv.inProcessFramesPerSec.map((v) => fmt(v, 0)).join(', ')} (median shown; warm-up ${fmt(vv.inProcessWarmUpFramesPerSec, 0)})`),
+    row('multi-process / in-process', `${ratio(vv.multiOverIn)} frames/s and messages/s (while flowing ${ratio(vv.whileFlowingMultiOverIn)})`),
+    row(
+      'same events in both modes',
+      `${vv.fingerprintsMatch ? 'yes: fingerprints match' : 'NO: fingerprints differ'} (${fmt(vv.virtualSeconds, 1)} s runs, seed 1)`,
+    ),
+    '',
     `Bench wall time: ${fmt(r.benchWallMs / 1000, 1)} s`,
   ].join('\n');
 }
@@ -667,7 +906,8 @@ async function main(): Promise<void> {
   // Start-up before the recorder, so the controller's RSS is not inflated by the synthetic events.
   const startup = await measureStartup();
   const recorder = measureRecorder(zmq.messagesPerSec);
-  const report: Report = { machine, zmq, runtime, recorder, startup, benchWallMs: performance.now() - t0 };
+  const vmToVm = await measureVmToVm(zmq.messagesPerSec);
+  const report: Report = { machine, zmq, runtime, recorder, startup, vmToVm, benchWallMs: performance.now() - t0 };
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${readable(report)}\n`);
 }
 
