@@ -49,6 +49,11 @@ export interface Cluster {
   runWindow(horizon: VTime, participants: readonly string[], inputs: ReadonlyMap<string, GrantedInput[]>): Promise<WindowReport>;
   /** Kills a node at a window boundary (SIGKILL to its process), after its last frames were received. */
   kill(node: string): Promise<NodeExit>;
+  /**
+   * Starts a killed node again as `incarnation`, its events numbered from `nodeSeqBase`. Its
+   * wires start afresh at both ends: nothing sent to or by an earlier life reaches the new one.
+   */
+  restart(node: string, incarnation: number, nodeSeqBase: number): Promise<NodeProcessInfo>;
   /** A plain-data view of a node's state. */
   inspect(node: string): Promise<unknown>;
   /** Asks every node to stop, waits with a deadline, then kills what remains. */

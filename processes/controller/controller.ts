@@ -20,6 +20,8 @@ export interface TimedInput {
 export interface InputPlan {
   readonly deliveries: ReadonlyArray<{ readonly node: string; readonly input: NodeInput }>;
   readonly kill?: string;
+  /** A killed node to start again as its next incarnation. */
+  readonly restart?: string;
 }
 
 /** Where ordered events go: the SQLite writer, or a replay comparator. */
@@ -75,6 +77,8 @@ export class Controller {
   private readonly minOut = new Map<string, VTime>();
   private readonly seqOf = new Map<string, number[]>();
   private readonly crashed: NodeExit[] = [];
+  /** The latest incarnation of each node that has been started again. */
+  private readonly incarnations = new Map<string, number>();
   private controllerSeq = 0;
   private inputSeq = 0;
   private seq = 0;
@@ -205,6 +209,19 @@ export class Controller {
         if (plan.kill !== undefined && cluster.alive().includes(plan.kill)) {
           const exit = await cluster.kill(plan.kill);
           windowEvents.push(this.exitEvent(input.atNs, exit));
+        }
+        // A restart of a node that is running is recorded and does nothing more.
+        if (plan.restart !== undefined && !cluster.alive().includes(plan.restart)) {
+          const incarnation = (this.incarnations.get(plan.restart) ?? 0) + 1;
+          this.incarnations.set(plan.restart, incarnation);
+          const info = await cluster.restart(plan.restart, incarnation, this.seqOf.get(plan.restart)?.length ?? 0);
+          this.nodes.push(info);
+          const start = this.controllerEvent(input.atNs, 'node.start', { node: info.id, kind: info.kind, incarnation }, { pid: info.pid, mode: cluster.mode });
+          windowEvents.push(start);
+          const list = inputs.get(info.id) ?? [];
+          list.push(this.grantedInput(input.atNs, { type: 'boot' }, start.nodeSeq));
+          inputs.set(info.id, list);
+          nextOf.set(info.id, input.atNs);
         }
         for (const d of plan.deliveries) {
           const list = inputs.get(d.node) ?? [];

@@ -88,6 +88,13 @@ export class InProcessCluster implements Cluster {
     return { node, incarnation, code: null, signal: 'SIGKILL', planned: true, reason: null };
   }
 
+  async restart(node: string, incarnation: number, nodeSeqBase: number): Promise<NodeProcessInfo> {
+    if (this.runtimes.has(node)) throw new Error(`Cannot restart ${node}: it is running`);
+    this.startNode(node, incarnation, nodeSeqBase);
+    const kind = this.topology.nodes.find((n) => n.id === node)!.kind;
+    return { id: node, kind, incarnation, pid: process.pid };
+  }
+
   async inspect(node: string): Promise<unknown> {
     return this.runtimes.get(node)?.inspect() ?? null;
   }

@@ -194,13 +194,7 @@ export class MultiProcessCluster implements Cluster {
     if (hello.incarnation !== incarnation) throw new Error(`Node ${id} said hello as incarnation ${hello.incarnation}, expected ${incarnation}`);
     const live = this.nodes.get(id)!;
     live.pid = hello.pid;
-    const wires: WireSetup[] = [];
-    for (const wire of this.options.topology.wires) {
-      const index = this.options.topology.wires.indexOf(wire);
-      const endpoint = `ipc://${this.runDir}/w${index}`;
-      if (wire.a.node === id) wires.push({ wire: wire.id, direction: `${wire.id}:a>b`, endpoint, bind: true });
-      if (wire.b.node === id) wires.push({ wire: wire.id, direction: `${wire.id}:b>a`, endpoint, bind: false });
-    }
+    const wires = this.wireSetups(id, false).map((w) => w.setup);
     this.send(id, {
       t: 'setup',
       topologyJson: this.topologyJson,
@@ -291,6 +285,45 @@ export class MultiProcessCluster implements Cluster {
     const exit = await exited;
     this.next.delete(node);
     return exit;
+  }
+
+  async restart(node: string, incarnation: number, nodeSeqBase: number): Promise<NodeProcessInfo> {
+    const old = this.nodes.get(node);
+    if (old && !old.exit) throw new Error(`Cannot restart ${node}: it is running`);
+    // Every wire of the node starts afresh at both ends, before the new life can connect: the
+    // peers' old sockets may still hold frames sent after the kill, which no life may receive.
+    for (const [direction, ends] of this.directions) {
+      if (ends.from === node || ends.to === node) this.sentCum.delete(direction);
+    }
+    await Promise.all(
+      this.wireSetups(node, true).map(async ({ peer, setup }) => {
+        const p = this.nodes.get(peer);
+        if (!p || p.exit || p.planned) return;
+        const token = ++this.token;
+        this.send(peer, { t: 'rewire', token, wire: setup });
+        await this.expect(peer, (m) => m.t === 'rewired' && m.token === token, 'rewired');
+      }),
+    );
+    this.spawnNode(nodeMainPath(), node, incarnation);
+    await this.handshake(node, incarnation, nodeSeqBase);
+    const kind = this.options.topology.nodes.find((n) => n.id === node)!.kind;
+    return { id: node, kind, incarnation, pid: this.nodes.get(node)!.pid };
+  }
+
+  /**
+   * The socket set-up of every wire of `node`, as that node opens them; with `forPeers`, as each
+   * peer opens its end instead.
+   */
+  private wireSetups(node: string, forPeers: boolean): Array<{ peer: string; setup: WireSetup }> {
+    const out: Array<{ peer: string; setup: WireSetup }> = [];
+    this.options.topology.wires.forEach((wire, index) => {
+      const endpoint = `ipc://${this.runDir}/w${index}`;
+      const aSetup: WireSetup = { wire: wire.id, direction: `${wire.id}:a>b`, endpoint, bind: true };
+      const bSetup: WireSetup = { wire: wire.id, direction: `${wire.id}:b>a`, endpoint, bind: false };
+      if (wire.a.node === node) out.push({ peer: wire.b.node, setup: forPeers ? bSetup : aSetup });
+      if (wire.b.node === node) out.push({ peer: wire.a.node, setup: forPeers ? aSetup : bSetup });
+    });
+    return out;
   }
 
   async inspect(node: string): Promise<unknown> {

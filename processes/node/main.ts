@@ -22,6 +22,7 @@ import {
   type ControllerMessage,
   type NodeMessage,
   type WireDirection,
+  type WireSetup,
 } from '../runtime/protocol.js';
 import { SendQueue } from './send-queue.js';
 
@@ -126,6 +127,19 @@ function portOn(wire: string): string {
   return w.a.node === nodeId ? w.a.port : w.b.port;
 }
 
+/** Opens one wire's PAIR socket (binding the `a` end, connecting the `b` end) and starts receiving. */
+async function openWire(setup: WireSetup): Promise<void> {
+  const socket = new Pair({ linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+  if (setup.bind) await socket.bind(setup.endpoint);
+  else socket.connect(setup.endpoint);
+  const arrow = setup.direction.slice(setup.wire.length + 1);
+  const w: WireSocket = { wire: setup.wire, out: setup.direction, in: `${setup.wire}:${arrow === 'a>b' ? 'b>a' : 'a>b'}`, socket, queue: new SendQueue(socket) };
+  wires.set(setup.wire, w);
+  const wire = topology!.wires.find((x) => x.id === setup.wire)!;
+  const peer = wire.a.node === nodeId ? wire.b.node : wire.a.node;
+  void receiveWire(w, peer).catch((error: unknown) => fatal(error));
+}
+
 async function handle(message: ControllerMessage): Promise<void> {
   switch (message.t) {
     case 'setup': {
@@ -140,17 +154,7 @@ async function handle(message: ControllerMessage): Promise<void> {
         nodeSeqBase: message.nodeSeqBase,
         core: createCore(node, topology),
       });
-      for (const setup of message.wires) {
-        const socket = new Pair({ linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
-        if (setup.bind) await socket.bind(setup.endpoint);
-        else socket.connect(setup.endpoint);
-        const [wireId, arrow] = [setup.wire, setup.direction.slice(setup.wire.length + 1)];
-        const w: WireSocket = { wire: wireId, out: setup.direction, in: `${wireId}:${arrow === 'a>b' ? 'b>a' : 'a>b'}`, socket, queue: new SendQueue(socket) };
-        wires.set(wireId, w);
-        const wire = topology.wires.find((x) => x.id === wireId)!;
-        const peer = wire.a.node === nodeId ? wire.b.node : wire.a.node;
-        void receiveWire(w, peer).catch((error: unknown) => fatal(error));
-      }
+      for (const setup of message.wires) await openWire(setup);
       reply({ t: 'ready', node: nodeId! });
       return;
     }
@@ -185,6 +189,25 @@ async function handle(message: ControllerMessage): Promise<void> {
       await awaitExpected(message.expect);
       reply({ t: 'synced', node: nodeId!, token: message.token });
       return;
+    case 'rewire': {
+      // The peer is a new life: drop whatever the old socket still holds, count from zero.
+      const old = wires.get(message.wire.wire);
+      if (old) {
+        old.queue.close();
+        old.socket.linger = 0;
+        old.socket.close();
+      }
+      const arrow = message.wire.direction.slice(message.wire.wire.length + 1);
+      const incoming = `${message.wire.wire}:${arrow === 'a>b' ? 'b>a' : 'a>b'}`;
+      for (const direction of [message.wire.direction, incoming]) {
+        sentCount.delete(direction);
+        received.delete(direction);
+        deadDirections.delete(direction);
+      }
+      await openWire(message.wire);
+      reply({ t: 'rewired', node: nodeId!, token: message.token });
+      return;
+    }
     case 'inspect':
       reply({ t: 'inspected', node: nodeId!, token: message.token, state: { ...(runtime?.inspect() as object), malformedEnvelopes } });
       return;

@@ -77,6 +77,8 @@ export const controllerMessageSchema = z.discriminatedUnion('t', [
     dead: z.array(z.string()),
   }),
   z.object({ t: z.literal('sync'), token: z.number().int(), expect: z.array(z.tuple([z.string(), z.number().int().nonnegative()])) }),
+  /** A peer of this wire was started again: open the wire afresh, counts from zero both ways. */
+  z.object({ t: z.literal('rewire'), token: z.number().int(), wire: wireSetupSchema }),
   z.object({ t: z.literal('inspect'), token: z.number().int() }),
   z.object({ t: z.literal('stop') }),
 ]);
@@ -95,6 +97,7 @@ export const nodeMessageSchema = z.discriminatedUnion('t', [
     next: timeSchema.nullable(),
   }),
   z.object({ t: z.literal('synced'), node: z.string(), token: z.number().int() }),
+  z.object({ t: z.literal('rewired'), node: z.string(), token: z.number().int() }),
   z.object({ t: z.literal('inspected'), node: z.string(), token: z.number().int(), state: z.unknown() }),
   z.object({ t: z.literal('bye'), node: z.string() }),
   z.object({ t: z.literal('fatal'), node: z.string(), message: z.string() }),

@@ -1,0 +1,72 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decode } from '../shared/codec.js';
+import { EventLogReader } from '../processes/controller/log/reader.js';
+import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+
+interface RunJson {
+  db: string;
+  fingerprint: string;
+  nodes: Array<{ id: string; pid: number }>;
+  crashed: unknown[];
+}
+
+const SCENARIO = `name: kill-and-restart
+end: 2s
+steps:
+  - { at: 500ms, action: kill, node: dpu-02b }
+  - { at: 1s, action: restart, node: dpu-02b }
+  - { at: 1.2s, action: kill, node: tor-a }
+  - { at: 1.5s, action: restart, node: tor-a }
+`;
+
+describe('a killed node started again', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  it('boots as a new process and incarnation, its peers see its cables go down and up, and the run replays', () => {
+    const scenario = join(tmp.dir, 'restart.yaml');
+    writeFileSync(scenario, SCENARIO);
+    const multi = lastJson<RunJson>(dpulab(['run', '--scenario', scenario, '--seed', '4', '--json', '--db', join(tmp.dir, 'multi.db')]));
+    const single = lastJson<RunJson>(dpulab(['run', '--scenario', scenario, '--seed', '4', '--json', '--in-process', '--db', join(tmp.dir, 'single.db')]));
+    expect(single.fingerprint).toBe(multi.fingerprint);
+    expect(multi.crashed).toEqual([]);
+
+    // Two lives of dpu-02b: two processes, both gone now.
+    const lives = multi.nodes.filter((n) => n.id === 'dpu-02b').map((n) => n.pid);
+    expect(lives).toHaveLength(2);
+    expect(new Set(lives).size).toBe(2);
+    for (const pid of lives) expect(isAlive(pid)).toBe(false);
+
+    const reader = EventLogReader.open(multi.db);
+    try {
+      const starts = [...reader.events({ kinds: ['node.start'], fromNs: 1 })].map((e) => [e.vtime, decode(e.payload)]);
+      expect(starts).toEqual([
+        [1e9, { node: 'dpu-02b', kind: 'dpu', incarnation: 1 }],
+        [1.5e9, { node: 'tor-a', kind: 'switch', incarnation: 1 }],
+      ]);
+      expect(reader.nodes().filter((n) => n.id === 'dpu-02b').map((n) => n.incarnation)).toEqual([0, 1]);
+      // tor-b's port towards dpu-02b lost carrier at the kill and got it back at the restart.
+      const towardsDpu = [...reader.events({ kinds: ['link.state'], nodes: ['tor-b'] })].map((e) => [e.vtime, (decode(e.payload) as { port: string; up: boolean }).up]);
+      expect(towardsDpu.slice(0, 2)).toEqual([
+        [0.5e9, false],
+        [1e9, true],
+      ]);
+      // The host saw its standby DPU go silent and come back.
+      const states = [...reader.events({ kinds: ['dpu.state'], nodes: ['esx-02'] })].map((e) => decode(e.payload) as { dpu: string; state: string; reason: string });
+      expect(states.filter((s) => s.dpu === 'dpu-02b').map((s) => s.reason)).toEqual(['boot', 'heartbeat-lost', 'heartbeat-restored']);
+      // The restarted DPU relearns its neighbour as soon as tor-a is back and advertises on link-up.
+      const relearned = [...reader.events({ kinds: ['lldp.neighbor'], nodes: ['dpu-02b'], fromNs: 1.5e9 })].map((e) => decode(e.payload) as { systemName: string });
+      expect(relearned.map((n) => n.systemName)).toContain('tor-a');
+    } finally {
+      reader.close();
+    }
+    const replay = dpulab(['replay', multi.db, '--verify']);
+    expect(replay.code, replay.stdout).toBe(0);
+  });
+
+  it('leaves no node process behind', () => {
+    expect(nodeProcesses()).toEqual([]);
+  });
+});
