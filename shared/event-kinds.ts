@@ -24,6 +24,7 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   'input.dfw.rule.add': 'Input: the management plane pushes a firewall rule (payload: rule)',
   'input.dfw.rule.remove': 'Input: the management plane withdraws a firewall rule (payload: rule id)',
   'input.vnic.mode': 'Input: a vNIC is asked to run in another datapath mode (payload: vnic, mode)',
+  'input.traceflow': 'Input: a marked packet is injected into a vNIC to trace its path (payload: trace {id, from, to, protocol, port})',
   'dfw.rules': 'A firewall rule set changed (payload: generation, count, change set|add|remove, rule)',
   'dfw.rule.hit': 'A new connection or untracked packet was judged by a rule, never one judged by its connection entry (payload: vnic, rule, action, dir, proto, src, dst, sport, dport, icmpType)',
   'dfw.conn.new': 'A connection entry was created (payload: vnic, conn, rule, dir, proto, src, sport, dst, dport, state)',
@@ -47,4 +48,5 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   'cost.report': 'CPU a node spent moving frames, by step and by mode, at the end of a run (payload: nodeKind, coreType, coresAvailable, elapsedNs, factor, byStep, byMode, totalCpuNs, coresUsed)',
   'ipfix.export': 'A DPU exported an IPFIX message to its collector (payload: sequence, records, templates, bytes)',
   'switch.drop': 'A physical switch dropped a frame (payload: port, reason, vlan, len)',
+  'traceflow.observe': 'A node saw a traceflow packet (payload: trace, point injected|dfw|forwarded|hairpin|routed|encapsulated|decapsulated|physical-switch|delivered|dropped, node, summary, detail)',
 };

@@ -1,5 +1,6 @@
-import type { ResolvedTopology } from '../../shared/topology/types.js';
-import { flowSpecSchema } from '../../shared/scenario/actions.js';
+import type { ResolvedTopology, VnicSpec } from '../../shared/topology/types.js';
+import { flowSpecSchema, traceflowSpecSchema } from '../../shared/scenario/actions.js';
+import { isIpv4, isIpv6 } from '../../shared/net/ip.js';
 import { dfwRuleSchema } from '../../shared/scenario/dfw-rule.js';
 import type { NodeInput } from '../runtime/types.js';
 import type { InputPlan, TimedInput } from './controller.js';
@@ -32,7 +33,13 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
     case 'kill': {
       const node = topology.nodes.find((n) => n.id === record.node);
       if (!node) throw new InputError(`Action kill: no node ${String(record.node)}`);
-      return { deliveries: [], kill: node.id };
+      // A dead box's cables lose carrier at the other end.
+      return { deliveries: peerLinks(topology, node.id, false), kill: node.id };
+    }
+    case 'restart': {
+      const node = topology.nodes.find((n) => n.id === record.node);
+      if (!node) throw new InputError(`Action restart: no node ${String(record.node)}`);
+      return { deliveries: peerLinks(topology, node.id, true), restart: node.id };
     }
     case 'note':
       if (typeof record.text !== 'string') throw new InputError('Action note: text must be a string');
@@ -62,9 +69,56 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
       const host = vnicHost(topology, String(record.vnic));
       return { deliveries: [{ node: host, input: action('vnic.mode', { vnic: record.vnic, mode }) }] };
     }
+    case 'traceflow': {
+      const trace = traceflowSpecSchema.safeParse(record.trace);
+      if (!trace.success) throw new InputError(`Action traceflow: trace.${trace.error.issues[0]?.path.join('.') ?? ''}: ${trace.error.issues[0]?.message ?? 'invalid'}`);
+      const { id, from, to, protocol = 'icmp', port } = trace.data;
+      const source = traceSource(topology, from);
+      const address = traceDestination(topology, to);
+      if ((isIpv6(address) ? source.vnic.ipv6 : source.vnic.ipv4) === null) throw new InputError(`Action traceflow: vNIC ${source.vnic.id} has no address of the family of ${address}`);
+      // The host resolves MACs from the topology, as the guest's ARP would.
+      const request = { id, vnic: source.vnic.id, to: address, protocol, port: port ?? null };
+      return { deliveries: [{ node: source.host, input: action('traceflow', { trace: request }) }] };
+    }
     default:
       throw new InputError(`Unknown action ${record.action}`);
   }
+}
+
+/** The vNIC a traceflow leaves from: a vNIC by id, or a VM's first vNIC; and its host. */
+function traceSource(topology: ResolvedTopology, from: string): { host: string; vnic: VnicSpec } {
+  for (const node of topology.nodes) {
+    if (node.kind !== 'host') continue;
+    for (const vm of node.spec.vms) {
+      const vnic = vm.id === from ? vm.vnics[0] : vm.vnics.find((v) => v.id === from);
+      if (vnic) return { host: node.id, vnic };
+      if (vm.id === from) throw new InputError(`Action traceflow: VM ${from} has no vNIC to send from`);
+    }
+  }
+  throw new InputError(`Action traceflow: no VM or vNIC ${from} in topology ${topology.name}`);
+}
+
+/** A traceflow's destination as an address: a VM's first vNIC's IPv4 address, a vNIC's IPv4 address, or an address as given. */
+function traceDestination(topology: ResolvedTopology, to: string): string {
+  for (const node of topology.nodes) {
+    if (node.kind !== 'host') continue;
+    for (const vm of node.spec.vms) {
+      const vnic = vm.id === to ? vm.vnics[0] : vm.vnics.find((v) => v.id === to);
+      if (vnic) return vnic.ipv4.split('/')[0]!;
+    }
+  }
+  if (isIpv4(to) || isIpv6(to)) return to;
+  throw new InputError(`Action traceflow: trace.to ${to} is no VM, vNIC or IP address of topology ${topology.name}`);
+}
+
+/** Link state changes at the far end of every wire of `node`. */
+function peerLinks(topology: ResolvedTopology, node: string, up: boolean): Array<{ node: string; input: NodeInput }> {
+  const out: Array<{ node: string; input: NodeInput }> = [];
+  for (const wire of topology.wires) {
+    if (wire.a.node === node) out.push({ node: wire.b.node, input: { type: 'link', port: wire.b.port, up } });
+    if (wire.b.node === node) out.push({ node: wire.a.node, input: { type: 'link', port: wire.a.port, up } });
+  }
+  return out;
 }
 
 function action(name: string, args: Record<string, unknown>): NodeInput {

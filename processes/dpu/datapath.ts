@@ -11,6 +11,7 @@ import { tryDecodeFrame } from '../../shared/net/frame.js';
 import { FlowCache, type FlowKey } from './ipfix/flow-cache.js';
 import { IpfixExporter, ipfixEndpoints } from './ipfix/exporter.js';
 import { IpfixAgent } from './ipfix/ipfix-agent.js';
+import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedFrame } from '../common/traceflow.js';
 
 const DFW_SWEEP_TIMER = 'dfw.sweep';
 
@@ -22,6 +23,10 @@ const DFW_SWEEP_TIMER = 'dfw.sweep';
  * filtered `in` before it is written into the guest. A reject's answer goes back the way the
  * offending frame came. Only the active DPU of a host serves its vNICs; a standby runs its
  * switch with none until it takes over.
+ *
+ * Traceflow packets (see `common/traceflow.ts`) are handled like any frame and charged like any
+ * frame; on the way, the firewall verdicts and the switch's decisions about them are recorded
+ * as `traceflow.observe` events.
  */
 export class DpuDatapath {
   readonly switch: OverlaySwitch;
@@ -32,6 +37,8 @@ export class DpuDatapath {
   /** IPFIX flow records of what the vNICs send, exported to the host's collector. */
   private readonly ipfix: IpfixAgent | null;
   private sweepArmed: number | null = null;
+  /** Records traceflow observation points from the switch's decisions. */
+  private readonly traces: SwitchTraceWatcher;
 
   constructor(
     private readonly node: DpuNode,
@@ -54,6 +61,7 @@ export class DpuDatapath {
     const collector = ipfixEndpoints(topology, node.id);
     const domainId = 1 + topology.nodes.filter((n) => n.kind === 'dpu').findIndex((n) => n.id === node.id);
     this.ipfix = collector ? new IpfixAgent(new FlowCache(), new IpfixExporter({ domainId, ...collector }), 'pcie') : null;
+    this.traces = new SwitchTraceWatcher(() => this.switch.inspect().arpPending);
   }
 
   boot(ctx: NodeContext): void {
@@ -71,7 +79,8 @@ export class DpuDatapath {
 
   /** A frame on an uplink. */
   fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
-    this.apply(ctx, this.switch.fromUplink(ctx, port, frame));
+    const call = this.traces.begin('uplink', frame);
+    this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call);
   }
 
   onLink(ctx: NodeContext, port: string, up: boolean): void {
@@ -118,19 +127,22 @@ export class DpuDatapath {
       switch: this.switch.inspect(),
       firewall: this.firewall.inspect(),
       vnicPorts: this.vnicPorts.inspect(),
+      traceflowWaitingForArp: this.traces.inspect(),
       cost: this.cost.report(1),
     };
   }
 
   private egress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+    const call = this.traces.begin('vnic', frame);
     const verdict = this.firewall.filter(ctx, vnic, 'out', frame);
     this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
     this.armSweep(ctx);
+    if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
     // A reject is answered to the VM that sent the offending frame.
     if (verdict.reply) this.vnicPorts.toVnic(ctx, vnic, verdict.reply);
     if (verdict.action !== 'allow') return;
     this.observeFlow(ctx, vnic, frame);
-    this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame));
+    this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call);
   }
 
   /** Counts an IP packet a vNIC sent into its IPFIX flow (ingress interface: the vNIC's index + 1). */
@@ -153,24 +165,28 @@ export class DpuDatapath {
     this.ipfix.observe(ctx, key, f.length - f.ethernet.headerLength, { ingress, egress: 0 });
   }
 
-  private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+  private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): void {
     const verdict = this.firewall.filter(ctx, vnic, 'in', frame);
     this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
     this.armSweep(ctx);
+    if (trace) observeFirewall(ctx, trace, vnic, 'in', verdict);
     // A reject is answered to the sender, as if from the protected VM: switched, not filtered again.
     if (verdict.reply) this.apply(ctx, this.switch.fromVnic(ctx, vnic, verdict.reply));
     if (verdict.action !== 'allow') return;
     this.vnicPorts.toVnic(ctx, vnic, frame);
   }
 
-  private apply(ctx: NodeContext, actions: readonly SwitchAction[]): void {
+  /** Performs a switch call's actions; `call` follows traceflow frames through them. */
+  private apply(ctx: NodeContext, actions: readonly SwitchAction[], call: SwitchTraceCall = this.traces.begin('none', null)): void {
     for (const action of actions) {
       const mode: CostMode =
         action.kind === 'to-vnic' ? this.modeOf(action.vnic) : action.kind === 'to-uplink' && action.origin.kind === 'vnic' ? this.modeOf(action.origin.vnic) : 'none';
       for (const step of action.steps) this.charge(step, mode, action.kind === 'drop' ? 0 : action.frame.length);
+      const trace = this.traces.see(ctx, call, action);
       if (action.kind === 'to-uplink') ctx.send(action.port, action.frame);
-      else if (action.kind === 'to-vnic') this.ingress(ctx, action.vnic, action.frame);
+      else if (action.kind === 'to-vnic') this.ingress(ctx, action.vnic, action.frame, trace);
     }
+    this.traces.end(ctx, call);
   }
 
   private modeOf(vnic: string): CostMode {

@@ -9,6 +9,18 @@ import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from '.
 import { FlowError } from './guest/flow-spec.js';
 import { GuestStack } from './guest/stack.js';
 import { HostVnic, vnicOfPcieMessage } from './vnic/host-vnic.js';
+import {
+  buildTraceflowPacket,
+  observeFirewall,
+  observeTrace,
+  parseTraceflowRequest,
+  planTraceflow,
+  SwitchTraceWatcher,
+  traceOf,
+  TraceflowError,
+  type SwitchTraceCall,
+  type TracedFrame,
+} from '../common/traceflow.js';
 
 const DFW_SWEEP_TIMER = 'dfw.sweep';
 
@@ -16,6 +28,10 @@ const DFW_SWEEP_TIMER = 'dfw.sweep';
  * The host's networking: every VM's guest stack and vNICs, the vNICs' datapath towards the
  * active DPU (or, on a host without DPUs, the software switch and firewall on x86), and the
  * x86 cost of each step.
+ *
+ * Traceflow: the `traceflow` action injects a marked packet into a vNIC exactly as its guest
+ * would send it; a marked frame arriving for a guest is recorded as delivered and not handed to
+ * the guest's stack (so nothing answers it). See `common/traceflow.ts`.
  */
 export class HostDatapath {
   readonly cost = new CostMeter({ core: 'x86' });
@@ -28,11 +44,13 @@ export class HostDatapath {
   /** The software switch and firewall of a host without DPUs. */
   private readonly softSwitch: OverlaySwitch | null = null;
   private readonly firewall: DistributedFirewall | null = null;
+  /** Follows traceflow frames through the software switch. */
+  private readonly traces: SwitchTraceWatcher | null = null;
   private sweepArmed: number | null = null;
 
   constructor(
     private readonly host: HostNode,
-    topology: ResolvedTopology,
+    private readonly topology: ResolvedTopology,
   ) {
     const activeDpu = host.spec.failover.active[0] ?? host.spec.dpus[0] ?? null;
     const vms = [...host.spec.vms].sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -46,7 +64,9 @@ export class HostDatapath {
     if (host.spec.dpus.length === 0) {
       const local = allVnics(topology).filter((v) => v.host === host.id);
       const uplinks = host.ports.map((p) => p.name);
-      this.softSwitch = new OverlaySwitch({ owner: host.id, topology, tep: tepOf(topology, host.id), uplinks, vnics: local });
+      const softSwitch = new OverlaySwitch({ owner: host.id, topology, tep: tepOf(topology, host.id), uplinks, vnics: local });
+      this.softSwitch = softSwitch;
+      this.traces = new SwitchTraceWatcher(() => softSwitch.inspect().arpPending);
       this.firewall = new DistributedFirewall({ node: host.id, resolve: endpointResolver(topology) });
       for (const v of local) this.firewall.attach({ vnic: v.id, vm: v.vm, mac: v.mac, ipv4: v.ipv4.split('/')[0]!, ipv6: v.ipv6?.split('/')[0] ?? null });
     }
@@ -71,7 +91,7 @@ export class HostDatapath {
 
   /** A frame on an uplink of a host without DPUs. */
   fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
-    if (this.softSwitch) this.apply(ctx, this.softSwitch.fromUplink(ctx, port, frame));
+    if (this.softSwitch) this.apply(ctx, this.softSwitch.fromUplink(ctx, port, frame), this.traces!.begin('uplink', frame));
   }
 
   onLink(ctx: NodeContext, port: string, up: boolean): void {
@@ -129,6 +149,8 @@ export class HostDatapath {
       case 'dfw.rule.remove':
         this.firewall?.removeRule(ctx, String(args.rule));
         return this.firewall !== null;
+      case 'traceflow':
+        return this.traceflow(ctx, args);
       default:
         return false;
     }
@@ -150,34 +172,91 @@ export class HostDatapath {
     };
   }
 
-  /** A guest sent a frame on one of its vNICs. */
-  private transmit(ctx: NodeContext, vnicId: string, frame: Uint8Array): void {
+  /**
+   * The `traceflow` action: builds the marked packet from the vNIC's MAC and address towards the
+   * destination (its VM's MAC on the same segment, the distributed router's otherwise) and sends
+   * it on the vNIC as the guest would. A packet the guest could not address is recorded as
+   * dropped at the source. False when the vNIC is not on this host.
+   */
+  private traceflow(ctx: NodeContext, args: Readonly<Record<string, unknown>>): boolean {
+    const request = parseTraceflowRequest(args);
+    const vnic = request ? this.vnics.get(request.vnic) : undefined;
+    if (!request || !vnic) return false;
+    let plan;
+    try {
+      plan = planTraceflow(this.topology, request);
+    } catch (error) {
+      if (!(error instanceof TraceflowError)) throw error;
+      ctx.emit('node.error', { message: error.message, while: 'action' });
+      return true;
+    }
+    const vm = this.vmOf.get(vnic.id) ?? null;
+    if (!plan.ok) {
+      observeTrace(ctx, request.id, 'dropped', `not sent by ${vnic.id}: ${plan.message}`, { where: 'source', reason: plan.reason, rule: null, vnic: vnic.id, vm });
+      return true;
+    }
+    const f = plan.fields;
+    const port = f.protocol === 'icmp' ? null : f.dstPort;
+    const what = `${f.protocol}${port !== null ? ` port ${port}` : ''}`;
+    observeTrace(ctx, request.id, 'injected', `injected into ${vnic.id} (${vnic.mode}): ${what} ${f.srcIp} > ${f.dstIp} via ${f.dstMac}`, {
+      vnic: vnic.id,
+      vm,
+      mode: vnic.mode,
+      protocol: f.protocol,
+      srcIp: f.srcIp,
+      dstIp: f.dstIp,
+      srcMac: f.srcMac,
+      dstMac: f.dstMac,
+      port,
+    });
+    const outcome = this.transmit(ctx, vnic.id, buildTraceflowPacket(f));
+    if (outcome === 'dropped') {
+      observeTrace(ctx, request.id, 'dropped', `dropped by ${vnic.id}: its TX ring is full`, { where: 'vnic', reason: 'tx-ring-full', rule: null, vnic: vnic.id, vm });
+    }
+    return true;
+  }
+
+  /** A guest sent a frame on one of its vNICs; returns what became of it. */
+  private transmit(ctx: NodeContext, vnicId: string, frame: Uint8Array): 'sent' | 'local' | 'held' | 'dropped' {
     const vnic = this.vnics.get(vnicId);
-    if (!vnic) return;
+    if (!vnic) return 'dropped';
     const result = vnic.transmit(ctx, frame);
     this.charge(result.steps, vnic.mode, frame.length);
     if (result.outcome === 'local') this.softEgress(ctx, vnicId, result.frame);
+    return result.outcome;
   }
 
+  /** Frames written into a guest's RX ring go to its stack; a traceflow frame ends here instead. */
   private deliver(ctx: NodeContext, vnic: HostVnic, result: { frames: Uint8Array[]; steps: CostStep[] }): void {
     this.charge(result.steps, vnic.mode, result.frames.reduce((n, f) => n + f.length, 0));
-    const stack = this.stacks.get(this.vmOf.get(vnic.id) ?? '');
-    for (const frame of result.frames) stack?.receive(ctx, vnic.id, frame);
+    const vm = this.vmOf.get(vnic.id) ?? '';
+    const stack = this.stacks.get(vm);
+    for (const frame of result.frames) {
+      const trace = traceOf(frame);
+      if (trace) {
+        observeTrace(ctx, trace.id, 'delivered', `delivered to ${vnic.id} of ${vm} (${vnic.mode})`, { vnic: vnic.id, vm, mode: vnic.mode, router: false, dstIp: trace.dstIp });
+        continue;
+      }
+      stack?.receive(ctx, vnic.id, frame);
+    }
   }
 
   private softEgress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
     const firewall = this.firewall!;
+    const call = this.traces!.begin('vnic', frame);
     const verdict = firewall.filter(ctx, vnic, 'out', frame);
     this.charge([verdict.established ? 'dfw-conntrack' : 'dfw-lookup'], 'no-dpu', frame.length);
     this.armSweep(ctx);
+    if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
     if (verdict.reply) this.softDeliver(ctx, vnic, verdict.reply);
-    if (verdict.action === 'allow') this.apply(ctx, this.softSwitch!.fromVnic(ctx, vnic, frame));
+    if (verdict.action === 'allow') this.apply(ctx, this.softSwitch!.fromVnic(ctx, vnic, frame), call);
   }
 
-  private softIngress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+  private softIngress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): void {
     const verdict = this.firewall!.filter(ctx, vnic, 'in', frame);
     this.charge([verdict.established ? 'dfw-conntrack' : 'dfw-lookup'], 'no-dpu', frame.length);
     this.armSweep(ctx);
+    if (trace) observeFirewall(ctx, trace, vnic, 'in', verdict);
     if (verdict.reply) this.apply(ctx, this.softSwitch!.fromVnic(ctx, vnic, verdict.reply));
     if (verdict.action === 'allow') this.softDeliver(ctx, vnic, frame);
   }
@@ -187,12 +266,15 @@ export class HostDatapath {
     if (vnic) this.deliver(ctx, vnic, vnic.receiveLocal(ctx, frame));
   }
 
-  private apply(ctx: NodeContext, actions: readonly SwitchAction[]): void {
+  /** Performs the software switch's actions; `call` follows traceflow frames through them. */
+  private apply(ctx: NodeContext, actions: readonly SwitchAction[], call: SwitchTraceCall = this.traces!.begin('none', null)): void {
     for (const action of actions) {
       this.charge(action.steps, 'no-dpu', action.kind === 'drop' ? 0 : action.frame.length);
+      const trace = this.traces!.see(ctx, call, action);
       if (action.kind === 'to-uplink') ctx.send(action.port, action.frame);
-      else if (action.kind === 'to-vnic') this.softIngress(ctx, action.vnic, action.frame);
+      else if (action.kind === 'to-vnic') this.softIngress(ctx, action.vnic, action.frame, trace);
     }
+    this.traces!.end(ctx, call);
   }
 
   private charge(steps: readonly CostStep[], mode: CostMode, bytes: number): void {

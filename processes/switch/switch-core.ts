@@ -2,6 +2,7 @@ import { isMulticastMac } from '../../shared/net/mac.js';
 import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
 import type { ResolvedTopology, SwitchNode } from '../../shared/topology/types.js';
 import { LldpAgent } from '../common/lldp-agent.js';
+import { observeTrace, traceOf, type TracedFrame } from '../common/traceflow.js';
 import { MalformedCounter } from '../common/malformed.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { EgressFrame } from './egress-frame.js';
@@ -29,7 +30,9 @@ interface PortCounters {
  * their VLAN; frames get tagged or untagged on egress by the port's mode; port mirroring sends
  * copies out of destination ports. LLDP runs on every cabled port, and frames to the LLDP group
  * address are consumed, never forwarded nor mirrored. Records `switch.drop` for every frame
- * dropped by VLAN filtering, on a mirror destination or towards a down port.
+ * dropped by VLAN filtering, on a mirror destination or towards a down port. A frame carrying a
+ * traceflow mark (also inside GENEVE) is recorded as `traceflow.observe` point `physical-switch`
+ * with the ports it left on, or `dropped` with the switch's reason.
  */
 export class SwitchCore implements NodeCore {
   private readonly lldp: LldpAgent;
@@ -79,15 +82,16 @@ export class SwitchCore implements NodeCore {
     // Mirrors copy what the port received, before any filtering, as a SPAN session does.
     for (const destination of this.mirror.rxCopies(port)) this.sendCopy(ctx, destination, bytes);
 
+    const trace = traceOf(bytes);
     const ingress = this.vlanPort(port);
     const taggedVid = eth.vlan?.vid ?? null;
     if (this.mirror.isDestination(port)) {
-      this.drop(ctx, port, 'mirror-destination', taggedVid ?? ingress.untaggedVlan, bytes.length);
+      this.drop(ctx, port, 'mirror-destination', taggedVid ?? ingress.untaggedVlan, bytes.length, trace);
       return;
     }
     const verdict = ingress.classify(taggedVid);
     if (verdict.drop !== undefined) {
-      this.drop(ctx, port, verdict.drop, taggedVid ?? ingress.untaggedVlan, bytes.length);
+      this.drop(ctx, port, verdict.drop, taggedVid ?? ingress.untaggedVlan, bytes.length, trace);
       return;
     }
     const vlan = verdict.vlan;
@@ -97,15 +101,50 @@ export class SwitchCore implements NodeCore {
     if (out !== undefined) {
       if (out === port) {
         if (counters) counters.filtered++;
+        if (trace) this.observeFiltered(ctx, trace, port, vlan);
       } else if (!this.transmit(ctx, out, vlan, frame)) {
-        this.drop(ctx, out, 'link-down', vlan, bytes.length);
+        this.drop(ctx, out, 'link-down', vlan, bytes.length, trace);
+      } else if (trace) {
+        this.observe(ctx, trace, port, [out], vlan, false);
       }
       return;
     }
+    const flooded: string[] = [];
     for (const p of this.cabled) {
       if (p === port || this.mirror.isDestination(p) || !this.vlanPort(p).carries(vlan)) continue;
-      if (this.transmit(ctx, p, vlan, frame)) this.counters.get(p)!.floods++;
+      if (this.transmit(ctx, p, vlan, frame)) {
+        this.counters.get(p)!.floods++;
+        flooded.push(p);
+      }
     }
+    if (trace) this.observe(ctx, trace, port, flooded, vlan, true);
+  }
+
+  /** A traceflow copy that goes no further: its destination was learned on the port it came in on (not a drop for the switch). */
+  private observeFiltered(ctx: NodeContext, trace: TracedFrame, port: string, vlan: number): void {
+    observeTrace(ctx, trace.id, 'dropped', `not forwarded by physical switch ${this.node.id}: destination learned on ingress port ${port}, vlan ${vlan}`, {
+      where: 'physical-switch',
+      reason: 'filtered',
+      rule: null,
+      port,
+      vlan,
+    });
+  }
+
+  /** Records that a traceflow frame went through: in on `inPort`, out on `outPorts` (learned, or flooded). */
+  private observe(ctx: NodeContext, trace: TracedFrame, inPort: string, outPorts: string[], vlan: number, flooded: boolean): void {
+    const tunnel = trace.tunnel;
+    const what = tunnel ? `GENEVE vni ${tunnel.vni} ${tunnel.srcTep} > ${tunnel.dstTep}` : `${trace.srcIp} > ${trace.dstIp}`;
+    const out = outPorts.length > 0 ? outPorts.join(', ') : 'no port';
+    observeTrace(ctx, trace.id, 'physical-switch', `${flooded ? 'flooded' : 'forwarded'} ${what} from ${inPort} to ${out}, vlan ${vlan}`, {
+      inPort,
+      outPorts,
+      vlan,
+      flooded,
+      vni: tunnel?.vni ?? null,
+      srcTep: tunnel?.srcTep ?? null,
+      dstTep: tunnel?.dstTep ?? null,
+    });
   }
 
   private vlanPort(port: string): VlanPort {
@@ -139,11 +178,20 @@ export class SwitchCore implements NodeCore {
   }
 
   /** Counts and records a dropped frame: `port` is where it was dropped (the egress port for `link-down`). */
-  private drop(ctx: NodeContext, port: string, reason: SwitchDropReason, vlan: number, len: number): void {
+  private drop(ctx: NodeContext, port: string, reason: SwitchDropReason, vlan: number, len: number, trace: TracedFrame | null): void {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
     const counters = this.counters.get(port);
     if (counters && reason !== 'link-down') counters.rxDrops++;
     ctx.emit('switch.drop', { port, reason, vlan, len });
+    if (trace) {
+      observeTrace(ctx, trace.id, 'dropped', `dropped by physical switch ${this.node.id} on ${port}: ${reason}, vlan ${vlan}`, {
+        where: 'physical-switch',
+        reason,
+        rule: null,
+        port,
+        vlan,
+      });
+    }
   }
 
   onTimer(ctx: NodeContext, name: string, data: unknown): void {

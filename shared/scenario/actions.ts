@@ -32,16 +32,27 @@ export const flowSpecSchema = z.strictObject({
   count: z.number().int().positive().optional(),
 });
 
+/** The packet a `traceflow` step injects. */
+export const traceflowSpecSchema = z.strictObject({
+  id: nameSchema('a trace id').max(64),
+  from: nameSchema('a VM or vNIC id'),
+  to: z.string().min(1),
+  protocol: z.enum(['icmp', 'tcp', 'udp']).optional(),
+  port: port.optional(),
+}).refine((t) => t.port === undefined || (t.protocol ?? 'icmp') !== 'icmp', { message: 'an ICMP trace has no port; give protocol tcp or udp', path: ['port'] });
+
 /** Per action, the schema of a step that takes it. */
 export const STEP_SCHEMAS = {
   link: stepSchema('link', { wire: z.string().min(1), state: z.enum(['up', 'down']) }),
   kill: stepSchema('kill', { node: nameSchema('a node id') }),
+  restart: stepSchema('restart', { node: nameSchema('a node id') }),
   note: stepSchema('note', { text: z.string().min(1) }),
   'flow.start': stepSchema('flow.start', { flow: flowSpecSchema }),
   'flow.stop': stepSchema('flow.stop', { flow: nameSchema('a flow id') }),
   'dfw.rule.add': stepSchema('dfw.rule.add', { rule: dfwRuleSchema }),
   'dfw.rule.remove': stepSchema('dfw.rule.remove', { rule: nameSchema('a rule id') }),
   'vnic.mode': stepSchema('vnic.mode', { vnic: z.string().min(1), mode: z.enum(['uptv2', 'mux', 'emulated']) }),
+  traceflow: stepSchema('traceflow', { trace: traceflowSpecSchema }),
 } satisfies { readonly [K in ScenarioActionName]: z.ZodType<WrittenStep<Extract<ScenarioAction, { action: K }>>> };
 
 /** The action names, sorted, for messages. */
@@ -61,6 +72,7 @@ export function actionReferences(action: ScenarioAction): ActionReference[] {
     case 'link':
       return [{ field: 'wire', kind: 'wire', id: action.wire }];
     case 'kill':
+    case 'restart':
       return [{ field: 'node', kind: 'node', id: action.node }];
     case 'note':
     case 'flow.stop':
@@ -77,6 +89,11 @@ export function actionReferences(action: ScenarioAction): ActionReference[] {
       );
     case 'vnic.mode':
       return [{ field: 'vnic', kind: 'vnic', id: action.vnic }];
+    case 'traceflow':
+      return [
+        { field: 'trace.from', kind: 'endpoint', id: action.trace.from },
+        { field: 'trace.to', kind: 'endpoint', id: action.trace.to },
+      ];
   }
 }
 

@@ -23,6 +23,12 @@ export interface KillAction {
   readonly node: string;
 }
 
+/** Starts a killed node's process again: it boots as a new incarnation. */
+export interface RestartAction {
+  readonly action: 'restart';
+  readonly node: string;
+}
+
 /** Marks the timeline with a remark; changes nothing in the lab. */
 export interface NoteAction {
   readonly action: 'note';
@@ -78,8 +84,41 @@ export interface VnicModeAction {
   readonly mode: 'uptv2' | 'mux' | 'emulated';
 }
 
+/** The packet a traceflow injects: what it is, from which vNIC, towards what. */
+export interface TraceflowSpec {
+  /** Names the trace in every observation (`traceflow.observe` events) and in the packet's mark. */
+  readonly id: string;
+  /** The VM (its first vNIC) or the vNIC the packet leaves from, as if its guest sent it. */
+  readonly from: string;
+  /** A VM id (its first vNIC's IPv4 address), a vNIC id (its IPv4 address), or an IPv4 or IPv6 address. */
+  readonly to: string;
+  /** What the packet is: an ICMP echo request (default), a TCP SYN or a UDP datagram. */
+  readonly protocol?: 'icmp' | 'tcp' | 'udp';
+  /** TCP or UDP destination port; defaults to the guests' listeners (5201 TCP, 5202 UDP). */
+  readonly port?: number;
+}
+
+/**
+ * Injects one marked packet into a vNIC and records every point that observes it on its way
+ * (firewalls, switches, tunnels, physical switches, the destination vNIC). See `docs/traceflow.md`.
+ */
+export interface TraceflowAction {
+  readonly action: 'traceflow';
+  readonly trace: TraceflowSpec;
+}
+
 /** Every action a scenario step can take, discriminated by `action`. */
-export type ScenarioAction = LinkAction | KillAction | NoteAction | FlowStartAction | FlowStopAction | DfwRuleAddAction | DfwRuleRemoveAction | VnicModeAction;
+export type ScenarioAction =
+  | LinkAction
+  | KillAction
+  | RestartAction
+  | NoteAction
+  | FlowStartAction
+  | FlowStopAction
+  | DfwRuleAddAction
+  | DfwRuleRemoveAction
+  | VnicModeAction
+  | TraceflowAction;
 
 /** The name of an action: `link`, `kill`, `note`. */
 export type ScenarioActionName = ScenarioAction['action'];
