@@ -179,4 +179,24 @@ describe('VfEndpoint', () => {
     expect(rec.events.filter((e) => e.kind === 'pcie.drop').map((e) => e.payload.reason)).toEqual(['malformed', 'malformed', 'malformed', 'unknown-vnic', 'no-vf']);
     expect(rec.sent).toEqual([]);
   });
+
+  it('VfEndpoint admits a vNIC it was not built for after a failover, and evicts it when its DPU becomes standby', () => {
+    const rec = dpuContext();
+    const endpoint = new VfEndpoint({ vfCount: 2, vnics: [] });
+    const rig = guest();
+    bind(endpoint, rec, rig);
+    expect(rec.mailbox()).toEqual([{ op: 'vf.refused', vnic: 'vm-1.eth0', reason: 'unknown-vnic' }]);
+    endpoint.admit('vm-1.eth0', 'emulated');
+    expect(endpoint.modeOf('vm-1.eth0')).toBe('emulated');
+    bind(endpoint, rec, rig);
+    expect(rec.mailbox().at(-1)).toEqual({ op: 'vf.bound', vnic: 'vm-1.eth0', vf: 0 });
+    expect(endpoint.pool.free()).toBe(1);
+    endpoint.evict(rec.ctx, 'vm-1.eth0');
+    expect(endpoint.pool.free()).toBe(2);
+    expect(endpoint.modeOf('vm-1.eth0')).toBeNull();
+    expect(endpoint.toVnic(rec.ctx, 'vm-1.eth0', frameTo(MAC))).toBe(false);
+    bind(endpoint, rec, rig);
+    expect(rec.mailbox().at(-1)).toEqual({ op: 'vf.refused', vnic: 'vm-1.eth0', reason: 'unknown-vnic' });
+    expect(endpoint.inspect().counters.drops['unknown-vnic']).toBe(3);
+  });
 });

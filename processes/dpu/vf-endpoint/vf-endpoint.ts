@@ -137,7 +137,7 @@ export class VfEndpoint {
   readonly pool: VfPool;
   private readonly port: string;
   private readonly heldLimit: number;
-  private readonly known: ReadonlySet<string> | null;
+  private readonly known: Set<string> | null;
   private readonly entries = new Map<string, VnicEntry>();
   private txFrames = 0;
   private txCompletions = 0;
@@ -158,6 +158,33 @@ export class VfEndpoint {
   setMode(vnic: string, mode: EndpointMode): void {
     const entry = this.entry(vnic);
     if (entry !== null && entry.phase === null) entry.mode = mode;
+  }
+
+  /**
+   * Starts serving a vNIC this end was not built for: its DPU took the host's vNICs over in a
+   * failover. Messages and frames naming it are taken from now on; it is served `mode` until a
+   * `vf.bind` (the host asks for a VF as at boot) or the host's frames say otherwise.
+   */
+  admit(vnic: string, mode: EndpointMode): void {
+    this.known?.add(vnic);
+    const entry = this.entry(vnic);
+    if (entry !== null && entry.phase === null) entry.mode = mode;
+  }
+
+  /**
+   * Stops serving a vNIC: its DPU became the standby (the host failed over away from it). Its VF,
+   * if any, is reset and returned to the pool without a word to the host (which no longer listens),
+   * frames kept for it are dropped, and from now on messages naming it are `unknown-vnic` again
+   * (with a fixed list of vNICs; without one, a later message starts a fresh entry).
+   */
+  evict(ctx: NodeContext, vnic: string): void {
+    const vf = this.pool.byVnic(vnic);
+    if (vf !== null) {
+      vf.reset(ctx);
+      this.pool.release(vf);
+    }
+    this.entries.delete(vnic);
+    this.known?.delete(vnic);
   }
 
   /** How this end serves a vNIC (`uptv2` while it has a VF), or null for a vNIC it does not know. */

@@ -9,6 +9,11 @@
  * `vf.unbound` and the backend is restored from it. While a VF is being given back, the guest's
  * doorbell writes are trapped and replayed on the restored backend. After every change the
  * driver's view is compared with the device that serves it (`vnic.checker.violation` if not equal).
+ *
+ * When the DPU dies (or the host gives it up), `failover` moves the vNIC to another DPU without the
+ * guest noticing: the host kept a shadow of its VF's state from what crossed the wire (`VfShadow`),
+ * restores its backend from it, completes the TX descriptors the dead VF never answered as lost,
+ * and asks the new DPU for a VF as at boot.
  */
 import { FrameError } from '../../../shared/net/errors.js';
 import { decodeEthernet } from '../../../shared/net/ethernet.js';
@@ -28,6 +33,8 @@ import { eligibleMode } from '../vnic-mode.js';
 import type { ActiveMode, PassthroughBlocker } from '../vnic-mode.js';
 import { HostVnicError } from './errors.js';
 import { DEFAULT_RING_SIZES, GUEST_MTU, probeGuestDriver } from './guest-driver.js';
+import { VfShadow } from './vf-shadow.js';
+import type { VfShadowView } from './vf-shadow.js';
 
 /** The host (x86) cost steps a vNIC reports, for the host's cost meter. */
 export type HostCostStep = 'guest-driver-tx' | 'guest-driver-rx' | 'doorbell' | 'mux-tag' | 'emulation-tx' | 'emulation-rx';
@@ -54,6 +61,7 @@ export type HandOffPhase = 'steady' | 'binding' | 'releasing' | 'unbinding';
  * - `wrong-vnic`: a message naming another vNIC (a routing bug in the caller).
  * - `unexpected-op`: a message the host does not take, or a reply to nothing asked.
  * - `mode-mismatch`: a frame or completion for a datapath the vNIC is not in.
+ * - `stale-dpu`: a message from a DPU the vNIC no longer uses (it failed over); counted, not recorded.
  * - `rejected-by-driver`: the guest driver refused a completion (wrong slot or generation bit).
  * - `rx-malformed`: a received frame too short to be Ethernet.
  * - `rx-no-buffer`, `rx-filtered`, `rx-quiesced`, `rx-inactive`, `rx-too-long`: the backend did not write a frame into the guest.
@@ -64,6 +72,7 @@ export type HostVnicDropReason =
   | 'wrong-vnic'
   | 'unexpected-op'
   | 'mode-mismatch'
+  | 'stale-dpu'
   | 'rejected-by-driver'
   | 'rx-malformed'
   | `rx-${RxDropReason}`;
@@ -75,6 +84,7 @@ export const HOST_VNIC_DROP_REASONS: readonly HostVnicDropReason[] = [
   'wrong-vnic',
   'unexpected-op',
   'mode-mismatch',
+  'stale-dpu',
   'rejected-by-driver',
   'rx-malformed',
   'rx-no-buffer',
@@ -116,11 +126,25 @@ export interface HostVnicOptions {
   rxRefillThreshold?: number;
 }
 
+/** What a failover did to a vNIC. */
+export interface VnicFailoverResult {
+  /** TX descriptors the dead VF (or DPU) never completed, completed as lost. */
+  lostTx: number;
+  /** The mode the vNIC runs right after the rebuild (emulated while a UPTv2 vNIC waits for its new VF). */
+  mode: ActiveMode;
+  /** Host cost steps of frames that were held during a hand-off and sent now. */
+  steps: HostCostStep[];
+  /** True when no hand-off is under way any more (otherwise: when `settled` turns true after a message). */
+  settled: boolean;
+}
+
 /** A plain-data view of a vNIC, for inspectors. */
 export interface HostVnicView {
   vnic: string;
   vm: string;
   mac: string;
+  /** The DPU that serves the vNIC (the host's pcie port towards it), null on a host without DPUs. */
+  dpu: string | null;
   requested: VnicMode;
   active: ActiveMode;
   reason: VnicModeReason | null;
@@ -133,12 +157,18 @@ export interface HostVnicView {
   backend: Vmxnet3DeviceState;
   /** Guest doorbell writes trapped while a VF is given back. */
   held: number;
+  /** The host's shadow of the VF's state while a VF serves, null otherwise. */
+  shadow: VfShadowView | null;
   counters: {
     txFrames: number;
     txBytes: number;
     rxFrames: number;
     rxBytes: number;
     violations: number;
+    /** Failovers to another DPU (or rebuilds on the same one). */
+    failovers: number;
+    /** TX frames lost in failovers (sent to a VF that never completed them). */
+    lostTx: number;
     drops: Record<HostVnicDropReason, number>;
   };
 }
@@ -160,7 +190,7 @@ export function vnicOfPcieMessage(channel: Channel, bytes: Uint8Array): string |
 export class HostVnic {
   private readonly vm: VmSpec;
   private readonly spec: VnicSpec;
-  private readonly dpu: string | null;
+  private dpu: string | null;
   private readonly driver: Vmxnet3Driver;
   private backend: Vmxnet3Device;
   private requestedMode: VnicMode;
@@ -169,6 +199,8 @@ export class HostVnic {
   private phase: HandOffPhase = 'steady';
   private vfIndex: number | null = null;
   private held: HeldWrite[] = [];
+  /** What the host knows of its VF's state, kept while a VF serves (from `vf.load` on). */
+  private shadow: VfShadow | null = null;
   private booted = false;
   private lastEmitted = '';
   private ring1BufferLength = 0;
@@ -179,6 +211,8 @@ export class HostVnic {
   private rxFrames = 0;
   private rxBytes = 0;
   private violations = 0;
+  private failovers = 0;
+  private lostTx = 0;
   private readonly drops = Object.fromEntries(HOST_VNIC_DROP_REASONS.map((r) => [r, 0])) as Record<HostVnicDropReason, number>;
 
   constructor(options: HostVnicOptions) {
@@ -206,6 +240,16 @@ export class HostVnic {
   /** The mode the vNIC asks for. */
   get requested(): VnicMode {
     return this.requestedMode;
+  }
+
+  /** The DPU that serves the vNIC now (the host's pcie port towards it), null on a host without DPUs. */
+  get servingDpu(): string | null {
+    return this.dpu;
+  }
+
+  /** True when no hand-off is under way (no bind, unbind or release waiting for the DPU). */
+  get settled(): boolean {
+    return this.phase === 'steady';
   }
 
   /**
@@ -270,6 +314,7 @@ export class HostVnic {
     if (mode === 'uptv2') {
       this.sendDoorbell(ctx, txprodRegister(0), descriptor.txprod);
       this.sendDma(ctx, { op: 'tx', vnic: this.id, mode: 'uptv2', queue: 0, index: descriptor.index, gen: descriptor.gen, frame });
+      this.shadow?.onTransmit(descriptor.txprod, descriptor);
       return { outcome: 'sent', steps: ['guest-driver-tx', 'doorbell'] };
     }
     this.backendTx(descriptor);
@@ -282,10 +327,15 @@ export class HostVnic {
    * A device-channel message from the DPU about this vNIC: `rx` (a frame for the guest: with UPTv2
    * the VF wrote completion `index`, otherwise the backend writes it now), `txcomp` (UPTv2
    * completions), and the mailbox replies `vf.bound`, `vf.refused`, `vf.unbound`. Anything
-   * malformed or unexpected is dropped and counted.
+   * malformed or unexpected is dropped and counted. `from` is the DPU (port) the message came
+   * from: after a failover, messages from the DPU given up are dropped (`stale-dpu`).
    */
-  onPcie(ctx: NodeContext, channel: Channel, bytes: Uint8Array): VnicRxResult {
+  onPcie(ctx: NodeContext, channel: Channel, bytes: Uint8Array, from?: string): VnicRxResult {
     const none: VnicRxResult = { frames: [], steps: [] };
+    if (from !== undefined && from !== this.dpu) {
+      this.drops['stale-dpu']++;
+      return none;
+    }
     if (channel !== 'dma' && channel !== 'mailbox') {
       this.drop(ctx, 'unexpected-op', channel, `The host takes no ${channel} messages from a DPU`);
       return none;
@@ -317,12 +367,65 @@ export class HostVnic {
     return this.backendRx(ctx, frame);
   }
 
+  /**
+   * The DPU that served this vNIC is gone (it crashed, lost its uplinks, or the host gave it up):
+   * nothing more can be asked of it, and whatever it sends from now on is dropped. The vNIC moves to
+   * `newDpu` (the same DPU for a rebuild after it restarted) without the guest noticing:
+   * - a VF served it: the backend is restored from the host's shadow of the VF; descriptors the VF
+   *   never completed are completed as lost (`lostTx`), RX buffers stay posted; doorbell writes
+   *   trapped during an unbind are replayed;
+   * - the backend served it (MUX, emulated, or a bind was still on its way): the backend carries on.
+   * Then the vNIC asks the new DPU for a VF if it is eligible for UPTv2 (`vf.bind`, `vf.load`, as at
+   * boot) and runs emulated meanwhile. Records `vnic.failover` {vnic, vm, from, to, lostTx, mode},
+   * `vnic.mode` as usual, and `vnic.checker.violation` if the rebuilt backend disagrees with the guest.
+   */
+  failover(ctx: NodeContext, newDpu: string): VnicFailoverResult {
+    if (!this.booted) throw new HostVnicError('not-booted', `vNIC ${this.id} has not booted`);
+    const from = this.dpu;
+    if (from === null) throw new HostVnicError('no-dpu', `vNIC ${this.id} is on a host without DPUs and has no DPU to fail over from`);
+    const fromMode = this.activeMode;
+    const problems: string[] = [];
+    let lostTx = 0;
+    if (this.activeMode === 'uptv2') {
+      const shadow = this.shadow;
+      if (shadow === null) {
+        problems.push('No shadow of the VF state was kept; the backend carries on from the state handed to the VF');
+        this.backend.resume();
+      } else {
+        const rebuilt = shadow.rebuild();
+        problems.push(...rebuilt.problems);
+        this.backend = rebuilt.device;
+        lostTx = rebuilt.lostTx;
+        const completion = rebuilt.completion;
+        if (completion !== null && !this.driverCall(ctx, () => this.driver.onTxCompletion(0, completion.index, completion.gen))) {
+          problems.push(`The guest refused the completion of the ${lostTx} descriptor(s) lost with the VF`);
+        }
+      }
+    }
+    this.shadow = null;
+    this.dpu = newDpu;
+    this.vfIndex = null;
+    const phase = this.phase;
+    this.phase = 'steady';
+    this.takeEligibleBackendMode();
+    const steps = phase === 'unbinding' ? this.replayHeld(ctx, problems) : [];
+    this.held = [];
+    this.failovers++;
+    this.lostTx += lostTx;
+    this.check(ctx, fromMode, this.backend.snapshot(), problems);
+    this.reconcile(ctx);
+    ctx.emit('vnic.failover', { vnic: this.id, vm: this.vm.id, from, to: newDpu, lostTx, mode: this.activeMode });
+    this.emitMode(ctx);
+    return { lostTx, mode: this.activeMode, steps, settled: this.settled };
+  }
+
   /** A plain-data view: modes, hand-off phase, VF, the driver's view, the backend's state, counters. */
   inspect(): HostVnicView {
     return {
       vnic: this.id,
       vm: this.vm.id,
       mac: this.spec.mac,
+      dpu: this.dpu,
       requested: this.requestedMode,
       active: this.activeMode,
       reason: this.reasonNow,
@@ -332,7 +435,17 @@ export class HostVnic {
       driver: this.driver.view(),
       backend: this.backend.snapshot(),
       held: this.held.length,
-      counters: { txFrames: this.txFrames, txBytes: this.txBytes, rxFrames: this.rxFrames, rxBytes: this.rxBytes, violations: this.violations, drops: { ...this.drops } },
+      shadow: this.shadow?.inspect() ?? null,
+      counters: {
+        txFrames: this.txFrames,
+        txBytes: this.txBytes,
+        rxFrames: this.rxFrames,
+        rxBytes: this.rxBytes,
+        violations: this.violations,
+        failovers: this.failovers,
+        lostTx: this.lostTx,
+        drops: { ...this.drops },
+      },
     };
   }
 
@@ -351,6 +464,7 @@ export class HostVnic {
           this.drop(ctx, 'mode-mismatch', 'dma', `TX completion for vNIC ${this.id}, which runs ${this.activeMode}`);
           return none;
         }
+        this.shadow?.onTxCompletion(message.index, message.gen);
         this.driverCall(ctx, () => this.driver.onTxCompletion(message.queue, message.index, message.gen));
         return none;
       case 'rx': {
@@ -361,6 +475,7 @@ export class HostVnic {
         }
         if (!fromVf) return this.backendRx(ctx, message.frame);
         const ring: RxRingId = message.frame.length <= this.ring1BufferLength ? 1 : 2;
+        this.shadow?.onRxCompletion(message.index, message.gen, message.frame);
         if (!this.driverCall(ctx, () => this.driver.onRxCompletion(message.queue, message.index, message.gen, ring))) return none;
         this.replenish(ctx, ring);
         return { frames: [this.received(message.frame)], steps: ['guest-driver-rx'] };
@@ -393,6 +508,7 @@ export class HostVnic {
         if (this.phase === 'steady' && this.activeMode === 'uptv2') {
           // The VF could not load the state handed to it: the backend, drained at the hand-off, serves again.
           this.vfIndex = null;
+          this.shadow = null;
           this.backend.resume();
           this.activeMode = 'emulated';
           this.reasonNow = 'vf-failed';
@@ -450,6 +566,7 @@ export class HostVnic {
     for (const done of this.backend.drain()) this.driver.onTxCompletion(done.queue, done.index, done.gen);
     const state = this.backend.snapshot();
     this.sendMailbox(ctx, { op: 'vf.load', vnic: this.id, state });
+    this.shadow = new VfShadow(state);
     const from = this.activeMode;
     this.phase = 'steady';
     this.vfIndex = vf;
@@ -465,10 +582,10 @@ export class HostVnic {
    * on towards it).
    */
   private handBack(ctx: NodeContext, state: unknown): VnicRxResult {
-    const steps: HostCostStep[] = [];
     const problems: string[] = [];
     this.phase = 'steady';
     this.vfIndex = null;
+    this.shadow = null;
     try {
       if (state === null) throw new Vmxnet3Error('bad-snapshot', 'The VF gave back no device state');
       this.backend = Vmxnet3Device.restore(state);
@@ -477,9 +594,24 @@ export class HostVnic {
       problems.push(`${error.message}; the backend carries on from its own stale state`);
     }
     this.backend.resume();
+    this.takeEligibleBackendMode();
+    const steps = this.replayHeld(ctx, problems);
+    this.check(ctx, 'uptv2', this.backend.snapshot(), problems);
+    this.emitMode(ctx);
+    this.reconcile(ctx);
+    return { frames: [], steps };
+  }
+
+  /** The backend serves: the vNIC runs the mode it is eligible for (emulated while UPTv2 waits for a VF). */
+  private takeEligibleBackendMode(): void {
     const target = this.eligible();
     this.activeMode = target.mode === 'uptv2' ? 'emulated' : target.mode;
     this.reasonNow = target.mode === 'uptv2' ? null : target.blocker;
+  }
+
+  /** Replays the doorbell writes trapped while a VF was given back on the backend; their frames cross now. */
+  private replayHeld(ctx: NodeContext, problems: string[]): HostCostStep[] {
+    const steps: HostCostStep[] = [];
     const held = this.held;
     this.held = [];
     for (const write of held) {
@@ -499,10 +631,7 @@ export class HostVnic {
         problems.push(`A trapped ${write.kind} write could not be replayed: ${error.message}`);
       }
     }
-    this.check(ctx, 'uptv2', this.backend.snapshot(), problems);
-    this.emitMode(ctx);
-    this.reconcile(ctx);
-    return { frames: [], steps };
+    return steps;
   }
 
   /** Compares the guest's view with the device that now serves it; records every mismatch. */
@@ -563,8 +692,10 @@ export class HostVnic {
     if (free < this.refillThreshold) return;
     const index = this.driver.postRxBuffers(0, ring, free);
     if (this.phase === 'unbinding') this.held.push({ kind: 'rxfill', ring, index });
-    else if (this.activeMode === 'uptv2') this.sendDma(ctx, { op: 'rxfill', vnic: this.id, queue: 0, rxRing: ring === 1 ? 0 : 1, index });
-    else this.backend.writeRegister(0, rxprodRegister(0, ring), index);
+    else if (this.activeMode === 'uptv2') {
+      this.sendDma(ctx, { op: 'rxfill', vnic: this.id, queue: 0, rxRing: ring === 1 ? 0 : 1, index });
+      this.shadow?.onRxFill(ring, index);
+    } else this.backend.writeRegister(0, rxprodRegister(0, ring), index);
   }
 
   private received(frame: Uint8Array): Uint8Array {

@@ -1,8 +1,9 @@
 /**
- * For tests: a host's vNICs and a DPU's VF endpoint back to back on a fake pcie wire, with one
- * shared virtual clock. `ctx.send` on either side puts the message on the wire; `step` and `run`
- * deliver them in (arrival, send order), which keeps each direction first in, first out as the
- * real wire does.
+ * For tests: a host's vNICs and one or more DPUs' VF endpoints on fake pcie wires, with one shared
+ * virtual clock. `ctx.send` on either side puts the message on the wire; `step` and `run` deliver
+ * them in (arrival, send order), which keeps each direction first in, first out as the real wire
+ * does. A DPU can be killed: it stops answering, what was on its way to it is lost, what it had
+ * already sent still arrives (as the runtime guarantees for a killed node).
  */
 import { buildUdpFrame } from '../../../shared/net/builders.js';
 import type { VmSpec, VnicMode, VnicSpec } from '../../../shared/topology/types.js';
@@ -20,9 +21,11 @@ export interface BenchEvent {
   payload: Readonly<Record<string, unknown>>;
 }
 
-/** A message on the fake wire. */
+/** A message on the fake wire: to the host (from a DPU) or to a DPU. */
 interface InFlight {
   to: 'host' | 'dpu';
+  /** The DPU at the other end of the wire. */
+  dpu: string;
   channel: Channel;
   bytes: Uint8Array;
   arrival: number;
@@ -53,19 +56,29 @@ export interface BenchOptions {
   latencyNs?: number;
   /** The DPU's id, also the host's port towards it (default `dpu-a`). */
   dpu?: string;
+  /** Several DPUs, each with its own endpoint; the first serves the vNICs at boot (default: `[dpu]`). */
+  dpus?: readonly string[];
 }
 
-/** A host and a DPU joined by a fake pcie wire. */
+/** A frame a DPU took from a vNIC, and which DPU took it. */
+export type BenchFrameFromVnic = FrameFromVnic & { dpu: string };
+
+/** A host and its DPUs joined by fake pcie wires. */
 export class PcieBench {
   readonly clock = { now: 0 };
   readonly events: BenchEvent[] = [];
+  /** The first DPU: the one the vNICs start on. */
   readonly dpu: string;
+  readonly dpus: readonly string[];
   readonly hostCtx: NodeContext;
+  /** The first DPU's context and endpoint. */
   readonly dpuCtx: NodeContext;
   readonly endpoint: VfEndpoint;
+  readonly endpoints = new Map<string, VfEndpoint>();
+  readonly dpuCtxs = new Map<string, NodeContext>();
   readonly vnics = new Map<string, HostVnic>();
-  /** Frames the DPU took from the vNICs, in order (what its switch would get). */
-  readonly fromVnic: FrameFromVnic[] = [];
+  /** Frames the DPUs took from the vNICs, in order (what their switches would get). */
+  readonly fromVnic: BenchFrameFromVnic[] = [];
   /** Frames each guest's stack received, in order. */
   readonly toGuest = new Map<string, Uint8Array[]>();
   /** Host cost steps of each message the host took, in order (empty ones left out). */
@@ -74,16 +87,26 @@ export class PcieBench {
   readonly dpuSteps: EndpointCostStep[][] = [];
   /** Messages from the DPU that named no vNIC of the host. */
   unrouted = 0;
+  /** Messages the host sent to a killed DPU, and messages on their way to it when it was killed. */
+  lostToDead = 0;
   private readonly latency: number;
   private wire: InFlight[] = [];
   private seq = 0;
+  private readonly dead = new Set<string>();
+  private readonly vfCount: number;
 
   constructor(options: BenchOptions = {}) {
-    this.dpu = options.dpu ?? 'dpu-a';
+    this.dpus = options.dpus ?? [options.dpu ?? 'dpu-a'];
+    this.dpu = this.dpus[0]!;
     this.latency = options.latencyNs ?? 500;
-    this.endpoint = new VfEndpoint({ vfCount: options.vfCount ?? 16 });
-    this.hostCtx = fakeNodeContext('host-a', this.clock, this.events, (port, bytes, channel) => this.put(port === this.dpu ? 'dpu' : null, bytes, channel));
-    this.dpuCtx = fakeNodeContext(this.dpu, this.clock, this.events, (port, bytes, channel) => this.put(port === 'pcie' ? 'host' : null, bytes, channel));
+    this.vfCount = options.vfCount ?? 16;
+    for (const dpu of this.dpus) {
+      this.endpoints.set(dpu, new VfEndpoint({ vfCount: this.vfCount }));
+      this.dpuCtxs.set(dpu, fakeNodeContext(dpu, this.clock, this.events, (port, bytes, channel) => (port === 'pcie' ? this.put('host', dpu, bytes, channel) : false)));
+    }
+    this.endpoint = this.endpoints.get(this.dpu)!;
+    this.dpuCtx = this.dpuCtxs.get(this.dpu)!;
+    this.hostCtx = fakeNodeContext('host-a', this.clock, this.events, (port, bytes, channel) => (this.endpoints.has(port) ? this.put('dpu', port, bytes, channel) : false));
   }
 
   /** Adds a vNIC of a VM to the host (and tells the DPU how it is served when it is not UPTv2). */
@@ -91,8 +114,7 @@ export class PcieBench {
     const host = new HostVnic({ vm, vnic, dpu: this.dpu, requested });
     this.vnics.set(vnic.id, host);
     this.toGuest.set(vnic.id, []);
-    if (requested !== 'uptv2') this.endpoint.setMode(vnic.id, requested);
-    else this.endpoint.setMode(vnic.id, 'emulated');
+    for (const endpoint of this.endpoints.values()) endpoint.setMode(vnic.id, requested !== 'uptv2' ? requested : 'emulated');
     return host;
   }
 
@@ -114,9 +136,38 @@ export class PcieBench {
     return this.vnic(vnic).transmit(this.hostCtx, frame);
   }
 
-  /** The DPU's switch hands a frame to `vnic`. */
-  deliver(vnic: string, frame: Uint8Array): boolean {
-    return this.endpoint.toVnic(this.dpuCtx, vnic, frame);
+  /** The switch of `dpu` (default: the DPU serving the vNIC) hands a frame to `vnic`. */
+  deliver(vnic: string, frame: Uint8Array, dpu: string = this.vnic(vnic).servingDpu ?? this.dpu): boolean {
+    if (this.dead.has(dpu)) return false;
+    return this.endpointOf(dpu).toVnic(this.dpuCtxs.get(dpu)!, vnic, frame);
+  }
+
+  /** The endpoint of a DPU of the bench. */
+  endpointOf(dpu: string): VfEndpoint {
+    const endpoint = this.endpoints.get(dpu);
+    if (endpoint === undefined) throw new Error(`No DPU ${dpu} on the bench`);
+    return endpoint;
+  }
+
+  /** The DPU stops: what is on its way to it is lost, and from now on so is everything sent to it. */
+  kill(dpu: string): void {
+    this.endpointOf(dpu);
+    this.dead.add(dpu);
+    const before = this.wire.length;
+    this.wire = this.wire.filter((m) => !(m.to === 'dpu' && m.dpu === dpu));
+    this.lostToDead += before - this.wire.length;
+  }
+
+  /**
+   * A killed DPU boots again with a fresh endpoint that knows nothing of the vNICs but how the
+   * topology says they are served (`endpoint` keeps naming the old one: use `endpointOf`).
+   */
+  restart(dpu: string): void {
+    this.endpointOf(dpu);
+    this.dead.delete(dpu);
+    const endpoint = new VfEndpoint({ vfCount: this.vfCount });
+    for (const vnic of this.vnics.values()) endpoint.setMode(vnic.id, vnic.requested !== 'uptv2' ? vnic.requested : 'emulated');
+    this.endpoints.set(dpu, endpoint);
   }
 
   /** Delivers the next message on the wire; false when the wire is empty. */
@@ -125,8 +176,8 @@ export class PcieBench {
     if (next === undefined) return false;
     this.clock.now = Math.max(this.clock.now, next.arrival);
     if (next.to === 'dpu') {
-      const result = this.endpoint.onPcie(this.dpuCtx, next.channel, next.bytes);
-      this.fromVnic.push(...result.framesFromVnic);
+      const result = this.endpointOf(next.dpu).onPcie(this.dpuCtxs.get(next.dpu)!, next.channel, next.bytes);
+      this.fromVnic.push(...result.framesFromVnic.map((f) => ({ ...f, dpu: next.dpu })));
       if (result.steps.length > 0) this.dpuSteps.push(result.steps);
       return true;
     }
@@ -136,7 +187,7 @@ export class PcieBench {
       this.unrouted++;
       return true;
     }
-    const result = target.onPcie(this.hostCtx, next.channel, next.bytes);
+    const result = target.onPcie(this.hostCtx, next.channel, next.bytes, next.dpu);
     this.toGuest.get(target.id)!.push(...result.frames);
     if (result.steps.length > 0) this.hostRxSteps.push(result.steps);
     return true;
@@ -154,11 +205,11 @@ export class PcieBench {
     return this.wire.length;
   }
 
-  /** Mismatches between a guest's driver and the device serving it now (its VF, or the host's backend). */
+  /** Mismatches between a guest's driver and the device serving it now (its VF on its DPU, or the host's backend). */
   mismatches(vnic: string): string[] {
     const view = this.vnic(vnic).inspect();
     if (view.serving === 'backend') return compareViews(view.driver, view.backend);
-    const vf = this.endpoint.pool.byVnic(vnic);
+    const vf = this.endpointOf(view.dpu ?? this.dpu).pool.byVnic(vnic);
     if (vf === null) return [`vNIC ${vnic} runs UPTv2 but the DPU has no VF for it`];
     return compareViews(view.driver, vf.device.snapshot());
   }
@@ -168,9 +219,12 @@ export class PcieBench {
     return this.events.filter((e) => e.kind === kind).map((e) => e.payload);
   }
 
-  private put(to: 'host' | 'dpu' | null, bytes: Uint8Array, channel: Channel): boolean {
-    if (to === null) return false;
-    this.wire.push({ to, channel, bytes: new Uint8Array(bytes), arrival: this.clock.now + this.latency, seq: this.seq++ });
+  private put(to: 'host' | 'dpu', dpu: string, bytes: Uint8Array, channel: Channel): boolean {
+    if (to === 'dpu' && this.dead.has(dpu)) {
+      this.lostToDead++;
+      return false;
+    }
+    this.wire.push({ to, dpu, channel, bytes: new Uint8Array(bytes), arrival: this.clock.now + this.latency, seq: this.seq++ });
     this.wire.sort((a, b) => a.arrival - b.arrival || a.seq - b.seq);
     return true;
   }
