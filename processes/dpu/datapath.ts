@@ -6,7 +6,11 @@ import { allVnics, endpointResolver, type PlacedVnic } from '../common/endpoints
 import type { Channel, NodeContext } from '../runtime/types.js';
 import { DistributedFirewall } from './dfw/index.js';
 import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from './switching/index.js';
+import { buildRarpAnnouncement } from './switching/rarp.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
+import { captureState, type HaStateView } from './ha/change-tracker.js';
+import { commitReplica, type SyncReplica } from './ha/replica.js';
+import type { HaDatapathHooks, PromoteReason } from './ha/dpu-ha-agent.js';
 import { tryDecodeFrame } from '../../shared/net/frame.js';
 import { FlowCache, type FlowKey } from './ipfix/flow-cache.js';
 import { IpfixExporter, ipfixEndpoints } from './ipfix/exporter.js';
@@ -28,12 +32,16 @@ const DFW_SWEEP_TIMER = 'dfw.sweep';
  * frame; on the way, the firewall verdicts and the switch's decisions about them are recorded
  * as `traceflow.observe` events.
  */
-export class DpuDatapath {
+export class DpuDatapath implements HaDatapathHooks {
   readonly switch: OverlaySwitch;
   readonly firewall: DistributedFirewall;
   readonly vnicPorts: VfEndpoint;
   readonly cost = new CostMeter({ core: 'arm' });
-  private readonly local: readonly PlacedVnic[];
+  /** The vNICs this DPU serves now: its host's while it is active, none while standby. */
+  private local: readonly PlacedVnic[] = [];
+  /** Every vNIC of the host, served by whichever of its DPUs is active. */
+  private readonly hostVnics: readonly PlacedVnic[];
+  private readonly ownTep: string;
   /** IPFIX flow records of what the vNICs send, exported to the host's collector. */
   private readonly ipfix: IpfixAgent | null;
   private sweepArmed: number | null = null;
@@ -44,20 +52,13 @@ export class DpuDatapath {
     private readonly node: DpuNode,
     topology: ResolvedTopology,
   ) {
-    const active = node.spec.role === 'active';
-    this.local = active ? allVnics(topology).filter((v) => v.host === node.spec.host) : [];
-    this.switch = new OverlaySwitch({
-      owner: node.id,
-      topology,
-      tep: tepOf(topology, node.id),
-      uplinks: node.spec.uplinks,
-      vnics: this.local,
-    });
+    // The HA agent decides the role (promote/demote); until then the DPU serves no vNIC.
+    this.hostVnics = allVnics(topology).filter((v) => v.host === node.spec.host);
+    const tep = tepOf(topology, node.id);
+    this.ownTep = tep.ip;
+    this.switch = new OverlaySwitch({ owner: node.id, topology, tep, uplinks: node.spec.uplinks, vnics: [] });
     this.firewall = new DistributedFirewall({ node: node.id, resolve: endpointResolver(topology) });
-    for (const v of this.local) {
-      this.firewall.attach({ vnic: v.id, vm: v.vm, mac: v.mac, ipv4: v.ipv4.split('/')[0]!, ipv6: v.ipv6?.split('/')[0] ?? null });
-    }
-    this.vnicPorts = new VfEndpoint({ vnics: this.local.map((v) => v.id) });
+    this.vnicPorts = new VfEndpoint({ vnics: [] });
     const collector = ipfixEndpoints(topology, node.id);
     const domainId = 1 + topology.nodes.filter((n) => n.kind === 'dpu').findIndex((n) => n.id === node.id);
     this.ipfix = collector ? new IpfixAgent(new FlowCache(), new IpfixExporter({ domainId, ...collector }), 'pcie') : null;
@@ -66,6 +67,51 @@ export class DpuDatapath {
 
   boot(ctx: NodeContext): void {
     this.apply(ctx, this.switch.boot(ctx));
+  }
+
+  /** HA: the state the standby replicates (connection entries, rule generation, learned MACs). */
+  capture(now: number): HaStateView {
+    return captureState(this.firewall, this.switch, this.local.map((v) => v.id), now);
+  }
+
+  /**
+   * HA: this DPU becomes active and serves the host's vNICs. On a takeover it commits the
+   * replicated connection entries first, so established sessions keep their verdicts, then moves
+   * the host's VMs behind its own tunnel endpoint and announces them.
+   */
+  promote(ctx: NodeContext, replica: SyncReplica, reason: PromoteReason): void {
+    if (reason === 'takeover') commitReplica(ctx, replica, this.firewall, this.hostVnics.map((v) => v.id));
+    for (const v of this.hostVnics) {
+      if (!this.firewall.attached(v.id)) this.firewall.attach({ vnic: v.id, vm: v.vm, mac: v.mac, ipv4: v.ipv4.split('/')[0]!, ipv6: v.ipv6?.split('/')[0] ?? null });
+      this.switch.addVnic(v);
+      this.vnicPorts.admit(v.id, v.mode === 'uptv2' ? 'emulated' : v.mode);
+    }
+    this.local = this.hostVnics;
+    if (reason === 'takeover') {
+      this.switch.controlPlane.updateHostTep(this.node.spec.host, this.ownTep);
+      const uplink = this.switch.activeUplink;
+      for (const v of this.hostVnics) {
+        // Remote tunnel endpoints relearn the VM behind ours...
+        this.apply(ctx, this.switch.announce(ctx, v.mac, v.segment));
+        // ...and the physical switches learn its MAC on our uplink ("notify switches").
+        if (uplink !== null) ctx.send(uplink, buildRarpAnnouncement(v.mac));
+      }
+    }
+  }
+
+  /** HA: this DPU becomes standby and lets go of the host's vNICs. */
+  demote(ctx: NodeContext): void {
+    for (const v of this.local) {
+      this.vnicPorts.evict(ctx, v.id);
+      this.switch.removeVnic(v.id);
+      this.firewall.detach(v.id);
+    }
+    this.local = [];
+  }
+
+  /** True when no uplink carries traffic (all down): the DPU reports it to its host. */
+  allUplinksDown(): boolean {
+    return this.switch.activeUplink === null;
   }
 
   /** A message from the host on a device channel: frames its vNICs sent. */

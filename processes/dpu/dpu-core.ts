@@ -1,10 +1,10 @@
 import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
 import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
-import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP, parseHeartbeat } from '../common/heartbeat.js';
 import { LldpAgent } from '../common/lldp-agent.js';
 import { MalformedCounter } from '../common/malformed.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { DpuDatapath } from './datapath.js';
+import { DpuHaAgent } from './ha/dpu-ha-agent.js';
 
 /**
  * A DPU running ESXi on its Arm cores: uplinks to the physical switches, a pcie link to its host.
@@ -16,9 +16,11 @@ export class DpuCore implements NodeCore {
   private readonly malformed = new MalformedCounter();
   private readonly uplinks: ReadonlySet<string>;
   private readonly datapath: DpuDatapath;
+  private readonly ha: DpuHaAgent;
 
   constructor(private readonly node: DpuNode, topology: ResolvedTopology) {
     this.datapath = new DpuDatapath(node, topology);
+    this.ha = new DpuHaAgent({ topology, dpu: node.id, hooks: this.datapath });
     this.uplinks = new Set(node.spec.uplinks);
     const uplinkPorts = node.ports.filter((p) => this.uplinks.has(p.name));
     this.lldp = new LldpAgent(
@@ -35,17 +37,14 @@ export class DpuCore implements NodeCore {
   onBoot(ctx: NodeContext): void {
     this.lldp.start(ctx);
     this.datapath.boot(ctx);
+    this.ha.boot(ctx);
   }
 
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, channel: Channel): void {
     try {
       if (channel === 'mgmt') {
-        const beat = parseHeartbeat(bytes);
-        if (beat?.type === 'request') {
-          const mine = this.node.ports.find((p) => p.name === port)!;
-          const hostMac = decodeEthernet(bytes).src;
-          ctx.send(port, buildHeartbeat({ mac: mine.mac, ip: DPU_MGMT_IP }, { mac: hostMac, ip: HOST_MGMT_IP }, { type: 'reply', seq: beat.seq }), 'mgmt');
-        }
+        // Heartbeats from the host and HA sync from the peer DPU (relayed by the host).
+        this.ha.onMgmtFrame(ctx, bytes);
         return;
       }
       if (channel === 'dma' || channel === 'doorbell' || channel === 'mailbox') {
@@ -61,6 +60,7 @@ export class DpuCore implements NodeCore {
   }
 
   onTimer(ctx: NodeContext, name: string, data: unknown): void {
+    if (this.ha.onTimer(ctx, name)) return;
     if (!this.lldp.onTimer(ctx, name, data)) this.datapath.onTimer(ctx, name, data);
   }
 
@@ -68,6 +68,7 @@ export class DpuCore implements NodeCore {
     if (up) this.lldp.onLinkUp(ctx, port);
     else this.lldp.onLinkDown(ctx, port);
     this.datapath.onLink(ctx, port, up);
+    this.ha.onUplinks(ctx, this.datapath.allUplinksDown());
   }
 
   onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): void {
@@ -89,6 +90,7 @@ export class DpuCore implements NodeCore {
       lldp: this.lldp.table(),
       malformed: this.malformed.counts(),
       datapath: this.datapath.inspect(),
+      ha: this.ha.inspect(),
     };
   }
 }

@@ -1,6 +1,8 @@
 import type { VTime } from '../../shared/events.js';
 import type { HostNode, ResolvedTopology } from '../../shared/topology/types.js';
-import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP, type Heartbeat } from '../common/heartbeat.js';
+import { HOST_MGMT_IP } from '../common/heartbeat.js';
+import { dpuMgmtIp } from '../dpu/ha/mgmt-network.js';
+import { buildHaHeartbeat, type DpuRole, type HaHeartbeat } from './ha/ha-heartbeat.js';
 import type { NodeContext } from '../runtime/types.js';
 
 /** DPU states as vSphere reports them. */
@@ -8,7 +10,8 @@ export type DpuState = 'MANAGED' | 'UNAVAILABLE' | 'UNMANAGED' | 'UNUSED' | 'INV
 
 interface DpuLink {
   readonly dpu: string;
-  readonly role: 'active' | 'standby';
+  /** The DPU's address on the private management network. */
+  readonly ip: string;
   /** The host's port towards this DPU, and the DPU's pcie port MAC. */
   readonly hostMac: string;
   readonly dpuMac: string;
@@ -26,12 +29,24 @@ interface DpuLink {
  * `misses` in a row the DPU is UNAVAILABLE. Records `dpu.state` on every state change and
  * `dpu.heartbeat.miss` for each miss.
  */
+/** What the host's HA manager tells the heartbeat agent, and hears from it. */
+export interface HeartbeatHooks {
+  /** The role the host gives a DPU, carried in every request. */
+  readonly roleOf: (dpu: string) => DpuRole | null;
+  /** Called on every change of a DPU's state. */
+  readonly onState?: (ctx: NodeContext, dpu: string, state: DpuState) => void;
+}
+
 export class HeartbeatAgent {
   private readonly links = new Map<string, DpuLink>();
   private readonly intervalNs: VTime;
   private readonly missLimit: number;
 
-  constructor(host: HostNode, topology: ResolvedTopology) {
+  constructor(
+    host: HostNode,
+    topology: ResolvedTopology,
+    private readonly hooks: HeartbeatHooks,
+  ) {
     this.intervalNs = host.spec.heartbeat.intervalNs;
     this.missLimit = host.spec.heartbeat.misses;
     for (const dpuId of host.spec.dpus) {
@@ -39,7 +54,7 @@ export class HeartbeatAgent {
       if (!dpu || dpu.kind !== 'dpu') continue;
       this.links.set(dpuId, {
         dpu: dpuId,
-        role: dpu.spec.role,
+        ip: dpuMgmtIp(topology, dpuId),
         hostMac: host.ports.find((p) => p.name === dpuId)!.mac,
         dpuMac: dpu.ports.find((p) => p.name === 'pcie')!.mac,
         seq: 0,
@@ -54,7 +69,7 @@ export class HeartbeatAgent {
 
   start(ctx: NodeContext): void {
     for (const link of this.links.values()) {
-      ctx.emit('dpu.state', { dpu: link.dpu, state: link.state, role: link.role, reason: 'boot' });
+      ctx.emit('dpu.state', { dpu: link.dpu, state: link.state, role: this.hooks.roleOf(link.dpu), reason: 'boot' });
       // Spread the first beats so that the DPUs of a host are not probed in lock-step.
       ctx.setTimer(Math.floor(ctx.random() * this.intervalNs), 'hb.tick', link.dpu);
     }
@@ -70,15 +85,26 @@ export class HeartbeatAgent {
       if (link.misses <= this.missLimit) ctx.emit('dpu.heartbeat.miss', { dpu: link.dpu, seq: link.seq, misses: link.misses });
       if (link.misses === this.missLimit) this.setState(ctx, link, 'UNAVAILABLE', 'heartbeat-lost');
     }
-    link.seq++;
-    link.sentAt = ctx.now();
-    ctx.send(link.dpu, buildHeartbeat({ mac: link.hostMac, ip: HOST_MGMT_IP }, { mac: link.dpuMac, ip: DPU_MGMT_IP }, { type: 'request', seq: link.seq }), 'mgmt');
+    this.probe(ctx, link.dpu);
     ctx.setTimer(this.intervalNs, 'hb.tick', link.dpu);
     return true;
   }
 
+  /**
+   * Sends a request now, outside the interval: after a failover the new active learns its role
+   * from it before anything else the host sends it on the same wire.
+   */
+  probe(ctx: NodeContext, dpu: string): void {
+    const link = this.links.get(dpu);
+    if (!link) return;
+    link.seq++;
+    link.sentAt = ctx.now();
+    const request: HaHeartbeat = { type: 'request', seq: link.seq, role: this.hooks.roleOf(link.dpu), uplinksDown: false, synced: false, epoch: null };
+    ctx.send(link.dpu, buildHaHeartbeat({ mac: link.hostMac, ip: HOST_MGMT_IP }, { mac: link.dpuMac, ip: link.ip }, request), 'mgmt');
+  }
+
   /** A heartbeat reply from the DPU on `port` (the host names its pcie ports after its DPUs). */
-  onReply(ctx: NodeContext, port: string, beat: Heartbeat): void {
+  onReply(ctx: NodeContext, port: string, beat: HaHeartbeat): void {
     const link = this.links.get(port);
     if (!link || beat.type !== 'reply' || beat.seq !== link.seq) return;
     link.answeredSeq = beat.seq;
@@ -89,13 +115,14 @@ export class HeartbeatAgent {
 
   private setState(ctx: NodeContext, link: DpuLink, state: DpuState, reason: string): void {
     link.state = state;
-    ctx.emit('dpu.state', { dpu: link.dpu, state, role: link.role, reason });
+    ctx.emit('dpu.state', { dpu: link.dpu, state, role: this.hooks.roleOf(link.dpu), reason });
+    this.hooks.onState?.(ctx, link.dpu, state);
   }
 
   /** Per-DPU heartbeat status, sorted by DPU, for inspectors. */
   table(): unknown[] {
     return [...this.links.values()]
       .sort((a, b) => (a.dpu < b.dpu ? -1 : 1))
-      .map((l) => ({ dpu: l.dpu, role: l.role, state: l.state, seq: l.seq, misses: l.misses, lastRttNs: l.lastRttNs }));
+      .map((l) => ({ dpu: l.dpu, role: this.hooks.roleOf(l.dpu), state: l.state, seq: l.seq, misses: l.misses, lastRttNs: l.lastRttNs }));
   }
 }

@@ -1,5 +1,7 @@
 import type { HostNode, ResolvedTopology } from '../../shared/topology/types.js';
-import { parseHeartbeat } from '../common/heartbeat.js';
+import { hostRelay, mgmtRelayTable, type MgmtRelayTable } from '../dpu/ha/mgmt-network.js';
+import { DpuHaManager, type FailoverDecision } from './ha/failover.js';
+import { parseHaHeartbeat } from './ha/ha-heartbeat.js';
 import { MalformedCounter } from '../common/malformed.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { HeartbeatAgent } from './heartbeat-agent.js';
@@ -13,10 +15,25 @@ export class HostCore implements NodeCore {
   private readonly heartbeats: HeartbeatAgent;
   private readonly malformed = new MalformedCounter();
   private readonly datapath: HostDatapath;
+  private readonly ha: DpuHaManager;
+  private readonly relay: MgmtRelayTable;
 
   constructor(private readonly node: HostNode, topology: ResolvedTopology) {
-    this.heartbeats = new HeartbeatAgent(node, topology);
+    this.ha = new DpuHaManager(node.spec);
+    this.relay = mgmtRelayTable(topology, node.id);
+    this.heartbeats = new HeartbeatAgent(node, topology, {
+      roleOf: (dpu) => this.ha.roleOf(dpu),
+      onState: (ctx, dpu, state) => this.apply(ctx, this.ha.onDpuState(ctx, dpu, state)),
+    });
     this.datapath = new HostDatapath(node, topology);
+  }
+
+  /** Carries out what the HA manager decided: move the vNICs to the DPU taking over. */
+  private apply(ctx: NodeContext, decision: FailoverDecision): void {
+    if (decision.kind !== 'failover' && decision.kind !== 'rebuild') return;
+    // The new active hears its role first, then the vNICs' requests for VFs, in that order.
+    this.heartbeats.probe(ctx, decision.plan.to);
+    this.datapath.failover(ctx, decision.plan, this.ha);
   }
 
   onBoot(ctx: NodeContext): void {
@@ -28,8 +45,21 @@ export class HostCore implements NodeCore {
     switch (channel) {
       case 'mgmt':
         try {
-          const beat = parseHeartbeat(bytes);
-          if (beat) this.heartbeats.onReply(ctx, port, beat);
+          // The host bridges its DPUs' private network: HA sync between them passes through.
+          const route = hostRelay(this.relay, port, bytes);
+          if (route.action === 'forward') {
+            ctx.send(route.port, bytes, 'mgmt');
+            return;
+          }
+          if (route.action === 'drop') {
+            ctx.emit('frame.drop', { port, reason: route.reason, len: bytes.length });
+            return;
+          }
+          const beat = parseHaHeartbeat(bytes);
+          if (!beat) return;
+          // A DPU coming back must be MANAGED before its flags are read.
+          if (beat.type === 'reply') this.heartbeats.onReply(ctx, port, beat);
+          this.apply(ctx, this.ha.onHeartbeat(ctx, port, beat));
         } catch (error) {
           this.malformed.record(ctx, port, error);
         }
@@ -54,6 +84,10 @@ export class HostCore implements NodeCore {
   }
 
   onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): void {
+    if (action === 'dpu.failover') {
+      this.apply(ctx, this.ha.failover(ctx, 'userInitiated'));
+      return;
+    }
     if (!this.datapath.onAction(ctx, action, args)) ctx.emit('node.error', { message: `Host ${this.node.id} cannot do ${action}`, while: 'action' });
   }
 
@@ -70,6 +104,7 @@ export class HostCore implements NodeCore {
       dpus: this.heartbeats.table(),
       malformed: this.malformed.counts(),
       datapath: this.datapath.inspect(),
+      ha: this.ha.inspect(),
     };
   }
 }

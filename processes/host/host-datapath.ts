@@ -9,6 +9,7 @@ import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from '.
 import { FlowError } from './guest/flow-spec.js';
 import { GuestStack } from './guest/stack.js';
 import { HostVnic, vnicOfPcieMessage } from './vnic/host-vnic.js';
+import type { DpuHaManager, FailoverPlan } from './ha/failover.js';
 import {
   buildTraceflowPacket,
   observeFirewall,
@@ -47,6 +48,9 @@ export class HostDatapath {
   /** Follows traceflow frames through the software switch. */
   private readonly traces: SwitchTraceWatcher | null = null;
   private sweepArmed: number | null = null;
+  /** vNICs moved by a failover whose new VF is not serving yet. */
+  private readonly restoring = new Set<string>();
+  private ha: DpuHaManager | null = null;
 
   constructor(
     private readonly host: HostNode,
@@ -86,7 +90,27 @@ export class HostDatapath {
       ctx.emit('frame.malformed', { port, code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
       return;
     }
-    this.deliver(ctx, vnic, vnic.onPcie(ctx, channel, bytes));
+    this.deliver(ctx, vnic, vnic.onPcie(ctx, channel, bytes, port));
+    if (this.restoring.has(vnic.id) && vnic.settled) {
+      this.restoring.delete(vnic.id);
+      this.ha?.onRestored(ctx, vnic.id, vnic.mode);
+    }
+  }
+
+  /**
+   * A DPU failed (or is being left): move every vNIC of the plan to the DPU taking over, rebuilt
+   * from the host's shadow of its device state; tell the HA manager as each one is restored.
+   */
+  failover(ctx: NodeContext, plan: FailoverPlan, ha: DpuHaManager): void {
+    this.ha = ha;
+    for (const id of plan.vnics) {
+      const vnic = this.vnics.get(id);
+      if (!vnic) continue;
+      const result = vnic.failover(ctx, plan.to);
+      this.charge(result.steps, vnic.mode, 0);
+      if (result.settled) ha.onRestored(ctx, id, vnic.mode);
+      else this.restoring.add(id);
+    }
   }
 
   /** A frame on an uplink of a host without DPUs. */

@@ -38,10 +38,10 @@ import { ControlPlane } from './control-plane.js';
 import { SwitchingError } from './errors.js';
 import { DEFAULT_MAC_AGING_NS, DEFAULT_MAC_LIMIT, MacLearningTable } from './mac-learning.js';
 import type { LearnedMac, MacLocation } from './mac-learning.js';
-import { buildRarpAnnouncement } from './rarp.js';
+import { buildRarpAnnouncement, ETHERTYPE_RARP } from './rarp.js';
 import { buildTimeExceeded, routedCopy } from './router.js';
 import { Teaming } from './teaming.js';
-import { ROUTER_MAC, UNDERLAY_SUBNET } from './tep.js';
+import { dpuTepIp, hostTepIp, ROUTER_MAC, UNDERLAY_SUBNET } from './tep.js';
 import type { TepAddress } from './tep.js';
 import { UnderlayArp } from './underlay-arp.js';
 import type { QueuedFrame, UnderlayNeighbor } from './underlay-arp.js';
@@ -186,6 +186,8 @@ function untagFrame(frame: Uint8Array): Uint8Array {
 export class OverlaySwitch {
   /** The control-plane table this switch forwards by; the owner applies moves to it. */
   readonly controlPlane: ControlPlane;
+  /** The host behind each tunnel endpoint (a DPU's host, or a host without DPUs). */
+  private readonly tepHosts = new Map<string, string>();
   readonly owner: string;
   readonly tep: TepAddress;
   private readonly underlay: Cidr;
@@ -212,6 +214,10 @@ export class OverlaySwitch {
     this.owner = options.owner;
     this.tep = { ip: normalizeIp(options.tep.ip), mac: normalizeMac(options.tep.mac) };
     this.controlPlane = options.controlPlane ?? new ControlPlane(options.topology);
+    for (const node of options.topology.nodes) {
+      if (node.kind === 'dpu') this.tepHosts.set(dpuTepIp(options.topology, node.id), node.spec.host);
+      else if (node.kind === 'host' && node.spec.dpus.length === 0) this.tepHosts.set(hostTepIp(options.topology, node.id), node.id);
+    }
     this.underlay = parseCidr(UNDERLAY_SUBNET);
     this.underlayMtu = options.underlayMtu ?? DEFAULT_UNDERLAY_MTU;
     for (const spec of [...options.topology.segments].sort((a, b) => byString(a.id, b.id))) {
@@ -650,6 +656,19 @@ export class OverlaySwitch {
     });
   }
 
+  /**
+   * A VM announced itself (RARP) from a tunnel endpoint the control plane does not have it
+   * behind: its host's DPUs failed over (every VM of that host moves to the new endpoint) or the VM
+   * moved to another host. Either way the table follows, so unicast goes to the new endpoint.
+   */
+  private relearnFromAnnouncement(ctx: NodeContext, segment: string, mac: MacAddress, tep: string): void {
+    const entry = this.controlPlane.lookupMac(segment, mac);
+    const host = this.tepHosts.get(tep);
+    if (!entry || entry.tep === tep || host === undefined) return;
+    const moved = host === entry.host ? this.controlPlane.updateHostTep(host, tep) : [this.controlPlane.update(entry.vnic, { host, tep }).vnic];
+    ctx.emit('overlay.relearn', { mac, segment, host, from: entry.tep, to: tep, vnics: moved, why: host === entry.host ? 'tep-moved' : 'vm-moved' });
+  }
+
   /** GENEVE to our TEP: check, decapsulate, learn the inner source behind the outer source TEP, deliver. */
   private fromTunnel(ctx: NodeContext, frame: Uint8Array, eth: DecodedEthernet, origin: FrameOrigin): SwitchAction[] {
     const at = eth.payloadOffset;
@@ -666,6 +685,7 @@ export class OverlaySwitch {
     const innerEth = decodeEthernet(inner);
     const isLocal = this.localMacs.has(`${segment.spec.id}/${innerEth.src}`);
     if (!isMulticastMac(innerEth.src) && !isLocal) this.learn(segment.spec.id, innerEth.src, { kind: 'tep', tep: ip.src }, ctx.now());
+    if (innerEth.etherType === ETHERTYPE_RARP && !isLocal) this.relearnFromAnnouncement(ctx, segment.spec.id, innerEth.src, ip.src);
     return this.deliver(ctx, segment, inner, innerEth, origin, ['decap', 'switch'], 'no-route');
   }
 
