@@ -41,6 +41,11 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
       if (!node) throw new InputError(`Action restart: no node ${String(record.node)}`);
       return { deliveries: peerLinks(topology, node.id, true), restart: node.id };
     }
+    case 'dpu.failover': {
+      const host = topology.nodes.find((n) => n.id === record.host);
+      if (host?.kind !== 'host') throw new InputError(`Action dpu.failover: no host ${String(record.host)}`);
+      return { deliveries: [{ node: host.id, input: action('dpu.failover', {}) }] };
+    }
     case 'note':
       if (typeof record.text !== 'string') throw new InputError('Action note: text must be a string');
       return { deliveries: [] };

@@ -46,6 +46,7 @@ export const STEP_SCHEMAS = {
   link: stepSchema('link', { wire: z.string().min(1), state: z.enum(['up', 'down']) }),
   kill: stepSchema('kill', { node: nameSchema('a node id') }),
   restart: stepSchema('restart', { node: nameSchema('a node id') }),
+  'dpu.failover': stepSchema('dpu.failover', { host: nameSchema('a host id') }),
   note: stepSchema('note', { text: z.string().min(1) }),
   'flow.start': stepSchema('flow.start', { flow: flowSpecSchema }),
   'flow.stop': stepSchema('flow.stop', { flow: nameSchema('a flow id') }),
@@ -74,6 +75,8 @@ export function actionReferences(action: ScenarioAction): ActionReference[] {
     case 'kill':
     case 'restart':
       return [{ field: 'node', kind: 'node', id: action.node }];
+    case 'dpu.failover':
+      return [{ field: 'host', kind: 'node', id: action.host }];
     case 'note':
     case 'flow.stop':
     case 'dfw.rule.remove':

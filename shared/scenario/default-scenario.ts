@@ -26,8 +26,8 @@ steps:
 
   # Overlay between hosts: web-01 (esx-01) to web-02 (esx-02), both UPTv2.
   - { at: 500ms, action: flow.start, flow: { id: web-tcp, kind: tcp, from: web-01, to: web-02, ratePps: 200 } }
-  - { at: 500ms, action: flow.start, flow: { id: web-ping, kind: ping, from: web-01, to: web-02, ratePps: 10 } }
-  # Same host: app-01 to db-01 on esx-01 hairpins through dpu-01a.
+  - { at: 500ms, action: flow.start, flow: { id: web-ping, kind: ping, from: web-01, to: app-01, ratePps: 10 } }
+  # Same host: app-01 to db-01 on esx-01 hairpins through dpu-01a; the ping is routed there too.
   - { at: 500ms, action: flow.start, flow: { id: app-db-udp, kind: udp, from: app-01, to: db-01, ratePps: 100 } }
   # Routed: web-02 (web segment) to app-01 (app segment) through the distributed router.
   - { at: 500ms, action: flow.start, flow: { id: web-app-tcp, kind: tcp, from: web-02, to: app-01, ratePps: 100 } }
@@ -35,10 +35,16 @@ steps:
   - { at: 1s, action: flow.start, flow: { id: web-db-blocked, kind: tcp, from: web-02, to: db-01, ratePps: 10 } }
 
   - { at: 1s, action: note, text: "steady state: flows running, web-db-blocked rejected" }
+
+  # esx-02's active DPU dies (its process is killed): the host misses 3 heartbeats, fails over to
+  # dpu-02b, which takes the vNICs, the tunnel endpoint and the synced connection table; the TCP
+  # flows to and from web-02 carry on. Later dpu-02a boots again and rejoins as standby.
+  - { at: 1.2s, action: kill, node: dpu-02a }
+  - { at: 2s, action: restart, node: dpu-02a }
   - { at: 2.5s, action: flow.stop, flow: web-tcp }
 
   # Try these next (uncomment):
   # - { at: 1s, action: link, wire: up-01a-a, state: down }    # dpu-01a loses its tor-a uplink
   # - { at: 1.5s, action: link, wire: up-01a-a, state: up }
-  # - { at: 2s, action: kill, node: dpu-02a }                  # esx-02 loses its active DPU
+  # - { at: 2s, action: dpu.failover, host: esx-01 }           # ask esx-01 to fail over
 `;

@@ -38,7 +38,7 @@ describe('loadScenario', () => {
     const flows = scenario.steps.flatMap((s) => (s.action === 'flow.start' ? [s.flow] : []));
     expect(flows.map((f) => [f.id, f.from, f.to])).toEqual([
       ['web-tcp', 'web-01', 'web-02'],
-      ['web-ping', 'web-01', 'web-02'],
+      ['web-ping', 'web-01', 'app-01'],
       ['app-db-udp', 'app-01', 'db-01'],
       ['web-app-tcp', 'web-02', 'app-01'],
       ['web-db-blocked', 'web-02', 'db-01'],
@@ -72,7 +72,7 @@ describe('loadScenario', () => {
     expect(error.file).toBe('failover.yaml');
     expect(error.message).toBe(
       'Invalid scenario in failover.yaml (1 problem)\n' +
-        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: dfw.rule.add, dfw.rule.remove, flow.start, flow.stop, kill, link, note, restart, traceflow, vnic.mode) (did you mean "note"?)',
+        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vnic.mode) (did you mean "note"?)',
     );
   });
 
@@ -90,7 +90,7 @@ steps:
       'run.yaml:4:52: steps[1].state: expected one of "up", "down", got "sideways"',
       'run.yaml:5:44: steps[2].signal: unknown key (known keys: at, action, node)',
       'run.yaml:6:11: steps[3].at: 4 s is after the end of the run (end: 3 s)',
-      'run.yaml:7:5: steps[4].action: required (one of dfw.rule.add, dfw.rule.remove, flow.start, flow.stop, kill, link, note, restart, traceflow, vnic.mode)',
+      'run.yaml:7:5: steps[4].action: required (one of dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vnic.mode)',
     ]);
   });
 

@@ -29,6 +29,12 @@ export interface RestartAction {
   readonly node: string;
 }
 
+/** Asks a host to fail over from its active DPU to its standby (reason `userInitiated`). */
+export interface DpuFailoverAction {
+  readonly action: 'dpu.failover';
+  readonly host: string;
+}
+
 /** Marks the timeline with a remark; changes nothing in the lab. */
 export interface NoteAction {
   readonly action: 'note';
@@ -112,6 +118,7 @@ export type ScenarioAction =
   | LinkAction
   | KillAction
   | RestartAction
+  | DpuFailoverAction
   | NoteAction
   | FlowStartAction
   | FlowStopAction
