@@ -121,13 +121,15 @@ describe('the emulated network on the default lab', () => {
     const file = join(tmp.dir, 'up-01a-a.pcapng');
     expect(dpulab(['pcap', run.db, '--wire', 'up-01a-a', '-o', file]).code).toBe(0);
     const checks = ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE'];
-    const bad = spawnSync('tshark', ['-r', file, ...checks, '-Y', '_ws.malformed || _ws.expert.severity >= warning'], { encoding: 'utf8' });
+    // Malformed packets and checksum or protocol errors fail; TCP sequence analysis ("segment not
+    // captured") is Wireshark reading the real loss of the scripted DPU failover, not a bad packet.
+    const filter = '_ws.malformed || (_ws.expert.severity >= warning && _ws.expert.group != "Sequence")';
+    const bad = spawnSync('tshark', ['-r', file, ...checks, '-Y', filter], { encoding: 'utf8' });
     expect(bad.status, bad.stderr).toBe(0);
     expect(bad.stdout.trim()).toBe('');
     const protocols = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.protocols'], { encoding: 'utf8' }).stdout.split('\n');
     expect(protocols).toContain('eth:ethertype:lldp');
     expect(protocols.some((p) => p.startsWith('eth:ethertype:ip:udp:geneve:eth:ethertype:ip:tcp'))).toBe(true);
-    expect(protocols.some((p) => p.startsWith('eth:ethertype:ip:udp:geneve:eth:ethertype:ip:icmp'))).toBe(true);
     const vni = spawnSync('tshark', ['-r', file, '-Y', 'geneve', '-T', 'fields', '-e', 'geneve.vni'], { encoding: 'utf8' }).stdout;
     expect(new Set(vni.trim().split('\n').map((v) => Number(v)))).toEqual(new Set([5001, 5002]));
   });
@@ -149,7 +151,8 @@ describe('what the DPU takes off the host', () => {
 
   it('the same traffic costs x86 cores in the order no DPU > MUX > UPTv2, and the DPU Arm cores carry the difference', async () => {
     const { DEFAULT_SCENARIO_YAML } = await import('../shared/scenario/load.js');
-    writeFileSync(join(tmp.dir, 'traffic.yaml'), DEFAULT_SCENARIO_YAML);
+    // The default traffic, without the DPU kill (a lab without DPUs has no dpu-02a).
+    writeFileSync(join(tmp.dir, 'traffic.yaml'), DEFAULT_SCENARIO_YAML.split('\n').filter((l) => !/action: (kill|restart)/.test(l)).join('\n'));
     const runs = { uptv2: runLab('uptv2', labInMode('uptv2')), mux: runLab('mux', labInMode('mux')), 'no-dpu': runLab('no-dpu', labWithoutDpus()) };
     const total = (r: RunJson, kind: 'host' | 'dpu'): number => r.cores.filter((c) => c.nodeKind === kind).reduce((n, c) => n + c.coresUsed, 0);
     const x86 = { uptv2: total(runs.uptv2, 'host'), mux: total(runs.mux, 'host'), noDpu: total(runs['no-dpu'], 'host') };

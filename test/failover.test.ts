@@ -1,0 +1,160 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode } from '../shared/codec.js';
+import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
+import { EventLogReader } from '../processes/controller/log/reader.js';
+import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+
+interface RunJson {
+  db: string;
+  fingerprint: string;
+  nodes: Array<{ id: string; pid: number }>;
+  flows: Array<{ flow: string; sent: number; delivered: number; lost: number; duplicated: number; reordered: number; retransmits: number; tcpState: string | null }>;
+}
+
+function payloads<T>(db: string, kinds: string[], nodes?: string[]): Array<{ vtime: number; node: string; p: T }> {
+  const reader = EventLogReader.open(db);
+  try {
+    return [...reader.events({ kinds, ...(nodes ? { nodes } : {}) })].map((e) => ({ vtime: e.vtime, node: e.node, p: decode(e.payload) as T }));
+  } finally {
+    reader.close();
+  }
+}
+
+describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started again at 2 s)', () => {
+  const tmp = tempDir();
+  let run: RunJson;
+
+  beforeAll(() => {
+    const result = dpulab(['run', '--seed', '11', '--json', '--db', join(tmp.dir, 'default.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    run = lastJson<RunJson>(result);
+  });
+  afterAll(() => tmp.remove());
+
+  it('the DPU process really dies: its pid is gone and a new process boots later', () => {
+    const lives = run.nodes.filter((n) => n.id === 'dpu-02a').map((n) => n.pid);
+    expect(lives).toHaveLength(2);
+    expect(new Set(lives).size).toBe(2);
+    for (const pid of lives) expect(isAlive(pid)).toBe(false);
+    const exits = payloads<{ node: string; signal: string | null; incarnation: number }>(run.db, ['node.exit']).filter((e) => e.p.node === 'dpu-02a');
+    expect(exits[0]).toMatchObject({ vtime: 1.2e9, p: { signal: 'SIGKILL', incarnation: 0 } });
+  });
+
+  it('the host detects it within 3 heartbeat intervals plus one and fails over to the standby', () => {
+    const failed = payloads<{ dpu: string; reason: string; detectNs: number; to: string }>(run.db, ['dpu.failed']);
+    expect(failed.map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-02a', reason: 'crash', to: 'dpu-02b' })]);
+    expect(failed[0]!.p.detectNs).toBeLessThanOrEqual(4 * 100_000_000);
+    const done = payloads<{ from: string; to: string; detectNs: number; totalNs: number; vnics: Array<{ vnic: string; mode: string }> }>(run.db, ['dpu.failover.done']);
+    expect(done).toHaveLength(1);
+    expect(done[0]!.p).toMatchObject({ from: 'dpu-02a', to: 'dpu-02b' });
+    expect(done[0]!.p.totalNs).toBeGreaterThanOrEqual(done[0]!.p.detectNs);
+    // Every vNIC of esx-02 is restored; the passthrough one gets a VF on the new DPU.
+    expect(done[0]!.p.vnics).toEqual([
+      { vnic: 'app-02.eth0', mode: 'emulated' },
+      { vnic: 'web-02.eth0', mode: 'uptv2' },
+    ]);
+  });
+
+  it('established TCP streams through the firewall keep their connections: no new rule evaluation, no duplicates', () => {
+    for (const name of ['web-tcp', 'web-app-tcp']) {
+      const f = run.flows.find((x) => x.flow === name)!;
+      expect({ name, delivered: f.delivered, lost: f.lost, duplicated: f.duplicated, reordered: f.reordered }).toEqual({ name, delivered: f.sent, lost: 0, duplicated: 0, reordered: 0 });
+      // Frames lost between the kill and the failover were sent again by TCP, and counted.
+      expect(f.retransmits).toBeGreaterThan(0);
+    }
+    const afterKill = payloads<{ vnic: string; proto: string; dport: number }>(run.db, ['dfw.rule.hit']).filter((h) => h.vtime > 1.2e9);
+    expect(afterKill.filter((h) => h.p.proto === 'tcp' && (h.p.dport === 5201 || h.node === 'dpu-02b'))).toEqual([]);
+    const commit = payloads<{ vnics: string[]; connections: number }>(run.db, ['ha.sync.commit'], ['dpu-02b']);
+    expect(commit).toHaveLength(1);
+    expect(commit[0]!.p.connections).toBeGreaterThan(0);
+  });
+
+  it('the physical switches learn the VMs MACs on the standby uplinks', () => {
+    const reader = EventLogReader.open(run.db);
+    let web02Mac = '';
+    let standbyPorts: string[] = [];
+    try {
+      const topology = JSON.parse(reader.run().topologyJson) as { nodes: Array<{ id: string; kind: string; spec: { vms?: Array<{ id: string; vnics: Array<{ mac: string }> }> } }> };
+      web02Mac = topology.nodes.find((n) => n.id === 'esx-02')!.spec.vms!.find((v) => v.id === 'web-02')!.vnics[0]!.mac;
+      standbyPorts = reader.wires().filter((w) => w.aNode === 'dpu-02b' && w.kind === 'ethernet').map((w) => `${w.bNode}:${w.bPort}`);
+    } finally {
+      reader.close();
+    }
+    const learned = payloads<{ mac: string; port: string }>(run.db, ['mac.learn']).filter((e) => e.p.mac === web02Mac && e.vtime > 1.2e9);
+    expect(learned.map((e) => `${e.node}:${e.p.port}`)).toContain(standbyPorts.find((p) => p.startsWith('tor-a'))!);
+  });
+
+  it('the killed DPU comes back as standby and in sync', () => {
+    const roles = payloads<{ dpu: string; role: string; reason: string }>(run.db, ['dpu.role'], ['esx-02']).filter((r) => r.p.dpu === 'dpu-02a');
+    expect(roles.map((r) => [r.p.role, r.p.reason])).toEqual([
+      ['standby', 'crash'],
+      ['standby', 'rejoined'],
+    ]);
+    const bulk = payloads<{ records: number }>(run.db, ['ha.sync.bulk.end'], ['dpu-02a']);
+    expect(bulk.length).toBeGreaterThan(0);
+    expect(bulk.every((b) => b.vtime >= 2e9)).toBe(true);
+  });
+
+  it('is reproducible: the same seed gives the same fingerprint, kill included, in one process too', () => {
+    const again = lastJson<RunJson>(dpulab(['run', '--seed', '11', '--json', '--in-process', '--db', join(tmp.dir, 'again.db')]));
+    expect(again.fingerprint).toBe(run.fingerprint);
+  });
+});
+
+describe('DPU failover edge cases', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  it('with an empty standby list the same kill leaves the host VMs disconnected, and says so', () => {
+    // esx-02 keeps one DPU and an empty standby list: no failover possible.
+    const lab = parse(DEFAULT_LAB_YAML) as { hosts: Array<Record<string, unknown> & { id: string }>; dpus: Array<{ id: string }>; wires: Array<{ a: string; b: string }> };
+    lab.hosts.find((h) => h.id === 'esx-02')!.failover = { active: ['dpu-02a'], standby: [] };
+    lab.dpus = lab.dpus.filter((d) => d.id !== 'dpu-02b');
+    lab.wires = lab.wires.filter((w) => !w.a.startsWith('dpu-02b:') && !w.b.startsWith('dpu-02b:'));
+    const topology = join(tmp.dir, 'no-standby.yaml');
+    writeFileSync(topology, stringify(lab));
+    const scenario = join(tmp.dir, 'kill.yaml');
+    writeFileSync(scenario, 'name: kill\nend: 2s\nsteps:\n  - { at: 500ms, action: flow.start, flow: { id: f, kind: tcp, from: web-01, to: web-02, ratePps: 100 } }\n  - { at: 1s, action: kill, node: dpu-02a }\n');
+    const result = dpulab(['run', topology, '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'no-standby.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    const db = lastJson<RunJson>(result).db;
+    const impossible = payloads<{ dpu: string; reason: string; vnicsDisconnected: boolean; message: string }>(db, ['dpu.failover.impossible']);
+    expect(impossible).toHaveLength(1);
+    expect(impossible[0]!.p).toMatchObject({ dpu: 'dpu-02a', reason: 'no-standby', vnicsDisconnected: true });
+    expect(impossible[0]!.p.message).toMatch(/disconnected/);
+    expect(payloads(db, ['dpu.failed'])).toEqual([]);
+  });
+
+  it('an uplink failure moves traffic to the DPU other uplink with no DPU failover', () => {
+    const scenario = join(tmp.dir, 'uplink.yaml');
+    writeFileSync(
+      scenario,
+      'name: uplink\nend: 2s\nsteps:\n  - { at: 300ms, action: flow.start, flow: { id: f, kind: tcp, from: web-01, to: web-02, ratePps: 200 } }\n  - { at: 800ms, action: link, wire: up-02a-a, state: down }\n  - { at: 1.8s, action: flow.stop, flow: f }\n',
+    );
+    const result = dpulab(['run', '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'uplink.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    const summary = lastJson<RunJson>(result);
+    const failovers = payloads<{ from: string; to: string }>(summary.db, ['team.failover'], ['dpu-02a']);
+    expect(failovers.map((f) => [f.vtime, f.p.from, f.p.to])).toEqual([[0.8e9, 'p0', 'p1']]);
+    expect(payloads(summary.db, ['dpu.failed'])).toEqual([]);
+    const f = summary.flows.find((x) => x.flow === 'f')!;
+    expect([f.delivered, f.lost, f.duplicated]).toEqual([f.sent, 0, 0]);
+  });
+
+  it('a requested failover moves a host to its standby with reason userInitiated', () => {
+    const scenario = join(tmp.dir, 'user.yaml');
+    writeFileSync(scenario, 'name: user\nend: 1s\nsteps:\n  - { at: 500ms, action: dpu.failover, host: esx-01 }\n');
+    const result = dpulab(['run', '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'user.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    const db = lastJson<RunJson>(result).db;
+    expect(payloads<{ dpu: string; reason: string; to: string }>(db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-01a', reason: 'userInitiated', to: 'dpu-01b' })]);
+    expect(payloads(db, ['dpu.failover.done'])).toHaveLength(1);
+  });
+
+  it('leaves no node process behind', () => {
+    expect(nodeProcesses()).toEqual([]);
+  });
+});
