@@ -144,6 +144,20 @@ describe('DPU failover edge cases', () => {
     expect([f.delivered, f.lost, f.duplicated]).toEqual([f.sent, 0, 0]);
   });
 
+  it('all uplinks of the active DPU down fail the host over with reason linkDown', () => {
+    const scenario = join(tmp.dir, 'uplinks-down.yaml');
+    writeFileSync(
+      scenario,
+      'name: uplinks-down\nend: 2s\nsteps:\n  - { at: 300ms, action: flow.start, flow: { id: f, kind: tcp, from: web-01, to: web-02, ratePps: 100 } }\n  - { at: 800ms, action: link, wire: up-02a-a, state: down }\n  - { at: 800ms, action: link, wire: up-02a-b, state: down }\n  - { at: 1.8s, action: flow.stop, flow: f }\n',
+    );
+    const result = dpulab(['run', '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'uplinks-down.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    const summary = lastJson<RunJson>(result);
+    expect(payloads<{ dpu: string; reason: string; to: string }>(summary.db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-02a', reason: 'linkDown', to: 'dpu-02b' })]);
+    const f = summary.flows.find((x) => x.flow === 'f')!;
+    expect([f.delivered, f.lost, f.duplicated]).toEqual([f.sent, 0, 0]);
+  });
+
   it('a requested failover moves a host to its standby with reason userInitiated', () => {
     const scenario = join(tmp.dir, 'user.yaml');
     writeFileSync(scenario, 'name: user\nend: 1s\nsteps:\n  - { at: 500ms, action: dpu.failover, host: esx-01 }\n');
@@ -156,5 +170,27 @@ describe('DPU failover edge cases', () => {
 
   it('leaves no node process behind', () => {
     expect(nodeProcesses()).toEqual([]);
+  });
+});
+
+describe('DPU failback', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  it('with failback set, the preferred DPU takes the host back once it is healthy again', () => {
+    const lab = parse(DEFAULT_LAB_YAML) as { hosts: Array<Record<string, unknown> & { id: string }> };
+    lab.hosts.find((h) => h.id === 'esx-02')!.failover = { active: ['dpu-02a'], standby: ['dpu-02b'], failback: true };
+    const topology = join(tmp.dir, 'failback.yaml');
+    writeFileSync(topology, stringify(lab));
+    const scenario = join(tmp.dir, 'kill-restart.yaml');
+    writeFileSync(scenario, 'name: kr\nend: 3s\nsteps:\n  - { at: 500ms, action: kill, node: dpu-02a }\n  - { at: 1.5s, action: restart, node: dpu-02a }\n');
+    const result = dpulab(['run', topology, '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'failback.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    const db = lastJson<RunJson>(result).db;
+    const failed = payloads<{ dpu: string; reason: string; to: string }>(db, ['dpu.failed']).map((f) => [f.p.dpu, f.p.reason, f.p.to]);
+    expect(failed).toEqual([
+      ['dpu-02a', 'crash', 'dpu-02b'],
+      ['dpu-02b', 'failback', 'dpu-02a'],
+    ]);
   });
 });

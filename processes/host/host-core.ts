@@ -19,7 +19,7 @@ export class HostCore implements NodeCore {
   private readonly relay: MgmtRelayTable;
 
   constructor(private readonly node: HostNode, topology: ResolvedTopology) {
-    this.ha = new DpuHaManager(node.spec);
+    this.ha = new DpuHaManager(node.spec, { failback: node.spec.failover.failback });
     this.relay = mgmtRelayTable(topology, node.id);
     this.heartbeats = new HeartbeatAgent(node, topology, {
       roleOf: (dpu) => this.ha.roleOf(dpu),

@@ -109,8 +109,8 @@ describe('the default lab', () => {
   });
 
   test('gives each host one active and one standby DPU', () => {
-    expect(host(lab, 'esx-01').spec.failover).toEqual({ active: ['dpu-01a'], standby: ['dpu-01b'] });
-    expect(host(lab, 'esx-02').spec.failover).toEqual({ active: ['dpu-02a'], standby: ['dpu-02b'] });
+    expect(host(lab, 'esx-01').spec.failover).toEqual({ active: ['dpu-01a'], standby: ['dpu-01b'], failback: false });
+    expect(host(lab, 'esx-02').spec.failover).toEqual({ active: ['dpu-02a'], standby: ['dpu-02b'], failback: false });
     expect(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b'].map((id) => dpu(lab, id).spec.role)).toEqual(['active', 'standby', 'active', 'standby']);
   });
 
@@ -219,7 +219,7 @@ wires:
 
   test('reads standby: [] as every DPU active, with no failover', () => {
     const t = loadTopology(withLine(5, '  - { id: esx-01, failover: { standby: [] } }').replace(/ {4}vms:\n( {6}.*\n| {10}.*\n)+/, ''), 'lab.yaml');
-    expect(host(t, 'esx-01').spec.failover).toEqual({ active: ['dpu-01a', 'dpu-01b'], standby: [] });
+    expect(host(t, 'esx-01').spec.failover).toEqual({ active: ['dpu-01a', 'dpu-01b'], standby: [], failback: false });
     expect(dpu(t, 'dpu-01b').spec.role).toBe('active');
   });
 });

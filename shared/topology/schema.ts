@@ -211,6 +211,8 @@ export const hostSchema = z.strictObject({
     .strictObject({
       active: z.array(nameSchema('a DPU id')).optional(),
       standby: z.array(nameSchema('a DPU id')).optional(),
+      /** Go back to the preferred DPU once it is healthy again (default: no automatic failback). */
+      failback: z.boolean().optional(),
     })
     .optional(),
   /** Ethernet ports of a classic host (one without DPUs), e.g. `[vmnic0, vmnic1]`. */

@@ -47,7 +47,12 @@ export interface HostSpec {
   readonly dpus: readonly string[];
   readonly heartbeat: { readonly intervalNs: VTime; readonly misses: number };
   /** DPU HA policy: active uplinks all on one DPU, standby on another; empty standby: no failover. */
-  readonly failover: { readonly active: readonly string[]; readonly standby: readonly string[] };
+  readonly failover: {
+    readonly active: readonly string[];
+    readonly standby: readonly string[];
+    /** Return to the preferred DPU once it is healthy again; false: it rejoins as standby. */
+    readonly failback: boolean;
+  };
   readonly vms: readonly VmSpec[];
 }
 

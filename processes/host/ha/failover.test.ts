@@ -86,7 +86,7 @@ describe('DpuHaManager', () => {
 
   it('DpuHaManager without a standby disconnects the vNICs, says so, and rebuilds them when the DPU comes back', () => {
     const ctx = hostContext();
-    const manager = new DpuHaManager(labHost({ failover: { active: ['dpu-01a'], standby: [] } }));
+    const manager = new DpuHaManager(labHost({ failover: { active: ['dpu-01a'], standby: [], failback: false } }));
     healthyBeats(manager, ctx, 0, 300 * MS, ['dpu-01a']);
     ctx.clock.now = 600 * MS;
     expect(manager.onDpuState(ctx, 'dpu-01a', 'UNAVAILABLE')).toEqual({ kind: 'impossible', dpu: 'dpu-01a', reason: 'no-standby', vnics: VNICS });
@@ -109,7 +109,7 @@ describe('DpuHaManager', () => {
 
   it('DpuHaManager without a standby rebuilds the vNICs on a DPU that restarted between two heartbeats', () => {
     const ctx = hostContext();
-    const manager = new DpuHaManager(labHost({ failover: { active: ['dpu-01a'], standby: [] } }));
+    const manager = new DpuHaManager(labHost({ failover: { active: ['dpu-01a'], standby: [], failback: false } }));
     healthyBeats(manager, ctx, 0, 300 * MS, ['dpu-01a']);
     ctx.clock.now = 300 * MS + 20_000;
     const decision = manager.onHeartbeat(ctx, 'dpu-01a', reply({ epoch: 250_000 }));

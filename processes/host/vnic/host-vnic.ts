@@ -744,5 +744,5 @@ export class HostVnic {
 
 /** The host as `eligibleMode` needs it: only whether it has a DPU matters there. */
 function hostWith(vm: VmSpec, dpu: string | null): HostSpec {
-  return { id: vm.host, x86Cores: 0, dpus: dpu === null ? [] : [dpu], heartbeat: { intervalNs: 0, misses: 0 }, failover: { active: [], standby: [] }, vms: [vm] };
+  return { id: vm.host, x86Cores: 0, dpus: dpu === null ? [] : [dpu], heartbeat: { intervalNs: 0, misses: 0 }, failover: { active: [], standby: [], failback: false }, vms: [vm] };
 }
