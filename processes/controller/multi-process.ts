@@ -179,6 +179,12 @@ export class MultiProcessCluster implements Cluster {
       if (!live.planned) {
         this.exits.push(exit);
         this.options.onUnexpectedExit?.(exit);
+        // Frames it reported sending may have died in its buffers: peers must not wait for them.
+        for (const [direction, ends] of this.directions) {
+          if (ends.from !== id) continue;
+          const peer = this.nodes.get(ends.to);
+          if (peer && !peer.exit) this.send(ends.to, { t: 'forget', dead: [direction] });
+        }
       }
       // Anyone waiting for this node's answer gets none.
       for (const w of [...this.waiters]) {

@@ -158,6 +158,9 @@ async function handle(message: ControllerMessage): Promise<void> {
       reply({ t: 'ready', node: nodeId! });
       return;
     }
+    case 'forget':
+      forget(message.dead);
+      return;
     case 'grant': {
       for (const direction of message.dead) deadDirections.add(direction);
       await awaitExpected(message.expect);
@@ -245,8 +248,21 @@ function fatal(error: unknown): never {
   throw error;
 }
 
+/** Stops waiting for frames from dead peers; releases a grant waiting on them. */
+function forget(dead: readonly string[]): void {
+  for (const direction of dead) deadDirections.add(direction);
+  if (waiting && satisfied(waiting.expect)) {
+    const { resolve } = waiting;
+    waiting = null;
+    resolve();
+  }
+}
+
 async function main(): Promise<void> {
   reply({ t: 'hello', node: nodeId!, incarnation, pid: process.pid });
+  // Messages are handled one after another, but the loop keeps reading while one waits for
+  // frames, so a `forget` can release it.
+  let chain: Promise<void> = Promise.resolve();
   for await (const [body] of control) {
     let message: ControllerMessage;
     try {
@@ -255,7 +271,8 @@ async function main(): Promise<void> {
       log((error as Error).message);
       continue;
     }
-    await handle(message);
+    if (message.t === 'forget') forget(message.dead);
+    else chain = chain.then(() => handle(message)).catch((error: unknown) => fatal(error));
   }
 }
 

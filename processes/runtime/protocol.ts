@@ -77,6 +77,11 @@ export const controllerMessageSchema = z.discriminatedUnion('t', [
     dead: z.array(z.string()),
   }),
   z.object({ t: z.literal('sync'), token: z.number().int(), expect: z.array(z.tuple([z.string(), z.number().int().nonnegative()])) }),
+  /**
+   * A peer died without warning: stop waiting for frames it reported sending (they may have died
+   * in its buffers) and discard what still arrives from it. Handled at once, even mid-grant.
+   */
+  z.object({ t: z.literal('forget'), dead: z.array(z.string()) }),
   /** A peer of this wire was started again: open the wire afresh, counts from zero both ways. */
   z.object({ t: z.literal('rewire'), token: z.number().int(), wire: wireSetupSchema }),
   z.object({ t: z.literal('inspect'), token: z.number().int() }),
