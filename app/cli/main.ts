@@ -10,6 +10,7 @@ import { logCommand } from './log.js';
 import { pcapCommand } from './pcap.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
+import { nonNegative, port, uiCommand } from './ui.js';
 import { exitCodeFor, reportError } from './errors.js';
 
 function integer(value: string): number {
@@ -75,6 +76,21 @@ program
   .requiredOption('--wire <id>', 'wire id (see dpulab log DB --kind frame.tx, or the topology)')
   .requiredOption('-o, --output <file>', 'pcapng file to write')
   .action(pcapCommand);
+
+program
+  .command('ui')
+  .description('Serve the browser UI on 127.0.0.1: a live run of the lab, or a recorded run with --db')
+  .argument('[topology]', 'topology YAML file (live mode; default: the embedded default lab)')
+  .addOption(new Option('--port <n>', 'port on 127.0.0.1 (0: any free port)').argParser(port).default(7878))
+  .option('--db <file>', 'open a recorded run read-only instead of starting one')
+  .option('--record <file>', 'live mode: event log to write (default: runs/<topology>-seed<n>-ui-<time>.db)')
+  .option('--overwrite', 'live mode: replace an existing dpulab event log at --record')
+  .option('--scenario <file>', 'live mode: scenario YAML file (default: the default lab scenario)')
+  .option('--seed <n>', 'live mode: seed of every random stream', integer, 1)
+  .option('--until <duration>', 'live mode: end the run at this virtual time (default: the scenario end, at least 10m)')
+  .option('--in-process', 'live mode: run every node core in this process instead of one process per node')
+  .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))
+  .action(uiCommand);
 
 try {
   await program.parseAsync(process.argv);

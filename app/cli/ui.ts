@@ -1,0 +1,120 @@
+import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { prepareRun } from '../../processes/controller/session.js';
+import { parseDuration } from '../../shared/units.js';
+import { LiveRun } from '../server/live-run.js';
+import { LiveSession } from '../server/live-session.js';
+import { ReplaySession } from '../server/replay-session.js';
+import { startUiServer, type UiServer } from '../server/http-server.js';
+import type { UiSession } from '../server/session.js';
+import { CliError } from './errors.js';
+import { readSource } from './run.js';
+
+/** A live run in the UI lasts at least this long unless `--until` says otherwise: time to look around. */
+export const DEFAULT_UI_RUN_NS = 10 * 60 * 1_000_000_000;
+
+/** `--port`: 0 to 65535. */
+export function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`Not a port number: ${value}`);
+  return n;
+}
+
+/** `--speed`: a factor, 0 for as fast as possible. */
+export function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Not a non-negative number: ${value}`);
+  return n;
+}
+
+interface UiFlags {
+  port: number;
+  db?: string;
+  record?: string;
+  overwrite?: boolean;
+  scenario?: string;
+  seed: number;
+  until?: string;
+  inProcess?: boolean;
+  speed: number;
+}
+
+function defaultRecordPath(topology: string, seed: number): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return join(process.cwd(), 'runs', `${topology}-seed${seed}-ui-${stamp}-${process.pid}.db`);
+}
+
+function liveSession(topologyPath: string | undefined, flags: UiFlags): UiSession {
+  let untilNs: number | undefined;
+  if (flags.until !== undefined) {
+    try {
+      untilNs = parseDuration(flags.until);
+    } catch (error) {
+      throw new CliError(`--until ${flags.until}: ${(error as Error).message}`);
+    }
+  }
+  const scenario = flags.scenario ? readSource(flags.scenario, 'scenario') : undefined;
+  const prepared = prepareRun({
+    ...(topologyPath ? { topology: readSource(topologyPath, 'topology') } : {}),
+    ...(scenario ? { scenario } : {}),
+    seed: flags.seed,
+    ...(untilNs !== undefined ? { untilNs } : {}),
+  });
+  const db = flags.record ?? defaultRecordPath(prepared.topology.name, prepared.seed);
+  const run = LiveRun.start({
+    prepared: untilNs === undefined ? { ...prepared, endNs: Math.max(prepared.endNs, DEFAULT_UI_RUN_NS) } : prepared,
+    scenarioText: scenario?.text ?? null,
+    db,
+    overwrite: flags.overwrite ?? false,
+    mode: flags.inProcess ? 'in-process' : 'multi-process',
+    speed: flags.speed,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.on('exit', () => run.killNow());
+  process.stderr.write(`dpulab ui: recording to ${db}\n`);
+  return new LiveSession(run);
+}
+
+/**
+ * `dpulab ui`: serves the browser UI on 127.0.0.1, over a live run of the lab (the default) or a
+ * recorded run (`--db`). Runs until SIGINT or SIGTERM (or until the process that forked it goes
+ * away), then stops the run and closes every socket.
+ */
+export async function uiCommand(topologyPath: string | undefined, flags: UiFlags): Promise<void> {
+  if (flags.db !== undefined && (topologyPath !== undefined || flags.scenario !== undefined || flags.record !== undefined || flags.until !== undefined)) {
+    throw new CliError('--db opens a recorded run: it takes no topology, --scenario, --record or --until');
+  }
+  const session: UiSession = flags.db !== undefined ? new ReplaySession(flags.db) : liveSession(topologyPath, flags);
+  let server: UiServer;
+  try {
+    server = await startUiServer({ session, port: flags.port });
+  } catch (error) {
+    await session.close();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`Port ${flags.port} is in use: pass --port 0 for any free port`);
+    throw error;
+  }
+  process.stdout.write(`dpulab ui: ${server.url}\n`);
+  // A parent that forked this server (the desktop shell) learns the address without parsing output.
+  process.send?.({ type: 'dpulab-ui', url: server.url });
+
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (code: number): void => {
+      if (stopping) {
+        // A second signal: no more waiting.
+        process.exit(code);
+      }
+      stopping = true;
+      void (async () => {
+        await server.close();
+        await session.close();
+        resolve(code);
+      })();
+    };
+    process.on('SIGINT', () => stop(130));
+    process.on('SIGTERM', () => stop(143));
+    process.on('disconnect', () => stop(0));
+  });
+  process.exitCode = await stopped;
+  if (process.connected) process.disconnect();
+}

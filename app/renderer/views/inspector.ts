@@ -1,0 +1,346 @@
+/// <reference lib="dom" />
+/**
+ * The inspector: whatever is selected, in detail. A node live is asked for its own state
+ * (`/api/inspect`); in a recording, the state rebuilt from the log up to the cursor. A VM shows
+ * its vNICs from both sides, a wire its ends and load, an event its payload and, for a frame,
+ * every layer.
+ */
+import type { InspectResponse } from '../../server/protocol.js';
+import { api } from '../api.js';
+import { h, keyValues, pill, replace, section, table, type Child } from '../dom.js';
+import { eventSummary, rate, vtime } from '../format.js';
+import type { UiEvent } from '../model/lab-state.js';
+import { nodeCondition, wireLoad, wireUp, type NodeStateView } from '../model/node-view.js';
+import type { Store } from '../store.js';
+import { frameView } from './frame.js';
+import { vnicView } from './vnic.js';
+
+type Any = Record<string, unknown>;
+
+function get(value: unknown, ...path: string[]): unknown {
+  let v = value;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Any)[key];
+  }
+  return v;
+}
+
+function list(value: unknown): Any[] {
+  return Array.isArray(value) ? (value as Any[]) : [];
+}
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+const CONDITION_TONES: Record<string, string> = { up: 'ok', active: 'ok', standby: 'info', unavailable: 'warn', failed: 'bad', stopped: 'muted', 'not-started': 'muted' };
+
+function rawJson(title: string, value: unknown): HTMLElement {
+  return h('details', { class: 'raw', 'data-key': `raw:${title}` }, h('summary', {}, title), h('pre', {}, JSON.stringify(value, null, 2)));
+}
+
+function ruleService(rule: unknown): string {
+  const service = get(rule, 'service') as Any | undefined;
+  if (!service) return '-';
+  const ports = list(service.destinationPorts).map((p) => (p.from === p.to ? String(p.from) : `${String(p.from)}-${String(p.to)}`));
+  return `${text(service.protocol)}${ports.length ? `/${ports.join(',')}` : ''}`;
+}
+
+function terms(value: unknown): string {
+  return Array.isArray(value) ? value.join(', ') : text(value);
+}
+
+function costSection(cost: unknown, coreType: string): HTMLElement | null {
+  if (!cost || typeof cost !== 'object') return null;
+  const steps = Object.entries((get(cost, 'byStep') as Record<string, Any> | undefined) ?? {});
+  const modes = Object.entries((get(cost, 'byMode') as Record<string, Any> | undefined) ?? {});
+  return section(
+    `Networking cost (${coreType} cores)`,
+    keyValues([
+      ['CPU time', `${text(get(cost, 'totalCpuNs'))} ns`],
+      ['by mode', modes.map(([m, v]) => `${m} ${text(v.cpuNs)} ns`).join(', ') || '-'],
+    ]),
+    table(['step', 'CPU ns', 'frames'], steps.map(([s, v]) => [s, text(v.cpuNs), text(v.frames)]), 'no frames handled yet'),
+  );
+}
+
+function lldpTable(entries: Any[]): HTMLElement {
+  return table(['port', 'neighbour', 'its port', 'chassis'], entries.map((n) => [text(n.port), text(n.systemName), text(n.portId), h('code', {}, text(n.chassisId))]), 'no LLDP neighbours');
+}
+
+function portsTable(ports: Any[]): HTMLElement {
+  return table(['port', 'wire', 'link', 'tx frames', 'tx bytes', 'drops'], ports.map((p) => [text(p.port), text(p.wire), p.up ? pill('up', 'ok') : pill('down', 'bad'), text(p.txFrames), text(p.txBytes), text(p.drops)]));
+}
+
+/** A host as it reports itself. */
+function hostLive(store: Store, live: unknown): HTMLElement[] {
+  const core = get(live, 'core');
+  const datapath = get(core, 'datapath');
+  const vnicButton = (id: string): HTMLElement => h('button', { class: 'link', onclick: () => store.select({ type: 'vnic', id }) }, id);
+  return [
+    section('DPUs (heartbeat view)', table(['DPU', 'role', 'state', 'misses', 'RTT'], list(get(core, 'dpus')).map((d) => [text(d.dpu), text(d.role), pill(text(d.state), d.state === 'MANAGED' ? 'ok' : 'bad'), text(d.misses), d.lastRttNs === null ? '-' : vtime(Number(d.lastRttNs))]))),
+    section(
+      'vNICs',
+      table(
+        ['vNIC', 'asked', 'runs', 'served by', 'tx', 'rx'],
+        list(get(datapath, 'vnics')).map((v) => [vnicButton(text(v.vnic)), text(v.requested), [pill(text(v.active), `mode-${text(v.active)}`), v.reason ? h('span', { class: 'muted' }, ` ${text(v.reason)}`) : null], `${text(v.serving)}${v.vf !== null && v.vf !== undefined ? ` ${text(v.vf)}` : ''}`, text(get(v, 'counters', 'txFrames')), text(get(v, 'counters', 'rxFrames'))]),
+      ),
+    ),
+    section(
+      'Guest TCP connections',
+      table(
+        ['VM', 'flow', 'state', 'local', 'remote', 'sRTT', 'retrans'],
+        list(get(datapath, 'guests')).flatMap((g) => list(g.tcp).map((c) => [text(g.vm), text(c.flow), text(c.state), `${text(c.localIp)}:${text(c.localPort)}`, `${text(c.remoteIp)}:${text(c.remotePort)}`, c.srttNs ? vtime(Number(c.srttNs)) : '-', text(get(c, 'counters', 'retransmits'))])),
+        'no TCP connections',
+      ),
+    ),
+    section('Ports', portsTable(list(get(live, 'ports')))),
+    costSection(get(datapath, 'cost'), 'x86'),
+  ].filter((x): x is HTMLElement => x !== null);
+}
+
+/** A DPU as it reports itself. */
+function dpuLive(live: unknown): HTMLElement[] {
+  const core = get(live, 'core');
+  const datapath = get(core, 'datapath');
+  const sw = get(datapath, 'switch');
+  const fw = get(datapath, 'firewall');
+  const counters = new Map(list(get(fw, 'ruleCounters')).map((c) => [text(c.rule), c]));
+  const macTables = Object.entries((get(sw, 'macTables') as Record<string, Any[]> | undefined) ?? {});
+  const pool = get(datapath, 'vnicPorts', 'pool');
+  return [
+    keyValues([
+      ['role', text(get(core, 'role'))],
+      ['model', `${text(get(core, 'model'))}, ${text(get(core, 'armCores'))} Arm cores`],
+      ['tunnel endpoint', `${text(get(sw, 'tep', 'ip'))} (${text(get(sw, 'tep', 'mac'))})`],
+      ['active uplink', text(get(sw, 'activeUplink'))],
+    ]),
+    section('Uplinks and LLDP', lldpTable(list(get(core, 'lldp')))),
+    section(
+      `Distributed firewall (generation ${text(get(fw, 'generation'))})`,
+      table(
+        ['rule', 'prio', 'action', 'from → to', 'service', 'hits', 'packets', 'bytes'],
+        list(get(fw, 'rules')).map((r) => {
+          const c = counters.get(text(r.id));
+          return [h('code', {}, text(r.id)), r.priority === Number.MAX_SAFE_INTEGER ? 'last' : text(r.priority), pill(text(r.action), r.action === 'allow' ? 'ok' : 'bad'), `${terms(r.sources)} → ${terms(r.destinations)}`, ruleService(r), text(c?.hits), text(c?.packets), text(c?.bytes)];
+        }),
+      ),
+    ),
+    section(
+      'Connection table',
+      table(
+        ['vNIC', 'connection', 'dir', 'state', 'rule', 'packets'],
+        list(get(fw, 'connections')).map((c) => [text(c.vnic), h('code', {}, text(c.key)), text(c.direction), text(c.state), text(c.ruleId), `${text(get(c, 'orig', 'packets'))} / ${text(get(c, 'reply', 'packets'))}`]),
+        'no connections',
+      ),
+    ),
+    section(
+      'MAC tables',
+      table(
+        ['segment', 'MAC', 'where', 'last seen'],
+        macTables.flatMap(([segment, entries]) => entries.map((e) => [segment, h('code', {}, text(e.mac)), get(e, 'location', 'kind') === 'vnic' ? text(get(e, 'location', 'vnic')) : `TEP ${text(get(e, 'location', 'tep'))}`, vtime(Number(e.lastSeen ?? 0))])),
+        'empty',
+      ),
+    ),
+    section(
+      `Virtual functions (${text(get(pool, 'free'))} of ${text(get(pool, 'size'))} free)`,
+      table(['VF', 'vNIC', 'VFIO state', 'device', 'loaded'], list(get(pool, 'functions')).map((f) => [text(f.vf), text(f.vnic), pill(text(f.state), f.state === 'RUNNING' ? 'ok' : 'warn'), text(get(f, 'device', 'status')), text(f.loaded)]), 'no VF in use'),
+    ),
+    section('Ports', portsTable(list(get(live, 'ports')))),
+    costSection(get(datapath, 'cost'), 'Arm'),
+  ].filter((x): x is HTMLElement => x !== null);
+}
+
+/** A switch as it reports itself. */
+function switchLive(live: unknown): HTMLElement[] {
+  const core = get(live, 'core');
+  return [
+    section('Ports', table(['port', 'mode', 'rx', 'tx', 'floods', 'drops'], list(get(core, 'ports')).map((p) => [text(p.port), `${text(p.mode)}${p.mode === 'trunk' ? ` native ${text(p.native)}` : ` vlan ${text(p.vlan)}`}`, text(p.rxFrames), text(p.txFrames), text(p.floods), text(p.rxDrops)]))),
+    section('MAC table', table(['VLAN', 'MAC', 'port', 'last seen'], list(get(core, 'macTable')).map((m) => [text(m.vlan), h('code', {}, text(m.mac)), text(m.port), vtime(Number(m.lastSeen ?? 0))]), 'empty')),
+    section('LLDP neighbours', lldpTable(list(get(core, 'lldp')))),
+  ];
+}
+
+/** Any node as the log tells it (a recording, or a node that is not running). */
+function fromLog(view: NodeStateView): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  const life = view.life;
+  out.push(
+    keyValues([
+      ['process', life ? (life.up ? `running (incarnation ${life.incarnation}, since ${vtime(life.startedAt)})` : `ended at ${vtime(life.exitedAt ?? 0)}: ${life.exit?.signal ? `killed by ${life.exit.signal}` : `exit ${text(life.exit?.code)}`}`) : 'not started'],
+    ]),
+  );
+  if (view.dpu) {
+    const d = view.dpu;
+    out.push(section('Host view', keyValues([['host', d.host], ['state', d.view ? `${d.view.state} (${d.view.role}, ${d.view.reason ?? ''})` : '-'], ['heartbeat misses', String(d.view?.misses ?? 0)]])));
+    out.push(
+      section(
+        `Distributed firewall (generation ${d.firewall?.generation ?? 0})`,
+        table(
+          ['rule', 'action', 'from → to', 'service', 'hits'],
+          d.rules.map((r) =>
+            r.id === 'default' && !r.definition
+              ? [h('code', {}, r.id), 'default action', 'any → any', 'any', String(r.hits)]
+              : [h('code', {}, r.id), text(get(r.definition, 'action')), r.definition ? `${terms(get(r.definition, 'sources'))} → ${terms(get(r.definition, 'destinations'))}` : '-', ruleService(r.definition), String(r.hits)],
+          ),
+          'no rules added',
+        ),
+        keyValues([['connections', String(d.firewall?.connections ?? 0)], ['rejected', String(d.firewall?.rejects ?? 0)]]),
+      ),
+    );
+    out.push(section('Virtual functions', table(['VF', 'vNIC', 'VFIO state', 'since'], d.vfs.map((v) => [String(v.vf), v.vnic, pill(v.state, v.state === 'RUNNING' ? 'ok' : 'warn'), vtime(v.since)]), 'no VF events')));
+  }
+  if (view.host) {
+    const hv = view.host;
+    out.push(section('DPUs (heartbeat view)', table(['DPU', 'role', 'state', 'reason'], hv.dpus.map((d) => [d.dpu, d.view?.role ?? '-', d.view ? pill(d.view.state, d.view.state === 'MANAGED' ? 'ok' : 'bad') : '-', d.view?.reason ?? '-']))));
+    out.push(section('vNICs', table(['vNIC', 'asked', 'runs', 'reason'], hv.vnics.map((v) => [v.vnic, v.view?.requested ?? '-', v.view ? pill(v.view.active, `mode-${v.view.active}`) : '-', v.view?.reason ?? '']))));
+    out.push(section('Flows', table(['flow', 'kind', 'to', 'sent', 'delivered', 'state'], hv.flows.map((f) => [f.id, f.kind, f.to, text(f.sender?.sent), text(f.receiver?.delivered), f.stoppedAt !== null ? 'stopped' : f.sender?.tcpState ?? 'running']), 'no flows')));
+  }
+  if (view.macs.length > 0 || view.kind === 'switch') out.push(section('MAC table', table(['VLAN', 'MAC', 'port', 'since'], view.macs.map((m) => [String(m.vlan), h('code', {}, m.mac), m.port, vtime(m.since)]), 'empty')));
+  out.push(section('Ports', table(['port', 'wire', 'link', 'LLDP neighbour'], view.ports.map((p) => [p.port, p.wire ?? '-', p.up ? pill('up', 'ok') : pill('down', 'bad'), p.neighbor ? `${p.neighbor.systemName ?? '?'} ${p.neighbor.portId}` : '-']))));
+  if (view.cost) {
+    out.push(section(`Networking cost (${view.cost.coreType} cores)`, keyValues([['cores used', view.cost.coresUsed.toFixed(5)], ['CPU time', `${view.cost.totalCpuNs} ns`], ['by mode', Object.entries(view.cost.byMode).map(([m, c]) => `${m} ${c.toFixed(5)}`).join(', ') || '-']])));
+  }
+  return out;
+}
+
+/** The inspector panel. */
+export class InspectorView {
+  private generation = 0;
+  private refresh: number | undefined;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly store: Store,
+  ) {
+    store.on('selection', () => void this.render(true));
+    store.on('cursor', () => void this.render(false));
+    this.empty();
+    // A live node changes all the time: ask it again every second and a half.
+    this.refresh = window.setInterval(() => {
+      const s = this.store.selection;
+      if (this.store.live && this.store.status?.state === 'running' && s && s.type !== 'event') void this.render(false);
+    }, 1500);
+  }
+
+  /** Stops refreshing. */
+  dispose(): void {
+    window.clearInterval(this.refresh);
+  }
+
+  private empty(): void {
+    replace(this.root, h('div', { class: 'inspector-empty' }, h('h2', {}, 'Inspector'), h('p', {}, 'Click a host, DPU, switch, VM, cable or event to see its state.')));
+  }
+
+  private async render(fresh: boolean): Promise<void> {
+    const s = this.store.selection;
+    if (!s) {
+      this.empty();
+      return;
+    }
+    const generation = ++this.generation;
+    const open = new Set([...this.root.querySelectorAll('details[open]')].map((d) => d.getAttribute('data-key')));
+    const scroll = this.root.scrollTop;
+    let body: HTMLElement;
+    try {
+      body = await this.build();
+    } catch (error) {
+      body = h('p', { class: 'error' }, error instanceof Error ? error.message : String(error));
+    }
+    if (generation !== this.generation) return;
+    replace(this.root, body);
+    if (!fresh) {
+      for (const d of this.root.querySelectorAll('details')) if (open.has(d.getAttribute('data-key'))) d.setAttribute('open', '');
+      this.root.scrollTop = scroll;
+    }
+  }
+
+  private async build(): Promise<HTMLElement> {
+    const s = this.store.selection!;
+    const run = this.store.run!;
+    const at = this.store.cursor ?? undefined;
+    const title = (kind: string, id: string, ...extra: Child[]): HTMLElement => h('header', { class: 'inspector-title' }, h('span', { class: 'kind' }, kind), h('h2', {}, id), ...extra);
+    switch (s.type) {
+      case 'node': {
+        const info: InspectResponse = await api.inspect(s.id, at);
+        const condition = nodeCondition(this.store.lab, run.topology, s.id);
+        const head = title(info.kind, s.id, pill(condition, CONDITION_TONES[condition] ?? 'muted'), h('span', { class: 'source' }, info.source === 'live' ? 'live state' : `from the log at event ${info.at}`));
+        let sections: HTMLElement[];
+        if (info.live !== null && info.live !== undefined) {
+          sections = info.kind === 'host' ? hostLive(this.store, info.live) : info.kind === 'dpu' ? dpuLive(info.live) : switchLive(info.live);
+        } else {
+          sections = info.log ? fromLog(info.log) : [];
+        }
+        return h('div', { class: 'inspector' }, head, sections, rawJson('everything, as JSON', info.live ?? info.log));
+      }
+      case 'vm': {
+        const host = run.topology.nodes.find((n) => n.kind === 'host' && n.spec.vms.some((vm) => vm.id === s.id));
+        const vm = host?.kind === 'host' ? host.spec.vms.find((v) => v.id === s.id) : undefined;
+        if (!vm || !host) return h('p', { class: 'empty' }, `No VM ${s.id}`);
+        const vnics = await Promise.all(vm.vnics.map((n) => vnicView(this.store, n.id)));
+        return h(
+          'div',
+          { class: 'inspector' },
+          title('VM', vm.id, h('span', { class: 'source' }, `on ${host.id}`)),
+          keyValues([
+            ['vCPUs / memory', `${vm.vcpus} vCPUs, ${vm.memoryMiB} MiB (${vm.memoryReservationMiB} reserved)`],
+            ['hardware / driver', `version ${vm.hardwareVersion}, vmxnet3 driver ${vm.driverVersion}`],
+            ['dirty pages', `${vm.dirtyPagesPerSec} per second`],
+          ]),
+          vnics,
+        );
+      }
+      case 'vnic':
+        return h('div', { class: 'inspector' }, title('vNIC', s.id), await vnicView(this.store, s.id));
+      case 'wire': {
+        const wire = run.topology.wires.find((w) => w.id === s.id);
+        if (!wire) return h('p', { class: 'empty' }, `No wire ${s.id}`);
+        const lab = this.store.lab;
+        const up = wireUp(lab, wire);
+        return h(
+          'div',
+          { class: 'inspector' },
+          title('wire', wire.id, up ? pill('up', 'ok') : pill('down', 'bad')),
+          keyValues([
+            ['ends', `${wire.a.node}:${wire.a.port} ⇄ ${wire.b.node}:${wire.b.port}`],
+            ['latency', vtime(wire.latencyNs)],
+            ['bandwidth', `${(wire.bandwidthBps / 1e9).toFixed(wire.bandwidthBps % 1e9 === 0 ? 0 : 1)} Gb/s`],
+            ['load', `${rate(wireLoad(lab, wire.id))} frames per second (last 100 ms of virtual time)`],
+            ['frames carried', String(lab.wires[wire.id]?.total ?? 0)],
+            ['impairments', JSON.stringify(wire.impairments)],
+          ]),
+          h('p', { class: 'muted' }, `dpulab pcap ${run.run.db} --wire ${wire.id} -o ${wire.id}.pcapng`),
+        );
+      }
+      case 'event':
+        return this.eventDetail(s.event);
+    }
+  }
+
+  private async eventDetail(event: UiEvent): Promise<HTMLElement> {
+    const cause = event.cause;
+    const goCause = async (): Promise<void> => {
+      if (cause === null) return;
+      const page = await api.events({ from: cause, limit: 1 });
+      const found = page.events[0];
+      if (found) this.store.select({ type: 'event', event: found });
+    };
+    const parts: Child[] = [
+      h('header', { class: 'inspector-title' }, h('span', { class: 'kind' }, 'event'), h('h2', {}, event.kind)),
+      keyValues([
+        ['seq', String(event.seq)],
+        ['virtual time', `${vtime(event.vtime)} (${event.vtime} ns)`],
+        ['node', event.node],
+        ['cause', cause === null ? '-' : h('button', { class: 'link', onclick: () => void goCause() }, `event ${cause}`)],
+        ['summary', eventSummary(event)],
+      ]),
+      section('Payload', h('pre', { class: 'payload' }, JSON.stringify(event.payload, null, 2))),
+    ];
+    if (event.kind === 'frame.tx') parts.push(section('Frame', await frameView(event.seq)));
+    return h('div', { class: 'inspector' }, parts);
+  }
+}
+

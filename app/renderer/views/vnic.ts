@@ -1,0 +1,146 @@
+/// <reference lib="dom" />
+/**
+ * A vNIC seen from both sides: what the guest's vmxnet3 driver believes (its rings, generation
+ * bits, MAC, link, filters) next to the device actually serving it (the DPU's virtual function
+ * for UPTv2, the host's emulated backend otherwise), and the mismatches `compareViews` finds.
+ */
+import { compareViews, macFromRegisters, type Vmxnet3DeviceState, type Vmxnet3DriverView } from '../../../shared/vmxnet3/index.js';
+import { api } from '../api.js';
+import { h, keyValues, pill, section, table, type Child } from '../dom.js';
+import { hex32 } from '../format.js';
+import { activeDpuOf } from '../model/node-view.js';
+import type { Store } from '../store.js';
+
+type Any = Record<string, unknown>;
+
+function get(value: unknown, ...path: Array<string | number>): unknown {
+  let v = value;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Any)[key as string];
+  }
+  return v;
+}
+
+function position(value: unknown): string {
+  if (value === null || typeof value !== 'object') return '-';
+  const p = value as { next?: unknown; gen?: unknown };
+  return `${String(p.next)} · gen ${String(p.gen)}`;
+}
+
+/** A row of the comparison: the same thing on both sides, marked when they differ. */
+function row(label: string, guest: string, device: string, compare = true): HTMLTableRowElement {
+  const differs = compare && guest !== device && guest !== '-' && device !== '-';
+  return h('tr', { class: differs ? 'differs' : '' }, h('th', {}, label), h('td', {}, guest), h('td', {}, device));
+}
+
+/** The guest driver and the device side by side. */
+export function sideBySide(driver: unknown, device: unknown, deviceName: string): HTMLElement {
+  const rows: HTMLTableRowElement[] = [];
+  const deviceMac = typeof get(device, 'registers', 'macl') === 'number' ? macFromRegisters(get(device, 'registers', 'macl') as number, get(device, 'registers', 'mach') as number) : '-';
+  rows.push(row('status', get(driver, 'active') ? 'active' : get(driver, 'probed') ? 'probed' : 'absent', String(get(device, 'status') ?? '-'), false));
+  rows.push(row('MAC', String(get(driver, 'mac') ?? '-'), deviceMac));
+  rows.push(row('link', hex32(get(driver, 'link')), hex32(get(device, 'link'))));
+  rows.push(row('MTU', String(get(driver, 'shared', 'mtu') ?? '-'), String(get(device, 'config', 'mtu') ?? '-')));
+  rows.push(row('features', hex32(get(driver, 'shared', 'features')), hex32(get(device, 'config', 'features'))));
+  rows.push(row('RX mode', hex32(get(driver, 'shared', 'rxFilter', 'rxMode')), hex32(get(device, 'config', 'rxMode'))));
+  const driverTx = (get(driver, 'txQueues') as unknown[] | undefined) ?? [];
+  const deviceTx = (get(device, 'txQueues') as unknown[] | undefined) ?? [];
+  for (let q = 0; q < Math.max(driverTx.length, deviceTx.length); q++) {
+    const d = driverTx[q];
+    const v = deviceTx[q];
+    rows.push(h('tr', { class: 'group' }, h('th', { colspan: '3' }, `TX queue ${q} (ring size ${String(get(d, 'txRing', 'size') ?? get(v, 'txRing', 'size') ?? '?')})`)));
+    rows.push(row('tx ring: producer', position(get(d, 'txRing')), position(get(v, 'txRing', 'produced'))));
+    rows.push(row('tx ring: device consumer', '-', position(get(v, 'txRing')), false));
+    rows.push(row('tx: reclaimed / completed', position(get(d, 'txRing', 'reclaimed')), position(get(v, 'completed')), false));
+    rows.push(row('tx completion ring', position(get(d, 'compRing')), position(get(v, 'compRing')), false));
+  }
+  const driverRx = (get(driver, 'rxQueues') as unknown[] | undefined) ?? [];
+  const deviceRx = (get(device, 'rxQueues') as unknown[] | undefined) ?? [];
+  for (let q = 0; q < Math.max(driverRx.length, deviceRx.length); q++) {
+    const d = driverRx[q];
+    const v = deviceRx[q];
+    rows.push(h('tr', { class: 'group' }, h('th', { colspan: '3' }, `RX queue ${q}`)));
+    for (const ring of ['ring1', 'ring2'] as const) {
+      rows.push(row(`${ring}: producer`, position(get(d, ring)), position(get(v, ring, 'produced'))));
+      rows.push(row(`${ring}: reclaimed / consumer`, position(get(d, ring, 'reclaimed')), position(get(v, ring)), false));
+    }
+    rows.push(row('rx completion ring', position(get(d, 'compRing')), position(get(v, 'compRing')), false));
+  }
+  return h(
+    'table',
+    { class: 'compare' },
+    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'guest driver believes'), h('th', {}, deviceName))),
+    h('tbody', {}, rows),
+  );
+}
+
+function registers(device: unknown): HTMLElement {
+  const regs = (get(device, 'registers') as Any | undefined) ?? {};
+  const rows: Array<[string, Child]> = Object.entries(regs)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [k.toUpperCase(), h('code', {}, hex32(v))]);
+  const interrupts = get(device, 'interrupts') as Any | undefined;
+  if (interrupts) rows.push(['interrupts', `mask ${hex32(interrupts.mask)} pending ${hex32(interrupts.pending)} fired ${String(interrupts.fired)}`]);
+  return keyValues(rows, 'kv registers');
+}
+
+function verdict(driver: unknown, device: unknown): HTMLElement {
+  let problems: string[];
+  try {
+    problems = compareViews(driver as Vmxnet3DriverView, device as Vmxnet3DeviceState);
+  } catch (error) {
+    problems = [`Could not compare: ${error instanceof Error ? error.message : String(error)}`];
+  }
+  if (problems.length === 0) return h('p', { class: 'verdict ok' }, '✓ The guest cannot tell: its view is consistent with the device');
+  return h('div', { class: 'verdict bad' }, h('p', {}, `${problems.length} mismatch${problems.length === 1 ? '' : 'es'} (the two sides are inspected one after the other: a frame in flight can show here)`), h('ul', {}, problems.map((p) => h('li', {}, p))));
+}
+
+/** The vNIC inspector: fetches the host's view and the serving DPU's, renders them side by side. */
+export async function vnicView(store: Store, vnic: string): Promise<HTMLElement> {
+  const run = store.run!;
+  const host = run.topology.nodes.find((n) => n.kind === 'host' && n.spec.vms.some((vm) => vm.vnics.some((x) => x.id === vnic)));
+  if (!host || host.kind !== 'host') return h('p', { class: 'empty' }, `No vNIC ${vnic}`);
+  const spec = host.spec.vms.flatMap((vm) => vm.vnics).find((x) => x.id === vnic)!;
+  const mode = store.lab.vnics[vnic];
+  const header = keyValues([
+    ['vNIC', `${vnic} (${spec.mac})`],
+    ['segment', `${spec.segment}  ${spec.ipv4}${spec.ipv6 ? `  ${spec.ipv6}` : ''}`],
+    ['mode', mode ? [pill(mode.active, `mode-${mode.active}`), mode.requested !== mode.active ? ` asked ${mode.requested}: ${mode.reason ?? ''}` : ''] : spec.mode],
+  ]);
+  const at = store.cursor ?? undefined;
+  const hostInfo = await api.inspect(host.id, at);
+  if (hostInfo.source === 'log' || hostInfo.live === null) {
+    const vfs = Object.entries(store.lab.vfs).flatMap(([node, vfs]) => Object.values(vfs).filter((v) => v.vnic === vnic).map((v) => [node, `vf ${v.vf}`, v.state, v.via] as Child[]));
+    return h('div', {}, header, section('Virtual function', table(['DPU', 'VF', 'VFIO state', 'via'], vfs, 'no VF events for this vNIC')), h('p', { class: 'muted' }, 'Ring and register state needs a live run: a recording keeps events, not device memory.'));
+  }
+  const entries = (get(hostInfo.live, 'core', 'datapath', 'vnics') as Any[] | undefined) ?? [];
+  const entry = entries.find((e) => e.vnic === vnic);
+  if (!entry) return h('div', {}, header, h('p', { class: 'empty' }, `${host.id} does not report ${vnic}`));
+  let device: unknown = entry.backend;
+  let deviceName = `host ${host.id} emulated backend`;
+  if (entry.serving === 'vf') {
+    const dpu = activeDpuOf(store.lab, run.topology, host.id);
+    if (dpu) {
+      const dpuInfo = await api.inspect(dpu);
+      const functions = (get(dpuInfo.live, 'core', 'datapath', 'vnicPorts', 'pool', 'functions') as Any[] | undefined) ?? [];
+      const fn = functions.find((f) => f.vnic === vnic);
+      if (fn) {
+        device = fn.device;
+        deviceName = `${dpu} VF ${String(fn.vf)} (${String(fn.state)})`;
+      }
+    }
+  }
+  const counters = (entry.counters as Any | undefined) ?? {};
+  return h(
+    'div',
+    { class: 'vnic-view' },
+    header,
+    keyValues([
+      ['serving', `${String(entry.serving)}${entry.vf !== null && entry.vf !== undefined ? ` (VF ${String(entry.vf)})` : ''}, phase ${String(entry.phase)}`],
+      ['traffic', `tx ${String(counters.txFrames ?? 0)} frames, rx ${String(counters.rxFrames ?? 0)} frames, violations ${String(counters.violations ?? 0)}`],
+    ]),
+    section('Guest driver and device', sideBySide(entry.driver, device, deviceName), verdict(entry.driver, device)),
+    section(`Device registers (${deviceName})`, registers(device)),
+  );
+}

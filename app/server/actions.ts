@@ -1,0 +1,68 @@
+/**
+ * UI actions: a record `{action, ...fields}` checked the way a scenario step is (the action's
+ * schema, the topology objects it names, the controller's planner) before it is scheduled, so
+ * that every accepted action becomes a recorded input that a replay can carry out again.
+ */
+import type { z } from 'zod';
+import { InputError, planInput } from '../../processes/controller/actions.js';
+import type { TimedInput } from '../../processes/controller/controller.js';
+import { actionReferences, isActionName, STEP_SCHEMAS } from '../../shared/scenario/actions.js';
+import type { ScenarioAction } from '../../shared/scenario/types.js';
+import type { ResolvedTopology } from '../../shared/topology/types.js';
+import { ApiError, parseRequest } from './errors.js';
+
+/** The actions the running code knows, sorted. */
+export function availableActions(): string[] {
+  return Object.keys(STEP_SCHEMAS).sort();
+}
+
+function isAddressLike(text: string): boolean {
+  return text === 'any' || /^[0-9.]+(\/\d+)?$/.test(text) || (text.includes(':') && /^[0-9a-fA-F:.]+(\/\d+)?$/.test(text));
+}
+
+/** The ids an action may name, by what they are. */
+function knownIds(topology: ResolvedTopology): Record<'wire' | 'node' | 'vm' | 'vnic' | 'endpoint', Set<string>> {
+  const vms = new Set<string>();
+  const vnics = new Set<string>();
+  for (const node of topology.nodes) {
+    if (node.kind !== 'host') continue;
+    for (const vm of node.spec.vms) {
+      vms.add(vm.id);
+      for (const vnic of vm.vnics) vnics.add(vnic.id);
+    }
+  }
+  return {
+    wire: new Set(topology.wires.map((w) => w.id)),
+    node: new Set(topology.nodes.map((n) => n.id)),
+    vm: vms,
+    vnic: vnics,
+    endpoint: new Set([...vms, ...vnics]),
+  };
+}
+
+/**
+ * Checks an action record and returns it as it will be recorded (defaults filled in, as for a
+ * scenario step). Throws ApiError 400 naming the field (`record.<field>`) when it is malformed,
+ * names something the topology lacks, or the planner refuses it.
+ */
+export function validateAction(topology: ResolvedTopology, record: Readonly<Record<string, unknown>>): TimedInput['record'] {
+  const action = record.action;
+  if (!isActionName(action)) {
+    throw new ApiError(400, 'unknown-action', `Unknown action ${String(action)}: expected one of ${availableActions().join(', ')}`, 'record.action');
+  }
+  const schema = (STEP_SCHEMAS[action] as unknown as z.ZodObject).omit({ at: true });
+  const parsed = parseRequest(schema, record, ['record']) as Record<string, unknown> & { action: string };
+  const known = knownIds(topology);
+  for (const ref of actionReferences(parsed as unknown as ScenarioAction)) {
+    if (known[ref.kind].has(ref.id) || (ref.kind === 'endpoint' && isAddressLike(ref.id))) continue;
+    const what = ref.kind === 'endpoint' ? 'VM or vNIC' : ref.kind === 'vm' ? 'VM' : ref.kind;
+    throw new ApiError(400, 'unknown-reference', `Invalid record.${ref.field}: no ${what} ${ref.id} in topology ${topology.name}`, `record.${ref.field}`);
+  }
+  try {
+    planInput(topology, parsed);
+  } catch (error) {
+    if (error instanceof InputError) throw new ApiError(400, 'invalid-input', error.message, 'record');
+    throw error;
+  }
+  return parsed;
+}

@@ -1,0 +1,270 @@
+/**
+ * The UI over a run in progress: events fold into a timeline as the controller orders them and
+ * go to every browser in batches; the time control pauses, steps, paces and runs until a time or
+ * an event kind; actions become recorded inputs at the earliest time the controller allows.
+ */
+import { EventLogReader } from '../../processes/controller/log/reader.js';
+import type { ResolvedTopology } from '../../shared/topology/types.js';
+import { kindMatches } from '../renderer/model/kinds.js';
+import type { LabState, UiEvent } from '../renderer/model/lab-state.js';
+import { nodeStateView } from '../renderer/model/node-view.js';
+import { Timeline } from '../renderer/model/timeline.js';
+import { availableActions, validateAction } from './actions.js';
+import { ApiError } from './errors.js';
+import { jsonSafe, toUiEvent } from './event-json.js';
+import type { LiveRun, LiveRunEnd } from './live-run.js';
+import { frameAt, logRange, queryEvents } from './log-queries.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from './protocol.js';
+import type { UiSession } from './session.js';
+
+/** How often batches, states and statuses go out. */
+const TICK_MS = 100;
+/** Events kept for the next batch; older ones are counted as skipped (the list shows the tail). */
+const MAX_BATCH = 2000;
+/** The lab state goes out at most this often. */
+const STATE_EVERY_TICKS = 4;
+/** Longest wait for the run to stop on close before its processes are killed. */
+const STOP_DEADLINE_MS = 15_000;
+/** Longest wait for a node to answer an inspection. */
+const INSPECT_TIMEOUT_MS = 5000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A live run served to browsers. */
+export class LiveSession implements UiSession {
+  readonly mode = 'live' as const;
+  private readonly reader: EventLogReader;
+  private readonly timeline = new Timeline();
+  private readonly subscribers = new Set<(message: ServerMessage) => void>();
+  private readonly topology: ResolvedTopology;
+  private pending: UiEvent[] = [];
+  private skipped = 0;
+  private paused = false;
+  private speed: number;
+  private until: { atNs?: number; kind?: string } | null = null;
+  private message: string | null = null;
+  private end: LiveRunEnd | null = null;
+  private ticks = 0;
+  private stateSentSeq = -2;
+  private lastStatus = '';
+  private readonly ticker: NodeJS.Timeout;
+
+  constructor(private readonly run: LiveRun) {
+    this.topology = run.options.prepared.topology;
+    this.speed = run.options.speed;
+    this.reader = EventLogReader.open(run.options.db);
+    run.onEvents((events) => {
+      for (const e of events) this.onEvent(toUiEvent(e));
+      if (this.pending.length > MAX_BATCH) {
+        this.skipped += this.pending.length - MAX_BATCH;
+        this.pending.splice(0, this.pending.length - MAX_BATCH);
+      }
+    });
+    void run.done.then((end) => {
+      this.end = end;
+      this.until = null;
+      this.message = end.status === 'completed' ? 'The run completed' : `The run ${end.status}${end.reason ? `: ${end.reason}` : ''}`;
+      this.tick(true);
+    });
+    this.ticker = setInterval(() => this.tick(false), TICK_MS);
+  }
+
+  info(): RunResponse {
+    const { prepared, mode, db } = this.run.options;
+    return {
+      mode: 'live',
+      run: {
+        id: `${prepared.topology.name}-seed${prepared.seed}`,
+        topology: prepared.topology.name,
+        scenario: prepared.scenario.name,
+        seed: prepared.seed,
+        runMode: mode,
+        db,
+        endNs: prepared.endNs,
+        fingerprint: this.end?.fingerprint ?? null,
+      },
+      topology: this.topology,
+      status: this.status(),
+      actions: availableActions(),
+    };
+  }
+
+  status(): RunStatus {
+    const events = this.timeline.length;
+    return {
+      state: this.end ? this.end.status : events === 0 ? 'starting' : this.paused ? 'paused' : 'running',
+      vtime: this.end ? this.end.virtualTimeNs : this.run.controller.now(),
+      paused: this.paused && !this.end,
+      speed: this.speed,
+      events,
+      until: this.until,
+      message: this.message,
+    };
+  }
+
+  events(query: EventsQuery): EventsResponse {
+    this.run.flush();
+    return queryEvents(this.reader, query);
+  }
+
+  stateAt(at?: number): LabState {
+    if (at === undefined) return this.timeline.latest();
+    if (at >= this.timeline.length) throw new ApiError(404, 'no-event', `No event ${at} yet: the run has ${this.timeline.length} events`, 'at');
+    this.run.flush();
+    return this.timeline.stateAt(at, logRange(this.reader));
+  }
+
+  async inspect(node: string, at?: number): Promise<InspectResponse> {
+    const spec = this.topology.nodes.find((n) => n.id === node);
+    if (!spec) throw new ApiError(404, 'no-node', `No node ${node} in topology ${this.topology.name}`, 'node');
+    if (at !== undefined) {
+      const state = this.stateAt(at);
+      return { node, kind: spec.kind, source: 'log', at, live: null, log: nodeStateView(state, this.topology, node) };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const live = await Promise.race([
+      this.run.inspect(node).catch(() => null),
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), INSPECT_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    const latest = this.timeline.latest();
+    return { node, kind: spec.kind, source: 'live', at: latest.seq, live: jsonSafe(live), log: nodeStateView(latest, this.topology, node) };
+  }
+
+  frame(seq: number): FrameResponse {
+    this.run.flush();
+    return frameAt(this.reader, seq);
+  }
+
+  async control(request: ControlRequest): Promise<RunStatus> {
+    if (this.end) throw new ApiError(409, 'run-ended', 'The run has ended: there is no time left to control');
+    const controller = this.run.controller;
+    this.message = null;
+    switch (request.op) {
+      case 'pause':
+        this.until = null;
+        this.paused = true;
+        controller.pause();
+        await this.settle();
+        break;
+      case 'resume':
+        this.until = null;
+        this.paused = false;
+        controller.resume();
+        break;
+      case 'step': {
+        if (!this.paused) throw new ApiError(409, 'not-paused', 'Pause the run before stepping');
+        const time = controller.now();
+        const events = this.timeline.length;
+        controller.step();
+        for (let waited = 0; waited < 2000 && !this.end && controller.now() === time && this.timeline.length === events; waited += 5) await sleep(5);
+        await this.settle();
+        break;
+      }
+      case 'speed':
+        this.speed = request.speed;
+        controller.setSpeed(request.speed);
+        break;
+      case 'until': {
+        if (request.atNs !== undefined && request.atNs <= controller.now()) {
+          throw new ApiError(400, 'in-the-past', `Invalid atNs: ${request.atNs} ns is not after the current time ${controller.now()} ns`, 'atNs');
+        }
+        this.until = request.atNs !== undefined ? { atNs: request.atNs } : { kind: request.kind! };
+        this.paused = false;
+        controller.resume();
+        break;
+      }
+    }
+    this.tick(true);
+    return this.status();
+  }
+
+  act(record: Readonly<Record<string, unknown>>): ActionResponse {
+    if (this.end) throw new ApiError(409, 'run-ended', 'The run has ended: actions need a running lab');
+    const checked = validateAction(this.topology, record);
+    const controller = this.run.controller;
+    const atNs = controller.earliestInputTime();
+    try {
+      controller.schedule({ atNs, record: checked });
+    } catch (error) {
+      throw new ApiError(409, 'cannot-schedule', error instanceof Error ? error.message : String(error));
+    }
+    return { scheduled: { atNs, record: checked } };
+  }
+
+  subscribe(send: (message: ServerMessage) => void): () => void {
+    send({ t: 'hello', run: this.info(), state: this.timeline.latest() });
+    this.subscribers.add(send);
+    return () => this.subscribers.delete(send);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.ticker);
+    this.subscribers.clear();
+    if (!this.run.finished) {
+      this.run.interrupt();
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([this.run.done.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STOP_DEADLINE_MS)))]);
+      clearTimeout(timer);
+      if (!ended) this.run.killNow();
+    }
+    this.reader.close();
+  }
+
+  private onEvent(event: UiEvent): void {
+    this.timeline.append(event);
+    this.pending.push(event);
+    const until = this.until;
+    if (until?.kind !== undefined && kindMatches(event.kind, until.kind)) this.reach(`Reached ${event.kind} at event ${event.seq}`);
+    else if (until?.atNs !== undefined && event.vtime >= until.atNs) this.reach(`Reached ${until.atNs} ns`);
+  }
+
+  /** A pending `until` is reached: pause at the next window boundary. */
+  private reach(message: string): void {
+    this.until = null;
+    this.paused = true;
+    this.message = message;
+    this.run.controller.pause();
+  }
+
+  /** Waits until virtual time stops moving after a pause (a window under way finishes). */
+  private async settle(): Promise<void> {
+    let last = this.run.controller.now();
+    let stable = 0;
+    for (let i = 0; i < 200 && stable < 6 && !this.end; i++) {
+      await sleep(10);
+      const now = this.run.controller.now();
+      stable = now === last ? stable + 1 : 0;
+      last = now;
+    }
+  }
+
+  private broadcast(message: ServerMessage): void {
+    for (const send of this.subscribers) send(message);
+  }
+
+  private tick(force: boolean): void {
+    this.ticks++;
+    const until = this.until;
+    if (until?.atNs !== undefined && !this.end && this.run.controller.now() >= until.atNs) this.reach(`Reached ${until.atNs} ns`);
+    if (this.ticks % 3 === 0) this.run.flush();
+    if (this.pending.length > 0) {
+      this.broadcast({ t: 'events', events: this.pending, skipped: this.skipped });
+      this.pending = [];
+      this.skipped = 0;
+    }
+    const latest = this.timeline.latest();
+    if ((force || this.ticks % STATE_EVERY_TICKS === 0) && latest.seq !== this.stateSentSeq) {
+      this.stateSentSeq = latest.seq;
+      this.broadcast({ t: 'state', state: latest });
+    }
+    const status = this.status();
+    const text = JSON.stringify(status);
+    if (force || text !== this.lastStatus) {
+      this.lastStatus = text;
+      this.broadcast({ t: 'status', status });
+    }
+  }
+}

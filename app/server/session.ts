@@ -1,0 +1,31 @@
+/**
+ * What the HTTP layer serves, whether the run is live or recorded: one interface, two
+ * implementations (`LiveSession`, `ReplaySession`). Every method either answers or throws an
+ * ApiError; none changes anything when it throws.
+ */
+import type { LabState } from '../renderer/model/lab-state.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from './protocol.js';
+
+/** A run as the UI sees it. */
+export interface UiSession {
+  readonly mode: SessionMode;
+  /** `GET /api/run`. */
+  info(): RunResponse;
+  status(): RunStatus;
+  /** `GET /api/events`. */
+  events(query: EventsQuery): EventsResponse;
+  /** `GET /api/state`: the lab after event `at` (default: the latest). */
+  stateAt(at?: number): LabState;
+  /** `GET /api/inspect/:node`. */
+  inspect(node: string, at?: number): Promise<InspectResponse>;
+  /** `GET /api/frame/:seq`. */
+  frame(seq: number): FrameResponse;
+  /** `POST /api/control`. */
+  control(request: ControlRequest): Promise<RunStatus>;
+  /** `POST /api/action`: `record` already parsed as `{action, ...}`. */
+  act(record: Readonly<Record<string, unknown>>): ActionResponse;
+  /** Pushes messages to `send` (first a hello) until the returned function is called. */
+  subscribe(send: (message: ServerMessage) => void): () => void;
+  /** Stops the run (if any), releases the log. */
+  close(): Promise<void>;
+}
