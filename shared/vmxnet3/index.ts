@@ -11,3 +11,4 @@ export * from './snapshot.js';
 export * from './device.js';
 export * from './driver.js';
 export * from './compare.js';
+export * from './rx-filter-key.js';

@@ -8,9 +8,9 @@
  * frames for a vNIC go in through `toVnic`. Nothing a message says is trusted: a malformed one, one
  * for a vNIC this end does not serve, one the VF refuses, are dropped and counted, never thrown.
  */
-import { AddressError, FrameError } from '../../../shared/net/errors.js';
-import { decodeEthernet } from '../../../shared/net/ethernet.js';
+import { AddressError } from '../../../shared/net/errors.js';
 import { Vmxnet3Error } from '../../../shared/vmxnet3/errors.js';
+import { rxFilterKey } from '../../../shared/vmxnet3/rx-filter-key.js';
 import type { RxDropReason } from '../../../shared/vmxnet3/state.js';
 import { decodeDma, encodeDma } from '../../common/pcie.js';
 import type { DmaMessage } from '../../common/pcie.js';
@@ -482,18 +482,12 @@ export class VfEndpoint {
       this.count('no-vf');
       return false;
     }
-    let dst: string;
-    let vlan: number | null;
-    try {
-      const eth = decodeEthernet(frame);
-      dst = eth.dst;
-      vlan = eth.vlan?.vid ?? null;
-    } catch (error) {
-      if (!(error instanceof FrameError)) throw error;
+    const key = rxFilterKey(frame);
+    if (!key) {
       this.count('rx-malformed');
       return false;
     }
-    const written = vf.deliverRx(0, frame.length, dst, vlan);
+    const written = vf.deliverRx(0, frame.length, key.dst, key.vlan);
     if ('dropped' in written) {
       this.count(`rx-${written.dropped}`);
       return false;

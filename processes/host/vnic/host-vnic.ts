@@ -15,13 +15,12 @@
  * restores its backend from it, completes the TX descriptors the dead VF never answered as lost,
  * and asks the new DPU for a VF as at boot.
  */
-import { FrameError } from '../../../shared/net/errors.js';
-import { decodeEthernet } from '../../../shared/net/ethernet.js';
 import type { HostSpec, VmSpec, VnicMode, VnicSpec } from '../../../shared/topology/types.js';
 import { compareViews } from '../../../shared/vmxnet3/compare.js';
 import { Vmxnet3Device } from '../../../shared/vmxnet3/device.js';
 import type { Vmxnet3Driver, RingSizes, TxProduced } from '../../../shared/vmxnet3/driver.js';
 import { Vmxnet3Error } from '../../../shared/vmxnet3/errors.js';
+import { rxFilterKey } from '../../../shared/vmxnet3/rx-filter-key.js';
 import { BAR1, CMD, rxprodRegister, txprodRegister } from '../../../shared/vmxnet3/registers.js';
 import type { RxDropReason, RxRingId, Vmxnet3DeviceState, Vmxnet3DriverView } from '../../../shared/vmxnet3/state.js';
 import { decodeDma, encodeDma } from '../../common/pcie.js';
@@ -665,18 +664,12 @@ export class HostVnic {
   /** The backend writes a frame into the guest's next RX buffer; the guest takes it. */
   private backendRx(ctx: NodeContext, frame: Uint8Array): VnicRxResult {
     const step: HostCostStep = this.activeMode === 'mux' ? 'mux-tag' : 'emulation-rx';
-    let dst: string;
-    let vlan: number | null;
-    try {
-      const eth = decodeEthernet(frame);
-      dst = eth.dst;
-      vlan = eth.vlan?.vid ?? null;
-    } catch (error) {
-      if (!(error instanceof FrameError)) throw error;
+    const key = rxFilterKey(frame);
+    if (!key) {
       this.drops['rx-malformed']++;
       return { frames: [], steps: [] };
     }
-    const written = this.backend.deliverRx(0, frame.length, dst, vlan);
+    const written = this.backend.deliverRx(0, frame.length, key.dst, key.vlan);
     if ('dropped' in written) {
       this.drops[`rx-${written.dropped}`]++;
       return { frames: [], steps: [step] };

@@ -16,11 +16,10 @@
  * completion at another slot or with another generation bit is a problem, reported with the
  * rebuild), so a shadow that drifted is caught by the hand-off checker, never trusted silently.
  */
-import { FrameError } from '../../../shared/net/errors.js';
-import { decodeEthernet } from '../../../shared/net/ethernet.js';
 import { Vmxnet3Device } from '../../../shared/vmxnet3/device.js';
 import type { TxDescriptor } from '../../../shared/vmxnet3/device.js';
 import { Vmxnet3Error } from '../../../shared/vmxnet3/errors.js';
+import { rxFilterKey } from '../../../shared/vmxnet3/rx-filter-key.js';
 import { rxprodRegister, txprodRegister } from '../../../shared/vmxnet3/registers.js';
 import { advance, distance, formatPosition } from '../../../shared/vmxnet3/ring.js';
 import type { Gen, RingState, RxRingId, Vmxnet3DeviceState } from '../../../shared/vmxnet3/state.js';
@@ -109,17 +108,9 @@ export class VfShadow {
    */
   onRxCompletion(index: number, gen: Gen, frame: Uint8Array): void {
     this.guard('RX completion', () => {
-      let dst: string;
-      let vlan: number | null;
-      try {
-        const eth = decodeEthernet(frame);
-        dst = eth.dst;
-        vlan = eth.vlan?.vid ?? null;
-      } catch (error) {
-        if (error instanceof FrameError) throw new Vmxnet3Error('bad-value', `The VF delivered a frame the shadow cannot read: ${error.message}`);
-        throw error;
-      }
-      const written = this.mirror.deliverRx(QUEUE, frame.length, dst, vlan);
+      const key = rxFilterKey(frame);
+      if (!key) throw new Vmxnet3Error('bad-value', 'The VF delivered a frame the shadow cannot read');
+      const written = this.mirror.deliverRx(QUEUE, frame.length, key.dst, key.vlan);
       if ('dropped' in written) throw new Vmxnet3Error('bad-completion', `The VF delivered a frame at slot ${index} that the shadow drops (${written.dropped})`);
       if (written.compIndex !== index || written.compGen !== gen) {
         throw new Vmxnet3Error('bad-completion', `The VF wrote an RX completion at slot ${index} (gen ${gen}), the shadow at ${formatPosition({ next: written.compIndex, gen: written.compGen })}`);
