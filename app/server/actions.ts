@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import { InputError, planInput } from '../../processes/controller/actions.js';
 import type { TimedInput } from '../../processes/controller/controller.js';
-import { actionReferences, isActionName, STEP_SCHEMAS } from '../../shared/scenario/actions.js';
+import { actionReferences, isActionName, knownReferenceIds, referenceNoun, referenceResolves, STEP_SCHEMAS } from '../../shared/scenario/actions.js';
 import type { ScenarioAction } from '../../shared/scenario/types.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { ApiError, parseRequest } from './errors.js';
@@ -14,30 +14,6 @@ import { ApiError, parseRequest } from './errors.js';
 /** The actions the running code knows, sorted. */
 export function availableActions(): string[] {
   return Object.keys(STEP_SCHEMAS).sort();
-}
-
-function isAddressLike(text: string): boolean {
-  return text === 'any' || /^[0-9.]+(\/\d+)?$/.test(text) || (text.includes(':') && /^[0-9a-fA-F:.]+(\/\d+)?$/.test(text));
-}
-
-/** The ids an action may name, by what they are. */
-function knownIds(topology: ResolvedTopology): Record<'wire' | 'node' | 'vm' | 'vnic' | 'endpoint', Set<string>> {
-  const vms = new Set<string>();
-  const vnics = new Set<string>();
-  for (const node of topology.nodes) {
-    if (node.kind !== 'host') continue;
-    for (const vm of node.spec.vms) {
-      vms.add(vm.id);
-      for (const vnic of vm.vnics) vnics.add(vnic.id);
-    }
-  }
-  return {
-    wire: new Set(topology.wires.map((w) => w.id)),
-    node: new Set(topology.nodes.map((n) => n.id)),
-    vm: vms,
-    vnic: vnics,
-    endpoint: new Set([...vms, ...vnics]),
-  };
 }
 
 /**
@@ -52,10 +28,10 @@ export function validateAction(topology: ResolvedTopology, record: Readonly<Reco
   }
   const schema = (STEP_SCHEMAS[action] as unknown as z.ZodObject).omit({ at: true });
   const parsed = parseRequest(schema, record, ['record']) as Record<string, unknown> & { action: string };
-  const known = knownIds(topology);
+  const known = knownReferenceIds(topology);
   for (const ref of actionReferences(parsed as unknown as ScenarioAction)) {
-    if (known[ref.kind].has(ref.id) || (ref.kind === 'endpoint' && isAddressLike(ref.id))) continue;
-    const what = ref.kind === 'endpoint' ? 'VM or vNIC' : ref.kind === 'vm' ? 'VM' : ref.kind;
+    if (referenceResolves(known, ref)) continue;
+    const what = referenceNoun(ref.kind);
     throw new ApiError(400, 'unknown-reference', `Invalid record.${ref.field}: no ${what} ${ref.id} in topology ${topology.name}`, `record.${ref.field}`);
   }
   try {

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { durationSchema, nameSchema } from '../topology/schema.js';
 import { dfwRuleSchema } from './dfw-rule.js';
+import type { ResolvedTopology } from '../topology/types.js';
 import type { ScenarioAction, ScenarioActionName } from './types.js';
 import type { VTime } from '../events.js';
 
@@ -98,6 +99,41 @@ export function actionReferences(action: ScenarioAction): ActionReference[] {
         { field: 'trace.to', kind: 'endpoint', id: action.trace.to },
       ];
   }
+}
+
+/** The ids of a topology that actions may name, by kind. */
+export function knownReferenceIds(topology: ResolvedTopology): Record<ActionReference['kind'], Set<string>> {
+  const vms = new Set<string>();
+  const vnics = new Set<string>();
+  for (const node of topology.nodes) {
+    if (node.kind !== 'host') continue;
+    for (const vm of node.spec.vms) {
+      vms.add(vm.id);
+      for (const vnic of vm.vnics) vnics.add(vnic.id);
+    }
+  }
+  return {
+    wire: new Set(topology.wires.map((w) => w.id)),
+    node: new Set(topology.nodes.map((n) => n.id)),
+    vm: vms,
+    vnic: vnics,
+    endpoint: new Set([...vms, ...vnics]),
+  };
+}
+
+/** 'any', or something shaped like an IP address or CIDR (checked where it is used). */
+function isAddressLike(text: string): boolean {
+  return text === 'any' || /^[0-9.]+(\/\d+)?$/.test(text) || (text.includes(':') && /^[0-9a-fA-F:.]+(\/\d+)?$/.test(text));
+}
+
+/** Whether a reference names something the topology has (an endpoint may also be an address). */
+export function referenceResolves(known: Record<ActionReference['kind'], Set<string>>, ref: ActionReference): boolean {
+  return known[ref.kind].has(ref.id) || (ref.kind === 'endpoint' && isAddressLike(ref.id));
+}
+
+/** How a message names a kind of reference. */
+export function referenceNoun(kind: ActionReference['kind']): string {
+  return kind === 'endpoint' ? 'VM or vNIC' : kind === 'vm' ? 'VM' : kind;
 }
 
 /** True when `name` is a known action. */

@@ -10,7 +10,7 @@ import { durationSchema } from '../topology/schema.js';
 import type { ResolvedTopology } from '../topology/types.js';
 import { YamlSource, checkWithSchema, didYouMean, formatPath, sortProblems } from '../topology/yaml-source.js';
 import type { DataPath, PathProblem, SourceProblem } from '../topology/yaml-source.js';
-import { ACTION_NAMES, STEP_SCHEMAS, actionReferences, isActionName } from './actions.js';
+import { ACTION_NAMES, STEP_SCHEMAS, actionReferences, isActionName, knownReferenceIds, referenceNoun, referenceResolves } from './actions.js';
 import { ScenarioError } from './errors.js';
 import type { Scenario, ScenarioAction, ScenarioStep } from './types.js';
 
@@ -86,11 +86,6 @@ export function loadScenario(text: string, fileName: string, options: { readonly
   return scenario;
 }
 
-/** 'any', or something shaped like an IP address or CIDR (checked where it is used). */
-function isAddressLike(text: string): boolean {
-  return text === 'any' || /^[0-9.]+(\/\d+)?$/.test(text) || (text.includes(':') && /^[0-9a-fA-F:.]+(\/\d+)?$/.test(text));
-}
-
 /**
  * Checks that every wire and node a scenario names exists in `topology`. Steps loaded by
  * {@link loadScenario} are located in their file; others are reported without a line.
@@ -99,18 +94,7 @@ function isAddressLike(text: string): boolean {
  * @throws ScenarioError listing every unknown reference
  */
 export function validateScenarioAgainstTopology(scenario: Scenario, topology: ResolvedTopology, fileName?: string): void {
-  const wires = new Set(topology.wires.map((w) => w.id));
-  const nodes = new Set(topology.nodes.map((n) => n.id));
-  const vms = new Set<string>();
-  const vnics = new Set<string>();
-  for (const node of topology.nodes) {
-    if (node.kind !== 'host') continue;
-    for (const vm of node.spec.vms) {
-      vms.add(vm.id);
-      for (const vnic of vm.vnics) vnics.add(vnic.id);
-    }
-  }
-  const known = { wire: wires, node: nodes, vm: vms, vnic: vnics, endpoint: new Set([...vms, ...vnics]) };
+  const known = knownReferenceIds(topology);
   const problems: SourceProblem[] = [];
   let loadedFrom: string | undefined;
   for (const step of scenario.steps) {
@@ -118,9 +102,9 @@ export function validateScenarioAgainstTopology(scenario: Scenario, topology: Re
     loadedFrom ??= origin?.source.fileName;
     const stepPath = origin?.path ?? ['steps', step.index];
     for (const ref of actionReferences(step)) {
+      if (referenceResolves(known, ref)) continue;
       const ids = known[ref.kind];
-      if (ids.has(ref.id) || (ref.kind === 'endpoint' && isAddressLike(ref.id))) continue;
-      const what = ref.kind === 'endpoint' ? 'VM or vNIC' : ref.kind === 'vm' ? 'VM' : ref.kind;
+      const what = referenceNoun(ref.kind);
       const problem: PathProblem = {
         path: [...stepPath, ...ref.field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))],
         message: `no ${what} "${ref.id}" in topology "${topology.name}"${didYouMean(ref.id, ids)}`,
