@@ -21,13 +21,14 @@ export interface Heartbeat {
   readonly seq: number;
 }
 
-/** Builds a heartbeat frame from one end of the management link to the other. */
-export function buildHeartbeat(from: { mac: string; ip: string }, to: { mac: string; ip: string }, beat: Heartbeat): Uint8Array {
-  const payload = new Uint8Array(PAYLOAD_LENGTH);
-  payload.set(MAGIC, 0);
-  payload[4] = beat.type === 'request' ? 1 : 2;
-  payload[5] = 1;
-  new DataView(payload.buffer).setUint32(8, beat.seq >>> 0);
+/** One end of the management link: its MAC and address. */
+export interface MgmtAddress {
+  readonly mac: string;
+  readonly ip: string;
+}
+
+/** The frame every heartbeat version travels in: UDP on the heartbeat port, TTL 1 (link-local). */
+export function heartbeatFrame(from: MgmtAddress, to: MgmtAddress, payload: Uint8Array): Uint8Array {
   return buildUdpIpv4Frame({
     srcMac: from.mac,
     dstMac: to.mac,
@@ -38,6 +39,16 @@ export function buildHeartbeat(from: { mac: string; ip: string }, to: { mac: str
     payload,
     ttl: 1,
   });
+}
+
+/** Builds a heartbeat frame from one end of the management link to the other. */
+export function buildHeartbeat(from: MgmtAddress, to: MgmtAddress, beat: Heartbeat): Uint8Array {
+  const payload = new Uint8Array(PAYLOAD_LENGTH);
+  payload.set(MAGIC, 0);
+  payload[4] = beat.type === 'request' ? 1 : 2;
+  payload[5] = 1;
+  new DataView(payload.buffer).setUint32(8, beat.seq >>> 0);
+  return heartbeatFrame(from, to, payload);
 }
 
 /**

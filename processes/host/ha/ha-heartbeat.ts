@@ -14,9 +14,8 @@
  * replies of version 2 as it always did and ignores `status`; this parser reads version 1 frames
  * with no role, no flags and no epoch.
  */
-import { buildUdpIpv4Frame } from '../../../shared/net/builders.js';
 import { decodeFrame } from '../../../shared/net/frame.js';
-import { HEARTBEAT_UDP_PORT } from '../../common/heartbeat.js';
+import { HEARTBEAT_UDP_PORT, heartbeatFrame, type MgmtAddress } from '../../common/heartbeat.js';
 
 const MAGIC = [0x44, 0x50, 0x48, 0x42]; // "DPHB"
 const V1_LENGTH = 12;
@@ -54,7 +53,7 @@ export function bootEpoch(bootNs: number): number {
 }
 
 /** Builds a version 2 heartbeat frame from one end of a management link to the other. */
-export function buildHaHeartbeat(from: { mac: string; ip: string }, to: { mac: string; ip: string }, beat: HaHeartbeat): Uint8Array {
+export function buildHaHeartbeat(from: MgmtAddress, to: MgmtAddress, beat: HaHeartbeat): Uint8Array {
   const payload = new Uint8Array(V2_LENGTH);
   payload.set(MAGIC, 0);
   payload[4] = TYPES.indexOf(beat.type) + 1;
@@ -64,16 +63,7 @@ export function buildHaHeartbeat(from: { mac: string; ip: string }, to: { mac: s
   const view = new DataView(payload.buffer);
   view.setUint32(8, beat.seq >>> 0);
   view.setUint32(12, (beat.epoch ?? 0) >>> 0);
-  return buildUdpIpv4Frame({
-    srcMac: from.mac,
-    dstMac: to.mac,
-    srcIp: from.ip,
-    dstIp: to.ip,
-    srcPort: HEARTBEAT_UDP_PORT,
-    dstPort: HEARTBEAT_UDP_PORT,
-    payload,
-    ttl: 1,
-  });
+  return heartbeatFrame(from, to, payload);
 }
 
 /**
