@@ -341,6 +341,29 @@ async function runtimeRun(mode: RunMode, untilNs: number, zmqRate: number): Prom
 }
 
 /**
+ * Runs one warm-up (JIT, caches), then `times` measured runs, and picks the median run by `rate`:
+ * in-process runs are short enough that one slow run on a shared machine would skew a mean.
+ */
+async function warmedUpMedian<R>(
+  warmUpRun: () => Promise<R>,
+  measuredRun: () => Promise<R>,
+  times: number,
+  rate: (run: R) => number,
+  describe: (run: R) => string,
+): Promise<{ warmUp: R; runs: R[]; median: R }> {
+  const warmUp = await warmUpRun();
+  note(`      in-process warm-up: ${describe(warmUp)}`);
+  const runs: R[] = [];
+  for (let i = 0; i < times; i++) {
+    const run = await measuredRun();
+    note(`      in-process: ${describe(run)}`);
+    runs.push(run);
+  }
+  const byRate = [...runs].sort((a, b) => rate(a) - rate(b));
+  return { warmUp, runs, median: byRate[Math.floor(byRate.length / 2)]! };
+}
+
+/**
  * Figure 2: how fast the runtime turns virtual time into recorded events, with every node its
  * own process (frames over ZeroMQ, windows granted over the control sockets) and with every
  * node in the controller's process. Their ratio is the price of process isolation.
@@ -351,16 +374,13 @@ async function measureRuntime(zmqRate: number): Promise<RuntimeFigure> {
   note(`[figure 2] runtime: default lab, multi-process for ${multiNs / 1e9} s virtual, then in-process for ${inNs / 1e9} s virtual ${IN_PROCESS_RUNS} times after a warm-up`);
   const multiProcess = await runtimeRun('multi-process', multiNs, zmqRate);
   note(`      multi-process: ${fmt(multiProcess.events, 0)} events in ${fmt(multiProcess.wallMs, 0)} ms`);
-  const warmUp = await runtimeRun('in-process', multiNs, zmqRate);
-  note(`      in-process warm-up: ${fmt(warmUp.events, 0)} events in ${fmt(warmUp.wallMs, 0)} ms`);
-  const inProcessRuns: RuntimeRun[] = [];
-  for (let i = 0; i < IN_PROCESS_RUNS; i++) {
-    const run = await runtimeRun('in-process', inNs, zmqRate);
-    note(`      in-process: ${fmt(run.events, 0)} events in ${fmt(run.wallMs, 0)} ms`);
-    inProcessRuns.push(run);
-  }
-  const byRate = [...inProcessRuns].sort((a, b) => a.eventsPerSec - b.eventsPerSec);
-  const inProcess = byRate[Math.floor(byRate.length / 2)]!;
+  const { warmUp, runs: inProcessRuns, median: inProcess } = await warmedUpMedian(
+    () => runtimeRun('in-process', multiNs, zmqRate),
+    () => runtimeRun('in-process', inNs, zmqRate),
+    IN_PROCESS_RUNS,
+    (r) => r.eventsPerSec,
+    (r) => `${fmt(r.events, 0)} events in ${fmt(r.wallMs, 0)} ms`,
+  );
   return {
     workload: 'default lab (2 hosts, 4 DPUs, 2 switches), batch mode; sparse traffic (LLDP and heartbeats only)',
     multiProcess,
@@ -725,16 +745,13 @@ async function measureVmToVm(zmqRate: number): Promise<VmToVmFigure> {
   );
   const multiProcess = await vmToVmRun('multi-process', zmqRate);
   note(`      multi-process: ${fmt(multiProcess.frames, 0)} frames, ${fmt(multiProcess.delivered, 0)} delivered in ${fmt(multiProcess.wallMs, 0)} ms`);
-  const warmUp = await vmToVmRun('in-process', zmqRate);
-  note(`      in-process warm-up: ${fmt(warmUp.frames, 0)} frames in ${fmt(warmUp.wallMs, 0)} ms`);
-  const inProcessRuns: VmToVmRun[] = [];
-  for (let i = 0; i < VM_TO_VM_IN_PROCESS_RUNS; i++) {
-    const run = await vmToVmRun('in-process', zmqRate);
-    note(`      in-process: ${fmt(run.frames, 0)} frames in ${fmt(run.wallMs, 0)} ms`);
-    inProcessRuns.push(run);
-  }
-  const byRate = [...inProcessRuns].sort((a, b) => a.framesPerSec - b.framesPerSec);
-  const inProcess = byRate[Math.floor(byRate.length / 2)]!;
+  const { warmUp, runs: inProcessRuns, median: inProcess } = await warmedUpMedian(
+    () => vmToVmRun('in-process', zmqRate),
+    () => vmToVmRun('in-process', zmqRate),
+    VM_TO_VM_IN_PROCESS_RUNS,
+    (r) => r.framesPerSec,
+    (r) => `${fmt(r.frames, 0)} frames in ${fmt(r.wallMs, 0)} ms`,
+  );
   return {
     workload: `default lab, one UDP flow ${v.from} (esx-01) -> ${v.to} (esx-02), ${fmt(v.ratePps, 0)} pps x ${v.payloadBytes} bytes, batch mode`,
     path: 'guest -> VF -> PCIe -> DPU -> GENEVE -> switch -> DPU -> PCIe -> VF -> guest',
