@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { decode, encode } from '../codec.js';
 import { Vmxnet3Driver } from './driver.js';
 import { Vmxnet3Error } from './errors.js';
 import type { Vmxnet3ErrorCode } from './errors.js';
 import { BAR1, CMD, IML, RX_MODE } from './registers.js';
 import { vlanFilterIds } from './shared-area.js';
-import { RIG_MAC, Rig } from './testing.js';
+import { RIG_MAC, Rig, randomStep, testRandom } from './testing.js';
+import type { RigStep } from './testing.js';
 
 function codeOf(fn: () => unknown): Vmxnet3ErrorCode | 'no error' {
   try {
@@ -92,5 +94,78 @@ describe('Vmxnet3Driver', () => {
     rig.driver.onRxCompletion(0, second.compIndex, second.compGen, 1, second.index);
     expect(rig.driver.rxFree(0, 1)).toBe(31 - 2);
     expect(rig.mismatches()).toEqual([]);
+  });
+});
+
+describe('Vmxnet3Driver state', () => {
+  const moved = (driver: Vmxnet3Driver): Vmxnet3Driver => Vmxnet3Driver.restore(decode(encode(driver.exportState())));
+
+  it('Vmxnet3Driver state survives msgpack unchanged and restores the same view', () => {
+    const rig = new Rig({ queues: { tx: 2, rx: 2 }, ringSizes: { tx: 32, rx1: 64, rx2: 32 } });
+    const random = testRandom('driver state');
+    for (let i = 0; i < 500; i++) randomStep(rig, random);
+    rig.driver.setMulticast(['33:33:00:00:00:01']);
+    rig.driver.setVlan(10, true);
+    const state = rig.driver.exportState();
+    expect(decode(encode(state))).toEqual(state);
+    const restored = moved(rig.driver);
+    expect(restored.view()).toEqual(rig.driver.view());
+    expect(restored.exportState()).toEqual(state);
+    expect(restored.shared()).toEqual(rig.driver.shared());
+    expect(restored.activationWrites()).toEqual(rig.driver.activationWrites());
+    expect(moved(new Vmxnet3Driver()).view()).toEqual(new Vmxnet3Driver().view());
+  });
+
+  it('Vmxnet3Driver restored mid-run behaves exactly as the one it was taken from', () => {
+    // The same random run twice; in the second the guest moves to another host every 37 steps.
+    const run = (moveEvery: number | null): RigStep[] => {
+      const rig = new Rig({ queues: { tx: 2, rx: 1 }, ringSizes: { tx: 32, rx1: 32, rx2: 32 } });
+      const random = testRandom('driver restore');
+      const steps: RigStep[] = [];
+      for (let i = 0; i < 5_000; i++) {
+        if (moveEvery !== null && i % moveEvery === 0) rig.driver = moved(rig.driver);
+        steps.push(randomStep(rig, random));
+        if (i % 500 === 0) expect(rig.mismatches()).toEqual([]);
+      }
+      steps.push({ op: 'final', queue: 0, result: rig.driver.view() });
+      return steps;
+    };
+    const plain = run(null);
+    expect(plain.filter((s) => s.op === 'reclaim' && s.result !== 0).length).toBeGreaterThan(100);
+    expect(run(37)).toEqual(plain);
+  });
+
+  it('Vmxnet3Driver restore refuses a state that is missing a field, has a wrong type or is not a driver state', () => {
+    const rig = new Rig();
+    rig.transmit(0, 100);
+    const refusal = (state: unknown): { code: string; problems: readonly string[] } => {
+      try {
+        Vmxnet3Driver.restore(state);
+      } catch (error) {
+        if (error instanceof Vmxnet3Error) return { code: error.code, problems: error.problems };
+        throw error;
+      }
+      return { code: 'no error', problems: [] };
+    };
+    const problemsOf = (mutate: (s: Record<string, unknown>) => void): { code: string; problems: readonly string[] } => {
+      const state = decode(encode(rig.driver.exportState())) as Record<string, unknown>;
+      mutate(state);
+      return refusal(state);
+    };
+    expect(problemsOf((s) => void delete s['active'])).toEqual({ code: 'bad-snapshot', problems: ['active: not a boolean'] });
+    expect(problemsOf((s) => void (s['link'] = 'up'))).toEqual({ code: 'bad-snapshot', problems: ['link: up is neither null nor a register value'] });
+    expect(refusal(rig.device.snapshot())).toEqual({ code: 'bad-snapshot', problems: ['format: "vmxnet3-device" is not "vmxnet3-driver"'] });
+    expect(refusal(null)).toEqual({ code: 'bad-snapshot', problems: ['the driver state is not an object'] });
+    expect(refusal('driver')).toEqual({ code: 'bad-snapshot', problems: ['the driver state is not an object'] });
+    expect(problemsOf((s) => void ((s['txQueues'] as Array<{ txRing: { size: number } }>)[0]!.txRing.size = 64))).toEqual({
+      code: 'bad-snapshot',
+      problems: ['txQueues[0].txRing.size: 64 is not the 32 slots the shared area configures'],
+    });
+    expect(problemsOf((s) => void ((s['txQueues'] as Array<{ txRing: { gen: number } }>)[0]!.txRing.gen = 0))).toEqual({
+      code: 'bad-snapshot',
+      problems: ['txQueues[0].txRing: the producer at slot 1 (gen 0) contradicts the reclaim point at slot 0 (gen 1)'],
+    });
+    expect(problemsOf((s) => void (s['rxQueues'] = []))).toEqual({ code: 'bad-snapshot', problems: ['rxQueues: 0 queues for numRxQueues 1'] });
+    expect(problemsOf((s) => void ((s['shared'] as { mtu: number }).mtu = 20))).toMatchObject({ code: 'bad-snapshot', problems: [expect.stringMatching(/^shared\.mtu: 20 is outside/)] });
   });
 });

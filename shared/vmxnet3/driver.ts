@@ -24,8 +24,9 @@ import {
 import type { Bar } from './registers.js';
 import { advance, distance, flipGen, lag, newRing, position } from './ring.js';
 import { cloneSharedArea, emptyVlanFilter, setVlanFilter, validateSharedArea } from './shared-area.js';
-import { clonePlain } from './snapshot.js';
-import type { DriverRxQueueView, DriverRxRing, DriverShared, DriverTxQueueView, Gen, RxRingId, Vmxnet3DriverView } from './state.js';
+import { clonePlain, validateDriverState } from './snapshot.js';
+import { DRIVER_STATE_VERSION } from './state.js';
+import type { DriverCommandRing, DriverRxQueueView, DriverRxRing, DriverShared, DriverTxQueueView, Gen, RingState, RxRingId, Vmxnet3DriverState, Vmxnet3DriverView } from './state.js';
 
 /** Ring sizes a driver asks for: TX, RX ring 1, RX ring 2 (completion rings follow from them). */
 export interface RingSizes {
@@ -83,6 +84,43 @@ export class Vmxnet3Driver {
   private sharedAddress = 0;
   private txQueues: DriverTxQueueView[] = [];
   private rxQueues: DriverRxQueueView[] = [];
+
+  /**
+   * A driver that carries on from `exportState()` of another (the guest's memory moved with the VM
+   * to another host). Throws `bad-snapshot`, listing every problem, when the state has another
+   * format or version or describes rings that contradict the shared area or themselves.
+   *
+   * @example
+   * const moved = Vmxnet3Driver.restore(decode(encode(driver.exportState())));
+   */
+  static restore(state: unknown): Vmxnet3Driver {
+    const problems = validateDriverState(state);
+    if (problems.length > 0) throw new Vmxnet3Error('bad-snapshot', `The driver state is not usable: ${problems[0]!}`, problems);
+    const s = state as Vmxnet3DriverState;
+    const driver = new Vmxnet3Driver();
+    driver.probed = s.probed;
+    driver.active = s.active;
+    driver.mac = s.mac;
+    driver.link = s.link;
+    driver.area = s.shared === null ? null : cloneSharedArea(s.shared);
+    driver.sharedAddress = s.sharedAddress;
+    // Field by field, so nothing but the ring positions comes along.
+    driver.txQueues = s.txQueues.map((q) => ({ txRing: commandRing(q.txRing), compRing: ringState(q.compRing) }));
+    driver.rxQueues = s.rxQueues.map((q) => ({
+      ring1: { ...commandRing(q.ring1), bufferLength: q.ring1.bufferLength },
+      ring2: { ...commandRing(q.ring2), bufferLength: q.ring2.bufferLength },
+      compRing: ringState(q.compRing),
+    }));
+    return driver;
+  }
+
+  /**
+   * Everything the driver knows, as plain data (msgpack and JSON safe): what moves with the guest's
+   * memory when the VM moves to another host. `Vmxnet3Driver.restore` takes it back.
+   */
+  exportState(): Vmxnet3DriverState {
+    return { format: 'vmxnet3-driver', version: DRIVER_STATE_VERSION, ...this.view(), sharedAddress: this.sharedAddress };
+  }
 
   /**
    * Builds the driver-shared area and fresh rings (slot 0, generation 1 everywhere), as the driver
@@ -359,4 +397,12 @@ export class Vmxnet3Driver {
     if (ring !== 1 && ring !== 2) throw new Vmxnet3Error('bad-queue', `RX ring ${String(ring)} does not exist (rings 1 and 2)`);
     return ring === 1 ? q.ring1 : q.ring2;
   }
+}
+
+function ringState(ring: RingState): RingState {
+  return { size: ring.size, next: ring.next, gen: ring.gen };
+}
+
+function commandRing(ring: DriverCommandRing): DriverCommandRing {
+  return { ...ringState(ring), reclaimed: position(ring.reclaimed) };
 }

@@ -1,16 +1,18 @@
 /**
- * The hand-off copy of a device: deep copies and validation.
+ * The hand-off copies of a device and of the guest driver: deep copies and validation.
  *
  * A snapshot crosses process boundaries (a mailbox message from the host to a DPU, or back) and
  * may be stale, truncated or corrupted. `validateDeviceState` takes anything and lists every way it
  * fails to describe a device that could carry on: a wrong format or version, rings whose positions
- * contradict their generation bits or each other, registers out of range.
+ * contradict their generation bits or each other, registers out of range. `validateDriverState`
+ * does the same for the guest driver's state, which travels with the VM's memory when the VM moves
+ * to another host (vMotion).
  */
 import { MAX_INTRS, MAX_RX_QUEUES, MAX_TX_QUEUES, RING_MAX_SIZE, RX_COMP_RING_MAX_SIZE, DCR_COUNT, PTCR_COUNT } from './registers.js';
 import { lag, positionProblem, ringSizeProblem } from './ring.js';
 import { isCanonicalMac, isIntIn, isRecord, validateSharedArea } from './shared-area.js';
-import { DEVICE_STATE_VERSION, RX_DROP_REASONS } from './state.js';
-import type { RingPosition, Vmxnet3DeviceState } from './state.js';
+import { DEVICE_STATE_VERSION, DRIVER_STATE_VERSION, RX_DROP_REASONS } from './state.js';
+import type { DriverShared, RingPosition, Vmxnet3DeviceState } from './state.js';
 
 /** A deep copy of plain data (objects, arrays, primitives). */
 export function clonePlain<T>(value: T): T {
@@ -135,6 +137,89 @@ export function validateDeviceState(value: unknown): string[] {
 export function asDeviceState(value: unknown): { state: Vmxnet3DeviceState; problems: [] } | { state: null; problems: string[] } {
   const problems = validateDeviceState(value);
   return problems.length === 0 ? { state: value as Vmxnet3DeviceState, problems: [] } : { state: null, problems };
+}
+
+/**
+ * Every reason `value` is not a usable guest driver state (it moves with the VM's memory); empty
+ * when `Vmxnet3Driver.restore` will accept it. Rings must have the sizes and buffer lengths the
+ * driver-shared area configures, and no ring may have more than size-1 slots outstanding.
+ */
+export function validateDriverState(value: unknown): string[] {
+  if (!isRecord(value)) return ['the driver state is not an object'];
+  const s = value;
+  if (s.format !== 'vmxnet3-driver') return [`format: ${JSON.stringify(s.format)} is not "vmxnet3-driver"`];
+  if (s.version !== DRIVER_STATE_VERSION) return [`version: ${JSON.stringify(s.version)} is not ${DRIVER_STATE_VERSION}`];
+  const problems: string[] = [];
+  if (typeof s.probed !== 'boolean') problems.push('probed: not a boolean');
+  if (typeof s.active !== 'boolean') problems.push('active: not a boolean');
+  if (typeof s.mac !== 'string' || !isCanonicalMac(s.mac)) problems.push(`mac: ${JSON.stringify(s.mac)} is not a MAC address in canonical form`);
+  if (s.link !== null && !isIntIn(s.link, 0, 0xffffffff)) problems.push(`link: ${String(s.link)} is neither null nor a register value`);
+  if (!isIntIn(s.sharedAddress, 0, Number.MAX_SAFE_INTEGER)) problems.push(`sharedAddress: ${String(s.sharedAddress)} is not a guest-physical address`);
+  if (!Array.isArray(s.txQueues)) problems.push('txQueues: not a list');
+  if (!Array.isArray(s.rxQueues)) problems.push('rxQueues: not a list');
+  if (problems.length > 0) return problems;
+  const txQueues = s.txQueues as unknown[];
+  const rxQueues = s.rxQueues as unknown[];
+
+  if (s.probed === false) {
+    if (s.active === true) problems.push('active: a driver that has not probed cannot have activated its device');
+    if (s.shared !== null) problems.push('shared: a driver that has not probed has written no shared area');
+    if (txQueues.length > 0 || rxQueues.length > 0) problems.push('txQueues: a driver that has not probed has no rings');
+    return problems;
+  }
+  if (s.shared === null) return ['shared: a probed driver has written a shared area, got null'];
+  const sharedProblems = validateSharedArea(s.shared);
+  if (sharedProblems.length > 0) return sharedProblems.map((p) => `shared.${p}`);
+  const shared = s.shared as DriverShared;
+
+  if (txQueues.length !== shared.numTxQueues) problems.push(`txQueues: ${txQueues.length} queues for numTxQueues ${shared.numTxQueues}`);
+  txQueues.forEach((q: unknown, i) => {
+    const at = `txQueues[${i}]`;
+    const conf = shared.txQueues[i];
+    if (!isRecord(q)) return void problems.push(`${at}: not an object`);
+    if (conf === undefined) return;
+    driverRingOf(problems, `${at}.txRing`, q.txRing, conf.ringSize, null);
+    sizedRingOf(problems, `${at}.compRing`, q.compRing, conf.compRingSize);
+  });
+  if (rxQueues.length !== shared.numRxQueues) problems.push(`rxQueues: ${rxQueues.length} queues for numRxQueues ${shared.numRxQueues}`);
+  rxQueues.forEach((q: unknown, i) => {
+    const at = `rxQueues[${i}]`;
+    const conf = shared.rxQueues[i];
+    if (!isRecord(q)) return void problems.push(`${at}: not an object`);
+    if (conf === undefined) return;
+    driverRingOf(problems, `${at}.ring1`, q.ring1, conf.ring1Size, conf.ring1BufferLength);
+    driverRingOf(problems, `${at}.ring2`, q.ring2, conf.ring2Size, conf.ring2BufferLength);
+    sizedRingOf(problems, `${at}.compRing`, q.compRing, conf.compRingSize);
+  });
+  return problems;
+}
+
+/** A ring of the size the shared area configures, with a valid position. */
+function sizedRingOf(problems: string[], at: string, value: unknown, size: number): boolean {
+  if (!isRecord(value)) {
+    problems.push(`${at}: missing`);
+    return false;
+  }
+  if (value.size !== size) {
+    problems.push(`${at}.size: ${String(value.size)} is not the ${size} slots the shared area configures`);
+    return false;
+  }
+  return positionOf(problems, at, value, size) !== null;
+}
+
+/** A driver command ring: its producer, the oldest slot not yet reclaimed, and at most size-1 slots between them. */
+function driverRingOf(problems: string[], at: string, value: unknown, size: number, bufferLength: number | null): void {
+  if (!sizedRingOf(problems, at, value, size)) return;
+  const ring = value as Record<string, unknown> & RingPosition;
+  if (bufferLength !== null && ring.bufferLength !== bufferLength) problems.push(`${at}.bufferLength: ${String(ring.bufferLength)} is not the ${bufferLength} bytes the shared area configures`);
+  const reclaimed = positionOf(problems, `${at}.reclaimed`, ring.reclaimed, size);
+  if (reclaimed === null) return;
+  const outstanding = lag(reclaimed, ring, size);
+  if (outstanding === null) {
+    problems.push(`${at}: the producer at slot ${ring.next} (gen ${ring.gen}) contradicts the reclaim point at slot ${reclaimed.next} (gen ${reclaimed.gen})`);
+  } else if (outstanding > size - 1) {
+    problems.push(`${at}: ${outstanding} slots outstanding on a ring of ${size}, at most ${size - 1} may be`);
+  }
 }
 
 type RingRecord = Record<string, unknown> & { size: number; next: number; gen: 0 | 1 };

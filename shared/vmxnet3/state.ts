@@ -274,3 +274,17 @@ export interface Vmxnet3DriverView {
   txQueues: DriverTxQueueView[];
   rxQueues: DriverRxQueueView[];
 }
+
+/** Version of the driver state format; `Vmxnet3Driver.restore` refuses any other. */
+export const DRIVER_STATE_VERSION = 1;
+
+/**
+ * The guest driver's whole state, as it moves with the VM's memory (vMotion): the view plus the
+ * guest-physical address of the driver-shared area, which only its activation writes use.
+ */
+export interface Vmxnet3DriverState extends Vmxnet3DriverView {
+  format: 'vmxnet3-driver';
+  version: number;
+  /** Guest-physical address of the driver-shared area (DSAL/DSAH). */
+  sharedAddress: number;
+}

@@ -28,7 +28,8 @@ export type RigStep = { op: string; queue: number; result: unknown };
 
 /** A driver and a device, brought up and driven honestly. */
 export class Rig {
-  readonly driver = new Vmxnet3Driver();
+  /** Replaceable, as a VM that moved to another host carries on with a restored driver. */
+  driver = new Vmxnet3Driver();
   device: Vmxnet3Device;
   /** TX descriptors in guest memory the device has not consumed, per queue. */
   readonly txMemory: TxProduced[][] = [];
