@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, TopologyError, fileStem, loadDefaultLab, loadTopology } from './load.js';
+import { VMOTION_VNI } from './schema.js';
 import type { DpuNode, HostNode, ResolvedTopology, SwitchNode } from './types.js';
 
 /** The error a text must produce; fails the test if it loads. */
@@ -217,6 +218,12 @@ wires:
     expect(t.wires.map((w) => w.id)).toEqual(['classic-01:vmnic0--tor-a:eth1']);
   });
 
+  test('gives a DPU 16 VFs and DFW export version 1 unless told otherwise', () => {
+    const t = loadTopology(withLine(12, '  - { id: dpu-01b, host: esx-01, vfs: 0, dfwExportVersion: 2 }'), 'lab.yaml');
+    expect(dpu(t, 'dpu-01a').spec).toMatchObject({ vfs: 16, dfwExportVersion: 1 });
+    expect(dpu(t, 'dpu-01b').spec).toMatchObject({ vfs: 0, dfwExportVersion: 2 });
+  });
+
   test('reads standby: [] as every DPU active, with no failover', () => {
     const t = loadTopology(withLine(5, '  - { id: esx-01, failover: { standby: [] } }').replace(/ {4}vms:\n( {6}.*\n| {10}.*\n)+/, ''), 'lab.yaml');
     expect(host(t, 'esx-01').spec.failover).toEqual({ active: ['dpu-01a', 'dpu-01b'], standby: [], failback: false });
@@ -378,6 +385,24 @@ wires:
       'lab.yaml:4:59: segments[1].ipv4Subnet: 10.0.2.1/24 has host bits set (did you mean 10.0.2.0/24?)',
       'lab.yaml:5:33: segments[2].vlan: VLAN 200 is already used by segment "app"',
       'lab.yaml:5:73: segments[2].gateway6: no ipv6Subnet on this segment',
+    ]);
+  });
+
+  test('a DPU needs a whole number of VFs and a DFW export version of at least 1', () => {
+    expect(problemLines(withLine(12, '  - { id: dpu-01b, host: esx-01, vfs: -1, dfwExportVersion: 0 }'))).toEqual([
+      'lab.yaml:12:39: dpus[1].vfs: must be at least 0',
+      'lab.yaml:12:61: dpus[1].dfwExportVersion: must be at least 1',
+    ]);
+    expect(problemLines(withLine(12, '  - { id: dpu-01b, host: esx-01, vfs: many, dfwExportVersion: 1.5, vf: 2 }'))).toEqual([
+      'lab.yaml:12:39: dpus[1].vfs: expected an integer, got "many"',
+      'lab.yaml:12:63: dpus[1].dfwExportVersion: expected an integer, got 1.5',
+      'lab.yaml:12:68: dpus[1].vf: unknown key (known keys: id, host, model, armCores, uplinks, vfs, dfwExportVersion)',
+    ]);
+  });
+
+  test('no segment may use the VNI reserved for the vMotion network', () => {
+    expect(problemLines(SMALL.replace('vni: 5001', `vni: ${VMOTION_VNI}`))).toEqual([
+      `lab.yaml:3:36: segments[0].vni: VNI ${VMOTION_VNI} is reserved for the vMotion network`,
     ]);
   });
 

@@ -14,7 +14,7 @@ import { cidrContains, formatCidr, ipv4ToUint32, uint32ToIpv4 } from '../net/ip.
 import type { Cidr, IpAddress, Ipv4Address } from '../net/ip.js';
 import { isMulticastMac } from '../net/mac.js';
 import { derivePortMac, deriveVnicMac } from './macs.js';
-import { ALL_VLANS, DEFAULT_NATIVE_VLAN } from './schema.js';
+import { ALL_VLANS, DEFAULT_NATIVE_VLAN, VMOTION_VNI } from './schema.js';
 import type { DpuEntry, HostEntry, SegmentEntry, SwitchEntry, VnicEntry, WireEntry, WrittenIp } from './schema.js';
 import type {
   DpuNode,
@@ -270,6 +270,8 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
         armCores: dpu.armCores,
         uplinks: [...dpu.uplinks],
         role: roles.get(dpu.id) ?? 'active',
+        vfs: dpu.vfs,
+        dfwExportVersion: dpu.dfwExportVersion,
       },
     };
     nodes.push(node);
@@ -418,7 +420,8 @@ function resolveSegments(list: readonly Entry<SegmentEntry>[], report: Report): 
     }
     if (seg.kind === 'overlay' && seg.vni !== undefined) {
       const other = vnis.get(seg.vni);
-      if (other !== undefined) report([...path, 'vni'], `VNI ${seg.vni} is already used by segment "${other}"`);
+      if (seg.vni === VMOTION_VNI) report([...path, 'vni'], `VNI ${VMOTION_VNI} is reserved for the vMotion network`);
+      else if (other !== undefined) report([...path, 'vni'], `VNI ${seg.vni} is already used by segment "${other}"`);
       else vnis.set(seg.vni, seg.id);
     }
     if (seg.kind === 'vlan' && seg.vlan !== undefined) {

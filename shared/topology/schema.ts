@@ -134,6 +134,10 @@ export const TOPOLOGY_DEFAULTS = {
   heartbeatIntervalNs: 100 * NS_PER_MS,
   heartbeatMisses: 3,
   macAgingNs: 300 * NS_PER_S,
+  /** Virtual functions of a DPU (the VF pool's size). */
+  dpuVfs: 16,
+  /** The DFW export format a DPU writes and reads: version 1, the only one the firewall defines today. */
+  dpuDfwExportVersion: 1,
 } as const;
 
 /** A `node:port` wire end. */
@@ -152,6 +156,13 @@ const LOOKAHEAD = " (a wire's latency is its lookahead)";
 const probabilitySchema = z.number().min(0).max(1);
 
 const positiveInt = () => z.int().min(1);
+
+/**
+ * The GENEVE VNI of the vMotion network (host-to-host vMotion datagrams tunnelled between DPUs,
+ * see `processes/common/vmotion-net.ts`): the highest 24-bit VNI, kept out of every segment so a
+ * tunnelled vMotion datagram is never taken for a VM's frame.
+ */
+export const VMOTION_VNI = 16_777_215;
 
 /** VNIC datapath modes; see `VnicMode` in types.ts. */
 export const VNIC_MODES = ['uptv2', 'mux', 'emulated'] as const satisfies readonly VnicMode[];
@@ -235,6 +246,10 @@ export const dpuSchema = z.strictObject({
   armCores: positiveInt().default(8),
   /** Ethernet uplinks in failover order. */
   uplinks: z.array(nameSchema('a port name')).min(1).default(['p0', 'p1']),
+  /** Virtual functions the DPU offers to UPTv2 vNICs; 0 makes every UPTv2 vNIC run emulated (`no-free-vf`). */
+  vfs: z.int().min(0).default(TOPOLOGY_DEFAULTS.dpuVfs),
+  /** The DFW export version this DPU writes on vMotion and the only one it imports (fail closed on any other). */
+  dfwExportVersion: positiveInt().default(TOPOLOGY_DEFAULTS.dpuDfwExportVersion),
 });
 
 /** The VLAN ids a port can carry: 0 means "priority tag only" and 4095 is reserved (IEEE 802.1Q). */
@@ -352,7 +367,7 @@ export const wireSchema = z.strictObject({
 export const DROPPABLE_KEYS = {
   segments: ['gateway4', 'gateway6'],
   hosts: ['x86Cores', 'heartbeat', 'failover', 'pcie', 'vms'],
-  dpus: ['model', 'armCores'],
+  dpus: ['model', 'armCores', 'vfs', 'dfwExportVersion'],
   switches: ['macAging', 'portConfig', 'mirror'],
   wires: ['id', 'latency', 'bandwidth', 'impairments'],
 } as const satisfies Record<string, readonly string[]>;

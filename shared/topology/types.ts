@@ -65,6 +65,10 @@ export interface DpuSpec {
   readonly uplinks: readonly string[];
   /** Initial HA role, from the host's failover policy. */
   readonly role: 'active' | 'standby';
+  /** Virtual functions the DPU offers (default 16). */
+  readonly vfs: number;
+  /** The DFW export version the DPU writes and the only one it imports (default 1). */
+  readonly dfwExportVersion: number;
 }
 
 export interface SwitchSpec {
