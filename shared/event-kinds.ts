@@ -24,6 +24,8 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   'input.dfw.rule.add': 'Input: the management plane pushes a firewall rule (payload: rule)',
   'input.dfw.rule.remove': 'Input: the management plane withdraws a firewall rule (payload: rule id)',
   'input.vnic.mode': 'Input: a vNIC is asked to run in another datapath mode (payload: vnic, mode)',
+  'input.vmotion': 'Input: a VM is to migrate to another host (payload: vm, to, options {switchoverGoal, maxPrecopy, throttle, onDfwRefused})',
+  'input.vm.reserve': "Input: a VM's memory reservation changes (payload: vm, memoryReservationMiB)",
   'input.traceflow': 'Input: a marked packet is injected into a vNIC to trace its path (payload: trace {id, from, to, protocol, port})',
   'dfw.rules': 'A firewall rule set changed (payload: generation, count, change set|add|remove, rule)',
   'dfw.rule.hit': 'A new connection or untracked packet was judged by a rule, never one judged by its connection entry (payload: vnic, rule, action, dir, proto, src, dst, sport, dport, icmpType)',

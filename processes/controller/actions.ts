@@ -1,9 +1,18 @@
 import type { ResolvedTopology, VnicSpec } from '../../shared/topology/types.js';
+import { z } from 'zod';
 import { flowSpecSchema, traceflowSpecSchema } from '../../shared/scenario/actions.js';
 import { isIpv4, isIpv6 } from '../../shared/net/ip.js';
 import { dfwRuleSchema } from '../../shared/scenario/dfw-rule.js';
 import type { NodeInput } from '../runtime/types.js';
 import type { InputPlan, TimedInput } from './controller.js';
+
+/** A `vmotion` step's options once loaded: durations in ns. */
+const resolvedVmotionOptions = z.strictObject({
+  switchoverGoal: z.number().int().positive().optional(),
+  maxPrecopy: z.number().int().positive().optional(),
+  throttle: z.boolean().optional(),
+  onDfwRefused: z.enum(['abort', 'disconnect']).optional(),
+});
 
 /** An input the controller cannot carry out: names the action and what was wrong. */
 export class InputError extends Error {
@@ -52,9 +61,10 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
     case 'flow.start': {
       const flow = flowSpecSchema.safeParse(record.flow);
       if (!flow.success) throw new InputError(`Action flow.start: ${flow.error.issues[0]?.path.join('.') ?? 'flow'}: ${flow.error.issues[0]?.message ?? 'invalid'}`);
-      const from = vmHost(topology, flow.data.from);
+      vmHost(topology, flow.data.from);
       const to = resolveDestination(topology, flow.data.to);
-      return { deliveries: [{ node: from, input: action('flow.start', { flow: { ...flow.data, to } }) }] };
+      // VMs move (vMotion) and the controller keeps no state: every host hears it, the one running the VM acts.
+      return { deliveries: everyHost(topology, action('flow.start', { flow: { ...flow.data, to } })) };
     }
     case 'flow.stop':
       if (typeof record.flow !== 'string') throw new InputError('Action flow.stop: flow must be a flow id');
@@ -71,8 +81,8 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
     case 'vnic.mode': {
       const mode = record.mode;
       if (mode !== 'uptv2' && mode !== 'mux' && mode !== 'emulated') throw new InputError(`Action vnic.mode: mode must be uptv2, mux or emulated, got ${String(mode)}`);
-      const host = vnicHost(topology, String(record.vnic));
-      return { deliveries: [{ node: host, input: action('vnic.mode', { vnic: record.vnic, mode }) }] };
+      vnicHost(topology, String(record.vnic));
+      return { deliveries: everyHost(topology, action('vnic.mode', { vnic: record.vnic, mode })) };
     }
     case 'traceflow': {
       const trace = traceflowSpecSchema.safeParse(record.trace);
@@ -83,7 +93,23 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
       if ((isIpv6(address) ? source.vnic.ipv6 : source.vnic.ipv4) === null) throw new InputError(`Action traceflow: vNIC ${source.vnic.id} has no address of the family of ${address}`);
       // The host resolves MACs from the topology, as the guest's ARP would.
       const request = { id, vnic: source.vnic.id, to: address, protocol, port: port ?? null };
-      return { deliveries: [{ node: source.host, input: action('traceflow', { trace: request }) }] };
+      return { deliveries: everyHost(topology, action('traceflow', { trace: request })) };
+    }
+    case 'vmotion': {
+      const vm = String(record.vm);
+      vmHost(topology, vm);
+      const to = topology.nodes.find((n) => n.id === record.to);
+      if (to?.kind !== 'host') throw new InputError(`Action vmotion: to: no host ${String(record.to)} in topology ${topology.name}`);
+      const options = resolvedVmotionOptions.safeParse(record.options ?? {});
+      if (!options.success) throw new InputError(`Action vmotion: options.${options.error.issues[0]?.path.join('.') ?? ''}: ${options.error.issues[0]?.message ?? 'invalid'}`);
+      return { deliveries: everyHost(topology, action('vmotion', { vm, to: to.id, options: options.data })) };
+    }
+    case 'vm.reserve': {
+      const vm = String(record.vm);
+      vmHost(topology, vm);
+      const mib = record.memoryReservationMiB;
+      if (typeof mib !== 'number' || !Number.isInteger(mib) || mib < 0) throw new InputError(`Action vm.reserve: memoryReservationMiB must be a whole number of MiB, got ${String(mib)}`);
+      return { deliveries: everyHost(topology, action('vm.reserve', { vm, memoryReservationMiB: mib })) };
     }
     default:
       throw new InputError(`Unknown action ${record.action}`);
@@ -128,6 +154,11 @@ function peerLinks(topology: ResolvedTopology, node: string, up: boolean): Array
 
 function action(name: string, args: Record<string, unknown>): NodeInput {
   return { type: 'action', action: name, args };
+}
+
+/** The same input for every host: the one that runs the VM concerned acts, the others ignore it. */
+function everyHost(topology: ResolvedTopology, input: NodeInput): Array<{ node: string; input: NodeInput }> {
+  return hosts(topology).map((node) => ({ node, input }));
 }
 
 function hosts(topology: ResolvedTopology): string[] {

@@ -42,6 +42,14 @@ export const traceflowSpecSchema = z.strictObject({
   port: port.optional(),
 }).refine((t) => t.port === undefined || (t.protocol ?? 'icmp') !== 'icmp', { message: 'an ICMP trace has no port; give protocol tcp or udp', path: ['port'] });
 
+/** The tunables of a `vmotion` step, as written (durations with units). */
+export const vmotionOptionsSchema = z.strictObject({
+  switchoverGoal: durationSchema({ minNs: 1 }).optional(),
+  maxPrecopy: durationSchema({ minNs: 1 }).optional(),
+  throttle: z.boolean().optional(),
+  onDfwRefused: z.enum(['abort', 'disconnect']).optional(),
+});
+
 /** Per action, the schema of a step that takes it. */
 export const STEP_SCHEMAS = {
   link: stepSchema('link', { wire: z.string().min(1), state: z.enum(['up', 'down']) }),
@@ -55,6 +63,8 @@ export const STEP_SCHEMAS = {
   'dfw.rule.remove': stepSchema('dfw.rule.remove', { rule: nameSchema('a rule id') }),
   'vnic.mode': stepSchema('vnic.mode', { vnic: z.string().min(1), mode: z.enum(['uptv2', 'mux', 'emulated']) }),
   traceflow: stepSchema('traceflow', { trace: traceflowSpecSchema }),
+  vmotion: stepSchema('vmotion', { vm: nameSchema('a VM id'), to: nameSchema('a host id'), options: vmotionOptionsSchema.optional() }),
+  'vm.reserve': stepSchema('vm.reserve', { vm: nameSchema('a VM id'), memoryReservationMiB: z.number().int().min(0) }),
 } satisfies { readonly [K in ScenarioActionName]: z.ZodType<WrittenStep<Extract<ScenarioAction, { action: K }>>> };
 
 /** The action names, sorted, for messages. */
@@ -64,7 +74,7 @@ export const ACTION_NAMES: readonly ScenarioActionName[] = (Object.keys(STEP_SCH
 export interface ActionReference {
   readonly field: string;
   /** `endpoint`: a VM or vNIC id, unless it is 'any', an IP address or a CIDR. */
-  readonly kind: 'wire' | 'node' | 'vm' | 'vnic' | 'endpoint';
+  readonly kind: 'wire' | 'node' | 'host' | 'vm' | 'vnic' | 'endpoint';
   readonly id: string;
 }
 
@@ -98,6 +108,13 @@ export function actionReferences(action: ScenarioAction): ActionReference[] {
         { field: 'trace.from', kind: 'endpoint', id: action.trace.from },
         { field: 'trace.to', kind: 'endpoint', id: action.trace.to },
       ];
+    case 'vmotion':
+      return [
+        { field: 'vm', kind: 'vm', id: action.vm },
+        { field: 'to', kind: 'host', id: action.to },
+      ];
+    case 'vm.reserve':
+      return [{ field: 'vm', kind: 'vm', id: action.vm }];
   }
 }
 
@@ -115,6 +132,7 @@ export function knownReferenceIds(topology: ResolvedTopology): Record<ActionRefe
   return {
     wire: new Set(topology.wires.map((w) => w.id)),
     node: new Set(topology.nodes.map((n) => n.id)),
+    host: new Set(topology.nodes.filter((n) => n.kind === 'host').map((n) => n.id)),
     vm: vms,
     vnic: vnics,
     endpoint: new Set([...vms, ...vnics]),

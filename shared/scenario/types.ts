@@ -90,6 +90,43 @@ export interface VnicModeAction {
   readonly mode: 'uptv2' | 'mux' | 'emulated';
 }
 
+/** What a `vmotion` step may tune; every field has a default (see `docs/vmotion.md`). */
+export interface VmotionOptions {
+  /** Pre-copy stops once the rest of memory can cross within this many ns (500 ms). */
+  readonly switchoverGoal?: VTime;
+  /** Pre-copy that has not met the goal after this many ns aborts (60 s). */
+  readonly maxPrecopy?: VTime;
+  /** Whether the vCPUs may be slowed down when the guest dirties memory faster than the link carries (yes). */
+  readonly throttle?: boolean;
+  /**
+   * When the destination DPU refuses the firewall export (it does not know its version):
+   * `abort` the migration, the VM carries on at the source (default); or `disconnect`: finish the
+   * move and leave the vNIC disconnected on the destination (fail closed).
+   */
+  readonly onDfwRefused?: 'abort' | 'disconnect';
+}
+
+/**
+ * Migrates a running VM to another host (vMotion): its passthrough vNICs hand their VF state to the
+ * hypervisor's emulated vmxnet3, memory is pre-copied across the network, the VM is stunned, its
+ * firewall state and device state move, it resumes on the destination, which announces it (RARP)
+ * and hands the vNICs to a destination VF. See `docs/vmotion.md`.
+ */
+export interface VmotionAction {
+  readonly action: 'vmotion';
+  readonly vm: string;
+  /** The destination host. */
+  readonly to: string;
+  readonly options?: VmotionOptions;
+}
+
+/** Sets how much of a VM's memory is reserved (UPTv2 needs all of it); its vNICs reconsider their mode. */
+export interface VmReserveAction {
+  readonly action: 'vm.reserve';
+  readonly vm: string;
+  readonly memoryReservationMiB: number;
+}
+
 /** The packet a traceflow injects: what it is, from which vNIC, towards what. */
 export interface TraceflowSpec {
   /** Names the trace in every observation (`traceflow.observe` events) and in the packet's mark. */
@@ -125,7 +162,9 @@ export type ScenarioAction =
   | DfwRuleAddAction
   | DfwRuleRemoveAction
   | VnicModeAction
-  | TraceflowAction;
+  | TraceflowAction
+  | VmotionAction
+  | VmReserveAction;
 
 /** The name of an action: `link`, `kill`, `note`. */
 export type ScenarioActionName = ScenarioAction['action'];
