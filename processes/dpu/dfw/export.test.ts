@@ -116,6 +116,18 @@ describe('firewall export and import', () => {
     expect(to.connections()).toEqual([]);
   });
 
+  it('a firewall set to another export version writes that version and reads nothing else', () => {
+    const { fw: from, ctx: fromCtx } = source();
+    const v1 = from.exportVnic(WEB.vnic, fromCtx.time);
+    const to = new DistributedFirewall({ node: 'dpu-b', exportVersion: 2 });
+    expect(to.exportVersion).toBe(2);
+    expect(() => to.importVnic(v1, fromCtx.time)).toThrow(expect.objectContaining({ code: 'unknown-version', message: 'Firewall export version 1 is not supported; this firewall reads version 2' }));
+    expect(to.attached(WEB.vnic)).toBe(false);
+    expect(to.importVnic({ ...v1, version: 2 }, fromCtx.time).connections).toBe(2);
+    expect(to.exportVnic(WEB.vnic, fromCtx.time).version).toBe(2);
+    expect(() => from.importVnic(to.exportVnic(WEB.vnic, fromCtx.time), fromCtx.time)).toThrow(expect.objectContaining({ code: 'unknown-version' }));
+  });
+
   it('import of a damaged export throws DfwImportError malformed', () => {
     const { fw: from, ctx: fromCtx } = source();
     const good = from.exportVnic(WEB.vnic, fromCtx.time);

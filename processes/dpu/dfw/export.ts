@@ -12,7 +12,12 @@ import { protocolName } from './packet.js';
 import type { PacketProtocol } from './packet.js';
 import type { DfwPacketDirection, DfwPortRange, DfwRule, VnicIdentity } from './rule.js';
 
-/** The export format this firewall writes and the only one it imports. */
+/**
+ * The export format version a firewall writes and reads unless its DPU is set to another one
+ * (topology `dfwExportVersion`). The fields are the same whatever the number: a firewall reads
+ * exactly its own version and refuses every other, which is what a test of the fail-closed import
+ * needs (two DPUs set to different versions).
+ */
 export const DFW_EXPORT_VERSION = 1;
 
 /** One tracked connection in an export. */
@@ -33,7 +38,8 @@ export interface DfwExportedConnection {
 
 /** A vNIC's filter state, as `exportVnic` writes it and `importVnic` reads it. */
 export interface DfwExport {
-  readonly version: typeof DFW_EXPORT_VERSION;
+  /** The writer's export version (`DFW_EXPORT_VERSION` unless its DPU was set to another). */
+  readonly version: number;
   readonly vnic: string;
   readonly identity: VnicIdentity;
   /** Every rule applied to the vNIC, full rule objects, in evaluation order (the default rule excluded). */
@@ -189,21 +195,21 @@ function connectionOf(value: unknown, i: number): DfwExportedConnection {
 }
 
 /**
- * Checks that a received blob is an export this firewall understands and returns it typed.
+ * Checks that a received blob is an export of `version` (the reader's own) and returns it typed.
  * The version is checked first: a blob of another version throws `unknown-version` whatever
  * else it holds; anything else wrong throws `malformed`.
  */
-export function parseDfwExport(blob: unknown): DfwExport {
+export function parseDfwExport(blob: unknown, version: number = DFW_EXPORT_VERSION): DfwExport {
   if (!isBag(blob)) throw malformed('it is not a map');
   if (typeof blob.version !== 'number') throw malformed('it has no version number');
-  if (blob.version !== DFW_EXPORT_VERSION) {
-    throw new DfwImportError('unknown-version', `Firewall export version ${blob.version} is not supported; this firewall reads version ${DFW_EXPORT_VERSION}`);
+  if (blob.version !== version) {
+    throw new DfwImportError('unknown-version', `Firewall export version ${blob.version} is not supported; this firewall reads version ${version}`);
   }
   const vnic = text(blob.vnic, 'vnic');
   const identity = identityOf(blob.identity);
   if (identity.vnic !== vnic) throw malformed(`identity.vnic ${identity.vnic} is not vnic ${vnic}`);
   return {
-    version: DFW_EXPORT_VERSION,
+    version,
     vnic,
     identity,
     rules: list(blob.rules, 'rules').map(ruleOf),

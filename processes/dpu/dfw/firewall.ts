@@ -60,6 +60,11 @@ export interface DfwOptions {
   readonly tcpLoosePickup?: boolean;
   /** Treat frames with a bad IP, TCP, UDP or ICMP checksum as malformed; default true. */
   readonly verifyChecksums?: boolean;
+  /**
+   * The export version this firewall writes and the only one it imports; default
+   * `DFW_EXPORT_VERSION` (the DPU's topology setting `dfwExportVersion`).
+   */
+  readonly exportVersion?: number;
 }
 
 /** What the filter decided about one frame. */
@@ -185,6 +190,8 @@ export class DistributedFirewall {
   private readonly resolveName: (name: string) => readonly string[];
   private readonly loosePickup: boolean;
   private readonly verifyChecksums: boolean;
+  /** The export version written by `exportVnic` and the only one `importVnic` reads. */
+  readonly exportVersion: number;
   private readonly table: ConnectionTable;
   private readonly vnics = new Map<string, VnicFilter>();
   private readonly counters = new Map<string, RuleCounter>();
@@ -205,6 +212,7 @@ export class DistributedFirewall {
     this.resolveName = options.resolve ?? (() => []);
     this.loosePickup = options.tcpLoosePickup ?? false;
     this.verifyChecksums = options.verifyChecksums ?? true;
+    this.exportVersion = options.exportVersion ?? DFW_EXPORT_VERSION;
     this.table = new ConnectionTable(this.timeouts);
   }
 
@@ -361,7 +369,7 @@ export class DistributedFirewall {
         reply: { ...entry.reply },
         close: entry.close ? { ...entry.close } : null,
       }));
-    return { version: DFW_EXPORT_VERSION, vnic, identity: { ...filter.identity }, rules, connections };
+    return { version: this.exportVersion, vnic, identity: { ...filter.identity }, rules, connections };
   }
 
   /**
@@ -369,10 +377,10 @@ export class DistributedFirewall {
    * lacks to that vNIC alone (the management plane's own rules win on id), and replaces the
    * vNIC's connections with the exported ones, each keeping its state, rule and counters and the
    * idle time it had left, counted from `now`. Throws DfwImportError (nothing applied) for an
-   * export of another version (`unknown-version`) or a damaged one (`malformed`).
+   * export of a version other than `exportVersion` (`unknown-version`) or a damaged one (`malformed`).
    */
   importVnic(blob: unknown, now: VTime): DfwImportSummary {
-    const data = parseDfwExport(blob);
+    const data = parseDfwExport(blob, this.exportVersion);
     let imported: CompiledRule[];
     try {
       imported = data.rules.filter((rule) => !this.rules.some((r) => r.rule.id === rule.id)).map(compileRule);

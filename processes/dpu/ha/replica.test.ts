@@ -57,6 +57,18 @@ describe('replica and commit', () => {
     expect(connection).toMatchObject({ state: 'established', ruleId: 'ssh' });
   });
 
+  it('commitReplica works on a DPU set to another DFW export version, and forget drops a vNIC from the replica', () => {
+    const lab = new SyncLab();
+    const active = activeFirewall(lab);
+    const replica = new SyncReplica();
+    replica.apply(new ChangeTracker().snapshot(captureState(active, null, [WEB.vnic], 0), 0), 0);
+    const standby = new DistributedFirewall({ node: 'dpu-b', defaultAction: 'drop', exportVersion: 3 });
+    expect(commitReplica(lab.standbyCtx, replica, standby).connections).toBe(2);
+    replica.forget(WEB.vnic);
+    expect(replica.vnics()).toEqual([]);
+    expect(replica.exportOf(WEB.vnic, 0)).toBeNull();
+  });
+
   it('ChangeTracker sends new and changed connections, refreshes of a timer beyond refreshNs, and deletions', () => {
     const lab = new SyncLab();
     const active = activeFirewall(lab);

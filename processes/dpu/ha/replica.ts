@@ -103,6 +103,16 @@ export class SyncReplica {
     }
   }
 
+  /**
+   * Drops a vNIC's replicated filter: its VM left the host (vMotion), so a takeover must not
+   * bring it back. A record about it still in flight recreates the entry until the active's
+   * `vnic-gone` arrives; `commitReplica` only imports the vNICs it is given, so that stray is
+   * never committed.
+   */
+  forget(vnic: string): void {
+    this.filters.delete(vnic);
+  }
+
   /** The rule generation of the active DPU as last replicated, null before any. */
   get generation(): number | null {
     return this.gen;
@@ -121,9 +131,10 @@ export class SyncReplica {
   /**
    * A vNIC's replicated filter as a firewall export at `now` (for `importVnic`): identity, applied
    * rules, and the connections whose idle time has not run out, with the time they have left.
-   * Null for a vNIC the replica does not hold.
+   * `version` is the importing firewall's (`exportVersion`): the replica is this DPU's own state,
+   * not a foreign export. Null for a vNIC the replica does not hold.
    */
-  exportOf(vnic: string, now: VTime): DfwExport | null {
+  exportOf(vnic: string, now: VTime, version: number = DFW_EXPORT_VERSION): DfwExport | null {
     const filter = this.filters.get(vnic);
     if (filter === undefined) return null;
     const connections = [...filter.connections.keys()]
@@ -131,7 +142,7 @@ export class SyncReplica {
       .map((key) => filter.connections.get(key)!)
       .filter((c) => c.expiresAt > now)
       .map((c) => ({ ...c.connection, remainingNs: c.expiresAt - now, ageNs: Math.max(0, now - c.createdAt) }));
-    return { version: DFW_EXPORT_VERSION, vnic, identity: filter.identity, rules: filter.rules, connections };
+    return { version, vnic, identity: filter.identity, rules: filter.rules, connections };
   }
 
   /** The replicated learned MACs, sorted by segment and MAC. */
@@ -197,7 +208,7 @@ export function commitReplica(ctx: NodeContext, replica: SyncReplica, firewall: 
   }
   const imported: DfwImportSummary[] = [];
   for (const vnic of [...vnics].sort(byString)) {
-    const exported = replica.exportOf(vnic, now);
+    const exported = replica.exportOf(vnic, now, firewall.exportVersion);
     if (exported !== null) imported.push(firewall.importVnic(exported, now));
   }
   const connections = imported.reduce((n, s) => n + s.connections, 0);
