@@ -101,6 +101,15 @@ describe('ControlPlane', () => {
     expect(cp.updateHostTep('esx-01', '172.16.0.11')).toEqual([]);
   });
 
+  it('ControlPlane knows the TEP serving every host, VMs or not, and follows failovers and moves', () => {
+    const cp = new ControlPlane(switchingLab());
+    expect([cp.hostTep('esx-a'), cp.hostTep('esx-b'), cp.hostTep('kvm-c'), cp.hostTep('nowhere')]).toEqual(['172.16.0.10', '172.16.0.11', '172.16.1.12', undefined]);
+    cp.updateHostTep('esx-a', '172.16.0.99');
+    expect(cp.hostTep('esx-a')).toBe('172.16.0.99');
+    cp.update('app-b1.eth0', { host: 'esx-b', tep: '172.16.0.98' });
+    expect(cp.hostTep('esx-b')).toBe('172.16.0.98');
+  });
+
   it('ControlPlane refuses to update a vNIC it does not know', () => {
     const cp = new ControlPlane(loadDefaultLab());
     expect(() => cp.update('ghost.eth0', { host: 'esx-01', tep: '172.16.0.10' })).toThrow(expect.objectContaining({ code: 'unknown-vnic' }));

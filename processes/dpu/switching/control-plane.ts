@@ -70,6 +70,8 @@ export class ControlPlane {
   private readonly byVnic = new Map<string, ControlPlaneEntry>();
   private readonly byMac = new Map<string, string>();
   private readonly byIp = new Map<string, string>();
+  /** The TEP serving each host, whether or not it runs VMs (the vMotion network needs it). */
+  private readonly hostTeps = new Map<string, Ipv4Address>();
   private readonly segmentIds: ReadonlySet<string>;
 
   constructor(topology: ResolvedTopology) {
@@ -78,6 +80,7 @@ export class ControlPlane {
     const hosts = topology.nodes.filter((n): n is HostNode => n.kind === 'host');
     for (const host of hosts) {
       const tep = servingTep(topology, host.id);
+      this.hostTeps.set(host.id, tep);
       for (const vm of host.spec.vms) {
         for (const vnic of vm.vnics) {
           const segment = segments.get(vnic.segment);
@@ -135,6 +138,11 @@ export class ControlPlane {
     return [...teps].sort(compareIpv4);
   }
 
+  /** The TEP that serves a host now (its active DPU's, or its own without DPUs), or undefined for an unknown host. */
+  hostTep(host: string): Ipv4Address | undefined {
+    return this.hostTeps.get(host);
+  }
+
   /** Whether the topology defines the segment. */
   hasSegment(segment: string): boolean {
     return this.segmentIds.has(segment);
@@ -149,14 +157,17 @@ export class ControlPlane {
     if (!entry) throw new SwitchingError('unknown-vnic', `The control plane has no vNIC ${vnic}`);
     const updated = { ...entry, host: location.host, tep: location.tep };
     this.byVnic.set(vnic, updated);
+    // A VM is only ever behind the TEP that serves its host.
+    if (this.hostTeps.has(location.host)) this.hostTeps.set(location.host, location.tep);
     return updated;
   }
 
   /**
-   * Points every vNIC of a host at a new TEP (the host's standby DPU took over); returns the ids
-   * of the vNICs that changed, sorted.
+   * Points a host and every vNIC on it at a new TEP (the host's standby DPU took over); returns
+   * the ids of the vNICs that changed, sorted.
    */
   updateHostTep(host: string, tep: Ipv4Address): string[] {
+    if (this.hostTeps.has(host)) this.hostTeps.set(host, tep);
     const changed: string[] = [];
     for (const entry of this.entries()) {
       if (entry.host !== host || entry.tep === tep) continue;

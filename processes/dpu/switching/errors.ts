@@ -14,7 +14,9 @@ export type SwitchingErrorCode =
   /** More TEPs than the addressing plan has room for. */
   | 'too-many-teps'
   /** A vNIC added twice to one switch. */
-  | 'duplicate-vnic';
+  | 'duplicate-vnic'
+  /** A VNI the owner wants to terminate itself (`ownerVnis`) that a segment uses. */
+  | 'vni-taken';
 
 /** A request the switch or its control plane cannot satisfy; `code` is stable, the message is for people. */
 export class SwitchingError extends Error {

@@ -525,4 +525,25 @@ describe('OverlaySwitch determinism', () => {
     const a = underlay.node('dpu-a');
     for (const value of [...a.ctx.events.map((e) => e.payload), a.sw.inspect()]) expect(decode(encode(value))).toEqual(value);
   });
+
+  it('OverlaySwitch keeps frames on an owner VNI for the owner, tunnels the owner\'s frames, and refuses a segment\'s VNI as the owner\'s', () => {
+    const underlay = underlayOf(three, ['dpu-a', 'dpu-b'], { ownerVnis: [4242] });
+    const a = underlay.node('dpu-a');
+    const b = underlay.node('dpu-b');
+    const inner = udp(vm('web-a1.eth0', cp3), vm('web-b1.eth0', cp3));
+    const first = a.sw.tunnel(a.ctx, '172.16.0.11', 4242, inner);
+    // No MAC for dpu-b's TEP yet: an ARP request first, the frame once it is answered.
+    expect(first.map((x) => (x.kind === 'to-uplink' ? decodeFrame(x.frame).arp?.targetIp : x.kind))).toEqual(['172.16.0.11']);
+    underlay.pump('dpu-a', first);
+    const sent = underlay.wire.filter((w) => w.from === 'dpu-a').map((w) => decodeFrame(w.frame));
+    expect(sent.at(-1)?.geneve?.vni).toBe(4242);
+    const [taken] = b.sw.takeTunnelled();
+    expect(taken).toMatchObject({ vni: 4242, tep: '172.16.0.10', port: 'p0', steps: ['decap'] });
+    expect(taken!.frame).toEqual(inner);
+    expect(b.sw.takeTunnelled()).toEqual([]);
+    expect(underlay.delivered).toEqual([]);
+    expect(a.sw.tunnel(a.ctx, '10.9.9.9', 4242, inner)).toMatchObject([{ kind: 'drop', reason: 'no-route' }]);
+    expect(() => switchFor(three, 'dpu-a', { ownerVnis: [5001] })).toThrow(expect.objectContaining({ code: 'vni-taken' }));
+  });
 });
+

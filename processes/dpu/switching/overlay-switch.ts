@@ -72,6 +72,25 @@ export interface OverlaySwitchOptions {
   readonly arpPendingLimit?: number;
   readonly arpRetryNs?: VTime;
   readonly arpAttempts?: number;
+  /**
+   * VNIs the owner terminates itself rather than a segment (a DPU: the vMotion network). GENEVE
+   * frames to this TEP with one of them are decapsulated and kept for `takeTunnelled`, never
+   * switched. Default none.
+   */
+  readonly ownerVnis?: readonly number[];
+}
+
+/** A frame that arrived in GENEVE on one of the owner's VNIs (`OverlaySwitchOptions.ownerVnis`). */
+export interface TunnelledFrame {
+  readonly vni: number;
+  /** The tunnel endpoint that sent it (outer IPv4 source). */
+  readonly tep: Ipv4Address;
+  /** The uplink it came in on. */
+  readonly port: string;
+  /** The inner Ethernet frame, a copy. */
+  readonly frame: Uint8Array;
+  /** The work done on it, for the owner to charge (the decapsulation). */
+  readonly steps: readonly SwitchStep[];
 }
 
 /** Timer names of the switch start with this; the owner routes such timers to `onTimer`. */
@@ -206,6 +225,9 @@ export class OverlaySwitch {
   private readonly vnicCounters = new Map<string, PortCounters>();
   private readonly uplinkCounters = new Map<string, PortCounters>();
   private readonly stepCounts = new Map<SwitchStep, number>(SWITCH_STEPS.map((s) => [s, 0]));
+  /** The VNIs of `ownerVnis`, and what arrived on them since the owner last took it. */
+  private readonly ownerVnis: ReadonlySet<number>;
+  private tunnelled: TunnelledFrame[] = [];
   /** The latest virtual time an input brought, for inspect() without a time. */
   private lastNow: VTime = 0;
   private readonly counts: Record<Counted, number> = { arpSuppressed: 0, ndSuppressed: 0, routerReplies: 0, replicated: 0, macMoves: 0, macLimitHits: 0 };
@@ -242,6 +264,11 @@ export class OverlaySwitch {
       ...(options.arpRetryNs !== undefined ? { retryNs: options.arpRetryNs } : {}),
       ...(options.arpAttempts !== undefined ? { attempts: options.arpAttempts } : {}),
     });
+    this.ownerVnis = new Set(options.ownerVnis ?? []);
+    for (const vni of this.ownerVnis) {
+      const taken = this.byVni.get(vni);
+      if (taken) throw new SwitchingError('vni-taken', `VNI ${vni} belongs to segment ${taken.spec.id}, so the owner cannot terminate it`);
+    }
     for (const vnic of options.vnics) this.addVnic(vnic);
   }
 
@@ -368,6 +395,41 @@ export class OverlaySwitch {
       return this.finish(teps.flatMap((tep) => this.encapsulate(ctx, tep, vni, rarp, self, ['encap'])));
     }
     return this.finish([this.tagToUplink(segment, rarp, self, [])]);
+  }
+
+  /**
+   * Sends the owner's own frame (not a VM's) in GENEVE with `vni` to the tunnel endpoint `tep`,
+   * out of the active uplink: at once when the TEP's MAC is known, otherwise after underlay ARP,
+   * like any encapsulated frame (a later call returns the `to-uplink`, see the file's traps). The
+   * one action or queued frame carries the `encap` step; refusals are `drop` actions (`no-uplink`,
+   * `no-route` for a TEP outside the underlay, `mtu`, `arp-pending-overflow`).
+   *
+   * @example
+   * ctx.send(...) // for each `to-uplink` of sw.tunnel(ctx, '172.16.0.12', VMOTION_VNI, datagram)
+   */
+  tunnel(ctx: NodeContext, tep: Ipv4Address, vni: number, inner: Uint8Array): SwitchAction[] {
+    this.lastNow = ctx.now();
+    return this.finish(this.encapsulate(ctx, normalizeIp(tep), vni, inner, { kind: 'switch' }, ['encap']));
+  }
+
+  /** The frames that arrived on the owner's VNIs since the last call, in arrival order; the list is emptied. */
+  takeTunnelled(): TunnelledFrame[] {
+    const taken = this.tunnelled;
+    this.tunnelled = [];
+    return taken;
+  }
+
+  /**
+   * Learns from the owner's own tunnelled traffic that `host` is served by tunnel endpoint `tep`
+   * now (its standby DPU took over): the control plane follows when `tep` is one of that host's
+   * DPUs. Records `overlay.relearn` (why `host-traffic`) and returns true when something changed.
+   */
+  learnHostTep(ctx: NodeContext, host: string, tep: Ipv4Address): boolean {
+    const from = this.controlPlane.hostTep(host);
+    if (from === undefined || from === tep || this.tepHosts.get(tep) !== host) return false;
+    const moved = this.controlPlane.updateHostTep(host, tep);
+    ctx.emit('overlay.relearn', { mac: null, segment: null, host, from, to: tep, vnics: moved, why: 'host-traffic' });
+    return true;
   }
 
   /** A timer the owner routed here (its name starts with OVERLAY_TIMER_PREFIX). */
@@ -679,6 +741,13 @@ export class OverlaySwitch {
     const end = udp.payloadOffset + udp.payload.length;
     const geneve = decodeGeneve(frame, udp.payloadOffset, end);
     if (geneve.protocolType !== ETHERTYPE_TRANSPARENT_ETHERNET || geneve.critical) return [drop('malformed', origin, [], 'unsupported')];
+    if (this.ownerVnis.has(geneve.vni)) {
+      // The owner's own traffic: it decides what to do with the inner frame, not the switch.
+      const port = origin.kind === 'uplink' ? origin.port : '';
+      this.tunnelled.push({ vni: geneve.vni, tep: ip.src, port, frame: frame.slice(geneve.payloadOffset, end), steps: ['decap'] });
+      this.stepCounts.set('decap', (this.stepCounts.get('decap') ?? 0) + 1);
+      return [];
+    }
     const segment = this.byVni.get(geneve.vni);
     if (!segment) return [drop('unknown-segment', origin, [], `vni ${geneve.vni}`)];
     const inner = frame.slice(geneve.payloadOffset, end);
