@@ -1,16 +1,57 @@
 import { z } from 'zod';
 import { decode, encode } from '../../shared/codec.js';
+import { parseCidr } from '../../shared/net/ip.js';
+import { parseMac } from '../../shared/net/mac.js';
+import type { DfwExport } from '../dpu/dfw/export.js';
 
 /**
  * Messages on the device channels of a pcie wire (see docs/datapath.md): `dma` carries a vNIC's
  * frames and ring bookkeeping across PCIe, `doorbell` register writes into a VF's BAR, `mailbox`
- * VF management and device-state commands. Each is a msgpack map, parsed with a schema: a
+ * VF management and device-state commands, and the release and adoption of a vNIC on vMotion. Each is a msgpack map, parsed with a schema: a
  * malformed one is dropped and counted, never trusted.
  */
 
 const ring = { queue: z.number().int().min(0).max(15), index: z.number().int().min(0).max(8191), gen: z.union([z.literal(0), z.literal(1)]) };
 const vnic = z.string().min(1);
 const frame = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary');
+
+function parses(read: (text: string) => unknown): (text: string) => boolean {
+  return (text) => {
+    try {
+      read(text);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/** An interface address with its prefix length, `10.0.1.11/24`, of one family. */
+function cidr(family: 4 | 6) {
+  return z.string().refine((text) => text.includes('/') && parses(parseCidr)(text) && parseCidr(text).family === family, `expected an IPv${family} address with its prefix length`);
+}
+
+/**
+ * Where a vNIC arriving by vMotion lives: what `PlacedVnic` (`processes/common/endpoints.ts`) holds
+ * but the host, which is the receiving DPU's own.
+ */
+export const vnicPlacementSchema = z.object({
+  id: vnic,
+  vm: z.string().min(1),
+  mac: z.string().refine(parses(parseMac), 'expected a MAC address'),
+  segment: z.string().min(1),
+  ipv4: cidr(4),
+  ipv6: cidr(6).nullable(),
+  mode: z.enum(['uptv2', 'mux', 'emulated']),
+});
+/** A vNIC's placement, as `vnic.adopt` carries it. */
+export type VnicPlacement = z.infer<typeof vnicPlacementSchema>;
+
+/**
+ * A DFW export (`processes/dpu/dfw/export.ts`) or null. Only its being a map is checked here: the
+ * importing firewall validates the rest (version first) and refuses what it cannot read.
+ */
+const dfwExport = z.custom<DfwExport | null>((v) => v === null || (typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array)), 'expected a DFW export (a map) or null');
 
 export const dmaMessageSchema = z.discriminatedUnion('op', [
   /** Host to DPU: a frame the guest put in TX slot `index` (UPTv2), or the backend hands over (MUX, emulated). */
@@ -33,8 +74,33 @@ export const mailboxMessageSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('vf.refused'), vnic, reason: z.string() }),
   /** Host to DPU: release the vNIC's VF. */
   z.object({ op: z.literal('vf.unbind'), vnic }),
+  /**
+   * Host to DPU (vMotion source): stop serving the vNIC, its VM is leaving; with `export`, answer
+   * with its firewall state. Only the active DPU answers (`vnic.released` or `vnic.refused`).
+   */
+  z.object({ op: z.literal('vnic.release'), vnic, export: z.boolean() }),
+  /** DPU to host: the vNIC is no longer served here; its firewall export if one was asked for, else null. */
+  z.object({ op: z.literal('vnic.released'), vnic, export: dfwExport }),
+  /**
+   * Host to DPU (vMotion destination): serve this vNIC, importing its firewall state first when
+   * `export` is given. Only the active DPU answers (`vnic.adopted` or `vnic.refused`).
+   */
+  z.object({ op: z.literal('vnic.adopt'), vnic, placement: vnicPlacementSchema, export: dfwExport }),
+  /** DPU to host: the vNIC is served here now, with `imported` connections from the export. */
+  z.object({ op: z.literal('vnic.adopted'), vnic, imported: z.number().int().min(0) }),
+  /**
+   * DPU to host: a release or adopt was refused and nothing changed (`dfw-version`, `dfw-malformed`,
+   * `bad-placement`, `already-served`, `unknown-vnic`), with a message for people.
+   */
+  z.object({ op: z.literal('vnic.refused'), vnic, reason: z.string(), message: z.string() }),
 ]);
 export type MailboxMessage = z.infer<typeof mailboxMessageSchema>;
+
+/** The host's requests that move a vNIC off or onto a DPU (vMotion); the DPU's datapath handles them. */
+export type VnicMoveRequest = Extract<MailboxMessage, { op: 'vnic.release' | 'vnic.adopt' }>;
+
+/** Why a DPU refused a `vnic.release` or `vnic.adopt` (the `reason` of `vnic.refused`). */
+export type VnicRefusal = 'dfw-version' | 'dfw-malformed' | 'bad-placement' | 'already-served' | 'unknown-vnic';
 
 /** A device-channel message that could not be parsed. */
 export class PcieMessageError extends Error {

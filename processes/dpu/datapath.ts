@@ -1,11 +1,15 @@
 import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
 import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
+import { FrameError } from '../../shared/net/errors.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
 import { allVnics, endpointResolver, type PlacedVnic } from '../common/endpoints.js';
+import { encodeMailbox, type MailboxMessage, type VnicMoveRequest, type VnicRefusal } from '../common/pcie.js';
+import { parseVmotionFrame, VMOTION_VNI, type VmotionDatagram } from '../common/vmotion-net.js';
 import type { Channel, NodeContext } from '../runtime/types.js';
-import { DistributedFirewall } from './dfw/index.js';
-import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from './switching/index.js';
+import { DfwImportError, DistributedFirewall, parseDfwExport, type DfwExport } from './dfw/index.js';
+import type { VnicIdentity } from './dfw/rule.js';
+import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction, type TunnelledFrame } from './switching/index.js';
 import { buildRarpAnnouncement } from './switching/rarp.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
 import { captureState, type HaStateView } from './ha/change-tracker.js';
@@ -20,6 +24,46 @@ import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedF
 const DFW_SWEEP_TIMER = 'dfw.sweep';
 
 /**
+ * Why a DPU did not relay a vMotion datagram (`frame.drop` reason): a standby (or a DPU without a
+ * role yet) relays nothing; the destination host has no DPU to tunnel to; a tunnelled datagram for
+ * a host this DPU does not serve; the inner frame of the vMotion VNI is no vMotion datagram; or the
+ * switch refused to tunnel it (`vmotion-` and its drop reason: `no-uplink`, `mtu`, ...).
+ */
+export type VmotionDropReason = 'vmotion-standby' | 'vmotion-unreachable' | 'vmotion-not-local' | 'vmotion-malformed' | `vmotion-${string}`;
+
+/** What the DPU relayed on the vMotion network, for inspectors. */
+export interface VmotionRelayCounters {
+  /** Datagrams from the host tunnelled towards another host's DPU (or sent back, for the host itself). */
+  fromHost: number;
+  /** Tunnelled datagrams handed to the host. */
+  toHost: number;
+  drops: Record<string, number>;
+}
+
+/** How a datapath is built besides its node and topology. */
+export interface DpuDatapathOptions {
+  /**
+   * The standby's replica of its active (the HA agent's `replicaNow`): a vNIC released while
+   * standby is forgotten there too, so a takeover does not bring it back.
+   */
+  readonly replica?: () => SyncReplica;
+}
+
+function identityOf(v: PlacedVnic): VnicIdentity {
+  return { vnic: v.id, vm: v.vm, mac: v.mac, ipv4: v.ipv4.split('/')[0]!, ipv6: v.ipv6?.split('/')[0] ?? null };
+}
+
+function byId(a: PlacedVnic, b: PlacedVnic): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** The version field of an export that could not be read, if it has one. */
+function versionOf(blob: unknown): number | null {
+  const version = typeof blob === 'object' && blob !== null ? (blob as { version?: unknown }).version : undefined;
+  return typeof version === 'number' ? version : null;
+}
+
+/**
  * The DPU's datapath: the VFs and vNIC ports towards the host, the distributed firewall on every
  * vNIC, the offloaded switch with its tunnel endpoint and uplinks, and the Arm cost of each step.
  *
@@ -31,17 +75,27 @@ const DFW_SWEEP_TIMER = 'dfw.sweep';
  * Traceflow packets (see `common/traceflow.ts`) are handled like any frame and charged like any
  * frame; on the way, the firewall verdicts and the switch's decisions about them are recorded
  * as `traceflow.observe` events.
+ *
+ * vMotion: the host's vNICs change at run time. `vnic.release` (the VM leaves) takes a vNIC off
+ * the VF endpoint, the switch and the firewall, with its firewall state exported on request;
+ * `vnic.adopt` (the VM arrives) imports that state first and refuses, attaching nothing, an export
+ * of a version this DPU does not read. A standby only keeps its list of the host's vNICs current,
+ * for a later takeover. The host's vMotion datagrams (pcie `mgmt`) are tunnelled on the vMotion VNI
+ * to the DPU serving the destination host, which hands them to its host (`common/vmotion-net.ts`).
  */
 export class DpuDatapath implements HaDatapathHooks {
   readonly switch: OverlaySwitch;
   readonly firewall: DistributedFirewall;
   readonly vnicPorts: VfEndpoint;
   readonly cost = new CostMeter({ core: 'arm' });
-  /** The vNICs this DPU serves now: its host's while it is active, none while standby. */
-  private local: readonly PlacedVnic[] = [];
-  /** Every vNIC of the host, served by whichever of its DPUs is active. */
-  private readonly hostVnics: readonly PlacedVnic[];
+  /** Whether this DPU serves its host's vNICs (HA active) now. */
+  private serving = false;
+  /** Every vNIC of the host, sorted by id, served by whichever of its DPUs is active; vMotion adds and removes some. */
+  private hostVnics: readonly PlacedVnic[];
   private readonly ownTep: string;
+  private readonly topology: ResolvedTopology;
+  private readonly replica: (() => SyncReplica) | null;
+  private readonly vmotion: VmotionRelayCounters = { fromHost: 0, toHost: 0, drops: {} };
   /** IPFIX flow records of what the vNICs send, exported to the host's collector. */
   private readonly ipfix: IpfixAgent | null;
   private sweepArmed: number | null = null;
@@ -51,14 +105,17 @@ export class DpuDatapath implements HaDatapathHooks {
   constructor(
     private readonly node: DpuNode,
     topology: ResolvedTopology,
+    options: DpuDatapathOptions = {},
   ) {
     // The HA agent decides the role (promote/demote); until then the DPU serves no vNIC.
+    this.topology = topology;
+    this.replica = options.replica ?? null;
     this.hostVnics = allVnics(topology).filter((v) => v.host === node.spec.host);
     const tep = tepOf(topology, node.id);
     this.ownTep = tep.ip;
-    this.switch = new OverlaySwitch({ owner: node.id, topology, tep, uplinks: node.spec.uplinks, vnics: [] });
-    this.firewall = new DistributedFirewall({ node: node.id, resolve: endpointResolver(topology) });
-    this.vnicPorts = new VfEndpoint({ vnics: [] });
+    this.switch = new OverlaySwitch({ owner: node.id, topology, tep, uplinks: node.spec.uplinks, vnics: [], ownerVnis: [VMOTION_VNI] });
+    this.firewall = new DistributedFirewall({ node: node.id, resolve: endpointResolver(topology), exportVersion: node.spec.dfwExportVersion });
+    this.vnicPorts = new VfEndpoint({ vnics: [], vfCount: node.spec.vfs });
     const collector = ipfixEndpoints(topology, node.id);
     const domainId = 1 + topology.nodes.filter((n) => n.kind === 'dpu').findIndex((n) => n.id === node.id);
     this.ipfix = collector ? new IpfixAgent(new FlowCache(), new IpfixExporter({ domainId, ...collector }), 'pcie') : null;
@@ -81,12 +138,8 @@ export class DpuDatapath implements HaDatapathHooks {
    */
   promote(ctx: NodeContext, replica: SyncReplica, reason: PromoteReason): void {
     if (reason === 'takeover') commitReplica(ctx, replica, this.firewall, this.hostVnics.map((v) => v.id));
-    for (const v of this.hostVnics) {
-      if (!this.firewall.attached(v.id)) this.firewall.attach({ vnic: v.id, vm: v.vm, mac: v.mac, ipv4: v.ipv4.split('/')[0]!, ipv6: v.ipv6?.split('/')[0] ?? null });
-      this.switch.addVnic(v);
-      this.vnicPorts.admit(v.id, v.mode === 'uptv2' ? 'emulated' : v.mode);
-    }
-    this.local = this.hostVnics;
+    for (const v of this.hostVnics) this.serve(v);
+    this.serving = true;
     if (reason === 'takeover') {
       this.switch.controlPlane.updateHostTep(this.node.spec.host, this.ownTep);
       const uplink = this.switch.activeUplink;
@@ -106,7 +159,19 @@ export class DpuDatapath implements HaDatapathHooks {
       this.switch.removeVnic(v.id);
       this.firewall.detach(v.id);
     }
-    this.local = [];
+    this.serving = false;
+  }
+
+  /** The vNICs this DPU serves now: its host's while it is active, none while standby. */
+  private get local(): readonly PlacedVnic[] {
+    return this.serving ? this.hostVnics : [];
+  }
+
+  /** Starts serving a vNIC of the host: its filter (connections kept if it has one), its switch port, its VF endpoint entry. */
+  private serve(v: PlacedVnic): void {
+    this.firewall.attach(identityOf(v));
+    this.switch.addVnic(v);
+    this.vnicPorts.admit(v.id, v.mode === 'uptv2' ? 'emulated' : v.mode);
   }
 
   /** True when no uplink carries traffic (all down): the DPU reports it to its host. */
@@ -114,19 +179,174 @@ export class DpuDatapath implements HaDatapathHooks {
     return this.switch.activeUplink === null;
   }
 
-  /** A message from the host on a device channel: frames its vNICs sent. */
+  /** A message from the host on a device channel: frames its vNICs sent, VF management, vNIC moves. */
   fromHost(ctx: NodeContext, channel: Channel, bytes: Uint8Array): void {
     const result = this.vnicPorts.onPcie(ctx, channel, bytes);
     for (const { vnic, frame, mode } of result.framesFromVnic) {
       if (mode === 'uptv2') this.charge('vf-dma', mode, frame.length);
       this.egress(ctx, vnic, frame);
     }
+    for (const move of result.vnicMoves) {
+      if (move.op === 'vnic.release') this.release(ctx, move.vnic, move.export);
+      else this.adopt(ctx, move);
+    }
   }
 
-  /** A frame on an uplink. */
+  /** A frame on an uplink; a vMotion datagram tunnelled to this DPU goes on to the host. */
   fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
     const call = this.traces.begin('uplink', frame);
     this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call);
+    for (const tunnelled of this.switch.takeTunnelled()) this.vmotionFromTunnel(ctx, tunnelled);
+  }
+
+  /**
+   * A vMotion datagram the host sent on pcie `mgmt` (`parseVmotionFrame` read it): the active DPU
+   * tunnels it in GENEVE on the vMotion VNI to the tunnel endpoint serving the destination host
+   * (after underlay ARP if need be), out of the active uplink; one for the host itself goes back
+   * at once. A standby drops it (`vmotion-standby`), as it drops anything it cannot send.
+   */
+  vmotionFromHost(ctx: NodeContext, datagram: VmotionDatagram, frame: Uint8Array): void {
+    if (!this.serving) return this.dropVmotion(ctx, 'pcie', 'vmotion-standby', frame.length);
+    if (datagram.to === this.node.spec.host) {
+      this.vmotion.fromHost++;
+      this.vmotion.toHost++;
+      ctx.send('pcie', frame, 'mgmt');
+      return;
+    }
+    const tep = this.switch.controlPlane.hostTep(datagram.to);
+    const destination = this.topology.nodes.find((n) => n.id === datagram.to);
+    // A host without DPUs switches in software, and its switch does not terminate the vMotion VNI.
+    if (tep === undefined || destination?.kind !== 'host' || destination.spec.dpus.length === 0) {
+      return this.dropVmotion(ctx, 'pcie', 'vmotion-unreachable', frame.length);
+    }
+    const actions = this.switch.tunnel(ctx, tep, VMOTION_VNI, frame);
+    this.apply(ctx, actions);
+    const refused = actions.find((a) => a.kind === 'drop');
+    if (refused?.kind === 'drop') this.dropVmotion(ctx, 'pcie', `vmotion-${refused.reason}`, frame.length);
+    else this.vmotion.fromHost++;
+  }
+
+  /**
+   * A frame that arrived on the vMotion VNI: to the host on pcie `mgmt` when this DPU is active
+   * and the datagram is for its host's vmknic. The sender's tunnel endpoint is learned on the way
+   * (its host may have failed over to another DPU).
+   */
+  private vmotionFromTunnel(ctx: NodeContext, tunnelled: TunnelledFrame): void {
+    for (const step of tunnelled.steps) this.charge(step, 'none', tunnelled.frame.length);
+    let datagram: VmotionDatagram | null;
+    try {
+      datagram = parseVmotionFrame(this.topology, tunnelled.frame);
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      datagram = null;
+    }
+    if (datagram === null) return this.dropVmotion(ctx, tunnelled.port, 'vmotion-malformed', tunnelled.frame.length);
+    this.switch.learnHostTep(ctx, datagram.from, tunnelled.tep);
+    if (!this.serving) return this.dropVmotion(ctx, tunnelled.port, 'vmotion-standby', tunnelled.frame.length);
+    if (datagram.to !== this.node.spec.host) return this.dropVmotion(ctx, tunnelled.port, 'vmotion-not-local', tunnelled.frame.length);
+    this.vmotion.toHost++;
+    ctx.send('pcie', tunnelled.frame, 'mgmt');
+  }
+
+  private dropVmotion(ctx: NodeContext, port: string, reason: VmotionDropReason, len: number): void {
+    this.vmotion.drops[reason] = (this.vmotion.drops[reason] ?? 0) + 1;
+    ctx.emit('frame.drop', { port, reason, len });
+  }
+
+  /**
+   * `vnic.release`: the vNIC's VM leaves the host. The active DPU exports its firewall state when
+   * asked (`dfw.export`), takes it off the VF endpoint, the switch and the firewall and out of the
+   * host's vNICs, and answers `vnic.released`; a vNIC it does not serve is refused
+   * (`unknown-vnic`). A standby forgets it (vNIC list and HA replica) and answers nothing.
+   */
+  private release(ctx: NodeContext, vnic: string, wantExport: boolean): void {
+    const placed = this.hostVnics.find((v) => v.id === vnic);
+    if (!this.serving) {
+      this.hostVnics = this.hostVnics.filter((v) => v.id !== vnic);
+      this.replica?.().forget(vnic);
+      return;
+    }
+    if (placed === undefined) return this.refuse(ctx, vnic, 'unknown-vnic', `DPU ${this.node.id} serves no vNIC ${vnic}`);
+    let exported: DfwExport | null = null;
+    if (wantExport) {
+      exported = this.firewall.exportVnic(vnic, ctx.now());
+      ctx.emit('dfw.export', {
+        node: this.node.id,
+        vnic,
+        vm: exported.identity.vm,
+        version: exported.version,
+        rules: exported.rules,
+        connections: exported.connections.map((c) => ({ tuple: c.tuple, state: c.state, ruleId: c.ruleId, remainingNs: c.remainingNs, ageNs: c.ageNs })),
+      });
+    }
+    this.vnicPorts.retire(ctx, vnic);
+    this.switch.removeVnic(vnic);
+    this.firewall.detach(vnic);
+    this.hostVnics = this.hostVnics.filter((v) => v.id !== vnic);
+    this.reply(ctx, { op: 'vnic.released', vnic, export: exported });
+  }
+
+  /**
+   * `vnic.adopt`: the vNIC's VM arrives on the host. The active DPU imports the firewall export
+   * first when one is given (`dfw.import`); one it cannot read (another version, damaged) is
+   * refused and nothing is attached (fail closed). Then the vNIC gets its filter, its switch port
+   * (its MAC is local from now on) and its VF endpoint entry (emulated until the host binds a VF),
+   * joins the host's vNICs, and the answer is `vnic.adopted`. A standby only adds it to the host's
+   * vNICs, so a takeover serves it (the HA sync brings its connections), and answers nothing.
+   */
+  private adopt(ctx: NodeContext, message: Extract<VnicMoveRequest, { op: 'vnic.adopt' }>): void {
+    const { vnic, placement } = message;
+    const placed: PlacedVnic = { ...placement, host: this.node.spec.host };
+    const controlPlane = this.switch.controlPlane;
+    if (!this.serving) {
+      if (placement.id !== vnic || !controlPlane.hasSegment(placement.segment)) return;
+      this.place(placed, controlPlane.hostTep(this.node.spec.host) ?? this.ownTep);
+      return;
+    }
+    if (placement.id !== vnic) return this.refuse(ctx, vnic, 'bad-placement', `The placement of vNIC ${vnic} names vNIC ${placement.id}`);
+    if (!controlPlane.hasSegment(placement.segment)) return this.refuse(ctx, vnic, 'bad-placement', `vNIC ${vnic} is placed on segment ${placement.segment}, which the topology does not define`);
+    if (this.local.some((v) => v.id === vnic)) return this.refuse(ctx, vnic, 'already-served', `DPU ${this.node.id} already serves vNIC ${vnic}`);
+    let imported = 0;
+    if (message.export !== null) {
+      const now = ctx.now();
+      try {
+        const data = parseDfwExport(message.export, this.firewall.exportVersion);
+        if (data.vnic !== vnic) throw new DfwImportError('malformed', `Firewall export is malformed: it is vNIC ${data.vnic}'s, not ${vnic}'s`);
+        imported = this.firewall.importVnic(data, now).connections;
+        ctx.emit('dfw.import', {
+          node: this.node.id,
+          vnic,
+          vm: placement.vm,
+          ok: true,
+          version: data.version,
+          rules: data.rules.map((r) => r.id),
+          connections: data.connections.filter((c) => c.remainingNs > 0).map((c) => ({ tuple: c.tuple, state: c.state, remainingNs: c.remainingNs })),
+        });
+      } catch (error) {
+        if (!(error instanceof DfwImportError)) throw error;
+        const reason: VnicRefusal = error.code === 'unknown-version' ? 'dfw-version' : 'dfw-malformed';
+        ctx.emit('dfw.import', { node: this.node.id, vnic, vm: placement.vm, ok: false, version: versionOf(message.export), reason });
+        return this.refuse(ctx, vnic, reason, error.message);
+      }
+    }
+    this.serve(placed);
+    this.place(placed, this.ownTep);
+    this.armSweep(ctx);
+    this.reply(ctx, { op: 'vnic.adopted', vnic, imported });
+  }
+
+  /** Adds (or replaces) a vNIC in the host's list and puts it on this host, behind `tep`, in the control plane. */
+  private place(placed: PlacedVnic, tep: string): void {
+    this.hostVnics = [...this.hostVnics.filter((v) => v.id !== placed.id), placed].sort(byId);
+    if (this.switch.controlPlane.vnic(placed.id) !== undefined) this.switch.controlPlane.update(placed.id, { host: placed.host, tep });
+  }
+
+  private refuse(ctx: NodeContext, vnic: string, reason: VnicRefusal, message: string): void {
+    this.reply(ctx, { op: 'vnic.refused', vnic, reason, message });
+  }
+
+  private reply(ctx: NodeContext, message: MailboxMessage): void {
+    ctx.send('pcie', encodeMailbox(message), 'mailbox');
   }
 
   onLink(ctx: NodeContext, port: string, up: boolean): void {
@@ -170,6 +390,9 @@ export class DpuDatapath implements HaDatapathHooks {
 
   inspect(): unknown {
     return {
+      serving: this.serving,
+      hostVnics: this.hostVnics.map((v) => v.id),
+      vmotion: { fromHost: this.vmotion.fromHost, toHost: this.vmotion.toHost, drops: Object.fromEntries(Object.keys(this.vmotion.drops).sort().map((k) => [k, this.vmotion.drops[k]])) },
       switch: this.switch.inspect(),
       firewall: this.firewall.inspect(),
       vnicPorts: this.vnicPorts.inspect(),

@@ -2,14 +2,16 @@ import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
 import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
 import { LldpAgent } from '../common/lldp-agent.js';
 import { MalformedCounter } from '../common/malformed.js';
+import { parseVmotionFrame } from '../common/vmotion-net.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { DpuDatapath } from './datapath.js';
 import { DpuHaAgent } from './ha/dpu-ha-agent.js';
 
 /**
  * A DPU running ESXi on its Arm cores: uplinks to the physical switches, a pcie link to its host.
- * For now it answers the host's heartbeats and runs LLDP on its uplinks; the offloaded switch,
- * the distributed firewall and HA state sync grow here.
+ * It runs LLDP on its uplinks, its HA agent (heartbeat answers, roles, state sync with its peer)
+ * and its datapath (`datapath.ts`): the host's vNICs, the offloaded switch and firewall, and the
+ * relay of the host's vMotion datagrams.
  */
 export class DpuCore implements NodeCore {
   private readonly lldp: LldpAgent;
@@ -18,8 +20,11 @@ export class DpuCore implements NodeCore {
   private readonly datapath: DpuDatapath;
   private readonly ha: DpuHaAgent;
 
-  constructor(private readonly node: DpuNode, topology: ResolvedTopology) {
-    this.datapath = new DpuDatapath(node, topology);
+  constructor(
+    private readonly node: DpuNode,
+    private readonly topology: ResolvedTopology,
+  ) {
+    this.datapath = new DpuDatapath(node, topology, { replica: () => this.ha.replicaNow });
     this.ha = new DpuHaAgent({ topology, dpu: node.id, hooks: this.datapath });
     this.uplinks = new Set(node.spec.uplinks);
     const uplinkPorts = node.ports.filter((p) => this.uplinks.has(p.name));
@@ -43,8 +48,11 @@ export class DpuCore implements NodeCore {
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, channel: Channel): void {
     try {
       if (channel === 'mgmt') {
-        // Heartbeats from the host and HA sync from the peer DPU (relayed by the host).
-        this.ha.onMgmtFrame(ctx, bytes);
+        // The host's vMotion datagrams go on to the destination host's DPU; the rest is
+        // heartbeats from the host and HA sync from the peer DPU (relayed by the host).
+        const vmotion = parseVmotionFrame(this.topology, bytes);
+        if (vmotion !== null) this.datapath.vmotionFromHost(ctx, vmotion, bytes);
+        else this.ha.onMgmtFrame(ctx, bytes);
         return;
       }
       if (channel === 'dma' || channel === 'doorbell' || channel === 'mailbox') {

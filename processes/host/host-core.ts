@@ -3,6 +3,7 @@ import { hostRelay, mgmtRelayTable, type MgmtRelayTable } from '../dpu/ha/mgmt-n
 import { DpuHaManager, type FailoverDecision } from './ha/failover.js';
 import { parseHaHeartbeat } from './ha/ha-heartbeat.js';
 import { MalformedCounter } from '../common/malformed.js';
+import { buildVmotionFrame, parseVmotionFrame } from '../common/vmotion-net.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { HeartbeatAgent } from './heartbeat-agent.js';
 import { HostDatapath } from './host-datapath.js';
@@ -17,8 +18,16 @@ export class HostCore implements NodeCore {
   private readonly datapath: HostDatapath;
   private readonly ha: DpuHaManager;
   private readonly relay: MgmtRelayTable;
+  /**
+   * Called for every vMotion datagram addressed to this host's vMotion vmknic that its DPU hands
+   * up on `mgmt` (`common/vmotion-net.ts`); null drops them.
+   */
+  vmotionHandler: ((ctx: NodeContext, fromHost: string, payload: Uint8Array) => void) | null = null;
 
-  constructor(private readonly node: HostNode, topology: ResolvedTopology) {
+  constructor(
+    private readonly node: HostNode,
+    private readonly topology: ResolvedTopology,
+  ) {
     this.ha = new DpuHaManager(node.spec, { failback: node.spec.failover.failback });
     this.relay = mgmtRelayTable(topology, node.id);
     this.heartbeats = new HeartbeatAgent(node, topology, {
@@ -26,6 +35,19 @@ export class HostCore implements NodeCore {
       onState: (ctx, dpu, state) => this.apply(ctx, this.ha.onDpuState(ctx, dpu, state)),
     });
     this.datapath = new HostDatapath(node, topology);
+  }
+
+  /**
+   * Sends a vMotion datagram (at most `VMOTION_MAX_PAYLOAD` bytes) to another host's vMotion
+   * vmknic: out of the `mgmt` channel of the pcie port of the DPU serving this host now, which
+   * tunnels it to the destination host's DPU. False when no DPU serves the host (none, or every
+   * one failed) or its wire is down. A host without DPUs cannot send: its software switch does not
+   * carry the vMotion network.
+   */
+  sendVmotion(ctx: NodeContext, toHost: string, payload: Uint8Array): boolean {
+    const dpu = this.ha.active;
+    if (dpu === null || this.ha.vnicsDisconnected) return false;
+    return ctx.send(dpu, buildVmotionFrame(this.topology, this.node.id, toHost, payload), 'mgmt');
   }
 
   /** Carries out what the HA manager decided: move the vNICs to the DPU taking over. */
@@ -53,6 +75,11 @@ export class HostCore implements NodeCore {
           }
           if (route.action === 'drop') {
             ctx.emit('frame.drop', { port, reason: route.reason, len: bytes.length });
+            return;
+          }
+          const vmotion = parseVmotionFrame(this.topology, bytes);
+          if (vmotion !== null) {
+            this.vmotionHandler?.(ctx, vmotion.from, vmotion.payload);
             return;
           }
           const beat = parseHaHeartbeat(bytes);

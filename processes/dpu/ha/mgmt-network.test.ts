@@ -3,6 +3,7 @@ import { buildArpRequest } from '../../../shared/net/builders.js';
 import { FrameError } from '../../../shared/net/errors.js';
 import { loadDefaultLab } from '../../../shared/topology/load.js';
 import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP } from '../../common/heartbeat.js';
+import { buildVmotionFrame, vmotionAddress } from '../../common/vmotion-net.js';
 import { HaSetupError } from './errors.js';
 import { dpuMgmtEndpoint, dpuMgmtIp, haPeerOf, hostRelay, mgmtRelayTable } from './mgmt-network.js';
 import { buildSyncFrame } from './sync-messages.js';
@@ -40,5 +41,12 @@ describe('management network', () => {
     expect(hostRelay(table, 'dpu-01a', buildArpRequest({ srcMac: a.mac, senderIp: a.ip, targetIp: b.ip }))).toEqual({ action: 'local' });
     expect(hostRelay(table, 'dpu-01a', buildSyncFrame(a, { ...b, ip: '169.254.0.99' }, { type: 'ack', session: 1, seq: 4 }))).toEqual({ action: 'drop', reason: 'unknown-address' });
     expect(() => hostRelay(table, 'dpu-01a', sync.subarray(0, 20))).toThrow(FrameError);
+  });
+
+  it('hostRelay keeps vMotion datagrams for the host’s own vmknic and drops those for another host’s', () => {
+    expect(mgmtRelayTable(lab, 'esx-01').vmotionIp).toBe(vmotionAddress(lab, 'esx-01').ip);
+    const datagram = buildVmotionFrame(lab, 'esx-02', 'esx-01', new Uint8Array([1, 2, 3]));
+    expect(hostRelay(mgmtRelayTable(lab, 'esx-01'), 'dpu-01a', datagram)).toEqual({ action: 'local' });
+    expect(hostRelay(mgmtRelayTable(lab, 'esx-02'), 'dpu-02a', datagram)).toEqual({ action: 'drop', reason: 'unknown-address' });
   });
 });

@@ -11,11 +11,16 @@
  * Addresses: the host keeps 169.254.0.1; DPU `d` of a host gets 169.254.0.<10 + i>, `i` the index
  * of `d` among its host's DPUs sorted by id. (The heartbeat's historical 169.254.0.2 stays valid
  * on each point-to-point link; the relay only needs the per-DPU addresses.)
+ *
+ * The host's vMotion vmknic (`common/vmotion-net.ts`) is reached the same way: its DPU hands the
+ * vMotion datagrams addressed to it up on `mgmt`, and the relay keeps them for the host.
  */
 import { decodeEthernet, ETHERTYPE_IPV4 } from '../../../shared/net/ethernet.js';
 import { decodeIpv4 } from '../../../shared/net/ipv4.js';
 import type { DpuNode, HostNode, ResolvedTopology } from '../../../shared/topology/types.js';
 import { DPU_MGMT_IP, HOST_MGMT_IP } from '../../common/heartbeat.js';
+import { vmotionAddress, VMOTION_SUBNET } from '../../common/vmotion-net.js';
+import { cidrContains, parseCidr } from '../../../shared/net/ip.js';
 import { HaSetupError } from './errors.js';
 
 /** The UDP port of the state-sync protocol (next to the heartbeat's 5999). */
@@ -26,6 +31,8 @@ const DPU_MGMT_OFFSET = 10;
 
 /** The management subnet's prefix (a /24 of 169.254.0.0/16). */
 const MGMT_PREFIX = '169.254.0.';
+
+const VMOTION_NETWORK = parseCidr(VMOTION_SUBNET);
 
 /** One end of the management network: a node, its pcie-side MAC and its address. */
 export interface MgmtEndpoint {
@@ -88,6 +95,8 @@ export interface MgmtRelayTable {
   readonly host: string;
   /** DPU management address → the host's port towards that DPU (the port is named after the DPU). */
   readonly ports: Readonly<Record<string, string>>;
+  /** The host's own vMotion vmknic address: vMotion datagrams for it are the host's. */
+  readonly vmotionIp: string;
 }
 
 /** The relay table of a host, from the topology. */
@@ -95,15 +104,17 @@ export function mgmtRelayTable(topology: ResolvedTopology, host: string): MgmtRe
   const node = hostNode(topology, host);
   const ports: Record<string, string> = {};
   for (const dpu of [...node.spec.dpus].sort(byString)) ports[dpuMgmtIp(topology, dpu)] = dpu;
-  return { host, ports };
+  return { host, ports, vmotionIp: vmotionAddress(topology, host).ip };
 }
 
 /**
  * What the host does with a management frame from one of its DPUs:
  * - `forward`: another DPU's address; send the bytes unchanged out of `port` on the `mgmt` channel;
- * - `local`: for the host itself (its address, or not IPv4: heartbeats and anything else it parses);
- * - `drop`: a management address no DPU of this host has (`unknown-address`), or a frame that
- *   would go back out of the port it came in on (`hairpin`).
+ * - `local`: for the host itself (its address, its vMotion vmknic's, or not IPv4: heartbeats,
+ *   vMotion datagrams and anything else it parses);
+ * - `drop`: a management address no DPU of this host has, or a vMotion address that is not this
+ *   host's (`unknown-address`), or a frame that would go back out of the port it came in on
+ *   (`hairpin`).
  */
 export type RelayVerdict =
   | { readonly action: 'forward'; readonly port: string }
@@ -119,6 +130,7 @@ export function hostRelay(table: MgmtRelayTable, fromPort: string, frame: Uint8A
   const eth = decodeEthernet(frame);
   if (eth.etherType !== ETHERTYPE_IPV4) return { action: 'local' };
   const ip = decodeIpv4(frame, eth.payloadOffset, frame.length);
+  if (cidrContains(VMOTION_NETWORK, ip.dst)) return ip.dst === table.vmotionIp ? { action: 'local' } : { action: 'drop', reason: 'unknown-address' };
   if (ip.dst === HOST_MGMT_IP || !ip.dst.startsWith(MGMT_PREFIX)) return { action: 'local' };
   const port = table.ports[ip.dst];
   // The point-to-point heartbeat address is every DPU's on its own link: the host's own business.

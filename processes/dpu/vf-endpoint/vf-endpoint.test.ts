@@ -119,7 +119,7 @@ describe('VfEndpoint', () => {
     expect(endpoint.inspect().counters.drops['vf-refused']).toBe(1);
     endpoint.onPcie(rec.ctx, 'doorbell', encodeDoorbell({ vnic: 'vm-1.eth0', register: txprodRegister(0), value: d.txprod }));
     const result = endpoint.onPcie(rec.ctx, 'dma', encodeDma({ op: 'tx', vnic: 'vm-1.eth0', mode: 'uptv2', queue: 0, index: d.index, gen: d.gen, frame }));
-    expect(result).toEqual({ framesFromVnic: [{ vnic: 'vm-1.eth0', frame, mode: 'uptv2' }], steps: ['vf-dma'] });
+    expect(result).toEqual({ framesFromVnic: [{ vnic: 'vm-1.eth0', frame, mode: 'uptv2' }], steps: ['vf-dma'], vnicMoves: [] });
     expect(rec.dma()).toEqual([{ op: 'txcomp', vnic: 'vm-1.eth0', queue: 0, index: 0, gen: 1 }]);
     expect(rig.driver.onTxCompletion(0, 0, 1)).toBe(1);
   });
@@ -148,7 +148,7 @@ describe('VfEndpoint', () => {
     const endpoint = new VfEndpoint();
     const frame = frameTo(PEER);
     const out = endpoint.onPcie(rec.ctx, 'dma', encodeDma({ op: 'tx', vnic: 'vm-3.eth0', mode: 'mux', queue: 0, index: 4, gen: 1, frame }));
-    expect(out).toEqual({ framesFromVnic: [{ vnic: 'vm-3.eth0', frame, mode: 'mux' }], steps: ['vf-dma'] });
+    expect(out).toEqual({ framesFromVnic: [{ vnic: 'vm-3.eth0', frame, mode: 'mux' }], steps: ['vf-dma'], vnicMoves: [] });
     expect(endpoint.modeOf('vm-3.eth0')).toBe('mux');
     expect(endpoint.toVnic(rec.ctx, 'vm-3.eth0', frameTo('00:50:56:aa:00:03'))).toBe(true);
     expect(rec.dma().at(-1)).toMatchObject({ op: 'rx', vnic: 'vm-3.eth0', mode: 'mux' });
@@ -168,7 +168,7 @@ describe('VfEndpoint', () => {
     const rec = dpuContext();
     const endpoint = new VfEndpoint({ vnics: ['vm-1.eth0'] });
     const frame = frameTo(PEER);
-    expect(endpoint.onPcie(rec.ctx, 'dma', new Uint8Array([0x93, 1, 2]))).toEqual({ framesFromVnic: [], steps: [] });
+    expect(endpoint.onPcie(rec.ctx, 'dma', new Uint8Array([0x93, 1, 2]))).toEqual({ framesFromVnic: [], steps: [], vnicMoves: [] });
     endpoint.onPcie(rec.ctx, 'doorbell', encodeDoorbell({ vnic: 'vm-1.eth0', register: 0x600, value: 1 }).subarray(0, 5));
     endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vf.unbind', vnic: 'vm-1.eth0' }).subarray(1));
     endpoint.onPcie(rec.ctx, 'dma', encodeDma({ op: 'tx', vnic: 'vm-9.eth0', mode: 'emulated', queue: 0, index: 0, gen: 1, frame }));
@@ -198,5 +198,33 @@ describe('VfEndpoint', () => {
     bind(endpoint, rec, rig);
     expect(rec.mailbox().at(-1)).toEqual({ op: 'vf.refused', vnic: 'vm-1.eth0', reason: 'unknown-vnic' });
     expect(endpoint.inspect().counters.drops['unknown-vnic']).toBe(3);
+  });
+
+  it('VfEndpoint hands vNIC moves to its owner, refuses their answers from a host, and retires a vNIC whose VF is still bound as on vf.unbind', () => {
+    const rec = dpuContext();
+    const endpoint = new VfEndpoint({ vfCount: 2, vnics: ['vm-1.eth0'] });
+    const placement = { id: 'vm-2.eth0', vm: 'vm-2', mac: PEER, segment: 'web', ipv4: '10.0.1.12/24', ipv6: null, mode: 'emulated' as const };
+    const release = endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vnic.release', vnic: 'vm-1.eth0', export: true }));
+    const adopt = endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vnic.adopt', vnic: 'vm-2.eth0', placement, export: null }));
+    expect([...release.vnicMoves, ...adopt.vnicMoves]).toEqual([
+      { op: 'vnic.release', vnic: 'vm-1.eth0', export: true },
+      { op: 'vnic.adopt', vnic: 'vm-2.eth0', placement, export: null },
+    ]);
+    endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vnic.adopted', vnic: 'vm-2.eth0', imported: 0 }));
+    endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vnic.adopt', vnic: 'vm-2.eth0', placement: { ...placement, ipv4: '10.0.1.12' }, export: null }));
+    expect(rec.events.filter((e) => e.kind === 'pcie.drop').map((e) => e.payload.reason)).toEqual(['unexpected-op', 'malformed']);
+    // Nothing of it was taken as a vNIC of this end.
+    expect(endpoint.modeOf('vm-2.eth0')).toBeNull();
+
+    const rig = guest();
+    rig.post(0, 1, 31);
+    bind(endpoint, rec, rig);
+    load(endpoint, rec, rig);
+    endpoint.retire(rec.ctx, 'vm-1.eth0');
+    const unbound = rec.mailbox().at(-1);
+    expect(unbound).toMatchObject({ op: 'vf.unbound', vnic: 'vm-1.eth0', vf: 0 });
+    expect(unbound?.op === 'vf.unbound' && unbound.state).not.toBeNull();
+    expect(endpoint.pool.free()).toBe(2);
+    expect(endpoint.modeOf('vm-1.eth0')).toBeNull();
   });
 });

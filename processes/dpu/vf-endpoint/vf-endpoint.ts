@@ -13,7 +13,7 @@ import { Vmxnet3Error } from '../../../shared/vmxnet3/errors.js';
 import { rxFilterKey } from '../../../shared/vmxnet3/rx-filter-key.js';
 import type { RxDropReason } from '../../../shared/vmxnet3/state.js';
 import { decodeDma, encodeDma } from '../../common/pcie.js';
-import type { DmaMessage } from '../../common/pcie.js';
+import type { DmaMessage, VnicMoveRequest } from '../../common/pcie.js';
 import type { Channel, NodeContext } from '../../runtime/types.js';
 import { VfError } from '../vf/errors.js';
 import { VfPool } from '../vf/vf-pool.js';
@@ -35,10 +35,15 @@ export interface FrameFromVnic {
 /** The cost steps this end reports: the VF (or the DPU's PCIe engine) moving a frame by DMA. */
 export type EndpointCostStep = 'vf-dma';
 
-/** What one pcie message produced: frames for the switch, and the DPU cost steps they took (one `vf-dma` per frame). */
+/**
+ * What one pcie message produced: frames for the switch, the DPU cost steps they took (one
+ * `vf-dma` per frame), and a host request to release or adopt a vNIC (vMotion), which is the
+ * owner's business (its switch and firewall change too), parsed but not acted on here.
+ */
 export interface EndpointResult {
   framesFromVnic: FrameFromVnic[];
   steps: EndpointCostStep[];
+  vnicMoves: VnicMoveRequest[];
 }
 
 /**
@@ -187,6 +192,17 @@ export class VfEndpoint {
     this.known?.delete(vnic);
   }
 
+  /**
+   * Stops serving a vNIC whose VM leaves the host (vMotion). The host hands the vNIC back to its
+   * backend before it asks, so normally no VF is bound; one that still is goes back as on
+   * `vf.unbind` (drained, the completions sent, its state saved and sent in `vf.unbound`), since
+   * the host still listens, unlike after a failover. Then the vNIC is evicted.
+   */
+  retire(ctx: NodeContext, vnic: string): void {
+    if (this.pool.byVnic(vnic) !== null) this.unbind(ctx, vnic);
+    this.evict(ctx, vnic);
+  }
+
   /** How this end serves a vNIC (`uptv2` while it has a VF), or null for a vNIC it does not know. */
   modeOf(vnic: string): EndpointMode | null {
     const entry = this.entries.get(vnic);
@@ -196,7 +212,7 @@ export class VfEndpoint {
 
   /** A message from the host on a device channel (`dma`, `doorbell`, `mailbox`). */
   onPcie(ctx: NodeContext, channel: Channel, bytes: Uint8Array): EndpointResult {
-    const result: EndpointResult = { framesFromVnic: [], steps: [] };
+    const result: EndpointResult = { framesFromVnic: [], steps: [], vnicMoves: [] };
     try {
       switch (channel) {
         case 'dma':
@@ -206,7 +222,7 @@ export class VfEndpoint {
           this.onDoorbell(ctx, decodeDoorbell(bytes));
           break;
         case 'mailbox':
-          this.onMailbox(ctx, decodeVfMailbox(bytes));
+          this.onMailbox(ctx, decodeVfMailbox(bytes), result);
           break;
         default:
           this.drop(ctx, 'unexpected-channel', null, channel, `A ${channel} frame is not a device-channel message`);
@@ -323,8 +339,12 @@ export class VfEndpoint {
   // -------------------------------------------------------------------------------------------
   // mailbox
 
-  private onMailbox(ctx: NodeContext, message: VfMailboxMessage): void {
+  private onMailbox(ctx: NodeContext, message: VfMailboxMessage, result: EndpointResult): void {
     switch (message.op) {
+      case 'vnic.release':
+      case 'vnic.adopt':
+        result.vnicMoves.push(message);
+        return;
       case 'vf.bind':
         return this.bind(ctx, message.vnic, message.mac, message.mtu, message.device);
       case 'vf.load':
