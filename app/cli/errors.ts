@@ -1,8 +1,10 @@
 import { InputError } from '../../processes/controller/actions.js';
 import { EventLogError, EventLogWriteError } from '../../processes/controller/log/errors.js';
+import { LabError } from '../../shared/lab/errors.js';
 import { ScenarioError } from '../../shared/scenario/load.js';
 import { TopologyError } from '../../shared/topology/errors.js';
 import { UnitError } from '../../shared/units.js';
+import { LabNotFoundError } from '../lab/labs.js';
 
 /** A mistake in how the command was called: a missing file, a bad option value. */
 export class CliError extends Error {
@@ -19,6 +21,8 @@ function isInputError(error: unknown): error is Error {
     error instanceof CliError ||
     error instanceof TopologyError ||
     error instanceof ScenarioError ||
+    error instanceof LabError ||
+    error instanceof LabNotFoundError ||
     error instanceof EventLogError ||
     error instanceof EventLogWriteError ||
     error instanceof InputError ||

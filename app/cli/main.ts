@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
+import { labCommand } from './lab.js';
 import { logCommand } from './log.js';
 import { pcapCommand } from './pcap.js';
 import { replayCommand } from './replay.js';
@@ -91,6 +92,8 @@ program
   .option('--in-process', 'live mode: run every node core in this process instead of one process per node')
   .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))
   .action(uiCommand);
+
+labCommand(program.command('lab'));
 
 try {
   await program.parseAsync(process.argv);

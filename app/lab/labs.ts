@@ -1,0 +1,152 @@
+/**
+ * Labs on this machine: the built-in ones and lab files named by path, runs prepared from them
+ * (the lab's start plus a student's scenario or the reference solution), and grades of recorded
+ * runs. Used by `dpulab lab` and by the UI server.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { planInput } from '../../processes/controller/actions.js';
+import type { TimedInput } from '../../processes/controller/controller.js';
+import { EventLogReader } from '../../processes/controller/log/reader.js';
+import type { RunRecord } from '../../processes/controller/log/schema.js';
+import type { PreparedRun, SourceFile } from '../../processes/controller/session.js';
+import { decode } from '../../shared/codec.js';
+import { BUILTIN_LABS, builtinLab } from '../../shared/lab/builtin/index.js';
+import { combineScenarios } from '../../shared/lab/combine.js';
+import { LabGrader, type LabGrade } from '../../shared/lab/grader.js';
+import { loadLab, type Lab, type LabSource } from '../../shared/lab/load.js';
+import type { LabScenario } from '../../shared/lab/types.js';
+import { loadScenario, validateScenarioAgainstTopology } from '../../shared/scenario/load.js';
+
+/** A lab name that is neither built in nor a readable file. */
+export class LabNotFoundError extends Error {
+  readonly code = 'lab-not-found';
+  constructor(name: string, why: string) {
+    super(`No lab ${name}: ${why} (built-in labs: ${BUILTIN_LABS.map((l) => l.name).join(', ')})`);
+    this.name = 'LabNotFoundError';
+  }
+}
+
+/** Reads a text file, saying why it cannot in the error's message (`ENOENT`). */
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+  }
+}
+
+/**
+ * A lab by built-in name (`kill-a-dpu`) or by the path of a lab file; files it names are read
+ * relative to it.
+ *
+ * @throws LabNotFoundError for a name that is neither; LabError (or the TopologyError or
+ *   ScenarioError of a file it names) for a lab that does not load
+ */
+export function openLab(nameOrPath: string): Lab {
+  const builtin = builtinLab(nameOrPath);
+  if (builtin) return loadLab(builtin.yaml, builtin.file);
+  let text: string;
+  try {
+    text = readText(nameOrPath);
+  } catch (error) {
+    const why = (error as Error).message === 'ENOENT' ? 'not a built-in lab, and no such file' : `cannot read it (${(error as Error).message})`;
+    throw new LabNotFoundError(nameOrPath, why);
+  }
+  // A file the lab names is shown as the lab file's directory joined with the name, as given.
+  const named = (path: string): string => (isAbsolute(path) ? path : join(dirname(nameOrPath), path));
+  return loadLab(text, nameOrPath, { readFile: (path): LabSource => ({ text: readText(named(path)), file: named(path) }) });
+}
+
+/** One line of `dpulab lab list`. */
+export interface LabListing {
+  readonly name: string;
+  readonly title: string;
+  readonly tasks: number;
+}
+
+/** The built-in labs, in course order. */
+export function listLabs(): LabListing[] {
+  return BUILTIN_LABS.map((builtin) => {
+    const lab = loadLab(builtin.yaml, builtin.file);
+    return { name: lab.name, title: lab.title, tasks: lab.tasks.length };
+  });
+}
+
+/** A student's scenario file, checked against the lab's topology. */
+export function loadStudentScenario(lab: Lab, source: SourceFile): LabScenario {
+  const scenario = loadScenario(source.text, source.file);
+  validateScenarioAgainstTopology(scenario, lab.topology, source.file);
+  return { scenario, source };
+}
+
+/** A run of a lab, ready for `startRun` or a live UI run. */
+export interface PreparedLabRun {
+  readonly prepared: PreparedRun;
+  /** The scenario text the run records: the start, then what was added. */
+  readonly scenarioText: string;
+  /** The topology as `startRun` takes it; absent for the embedded default lab. */
+  readonly topology?: SourceFile;
+}
+
+/**
+ * The run of a lab: its topology, its starting scenario plus `added` (a student's scenario or
+ * the reference solution; null: the start alone), every input checked by the planner.
+ */
+export function prepareLabRun(lab: Lab, added: LabScenario | null, options: { seed?: number; untilNs?: number; label?: string } = {}): PreparedLabRun {
+  const combined = combineScenarios(lab, added, options.label ?? 'added');
+  const inputs = combined.scenario.steps.map((step) => {
+    const { atNs, index, ...action } = step;
+    return { atNs, record: { ...action, step: index } } as TimedInput;
+  });
+  for (const input of inputs) planInput(lab.topology, input.record);
+  const topology = lab.topologySource ?? undefined;
+  const seed = options.seed ?? lab.seed;
+  return {
+    prepared: {
+      topology: lab.topology,
+      topologySource: topology ?? null,
+      scenario: combined.scenario,
+      scenarioSource: { text: combined.text, file: added?.source.file ?? lab.file },
+      seed,
+      endNs: options.untilNs ?? combined.scenario.endNs,
+      inputs,
+    },
+    scenarioText: combined.text,
+    ...(topology ? { topology } : {}),
+  };
+}
+
+/** A grade of a recorded run, with what the log says about the run. */
+export interface LogGrade {
+  readonly grade: LabGrade;
+  readonly run: RunRecord;
+  /** Reasons to doubt the run belongs to this lab, for people; empty when it looks right. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Grades a recorded run against a lab. A run still being written (or whose controller died) is
+ * graded as it stands, not final: what has not happened yet is pending.
+ *
+ * @throws EventLogError for a file that is not a usable event log
+ */
+export function gradeLog(lab: Lab, db: string): LogGrade {
+  const reader = EventLogReader.open(db);
+  try {
+    const run = reader.run();
+    const grader = new LabGrader(lab);
+    for (const e of reader.events({ kinds: grader.kinds })) {
+      grader.feed({ seq: e.seq, vtime: e.vtime, node: e.node, kind: e.kind, payload: decode(e.payload) });
+    }
+    const warnings: string[] = [];
+    if (run.topologyName !== lab.topology.name) warnings.push(`The run used topology ${run.topologyName}, the lab uses ${lab.topology.name}`);
+    if (run.scenarioName === null || !(run.scenarioName === lab.name || run.scenarioName.startsWith(`${lab.name}+`))) {
+      warnings.push(`The run was not started from lab ${lab.name} (its scenario is ${run.scenarioName ?? 'none'}): its starting steps may be missing`);
+    }
+    if (run.status === 'running') warnings.push('The run has not finished (or its controller died): checks that wait for the end are still pending');
+    return { grade: grader.grade(run.status !== 'running'), run, warnings };
+  } finally {
+    reader.close();
+  }
+}
