@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildGeneveFrame } from '../../shared/net/builders.js';
 import { decodeFrame } from '../../shared/net/frame.js';
 import { loadTopology } from '../../shared/topology/load.js';
+import { TOPOLOGY_DEFAULTS } from '../../shared/topology/schema.js';
 import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
 import { Rig } from '../../shared/vmxnet3/testing.js';
 import { allVnics } from '../common/endpoints.js';
@@ -12,6 +13,7 @@ import type { Channel } from '../runtime/types.js';
 import { DpuDatapath } from './datapath.js';
 import { DpuCore } from './dpu-core.js';
 import { rule, tcp, udp } from './dfw/testing.js';
+import { DFW_EXPORT_VERSION } from './dfw/export.js';
 import type { DfwExport } from './dfw/export.js';
 import { captureState, ChangeTracker } from './ha/change-tracker.js';
 import { SyncReplica } from './ha/replica.js';
@@ -19,6 +21,7 @@ import { LabContext } from './ha/testing.js';
 import type { LabEvent } from './ha/testing.js';
 import { dpuTepIp, tepMac } from './switching/tep.js';
 import { decodeVfMailbox } from './vf-endpoint/vf-messages.js';
+import { DEFAULT_VF_COUNT } from './vf/vf-pool.js';
 
 /** Two hosts, each with an active and a standby DPU (the first by id is active), on one switch. */
 const LAB = `name: vmotion-lab
@@ -172,7 +175,7 @@ interface DatapathView {
   vmotion: { fromHost: number; toHost: number; drops: Record<string, number> };
   switch: { vnics: Array<{ vnic: string }> };
   firewall: { vnics: Array<{ identity: { vnic: string } }>; ruleCounters: Array<{ rule: string; hits: number; packets: number }>; connections: Array<{ vnic: string; state: string }> };
-  vnicPorts: { vnics: Array<{ vnic: string }>; counters: { drops: Record<string, number> } };
+  vnicPorts: { vnics: Array<{ vnic: string }>; pool: { size: number }; counters: { drops: Record<string, number> } };
 }
 
 function served(view: DatapathView): { switch: string[]; firewall: string[]; ports: string[] } {
@@ -195,6 +198,16 @@ function releaseWithExport(rack: Rack): DfwExport {
   if (reply?.op !== 'vnic.released' || reply.export === null) throw new Error(`Expected vnic.released with an export, got ${JSON.stringify(reply)}`);
   return reply.export;
 }
+
+describe('DpuDatapath settings', () => {
+  it('a DPU left at the topology defaults has the VF pool and export version the modules default to', () => {
+    expect(TOPOLOGY_DEFAULTS.dpuVfs).toBe(DEFAULT_VF_COUNT);
+    expect(TOPOLOGY_DEFAULTS.dpuDfwExportVersion).toBe(DFW_EXPORT_VERSION);
+    const rack = new Rack(lab(LAB.replace('{ id: dpu-b1, host: esx-b }', '{ id: dpu-b1, host: esx-b, vfs: 3 }')));
+    expect(rack.inspect('dpu-a1').vnicPorts.pool.size).toBe(DEFAULT_VF_COUNT);
+    expect(rack.inspect('dpu-b1').vnicPorts.pool.size).toBe(3);
+  });
+});
 
 describe('DpuDatapath vNIC release and adoption (vMotion)', () => {
   it('release with export records the rule and the connection with its remaining timeout, answers with them and lets the vNIC go', () => {
