@@ -87,6 +87,21 @@ export class AppMessageStream {
   /** True once a header failed to decode. */
   broken = false;
 
+  /** Where the splitter is, as plain data: the header bytes gathered so far, body bytes to skip. */
+  exportState(): { header: Uint8Array; skip: number; broken: boolean } {
+    return { header: this.header.slice(0, this.headerFill), skip: this.skip, broken: this.broken };
+  }
+
+  /** A splitter that carries on from an exported state (`header` at most 17 + 255 bytes). */
+  static restore(state: { readonly header: Uint8Array; readonly skip: number; readonly broken: boolean }): AppMessageStream {
+    const stream = new AppMessageStream();
+    stream.header.set(state.header);
+    stream.headerFill = state.header.length;
+    stream.skip = state.skip;
+    stream.broken = state.broken;
+    return stream;
+  }
+
   /** Feeds received bytes; returns the headers of the messages that started in them. */
   push(bytes: Uint8Array): AppMessageHeader[] {
     const found: AppMessageHeader[] = [];

@@ -10,9 +10,10 @@ import { decodeAppHeader, encodeAppMessage, AppMessageStream } from './app-messa
 import type { FlowReport, ReceivedFlow, ReceiverFlows } from './checker.js';
 import { RttStats, SequenceChecker } from './checker.js';
 import type { ResolvedFlowSpec } from './flow-spec.js';
+import type { SenderState, TcpSinkState } from './state.js';
 import type { TcpCloseReason, TcpConnection, TcpState } from './tcp.js';
 
-/** Timer name of a sender's pacing tick; data `{ vm, flow, generation }`. */
+/** Timer name of a sender's pacing tick; `{ flow, generation }` in its data. */
 export const FLOW_TIMER = 'guest.flow';
 /** Senders do not tick more often than this: at high rates one tick sends several messages. */
 export const MIN_TICK_NS = 100_000;
@@ -46,7 +47,7 @@ export interface EchoHandler {
   onIcmpError(ctx: NodeContext, notice: IcmpErrorNotice): void;
 }
 
-/** The socket layer the apps use; the guest stack implements it. */
+/** The socket layer (and the timers) the apps use; the guest stack implements it. */
 export interface GuestSockets {
   readonly vm: string;
   /** Binds an ephemeral (random) UDP port. */
@@ -60,6 +61,10 @@ export interface GuestSockets {
   sendEcho(ctx: NodeContext, dstIp: string, identifier: number, sequence: number, data: Uint8Array): boolean;
   /** Opens a TCP connection from an ephemeral port; null when there is no route. */
   connectTcp(ctx: NodeContext, dstIp: string, dstPort: number, flow: string, handlers: TcpAppHandlers): TcpConnection | null;
+  /** Arms a `guest.*` timer with `payload` in its data (the stack adds the VM); returns its id. */
+  setTimer(ctx: NodeContext, delayNs: VTime, name: string, payload: Readonly<Record<string, unknown>>): number;
+  /** Cancels a timer `setTimer` armed. */
+  cancelTimer(ctx: NodeContext, id: number): void;
 }
 
 /** Why a sender stopped. */
@@ -117,6 +122,9 @@ export abstract class FlowSender {
   /** The sender-side report. */
   abstract report(final: boolean): FlowReport;
 
+  /** The app's whole state as plain data, times as ages before `now` (for moving its VM). */
+  abstract exportState(now: VTime): SenderState;
+
   /** Opens sockets; false when the destination cannot be reached at all. */
   protected abstract open(ctx: NodeContext): boolean;
   /** Sends message number `this.sent`; false when the socket cannot take it now. */
@@ -146,18 +154,45 @@ export abstract class FlowSender {
     const nextDue = this.startedAt + Math.ceil(this.sent * intervalNs);
     const delay = this.blocked ? Math.max(MIN_TICK_NS, Math.round(intervalNs)) : Math.max(MIN_TICK_NS, nextDue - ctx.now());
     this.generation++;
-    this.timer = ctx.setTimer(Math.round(delay), FLOW_TIMER, { vm: this.sockets.vm, flow: this.spec.id, generation: this.generation });
+    this.timer = this.sockets.setTimer(ctx, Math.round(delay), FLOW_TIMER, { flow: this.spec.id, generation: this.generation });
   }
 
   protected finish(ctx: NodeContext, reason: FlowStopReason): void {
     if (this.stopped) return;
     this.stopped = true;
     this.stopReason = reason;
-    if (this.timer !== null) ctx.cancelTimer(this.timer);
+    if (this.timer !== null) this.sockets.cancelTimer(ctx, this.timer);
     this.timer = null;
     this.generation++;
     this.close(ctx);
     ctx.emit('flow.stop', { flow: this.spec.id, kind: this.spec.kind, vm: this.sockets.vm, reason, sent: this.sent });
+  }
+
+  /** The state every sender has. */
+  protected baseState(now: VTime): Omit<SenderState, 'kind'> {
+    return {
+      spec: { ...this.spec },
+      sent: this.sent,
+      stopped: this.stopped,
+      stopReason: this.stopReason,
+      unreachable: this.unreachable,
+      startedAgoNs: now - this.startedAt,
+      timer: this.timer,
+      generation: this.generation,
+      blocked: this.blocked,
+    };
+  }
+
+  /** Takes over the state every sender has. */
+  protected importBase(state: SenderState, now: VTime): void {
+    this.sent = state.sent;
+    this.stopped = state.stopped;
+    this.stopReason = state.stopReason;
+    this.unreachable = state.unreachable;
+    this.startedAt = now - state.startedAgoNs;
+    this.timer = state.timer;
+    this.generation = state.generation;
+    this.blocked = state.blocked;
   }
 
   /** The fields every sender report shares. */
@@ -193,9 +228,31 @@ export abstract class FlowSender {
  */
 export class PingSender extends FlowSender implements EchoHandler {
   private identifier = -1;
-  private readonly replies = new SequenceChecker();
-  private readonly rtt = new RttStats();
+  private replies = new SequenceChecker();
+  private rtt = new RttStats();
   private readonly sentAt = new Map<number, VTime>();
+
+  exportState(now: VTime): SenderState {
+    return {
+      kind: 'ping',
+      ...this.baseState(now),
+      identifier: this.identifier,
+      replies: this.replies.exportState(),
+      rtt: this.rtt.exportState(),
+      sentAt: [...this.sentAt].sort(([a], [b]) => a - b).map(([seq, at]) => ({ seq, agoNs: now - at })),
+    };
+  }
+
+  /** A ping app that carries on from an exported (and validated) state. */
+  static restore(spec: ResolvedFlowSpec, sockets: GuestSockets, state: SenderState & { kind: 'ping' }, now: VTime): PingSender {
+    const sender = new PingSender(spec, sockets);
+    sender.importBase(state, now);
+    sender.identifier = state.identifier;
+    sender.replies = SequenceChecker.restore(state.replies);
+    sender.rtt = RttStats.restore(state.rtt);
+    for (const { seq, agoNs } of state.sentAt) sender.sentAt.set(seq, now - agoNs);
+    return sender;
+  }
 
   protected open(ctx: NodeContext): boolean {
     this.identifier = this.sockets.openEcho(ctx, this);
@@ -249,6 +306,18 @@ export class PingSender extends FlowSender implements EchoHandler {
 export class UdpSender extends FlowSender implements UdpHandler {
   private port = -1;
 
+  exportState(now: VTime): SenderState {
+    return { kind: 'udp', ...this.baseState(now), port: this.port };
+  }
+
+  /** A UDP app that carries on from an exported (and validated) state. */
+  static restore(spec: ResolvedFlowSpec, sockets: GuestSockets, state: SenderState & { kind: 'udp' }, now: VTime): UdpSender {
+    const sender = new UdpSender(spec, sockets);
+    sender.importBase(state, now);
+    sender.port = state.port;
+    return sender;
+  }
+
   protected open(ctx: NodeContext): boolean {
     this.port = this.sockets.openUdp(ctx, this);
     return true;
@@ -283,6 +352,18 @@ export class UdpSender extends FlowSender implements UdpHandler {
  */
 export class TcpSender extends FlowSender implements TcpAppHandlers {
   private connection: TcpConnection | null = null;
+
+  exportState(now: VTime): SenderState {
+    return { kind: 'tcp', ...this.baseState(now), connection: this.connection?.id ?? null };
+  }
+
+  /** A TCP app that carries on from an exported (and validated) state, on its restored connection. */
+  static restore(spec: ResolvedFlowSpec, sockets: GuestSockets, state: SenderState & { kind: 'tcp' }, connection: TcpConnection | null, now: VTime): TcpSender {
+    const sender = new TcpSender(spec, sockets);
+    sender.importBase(state, now);
+    sender.connection = connection;
+    return sender;
+  }
 
   protected open(ctx: NodeContext): boolean {
     this.connection = this.sockets.connectTcp(ctx, this.spec.to, this.spec.port!, this.spec.id, this);
@@ -367,7 +448,7 @@ export class UdpSink implements UdpHandler {
  * into app messages and checks them; closes its side when the peer closes.
  */
 export class TcpSinkSession implements TcpAppHandlers {
-  private readonly stream = new AppMessageStream();
+  private stream = new AppMessageStream();
   private flow: ReceivedFlow | null = null;
   private connection: TcpConnection | null = null;
   private reportedBroken = false;
@@ -380,6 +461,18 @@ export class TcpSinkSession implements TcpAppHandlers {
     /** Tells the stack the flow id of the connection once the first header names it. */
     private readonly onFlowKnown: (flow: string) => void,
   ) {}
+
+  /** The session's state as plain data (its connection is exported by the stack). */
+  exportState(): TcpSinkState {
+    return { stream: this.stream.exportState(), flow: this.flow?.flow ?? null, reportedBroken: this.reportedBroken };
+  }
+
+  /** Takes over an exported (and validated) state; its received flow must already be in the table. */
+  importState(state: TcpSinkState): void {
+    this.stream = AppMessageStream.restore(state.stream);
+    this.flow = state.flow === null ? null : (this.flows.get(state.flow) ?? null);
+    this.reportedBroken = state.reportedBroken;
+  }
 
   /** Binds the session to its connection (after the listener created it). */
   attach(connection: TcpConnection): void {

@@ -10,6 +10,7 @@
  */
 import type { VTime } from '../../../shared/events.js';
 import type { FlowKind } from './flow-spec.js';
+import type { ReceivedFlowState, SequenceCheckerState } from './state.js';
 
 /** What one received message was, by its sequence number. */
 export type SequenceVerdict = 'new' | 'duplicate';
@@ -52,6 +53,31 @@ export class SequenceChecker {
   has(seq: number): boolean {
     return seq < this.floor || this.above.has(seq);
   }
+
+  /** What the checker has seen, as plain data. */
+  exportState(): SequenceCheckerState {
+    return { delivered: this.delivered, duplicated: this.duplicated, reordered: this.reordered, highest: this.highest, floor: this.floor, above: [...this.above].sort((a, b) => a - b) };
+  }
+
+  /** A checker that carries on from an exported (and validated) state. */
+  static restore(state: SequenceCheckerState): SequenceChecker {
+    const checker = new SequenceChecker();
+    checker.delivered = state.delivered;
+    checker.duplicated = state.duplicated;
+    checker.reordered = state.reordered;
+    checker.highest = state.highest;
+    checker.floor = state.floor;
+    for (const seq of state.above) checker.above.add(seq);
+    return checker;
+  }
+}
+
+/** What {@link RttStats} holds, as plain data (`min` is null before the first sample). */
+export interface RttState {
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number | null;
+  readonly max: number;
 }
 
 /** Round-trip times of a ping flow, in virtual nanoseconds. */
@@ -79,6 +105,21 @@ export class RttStats {
   summary(): RttSummary | null {
     if (this.count === 0) return null;
     return { min: this.min, avg: Math.round(this.sum / this.count), max: this.max };
+  }
+
+  /** The samples so far, as plain data. */
+  exportState(): RttState {
+    return { count: this.count, sum: this.sum, min: this.count === 0 ? null : this.min, max: this.max };
+  }
+
+  /** Stats that carry on from an exported state. */
+  static restore(state: RttState): RttStats {
+    const stats = new RttStats();
+    stats.count = state.count;
+    stats.sum = state.sum;
+    stats.min = state.min ?? Infinity;
+    stats.max = state.max;
+    return stats;
   }
 }
 
@@ -207,6 +248,36 @@ export class ReceiverFlows {
   /** Every flow seen, sorted by id. */
   list(): ReceivedFlow[] {
     return [...this.flows.values()].sort((a, b) => (a.flow < b.flow ? -1 : a.flow > b.flow ? 1 : 0));
+  }
+
+  /** The flow with this id, if any has arrived. */
+  get(flow: string): ReceivedFlow | undefined {
+    return this.flows.get(flow);
+  }
+
+  /** Every flow as plain data, sorted by id. */
+  exportState(): ReceivedFlowState[] {
+    return this.list().map((f) => ({
+      flow: f.flow,
+      kind: f.kind,
+      from: f.from,
+      to: f.to,
+      port: f.port,
+      checker: f.checker.exportState(),
+      malformed: f.malformed,
+      retransmits: f.retransmits,
+      tcpState: f.tcpState,
+      closeReason: f.closeReason,
+    }));
+  }
+
+  /** Takes over the flows of an exported (and validated) state. */
+  importState(flows: readonly ReceivedFlowState[]): void {
+    this.flows.clear();
+    for (const f of flows) {
+      const { checker, ...rest } = f;
+      this.flows.set(f.flow, { ...rest, checker: SequenceChecker.restore(checker) });
+    }
   }
 
   /** The receiver-side report of one flow. */

@@ -13,6 +13,7 @@
 import type { VTime } from '../../../shared/events.js';
 import type { MacAddress } from '../../../shared/net/mac.js';
 import type { NodeContext } from '../../runtime/types.js';
+import type { NeighborCacheState } from './state.js';
 
 /** Timings and limits of a neighbour cache. */
 export interface NeighborSettings {
@@ -67,6 +68,10 @@ export interface NeighborHooks {
   flush(ctx: NodeContext, vnic: string, mac: MacAddress, packets: readonly PendingPacket[]): void;
   /** Counts packets dropped for `reason`. */
   drop(reason: 'neighbor-unresolved' | 'neighbor-queue-full', count: number): void;
+  /** Arms timer `name` with `payload` in its data; returns its id. */
+  setTimer(ctx: NodeContext, delayNs: VTime, name: string, payload: Readonly<Record<string, unknown>>): number;
+  /** Cancels a timer `setTimer` armed. */
+  cancelTimer(ctx: NodeContext, id: number): void;
 }
 
 /** One row of the cache, for inspectors. */
@@ -81,7 +86,7 @@ export interface NeighborView {
 
 /**
  * A neighbour cache for one address family. Timers are `guest.arp` or `guest.nd` (by family)
- * with data `{ vm, vnic, ip, generation }`.
+ * with `{ vnic, ip, generation }` in their data.
  */
 export class NeighborCache {
   private readonly entries = new Map<string, Entry>();
@@ -142,7 +147,7 @@ export class NeighborCache {
     entry.state = 'reachable';
     entry.confirmedAt = ctx.now();
     entry.probes = 0;
-    if (entry.timer !== null) ctx.cancelTimer(entry.timer);
+    if (entry.timer !== null) this.hooks.cancelTimer(ctx, entry.timer);
     entry.timer = null;
     entry.generation++;
     if (changed) ctx.emit(`${this.eventPrefix}.resolved`, { vm: this.vm, vnic, ip, mac, after: wasIncomplete ? 'request' : 'update' });
@@ -181,6 +186,42 @@ export class NeighborCache {
       .map((e) => ({ vnic: e.vnic, ip: e.ip, mac: e.mac, state: e.state, confirmedAt: e.confirmedAt, queued: e.queue.length }));
   }
 
+  /** Every entry as plain data, in view order, with times as ages before `now` (for moving the VM). */
+  exportState(now: VTime): NeighborCacheState {
+    const entries = [...this.entries.values()].sort((a, b) => compare(a.vnic, b.vnic) || compare(a.ip, b.ip));
+    return {
+      entries: entries.map((e) => ({
+        vnic: e.vnic,
+        ip: e.ip,
+        mac: e.mac,
+        state: e.state,
+        confirmedAgoNs: now - e.confirmedAt,
+        probes: e.probes,
+        timer: e.timer,
+        generation: e.generation,
+        queue: e.queue.map((p) => ({ srcIp: p.srcIp, dstIp: p.dstIp, protocol: p.protocol, l4: p.l4.slice() })),
+      })),
+    };
+  }
+
+  /** Takes over the entries of an exported (and validated) state; sends nothing. */
+  importState(state: NeighborCacheState, now: VTime): void {
+    this.entries.clear();
+    for (const e of state.entries) {
+      this.entries.set(key(e.vnic, e.ip), {
+        vnic: e.vnic,
+        ip: e.ip,
+        mac: e.mac,
+        state: e.state,
+        confirmedAt: now - e.confirmedAgoNs,
+        probes: e.probes,
+        timer: e.timer,
+        generation: e.generation,
+        queue: e.queue.map((p) => ({ srcIp: p.srcIp, dstIp: p.dstIp, protocol: p.protocol, l4: new Uint8Array(p.l4) })),
+      });
+    }
+  }
+
   /** The MAC known for `ip` on `vnic`, if any (for tests and inspectors). */
   peek(vnic: string, ip: string): MacAddress | null {
     return this.entries.get(key(vnic, ip))?.mac ?? null;
@@ -198,7 +239,7 @@ export class NeighborCache {
     entry.probes++;
     entry.generation++;
     this.hooks.solicit(ctx, entry.vnic, entry.ip, entry.state === 'probe' ? entry.mac : null);
-    entry.timer = ctx.setTimer(this.settings.retransmitNs, this.timerName, { vm: this.vm, vnic: entry.vnic, ip: entry.ip, generation: entry.generation });
+    entry.timer = this.hooks.setTimer(ctx, this.settings.retransmitNs, this.timerName, { vnic: entry.vnic, ip: entry.ip, generation: entry.generation });
   }
 }
 

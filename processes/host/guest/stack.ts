@@ -30,22 +30,28 @@ import type { TcpSegment } from '../../../shared/net/tcp.js';
 import { encodeUdp } from '../../../shared/net/udp.js';
 import type { SegmentSpec, VmSpec } from '../../../shared/topology/types.js';
 import type { NodeContext } from '../../runtime/types.js';
-import { createSender, FLOW_TIMER, TcpSinkSession, UdpSink } from './apps.js';
-import type { EchoHandler, FlowSender, GuestSockets, IcmpErrorNotice, TcpAppHandlers, UdpHandler } from './apps.js';
+import { createSender, FLOW_TIMER, FlowSender, PingSender, TcpSender, TcpSinkSession, UdpSender, UdpSink } from './apps.js';
+import type { EchoHandler, GuestSockets, IcmpErrorNotice, TcpAppHandlers, UdpHandler } from './apps.js';
 import { ReceiverFlows, reportSignature } from './checker.js';
 import type { FlowReport } from './checker.js';
 import { DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, FlowError, resolveFlowSpec } from './flow-spec.js';
 import type { ResolvedFlowSpec } from './flow-spec.js';
 import { DEFAULT_NEIGHBOR_SETTINGS, NeighborCache } from './neighbors.js';
 import type { NeighborSettings, NeighborView, PendingPacket } from './neighbors.js';
+import { GUEST_STATE_FORMAT, GUEST_STATE_VERSION, parseGuestStackState, stateError } from './state.js';
+import type { ConnectionState, GuestStackState, NeighborCacheState, SenderState } from './state.js';
 import { DEFAULT_TCP_SETTINGS, TcpConnection } from './tcp.js';
 import type { TcpCloseReason, TcpConnectionView, TcpSettings, TcpState, TcpTimerKind } from './tcp.js';
+import { GuestTimers } from './timers.js';
+
+export { GuestStateError } from './state.js';
+export type { GuestStackState } from './state.js';
 
 /** IPv4 TTL and IPv6 hop limit of everything the guest sends (a Linux guest's default). */
 export const GUEST_TTL = 64;
-/** Timer name of a TCP connection's timers; data `{ vm, socket, kind, token }`. */
+/** Timer name of a TCP connection's timers; `{ socket, kind, token }` in their data. */
 export const TCP_TIMER = 'guest.tcp';
-/** Timer name of the periodic flow reports; data `{ vm }`. */
+/** Timer name of the periodic flow reports. */
 export const REPORT_TIMER = 'guest.report';
 /** Every timer this stack sets starts with this; the host hands those to `onTimer`. */
 export const GUEST_TIMER_PREFIX = 'guest.';
@@ -163,7 +169,8 @@ interface QuotedPacket {
 /**
  * The guest network stack of one VM. Build one per VM; call `boot` when the VM powers on,
  * `receive` for every frame a vNIC gets, `onTimer` for every `guest.*` timer (it returns true
- * for its own), `onEnd` when the run ends.
+ * for its own), `onEnd` when the run ends. When the VM moves to another host (vMotion), take
+ * `exportState` at stun time and build the stack there with `GuestStack.restore`.
  */
 export class GuestStack implements GuestSockets {
   readonly vm: string;
@@ -179,8 +186,12 @@ export class GuestStack implements GuestSockets {
   private readonly echoHandlers = new Map<number, EchoHandler>();
   private readonly tcpListeners = new Set<number>();
   private readonly connections = new Map<number, ConnectionEntry>();
+  /** Closed flow connections pruned from `connections` that their sender still holds (and reports on). */
+  private readonly pruned = new Map<number, ConnectionEntry>();
   private readonly byTuple = new Map<string, number>();
   private nextConnectionId = 1;
+  /** Every timer this stack armed goes through here (replaced by `restore`). */
+  private timers: GuestTimers;
 
   private readonly senders = new Map<string, FlowSender>();
   private readonly receiverFlows = new ReceiverFlows();
@@ -195,6 +206,7 @@ export class GuestStack implements GuestSockets {
 
   constructor(options: GuestStackOptions) {
     this.vm = options.vm.id;
+    this.timers = new GuestTimers(this.vm, 0);
     this.transmit = options.transmit;
     this.settings = {
       tcp: options.settings?.tcp ?? {},
@@ -225,6 +237,8 @@ export class GuestStack implements GuestSockets {
         if (iface) for (const packet of packets) this.emitFrame(ctx, iface, mac, packet);
       },
       drop: (reason: 'neighbor-unresolved' | 'neighbor-queue-full', count: number) => this.drop(reason, count),
+      setTimer: (ctx: NodeContext, delayNs: VTime, name: string, payload: Readonly<Record<string, unknown>>) => this.timers.set(ctx, delayNs, name, payload),
+      cancelTimer: (ctx: NodeContext, id: number) => this.timers.cancel(ctx, id),
     });
     this.arp = new NeighborCache(this.vm, 4, neighborSettings, hooks(4));
     this.nd = new NeighborCache(this.vm, 6, neighborSettings, hooks(6));
@@ -288,11 +302,16 @@ export class GuestStack implements GuestSockets {
     return null;
   }
 
-  /** Handles a `guest.*` timer; true when it was this stack's (the data names its VM). */
+  /**
+   * Handles a `guest.*` timer; true when it was this stack's (the data names its VM). A timer
+   * that was cancelled, or that an earlier incarnation of this VM's stack armed (before a
+   * restore on the same host), is claimed and ignored.
+   */
   onTimer(ctx: NodeContext, name: string, data: unknown): boolean {
     if (!name.startsWith(GUEST_TIMER_PREFIX)) return false;
     if (typeof data !== 'object' || data === null || (data as { vm?: unknown }).vm !== this.vm) return false;
     const d = data as Record<string, unknown>;
+    if (!this.timers.take(d)) return true;
     switch (name) {
       case this.arp.timerName:
         return this.arp.onTimer(ctx, data);
@@ -343,7 +362,7 @@ export class GuestStack implements GuestSockets {
   /** The run ends: every flow, sender and receiver side, reports one last time (`final: true`). */
   onEnd(ctx: NodeContext): void {
     this.emitReports(ctx, true);
-    if (this.reportTimer !== null) ctx.cancelTimer(this.reportTimer);
+    this.timers.cancel(ctx, this.reportTimer);
     this.reportTimer = null;
   }
 
@@ -371,6 +390,274 @@ export class GuestStack implements GuestSockets {
       received: this.receiverFlows.list().map((r) => ReceiverFlows.report(this.vm, r, false)),
       counters: { rxFrames: this.rxFrames, txFrames: this.txFrames, malformed: sortedRecord(this.malformed), drops: sortedRecord(this.drops) },
     };
+  }
+
+  // --- moving the VM (vMotion) ----------------------------------------------------------------
+
+  /**
+   * Everything inside the guest as plain data (msgpack safe), at instant `now`: neighbour caches
+   * with their waiting packets, sockets, every TCP connection, the apps, the flow checker, the
+   * counters, and each pending timer as the delay it has left. Interfaces and settings are not in
+   * it: `restore` takes them from the VM's spec again. Exporting changes nothing; the host drops
+   * this object afterwards (its pending timers are then ignored wherever they fire).
+   *
+   * @example
+   * const bytes = encode(stack.exportState(ctx.now()));
+   * // ...in the destination host process:
+   * const moved = GuestStack.restore(options, decode(bytes), ctx);
+   */
+  exportState(now: VTime): GuestStackState {
+    const entries = [...this.connections.values(), ...this.pruned.values()].sort((a, b) => a.id - b.id);
+    const senders = this.sortedSenders();
+    return {
+      format: GUEST_STATE_FORMAT,
+      version: GUEST_STATE_VERSION,
+      vm: this.vm,
+      incarnation: this.timers.incarnation,
+      ipId: this.ipId,
+      nextConnectionId: this.nextConnectionId,
+      counters: { rxFrames: this.rxFrames, txFrames: this.txFrames, malformed: sortedRecord(this.malformed), drops: sortedRecord(this.drops) },
+      timers: this.timers.exportState(now),
+      arp: this.arp.exportState(now),
+      nd: this.nd.exportState(now),
+      udpSockets: [...this.udpSockets].sort(([a], [b]) => a - b).map(([port, handler]) => ({ port, flow: handler === this.udpSink ? null : flowOf(handler) })),
+      echo: [...this.echoHandlers].sort(([a], [b]) => a - b).map(([identifier, handler]) => ({ identifier, flow: flowOf(handler) })),
+      tcpListeners: [...this.tcpListeners].sort((a, b) => a - b),
+      connections: entries.map((e) => ({
+        id: e.id,
+        role: e.role,
+        localIp: e.localIp,
+        localPort: e.localPort,
+        remoteIp: e.remoteIp,
+        remotePort: e.remotePort,
+        flow: e.flow,
+        pruned: this.pruned.has(e.id),
+        tcp: e.connection.exportState(now),
+        sink: e.app instanceof TcpSinkSession ? e.app.exportState() : null,
+      })),
+      senders: senders.map((sender) => sender.exportState(now)),
+      receiverFlows: this.receiverFlows.exportState(),
+      udpSink: this.udpSink === null ? null : { port: this.udpSink.port, malformed: this.udpSink.malformed },
+      lastReport: [...this.lastReport].sort(([a], [b]) => compareText(a, b)).map(([key, signature]) => ({ key, signature })),
+      reportTimer: this.reportTimer,
+    };
+  }
+
+  /**
+   * The stack of a VM that moved here, from the state `exportState` gave on the other side (any
+   * value: it is parsed; throws GuestStateError `malformed-state` naming the field). `options`
+   * are the ones a new stack for the VM would get on this host. The VM was frozen while the state
+   * travelled, so each pending timer is armed again with the delay it had left, counted from
+   * `ctx.now()`, and ages are counted back from it: the stack goes on exactly as the exported one
+   * would have, shifted by the freeze. Nothing is sent (no boot, no announcement: the caller
+   * announces the VM where it now is, see `announce`).
+   *
+   * The restored stack is the next incarnation of the VM's stack: timers the exported object armed
+   * carry the old one, so if they fire into this same host they are ignored.
+   */
+  static restore(options: GuestStackOptions, state: unknown, ctx: NodeContext): GuestStack {
+    const parsed = parseGuestStackState(state);
+    const stack = new GuestStack(options);
+    const specs = stack.checkState(parsed);
+    stack.load(parsed, specs, ctx);
+    return stack;
+  }
+
+  /**
+   * Checks that the parts of a parsed state agree with each other and with this VM (ids, timers
+   * held by exactly one part, sockets bound to the apps that own them). Returns the senders' specs.
+   */
+  private checkState(s: GuestStackState): Map<string, ResolvedFlowSpec> {
+    const fail = (field: string, problem: string): never => {
+      throw stateError(field, problem);
+    };
+    if (s.vm !== this.vm) fail('vm', `the state is VM ${s.vm}'s, not VM ${this.vm}'s`);
+    const expectedSinkPort = this.settings.udpSinkPort;
+    if ((s.udpSink?.port ?? null) !== expectedSinkPort) fail('udpSink', `the UDP sink here is on port ${String(expectedSinkPort)}, the state has ${s.udpSink === null ? 'none' : `port ${s.udpSink.port}`}`);
+
+    // Timers: each pending one is held by exactly one part, with the data that part expects.
+    const pending = new Map<number, { readonly at: string; readonly name: string; readonly data: unknown }>();
+    s.timers.pending.forEach((t, i) => {
+      const at = `timers.pending[${i}]`;
+      if (pending.has(t.timer)) fail(`${at}.timer`, `timer ${t.timer} is listed twice`);
+      if (t.timer >= s.timers.next) fail(`${at}.timer`, `timer ${t.timer} is not below timers.next (${s.timers.next})`);
+      pending.set(t.timer, { at, name: t.name, data: t.data });
+    });
+    const held = new Set<number>();
+    const holds = (field: string, timer: number | null, name: string, data: Readonly<Record<string, unknown>>): void => {
+      if (timer === null) return;
+      const p = pending.get(timer);
+      if (!p) return fail(field, `timer ${timer} is not pending`);
+      if (held.has(timer)) fail(field, `timer ${timer} is held by another part too`);
+      if (p.name !== name || !samePlain(p.data, data)) fail(field, `timer ${timer} is ${p.name} ${JSON.stringify(p.data)}, expected ${name} ${JSON.stringify(data)}`);
+      held.add(timer);
+    };
+    holds('reportTimer', s.reportTimer, REPORT_TIMER, {});
+
+    const checkNeighbors = (field: 'arp' | 'nd', cache: NeighborCacheState, timerName: string): void => {
+      const seen = new Set<string>();
+      cache.entries.forEach((e, i) => {
+        const at = `${field}.entries[${i}]`;
+        if (!this.interfaceById(e.vnic)) fail(`${at}.vnic`, `VM ${this.vm} has no vNIC ${e.vnic}`);
+        if (ipFamily(e.ip) !== (field === 'arp' ? 4 : 6)) fail(`${at}.ip`, `${e.ip} is not an IPv${field === 'arp' ? 4 : 6} address`);
+        if (seen.has(`${e.vnic}|${e.ip}`)) fail(`${at}.ip`, `${e.ip} on ${e.vnic} is listed twice`);
+        seen.add(`${e.vnic}|${e.ip}`);
+        if ((e.mac === null) !== (e.state === 'incomplete')) fail(`${at}.mac`, `an entry in state ${e.state} ${e.mac === null ? 'must' : 'cannot'} have a MAC`);
+        holds(`${at}.timer`, e.timer, timerName, { vnic: e.vnic, ip: e.ip, generation: e.generation });
+      });
+    };
+    checkNeighbors('arp', s.arp, this.arp.timerName);
+    checkNeighbors('nd', s.nd, this.nd.timerName);
+
+    // Senders: their specs must be what `startFlow` would have accepted on this VM.
+    const specs = new Map<string, ResolvedFlowSpec>();
+    const senders = new Map<string, SenderState>();
+    s.senders.forEach((sender, i) => {
+      const at = `senders[${i}]`;
+      const spec = sender.spec;
+      if (senders.has(spec.id)) fail(`${at}.spec.id`, `flow ${spec.id} is listed twice`);
+      if (spec.kind !== sender.kind) fail(`${at}.spec.kind`, `a ${sender.kind} sender cannot run a ${spec.kind} flow`);
+      if (spec.from !== this.vm) fail(`${at}.spec.from`, `flow ${spec.id} is from ${spec.from}, not from VM ${this.vm}`);
+      let resolved: ResolvedFlowSpec;
+      try {
+        resolved = resolveFlowSpec({ id: spec.id, kind: spec.kind, from: spec.from, to: spec.to, ...(spec.port === null ? {} : { port: spec.port }), ratePps: spec.ratePps, payloadBytes: spec.payloadBytes, ...(spec.count === null ? {} : { count: spec.count }) });
+      } catch (error) {
+        if (error instanceof FlowError) return fail(`${at}.spec`, error.message);
+        throw error;
+      }
+      if (!samePlain(resolved, spec)) fail(`${at}.spec`, `flow ${spec.id} does not resolve to itself (${JSON.stringify(resolved)})`);
+      specs.set(spec.id, resolved);
+      senders.set(spec.id, sender);
+      holds(`${at}.timer`, sender.timer, FLOW_TIMER, { flow: spec.id, generation: sender.generation });
+    });
+
+    // Receiver flows and connections.
+    const received = new Set<string>();
+    s.receiverFlows.forEach((f, i) => {
+      if (received.has(f.flow)) fail(`receiverFlows[${i}].flow`, `flow ${f.flow} is listed twice`);
+      received.add(f.flow);
+    });
+    const connections = new Map<number, ConnectionState>();
+    const liveTuples = new Set<string>();
+    s.connections.forEach((c, i) => {
+      const at = `connections[${i}]`;
+      if (connections.has(c.id)) fail(`${at}.id`, `connection ${c.id} is listed twice`);
+      if (c.id >= s.nextConnectionId) fail(`${at}.id`, `connection ${c.id} is not below nextConnectionId (${s.nextConnectionId})`);
+      connections.set(c.id, c);
+      if (c.role === 'server') {
+        if (c.sink === null) fail(`${at}.sink`, 'a connection the listener accepted has a sink session');
+        if (c.pruned) fail(`${at}.pruned`, 'only a flow sender keeps a pruned connection');
+        const flow = c.sink?.flow ?? null;
+        if (flow !== null && !received.has(flow)) fail(`${at}.sink.flow`, `no received flow ${flow}`);
+      } else {
+        if (c.sink !== null) fail(`${at}.sink`, "a flow's own connection has no sink session");
+        const sender = c.flow === null ? undefined : senders.get(c.flow);
+        if (sender?.kind !== 'tcp' || sender.connection !== c.id) fail(`${at}.flow`, `no TCP sender of flow ${String(c.flow)} holds connection ${c.id}`);
+      }
+      if (c.pruned && c.tcp.state !== 'CLOSED') fail(`${at}.pruned`, `a ${c.tcp.state} connection is not pruned`);
+      if (c.tcp.state !== 'CLOSED') {
+        const tuple = tupleKey(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+        if (liveTuples.has(tuple)) fail(`${at}.remotePort`, `another open connection has the same addresses and ports`);
+        liveTuples.add(tuple);
+      }
+      holds(`${at}.tcp.rtoTimer`, c.tcp.rtoTimer, TCP_TIMER, { socket: c.id, kind: 'rto', token: c.tcp.timerToken });
+      holds(`${at}.tcp.timeWaitTimer`, c.tcp.timeWaitTimer, TCP_TIMER, { socket: c.id, kind: 'time-wait', token: 0 });
+    });
+    s.senders.forEach((sender, i) => {
+      if (sender.kind !== 'tcp' || sender.connection === null) return;
+      const c = connections.get(sender.connection);
+      if (c?.role !== 'client' || c.flow !== sender.spec.id) fail(`senders[${i}].connection`, `no connection ${sender.connection} of flow ${sender.spec.id}`);
+    });
+    for (const [timer, p] of pending) if (!held.has(timer)) fail(p.at, `no part of the stack holds timer ${timer} (${p.name})`);
+
+    // Sockets.
+    const ports = new Set<number>();
+    s.udpSockets.forEach((u, i) => {
+      const at = `udpSockets[${i}]`;
+      if (ports.has(u.port)) fail(`${at}.port`, `UDP port ${u.port} is bound twice`);
+      ports.add(u.port);
+      if (u.flow === null) {
+        if (u.port !== s.udpSink?.port) fail(`${at}.flow`, `UDP port ${u.port} has no owner (the sink is on ${String(s.udpSink?.port ?? null)})`);
+        return;
+      }
+      const sender = senders.get(u.flow);
+      if (sender?.kind !== 'udp' || sender.port !== u.port) fail(`${at}.flow`, `no UDP sender of flow ${u.flow} has port ${u.port}`);
+    });
+    if (s.udpSink !== null && !ports.has(s.udpSink.port)) fail('udpSockets', `the UDP sink's port ${s.udpSink.port} is not bound`);
+    const identifiers = new Set<number>();
+    s.echo.forEach((e, i) => {
+      const at = `echo[${i}]`;
+      if (identifiers.has(e.identifier)) fail(`${at}.identifier`, `echo identifier ${e.identifier} is bound twice`);
+      identifiers.add(e.identifier);
+      const sender = senders.get(e.flow);
+      if (sender?.kind !== 'ping' || sender.identifier !== e.identifier) fail(`${at}.flow`, `no ping sender of flow ${e.flow} has identifier ${e.identifier}`);
+    });
+    if (new Set(s.tcpListeners).size !== s.tcpListeners.length) fail('tcpListeners', 'a port is listed twice');
+    if (new Set(s.lastReport.map((r) => r.key)).size !== s.lastReport.length) fail('lastReport', 'a key is listed twice');
+    return specs;
+  }
+
+  /** Takes over a checked state on this fresh stack; re-arms its timers on `ctx`. */
+  private load(s: GuestStackState, specs: ReadonlyMap<string, ResolvedFlowSpec>, ctx: NodeContext): void {
+    const now = ctx.now();
+    this.ipId = s.ipId;
+    this.nextConnectionId = s.nextConnectionId;
+    this.rxFrames = s.counters.rxFrames;
+    this.txFrames = s.counters.txFrames;
+    for (const [code, n] of Object.entries(s.counters.malformed)) this.malformed.set(code, n);
+    for (const [reason, n] of Object.entries(s.counters.drops)) this.drops.set(reason, n);
+    this.arp.importState(s.arp, now);
+    this.nd.importState(s.nd, now);
+    this.receiverFlows.importState(s.receiverFlows);
+    if (this.udpSink !== null && s.udpSink !== null) this.udpSink.malformed = s.udpSink.malformed;
+
+    // Connections first (a TCP sender needs its own), with their sink sessions.
+    const built = new Map<number, ConnectionEntry>();
+    for (const c of s.connections) {
+      let entry: ConnectionEntry | null = null;
+      const session = c.sink === null ? null : new TcpSinkSession(this.receiverFlows, c.remoteIp, c.localIp, c.localPort, (flow) => {
+        if (entry) entry.flow = flow;
+      });
+      // A client's app is its flow's sender, set below once it exists.
+      entry = this.buildConnection(c.id, c.role, c.localIp, c.localPort, c.remoteIp, c.remotePort, c.flow, session ?? NO_APP);
+      entry.connection.importState(c.tcp, now);
+      if (session) {
+        session.attach(entry.connection);
+        session.importState(c.sink!);
+      }
+      built.set(c.id, entry);
+      if (c.pruned) this.pruned.set(c.id, entry);
+      else this.connections.set(c.id, entry);
+      if (c.tcp.state !== 'CLOSED') this.byTuple.set(entry.tuple, entry.id);
+    }
+    for (const state of s.senders) {
+      const spec = specs.get(state.spec.id)!;
+      let sender: FlowSender;
+      switch (state.kind) {
+        case 'ping':
+          sender = PingSender.restore(spec, this, state, now);
+          break;
+        case 'udp':
+          sender = UdpSender.restore(spec, this, state, now);
+          break;
+        case 'tcp': {
+          const entry = state.connection === null ? null : built.get(state.connection)!;
+          sender = TcpSender.restore(spec, this, state, entry?.connection ?? null, now);
+          if (entry) entry.app = sender as TcpSender;
+          break;
+        }
+      }
+      this.senders.set(spec.id, sender);
+    }
+
+    this.tcpListeners.clear();
+    for (const port of s.tcpListeners) this.tcpListeners.add(port);
+    this.udpSockets.clear();
+    for (const u of s.udpSockets) this.udpSockets.set(u.port, u.flow === null ? this.udpSink! : (this.senders.get(u.flow) as UdpSender));
+    for (const e of s.echo) this.echoHandlers.set(e.identifier, this.senders.get(e.flow) as PingSender);
+    for (const r of s.lastReport) this.lastReport.set(r.key, r.signature);
+    this.reportTimer = s.reportTimer;
+    this.timers = GuestTimers.restore(this.vm, s.incarnation + 1, s.timers, ctx);
   }
 
   // --- sockets for the apps (GuestSockets) ---------------------------------------------------
@@ -410,6 +697,16 @@ export class GuestStack implements GuestSockets {
     const echo = { kind: 'echo-request' as const, identifier, sequence, data };
     if (ipFamily(dstIp) === 4) return this.sendIp(ctx, dstIp, null, IP_PROTOCOL_ICMP, () => encodeIcmp(echo));
     return this.sendIp(ctx, dstIp, null, IP_PROTOCOL_ICMPV6, (srcIp) => encodeIcmpv6(echo, srcIp, dstIp));
+  }
+
+  /** @inheritdoc */
+  setTimer(ctx: NodeContext, delayNs: VTime, name: string, payload: Readonly<Record<string, unknown>>): number {
+    return this.timers.set(ctx, delayNs, name, payload);
+  }
+
+  /** @inheritdoc */
+  cancelTimer(ctx: NodeContext, id: number): void {
+    this.timers.cancel(ctx, id);
   }
 
   /** @inheritdoc */
@@ -602,7 +899,14 @@ export class GuestStack implements GuestSockets {
   // --- TCP connections -------------------------------------------------------------------------
 
   private addConnection(role: 'client' | 'server', localIp: string, localPort: number, remoteIp: string, remotePort: number, flow: string | null, app: ConnectionEntry['app']): ConnectionEntry {
-    const id = this.nextConnectionId++;
+    const entry = this.buildConnection(this.nextConnectionId++, role, localIp, localPort, remoteIp, remotePort, flow, app);
+    this.connections.set(entry.id, entry);
+    this.byTuple.set(entry.tuple, entry.id);
+    return entry;
+  }
+
+  /** A connection wired to this stack (transmit, timers, state changes), not yet in any table. */
+  private buildConnection(id: number, role: 'client' | 'server', localIp: string, localPort: number, remoteIp: string, remotePort: number, flow: string | null, app: ConnectionEntry['app']): ConnectionEntry {
     const tuple = tupleKey(localIp, localPort, remoteIp, remotePort);
     let entry: ConnectionEntry | null = null;
     const connection = new TcpConnection(id, this.tcpSettings, {
@@ -611,7 +915,8 @@ export class GuestStack implements GuestSockets {
           encodeTcp({ srcPort: localPort, dstPort: remotePort, seq: seg.seq, ack: seg.ack, flags: seg.flags, window: seg.window, options: seg.options, payload: seg.payload, srcIp, dstIp: remoteIp }),
         );
       },
-      setTimer: (ctx, delayNs, kind, token) => ctx.setTimer(delayNs, TCP_TIMER, { vm: this.vm, socket: id, kind, token }),
+      setTimer: (ctx, delayNs, kind, token) => this.timers.set(ctx, delayNs, TCP_TIMER, { socket: id, kind, token }),
+      cancelTimer: (ctx, timer) => this.timers.cancel(ctx, timer),
       onStateChange: (ctx, from, to, reason) => {
         if (entry) this.onConnectionState(ctx, entry, from, to, reason);
       },
@@ -619,8 +924,6 @@ export class GuestStack implements GuestSockets {
       onPeerClosed: (ctx) => entry?.app.onPeerClosed(ctx),
     });
     entry = { id, connection, role, localIp, localPort, remoteIp, remotePort, tuple, flow, app };
-    this.connections.set(id, entry);
-    this.byTuple.set(tuple, id);
     return entry;
   }
 
@@ -647,8 +950,9 @@ export class GuestStack implements GuestSockets {
   private pruneClosedConnections(): void {
     const closed = [...this.connections.values()].filter((e) => e.connection.state === 'CLOSED').sort((a, b) => a.id - b.id);
     for (const e of closed.slice(0, Math.max(0, closed.length - CLOSED_CONNECTIONS_KEPT))) {
-      // A flow's own connection stays visible to its sender app regardless.
+      // A flow's own connection stays visible to its sender app regardless (and moves with the VM).
       this.connections.delete(e.id);
+      if (e.role === 'client') this.pruned.set(e.id, e);
     }
   }
 
@@ -752,7 +1056,7 @@ export class GuestStack implements GuestSockets {
     if (this.reportTimer !== null) return;
     const interval = this.settings.reportIntervalNs;
     const delay = interval - (ctx.now() % interval);
-    this.reportTimer = ctx.setTimer(delay, REPORT_TIMER, { vm: this.vm });
+    this.reportTimer = this.timers.set(ctx, delay, REPORT_TIMER, {});
   }
 
   private emitReports(ctx: NodeContext, final: boolean): void {
@@ -790,12 +1094,36 @@ export class GuestStack implements GuestSockets {
   }
 }
 
+/** The app of a connection whose app is attached right after it is built. */
+const NO_APP: TcpAppHandlers = { onData: () => undefined, onPeerClosed: () => undefined, onStateChange: () => undefined };
+
+/** The flow of an app bound to a socket (only flow senders bind besides the sink). */
+function flowOf(handler: UdpHandler | EchoHandler): string {
+  if (handler instanceof FlowSender) return handler.spec.id;
+  throw new Error('A socket is bound by something other than a flow sender');
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Deep equality of plain data (what survives msgpack). */
+function samePlain(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && samePlain((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
 function tupleKey(localIp: string, localPort: number, remoteIp: string, remotePort: number): string {
   return `${localIp}|${localPort}|${remoteIp}|${remotePort}`;
 }
 
 function sortedRecord(map: ReadonlyMap<string, number>): Record<string, number> {
-  return Object.fromEntries([...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries([...map].sort(([a], [b]) => compareText(a, b)));
 }
 
 /** Reads what an ICMP error quotes: the IP header and the first 8 bytes of its payload. */

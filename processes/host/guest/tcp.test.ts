@@ -242,6 +242,7 @@ describe('tcp sequence numbers', () => {
           });
         },
         setTimer: (c, delay, kind, token) => c.setTimer(delay, 'guest.tcp', { kind, token }),
+        cancelTimer: (c, id) => c.cancelTimer(id),
         onStateChange: () => undefined,
         onData: (_c, bytes) => received.push(...bytes),
         onPeerClosed: () => undefined,

@@ -12,6 +12,7 @@
 import type { VTime } from '../../../shared/events.js';
 import type { TcpFlags, TcpOption } from '../../../shared/net/tcp.js';
 import type { NodeContext } from '../../runtime/types.js';
+import type { TcpConnectionState } from './state.js';
 
 /** Connection states, named as RFC 9293 and netstat name them. */
 export type TcpState =
@@ -100,6 +101,8 @@ export interface TcpHooks {
   transmit(ctx: NodeContext, segment: TcpOutSegment): void;
   /** Arms a timer that calls `onTimer(ctx, kind, token)` back; returns its id. */
   setTimer(ctx: NodeContext, delayNs: VTime, kind: TcpTimerKind, token: number): number;
+  /** Cancels a timer `setTimer` armed. */
+  cancelTimer(ctx: NodeContext, id: number): void;
   onStateChange(ctx: NodeContext, from: TcpState, to: TcpState, reason: TcpCloseReason | null): void;
   /** In-order bytes for the app. */
   onData(ctx: NodeContext, bytes: Uint8Array): void;
@@ -192,6 +195,14 @@ class SendQueue {
       skip = 0;
     }
     return out;
+  }
+
+  /** Replaces the whole queue with a copy of `bytes` (a restored connection). */
+  replace(bytes: Uint8Array): void {
+    // A copy, and a plain Uint8Array even when msgpack gave a Buffer (whose slice() is a view).
+    this.chunks = bytes.length > 0 ? [new Uint8Array(bytes)] : [];
+    this.headOffset = 0;
+    this.length = bytes.length;
   }
 
   /** Drops the first `count` bytes (they were acknowledged). */
@@ -416,6 +427,90 @@ export class TcpConnection {
       outOfOrderQueued: this.outOfOrder.size,
       counters: { ...this.counters },
     };
+  }
+
+  /**
+   * Everything the connection knows, as plain data, for moving it with its VM. Times are ages
+   * before `now`; timers are the owner's ids (the owner exports the timers themselves).
+   */
+  exportState(now: VTime): TcpConnectionState {
+    const outOfOrder = [...this.outOfOrder.values()].sort((a, b) => seqDiff(a.seq, this.rcvNxt) - seqDiff(b.seq, this.rcvNxt));
+    return {
+      state: this.state,
+      closeReason: this.closeReason,
+      counters: { ...this.counters },
+      iss: this.iss,
+      irs: this.irs,
+      sndUna: this.sndUna,
+      sndNxt: this.sndNxt,
+      sndMax: this.sndMax,
+      sndWnd: this.sndWnd,
+      rcvNxt: this.rcvNxt,
+      dataStart: this.dataStart,
+      sendQueue: this.sendQueue.read(0, this.sendQueue.length),
+      finQueued: this.finQueued,
+      closeAfterConnect: this.closeAfterConnect,
+      outOfOrder: outOfOrder.map((piece) => ({ seq: piece.seq, payload: piece.payload.slice(), fin: piece.fin })),
+      peerFinReceived: this.peerFinReceived,
+      mss: this.mss,
+      cwnd: this.cwnd,
+      ssthresh: this.ssthresh,
+      inRecovery: this.inRecovery,
+      recoverSeq: this.recoverSeq,
+      dupAcks: this.dupAcks,
+      rtoNs: this.rtoNs,
+      srttNs: this.srttNs,
+      rttVarNs: this.rttVarNs,
+      retries: this.retries,
+      timing: this.timing === null ? null : { endSeq: this.timing.endSeq, sentAgoNs: now - this.timing.sentAt },
+      rtoTimer: this.rtoTimer,
+      timeWaitTimer: this.timeWaitTimer,
+      timerToken: this.timerToken,
+      ackPending: this.ackPending,
+    };
+  }
+
+  /**
+   * Takes over a state `exportState` gave (already validated), on a connection just built and
+   * never opened. Nothing is sent and no hook is called: the connection carries on from there.
+   */
+  importState(state: TcpConnectionState, now: VTime): void {
+    this.state = state.state;
+    this.closeReason = state.closeReason;
+    Object.assign(this.counters, state.counters);
+    this.iss = state.iss;
+    this.irs = state.irs;
+    this.sndUna = state.sndUna;
+    this.sndNxt = state.sndNxt;
+    this.sndMax = state.sndMax;
+    this.sndWnd = state.sndWnd;
+    this.rcvNxt = state.rcvNxt;
+    this.dataStart = state.dataStart;
+    this.sendQueue.replace(state.sendQueue);
+    this.finQueued = state.finQueued;
+    this.closeAfterConnect = state.closeAfterConnect;
+    this.outOfOrder.clear();
+    this.outOfOrderBytes = 0;
+    for (const piece of state.outOfOrder) {
+      this.outOfOrder.set(piece.seq, { seq: piece.seq, payload: new Uint8Array(piece.payload), fin: piece.fin });
+      this.outOfOrderBytes += piece.payload.length;
+    }
+    this.peerFinReceived = state.peerFinReceived;
+    this.mss = state.mss;
+    this.cwnd = state.cwnd;
+    this.ssthresh = state.ssthresh;
+    this.inRecovery = state.inRecovery;
+    this.recoverSeq = state.recoverSeq;
+    this.dupAcks = state.dupAcks;
+    this.rtoNs = state.rtoNs;
+    this.srttNs = state.srttNs;
+    this.rttVarNs = state.rttVarNs;
+    this.retries = state.retries;
+    this.timing = state.timing === null ? null : { endSeq: state.timing.endSeq, sentAt: now - state.timing.sentAgoNs };
+    this.rtoTimer = state.rtoTimer;
+    this.timeWaitTimer = state.timeWaitTimer;
+    this.timerToken = state.timerToken;
+    this.ackPending = state.ackPending;
   }
 
   // --- receiving -------------------------------------------------------------------------------
@@ -820,21 +915,21 @@ export class TcpConnection {
   private armRto(ctx: NodeContext, restart: boolean): void {
     if (this.rtoTimer !== null) {
       if (!restart) return;
-      ctx.cancelTimer(this.rtoTimer);
+      this.hooks.cancelTimer(ctx, this.rtoTimer);
     }
     this.timerToken++;
     this.rtoTimer = this.hooks.setTimer(ctx, this.rtoNs, 'rto', this.timerToken);
   }
 
   private cancelRto(ctx: NodeContext): void {
-    if (this.rtoTimer !== null) ctx.cancelTimer(this.rtoTimer);
+    if (this.rtoTimer !== null) this.hooks.cancelTimer(ctx, this.rtoTimer);
     this.rtoTimer = null;
     this.timerToken++;
   }
 
   private stopTimers(ctx: NodeContext): void {
     this.cancelRto(ctx);
-    if (this.timeWaitTimer !== null) ctx.cancelTimer(this.timeWaitTimer);
+    if (this.timeWaitTimer !== null) this.hooks.cancelTimer(ctx, this.timeWaitTimer);
     this.timeWaitTimer = null;
   }
 

@@ -20,7 +20,7 @@ import { RandomStream } from '../../../shared/random.js';
 import type { SegmentSpec, VmSpec } from '../../../shared/topology/types.js';
 import type { NodeContext } from '../../runtime/types.js';
 import { GuestStack } from './stack.js';
-import type { GuestStackSettings } from './stack.js';
+import type { GuestStackOptions, GuestStackSettings } from './stack.js';
 
 /** An event a stack emitted, with when and where. */
 export interface LabEvent {
@@ -130,6 +130,11 @@ export class LabHost {
   readonly ctx: NodeContext;
   readonly stacks = new Map<string, GuestStack>();
   private readonly ports = new Map<string, VnicPort>();
+  private readonly options = new Map<string, GuestStackOptions>();
+  /** VMs stunned or moved away: frames for them are dropped, timers naming them are ignored. */
+  private readonly away = new Set<string>();
+  /** Frames that arrived for a VM while it was away. */
+  droppedAway = 0;
 
   constructor(
     private readonly lab: GuestLab,
@@ -140,15 +145,46 @@ export class LabHost {
   ) {
     this.ctx = labContext(lab, id, (name, data) => this.dispatchTimer(name, data));
     for (const vm of vms) {
-      const stack = new GuestStack({
+      const options: GuestStackOptions = {
         vm,
         segments,
         transmit: (vnicId, frame) => this.ports.get(`${vm.id}/${vnicId}`)?.transmit(frame),
         ...(settings ? { settings } : {}),
-      });
-      this.stacks.set(vm.id, stack);
-      for (const vnic of vm.vnics) this.ports.set(`${vm.id}/${vnic.id}`, new VnicPort(`${vm.id}/${vnic.id}`, (frame) => stack.receive(this.ctx, vnic.id, frame)));
+      };
+      this.options.set(vm.id, options);
+      this.stacks.set(vm.id, new GuestStack(options));
+      for (const vnic of vm.vnics) this.ports.set(`${vm.id}/${vnic.id}`, new VnicPort(`${vm.id}/${vnic.id}`, (frame) => this.deliverTo(vm.id, vnic.id, frame)));
     }
+  }
+
+  /**
+   * Stuns a VM (the first half of a vMotion): from now on its frames are dropped and its timers
+   * ignored. Returns its stack, to export from; the host never calls it again.
+   */
+  detach(vmId: string): GuestStack {
+    const stack = this.stack(vmId);
+    this.stacks.delete(vmId);
+    this.away.add(vmId);
+    return stack;
+  }
+
+  /**
+   * Gives a VM of this host the stack `build` makes from the options a new stack for it would
+   * get here (typically `GuestStack.restore(options, state, host.ctx)`): the VM arrived or
+   * resumed. Frames and timers reach the new stack from now on.
+   */
+  attach(vmId: string, build: (options: GuestStackOptions) => GuestStack): GuestStack {
+    const stack = build(this.optionsOf(vmId));
+    this.stacks.set(vmId, stack);
+    this.away.delete(vmId);
+    return stack;
+  }
+
+  /** What a new stack for one of this host's VMs is built from (its spec, the segments, the wiring). */
+  optionsOf(vmId: string): GuestStackOptions {
+    const options = this.options.get(vmId);
+    if (!options) throw new Error(`No VM ${vmId} on host ${this.id}`);
+    return options;
   }
 
   /** The stack of one VM. */
@@ -175,8 +211,20 @@ export class LabHost {
     for (const stack of this.stacks.values()) stack.onEnd(this.ctx);
   }
 
+  private deliverTo(vmId: string, vnicId: string, frame: Uint8Array): { readonly code: string } | null {
+    const stack = this.stacks.get(vmId);
+    if (!stack) {
+      this.droppedAway++;
+      return null;
+    }
+    return stack.receive(this.ctx, vnicId, frame);
+  }
+
   private dispatchTimer(name: string, data: unknown): void {
     for (const stack of this.stacks.values()) if (stack.onTimer(this.ctx, name, data)) return;
+    // A stack that left still has timers pending here, as a host process that was left has.
+    const vm = typeof data === 'object' && data !== null ? (data as { vm?: unknown }).vm : undefined;
+    if (name.startsWith('guest.') && typeof vm === 'string' && this.away.has(vm)) return;
     throw new Error(`Timer ${name} was claimed by no stack on host ${this.id}`);
   }
 }
