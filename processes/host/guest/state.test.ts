@@ -9,9 +9,8 @@ import { GuestStack } from './stack.js';
 import { GuestStateError } from './state.js';
 import type { GuestStackState } from './state.js';
 import { seqDiff } from './tcp.js';
-import { GuestLab, labContext, twoVms } from './testing.js';
+import { GuestLab, labContext, twoVms, TWO_VMS } from './testing.js';
 import type { LabEvent, LabHost, LinkOptions, TwoVms } from './testing.js';
-import { TWO_VMS } from './testing.js';
 
 const S = 1_000_000_000;
 const MS = 1_000_000;
@@ -91,7 +90,7 @@ describe('guest stack state', () => {
     expect(sameBytes(decode(encode(state)))).toEqual(state);
     expect(t.a.stack.exportState(t.lab.now)).toEqual(state);
 
-    // Everything the brief of a moving VM names is in it, mid-flow.
+    // Every part of the guest is in it, mid-flow.
     const client = state.connections.find((c) => c.flow === 'a-b-tcp')!;
     const server = state.connections.find((c) => c.role === 'server')!;
     expect(client.tcp.state).toBe('ESTABLISHED');
