@@ -116,17 +116,17 @@ class MatchTracker {
   }
 
   /**
-   * Why nothing matched, `scope` narrowing where (`after it`): `no X (nearest: at 1 s on esx-02,
-   * active = emulated)`.
+   * Why nothing matched, `scope` narrowing where (`after the import at 2 s`, `shortScope` says it
+   * again in the note: `after it`): `no X (nearest: at 1 s on esx-02, active = emulated)`.
    */
-  missing(scope = ''): string {
+  missing(scope = '', shortScope = scope): string {
     const plain = this.matcher.nodes.length === 0 && this.matcher.where.length === 0;
-    const suffix = scope === '' ? '' : ` ${scope}`;
-    const what = `no ${this.describe()}${plain ? ' event' : ''}${suffix}`;
+    const what = `no ${this.describe()}${plain ? ' event' : ''}${scope === '' ? '' : ` ${scope}`}`;
     if (this.ofKind === 0) {
+      const none = `no ${this.matcher.kind} at all${shortScope === '' ? '' : ` ${shortScope}`}`;
       const why = LATE_KINDS[this.matcher.kind];
-      if (why !== undefined) return `${what} (no ${this.matcher.kind} at all${suffix}: ${why})`;
-      return plain ? what : `${what} (no ${this.matcher.kind} at all${suffix})`;
+      if (why !== undefined) return `${what} (${none}: ${why})`;
+      return plain ? what : `${what} (${none})`;
     }
     if (this.nearest === null) return what;
     return `${what} (nearest: ${whereAndWhen(this.nearest.event)}, ${describeMiss(this.matcher, this.nearest.event, this.nearest.failed)})`;
@@ -223,7 +223,7 @@ class OrderEvaluator implements CheckEvaluator {
     if (a === null) {
       return { type: 'order', status, reason: sentence(withFix(this.first.missing(), fix)), observed: null };
     }
-    return { type: 'order', status, reason: sentence(withFix(`${at(this.first, a)}, but ${this.after.missing('after it')}${early}`, fix)), observed: at(this.first, a) };
+    return { type: 'order', status, reason: sentence(withFix(`${this.after.missing(`after ${at(this.first, a)}`, 'after it')}${early}`, fix)), observed: at(this.first, a) };
   }
 }
 

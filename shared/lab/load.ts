@@ -128,7 +128,7 @@ class LabParser {
     const m = checked.value;
     const matcher = this.matcher(m, path);
     const unit = m.unit ?? (/Ns$/.test(m.field) ? 'ns' : 'plain');
-    return { type: 'field', matcher, field: m.field, pick: m.pick, unit, label: m.label ?? `${m.field} of the ${m.pick === 'sum' ? 'sum over' : m.pick} ${m.kind}` };
+    return { type: 'field', matcher, field: m.field, pick: m.pick, unit, label: m.label ?? (m.pick === 'sum' ? `the sum of ${m.field} over ${m.kind}` : `the ${m.field} of the ${m.pick} ${m.kind}`) };
   }
 
   check(raw: unknown, path: DataPath): Check | null {
@@ -145,8 +145,16 @@ class LabParser {
       }
       return null;
     }
+    // A check whose shape is wrong still has its conditions checked, so one run shows everything.
     const fail = (problems: PathProblem[]): null => {
       this.problems.push(...problems);
+      const where = (fields: unknown, at: DataPath): void => {
+        if (isRecord(fields) && isRecord(fields.where)) for (const [key, value] of Object.entries(fields.where)) this.condition(value, [...at, 'where', key]);
+      };
+      where(raw, path);
+      where(raw.first, [...path, 'first']);
+      where(raw.then, [...path, 'then']);
+      where(raw.measure, [...path, 'measure']);
       return null;
     };
     switch (type) {
@@ -248,12 +256,12 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
   const rawTasks = Array.isArray(data.tasks) ? data.tasks : [];
   const seenIds = new Map<string, number>();
   rawTasks.forEach((raw, index) => {
+    const id = isRecord(raw) && typeof raw.id === 'string' ? raw.id : null;
+    const earlier = id === null ? undefined : seenIds.get(id);
+    if (earlier !== undefined) parser.problems.push({ path: ['tasks', index, 'id'], message: `duplicate task id "${id}" (also tasks[${earlier}])` });
+    else if (id !== null) seenIds.set(id, index);
     const task = parser.task(raw, index);
-    if (task === null) return;
-    const earlier = seenIds.get(task.id);
-    if (earlier !== undefined) parser.problems.push({ path: ['tasks', index, 'id'], message: `duplicate task id "${task.id}" (also tasks[${earlier}])` });
-    seenIds.set(task.id, index);
-    tasks.push(task);
+    if (task !== null) tasks.push(task);
   });
 
   // Problems found so far, located; the parts add theirs already located.

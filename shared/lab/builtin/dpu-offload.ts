@@ -1,6 +1,7 @@
 /**
  * Built-in lab "What the DPU takes off the host":
- * the same traffic in each vNIC mode, and the cores each one costs. The text is the lab file as a teacher writes one; `dpulab lab show dpu-offload` prints it.
+ * the same traffic in each vNIC mode, and the cores each one costs.
+ * The text is the lab file as a teacher writes one; `dpulab lab show dpu-offload` prints it.
  */
 
 import type { BuiltinLab } from './types.js';

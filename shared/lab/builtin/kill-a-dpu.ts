@@ -1,6 +1,7 @@
 /**
  * Built-in lab "Kill a DPU":
- * DPU failover: kill the active DPU, measure detection, bring it back as standby. The text is the lab file as a teacher writes one; `dpulab lab show kill-a-dpu` prints it.
+ * DPU failover: kill the active DPU, measure detection, bring it back as standby.
+ * The text is the lab file as a teacher writes one; `dpulab lab show kill-a-dpu` prints it.
  */
 
 import type { BuiltinLab } from './types.js';

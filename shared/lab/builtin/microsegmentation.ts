@@ -1,6 +1,7 @@
 /**
  * Built-in lab "Micro-segmentation follows the VM":
- * firewall rules and connection state that follow a migrating VM. The text is the lab file as a teacher writes one; `dpulab lab show microsegmentation` prints it.
+ * firewall rules and connection state that follow a migrating VM.
+ * The text is the lab file as a teacher writes one; `dpulab lab show microsegmentation` prints it.
  */
 
 import type { BuiltinLab } from './types.js';

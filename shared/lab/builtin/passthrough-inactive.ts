@@ -1,6 +1,7 @@
 /**
  * Built-in lab "Why is passthrough inactive?":
- * a VM whose passthrough stays inactive, diagnosed and fixed while it runs. The text is the lab file as a teacher writes one; `dpulab lab show passthrough-inactive` prints it.
+ * a VM whose passthrough stays inactive, diagnosed and fixed while it runs.
+ * The text is the lab file as a teacher writes one; `dpulab lab show passthrough-inactive` prints it.
  */
 
 import type { BuiltinLab } from './types.js';

@@ -1,6 +1,7 @@
 /**
  * Built-in lab "Passthrough vMotion, step by step":
- * a VM with a passthrough vNIC migrated under load, hand-off by hand-off. The text is the lab file as a teacher writes one; `dpulab lab show passthrough-vmotion` prints it.
+ * a VM with a passthrough vNIC migrated under load, hand-off by hand-off.
+ * The text is the lab file as a teacher writes one; `dpulab lab show passthrough-vmotion` prints it.
  */
 
 import type { BuiltinLab } from './types.js';
