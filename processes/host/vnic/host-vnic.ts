@@ -18,11 +18,13 @@
 import type { HostSpec, VmSpec, VnicMode, VnicSpec } from '../../../shared/topology/types.js';
 import { compareViews } from '../../../shared/vmxnet3/compare.js';
 import { Vmxnet3Device } from '../../../shared/vmxnet3/device.js';
-import type { Vmxnet3Driver, RingSizes, TxProduced } from '../../../shared/vmxnet3/driver.js';
+import type { RingSizes, TxProduced } from '../../../shared/vmxnet3/driver.js';
 import { Vmxnet3Error } from '../../../shared/vmxnet3/errors.js';
 import { rxFilterKey } from '../../../shared/vmxnet3/rx-filter-key.js';
 import { BAR1, CMD, rxprodRegister, txprodRegister } from '../../../shared/vmxnet3/registers.js';
 import type { RxDropReason, RxRingId, Vmxnet3DeviceState, Vmxnet3DriverView } from '../../../shared/vmxnet3/state.js';
+import { Vmxnet3Driver } from '../../../shared/vmxnet3/driver.js';
+import { normalizeMac } from '../../../shared/net/mac.js';
 import { decodeDma, encodeDma } from '../../common/pcie.js';
 import type { DmaMessage } from '../../common/pcie.js';
 import { encodeDoorbell, decodeVfMailbox, encodeVfMailbox, isMalformedPcie, vnicOfMessage } from '../../dpu/vf-endpoint/vf-messages.js';
@@ -43,7 +45,7 @@ export type HostCostStep = 'guest-driver-tx' | 'guest-driver-rx' | 'doorbell' | 
  * not answered a bind yet, `vf-failed` when the DPU refused for another reason (a device state it
  * could not load, a shared area it could not use).
  */
-export type VnicModeReason = PassthroughBlocker | 'awaiting-vf' | 'vf-failed';
+export type VnicModeReason = PassthroughBlocker | 'awaiting-vf' | 'vf-failed' | 'vmotion-in-progress' | 'dfw-import-refused';
 
 /**
  * Where a vNIC is in a hand-off: `steady`; `binding` (vf.bind sent, the backend serves);
@@ -74,6 +76,7 @@ export type HostVnicDropReason =
   | 'stale-dpu'
   | 'rejected-by-driver'
   | 'rx-malformed'
+  | 'disconnected'
   | `rx-${RxDropReason}`;
 
 /** Every drop reason, in the order counters list them. */
@@ -86,6 +89,7 @@ export const HOST_VNIC_DROP_REASONS: readonly HostVnicDropReason[] = [
   'stale-dpu',
   'rejected-by-driver',
   'rx-malformed',
+  'disconnected',
   'rx-no-buffer',
   'rx-filtered',
   'rx-quiesced',
@@ -103,7 +107,7 @@ export type TransmitResult =
   | { outcome: 'sent'; steps: HostCostStep[] }
   | { outcome: 'local'; steps: HostCostStep[]; frame: Uint8Array }
   | { outcome: 'held'; steps: HostCostStep[] }
-  | { outcome: 'dropped'; steps: HostCostStep[]; reason: 'tx-ring-full' };
+  | { outcome: 'dropped'; steps: HostCostStep[]; reason: 'tx-ring-full' | 'disconnected' };
 
 /** What a message from the DPU (or a frame from the software switch) produced: frames for the guest's stack, and the host cost steps taken. */
 export interface VnicRxResult {
@@ -172,6 +176,21 @@ export interface HostVnicView {
   };
 }
 
+/**
+ * What of a vNIC moves with its VM on vMotion: the guest driver's state (it lives in guest memory),
+ * the emulated backend's device state (the VF's state was copied into it at the hand-off), the mode
+ * asked for and the counters. Plain data, for the migration stream.
+ */
+export interface VnicMigrationState {
+  readonly vnic: string;
+  readonly mac: string;
+  readonly requested: VnicMode;
+  readonly driver: unknown;
+  readonly device: Vmxnet3DeviceState;
+  readonly ring1BufferLength: number;
+  readonly counters: readonly number[];
+}
+
 /** A guest doorbell write trapped while a VF is given back, replayed on the restored backend. */
 type HeldWrite = { kind: 'tx'; descriptor: TxProduced; frame: Uint8Array } | { kind: 'rxfill'; ring: RxRingId; index: number };
 
@@ -187,10 +206,10 @@ export function vnicOfPcieMessage(channel: Channel, bytes: Uint8Array): string |
 
 /** One vNIC of a VM, as its host serves it. */
 export class HostVnic {
-  private readonly vm: VmSpec;
+  private vm: VmSpec;
   private readonly spec: VnicSpec;
   private dpu: string | null;
-  private readonly driver: Vmxnet3Driver;
+  private driver: Vmxnet3Driver;
   private backend: Vmxnet3Device;
   private requestedMode: VnicMode;
   private activeMode: ActiveMode;
@@ -201,6 +220,10 @@ export class HostVnic {
   /** What the host knows of its VF's state, kept while a VF serves (from `vf.load` on). */
   private shadow: VfShadow | null = null;
   private booted = false;
+  /** A vMotion holds the vNIC in the backend (emulated) until it ends: passthrough cannot migrate. */
+  private migrating = false;
+  /** The destination DPU refused the firewall state: the vNIC stays disconnected (fail closed). */
+  private disconnectedBy: string | null = null;
   private lastEmitted = '';
   private ring1BufferLength = 0;
   private readonly refillThreshold: number;
@@ -301,6 +324,12 @@ export class HostVnic {
     if (this.driver.txFree(0) === 0) {
       this.drops['tx-ring-full']++;
       return { outcome: 'dropped', steps: [], reason: 'tx-ring-full' };
+    }
+    if (this.disconnectedBy !== null) {
+      // No port behind the vNIC: the backend completes the descriptor, the frame goes nowhere.
+      this.backendTx(this.driver.transmit(0, frame.length));
+      this.drops.disconnected++;
+      return { outcome: 'dropped', steps: ['guest-driver-tx', 'emulation-tx'], reason: 'disconnected' };
     }
     const descriptor = this.driver.transmit(0, frame.length);
     this.txFrames++;
@@ -418,6 +447,94 @@ export class HostVnic {
     return { lostTx, mode: this.activeMode, steps, settled: this.settled };
   }
 
+  /**
+   * vMotion begins (`true`) or ends (`false`). While it runs the vNIC is held in the backend: a VF
+   * that serves it is given back (its state copied into the backend: `vnic.handoff`
+   * vf-to-emulated) and no VF is asked for. When it ends, the vNIC asks its DPU for a VF again if it
+   * is eligible (`vnic.handoff` emulated-to-vf once one is bound).
+   */
+  setMigrating(ctx: NodeContext, migrating: boolean): void {
+    if (this.migrating === migrating) return;
+    this.migrating = migrating;
+    if (this.disconnectedBy !== null) return;
+    this.reconcile(ctx);
+    this.emitMode(ctx);
+  }
+
+  /** Whether the guest's rings are served by the backend with nothing pending (a vMotion may copy it). */
+  get inBackend(): boolean {
+    return this.phase === 'steady' && this.activeMode !== 'uptv2';
+  }
+
+  /** The VM's reservation changed (`vm.reserve`): the vNIC reconsiders its mode. */
+  updateVm(ctx: NodeContext, vm: VmSpec): void {
+    this.vm = vm;
+    if (!this.booted || this.disconnectedBy !== null) return;
+    this.reconcile(ctx);
+    this.emitMode(ctx);
+  }
+
+  /** What moves with the VM (see {@link VnicMigrationState}); only while the backend serves. */
+  exportMigration(): VnicMigrationState {
+    if (!this.inBackend) throw new HostVnicError('not-in-backend', `vNIC ${this.id} cannot migrate while a VF serves it or a hand-off is under way`);
+    return {
+      vnic: this.id,
+      mac: this.spec.mac,
+      requested: this.requestedMode,
+      driver: this.driver.exportState(),
+      device: this.backend.snapshot(),
+      ring1BufferLength: this.ring1BufferLength,
+      counters: [this.txFrames, this.txBytes, this.rxFrames, this.rxBytes, this.violations, this.failovers, this.lostTx],
+    };
+  }
+
+  /**
+   * The vNIC as it arrives on a vMotion destination: the guest driver and the backend restored from
+   * what moved, served by `dpu`'s backend (emulated, still migrating until `setMigrating(false)`).
+   * Checks that the MAC did not change and that the guest's view equals the restored device.
+   */
+  static arrive(ctx: NodeContext, options: HostVnicOptions, state: VnicMigrationState): HostVnic {
+    const vnic = new HostVnic(options);
+    vnic.driver = Vmxnet3Driver.restore(state.driver);
+    vnic.backend = Vmxnet3Device.restore(state.device);
+    vnic.requestedMode = state.requested;
+    vnic.ring1BufferLength = state.ring1BufferLength;
+    [vnic.txFrames, vnic.txBytes, vnic.rxFrames, vnic.rxBytes, vnic.violations, vnic.failovers, vnic.lostTx] = state.counters.map((n) => n ?? 0) as [number, number, number, number, number, number, number];
+    vnic.booted = true;
+    vnic.migrating = true;
+    vnic.takeEligibleBackendMode();
+    const problems: string[] = [];
+    if (state.mac !== options.vnic.mac) problems.push(`The MAC moved as ${state.mac}, the vNIC's is ${options.vnic.mac}`);
+    if (vnic.backend.mac !== normalizeMac(options.vnic.mac)) problems.push(`The restored device answers MAC ${vnic.backend.mac}, the vNIC's is ${options.vnic.mac}`);
+    vnic.check(ctx, 'emulated', vnic.backend.snapshot(), problems);
+    vnic.emitMode(ctx);
+    return vnic;
+  }
+
+  /**
+   * Sends a frame the hypervisor makes on the VM's behalf (the RARP after a vMotion) through the
+   * backend, without touching the guest's rings; false while a VF serves or the vNIC is disconnected.
+   */
+  announce(ctx: NodeContext, frame: Uint8Array): boolean {
+    if (!this.inBackend || this.disconnectedBy !== null || this.dpu === null) return false;
+    const mode = this.activeMode === 'mux' ? 'mux' : 'emulated';
+    this.sendDma(ctx, { op: 'tx', vnic: this.id, mode, queue: 0, index: 0, gen: 1, frame });
+    return true;
+  }
+
+  /** The destination refused the firewall state and the vMotion finishes anyway: the vNIC stays disconnected. */
+  disconnect(ctx: NodeContext): void {
+    this.disconnectedBy = 'dfw-import-refused';
+    this.activeMode = 'emulated';
+    this.reasonNow = 'dfw-import-refused';
+    this.emitMode(ctx);
+  }
+
+  /** True while the vNIC is disconnected (fail closed after a refused firewall import). */
+  get disconnected(): boolean {
+    return this.disconnectedBy !== null;
+  }
+
   /** A plain-data view: modes, hand-off phase, VF, the driver's view, the backend's state, counters. */
   inspect(): HostVnicView {
     return {
@@ -533,8 +650,10 @@ export class HostVnic {
   // -------------------------------------------------------------------------------------------
   // Modes and hand-offs
 
-  private eligible(): { mode: ActiveMode; blocker: PassthroughBlocker | null } {
-    return eligibleMode(hostWith(this.vm, this.dpu), this.vm, this.requestedMode);
+  private eligible(): { mode: ActiveMode; blocker: VnicModeReason | null } {
+    const target = eligibleMode(hostWith(this.vm, this.dpu), this.vm, this.requestedMode);
+    if (this.migrating && target.mode === 'uptv2') return { mode: 'emulated', blocker: 'vmotion-in-progress' };
+    return target;
   }
 
   /** Brings the active mode towards the requested one, when no hand-off is under way. */
@@ -571,6 +690,7 @@ export class HostVnic {
     this.vfIndex = vf;
     this.activeMode = 'uptv2';
     this.reasonNow = null;
+    this.emitHandoff(ctx, 'emulated-to-vf', state);
     this.check(ctx, from, state);
     this.emitMode(ctx);
   }
@@ -594,6 +714,7 @@ export class HostVnic {
     }
     this.backend.resume();
     this.takeEligibleBackendMode();
+    this.emitHandoff(ctx, 'vf-to-emulated', this.backend.snapshot());
     const steps = this.replayHeld(ctx, problems);
     this.check(ctx, 'uptv2', this.backend.snapshot(), problems);
     this.emitMode(ctx);
@@ -631,6 +752,20 @@ export class HostVnic {
       }
     }
     return steps;
+  }
+
+  /** Records a hand-off between the VF and the backend, with the device state that crossed. */
+  private emitHandoff(ctx: NodeContext, direction: 'vf-to-emulated' | 'emulated-to-vf', state: Vmxnet3DeviceState): void {
+    ctx.emit('vnic.handoff', {
+      vnic: this.id,
+      vm: this.vm.id,
+      direction,
+      host: this.vm.host,
+      dpu: this.dpu,
+      vf: direction === 'emulated-to-vf' ? this.vfIndex : null,
+      cause: this.migrating ? 'vmotion' : 'mode',
+      registers: handoffRegisters(state),
+    });
   }
 
   /** Compares the guest's view with the device that now serves it; records every mismatch. */
@@ -733,6 +868,25 @@ export class HostVnic {
     this.drops[reason]++;
     ctx.emit('pcie.drop', { side: 'host', vnic: this.id, channel, reason, message });
   }
+}
+
+/**
+ * The device-private state a hand-off copies, as `vnic.handoff` records it: the BAR registers, per
+ * ring the index and generation bit the device expects next, the completion rings, the RX filter,
+ * link, interrupt mask and cause.
+ */
+function handoffRegisters(state: Vmxnet3DeviceState): Record<string, unknown> {
+  return {
+    mac: state.permanentMac,
+    status: state.status,
+    registers: state.registers,
+    link: state.link,
+    rxFilter: state.config === null ? null : { rxMode: state.config.rxMode, multicast: state.config.multicast, vlanFilter: state.config.vlanFilter },
+    features: state.config?.features ?? null,
+    interrupts: state.interrupts,
+    txQueues: state.txQueues,
+    rxQueues: state.rxQueues,
+  };
 }
 
 /** The host as `eligibleMode` needs it: only whether it has a DPU matters there. */
