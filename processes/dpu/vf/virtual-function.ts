@@ -8,6 +8,7 @@
  * STOP_COPY. On the way to STOP the function drains its DMA: every descriptor it consumed gets its
  * completion, so the copy holds no work in flight.
  */
+import { illegalArc } from './arc-checker.js';
 import { ZERO_MAC, normalizeMac } from '../../../shared/net/mac.js';
 import type { MacAddress } from '../../../shared/net/mac.js';
 import { Vmxnet3Device } from '../../../shared/vmxnet3/device.js';
@@ -209,6 +210,8 @@ export class VirtualFunction {
     const from = this.mig;
     this.mig = to;
     ctx.emit('vf.state', { vf: this.index, vnic: this.vnicId, from, to, via });
+    const illegal = illegalArc(from, to, via);
+    if (illegal !== null) ctx.emit('vf.checker.violation', { vf: this.index, vnic: this.vnicId, from, to, via, problem: illegal });
   }
 
   private refuse(ctx: NodeContext, from: VfioState, to: VfioState, reason: string): void {
