@@ -10,7 +10,7 @@ import type { Channel, NodeContext } from '../runtime/types.js';
 import { DfwImportError, DistributedFirewall, parseDfwExport, type DfwExport } from './dfw/index.js';
 import type { VnicIdentity } from './dfw/rule.js';
 import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction, type TunnelledFrame } from './switching/index.js';
-import { buildRarpAnnouncement } from './switching/rarp.js';
+import { buildRarpAnnouncement, ETHERTYPE_RARP } from './switching/rarp.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
 import { captureState, type HaStateView } from './ha/change-tracker.js';
 import { commitReplica, type SyncReplica } from './ha/replica.js';
@@ -412,6 +412,11 @@ export class DpuDatapath implements HaDatapathHooks {
     if (verdict.action !== 'allow') return;
     this.observeFlow(ctx, vnic, frame);
     this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call);
+    // A RARP from a vNIC is the hypervisor announcing a VM that just arrived: besides flooding it on
+    // the segment (remote tunnel endpoints relearn), send it raw on the active uplink so the
+    // physical switches learn the VM's MAC there too ("notify switches").
+    const uplink = this.switch.activeUplink;
+    if (uplink !== null && frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_RARP) ctx.send(uplink, frame);
   }
 
   /** Counts an IP packet a vNIC sent into its IPFIX flow (ingress interface: the vNIC's index + 1). */

@@ -138,6 +138,11 @@ export class ControlPlane {
     return [...teps].sort(compareIpv4);
   }
 
+  /** Every TEP that serves a host now, sorted: where an announcement of a moved VM must reach. */
+  allTeps(): Ipv4Address[] {
+    return [...new Set(this.hostTeps.values())].sort(compareIpv4);
+  }
+
   /** The TEP that serves a host now (its active DPU's, or its own without DPUs), or undefined for an unknown host. */
   hostTep(host: string): Ipv4Address | undefined {
     return this.hostTeps.get(host);

@@ -641,7 +641,10 @@ export class OverlaySwitch {
     }
     if (segment.spec.vni !== null) {
       const vni = segment.spec.vni;
-      for (const tep of this.controlPlane.tepsForSegment(segment.spec.id)) {
+      // A RARP announces a VM that moved here: every tunnel endpoint must relearn it, including
+      // those that had it (and have no VM of the segment left), as a central control plane would push.
+      const rarp = frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_RARP;
+      for (const tep of rarp ? this.controlPlane.allTeps() : this.controlPlane.tepsForSegment(segment.spec.id)) {
         if (tep === this.tep.ip) continue;
         this.counts.replicated++;
         actions.push(...this.encapsulate(ctx, tep, vni, frame, origin, stepsFor(['encap'])));
