@@ -7,6 +7,11 @@ import { buildVmotionFrame, parseVmotionFrame } from '../common/vmotion-net.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { HeartbeatAgent } from './heartbeat-agent.js';
 import { HostDatapath } from './host-datapath.js';
+import { VmotionAgent, VMOTION_TIMER_PREFIX, type DpuVnicReply } from './vmotion/agent.js';
+import { decodeVmotionMessage, encodeVmotionMessage } from './vmotion/messages.js';
+import { VmotionError } from './vmotion/errors.js';
+import { encodeVfMailbox } from '../dpu/vf-endpoint/vf-messages.js';
+import { buildRarpAnnouncement } from '../dpu/switching/rarp.js';
 
 /**
  * The x86 hypervisor host: its VMs (guest stacks, guest vmxnet3 drivers), the vmkernel's vNIC
@@ -23,6 +28,7 @@ export class HostCore implements NodeCore {
    * up on `mgmt` (`common/vmotion-net.ts`); null drops them.
    */
   vmotionHandler: ((ctx: NodeContext, fromHost: string, payload: Uint8Array) => void) | null = null;
+  private readonly vmotion: VmotionAgent;
 
   constructor(
     private readonly node: HostNode,
@@ -35,6 +41,41 @@ export class HostCore implements NodeCore {
       onState: (ctx, dpu, state) => this.apply(ctx, this.ha.onDpuState(ctx, dpu, state)),
     });
     this.datapath = new HostDatapath(node, topology);
+    this.vmotion = this.vmotionAgent(topology);
+  }
+
+  /** The vMotion agent, wired to this host's datapath, DPUs and vMotion network. */
+  private vmotionAgent(topology: ResolvedTopology): VmotionAgent {
+    const agent = new VmotionAgent({
+      node: this.node,
+      topology,
+      datapath: this.datapath,
+      send: (ctx, to, message) => this.sendVmotion(ctx, to, encodeVmotionMessage(message)),
+      dpus: () => {
+        const active = this.ha.active;
+        return { active, others: this.node.spec.dpus.filter((d) => d !== active) };
+      },
+      release: (ctx, dpu, vnic, exportState) => void ctx.send(dpu, encodeVfMailbox({ op: 'vnic.release', vnic, export: exportState }), 'mailbox'),
+      adopt: (ctx, dpu, vm, vnic, dfw) => {
+        const spec = vm.vnics.find((v) => v.id === vnic)!;
+        const placement = { id: spec.id, vm: vm.id, mac: spec.mac, segment: spec.segment, ipv4: spec.ipv4, ipv6: spec.ipv6, mode: spec.mode };
+        ctx.send(dpu, encodeVfMailbox({ op: 'vnic.adopt', vnic, placement, export: (dfw ?? null) as never }), 'mailbox');
+      },
+      rarp: (mac) => buildRarpAnnouncement(mac),
+      vmsChanged: (ctx) => this.ha.setVnics(ctx, this.datapath.vmIds().flatMap((vm) => this.datapath.vnicsOf(vm).map((v) => v.id))),
+    });
+    this.vmotionHandler = (ctx, fromHost, payload) => {
+      try {
+        agent.onMessage(ctx, fromHost, decodeVmotionMessage(payload));
+      } catch (error) {
+        if (!(error instanceof VmotionError)) throw error;
+        agent.countMalformed();
+        ctx.emit('frame.malformed', { port: this.ha.active ?? '', code: error.code, offset: 0, message: `from ${fromHost}: ${error.message}` });
+      }
+    };
+    this.datapath.onVnicMessage = (ctx, vm) => agent.onVnicMessage(ctx, vm);
+    this.datapath.onDpuVnicReply = (ctx, reply: DpuVnicReply) => agent.onDpuReply(ctx, reply);
+    return agent;
   }
 
   /**
@@ -103,6 +144,10 @@ export class HostCore implements NodeCore {
   }
 
   onTimer(ctx: NodeContext, name: string, data: unknown): void {
+    if (name.startsWith(VMOTION_TIMER_PREFIX)) {
+      this.vmotion.onTimer(ctx, name, data);
+      return;
+    }
     if (!this.heartbeats.onTimer(ctx, name, data)) this.datapath.onTimer(ctx, name, data);
   }
 
@@ -113,6 +158,10 @@ export class HostCore implements NodeCore {
   onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): void {
     if (action === 'dpu.failover') {
       this.apply(ctx, this.ha.failover(ctx, 'userInitiated'));
+      return;
+    }
+    if (action === 'vmotion') {
+      this.vmotion.onAction(ctx, args);
       return;
     }
     if (!this.datapath.onAction(ctx, action, args)) ctx.emit('node.error', { message: `Host ${this.node.id} cannot do ${action}`, while: 'action' });
@@ -132,6 +181,7 @@ export class HostCore implements NodeCore {
       malformed: this.malformed.counts(),
       datapath: this.datapath.inspect(),
       ha: this.ha.inspect(),
+      vmotion: this.vmotion.inspect(),
     };
   }
 }

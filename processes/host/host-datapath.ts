@@ -1,4 +1,4 @@
-import type { HostNode, ResolvedTopology } from '../../shared/topology/types.js';
+import type { HostNode, ResolvedTopology, VmSpec } from '../../shared/topology/types.js';
 import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
@@ -7,8 +7,12 @@ import type { Channel, NodeContext } from '../runtime/types.js';
 import { DistributedFirewall } from '../dpu/dfw/index.js';
 import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from '../dpu/switching/index.js';
 import { FlowError } from './guest/flow-spec.js';
-import { GuestStack } from './guest/stack.js';
-import { HostVnic, vnicOfPcieMessage } from './vnic/host-vnic.js';
+import { GuestStack, type GuestStackOptions } from './guest/stack.js';
+import { HostVnic, vnicOfPcieMessage, type VnicMigrationState } from './vnic/host-vnic.js';
+import { DeliveryLog } from './vmotion/delivery-log.js';
+import type { DpuVnicReply } from './vmotion/agent.js';
+import { decodeVfMailbox } from '../dpu/vf-endpoint/vf-messages.js';
+import type { VTime } from '../../shared/events.js';
 import type { DpuHaManager, FailoverPlan } from './ha/failover.js';
 import {
   buildTraceflowPacket,
@@ -42,6 +46,16 @@ export class HostDatapath {
   private readonly stacks = new Map<string, GuestStack>();
   /** The VM of each vNIC. */
   private readonly vmOf = new Map<string, string>();
+  /** The VMs this host runs now (vMotion moves them), by id in id order. */
+  private readonly vms = new Map<string, VmSpec>();
+  /** Stunned VMs (vMotion): their guest timers wait here, frames for them are dropped. */
+  private readonly frozen = new Map<string, Array<{ name: string; data: unknown }>>();
+  /** Per VM, when a frame was last delivered to its guest and digests of the latest ones. */
+  private readonly deliveries = new Map<string, DeliveryLog>();
+  /** Called with a DPU's answer to a vNIC release or adopt (vMotion). */
+  onDpuVnicReply: ((ctx: NodeContext, reply: DpuVnicReply) => void) | null = null;
+  /** Called after every device-channel message for a vNIC (the vMotion agent waits for hand-offs). */
+  onVnicMessage: ((ctx: NodeContext, vm: string) => void) | null = null;
   /** The software switch and firewall of a host without DPUs. */
   private readonly softSwitch: OverlaySwitch | null = null;
   private readonly firewall: DistributedFirewall | null = null;
@@ -59,11 +73,12 @@ export class HostDatapath {
     const activeDpu = host.spec.failover.active[0] ?? host.spec.dpus[0] ?? null;
     const vms = [...host.spec.vms].sort((a, b) => (a.id < b.id ? -1 : 1));
     for (const vm of vms) {
+      this.vms.set(vm.id, vm);
       for (const vnic of vm.vnics) {
         this.vnics.set(vnic.id, new HostVnic({ vm, vnic, dpu: activeDpu, requested: vnic.mode }));
         this.vmOf.set(vnic.id, vm.id);
       }
-      this.stacks.set(vm.id, new GuestStack({ vm, segments: topology.segments, transmit: (vnic, frame, ctx) => this.transmit(ctx, vnic, frame) }));
+      this.stacks.set(vm.id, new GuestStack(this.stackOptions(vm)));
     }
     if (host.spec.dpus.length === 0) {
       const local = allVnics(topology).filter((v) => v.host === host.id);
@@ -84,10 +99,22 @@ export class HostDatapath {
 
   /** A message from a DPU on a device channel (the port is named after the DPU). */
   fromDpu(ctx: NodeContext, port: string, channel: Channel, bytes: Uint8Array): void {
+    const reply = channel === 'mailbox' ? vnicMoveReply(bytes) : null;
+    if (reply) {
+      this.onDpuVnicReply?.(ctx, reply);
+      return;
+    }
     const id = vnicOfPcieMessage(channel, bytes);
     const vnic = id === null ? undefined : this.vnics.get(id);
     if (!vnic) {
       ctx.emit('frame.malformed', { port, code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
+      return;
+    }
+    const vm = this.vmOf.get(vnic.id)!;
+    const frozen = this.frozen.get(vm);
+    if (frozen && channel === 'dma') {
+      // A stunned VM takes nothing: the frame is lost, as on a real switchover.
+      this.deliveryLog(vm).droppedWhileStunned++;
       return;
     }
     this.deliver(ctx, vnic, vnic.onPcie(ctx, channel, bytes, port));
@@ -95,6 +122,7 @@ export class HostDatapath {
       this.restoring.delete(vnic.id);
       this.ha?.onRestored(ctx, vnic.id, vnic.mode);
     }
+    this.onVnicMessage?.(ctx, vm);
   }
 
   /**
@@ -125,6 +153,12 @@ export class HostDatapath {
   /** Handles the datapath's timers; false for a timer that is not its own. */
   onTimer(ctx: NodeContext, name: string, data: unknown): boolean {
     if (name.startsWith('guest.')) {
+      const vm = (data as { vm?: unknown } | null)?.vm;
+      const frozen = typeof vm === 'string' ? this.frozen.get(vm) : undefined;
+      if (frozen) {
+        frozen.push({ name, data });
+        return true;
+      }
       for (const stack of this.stacks.values()) if (stack.onTimer(ctx, name, data)) return true;
       return true;
     }
@@ -145,10 +179,9 @@ export class HostDatapath {
   onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): boolean {
     switch (action) {
       case 'flow.start': {
+        // Every host hears it (VMs move): the one running the VM acts.
         const flow = args.flow as { from: string };
-        const stack = this.stacks.get(flow.from);
-        if (!stack) return false;
-        stack.startFlow(ctx, flow);
+        this.stacks.get(flow.from)?.startFlow(ctx, flow);
         return true;
       }
       case 'flow.stop':
@@ -161,12 +194,12 @@ export class HostDatapath {
           }
         }
         return true;
-      case 'vnic.mode': {
-        const vnic = this.vnics.get(String(args.vnic));
-        if (!vnic) return false;
-        vnic.setRequested(ctx, args.mode as 'uptv2' | 'mux' | 'emulated');
+      case 'vnic.mode':
+        this.vnics.get(String(args.vnic))?.setRequested(ctx, args.mode as 'uptv2' | 'mux' | 'emulated');
         return true;
-      }
+      case 'vm.reserve':
+        this.reserve(ctx, String(args.vm), Number(args.memoryReservationMiB));
+        return true;
       case 'dfw.rule.add':
         this.firewall?.addRule(ctx, args.rule as DfwRuleOutput);
         return this.firewall !== null;
@@ -184,6 +217,122 @@ export class HostDatapath {
   end(ctx: NodeContext): void {
     for (const stack of this.stacks.values()) stack.onEnd(ctx);
     emitCostReport(ctx, this.cost, { nodeKind: 'host', coresAvailable: this.host.spec.x86Cores });
+  }
+
+  // --- VMs coming and going (vMotion) --------------------------------------------------------
+
+  /** The VM's spec when this host runs it, else undefined. */
+  vm(id: string): VmSpec | undefined {
+    return this.vms.get(id);
+  }
+
+  /** The ids of the VMs this host runs, in id order. */
+  vmIds(): string[] {
+    return [...this.vms.keys()];
+  }
+
+  /** The vNICs of a VM this host runs, in the VM's order. */
+  vnicsOf(vm: string): HostVnic[] {
+    const spec = this.vms.get(vm);
+    return spec ? spec.vnics.map((v) => this.vnics.get(v.id)!) : [];
+  }
+
+  /** The active DPU the host's vNICs are served by, null on a host without DPUs. */
+  servingDpu(): string | null {
+    for (const vnic of this.vnics.values()) return vnic.servingDpu;
+    return this.host.spec.failover.active[0] ?? this.host.spec.dpus[0] ?? null;
+  }
+
+  /** Stuns a VM: its guest stops (timers wait), frames for it are lost. */
+  freeze(vm: string): void {
+    if (!this.frozen.has(vm)) this.frozen.set(vm, []);
+  }
+
+  /** Lets a stunned VM run again (a vMotion aborted after the stun): the timers that came meanwhile fire now. */
+  thaw(ctx: NodeContext, vm: string): void {
+    const waiting = this.frozen.get(vm);
+    if (!waiting) return;
+    this.frozen.delete(vm);
+    const stack = this.stacks.get(vm);
+    for (const timer of waiting) stack?.onTimer(ctx, timer.name, timer.data);
+  }
+
+  /** When a frame was last delivered to the VM's guest, and digests of the latest frames. */
+  deliveryLog(vm: string): DeliveryLog {
+    let log = this.deliveries.get(vm);
+    if (!log) {
+      log = new DeliveryLog();
+      this.deliveries.set(vm, log);
+    }
+    return log;
+  }
+
+  /** The guest's stack state of a (stunned) VM, for the switchover. */
+  exportGuest(vm: string, now: VTime): unknown {
+    const stack = this.stacks.get(vm);
+    if (!stack) throw new Error(`No VM ${vm} on host ${this.host.id}`);
+    return stack.exportState(now);
+  }
+
+  /** The VM left (vMotion done): its stack, vNICs and bookkeeping go. */
+  removeVm(vm: string): void {
+    const spec = this.vms.get(vm);
+    if (!spec) return;
+    for (const v of spec.vnics) {
+      this.vnics.delete(v.id);
+      this.vmOf.delete(v.id);
+      this.restoring.delete(v.id);
+    }
+    this.stacks.delete(vm);
+    this.vms.delete(vm);
+    this.frozen.delete(vm);
+    this.deliveries.delete(vm);
+  }
+
+  /**
+   * A VM arrives by vMotion and resumes here: its vNICs are rebuilt from their driver and device
+   * state (emulated, served by `dpu`), its guest stack from its exported state, timers re-armed.
+   */
+  arriveVm(ctx: NodeContext, spec: VmSpec, vnics: readonly VnicMigrationState[], guest: unknown, dpu: string | null): void {
+    const vm: VmSpec = { ...spec, host: this.host.id };
+    const stack = GuestStack.restore(this.stackOptions(vm), guest, ctx);
+    this.vms.set(vm.id, vm);
+    for (const state of vnics) {
+      const vnic = vm.vnics.find((v) => v.id === state.vnic);
+      if (!vnic) throw new Error(`vNIC ${state.vnic} is not one of VM ${vm.id}`);
+      this.vnics.set(vnic.id, HostVnic.arrive(ctx, { vm, vnic, dpu, requested: state.requested }, state));
+      this.vmOf.set(vnic.id, vm.id);
+    }
+    this.stacks.set(vm.id, stack);
+    this.sortMaps();
+  }
+
+  /** Sends a frame on a vNIC as if its guest sent it (the hypervisor's RARP after a vMotion). */
+  sendAsGuest(ctx: NodeContext, vnicId: string, frame: Uint8Array): 'sent' | 'local' | 'held' | 'dropped' {
+    return this.transmit(ctx, vnicId, frame);
+  }
+
+  /** The `vm.reserve` action: a VM's memory reservation changes and its vNICs reconsider their mode. */
+  private reserve(ctx: NodeContext, vmId: string, memoryReservationMiB: number): void {
+    const spec = this.vms.get(vmId);
+    if (!spec) return;
+    const vm: VmSpec = { ...spec, memoryReservationMiB };
+    this.vms.set(vmId, vm);
+    ctx.emit('vm.reserve', { vm: vmId, memoryMiB: vm.memoryMiB, memoryReservationMiB });
+    for (const vnic of this.vnicsOf(vmId)) vnic.updateVm(ctx, vm);
+  }
+
+  private stackOptions(vm: VmSpec): GuestStackOptions {
+    return { vm, segments: this.topology.segments, transmit: (vnic, frame, ctx) => this.transmit(ctx, vnic, frame) };
+  }
+
+  /** Keeps the VM, vNIC and stack maps in id order, so iteration (and the event order) is deterministic. */
+  private sortMaps(): void {
+    for (const map of [this.vms, this.vnics, this.stacks] as Array<Map<string, unknown>>) {
+      const entries = [...map].sort(([a], [b]) => (a < b ? -1 : 1));
+      map.clear();
+      for (const [k, v] of entries) map.set(k, v);
+    }
   }
 
   inspect(): unknown {
@@ -204,8 +353,10 @@ export class HostDatapath {
    */
   private traceflow(ctx: NodeContext, args: Readonly<Record<string, unknown>>): boolean {
     const request = parseTraceflowRequest(args);
-    const vnic = request ? this.vnics.get(request.vnic) : undefined;
-    if (!request || !vnic) return false;
+    if (!request) return false;
+    const vnic = this.vnics.get(request.vnic);
+    // Every host hears it (VMs move): the one running the vNIC acts.
+    if (!vnic) return true;
     let plan;
     try {
       plan = planTraceflow(this.topology, request);
@@ -255,6 +406,7 @@ export class HostDatapath {
     this.charge(result.steps, vnic.mode, result.frames.reduce((n, f) => n + f.length, 0));
     const vm = this.vmOf.get(vnic.id) ?? '';
     const stack = this.stacks.get(vm);
+    if (result.frames.length > 0) this.deliveryLog(vm).delivered(ctx, result.frames);
     for (const frame of result.frames) {
       const trace = traceOf(frame);
       if (trace) {
@@ -310,5 +462,25 @@ export class HostDatapath {
     if (next === null || (this.sweepArmed !== null && this.sweepArmed <= next)) return;
     this.sweepArmed = next;
     ctx.setTimer(Math.max(0, next - ctx.now()), DFW_SWEEP_TIMER);
+  }
+}
+
+/** A DPU's answer to a vNIC release or adopt, or null for any other (or malformed) mailbox message. */
+function vnicMoveReply(bytes: Uint8Array): DpuVnicReply | null {
+  let message;
+  try {
+    message = decodeVfMailbox(bytes);
+  } catch {
+    return null;
+  }
+  switch (message.op) {
+    case 'vnic.released':
+      return { op: message.op, vnic: message.vnic, export: message.export };
+    case 'vnic.adopted':
+      return { op: message.op, vnic: message.vnic };
+    case 'vnic.refused':
+      return { op: message.op, vnic: message.vnic, reason: message.reason, message: message.message };
+    default:
+      return null;
   }
 }

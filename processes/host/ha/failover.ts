@@ -129,7 +129,7 @@ function byString(a: string, b: string): number {
 /** The host's HA brain for its DPU pair. */
 export class DpuHaManager {
   private readonly host: string;
-  private readonly vnicIds: readonly string[];
+  private vnicIds: readonly string[];
   private readonly entries = new Map<string, DpuEntry>();
   private readonly specRoles = new Map<string, DpuRole>();
   private readonly failbackEnabled: boolean;
@@ -255,6 +255,18 @@ export class DpuHaManager {
     if (p.pending.size > 0) return false;
     this.finish(ctx, p);
     return true;
+  }
+
+  /**
+   * The host's vNICs changed (a VM arrived or left by vMotion): a later failover moves these.
+   * A vNIC that left during a failover in progress no longer holds its end back.
+   */
+  setVnics(ctx: HaContext, vnics: readonly string[]): void {
+    this.vnicIds = [...vnics].sort(byString);
+    const p = this.progress;
+    if (p === null) return;
+    for (const id of [...p.pending]) if (!this.vnicIds.includes(id)) p.pending.delete(id);
+    if (p.pending.size === 0) this.finish(ctx, p);
   }
 
   /** A plain-data view of the pair, the failover in progress and every DPU. */

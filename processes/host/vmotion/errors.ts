@@ -16,3 +16,21 @@ export class PrecopyError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * Why a vMotion message or migration state was refused: `malformed-message` for bytes from the
+ * network that do not parse (dropped and counted by the host, never trusted), `malformed-state`
+ * for a switchover state that does not restore.
+ */
+export type VmotionErrorCode = 'malformed-message' | 'malformed-state';
+
+/** A vMotion message or state that could not be used; `code` is stable. */
+export class VmotionError extends Error {
+  override readonly name = 'VmotionError';
+  readonly code: VmotionErrorCode;
+
+  constructor(code: VmotionErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}

@@ -1,0 +1,60 @@
+import type { VTime } from '../../../shared/events.js';
+import type { NodeContext } from '../../runtime/types.js';
+
+/** How many of the latest frames delivered to a guest keep a digest (the double-delivery checker). */
+export const DIGESTS_KEPT = 64;
+
+/** FNV-1a (32 bits) of a frame: a frame's identity for the double-delivery checker. */
+export function frameDigest(frame: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (const byte of frame) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/**
+ * What a host saw of the frames it delivered to one VM's guest: when the last one came (the
+ * source's side of a vMotion's downtime), when the first one came after the VM arrived (the
+ * destination's side), and digests of the latest ones. The source sends its digests with the VM;
+ * the destination compares the first frames it delivers against them, so a frame delivered on both
+ * hosts is caught (`vmotion.checker.violation`, checker `no-double-delivery`).
+ */
+export class DeliveryLog {
+  lastNs: VTime | null = null;
+  firstNs: VTime | null = null;
+  droppedWhileStunned = 0;
+  private digests: number[] = [];
+  /** Digests delivered on the source, while the destination still checks against them. */
+  private watch: { readonly seen: ReadonlySet<number>; left: number; readonly vm: string } | null = null;
+
+  /** Records frames handed to the guest now. */
+  delivered(ctx: NodeContext, frames: readonly Uint8Array[]): void {
+    const now = ctx.now();
+    this.firstNs ??= now;
+    this.lastNs = now;
+    for (const frame of frames) {
+      const digest = frameDigest(frame);
+      this.digests.push(digest);
+      if (this.watch) {
+        if (this.watch.seen.has(digest)) {
+          ctx.emit('vmotion.checker.violation', { vm: this.watch.vm, checker: 'no-double-delivery', detail: `frame ${digest.toString(16)} (${frame.length} bytes) was delivered on the source and again on the destination` });
+        }
+        if (--this.watch.left <= 0) this.watch = null;
+      }
+    }
+    if (this.digests.length > DIGESTS_KEPT) this.digests = this.digests.slice(-DIGESTS_KEPT);
+  }
+
+  /** The latest digests, oldest first, to travel with the VM. */
+  recent(): number[] {
+    return [...this.digests];
+  }
+
+  /** On the destination: check the next deliveries against what the source delivered last. */
+  watchFor(vm: string, sourceDigests: readonly number[]): void {
+    this.firstNs = null;
+    this.watch = sourceDigests.length === 0 ? null : { vm, seen: new Set(sourceDigests), left: DIGESTS_KEPT };
+  }
+}
