@@ -91,6 +91,7 @@ program
   .option('--until <duration>', 'live mode: end the run at this virtual time (default: the scenario end, at least 10m)')
   .option('--in-process', 'live mode: run every node core in this process instead of one process per node')
   .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))
+  .option('--lab <lab>', 'start in a lab (built-in name or lab file), paused at 0; with --db, grade the recording against it')
   .action(uiCommand);
 
 labCommand(program.command('lab'));

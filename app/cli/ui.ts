@@ -1,7 +1,8 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { prepareRun } from '../../processes/controller/session.js';
 import { parseDuration } from '../../shared/units.js';
+import { LabSessions } from '../server/lab-sessions.js';
 import { LiveRun } from '../server/live-run.js';
 import { LiveSession } from '../server/live-session.js';
 import { ReplaySession } from '../server/replay-session.js';
@@ -37,6 +38,7 @@ interface UiFlags {
   until?: string;
   inProcess?: boolean;
   speed: number;
+  lab?: string;
 }
 
 function defaultRecordPath(topology: string, seed: number): string {
@@ -84,10 +86,30 @@ export async function uiCommand(topologyPath: string | undefined, flags: UiFlags
   if (flags.db !== undefined && (topologyPath !== undefined || flags.scenario !== undefined || flags.record !== undefined || flags.until !== undefined)) {
     throw new CliError('--db opens a recorded run: it takes no topology, --scenario, --record or --until');
   }
-  const session: UiSession = flags.db !== undefined ? new ReplaySession(flags.db) : liveSession(topologyPath, flags);
+  if (flags.lab !== undefined && (topologyPath !== undefined || flags.scenario !== undefined)) {
+    throw new CliError('--lab runs the topology and starting scenario of the lab: it takes no topology or --scenario');
+  }
+  // Any session can give way to a lab run (or, over a recording, grade it against a lab).
+  const labRuns = {
+    mode: flags.inProcess ? ('in-process' as const) : ('multi-process' as const),
+    speed: flags.speed,
+    dir: flags.record !== undefined ? dirname(flags.record) : join(process.cwd(), 'runs'),
+    ...(flags.lab !== undefined && flags.record !== undefined ? { firstDb: flags.record } : {}),
+    log: (line: string) => process.stderr.write(`${line}\n`),
+  };
+  const initial: UiSession | null = flags.db !== undefined ? new ReplaySession(flags.db) : flags.lab !== undefined ? null : liveSession(topologyPath, flags);
+  const session = new LabSessions(initial, labRuns, flags.db ?? null);
+  if (flags.lab !== undefined) {
+    try {
+      await session.open(flags.lab);
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+  }
   let server: UiServer;
   try {
-    server = await startUiServer({ session, port: flags.port });
+    server = await startUiServer({ session, labs: session, port: flags.port });
   } catch (error) {
     await session.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`Port ${flags.port} is in use: pass --port 0 for any free port`);

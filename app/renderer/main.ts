@@ -14,6 +14,7 @@ import { ActionsView } from './views/actions.js';
 import { ChartsView } from './views/charts.js';
 import { EventsView } from './views/events.js';
 import { InspectorView } from './views/inspector.js';
+import { LabPanel } from './views/lab.js';
 import { SequenceView } from './views/sequence.js';
 import { TimeBar } from './views/time-bar.js';
 import { TopologyView } from './views/topology.js';
@@ -74,6 +75,7 @@ const sequence = new SequenceView(byId('tab-sequence'), store, pick);
 const charts = new ChartsView(byId('tab-charts'), store);
 const actions = new ActionsView(byId('tab-actions'), store);
 new TimeBar(byId('header'), byId('replay-bar'), store, (seq) => void seek(seq), report);
+const labPanel = new LabPanel(byId('lab-panel'), store);
 
 // Tabs under the topology.
 const tabs = [...document.querySelectorAll<HTMLButtonElement>('[data-tab]')];
@@ -121,6 +123,9 @@ openStream(
         break;
       case 'status':
         store.setStatus(message.status);
+        break;
+      case 'lab':
+        labPanel.update(message.grade);
         break;
     }
   },

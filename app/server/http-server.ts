@@ -16,6 +16,7 @@ import { PACKAGE_ROOT } from '../../processes/controller/package-root.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError, parseRequest } from './errors.js';
 import { actionRequestSchema, atQuerySchema, controlSchema, emptyQuerySchema, eventsQuerySchema, nodeParamSchema, seqParamSchema, type ServerMessage } from './protocol.js';
+import type { LabRoutes } from './lab-sessions.js';
 import type { UiSession } from './session.js';
 
 /** Where `npm run build` puts the bundled renderer. */
@@ -71,6 +72,8 @@ export interface UiServerOptions {
   /** 0: any free port. */
   readonly port: number;
   readonly staticDir?: string;
+  /** `/api/lab` (the lab panel), when the session offers labs. */
+  readonly labs?: LabRoutes;
 }
 
 function loadStatic(dir: string): Map<string, { type: string; body: Buffer }> {
@@ -186,6 +189,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       const { record } = parseRequest(actionRequestSchema, await readJsonBody(req));
       return { status: 200, body: session.act(record) };
     }
+    const lab = options.labs?.handle(method, path, () => readJsonBody(req));
+    if (lab) return lab;
     throw new ApiError(404, 'not-found', `No API ${path}`);
   }
 

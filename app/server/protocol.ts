@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import type { LabState, UiEvent } from '../renderer/model/lab-state.js';
 import type { NodeStateView } from '../renderer/model/node-view.js';
+import type { LabMessage } from './lab-protocol.js';
 
 /** Most events one `/api/events` call returns. */
 export const MAX_EVENTS_PER_CALL = 5000;
@@ -190,4 +191,5 @@ export type ServerMessage =
   | { readonly t: 'hello'; readonly run: RunResponse; readonly state: LabState }
   | { readonly t: 'events'; readonly events: UiEvent[]; readonly skipped: number }
   | { readonly t: 'state'; readonly state: LabState }
-  | { readonly t: 'status'; readonly status: RunStatus };
+  | { readonly t: 'status'; readonly status: RunStatus }
+  | LabMessage;
