@@ -127,6 +127,8 @@ describe('dpulab lab', () => {
       ['input.flow.stop', 2],
       ['input.flow.stop', 3],
     ]);
+    // A lab run is an ordinary run: it re-executes exactly from its recorded inputs.
+    expect(dpulab(['replay', db, '--verify', '--in-process']).code).toBe(0);
   });
 
   it('lab check --json lists every task with pass or fail and why, and warns about a run of another lab', () => {
