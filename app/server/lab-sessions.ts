@@ -145,7 +145,8 @@ export class LabSessions implements UiSession, LabRoutes {
       const { lab: name } = parseRequest(labRequestSchema, await body());
       const lab = this.extra.get(name) ?? (builtinNames().has(name) ? openLab(name) : null);
       if (lab === null) throw new ApiError(404, 'no-lab', `No lab ${name}: expected one of ${this.labs().map((l) => l.name).join(', ')}`, 'lab');
-      const switching = this.start(lab);
+      // One switch at a time: a second request waits for the first to finish.
+      const switching = this.switching.then(() => this.start(lab));
       this.switching = switching.catch(() => undefined);
       await switching;
       return { status: 200, body: this.response() };

@@ -7,7 +7,8 @@
  * Starting or resetting a lab replaces the server's run; the page then reloads, so that every
  * view starts from the new run.
  */
-import { ApiCallError } from '../api.js';
+import { parse } from 'yaml';
+import { api, ApiCallError } from '../api.js';
 import { h, replace } from '../dom.js';
 import { vtime } from '../format.js';
 import { renderMarkdown, renderMarkdownInline } from '../markdown.js';
@@ -135,6 +136,7 @@ export class LabPanel {
       this.body,
       h('h2', { id: 'lab-title', class: 'lab-title' }, lab.title),
       actions,
+      r.mode === 'live' ? this.stepForm() : null,
       h('p', { id: 'lab-summary', class: 'lab-summary', role: 'status' }),
       this.clockNote,
       this.message,
@@ -145,6 +147,55 @@ export class LabPanel {
     );
     this.renderGrade();
     this.updateClock();
+  }
+
+  /**
+   * Any scenario step, taken now: for actions the Actions tab has no form for (`vm.reserve`), or
+   * to type what a lab's hint shows.
+   */
+  private stepForm(): HTMLElement {
+    const input = h('input', { id: 'lab-step', type: 'text', placeholder: '{ action: vm.reserve, vm: app-02, memoryReservationMiB: 8192 }', 'aria-label': 'Scenario step' });
+    const result = h('p', { id: 'lab-step-result', class: 'lab-step-result', role: 'status' });
+    const send = async (): Promise<void> => {
+      result.className = 'lab-step-result';
+      let record: unknown;
+      try {
+        record = parse(input.value);
+      } catch (error) {
+        record = error;
+      }
+      if (record === null || typeof record !== 'object' || Array.isArray(record) || record instanceof Error) {
+        result.textContent = 'Write one step as a YAML mapping: { action: note, text: hello }';
+        result.classList.add('error');
+        return;
+      }
+      if (Object.hasOwn(record, 'at')) {
+        result.textContent = 'A step sent from here happens now: leave out at';
+        result.classList.add('error');
+        return;
+      }
+      try {
+        const answer = await api.action(record as Record<string, unknown>);
+        result.textContent = `Scheduled ${String(answer.scheduled.record.action)} at ${vtime(answer.scheduled.atNs)}`;
+        result.classList.add('ok');
+      } catch (error) {
+        result.textContent = error instanceof Error ? error.message : String(error);
+        result.classList.add('error');
+      }
+    };
+    return h(
+      'form',
+      {
+        class: 'lab-step',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          void send();
+        },
+      },
+      h('label', { for: 'lab-step', class: 'muted' }, 'Take a scenario step now (any action, without at):'),
+      h('div', { class: 'lab-step-row' }, input, h('button', { id: 'lab-step-send', type: 'submit', class: 'secondary' }, 'Send')),
+      result,
+    );
   }
 
   private taskItem(task: LabInfo['tasks'][number]): HTMLElement {
