@@ -8,6 +8,9 @@ import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, lastJson, tempDir } from './support/cli.js';
 
+/** The default scenario's flows that a firewall rule rejects. */
+const BLOCKED = ['web-db-blocked', 'web01-db-after-move'];
+
 interface FlowOutcome {
   flow: string;
   kind: string;
@@ -72,7 +75,7 @@ describe('the emulated network on the default lab', () => {
   afterAll(() => tmp.remove());
 
   it('every allowed flow arrives whole: no loss, no duplicates, no reordering', () => {
-    const allowed = run.flows.filter((f) => f.flow !== 'web-db-blocked');
+    const allowed = run.flows.filter((f) => !BLOCKED.includes(f.flow));
     expect(allowed.map((f) => f.flow).sort()).toEqual(['app-db-udp', 'web-app-tcp', 'web-ping', 'web-tcp']);
     for (const f of allowed) {
       expect(f.sent, f.flow).toBeGreaterThan(20);
@@ -92,12 +95,13 @@ describe('the emulated network on the default lab', () => {
     expect(blocked.tcpState).toBe('CLOSED');
     const reader = EventLogReader.open(run.db);
     try {
-      const hits = [...reader.events({ kinds: ['dfw.rule.hit'] })].map((e) => decode(e.payload) as { rule: string; action: string });
-      expect(hits.filter((h) => h.rule === 'web-to-db-5201')).toEqual([expect.objectContaining({ action: 'reject' })]);
+      const hits = [...reader.events({ kinds: ['dfw.rule.hit'] })].map((e) => decode(e.payload) as { rule: string; action: string; vnic: string });
+      // web-02's connection, and the one web-01 opens after its vMotion.
+      expect(hits.filter((h) => h.rule === 'web-to-db-5201')).toEqual([expect.objectContaining({ action: 'reject', vnic: 'web-02.eth0' }), expect.objectContaining({ action: 'reject', vnic: 'web-01.eth0' })]);
       const rejects = [...reader.events({ kinds: ['dfw.reject'] })].map((e) => decode(e.payload) as { rule: string; reply: string });
-      expect(rejects).toEqual([expect.objectContaining({ rule: 'web-to-db-5201', reply: 'tcp-rst' })]);
+      expect(rejects).toEqual([expect.objectContaining({ rule: 'web-to-db-5201', reply: 'tcp-rst' }), expect.objectContaining({ rule: 'web-to-db-5201', reply: 'tcp-rst' })]);
       // The rule stopped nothing else.
-      expect(hits.filter((h) => h.action !== 'allow')).toHaveLength(1);
+      expect(hits.filter((h) => h.action !== 'allow')).toHaveLength(2);
     } finally {
       reader.close();
     }
@@ -131,7 +135,8 @@ describe('the emulated network on the default lab', () => {
     expect(protocols).toContain('eth:ethertype:lldp');
     expect(protocols.some((p) => p.startsWith('eth:ethertype:ip:udp:geneve:eth:ethertype:ip:tcp'))).toBe(true);
     const vni = spawnSync('tshark', ['-r', file, '-Y', 'geneve', '-T', 'fields', '-e', 'geneve.vni'], { encoding: 'utf8' }).stdout;
-    expect(new Set(vni.trim().split('\n').map((v) => Number(v)))).toEqual(new Set([5001, 5002]));
+    // The two segments, and the vMotion network's reserved VNI (web-01's migration).
+    expect(new Set(vni.trim().split('\n').map((v) => Number(v)))).toEqual(new Set([5001, 5002, 16777215]));
   });
 });
 
@@ -164,7 +169,7 @@ describe('what the DPU takes off the host', () => {
     expect(arm.mux).toBeGreaterThan(0);
     // Same traffic everywhere: every allowed flow delivered in full in each mode.
     for (const r of Object.values(runs)) {
-      for (const f of r.flows.filter((x) => x.flow !== 'web-db-blocked')) expect([f.flow, f.lost, f.duplicated, f.reordered]).toEqual([f.flow, 0, 0, 0]);
+      for (const f of r.flows.filter((x) => !BLOCKED.includes(x.flow))) expect([f.flow, f.lost, f.duplicated, f.reordered]).toEqual([f.flow, 0, 0, 0]);
     }
     // With every vNIC in UPTv2, nearly all host cost is UPTv2's (guest driver and doorbells); the
     // rest is the boot announcements sent emulated while the DPU was still binding the VFs.

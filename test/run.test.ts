@@ -36,7 +36,7 @@ describe('dpulab run on the default lab', () => {
     expect(firstStdout.trim().split('\n')).toHaveLength(1);
     expect(first.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(first.status).toBe('completed');
-    expect(first.virtualTimeNs).toBe(3_000_000_000);
+    expect(first.virtualTimeNs).toBe(4_000_000_000);
   });
 
   it('run gives the same fingerprint twice, and in-process the same again', () => {

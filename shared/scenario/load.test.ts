@@ -33,8 +33,9 @@ describe('loadScenario', () => {
   test('the default scenario loads and fits the default lab', () => {
     const scenario = loadScenario(DEFAULT_SCENARIO_YAML, DEFAULT_SCENARIO_FILE);
     expect(scenario.name).toBe('default');
-    expect(scenario.endNs).toBe(3e9);
-    // Traffic on the overlay, on one host and across segments, and one rule that rejects a service.
+    expect(scenario.endNs).toBe(4e9);
+    // Traffic on the overlay, on one host and across segments, rules that allow two services and
+    // reject one, and a vMotion of web-01 with a new connection after it.
     const flows = scenario.steps.flatMap((s) => (s.action === 'flow.start' ? [s.flow] : []));
     expect(flows.map((f) => [f.id, f.from, f.to])).toEqual([
       ['web-tcp', 'web-01', 'web-02'],
@@ -42,8 +43,10 @@ describe('loadScenario', () => {
       ['app-db-udp', 'app-01', 'db-01'],
       ['web-app-tcp', 'web-02', 'app-01'],
       ['web-db-blocked', 'web-02', 'db-01'],
+      ['web01-db-after-move', 'web-01', 'db-01'],
     ]);
-    expect(scenario.steps.filter((s) => s.action === 'dfw.rule.add').map((s) => (s.action === 'dfw.rule.add' ? s.rule.action : null))).toEqual(['reject']);
+    expect(scenario.steps.filter((s) => s.action === 'dfw.rule.add').map((s) => (s.action === 'dfw.rule.add' ? s.rule.action : null))).toEqual(['reject', 'allow', 'allow']);
+    expect(scenario.steps.filter((s) => s.action === 'vmotion').map((s) => (s.action === 'vmotion' ? [s.vm, s.to] : null))).toEqual([['web-01', 'esx-02']]);
     expect(() => validateScenarioAgainstTopology(scenario, lab)).not.toThrow();
   });
 
@@ -72,7 +75,7 @@ describe('loadScenario', () => {
     expect(error.file).toBe('failover.yaml');
     expect(error.message).toBe(
       'Invalid scenario in failover.yaml (1 problem)\n' +
-        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vnic.mode) (did you mean "note"?)',
+        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode) (did you mean "note"?)',
     );
   });
 
@@ -90,7 +93,7 @@ steps:
       'run.yaml:4:52: steps[1].state: expected one of "up", "down", got "sideways"',
       'run.yaml:5:44: steps[2].signal: unknown key (known keys: at, action, node)',
       'run.yaml:6:11: steps[3].at: 4 s is after the end of the run (end: 3 s)',
-      'run.yaml:7:5: steps[4].action: required (one of dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vnic.mode)',
+      'run.yaml:7:5: steps[4].action: required (one of dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode)',
     ]);
   });
 

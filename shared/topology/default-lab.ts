@@ -60,8 +60,8 @@ hosts:
       # defaults give; each is spelled out on web-01 for reference.
       - id: web-01
         vcpus: 2
-        memoryMiB: 4096
-        memoryReservationMiB: 4096
+        memoryMiB: 2048
+        memoryReservationMiB: 2048
         hardwareVersion: 20
         driverVersion: 7
         dirtyPagesPerSec: 1000        # guest pages written per second: drives vMotion pre-copy

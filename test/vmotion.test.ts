@@ -1,0 +1,263 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
+import { EventLogReader } from '../processes/controller/log/reader.js';
+import { dpulab, lastJson, tempDir } from './support/cli.js';
+import { payloads } from './support/events.js';
+
+interface RunJson {
+  db: string;
+  fingerprint: string;
+  flows: Array<{ flow: string; sent: number; delivered: number; lost: number; duplicated: number; reordered: number; retransmits: number; tcpState: string | null }>;
+}
+
+interface Done {
+  vm: string;
+  from: string;
+  to: string;
+  result: string;
+  reason: string | null;
+  rounds: number;
+  switchoverNs: number | null;
+  downtimeNs: number | null;
+}
+
+/** The default lab as YAML data, for a test to change before it runs. */
+interface LabData {
+  hosts: Array<{ vms: Array<Record<string, unknown>> }>;
+  dpus: Array<Record<string, unknown>>;
+}
+
+const VIOLATIONS = ['vnic.checker.violation', 'vmotion.checker.violation', 'vf.checker.violation', 'vf.error', 'node.error'];
+
+/** The MAC of a VM's first vNIC and the switch ports cabled to a node, from the run's own record. */
+function labFacts(db: string, vm: string, dpu: string): { mac: string; ports: string[] } {
+  const reader = EventLogReader.open(db);
+  try {
+    const topology = JSON.parse(reader.run().topologyJson) as { nodes: Array<{ kind: string; spec: { vms?: Array<{ id: string; vnics: Array<{ mac: string }> }> } }> };
+    const mac = topology.nodes.flatMap((n) => n.spec.vms ?? []).find((v) => v.id === vm)!.vnics[0]!.mac;
+    const ports = reader.wires().filter((w) => w.aNode === dpu && w.kind === 'ethernet').map((w) => `${w.bNode}:${w.bPort}`);
+    return { mac, ports };
+  } finally {
+    reader.close();
+  }
+}
+
+describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenario', () => {
+  const tmp = tempDir();
+  let run: RunJson;
+
+  beforeAll(() => {
+    const result = dpulab(['run', '--seed', '7', '--json', '--db', join(tmp.dir, 'default.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    run = lastJson<RunJson>(result);
+  });
+  afterAll(() => tmp.remove());
+
+  it('records every step in order, with the firewall import before the resume', () => {
+    const kinds = ['vmotion.start', 'vmotion.precheck', 'vnic.handoff', 'vmotion.precopy.round', 'vmotion.stun', 'dfw.export', 'dfw.import', 'vmotion.resume', 'net.rarp', 'vmotion.done'];
+    const events = payloads<{ vm: string; direction?: string; ok?: boolean }>(run.db, kinds).filter((e) => e.p.vm === 'web-01' && e.vtime >= 2.2e9);
+    const sequence = events.map((e) => (e.kind === 'vnic.handoff' ? `${e.kind}:${e.p.direction}@${e.node}` : e.kind));
+    const collapsed = sequence.filter((k, i) => k !== sequence[i - 1]);
+    expect(collapsed).toEqual([
+      'vmotion.start',
+      'vmotion.precheck',
+      'vnic.handoff:vf-to-emulated@esx-01',
+      'vmotion.precopy.round',
+      'vmotion.stun',
+      'dfw.export',
+      'dfw.import',
+      'vmotion.resume',
+      'net.rarp',
+      'vnic.handoff:emulated-to-vf@esx-02',
+      ...(collapsed.slice(10, -1).every((k) => k === 'net.rarp') ? collapsed.slice(10, -1) : []),
+      'vmotion.done',
+    ]);
+    expect(events.find((e) => e.kind === 'vmotion.precheck')!.p.ok).toBe(true);
+    const exported = events.find((e) => e.kind === 'dfw.export')!;
+    const imported = events.find((e) => e.kind === 'dfw.import')!;
+    expect([exported.node, imported.node]).toEqual(['dpu-01a', 'dpu-02b']);
+    expect(imported.p.ok).toBe(true);
+  });
+
+  it('completes in passthrough with a switchover within the 500 ms goal', () => {
+    const done = payloads<Done>(run.db, ['vmotion.done']).filter((e) => e.p.vm === 'web-01');
+    expect(done).toHaveLength(1);
+    const d = done[0]!.p;
+    expect(d).toMatchObject({ from: 'esx-01', to: 'esx-02', result: 'success', reason: null });
+    expect(d.rounds).toBeGreaterThanOrEqual(1);
+    expect(d.switchoverNs).toBeGreaterThan(0);
+    expect(d.switchoverNs!).toBeLessThanOrEqual(500_000_000);
+    expect(d.downtimeNs).not.toBeNull();
+    expect(d.downtimeNs!).toBeGreaterThanOrEqual(d.switchoverNs!);
+    const modes = payloads<{ vnic: string; active: string }>(run.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0');
+    expect(modes.at(-1)!.p.active).toBe('uptv2');
+  });
+
+  it('pre-copy rounds shrink to what the guest dirtied, and the pages crossed the network', () => {
+    const rounds = payloads<{ vm: string; round: number; pagesSent: number; pagesDirtied: number; bytes: number; durationNs: number }>(run.db, ['vmotion.precopy.round']).filter((e) => e.p.vm === 'web-01');
+    expect(rounds[0]!.p.pagesSent).toBe((2048 * 1024 * 1024) / 4096);
+    for (let i = 1; i < rounds.length; i++) expect(rounds[i]!.p.pagesSent).toBe(rounds[i - 1]!.p.pagesDirtied);
+    // web-01 dirties 1,000 pages a second: what the first round left fits the goal, and goes after the stun.
+    expect(rounds.at(-1)!.p.pagesDirtied).toBeLessThan(rounds[0]!.p.pagesSent / 100);
+    const stun = payloads<{ vm: string; remainingPages: number }>(run.db, ['vmotion.stun']).find((e) => e.p.vm === 'web-01')!;
+    expect(stun.p.remainingPages).toBe(rounds.at(-1)!.p.pagesDirtied);
+    // The first round of 2 GiB takes at least what 25 Gb/s allows.
+    expect(rounds[0]!.p.durationNs).toBeGreaterThanOrEqual(Math.floor((2 * 1024 ** 3 * 8) / 25));
+    const tunnelled = payloads<{ wire: string; channel: string }>(run.db, ['frame.tx'], ['dpu-01a']).filter((e) => e.p.wire.startsWith('up-01a') && e.vtime > 2.2e9 && e.vtime < 3e9);
+    expect(tunnelled.length).toBeGreaterThan(rounds[0]!.p.pagesSent / 256);
+  });
+
+  it('the TCP stream and the ping keep flowing: no duplicates, no reordering, no loss', () => {
+    for (const name of ['web-tcp', 'web-ping']) {
+      const f = run.flows.find((x) => x.flow === name)!;
+      expect({ name, lost: f.lost, duplicated: f.duplicated, reordered: f.reordered }).toEqual({ name, lost: name === 'web-ping' ? f.lost : 0, duplicated: 0, reordered: 0 });
+      expect(f.delivered).toBeGreaterThan(0);
+    }
+    const tcp = run.flows.find((x) => x.flow === 'web-tcp')!;
+    expect(tcp.delivered).toBe(tcp.sent);
+  });
+
+  it('the stream keeps its connection entry: exported with its state and remaining timeout, no new rule evaluation', () => {
+    const exported = payloads<{ vnic: string; connections: Array<{ state: string; remainingNs: number; ruleId: string; tuple: { dstPort: number } }> }>(run.db, ['dfw.export']).find((e) => e.p.vnic === 'web-01.eth0')!;
+    const stream = exported.p.connections.find((c) => c.ruleId === 'web-01-stream')!;
+    expect(stream.state).toBe('established');
+    expect(stream.remainingNs).toBeGreaterThan(0);
+    expect(exported.p.connections.some((c) => c.ruleId === 'web-01-ping')).toBe(true);
+    const resume = payloads<unknown>(run.db, ['vmotion.resume'])[0]!.vtime;
+    const hits = payloads<{ vnic: string; rule: string }>(run.db, ['dfw.rule.hit']).filter((e) => e.vtime > resume && e.p.rule === 'web-01-stream');
+    expect(hits).toEqual([]);
+  });
+
+  it("a new connection from the moved VM is judged by the destination's rules", () => {
+    const hits = payloads<{ vnic: string; rule: string; action: string }>(run.db, ['dfw.rule.hit']).filter((e) => e.vtime >= 3.2e9 && e.p.vnic === 'web-01.eth0');
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits[0]).toMatchObject({ node: 'dpu-02b', p: { rule: 'web-to-db-5201', action: 'reject' } });
+  });
+
+  it("after the RARP the physical switches point the VM's MAC towards the destination's uplink", () => {
+    const { mac, ports } = labFacts(run.db, 'web-01', 'dpu-02b');
+    const resume = payloads<unknown>(run.db, ['vmotion.resume'])[0]!.vtime;
+    const learned = payloads<{ mac: string; port: string }>(run.db, ['mac.learn']).filter((e) => e.p.mac === mac && e.vtime >= resume);
+    const last = new Map(learned.map((e) => [e.node, `${e.node}:${e.p.port}`]));
+    // tor-a hears the announcement on dpu-02b's uplink; tor-b, flooded over the inter-switch link, points there.
+    expect(last.get('tor-a')).toBe(ports.find((p) => p.startsWith('tor-a')));
+    expect(last.get('tor-b')).toBe('tor-b:swp8');
+    const remote = payloads<{ mac: string; why: string }>(run.db, ['overlay.relearn']).filter((e) => e.p.mac === mac && e.vtime >= resume);
+    expect(remote.some((e) => e.node === 'dpu-01a' && e.p.why === 'vm-moved')).toBe(true);
+  });
+
+  it('no checker recorded a violation', () => {
+    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+  });
+
+  it('the in-process run of the same seed gives the same fingerprint', () => {
+    const result = dpulab(['run', '--seed', '7', '--in-process', '--json', '--db', join(tmp.dir, 'in-process.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(lastJson<RunJson>(result).fingerprint).toBe(run.fingerprint);
+  });
+});
+
+describe('vMotion failure paths', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  /** Runs the default lab changed by `edit`, with a short scenario: web-01's stream and a vMotion at 600 ms. */
+  function migrate(name: string, edit: (lab: LabData) => void, steps: unknown[], extra: string[] = ['--in-process']): RunJson {
+    const lab = parse(DEFAULT_LAB_YAML) as LabData;
+    edit(lab);
+    const topology = join(tmp.dir, `${name}.lab.yaml`);
+    writeFileSync(topology, stringify(lab));
+    const scenario = join(tmp.dir, `${name}.scenario.yaml`);
+    const base = [
+      { at: '200ms', action: 'flow.start', flow: { id: 'stream', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 100 } },
+      { at: '200ms', action: 'flow.start', flow: { id: 'ping', kind: 'ping', from: 'web-01', to: 'app-01', ratePps: 10 } },
+    ];
+    writeFileSync(scenario, stringify({ name, end: '2.2s', steps: [...base, ...steps, { at: '2s', action: 'flow.stop', flow: 'stream' }] }));
+    const result = dpulab(['run', topology, '--scenario', scenario, '--seed', '3', '--json', '--db', join(tmp.dir, `${name}.db`), ...extra]);
+    expect(result.code, result.stderr).toBe(0);
+    return lastJson<RunJson>(result);
+  }
+
+  function doneOf(run: RunJson): Done {
+    const done = payloads<Done>(run.db, ['vmotion.done']);
+    expect(done).toHaveLength(1);
+    return done[0]!.p;
+  }
+
+  function lastMode(run: RunJson, host: string): { active: string; reason: string | null } | undefined {
+    const last = payloads<{ vnic: string; active: string; reason: string | null }>(run.db, ['vnic.mode'], [host]).filter((e) => e.p.vnic === 'web-01.eth0').at(-1)?.p;
+    return last && { active: last.active, reason: last.reason };
+  }
+
+  const dpus = (lab: LabData, ids: string[], fields: Record<string, unknown>): void => {
+    for (const d of lab.dpus) if (ids.includes(d.id as string)) Object.assign(d, fields);
+  };
+  const vmotion = (options?: Record<string, unknown>) => ({ at: '600ms', action: 'vmotion', vm: 'web-01', to: 'esx-02', ...(options ? { options } : {}) });
+
+  it('no free VF on the destination: completes in emulated mode and says why', () => {
+    // web-02 takes the only VF of each esx-02 DPU.
+    const run = migrate('no-vf', (lab) => dpus(lab, ['dpu-02a', 'dpu-02b'], { vfs: 1 }), [vmotion()]);
+    expect(doneOf(run)).toMatchObject({ result: 'success-emulated', to: 'esx-02' });
+    expect(doneOf(run).reason).toContain('no-free-vf');
+    expect(lastMode(run, 'esx-02')).toEqual({ active: 'emulated', reason: 'no-free-vf' });
+    expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
+    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+  });
+
+  it('destination does not know the DFW export version, onDfwRefused abort: the VM stays on the source, back in passthrough', () => {
+    const run = migrate('dfw-abort', (lab) => dpus(lab, ['dpu-02a', 'dpu-02b'], { dfwExportVersion: 2 }), [vmotion({ onDfwRefused: 'abort' })]);
+    const done = doneOf(run);
+    expect(done).toMatchObject({ result: 'aborted', from: 'esx-01' });
+    expect(done.reason).toContain('dfw-import-refused');
+    // Refused at the destination, then taken back by the source's DPU from its own export.
+    expect(payloads<{ ok: boolean }>(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([
+      ['dpu-02a', false],
+      ['dpu-01a', true],
+    ]);
+    expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
+    expect(payloads<unknown>(run.db, ['vmotion.resume'])).toEqual([]);
+    expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
+    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+  });
+
+  it('destination does not know the DFW export version, onDfwRefused disconnect: the VM moves, its vNIC stays disconnected', () => {
+    const run = migrate('dfw-disconnect', (lab) => dpus(lab, ['dpu-02a', 'dpu-02b'], { dfwExportVersion: 2 }), [vmotion({ onDfwRefused: 'disconnect' })]);
+    expect(doneOf(run)).toMatchObject({ result: 'success-disconnected', to: 'esx-02' });
+    expect(lastMode(run, 'esx-02')).toEqual({ active: 'emulated', reason: 'dfw-import-refused' });
+    const stream = run.flows.find((f) => f.flow === 'stream')!;
+    expect(stream.delivered).toBeLessThan(stream.sent);
+  });
+
+  it('destination DPU dies during pre-copy (its process killed): abort, the VM carries on at the source in passthrough', () => {
+    const run = migrate('dpu-dies', () => {}, [vmotion(), { at: '800ms', action: 'kill', node: 'dpu-02a' }], []);
+    const done = doneOf(run);
+    expect(done).toMatchObject({ result: 'aborted', from: 'esx-01', to: 'esx-02' });
+    expect(done.reason).toContain('peer-unreachable');
+    expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
+    const handoffs = payloads<{ vm: string; direction: string }>(run.db, ['vnic.handoff'], ['esx-01']).filter((e) => e.p.vm === 'web-01' && e.vtime > 0.6e9);
+    expect(handoffs.map((e) => e.p.direction)).toEqual(['vf-to-emulated', 'emulated-to-vf']);
+    expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
+  });
+
+  it('destination host dies during pre-copy: abort, the VM carries on at the source', () => {
+    const run = migrate('host-dies', () => {}, [vmotion(), { at: '800ms', action: 'kill', node: 'esx-02' }]);
+    expect(doneOf(run)).toMatchObject({ result: 'aborted', from: 'esx-01' });
+    expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
+  });
+
+  it('pre-copy cannot converge within the time limit: abort', () => {
+    const hot = (lab: LabData) => {
+      const web01 = lab.hosts.flatMap((h) => h.vms).find((v) => v.id === 'web-01')!;
+      web01.dirtyPagesPerSec = 2_000_000;
+    };
+    const run = migrate('no-convergence', hot, [vmotion({ throttle: false, maxPrecopy: '1s' })]);
+    const done = doneOf(run);
+    expect(done).toMatchObject({ result: 'aborted', from: 'esx-01' });
+    expect(done.reason).toMatch(/^no-convergence/);
+    expect(payloads<unknown>(run.db, ['vmotion.stun'])).toEqual([]);
+    expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
+  });
+});
