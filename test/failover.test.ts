@@ -2,25 +2,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode } from '../shared/codec.js';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import { payloads } from './support/events.js';
 
 interface RunJson {
   db: string;
   fingerprint: string;
   nodes: Array<{ id: string; pid: number }>;
   flows: Array<{ flow: string; sent: number; delivered: number; lost: number; duplicated: number; reordered: number; retransmits: number; tcpState: string | null }>;
-}
-
-function payloads<T>(db: string, kinds: string[], nodes?: string[]): Array<{ vtime: number; node: string; p: T }> {
-  const reader = EventLogReader.open(db);
-  try {
-    return [...reader.events({ kinds, ...(nodes ? { nodes } : {}) })].map((e) => ({ vtime: e.vtime, node: e.node, p: decode(e.payload) as T }));
-  } finally {
-    reader.close();
-  }
 }
 
 describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started again at 2 s)', () => {
