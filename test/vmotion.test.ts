@@ -4,6 +4,7 @@ import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
+import { startRun } from '../processes/controller/api.js';
 import { dpulab, lastJson, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 
@@ -259,5 +260,21 @@ describe('vMotion failure paths', () => {
     expect(done.reason).toMatch(/^no-convergence/);
     expect(payloads<unknown>(run.db, ['vmotion.stun'])).toEqual([]);
     expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
+  });
+});
+
+describe('vMotion from the TypeScript API', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  it('a test schedules a vmotion on a running cluster and reads its outcome from the log', async () => {
+    const scenario = { file: 'api.yaml', text: 'name: api\nend: 2s\nsteps:\n  - { at: 100ms, action: flow.start, flow: { id: s, kind: tcp, from: web-01, to: db-01, ratePps: 100 } }\n' };
+    const run = startRun({ scenario, seed: 5, mode: 'in-process', db: join(tmp.dir, 'api.db') });
+    run.controller.schedule({ atNs: 300_000_000, record: { action: 'vmotion', vm: 'web-01', to: 'esx-02' } });
+    const summary = await run.done;
+    expect(summary.status).toBe('completed');
+    const done = payloads<Done>(run.db, ['vmotion.done']);
+    expect(done.map((d) => [d.node, d.p.vm, d.p.result])).toEqual([['esx-02', 'web-01', 'success']]);
+    expect(payloads<{ action: string }>(run.db, ['input.vmotion']).map((e) => e.vtime)).toEqual([300_000_000]);
   });
 });
