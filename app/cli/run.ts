@@ -125,6 +125,15 @@ function readableSummary(s: RunSummary): string {
       ]).replace(/^/gm, '  '),
     );
   }
+  if (s.vmotions.length > 0) {
+    lines.push('');
+    lines.push(
+      table([
+        ['vmotion', 'from', 'to', 'result', 'rounds', 'switchover', 'downtime', 'reason'],
+        ...s.vmotions.map((m) => [m.vm, m.from, m.to, m.result, String(m.rounds), m.switchoverNs === null ? '-' : vtime(m.switchoverNs), m.downtimeNs === null ? '-' : vtime(m.downtimeNs), m.reason ?? '-']),
+      ]).replace(/^/gm, '  '),
+    );
+  }
   if (s.cores.length > 0) {
     lines.push('');
     lines.push('  cores used by networking (CPU time / virtual time)');

@@ -72,6 +72,20 @@ export interface RunSummary {
   readonly flows: FlowSummary[];
   /** Cores each host and DPU spent on networking, by vNIC mode. */
   readonly cores: CoreUse[];
+  /** Every vMotion that ended, in the order they ended, as `vmotion.done` gave it. */
+  readonly vmotions: VmotionSummary[];
+}
+
+/** How one vMotion ended (the payload of its `vmotion.done`). */
+export interface VmotionSummary {
+  readonly vm: string;
+  readonly from: string;
+  readonly to: string;
+  readonly result: string;
+  readonly reason: string | null;
+  readonly rounds: number;
+  readonly switchoverNs: number | null;
+  readonly downtimeNs: number | null;
 }
 
 /** What one node's networking cost, from its `cost.report`. */
@@ -197,6 +211,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         crashed: result.crashed,
         flows: nodeWriter.flows(),
         cores: [...nodeWriter.cores].sort((a, b) => (a.node < b.node ? -1 : 1)),
+        vmotions: nodeWriter.vmotions,
       };
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
@@ -235,6 +250,7 @@ class NodeLifecycleSink implements EventSink {
   private readonly machine = hostname();
   private lastFlush = Date.now();
   readonly cores: CoreUse[] = [];
+  readonly vmotions: VmotionSummary[] = [];
   private readonly finalReports = new Map<string, { sender?: FlowReport; receiver?: FlowReport }>();
 
   constructor(private readonly writer: EventLogWriter) {}
@@ -251,6 +267,9 @@ class NodeLifecycleSink implements EventSink {
       if (e.kind === 'cost.report') {
         const p = decode(e.payload) as { nodeKind: 'host' | 'dpu'; coreType: 'x86' | 'arm'; coresUsed: number; byMode: Record<string, { cores: number }> };
         this.cores.push({ node: e.node, nodeKind: p.nodeKind, coreType: p.coreType, coresUsed: p.coresUsed, byMode: Object.fromEntries(Object.entries(p.byMode).map(([m, t]) => [m, t.cores])) });
+      } else if (e.kind === 'vmotion.done') {
+        const p = decode(e.payload) as VmotionSummary;
+        this.vmotions.push({ vm: p.vm, from: p.from, to: p.to, result: p.result, reason: p.reason, rounds: p.rounds, switchoverNs: p.switchoverNs, downtimeNs: p.downtimeNs });
       } else if (e.kind === 'flow.report') {
         const p = decode(e.payload) as FlowReport & { final?: boolean };
         if (p.final) {
