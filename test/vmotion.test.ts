@@ -58,7 +58,7 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
   afterAll(() => tmp.remove());
 
   it('records every step in order, with the firewall import before the resume', () => {
-    const kinds = ['vmotion.start', 'vmotion.precheck', 'vnic.handoff', 'vmotion.precopy.round', 'vmotion.stun', 'dfw.export', 'dfw.import', 'vmotion.resume', 'net.rarp', 'vmotion.done'];
+    const kinds = ['vmotion.start', 'vmotion.precheck', 'vnic.handoff', 'vmotion.precopy.round', 'vmotion.stun', 'dfw.export', 'vmotion.transfer', 'dfw.import', 'vmotion.resume', 'net.rarp', 'vmotion.done'];
     const events = payloads<{ vm: string; direction?: string; ok?: boolean }>(run.db, kinds).filter((e) => e.p.vm === 'web-01' && e.vtime >= 2.2e9);
     const sequence = events.map((e) => (e.kind === 'vnic.handoff' ? `${e.kind}:${e.p.direction}@${e.node}` : e.kind));
     const collapsed = sequence.filter((k, i) => k !== sequence[i - 1]);
@@ -69,11 +69,11 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
       'vmotion.precopy.round',
       'vmotion.stun',
       'dfw.export',
+      'vmotion.transfer',
       'dfw.import',
       'vmotion.resume',
       'net.rarp',
       'vnic.handoff:emulated-to-vf@esx-02',
-      ...(collapsed.slice(10, -1).every((k) => k === 'net.rarp') ? collapsed.slice(10, -1) : []),
       'vmotion.done',
     ]);
     expect(events.find((e) => e.kind === 'vmotion.precheck')!.p.ok).toBe(true);

@@ -10,7 +10,7 @@
  * vmotion.precopy.round per round (the planner decides: another round, switchover or abort)
  * vmotion.stun; final pages ──────────────────▶  ack
  * vnic.release → DPU: dfw.export
- * state parts (guest stack, vNIC driver and device state, firewall exports) ─▶ vnic.adopt → DPU: dfw.import
+ * vmotion.transfer: state parts (guest stack, vNIC driver and device state, firewall exports) ─▶ vnic.adopt → DPU: dfw.import
  *                                                vmotion.resume; net.rarp; vnic.handoff emulated-to-vf
  * the VM goes ◀──────────────────────────── resumed                     vmotion.done
  *
@@ -27,7 +27,7 @@ import type { VmotionOptions } from '../../../shared/scenario/types.js';
 import type { HostNode, ResolvedTopology, VmSpec } from '../../../shared/topology/types.js';
 import type { NodeContext } from '../../runtime/types.js';
 import type { HostDatapath } from '../host-datapath.js';
-import type { VnicMigrationState } from '../vnic/host-vnic.js';
+import { handoffRegisters, type VnicMigrationState } from '../vnic/host-vnic.js';
 import { PrecopyPlanner, PRECOPY_DEFAULTS, type PrecopyStep, type Round } from './precopy.js';
 import { PAGES_PER_BATCH, StateAssembly, stateParts, type PrecheckResult, type VmotionMessage } from './messages.js';
 import { VmotionError } from './errors.js';
@@ -41,8 +41,6 @@ export const VMOTION_TIMEOUT_NS = 250_000_000;
 /** The destination waits this long after the resume for the first frame, to measure the downtime. */
 const FIRST_FRAME_WAIT_NS = 1_000_000_000;
 const SETTLE_POLL_NS = 5_000_000;
-/** QEMU-style self-announce: the first RARP at resume, then gaps of 50, 150, 250 and 350 ms. */
-const ANNOUNCE_GAPS_NS = [50_000_000, 150_000_000, 250_000_000, 350_000_000] as const;
 
 /** What the agent needs of its host. */
 export interface VmotionHost {
@@ -280,7 +278,7 @@ export class VmotionAgent {
   /** Handles the agent's timers; false for a timer that is not its own. */
   onTimer(ctx: NodeContext, name: string, data: unknown): boolean {
     if (!name.startsWith(VMOTION_TIMER_PREFIX)) return false;
-    const { mid, round } = data as { mid: string; round?: number };
+    const { mid } = data as { mid: string };
     const out = this.outgoing.get(mid);
     const inc = this.incoming.get(mid);
     switch (name) {
@@ -299,9 +297,6 @@ export class VmotionAgent {
           out.txTimer = null;
           this.sendBatch(ctx, out);
         }
-        return true;
-      case 'vmotion.announce':
-        if (inc && round !== undefined) this.announce(ctx, inc, round);
         return true;
       case 'vmotion.settle':
         if (inc) this.maybeFinish(ctx, inc);
@@ -491,7 +486,16 @@ export class VmotionAgent {
       guest: datapath.exportGuest(out.vm, ctx.now()),
       vnics: datapath.vnicsOf(out.vm).map((v) => ({ ...v.exportMigration(), dfw: out.exports.get(v.id) ?? null })),
     };
-    for (const part of stateParts(out.mid, state)) this.host.send(ctx, out.to, part);
+    const parts = stateParts(out.mid, state);
+    ctx.emit('vmotion.transfer', {
+      mid: out.mid,
+      vm: out.vm,
+      to: out.to,
+      parts: parts.length,
+      bytes: parts.reduce((n, p) => n + (p.t === 'state' ? p.data.length : 0), 0),
+      vnics: state.vnics.map((v) => ({ vnic: v.vnic, mac: v.mac, requested: v.requested, device: handoffRegisters(v.device), dfw: v.dfw !== null })),
+    });
+    for (const part of parts) this.host.send(ctx, out.to, part);
     this.arm(ctx, out);
   }
 
@@ -620,7 +624,7 @@ export class VmotionAgent {
     this.cancelTimer(ctx, inc);
     this.host.send(ctx, inc.from, { t: 'resumed', mid: inc.mid });
     for (const vnic of datapath.vnicsOf(inc.vm)) if (inc.refused.has(vnic.id)) vnic.disconnect(ctx);
-    this.announce(ctx, inc, 0);
+    this.announce(ctx, inc);
     for (const vnic of datapath.vnicsOf(inc.vm)) vnic.setMigrating(ctx, false);
     inc.settleSince = ctx.now();
     this.maybeFinish(ctx, inc);
@@ -637,16 +641,17 @@ export class VmotionAgent {
     this.dropIncoming(ctx, inc);
   }
 
-  /** The hypervisor announces the VM's MACs (RARP), so switches learn where it is now. */
-  private announce(ctx: NodeContext, inc: Incoming, round: number): void {
+  /**
+   * The hypervisor announces the VM's MACs (RARP) through the backend, right at the resume and
+   * before the vNICs ask for VFs, so switches learn where the VM is now.
+   */
+  private announce(ctx: NodeContext, inc: Incoming): void {
     const datapath = this.host.datapath;
     for (const vnic of datapath.vnicsOf(inc.vm)) {
       const mac = vnic.inspect().mac;
       if (!vnic.announce(ctx, this.host.rarp(mac))) continue;
-      ctx.emit('net.rarp', { mid: inc.mid, vm: inc.vm, vnic: vnic.id, mac, host: this.id, dpu: vnic.servingDpu, round: round + 1 });
+      ctx.emit('net.rarp', { mid: inc.mid, vm: inc.vm, vnic: vnic.id, mac, host: this.id, dpu: vnic.servingDpu });
     }
-    const gap = ANNOUNCE_GAPS_NS[round];
-    if (gap !== undefined) ctx.setTimer(gap, 'vmotion.announce', { mid: inc.mid, round: round + 1 });
   }
 
   /** Records `vmotion.done` once every vNIC has settled (a VF bound, or refused) and the first frame came (or a second passed). */

@@ -875,7 +875,7 @@ export class HostVnic {
  * ring the index and generation bit the device expects next, the completion rings, the RX filter,
  * link, interrupt mask and cause.
  */
-function handoffRegisters(state: Vmxnet3DeviceState): Record<string, unknown> {
+export function handoffRegisters(state: Vmxnet3DeviceState): Record<string, unknown> {
   return {
     mac: state.permanentMac,
     status: state.status,
