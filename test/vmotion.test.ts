@@ -263,6 +263,40 @@ describe('vMotion failure paths', () => {
   });
 });
 
+describe('a migrated VM after its new host fails over', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  it('is served by the standby that takes over, even one that restarted after the move', () => {
+    const scenario = join(tmp.dir, 'after.yaml');
+    writeFileSync(
+      scenario,
+      stringify({
+        name: 'after',
+        end: '3.4s',
+        steps: [
+          { at: '100ms', action: 'flow.start', flow: { id: 'stream', kind: 'tcp', from: 'web-01', to: 'app-02', ratePps: 100 } },
+          { at: '300ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+          // The standby restarts after the move: it boots knowing only the topology's VMs of esx-02.
+          { at: '1.2s', action: 'kill', node: 'dpu-02b' },
+          { at: '1.5s', action: 'restart', node: 'dpu-02b' },
+          { at: '2s', action: 'kill', node: 'dpu-02a' },
+          { at: '3.2s', action: 'flow.stop', flow: 'stream' },
+        ],
+      }),
+    );
+    const result = dpulab(['run', '--scenario', scenario, '--seed', '4', '--in-process', '--json', '--db', join(tmp.dir, 'after.db')]);
+    expect(result.code, result.stderr).toBe(0);
+    const run = lastJson<RunJson>(result);
+    expect(payloads<Done>(run.db, ['vmotion.done']).map((d) => d.p.result)).toEqual(['success']);
+    const failover = payloads<{ from: string; to: string; vnics: Array<{ vnic: string; mode: string }> }>(run.db, ['dpu.failover.done'], ['esx-02']);
+    expect(failover.map((f) => [f.p.from, f.p.to])).toEqual([['dpu-02a', 'dpu-02b']]);
+    expect(failover[0]!.p.vnics.map((v) => v.vnic)).toContain('web-01.eth0');
+    const stream = run.flows.find((f) => f.flow === 'stream')!;
+    expect({ lost: stream.lost, duplicated: stream.duplicated, reordered: stream.reordered, delivered: stream.delivered }).toEqual({ lost: 0, duplicated: 0, reordered: 0, delivered: stream.sent });
+  });
+});
+
 describe('vMotion from the TypeScript API', () => {
   const tmp = tempDir();
   afterAll(() => tmp.remove());

@@ -92,6 +92,10 @@ export class DpuDatapath implements HaDatapathHooks {
   private serving = false;
   /** Every vNIC of the host, sorted by id, served by whichever of its DPUs is active; vMotion adds and removes some. */
   private hostVnics: readonly PlacedVnic[];
+  /** Every vNIC of the topology by id, whichever host runs it now. */
+  private readonly anyVnic: ReadonlyMap<string, PlacedVnic>;
+  /** vNICs the host released from this DPU (their VM left) and has not brought back. */
+  private readonly released = new Set<string>();
   private readonly ownTep: string;
   private readonly topology: ResolvedTopology;
   private readonly replica: (() => SyncReplica) | null;
@@ -111,6 +115,7 @@ export class DpuDatapath implements HaDatapathHooks {
     this.topology = topology;
     this.replica = options.replica ?? null;
     this.hostVnics = allVnics(topology).filter((v) => v.host === node.spec.host);
+    this.anyVnic = new Map(allVnics(topology).map((v) => [v.id, v]));
     const tep = tepOf(topology, node.id);
     this.ownTep = tep.ip;
     this.switch = new OverlaySwitch({ owner: node.id, topology, tep, uplinks: node.spec.uplinks, vnics: [], ownerVnis: [VMOTION_VNI] });
@@ -137,7 +142,14 @@ export class DpuDatapath implements HaDatapathHooks {
    * the host's VMs behind its own tunnel endpoint and announces them.
    */
   promote(ctx: NodeContext, replica: SyncReplica, reason: PromoteReason): void {
-    if (reason === 'takeover') commitReplica(ctx, replica, this.firewall, this.hostVnics.map((v) => v.id));
+    if (reason === 'takeover') {
+      // What the active served when it died, as its sync said, is the host's vNIC set: a DPU that
+      // restarted after a vMotion only knows the topology's, and its bulk resync brought it the rest.
+      // (A vNIC released here since stays out, even if a sync record still in flight named it.)
+      const synced = replica.vnics().filter((id) => !this.released.has(id));
+      if (synced.length > 0) this.hostVnics = synced.flatMap((id) => this.placement(id)).sort(byId);
+      commitReplica(ctx, replica, this.firewall, this.hostVnics.map((v) => v.id));
+    }
     for (const v of this.hostVnics) this.serve(v);
     this.serving = true;
     if (reason === 'takeover') {
@@ -150,6 +162,12 @@ export class DpuDatapath implements HaDatapathHooks {
         if (uplink !== null) ctx.send(uplink, buildRarpAnnouncement(v.mac));
       }
     }
+  }
+
+  /** Where a vNIC of the topology lives when it is this DPU's host's (any host's vNIC may arrive by vMotion). */
+  private placement(id: string): PlacedVnic[] {
+    const known = this.hostVnics.find((v) => v.id === id) ?? this.anyVnic.get(id);
+    return known ? [{ ...known, host: this.node.spec.host }] : [];
   }
 
   /** HA: this DPU becomes standby and lets go of the host's vNICs. */
@@ -261,6 +279,7 @@ export class DpuDatapath implements HaDatapathHooks {
    */
   private release(ctx: NodeContext, vnic: string, wantExport: boolean): void {
     const placed = this.hostVnics.find((v) => v.id === vnic);
+    this.released.add(vnic);
     if (!this.serving) {
       this.hostVnics = this.hostVnics.filter((v) => v.id !== vnic);
       this.replica?.().forget(vnic);
@@ -337,6 +356,7 @@ export class DpuDatapath implements HaDatapathHooks {
 
   /** Adds (or replaces) a vNIC in the host's list and puts it on this host, behind `tep`, in the control plane. */
   private place(placed: PlacedVnic, tep: string): void {
+    this.released.delete(placed.id);
     this.hostVnics = [...this.hostVnics.filter((v) => v.id !== placed.id), placed].sort(byId);
     if (this.switch.controlPlane.vnic(placed.id) !== undefined) this.switch.controlPlane.update(placed.id, { host: placed.host, tep });
   }
