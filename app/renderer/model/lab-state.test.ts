@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, emptyLabState, foldEvents, LOAD_BUCKET_NS, wireFramesPerSecond, type UiEvent } from './lab-state.js';
+import { applyEvent, emptyLabState, foldEvents, lastMigration, LOAD_BUCKET_NS, migrationUnderWay, vmHostOf, wireFramesPerSecond, type UiEvent } from './lab-state.js';
+import { Timeline } from './timeline.js';
 
 let seq = 0;
 function ev(vtime: number, node: string, kind: string, payload: unknown): UiEvent {
@@ -99,5 +100,74 @@ describe('lab state', () => {
     ]);
     expect(state.events).toBe(5);
     expect(state.kinds['something.new']).toBe(1);
+  });
+  /** The events of one vMotion of web-01, esx-01 to esx-02, in the order a run records them. */
+  function webMotion(result = 'success'): UiEvent[] {
+    const mid = 'web-01/esx-01/1';
+    const events = [
+      ev(10, 'esx-01', 'vmotion.start', { mid, vm: 'web-01', from: 'esx-01', to: 'esx-02', memoryMiB: 2048 }),
+      ev(11, 'esx-01', 'vmotion.precheck', { mid, vm: 'web-01', to: 'esx-02', ok: true, checks: [] }),
+      ev(12, 'esx-01', 'vnic.handoff', { vnic: 'web-01.eth0', vm: 'web-01', direction: 'vf-to-emulated', host: 'esx-01', dpu: 'dpu-01a', vf: null, cause: 'vmotion' }),
+      ev(20, 'esx-01', 'vmotion.precopy.round', { mid, vm: 'web-01', round: 0, pagesSent: 524288, pagesDirtied: 686, bytes: 2147483648, durationNs: 8 }),
+      ev(21, 'esx-01', 'vmotion.precopy.round', { mid, vm: 'web-01', round: 1, pagesSent: 686, pagesDirtied: 3, bytes: 2809856, durationNs: 1 }),
+      ev(22, 'esx-01', 'vmotion.stun', { mid, vm: 'web-01', host: 'esx-01', remainingPages: 3, rounds: 2 }),
+      ev(22, 'esx-01', 'vmotion.transfer', { mid, vm: 'web-01', to: 'esx-02', parts: 3, bytes: 3000, vnics: [] }),
+      ev(23, 'dpu-01a', 'dfw.export', { node: 'dpu-01a', vnic: 'web-01.eth0', vm: 'web-01', version: 1, rules: [], connections: [] }),
+      ev(24, 'dpu-02b', 'dfw.import', { node: 'dpu-02b', vnic: 'web-01.eth0', vm: 'web-01', ok: true, version: 1, rules: [], connections: [] }),
+    ];
+    if (result === 'aborted') return [...events, ev(25, 'esx-01', 'vmotion.done', { mid, vm: 'web-01', from: 'esx-01', to: 'esx-02', result, reason: 'malformed-state: test', rounds: 2, switchoverNs: null, downtimeNs: null })];
+    return [
+      ...events,
+      ev(25, 'esx-02', 'vmotion.resume', { mid, vm: 'web-01', host: 'esx-02', from: 'esx-01', switchoverNs: 3 }),
+      ev(25, 'esx-02', 'net.rarp', { mid, vm: 'web-01', vnic: 'web-01.eth0', mac: '00:50:56:b8:e8:ee', host: 'esx-02', dpu: 'dpu-02b', round: 1 }),
+      ev(26, 'esx-02', 'vnic.handoff', { vnic: 'web-01.eth0', vm: 'web-01', direction: 'emulated-to-vf', host: 'esx-02', dpu: 'dpu-02b', vf: 1, cause: 'mode' }),
+      ev(27, 'esx-01', 'vmotion.source.released', { mid, vm: 'web-01', to: 'esx-02' }),
+      ev(28, 'esx-02', 'vmotion.done', { mid, vm: 'web-01', from: 'esx-01', to: 'esx-02', result, reason: null, rounds: 2, switchoverNs: 3, downtimeNs: 5 }),
+      ev(30, 'esx-02', 'net.rarp', { mid, vm: 'web-01', vnic: 'web-01.eth0', mac: '00:50:56:b8:e8:ee', host: 'esx-02', dpu: 'dpu-02b', round: 2 }),
+    ];
+  }
+
+  it('lab state moves a VM to its destination at vmotion.resume, following the migration phase by phase', () => {
+    const events = webMotion();
+    const state = emptyLabState();
+    const phases: string[] = [];
+    const hosts: string[] = [];
+    for (const e of events) {
+      applyEvent(state, e);
+      phases.push(migrationUnderWay(state, 'web-01')?.phase ?? '-');
+      hosts.push(vmHostOf(state, 'web-01', 'esx-01'));
+    }
+    expect(phases).toEqual(['start', 'precheck', 'handoff', 'precopy', 'precopy', 'stun', 'transfer', 'dfw-export', 'dfw-import', 'resume', 'rarp', 'passthrough', 'released', '-', '-']);
+    expect(hosts).toEqual([...Array<string>(9).fill('esx-01'), ...Array<string>(6).fill('esx-02')]);
+    // The RARPs that follow the end do not reopen the migration.
+    const done = lastMigration(state, 'web-01')!;
+    expect(done).toMatchObject({ phase: 'done', result: 'success', switchoverNs: 3, downtimeNs: 5, endedAt: 28 });
+    expect(done.rounds.map((r) => [r.round, r.pagesSent, r.pagesDirtied])).toEqual([
+      [0, 524288, 686],
+      [1, 686, 3],
+    ]);
+    expect(state.vms['web-01']).toEqual({ host: 'esx-02', since: 25, migration: null });
+    // A VM no vMotion touched runs on its topology host.
+    expect(vmHostOf(state, 'app-01', 'esx-01')).toBe('esx-01');
+  });
+
+  it('lab state leaves a VM on its source when its vMotion aborts', () => {
+    const state = foldEvents(webMotion('aborted'));
+    expect(vmHostOf(state, 'web-01', 'esx-01')).toBe('esx-01');
+    expect(migrationUnderWay(state, 'web-01')).toBeNull();
+    expect(lastMigration(state, 'web-01')).toMatchObject({ result: 'aborted', reason: 'malformed-state: test', phase: 'done' });
+  });
+
+  it('lab state from a timeline puts a migrated VM back on its source when seeking before the resume', () => {
+    seq = 0;
+    const events = webMotion();
+    const timeline = new Timeline(3);
+    for (const e of events) timeline.append(e);
+    const range = (from: number, to: number): UiEvent[] => events.slice(from, to);
+    const resume = events.find((e) => e.kind === 'vmotion.resume')!.seq;
+    expect(vmHostOf(timeline.stateAt(events.length - 1, range), 'web-01', 'esx-01')).toBe('esx-02');
+    expect(vmHostOf(timeline.stateAt(resume - 1, range), 'web-01', 'esx-01')).toBe('esx-01');
+    expect(migrationUnderWay(timeline.stateAt(resume - 1, range), 'web-01')?.phase).toBe('dfw-import');
+    expect(vmHostOf(timeline.stateAt(resume, range), 'web-01', 'esx-01')).toBe('esx-02');
   });
 });

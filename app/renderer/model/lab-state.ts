@@ -2,7 +2,7 @@
  * The lab as the UI shows it, folded from events: which nodes are up, what each host thinks of
  * its DPUs, which mode every vNIC runs in, which links are down, who is cabled to whom, what the
  * switches learned, the firewall's rules and hits, the VFs' migration states, every flow's
- * counters and the load on every wire.
+ * counters, the load on every wire, where each VM runs and every vMotion's phase and pre-copy rounds.
  *
  * Pure and browser-safe: the same fold runs wherever it is needed, and a state is plain data
  * (JSON in, JSON out), so it can be cloned, sent over a socket and compared in a test.
@@ -158,6 +158,63 @@ export interface WireLoadView {
   buckets: Array<[number, number]>;
 }
 
+/** Where a VM runs once a vMotion has moved it or is moving it; a VM not listed runs on its topology host. */
+export interface VmView {
+  host: string;
+  /** When it came to run there (its `vmotion.resume` or, after an abort, its `vmotion.done`). */
+  since: number;
+  /** The `mid` of the migration under way, null between migrations. */
+  migration: string | null;
+}
+
+/**
+ * How far a vMotion got, named after the last of its events: `start`, `precheck`, `handoff` (its
+ * vNICs left their VFs for the emulated backend), `precopy`, `throttle`, `stun`, `transfer` (the
+ * switchover state went to the destination), `dfw-export`, `dfw-import`, `resume`, `rarp`, `passthrough` (a vNIC has a VF on the destination again),
+ * `released` (the source let it go), `done`.
+ */
+export type VmotionPhase = 'start' | 'precheck' | 'handoff' | 'precopy' | 'throttle' | 'stun' | 'transfer' | 'dfw-export' | 'dfw-import' | 'resume' | 'rarp' | 'passthrough' | 'released' | 'done';
+
+/** One pre-copy round (from `vmotion.precopy.round`). */
+export interface PrecopyRoundView {
+  round: number;
+  vtime: number;
+  pagesSent: number;
+  pagesDirtied: number;
+  bytes: number;
+  durationNs: number;
+}
+
+/** One step of a vMotion as its events tell it, for the inspector's account of the migration. */
+export interface VmotionStepView {
+  seq: number;
+  vtime: number;
+  node: string;
+  phase: VmotionPhase;
+  detail: string;
+}
+
+/** One vMotion, from `vmotion.start` to `vmotion.done`. */
+export interface MigrationView {
+  mid: string;
+  vm: string;
+  from: string;
+  to: string;
+  startedAt: number;
+  phase: VmotionPhase;
+  phaseSince: number;
+  /** Pre-copy rounds, oldest first (at most {@link MAX_PRECOPY_ROUNDS}). */
+  rounds: PrecopyRoundView[];
+  /** Every step but the rounds, oldest first (at most {@link MAX_VMOTION_STEPS}). */
+  steps: VmotionStepView[];
+  endedAt: number | null;
+  /** `success`, `success-emulated`, `success-disconnected` or `aborted`, once done. */
+  result: string | null;
+  reason: string | null;
+  switchoverNs: number | null;
+  downtimeNs: number | null;
+}
+
 /** A note on the timeline. */
 export interface NoteView {
   seq: number;
@@ -195,6 +252,10 @@ export interface LabState {
   wires: Record<string, WireLoadView>;
   /** The latest notes (at most {@link MAX_NOTES}). */
   notes: NoteView[];
+  /** VMs a vMotion has moved or is moving, by VM id: see {@link vmHostOf}. */
+  vms: Record<string, VmView>;
+  /** vMotions by `mid`, in the order they started (at most {@link MAX_MIGRATIONS}). */
+  migrations: Record<string, MigrationView>;
   /** `input.*` events seen: scenario steps and UI actions. */
   inputs: number;
 }
@@ -207,6 +268,12 @@ export const LOAD_WINDOW_BUCKETS = 10;
 export const MAX_FLOW_SAMPLES = 300;
 /** Notes kept. */
 export const MAX_NOTES = 200;
+/** vMotions kept: the oldest finished ones go first. */
+export const MAX_MIGRATIONS = 100;
+/** Pre-copy rounds kept per vMotion (one that does not converge can run many). */
+export const MAX_PRECOPY_ROUNDS = 500;
+/** Steps kept per vMotion, besides its rounds (throttling can repeat). */
+export const MAX_VMOTION_STEPS = 64;
 
 /** The state before any event. */
 export function emptyLabState(): LabState {
@@ -228,6 +295,8 @@ export function emptyLabState(): LabState {
     costs: {},
     wires: {},
     notes: [],
+    vms: {},
+    migrations: {},
     inputs: 0,
   };
 }
@@ -361,6 +430,20 @@ export const FOLDED_KINDS: ReadonlySet<string> = new Set([
   'flow.report',
   'cost.report',
   'frame.tx',
+  'vmotion.start',
+  'vmotion.precheck',
+  'vmotion.precopy.round',
+  'vmotion.throttle',
+  'vmotion.stun',
+  'vmotion.transfer',
+  'vmotion.resume',
+  'vmotion.source.released',
+  'vmotion.incoming.dropped',
+  'vmotion.done',
+  'vnic.handoff',
+  'dfw.export',
+  'dfw.import',
+  'net.rarp',
 ]);
 
 /**
@@ -517,9 +600,165 @@ export function applyEvent(state: LabState, event: UiEvent): void {
       state.notes.push({ seq: event.seq, vtime: at, text: str(p.text) });
       if (state.notes.length > MAX_NOTES) state.notes.splice(0, state.notes.length - MAX_NOTES);
       break;
+    case 'vmotion.start':
+    case 'vmotion.precheck':
+    case 'vmotion.precopy.round':
+    case 'vmotion.throttle':
+    case 'vmotion.stun':
+    case 'vmotion.transfer':
+    case 'vmotion.resume':
+    case 'vmotion.source.released':
+    case 'vmotion.incoming.dropped':
+    case 'vmotion.done':
+    case 'vnic.handoff':
+    case 'dfw.export':
+    case 'dfw.import':
+    case 'net.rarp':
+      applyVmotionEvent(state, event, p);
+      break;
     default:
       break;
   }
+}
+
+/** The migration an event belongs to: by its `mid`, or (events without one) the VM's migration under way. */
+function migrationOf(state: LabState, p: Payload): MigrationView | undefined {
+  const mid = strOrNull(p.mid);
+  if (mid !== null) return state.migrations[mid];
+  const current = state.vms[str(p.vm)]?.migration;
+  return current ? state.migrations[current] : undefined;
+}
+
+/** Records a step; the phase follows it until the migration is done (later RARPs do not reopen it). */
+function step(migration: MigrationView, event: UiEvent, phase: VmotionPhase, detail: string): void {
+  if (migration.endedAt === null || phase === 'done') {
+    migration.phase = phase;
+    migration.phaseSince = event.vtime;
+  }
+  migration.steps.push({ seq: event.seq, vtime: event.vtime, node: event.node, phase, detail });
+  if (migration.steps.length > MAX_VMOTION_STEPS) migration.steps.splice(1, migration.steps.length - MAX_VMOTION_STEPS);
+}
+
+/** Makes room for one more migration: the oldest finished one goes. */
+function pruneMigrations(state: LabState): void {
+  const mids = Object.keys(state.migrations);
+  if (mids.length < MAX_MIGRATIONS) return;
+  const oldest = mids.find((mid) => state.migrations[mid]!.endedAt !== null) ?? mids[0]!;
+  delete state.migrations[oldest];
+}
+
+/** A VM comes to run on `host` (a resume, or an abort leaving it at its source). */
+function place(state: LabState, vm: string, host: string, at: number, migration: string | null): void {
+  const view = state.vms[vm];
+  if (view === undefined) state.vms[vm] = { host, since: at, migration };
+  else {
+    if (view.host !== host) view.since = at;
+    view.host = host;
+    view.migration = migration;
+  }
+}
+
+/**
+ * Folds the vMotion events: the phase of each migration, its pre-copy rounds, and where its VM
+ * runs. A VM moves to its destination at `vmotion.resume` (it runs there from that instant) and is
+ * back at its source when an aborted `vmotion.done` says so.
+ */
+function applyVmotionEvent(state: LabState, event: UiEvent, p: Payload): void {
+  const at = event.vtime;
+  if (event.kind === 'vmotion.start') {
+    const mid = str(p.mid);
+    const vm = str(p.vm);
+    const from = str(p.from, event.node);
+    pruneMigrations(state);
+    const migration: MigrationView = { mid, vm, from, to: str(p.to), startedAt: at, phase: 'start', phaseSince: at, rounds: [], steps: [], endedAt: null, result: null, reason: null, switchoverNs: null, downtimeNs: null };
+    state.migrations[mid] = migration;
+    step(migration, event, 'start', `${vm} from ${from} to ${migration.to}`);
+    const view = state.vms[vm];
+    if (view) view.migration = mid;
+    else state.vms[vm] = { host: from, since: 0, migration: mid };
+    return;
+  }
+  const migration = migrationOf(state, p);
+  if (!migration) return;
+  switch (event.kind) {
+    case 'vmotion.precheck': {
+      const failed = Array.isArray(p.checks) ? (p.checks as Array<{ name?: unknown; ok?: unknown }>).filter((c) => c && c.ok === false).map((c) => str(c.name)) : [];
+      step(migration, event, 'precheck', p.ok === false ? `failed: ${failed.join(', ') || 'refused'}` : 'passed');
+      break;
+    }
+    case 'vnic.handoff':
+      if (p.direction === 'vf-to-emulated') step(migration, event, 'handoff', `${str(p.vnic)}: VF → emulated backend on ${str(p.host, event.node)}`);
+      else if (p.direction === 'emulated-to-vf') step(migration, event, 'passthrough', `${str(p.vnic)}: emulated backend → ${str(p.dpu)} VF ${str(p.vf, '?')} on ${str(p.host, event.node)}`);
+      break;
+    case 'vmotion.precopy.round': {
+      const round: PrecopyRoundView = { round: num(p.round), vtime: at, pagesSent: num(p.pagesSent), pagesDirtied: num(p.pagesDirtied), bytes: num(p.bytes), durationNs: num(p.durationNs) };
+      migration.rounds.push(round);
+      if (migration.rounds.length > MAX_PRECOPY_ROUNDS) migration.rounds.splice(0, migration.rounds.length - MAX_PRECOPY_ROUNDS);
+      migration.phase = 'precopy';
+      migration.phaseSince = at;
+      break;
+    }
+    case 'vmotion.throttle':
+      step(migration, event, 'throttle', `vCPUs slowed (factor ${str(p.factor, '?')})`);
+      break;
+    case 'vmotion.stun':
+      step(migration, event, 'stun', `stunned on ${str(p.host, event.node)}, ${num(p.remainingPages)} pages left`);
+      break;
+    case 'vmotion.transfer':
+      step(migration, event, 'transfer', `switchover state sent to ${str(p.to, migration.to)}: ${num(p.parts)} parts, ${num(p.bytes)} bytes`);
+      break;
+    case 'dfw.export':
+      step(migration, event, 'dfw-export', `${str(p.vnic)}: firewall state exported by ${event.node}`);
+      break;
+    case 'dfw.import':
+      step(migration, event, 'dfw-import', `${str(p.vnic)}: firewall state ${p.ok === false ? `refused by ${event.node} (${str(p.reason)})` : `imported by ${event.node}`}`);
+      break;
+    case 'vmotion.resume': {
+      const host = str(p.host, event.node);
+      step(migration, event, 'resume', `runs on ${host}, switchover ${num(p.switchoverNs)} ns`);
+      place(state, migration.vm, host, at, migration.mid);
+      break;
+    }
+    case 'net.rarp':
+      step(migration, event, 'rarp', `${str(p.vnic)} announced through ${str(p.dpu)}`);
+      break;
+    case 'vmotion.source.released':
+      step(migration, event, 'released', `${event.node} let it go`);
+      break;
+    case 'vmotion.incoming.dropped':
+      step(migration, event, migration.phase, `${event.node} gave the incoming VM up: ${str(p.reason)}`);
+      break;
+    case 'vmotion.done': {
+      migration.result = str(p.result);
+      migration.reason = strOrNull(p.reason);
+      migration.switchoverNs = numOrNull(p.switchoverNs);
+      migration.downtimeNs = numOrNull(p.downtimeNs);
+      migration.endedAt = at;
+      step(migration, event, 'done', `${migration.result}${migration.reason ? `: ${migration.reason}` : ''}`);
+      place(state, migration.vm, migration.result === 'aborted' ? migration.from : str(p.to, migration.to), at, null);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/** Where a VM runs at this point of the run: where a vMotion took it, else `topologyHost`. */
+export function vmHostOf(state: LabState, vm: string, topologyHost: string): string {
+  return state.vms[vm]?.host ?? topologyHost;
+}
+
+/** The vMotion under way for a VM, or null. */
+export function migrationUnderWay(state: LabState, vm: string): MigrationView | null {
+  const mid = state.vms[vm]?.migration;
+  return mid ? (state.migrations[mid] ?? null) : null;
+}
+
+/** The latest vMotion of a VM (under way or finished), or null. */
+export function lastMigration(state: LabState, vm: string): MigrationView | null {
+  let last: MigrationView | null = null;
+  for (const migration of Object.values(state.migrations)) if (migration.vm === vm) last = migration;
+  return last;
 }
 
 /** Folds events from the empty state. */

@@ -3,7 +3,7 @@
  * recorded run (where no process can be asked) and what the topology colours its elements by.
  */
 import type { ResolvedTopology, ResolvedWire } from '../../../shared/topology/types.js';
-import { wireFramesPerSecond, type CostView, type DfwView, type DpuView, type FlowView, type LabState, type MacView, type NeighborView, type NodeLife, type VfView, type VnicView } from './lab-state.js';
+import { vmHostOf, wireFramesPerSecond, type CostView, type DfwView, type DpuView, type FlowView, type LabState, type MacView, type NeighborView, type NodeLife, type VfView, type VnicView } from './lab-state.js';
 
 /** A port of a node: its wire, whether it is up, who is at the other end by LLDP. */
 export interface PortStateView {
@@ -104,8 +104,10 @@ export function nodeStateView(state: LabState, topology: ResolvedTopology, id: s
       vfs: Object.values(state.vfs[id] ?? {}).sort((a, b) => a.vf - b.vf),
     };
   } else if (node.kind === 'host') {
-    const vnics = node.spec.vms.flatMap((vm) => vm.vnics.map((n) => ({ vnic: n.id, vm: vm.id, view: state.vnics[n.id] ?? null })));
-    const vms = new Set(node.spec.vms.map((vm) => vm.id));
+    // The VMs it runs at this point: its own unless a vMotion took them, and any that came to it.
+    const running = topology.nodes.flatMap((h) => (h.kind === 'host' ? h.spec.vms.filter((vm) => vmHostOf(state, vm.id, h.id) === id) : []));
+    const vnics = running.flatMap((vm) => vm.vnics.map((n) => ({ vnic: n.id, vm: vm.id, view: state.vnics[n.id] ?? null })));
+    const vms = new Set(running.map((vm) => vm.id));
     view.host = {
       dpus: node.spec.dpus.map((dpu) => ({ dpu, view: state.dpus[dpu] ?? null })),
       vnics,
