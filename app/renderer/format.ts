@@ -74,6 +74,25 @@ export function eventSummary(event: UiEvent): string {
     case 'dfw.rule.hit':
     case 'dfw.reject':
       return `${compact(p.vnic)} ${compact(p.rule)} ${compact(p.action ?? p.reply)} ${compact(p.proto)} ${compact(p.src)}:${compact(p.sport)} → ${compact(p.dst)}:${compact(p.dport)}`;
+    case 'vnic.handoff':
+      return `${compact(p.vnic)} ${compact(p.direction)} on ${compact(p.host)} (${compact(p.dpu)}${p.vf !== null && p.vf !== undefined ? ` VF ${compact(p.vf)}` : ''}, ${compact(p.cause)})`;
+    case 'vmotion.start':
+      return `${compact(p.vm)} ${compact(p.from)} → ${compact(p.to)}, ${compact(p.memoryMiB)} MiB`;
+    case 'vmotion.precheck':
+      return `${compact(p.vm)} to ${compact(p.to)}: ${p.ok ? 'ok' : 'refused'}`;
+    case 'vmotion.precopy.round':
+      return `${compact(p.vm)} round ${compact(p.round)}: ${compact(p.pagesSent)} pages sent, ${compact(p.pagesDirtied)} dirtied`;
+    case 'vmotion.stun':
+      return `${compact(p.vm)} stunned on ${compact(p.host)}, ${compact(p.remainingPages)} pages left`;
+    case 'vmotion.resume':
+      return `${compact(p.vm)} runs on ${compact(p.host)} (from ${compact(p.from)}), switchover ${typeof p.switchoverNs === 'number' ? vtime(p.switchoverNs) : '-'}`;
+    case 'vmotion.done':
+      return `${compact(p.vm)} ${compact(p.from)} → ${compact(p.to)} ${compact(p.result)}${p.reason ? `: ${compact(p.reason)}` : ''}, ${compact(p.rounds)} rounds, downtime ${typeof p.downtimeNs === 'number' ? vtime(p.downtimeNs) : '-'}`;
+    case 'dfw.export':
+    case 'dfw.import':
+      return `${compact(p.vnic)} v${compact(p.version)}${p.ok === false ? ` refused: ${compact(p.reason)}` : ''}, ${Array.isArray(p.rules) ? p.rules.length : '-'} rules, ${Array.isArray(p.connections) ? p.connections.length : '-'} connections`;
+    case 'net.rarp':
+      return `${compact(p.vm)} ${compact(p.vnic)} ${compact(p.mac)} on ${compact(p.host)} via ${compact(p.dpu)}`;
     case 'tcp.state':
       return `${compact(p.flow)} ${compact(p.previous)} → ${compact(p.state)}`;
     default: {
@@ -94,6 +113,7 @@ export function kindTone(kind: string): string {
   if (kind.startsWith('dfw.')) return 'tone-dfw';
   if (kind.startsWith('flow.') || kind.startsWith('tcp.')) return 'tone-flow';
   if (kind.startsWith('dpu.') || kind.startsWith('vf.') || kind.startsWith('vnic.')) return 'tone-dpu';
+  if (kind.startsWith('vmotion.') || kind === 'net.rarp') return 'tone-vmotion';
   if (kind.startsWith('lldp.') || kind.startsWith('mac.') || kind.startsWith('link.')) return 'tone-net';
   return 'tone-other';
 }

@@ -9,7 +9,7 @@ import type { InspectResponse } from '../../server/protocol.js';
 import { api } from '../api.js';
 import { h, keyValues, pill, replace, section, table, type Child } from '../dom.js';
 import { eventSummary, rate, vtime } from '../format.js';
-import type { UiEvent } from '../model/lab-state.js';
+import { lastMigration, migrationUnderWay, vmHostOf, type MigrationView, type UiEvent, type VmotionPhase } from '../model/lab-state.js';
 import { nodeCondition, wireLoad, wireUp, type NodeStateView } from '../model/node-view.js';
 import type { Store } from '../store.js';
 import { frameView } from './frame.js';
@@ -207,6 +207,44 @@ function fromLog(view: NodeStateView): HTMLElement[] {
   return out;
 }
 
+/** What each vMotion phase means, for people. */
+const PHASE_TEXT: Record<VmotionPhase, string> = {
+  start: 'starting',
+  precheck: 'prechecks answered',
+  handoff: 'vNICs handed to the emulated backend',
+  precopy: 'pre-copying memory',
+  throttle: 'pre-copy, vCPUs throttled',
+  stun: 'stunned for the switchover',
+  transfer: 'switchover state sent',
+  'dfw-export': 'firewall state exported',
+  'dfw-import': 'firewall state imported',
+  resume: 'resumed on the destination',
+  rarp: 'announced by RARP',
+  passthrough: 'vNIC back on a VF',
+  released: 'source released',
+  done: 'done',
+};
+
+/** A VM's migration under way (or its last one): phase, steps, pre-copy rounds, outcome. */
+function vmotionSection(migration: MigrationView | null): HTMLElement | null {
+  if (!migration) return null;
+  const done = migration.endedAt !== null;
+  const tone = !done ? 'warn' : migration.result === 'success' ? 'ok' : migration.result === 'aborted' ? 'bad' : 'warn';
+  return section(
+    done ? 'Last vMotion' : 'vMotion under way',
+    h('div', { class: 'vmotion-phase', 'data-phase': migration.phase }, pill(done ? (migration.result ?? 'done') : PHASE_TEXT[migration.phase], tone), ` ${migration.from} → ${migration.to} since ${vtime(migration.phaseSince)}`),
+    keyValues([
+      ['migration', h('code', {}, migration.mid)],
+      ['started', vtime(migration.startedAt)],
+      ['pre-copy rounds', migration.rounds.length === 0 ? '-' : migration.rounds.map((r) => `${r.pagesSent} sent / ${r.pagesDirtied} dirtied`).join(', ')],
+      ['switchover', migration.switchoverNs === null ? '-' : vtime(migration.switchoverNs)],
+      ['downtime', migration.downtimeNs === null ? (done ? 'no frame within a second of the resume' : '-') : vtime(migration.downtimeNs)],
+      ...(migration.reason ? [['reason', migration.reason] as [string, Child]] : []),
+    ]),
+    h('div', { class: 'vmotion-steps' }, table(['time', 'node', 'step', 'what'], migration.steps.map((step) => [vtime(step.vtime), step.node, step.phase, step.detail]))),
+  );
+}
+
 /** The inspector panel. */
 export class InspectorView {
   private generation = 0;
@@ -277,19 +315,24 @@ export class InspectorView {
         return h('div', { class: 'inspector' }, head, sections, rawJson('everything, as JSON', info.live ?? info.log));
       }
       case 'vm': {
-        const host = run.topology.nodes.find((n) => n.kind === 'host' && n.spec.vms.some((vm) => vm.id === s.id));
-        const vm = host?.kind === 'host' ? host.spec.vms.find((v) => v.id === s.id) : undefined;
-        if (!vm || !host) return h('p', { class: 'empty' }, `No VM ${s.id}`);
+        const home = run.topology.nodes.find((n) => n.kind === 'host' && n.spec.vms.some((vm) => vm.id === s.id));
+        const vm = home?.kind === 'host' ? home.spec.vms.find((v) => v.id === s.id) : undefined;
+        if (!vm || !home) return h('p', { class: 'empty' }, `No VM ${s.id}`);
+        const lab = this.store.lab;
+        const host = vmHostOf(lab, vm.id, home.id);
+        const underWay = migrationUnderWay(lab, vm.id);
         const vnics = await Promise.all(vm.vnics.map((n) => vnicView(this.store, n.id)));
         return h(
           'div',
           { class: 'inspector' },
-          title('VM', vm.id, h('span', { class: 'source' }, `on ${host.id}`)),
+          title('VM', vm.id, underWay ? pill(`vMotion: ${PHASE_TEXT[underWay.phase]}`, 'warn') : null, h('span', { class: 'source', 'data-host': host }, `on ${host}`)),
           keyValues([
+            ['runs on', host === home.id ? host : `${host} (moved from ${home.id}, its topology host, at ${vtime(lab.vms[vm.id]?.since ?? 0)})`],
             ['vCPUs / memory', `${vm.vcpus} vCPUs, ${vm.memoryMiB} MiB (${vm.memoryReservationMiB} reserved)`],
             ['hardware / driver', `version ${vm.hardwareVersion}, vmxnet3 driver ${vm.driverVersion}`],
             ['dirty pages', `${vm.dirtyPagesPerSec} per second`],
           ]),
+          vmotionSection(underWay ?? lastMigration(lab, vm.id)),
           vnics,
         );
       }

@@ -13,6 +13,7 @@ import type { Core, ElementDefinition, NodeSingular } from 'cytoscape';
 import type { ResolvedTopology } from '../../../shared/topology/types.js';
 import { h, replace } from '../dom.js';
 import { rate } from '../format.js';
+import { migrationUnderWay, vmHostOf, type LabState } from '../model/lab-state.js';
 import { activeDpuOf, nodeCondition, wireLoad, wireUp, type NodeCondition } from '../model/node-view.js';
 import type { Store } from '../store.js';
 
@@ -42,22 +43,48 @@ const id = {
   vnic: (v: string) => `v:${v}`,
 };
 
-/** Positions: switches in a row on top, hosts below, each with its DPUs above its VMs. */
-function layout(topology: ResolvedTopology): Map<string, { x: number; y: number }> {
+type HostNode = Extract<ResolvedTopology['nodes'][number], { kind: 'host' }>;
+type VmSpec = HostNode['spec']['vms'][number];
+
+/** Which VMs each host runs, in drawing order: its own (topology order), then visitors by id. */
+export type Placement = ReadonlyMap<string, readonly VmSpec[]>;
+
+/** Where every VM runs in `lab`: a vMotion moves a VM into its destination's box. */
+export function placement(topology: ResolvedTopology, lab: LabState): Placement {
+  const hosts = topology.nodes.filter((n): n is HostNode => n.kind === 'host');
+  const out = new Map<string, VmSpec[]>(hosts.map((host) => [host.id, []]));
+  const visitors: Array<[string, VmSpec]> = [];
+  for (const host of hosts) {
+    for (const vm of host.spec.vms) {
+      const where = vmHostOf(lab, vm.id, host.id);
+      if (where === host.id) out.get(host.id)!.push(vm);
+      else if (out.has(where)) visitors.push([where, vm]);
+      else out.get(host.id)!.push(vm); // a host the topology does not have: keep it home
+    }
+  }
+  visitors.sort(([, a], [, b]) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const [host, vm] of visitors) out.get(host)!.push(vm);
+  return out;
+}
+
+function placementKey(places: Placement): string {
+  return [...places].map(([host, vms]) => `${host}:${vms.map((v) => v.id).join(',')}`).join(' ');
+}
+
+/** Positions: switches in a row on top, hosts below, each with its DPUs above the VMs it runs. */
+function layout(topology: ResolvedTopology, places: Placement): Map<string, { x: number; y: number }> {
   const positions = new Map<string, { x: number; y: number }>();
   const switches = topology.nodes.filter((n) => n.kind === 'switch');
-  const hosts = topology.nodes.filter((n) => n.kind === 'host');
-  const hostWidth = (host: (typeof hosts)[number]): number => (host.kind === 'host' ? Math.max(host.spec.dpus.length * 130, host.spec.vms.length * 112, 260) : 260);
-  const widths = hosts.map(hostWidth);
+  const hosts = topology.nodes.filter((n): n is HostNode => n.kind === 'host');
+  const widths = hosts.map((host) => Math.max(host.spec.dpus.length * 130, (places.get(host.id)?.length ?? 0) * 112, 260));
   const total = widths.reduce((a, b) => a + b, 0) + Math.max(0, hosts.length - 1) * 90;
   let x = -total / 2;
   hosts.forEach((host, i) => {
     const width = widths[i]!;
     const center = x + width / 2;
-    if (host.kind === 'host') {
-      host.spec.dpus.forEach((dpu, j) => positions.set(id.node(dpu), { x: center + (j - (host.spec.dpus.length - 1) / 2) * 130, y: 250 }));
-      host.spec.vms.forEach((vm, j) => positions.set(id.vm(vm.id), { x: center + (j - (host.spec.vms.length - 1) / 2) * 112, y: 390 }));
-    }
+    const vms = places.get(host.id) ?? [];
+    host.spec.dpus.forEach((dpu, j) => positions.set(id.node(dpu), { x: center + (j - (host.spec.dpus.length - 1) / 2) * 130, y: 250 }));
+    vms.forEach((vm, j) => positions.set(id.vm(vm.id), { x: center + (j - (vms.length - 1) / 2) * 112, y: 390 }));
     x += width + 90;
   });
   const spread = Math.max(total / Math.max(1, switches.length), 300);
@@ -65,13 +92,12 @@ function layout(topology: ResolvedTopology): Map<string, { x: number; y: number 
   return positions;
 }
 
-function elements(topology: ResolvedTopology): ElementDefinition[] {
-  const positions = layout(topology);
+function elements(topology: ResolvedTopology, places: Placement, positions: Map<string, { x: number; y: number }>): ElementDefinition[] {
   const out: ElementDefinition[] = [];
   for (const node of topology.nodes) {
     if (node.kind === 'host') {
       out.push({ group: 'nodes', data: { id: id.node(node.id), kind: 'host', ref: node.id, label: `${node.id}  ·  ${node.spec.x86Cores} x86 cores` }, classes: 'host' });
-      for (const vm of node.spec.vms) {
+      for (const vm of places.get(node.id) ?? []) {
         out.push({ group: 'nodes', data: { id: id.vm(vm.id), parent: id.node(node.id), kind: 'vm', ref: vm.id, label: vm.id, color: MODE_COLORS.unknown }, position: positions.get(id.vm(vm.id))!, classes: 'vm' });
       }
     }
@@ -134,12 +160,17 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: 'edge.vnic.broken', style: { 'line-color': '#d23f3f', 'line-style': 'dashed', opacity: 0.6 } },
   { selector: ':selected', style: { 'overlay-color': '#38bdf8', 'overlay-opacity': 0.18, 'overlay-padding': 6 } },
   { selector: 'node.vm.draggable', style: { 'border-style': 'double' } },
+  { selector: 'node.vm.migrating', style: { 'border-style': 'dashed', 'border-width': 3, height: 48 } },
 ];
 
 /** The topology view. */
 export class TopologyView {
   private cy: Core | null = null;
   private topology: ResolvedTopology | null = null;
+  /** Where the graph draws each VM, and the positions that go with it. */
+  private places: Placement = new Map();
+  private placesKey = '';
+  private positions = new Map<string, { x: number; y: number }>();
   private readonly canvas: HTMLElement;
   private readonly mirror: HTMLElement;
 
@@ -183,10 +214,13 @@ export class TopologyView {
     if (!run || this.topology === run.topology) return;
     this.topology = run.topology;
     this.cy?.destroy();
+    this.places = placement(run.topology, this.store.lab);
+    this.placesKey = placementKey(this.places);
+    this.positions = layout(run.topology, this.places);
     const canDrag = run.actions.includes('vmotion');
     const cy = cytoscape({
       container: this.canvas,
-      elements: elements(run.topology),
+      elements: elements(run.topology, this.places, this.positions),
       style: STYLE,
       layout: { name: 'preset', padding: 24 },
       minZoom: 0.3,
@@ -209,7 +243,8 @@ export class TopologyView {
     cy.on('tap', (event) => {
       if (event.target === cy) this.store.select(null);
     });
-    // vMotion by dragging a VM onto another host (only when the server knows the action).
+    // vMotion by dragging a VM onto another host (only when the server knows the action). The VM
+    // goes back to its place at once: it moves when the lab state says it runs elsewhere.
     cy.on('free', 'node.vm', (event) => {
       const vm = event.target as NodeSingular;
       const position = vm.position();
@@ -219,7 +254,7 @@ export class TopologyView {
         return host.id() !== from.id() && position.x >= box.x1 && position.x <= box.x2 && position.y >= box.y1 && position.y <= box.y2;
       });
       const dropped = to.first();
-      const home = layout(run.topology).get(vm.id());
+      const home = this.positions.get(vm.id());
       if (home) vm.position(home);
       if (dropped.nonempty()) this.onVmotion(vm.data('ref') as string, dropped.data('ref') as string);
     });
@@ -228,7 +263,26 @@ export class TopologyView {
     cy.on('viewport resize', () => this.placeMirror());
   }
 
-  /** Recolours everything from the lab state; adds and moves vNIC lines. */
+  /** Moves VM nodes into the box of the host they run on now (and back, when a replay seeks back). */
+  private place(cy: Core, topology: ResolvedTopology, lab: LabState): boolean {
+    const places = placement(topology, lab);
+    const key = placementKey(places);
+    if (key === this.placesKey) return false;
+    this.places = places;
+    this.placesKey = key;
+    this.positions = layout(topology, places);
+    for (const [host, vms] of places) {
+      for (const vm of vms) {
+        const node = cy.getElementById(id.vm(vm.id));
+        if (node.nonempty() && node.parent().first().id() !== id.node(host)) node.move({ parent: id.node(host) });
+      }
+    }
+    for (const [key, position] of this.positions) cy.getElementById(key).position(position);
+    cy.fit(undefined, 24);
+    return true;
+  }
+
+  /** Recolours everything from the lab state; moves VMs, adds and moves vNIC lines. */
   private update(): void {
     const cy = this.cy;
     const topology = this.topology;
@@ -237,18 +291,32 @@ export class TopologyView {
     // Load is measured where the lab state is: it arrives a few times a second, the clock more often.
     const now = lab.vtime;
     const mirror: HTMLElement[] = [];
+    // Outside the batch: a node moved to another parent inside one leaves its re-targeted edges unstyled.
+    const moved = this.place(cy, topology, lab);
     cy.batch(() => {
       for (const node of topology.nodes) {
         if (node.kind === 'host') {
           const condition = nodeCondition(lab, topology, node.id);
           mirror.push(h('li', { 'data-id': node.id, 'data-kind': 'host', 'data-state': condition }, `${node.id}: host ${condition}`));
           const serving = activeDpuOf(lab, topology, node.id);
-          for (const vm of node.spec.vms) {
+          for (const vm of this.places.get(node.id) ?? []) {
             const first = vm.vnics[0];
             const mode = first ? (lab.vnics[first.id]?.active ?? 'unknown') : 'unknown';
             const color = MODE_COLORS[mode] ?? MODE_COLORS.unknown!;
-            cy.getElementById(id.vm(vm.id)).data({ color, label: `${vm.id}\n${mode === 'unknown' ? '' : mode}` });
-            mirror.push(h('li', { 'data-id': vm.id, 'data-kind': 'vm', 'data-state': mode, 'data-color': color }, `${vm.id}: VM on ${node.id}, vNIC ${mode}`));
+            const migration = migrationUnderWay(lab, vm.id);
+            const element = cy.getElementById(id.vm(vm.id));
+            // The host the graph draws it in, which is what a person sees.
+            const drawnIn = (element.parent().first().data('ref') as string | undefined) ?? '';
+            element.data({ color, label: `${vm.id}\n${mode === 'unknown' ? '' : mode}${migration ? `\n→ ${migration.to}` : ''}` });
+            element.toggleClass('migrating', migration !== null);
+            const where = migration ? `, vMotion to ${migration.to}: ${migration.phase}` : '';
+            mirror.push(
+              h(
+                'li',
+                { 'data-id': vm.id, 'data-kind': 'vm', 'data-state': mode, 'data-color': color, 'data-host': drawnIn, 'data-vmotion': migration?.phase ?? '' },
+                `${vm.id}: VM on ${drawnIn}, vNIC ${mode}${where}`,
+              ),
+            );
             for (const vnic of vm.vnics) {
               const edgeId = id.vnic(vnic.id);
               const vnicMode = lab.vnics[vnic.id]?.active ?? 'unknown';
@@ -289,6 +357,7 @@ export class TopologyView {
     });
     replace(this.mirror, mirror);
     this.placeMirror();
+    if (moved) this.highlight();
   }
 
   /** Where each element is drawn (relative to the canvas), so a test or a tool can click it. */
@@ -306,6 +375,8 @@ export class TopologyView {
         // A host's centre is covered by its children and cables: point into its bottom-left margin.
         const box = element.renderedBoundingBox({ includeLabels: false });
         point = { x: box.x1 + 10, y: box.y2 - 8 };
+        // Its box too, so a drop target and what it holds can be told from outside the canvas.
+        li.setAttribute('data-box', [box.x1, box.y1, box.x2, box.y2].map((v) => Math.round(v)).join(' '));
       }
       li.setAttribute('data-x', String(Math.round(point.x)));
       li.setAttribute('data-y', String(Math.round(point.y)));

@@ -8,6 +8,7 @@ import { compareViews, macFromRegisters, type Vmxnet3DeviceState, type Vmxnet3Dr
 import { api } from '../api.js';
 import { h, keyValues, pill, section, table, type Child } from '../dom.js';
 import { hex32 } from '../format.js';
+import { vmHostOf } from '../model/lab-state.js';
 import { activeDpuOf } from '../model/node-view.js';
 import type { Store } from '../store.js';
 
@@ -99,28 +100,32 @@ function verdict(driver: unknown, device: unknown): HTMLElement {
 /** The vNIC inspector: fetches the host's view and the serving DPU's, renders them side by side. */
 export async function vnicView(store: Store, vnic: string): Promise<HTMLElement> {
   const run = store.run!;
-  const host = run.topology.nodes.find((n) => n.kind === 'host' && n.spec.vms.some((vm) => vm.vnics.some((x) => x.id === vnic)));
-  if (!host || host.kind !== 'host') return h('p', { class: 'empty' }, `No vNIC ${vnic}`);
-  const spec = host.spec.vms.flatMap((vm) => vm.vnics).find((x) => x.id === vnic)!;
+  const home = run.topology.nodes.find((n) => n.kind === 'host' && n.spec.vms.some((vm) => vm.vnics.some((x) => x.id === vnic)));
+  if (!home || home.kind !== 'host') return h('p', { class: 'empty' }, `No vNIC ${vnic}`);
+  const vm = home.spec.vms.find((v) => v.vnics.some((x) => x.id === vnic))!;
+  const spec = vm.vnics.find((x) => x.id === vnic)!;
+  // The host its VM runs on now: a vMotion takes the vNIC along.
+  const host = vmHostOf(store.lab, vm.id, home.id);
   const mode = store.lab.vnics[vnic];
   const header = keyValues([
     ['vNIC', `${vnic} (${spec.mac})`],
+    ['host', host],
     ['segment', `${spec.segment}  ${spec.ipv4}${spec.ipv6 ? `  ${spec.ipv6}` : ''}`],
     ['mode', mode ? [pill(mode.active, `mode-${mode.active}`), mode.requested !== mode.active ? ` asked ${mode.requested}: ${mode.reason ?? ''}` : ''] : spec.mode],
   ]);
   const at = store.cursor ?? undefined;
-  const hostInfo = await api.inspect(host.id, at);
+  const hostInfo = await api.inspect(host, at);
   if (hostInfo.source === 'log' || hostInfo.live === null) {
     const vfs = Object.entries(store.lab.vfs).flatMap(([node, vfs]) => Object.values(vfs).filter((v) => v.vnic === vnic).map((v) => [node, `vf ${v.vf}`, v.state, v.via] as Child[]));
     return h('div', {}, header, section('Virtual function', table(['DPU', 'VF', 'VFIO state', 'via'], vfs, 'no VF events for this vNIC')), h('p', { class: 'muted' }, 'Ring and register state needs a live run: a recording keeps events, not device memory.'));
   }
   const entries = (get(hostInfo.live, 'core', 'datapath', 'vnics') as Any[] | undefined) ?? [];
   const entry = entries.find((e) => e.vnic === vnic);
-  if (!entry) return h('div', {}, header, h('p', { class: 'empty' }, `${host.id} does not report ${vnic}`));
+  if (!entry) return h('div', {}, header, h('p', { class: 'empty' }, `${host} does not report ${vnic}`));
   let device: unknown = entry.backend;
-  let deviceName = `host ${host.id} emulated backend`;
+  let deviceName = `host ${host} emulated backend`;
   if (entry.serving === 'vf') {
-    const dpu = activeDpuOf(store.lab, run.topology, host.id);
+    const dpu = activeDpuOf(store.lab, run.topology, host);
     if (dpu) {
       const dpuInfo = await api.inspect(dpu);
       const functions = (get(dpuInfo.live, 'core', 'datapath', 'vnicPorts', 'pool', 'functions') as Any[] | undefined) ?? [];
