@@ -1,13 +1,15 @@
 /// <reference lib="dom" />
 /**
- * Actions on the live lab: start and stop flows, kill (and restart) nodes, take links down and
- * up, add and remove firewall rules, change a vNIC's mode, note the timeline. Each one POSTs
+ * Actions on the live lab: start and stop flows, move a VM to another host (vMotion), kill (and
+ * restart) nodes, take links down and up, add and remove firewall rules, change a vNIC's mode,
+ * note the timeline. Each one POSTs
  * `/api/action`; the server records it as an input at the earliest time it can take effect, so a
  * replay does it again. A refused action names the field, which is marked in the form.
  */
 import { api, ApiCallError } from '../api.js';
 import { h, replace, type Child } from '../dom.js';
 import { vtime } from '../format.js';
+import { vmHostOf } from '../model/lab-state.js';
 import type { Store } from '../store.js';
 
 type Control = HTMLInputElement | HTMLSelectElement;
@@ -60,6 +62,20 @@ export class ActionsView {
     return (this.store.run?.topology.nodes ?? []).flatMap((n) => (n.kind === 'host' ? n.spec.vms.map((v) => v.id) : []));
   }
 
+  /** The host a VM runs on now (where a vMotion took it, else its topology host). */
+  private hostOf(vm: string): string | null {
+    const home = this.store.run?.topology.nodes.find((n) => n.kind === 'host' && n.spec.vms.some((v) => v.id === vm));
+    return home ? vmHostOf(this.store.lab, vm, home.id) : null;
+  }
+
+  /** vMotion form: the destination offered first is a host the VM is not on. */
+  private suggestDestination(vm: string, select: HTMLSelectElement): void {
+    const here = this.hostOf(vm);
+    if (select.value !== here) return;
+    const other = [...select.options].map((o) => o.value).find((h) => h !== here);
+    if (other !== undefined) select.value = other;
+  }
+
   private build(): void {
     const run = this.store.run;
     if (!run) return;
@@ -97,6 +113,25 @@ export class ActionsView {
     );
     const stopSelect = h('select', { id: 'flow-stop-id', 'data-field': 'flow' });
     const flowStop = card('Stop a flow', h('div', { class: 'fields' }, field('flow', stopSelect)), h('button', { id: 'flow-stop', onclick: () => void this.send({ action: 'flow.stop', flow: stopSelect.value }, flowStop) }, 'Stop'));
+
+    // vMotion (the same action as dragging a VM onto another host)
+    const hosts = run.topology.nodes.filter((n) => n.kind === 'host').map((n) => n.id);
+    const vmotionVm = h('select', { id: 'vmotion-vm', 'data-field': 'vm', onchange: () => {
+          this.suggestDestination(vmotionVm.value, vmotionTo);
+          this.refreshChoices();
+        },
+      }, options(vms, vms[0]));
+    const vmotionTo = h('select', { id: 'vmotion-to', 'data-field': 'to' }, options(hosts, hosts[0]));
+    this.suggestDestination(vmotionVm.value, vmotionTo);
+    const vmotionHere = h('span', { id: 'vmotion-from', class: 'muted' });
+    const vmotion = run.actions.includes('vmotion')
+      ? card(
+          'vMotion',
+          h('div', { class: 'fields' }, field('VM', vmotionVm), field('to host', vmotionTo)),
+          vmotionHere,
+          h('button', { id: 'vmotion-start', onclick: () => void this.send({ action: 'vmotion', vm: vmotionVm.value, to: vmotionTo.value }, vmotion!) }, 'Migrate'),
+        )
+      : null;
 
     // Failures
     const killNode = h('select', { id: 'kill-node', 'data-field': 'node' }, options(nodes, nodes.find((n) => n.startsWith('dpu'))));
@@ -157,13 +192,20 @@ export class ActionsView {
     const noteText = h('input', { id: 'note-text', 'data-field': 'text', placeholder: 'what you are about to try', size: 22 });
     const note = card('Note on the timeline', h('div', { class: 'fields' }, field('text', noteText)), h('button', { id: 'note-add', class: 'secondary', onclick: () => void this.send({ action: 'note', text: noteText.value }, note) }, 'Add note'));
 
-    replace(this.body, flowStart, flowStop, kill, link, ruleAdd, ruleRemove, mode, note);
+    replace(this.body, flowStart, flowStop, vmotion, kill, link, ruleAdd, ruleRemove, mode, note);
     this.refreshChoices();
   }
 
   /** Keeps the running flows and installed rules in their lists. */
   private refreshChoices(): void {
     const lab = this.store.lab;
+    const vmotionVm = document.getElementById('vmotion-vm') as HTMLSelectElement | null;
+    const here = document.getElementById('vmotion-from');
+    if (vmotionVm && here) {
+      const host = this.hostOf(vmotionVm.value);
+      const text = host ? `${vmotionVm.value} runs on ${host}` : '';
+      if (here.textContent !== text) here.textContent = text;
+    }
     const running = Object.values(lab.flows)
       .filter((f) => f.stoppedAt === null)
       .map((f) => f.id)
