@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dpulab, lastJson, nodeProcesses, tempDir } from '../support/cli.js';
-import { apiGet, apiPost, launchBrowser, openTab, startUi, until, waitForText, writeUiScenario, type UiProcess } from './support.js';
+import { apiGet, apiPost, launchBrowser, openTab, startUi, until, waitForText, type UiProcess, type LiveUi, openLiveUi, closeLiveUi, VIEWPORT } from './support.js';
 
 interface RunBody {
   run: { db: string; scenario: string };
@@ -17,7 +17,6 @@ interface LabBody {
   grade: { passed: number; total: number; final: boolean; tasks: Array<{ id: string; status: string }> } | null;
 }
 
-const VIEWPORT = { width: 1600, height: 1000 };
 
 async function runStatus(ui: UiProcess): Promise<RunBody['status']> {
   return (await apiGet<RunBody>(ui, '/api/run')).body.status;
@@ -42,25 +41,20 @@ async function taskStatuses(page: Page): Promise<Record<string, string | null>> 
 describe('the lab panel in the browser', () => {
   const tmp = tempDir();
   let ui: UiProcess;
-  let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
   let firstLabDb = '';
+  let live: LiveUi | undefined;
 
   beforeAll(async () => {
-    [ui, browser] = await Promise.all([startUi(['--record', join(tmp.dir, 'live.db'), '--scenario', writeUiScenario(tmp.dir)]), launchBrowser()]);
-    page = await browser.newPage({ viewport: VIEWPORT, acceptDownloads: true });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
-    await page.goto(ui.url);
+    live = await openLiveUi(tmp.dir, { acceptDownloads: true });
+    ({ ui, page, pageErrors } = live);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    const exit = await ui?.stop();
+    const exit = await closeLiveUi(live);
     tmp.remove();
+    // Stopped by SIGTERM, as the command line promises, and no node process left behind.
     expect(exit?.code).toBe(143);
     expect(nodeProcesses()).toEqual([]);
   });

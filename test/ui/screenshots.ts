@@ -15,9 +15,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dpulab, ROOT, tempDir } from '../support/cli.js';
-import { apiGet, apiPost, clickTopology, launchBrowser, openTab, startUi, UI_SCENARIO_YAML, until, waitForText, writeUiScenario, type UiProcess } from './support.js';
+import { apiGet, apiPost, clickTopology, launchBrowser, openTab, startUi, UI_SCENARIO_YAML, until, waitForText, writeUiScenario, type UiProcess, VIEWPORT } from './support.js';
 
-const VIEWPORT = { width: 1600, height: 1000 };
 
 async function main(): Promise<void> {
   const out = process.argv[2] ?? join(ROOT, 'docs', 'screenshots');

@@ -91,6 +91,37 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }
 
+/** The browser window every UI test and screenshot uses. */
+export const VIEWPORT = { width: 1600, height: 1000 };
+
+/** A `dpulab ui` on the UI tests' scenario, recording to a file, with a Chromium page open on it. */
+export interface LiveUi {
+  readonly ui: UiProcess;
+  readonly browser: Browser;
+  readonly page: Page;
+  /** Uncaught page errors and console errors, in order. */
+  readonly pageErrors: string[];
+}
+
+/** Starts `dpulab ui` (recording to `dir/live.db`) and a browser page on it that collects its errors. */
+export async function openLiveUi(dir: string, pageOptions: { acceptDownloads?: boolean } = {}): Promise<LiveUi> {
+  const [ui, browser] = await Promise.all([startUi(['--record', join(dir, 'live.db'), '--scenario', writeUiScenario(dir)]), launchBrowser()]);
+  const page = await browser.newPage({ viewport: VIEWPORT, ...pageOptions });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  await page.goto(ui.url);
+  return { ui, browser, page, pageErrors };
+}
+
+/** Closes the browser and stops the server with SIGTERM; returns how the server exited. */
+export async function closeLiveUi(live: LiveUi | undefined): Promise<{ code: number | null } | undefined> {
+  await live?.browser.close();
+  return live?.ui.stop();
+}
+
 /** GETs a JSON API path. */
 export async function apiGet<T = Record<string, unknown>>(ui: UiProcess, path: string): Promise<{ status: number; body: T }> {
   const response = await fetch(new URL(path, ui.url));

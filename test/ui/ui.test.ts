@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dpulab, nodeProcesses, tempDir } from '../support/cli.js';
-import { apiGet, apiPost, clickTopology, launchBrowser, openTab, startUi, topologyState, until, waitForText, writeUiScenario, type UiProcess } from './support.js';
+import { apiGet, apiPost, clickTopology, launchBrowser, openTab, startUi, topologyState, until, waitForText, writeUiScenario, type UiProcess, type LiveUi, openLiveUi, closeLiveUi, VIEWPORT } from './support.js';
 
 interface RunBody {
   mode: string;
@@ -15,7 +15,6 @@ interface EventsBody {
   total: number;
 }
 
-const VIEWPORT = { width: 1600, height: 1000 };
 
 /** The virtual time the page's clock shows, in ns (it shows microseconds). */
 async function pageClock(page: Page): Promise<number> {
@@ -35,23 +34,17 @@ async function actionInputs(ui: UiProcess): Promise<number> {
 describe('dpulab ui on a live run of the default lab', () => {
   const tmp = tempDir();
   let ui: UiProcess;
-  let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
+  let live: LiveUi | undefined;
 
   beforeAll(async () => {
-    [ui, browser] = await Promise.all([startUi(['--record', join(tmp.dir, 'live.db'), '--scenario', writeUiScenario(tmp.dir)]), launchBrowser()]);
-    page = await browser.newPage({ viewport: VIEWPORT });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
-    await page.goto(ui.url);
+    live = await openLiveUi(tmp.dir);
+    ({ ui, page, pageErrors } = live);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    const exit = await ui?.stop();
+    const exit = await closeLiveUi(live);
     tmp.remove();
     // Stopped by SIGTERM, as the command line promises, and no node process left behind.
     expect(exit?.code).toBe(143);

@@ -13,14 +13,13 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dpulab, nodeProcesses, tempDir } from '../support/cli.js';
-import { apiGet, clickTopology, launchBrowser, openTab, startUi, topologyState, UI_SCENARIO_YAML, until, waitForText, writeUiScenario, type UiProcess } from './support.js';
+import { apiGet, clickTopology, launchBrowser, openTab, startUi, topologyState, UI_SCENARIO_YAML, until, waitForText, type UiProcess, type LiveUi, openLiveUi, closeLiveUi, VIEWPORT } from './support.js';
 
 interface EventsBody {
   events: Array<{ seq: number; vtime: number; kind: string; node: string; payload: Record<string, unknown> }>;
   total: number;
 }
 
-const VIEWPORT = { width: 1600, height: 1000 };
 
 /** An element of the topology as its accessible mirror describes it. */
 async function mirror(page: Page, id: string, attribute: string): Promise<string | null> {
@@ -67,24 +66,19 @@ async function delivered(ui: UiProcess, flow: string): Promise<{ seq: number; de
 describe('dpulab ui: vMotion by dragging a VM onto another host', () => {
   const tmp = tempDir();
   let ui: UiProcess;
-  let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
+  let live: LiveUi | undefined;
 
   beforeAll(async () => {
-    [ui, browser] = await Promise.all([startUi(['--record', join(tmp.dir, 'live.db'), '--scenario', writeUiScenario(tmp.dir)]), launchBrowser()]);
-    page = await browser.newPage({ viewport: VIEWPORT });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
-    await page.goto(ui.url);
+    live = await openLiveUi(tmp.dir);
+    ({ ui, page, pageErrors } = live);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    const exit = await ui?.stop();
+    const exit = await closeLiveUi(live);
     tmp.remove();
+    // Stopped by SIGTERM, as the command line promises, and no node process left behind.
     expect(exit?.code).toBe(143);
     expect(nodeProcesses()).toEqual([]);
   });
