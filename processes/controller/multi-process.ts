@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Router } from 'zeromq';
 import type { NodeEvent, VTime } from '../../shared/events.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
+import { messages } from '../node/receive.js';
 import { SendQueue } from '../node/send-queue.js';
 import {
   encodeControllerMessage,
@@ -396,7 +397,7 @@ export class MultiProcessCluster implements Cluster {
 
   private async receiveLoop(): Promise<void> {
     try {
-      for await (const [identity, body] of this.router) {
+      for await (const [identity, body] of messages(this.router)) {
         const from = identity?.toString() ?? '?';
         const nodeId = from.split('/')[0]!;
         let message: NodeMessage;

@@ -24,6 +24,7 @@ import {
   type WireDirection,
   type WireSetup,
 } from '../runtime/protocol.js';
+import { messages } from './receive.js';
 import { SendQueue } from './send-queue.js';
 
 const { values } = parseArgs({
@@ -91,7 +92,7 @@ function awaitExpected(expect: Array<[string, number]>): Promise<void> {
 }
 
 async function receiveWire(w: WireSocket, peer: string): Promise<void> {
-  for await (const [body] of w.socket) {
+  for await (const [body] of messages(w.socket)) {
     if (deadDirections.has(w.in)) continue;
     try {
       const envelope = decodeEnvelope(body ?? new Uint8Array(), w.wire);
@@ -263,7 +264,7 @@ async function main(): Promise<void> {
   // Messages are handled one after another, but the loop keeps reading while one waits for
   // frames, so a `forget` can release it.
   let chain: Promise<void> = Promise.resolve();
-  for await (const [body] of control) {
+  for await (const [body] of messages(control)) {
     let message: ControllerMessage;
     try {
       message = parseControllerMessage(body ?? new Uint8Array());

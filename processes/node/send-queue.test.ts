@@ -45,6 +45,42 @@ describe('SendQueue', () => {
     expect(sent).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it('SendQueue sends a message again when its send timed out, keeping the order', async () => {
+    const sent: string[] = [];
+    let timeouts = 0;
+    const socket = {
+      send: async (message: unknown) => {
+        await new Promise((r) => setImmediate(r));
+        if (message === 'b' && timeouts < 3) {
+          timeouts++;
+          throw Object.assign(new Error('Socket is busy: timed out'), { code: 'EAGAIN' });
+        }
+        sent.push(String(message));
+      },
+    } as unknown as Writable;
+    const queue = new SendQueue(socket);
+    for (const m of ['a', 'b', 'c']) queue.push(m);
+    await queue.drain();
+    expect(timeouts).toBe(3);
+    expect(sent).toEqual(['a', 'b', 'c']);
+    expect(queue.error).toBeNull();
+  });
+
+  it('SendQueue stops at the first other send error and reports it', async () => {
+    const sent: string[] = [];
+    const socket = {
+      send: async (message: unknown) => {
+        if (message === 'b') throw Object.assign(new Error('Socket is closed'), { code: 'EBADF' });
+        sent.push(String(message));
+      },
+    } as unknown as Writable;
+    const queue = new SendQueue(socket);
+    for (const m of ['a', 'b', 'c']) queue.push(m);
+    await queue.drain();
+    expect(sent).toEqual(['a']);
+    expect(queue.error?.message).toBe('Socket is closed');
+  });
+
   it('SendQueue discards what is queued once closed', async () => {
     const { socket, sent } = fakeSocket();
     const queue = new SendQueue(socket);

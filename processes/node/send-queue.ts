@@ -1,4 +1,5 @@
 import type { Writable } from 'zeromq';
+import { RECHECK_MS } from './receive.js';
 
 type Message = Parameters<Writable['send']>[0];
 
@@ -22,7 +23,11 @@ export class SendQueue {
   private drained: Array<() => void> = [];
   private failure: Error | null = null;
 
-  constructor(private readonly socket: Writable) {}
+  constructor(private readonly socket: Writable) {
+    // A send waiting for room wakes on the same edges as a receive, and may lose one the same
+    // way: give up after a while and send again (see RECHECK_MS).
+    socket.sendTimeout = RECHECK_MS;
+  }
 
   /** Queues a message; sends happen in order, one at a time. */
   push(message: Message): void {
@@ -54,16 +59,19 @@ export class SendQueue {
     try {
       while (this.head < this.pending.length && !this.closed) {
         const message = this.pending[this.head]!;
+        try {
+          await this.socket.send(message);
+        } catch (error) {
+          // EAGAIN: the send timed out without taking the message; it is still first in line.
+          if ((error as { code?: string }).code === 'EAGAIN' && !this.closed && !(this.socket as { closed?: boolean }).closed) continue;
+          this.failure ??= error as Error;
+          this.closed = true;
+          break;
+        }
         this.pending[this.head++] = undefined;
         if (this.head === this.pending.length) {
           this.pending = [];
           this.head = 0;
-        }
-        try {
-          await this.socket.send(message);
-        } catch (error) {
-          this.failure ??= error as Error;
-          this.closed = true;
         }
       }
     } finally {
