@@ -84,10 +84,25 @@ function satisfied(expect: Array<[string, number]>): boolean {
   return expect.every(([direction, count]) => deadDirections.has(direction) || (received.get(direction) ?? 0) >= count);
 }
 
+/** How long a node waits for frames before it says on stderr which wires it is waiting for. */
+const STALL_REPORT_MS = 10_000;
+
 function awaitExpected(expect: Array<[string, number]>): Promise<void> {
   if (satisfied(expect)) return Promise.resolve();
   return new Promise((resolve) => {
-    waiting = { expect, resolve };
+    const stalled = setTimeout(() => {
+      const missing = expect
+        .filter(([direction, count]) => !deadDirections.has(direction) && (received.get(direction) ?? 0) < count)
+        .map(([direction, count]) => `${direction} (${received.get(direction) ?? 0} of ${count} frames)`);
+      log(`still waiting after ${STALL_REPORT_MS} ms for frames on ${missing.join(', ')}`);
+    }, STALL_REPORT_MS);
+    waiting = {
+      expect,
+      resolve: () => {
+        clearTimeout(stalled);
+        resolve();
+      },
+    };
   });
 }
 
