@@ -66,6 +66,31 @@ describe('a killed node started again', () => {
     expect(replay.code, replay.stdout).toBe(0);
   });
 
+  it('survives a dozen kills and restarts in quick succession, each restarted node catching up with its peers', () => {
+    // Each restarted node must receive the frames its peers sent since it came back; a lost
+    // wake-up of its socket once hung such a run. Six nodes, each killed and restarted twice.
+    const nodes = ['dpu-01a', 'dpu-02b', 'tor-a', 'esx-01', 'dpu-01b', 'tor-b'];
+    const steps = Array.from({ length: 12 }, (_, i) => {
+      const node = nodes[i % nodes.length];
+      const at = 200 + i * 100;
+      return `  - { at: ${at}ms, action: kill, node: ${node} }\n  - { at: ${at + 60}ms, action: restart, node: ${node} }\n`;
+    });
+    const scenario = join(tmp.dir, 'many.yaml');
+    writeFileSync(scenario, `name: many-restarts\nend: 1.6s\nsteps:\n${steps.join('')}`);
+    const multi = lastJson<RunJson>(dpulab(['run', '--scenario', scenario, '--seed', '3', '--json', '--db', join(tmp.dir, 'many-multi.db')]));
+    const single = lastJson<RunJson>(dpulab(['run', '--scenario', scenario, '--seed', '3', '--json', '--in-process', '--db', join(tmp.dir, 'many-single.db')]));
+    expect(multi.crashed).toEqual([]);
+    expect(multi.fingerprint).toBe(single.fingerprint);
+    // Three lives per node, every one of them a process of its own.
+    for (const id of nodes) expect(new Set(multi.nodes.filter((n) => n.id === id).map((n) => n.pid)).size).toBe(3);
+    const reader = EventLogReader.open(multi.db);
+    try {
+      expect([...reader.events({ kinds: ['node.start'], fromNs: 1 })]).toHaveLength(12);
+    } finally {
+      reader.close();
+    }
+  });
+
   it('leaves no node process behind', () => {
     expect(nodeProcesses()).toEqual([]);
   });
