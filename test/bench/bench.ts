@@ -33,6 +33,8 @@ import { decode, encode } from '../../shared/codec.js';
 import { EVENT_KINDS } from '../../shared/event-kinds.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { DEFAULT_LAB_YAML, loadDefaultLab, loadTopology } from '../../shared/topology/load.js';
+import { ReplaySession } from '../../app/server/replay-session.js';
+import { seededRandom, syntheticEvents as syntheticUiEvents } from '../../app/renderer/model/testing.js';
 import { BIG_NODES, bigTopologyYaml } from './big-topology.js';
 
 const require = createRequire(import.meta.url);
@@ -59,6 +61,10 @@ const IN_PROCESS_RUNS = 3;
 /** Recorder: synthetic events, and how many the controller-like caller appends per call. */
 const RECORDER_EVENTS = 200_000;
 const RECORDER_EVENTS_PER_APPEND = 64;
+
+/** Replay seek: events in the recorded log, and how many seeks to random events are timed. */
+const SEEK_EVENTS = 1_000_000;
+const SEEK_TRIALS = 50;
 
 /**
  * VM to VM: one UDP flow from web-01 (esx-01) to web-02 (esx-02) across the overlay, at a high
@@ -483,6 +489,91 @@ function measureRecorder(zmqRate: number): RecorderFigure {
   }
 }
 
+interface SeekFigure {
+  readonly events: number;
+  readonly databaseMiB: number;
+  /** Opening the log and seeking to its last event: one fold of every event, done once per opened run. */
+  readonly firstSeekMs: number;
+  readonly firstSeekEventsPerSec: number;
+  readonly trials: number;
+  readonly seekMs: { readonly median: number; readonly p95: number; readonly max: number };
+  /** Median seek over the time the first seek took to fold the whole log. */
+  readonly medianVsFullFold: number;
+}
+
+/**
+ * Figure 6: seeking in a recorded run of a million events, as the UI does it (ReplaySession over
+ * the SQLite log). The events are the UI's synthetic stream (every kind the lab state folds),
+ * written through the recorder. The first seek folds the whole log once and keeps snapshots;
+ * every later seek starts from the nearest snapshot and reads the rest from the log.
+ */
+async function measureSeek(): Promise<SeekFigure> {
+  note(`[figure 6] replay seek: ${SEEK_EVENTS.toLocaleString('en-US')} events, ${SEEK_TRIALS} seeks`);
+  const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
+  try {
+    const path = join(dir, 'seek.db');
+    const writer = EventLogWriter.open(path, { dpulabVersion: DPULAB_VERSION });
+    try {
+      writer.beginRun({
+        id: 'bench-seek',
+        seed: 1,
+        mode: 'in-process',
+        topology: loadDefaultLab(),
+        topologyFile: null,
+        topologyText: DEFAULT_LAB_YAML,
+        scenario: null,
+        untilNs: null,
+        zeromqVersion: null,
+        eventKinds: EVENT_KINDS,
+      });
+      const next = syntheticUiEvents(11);
+      const batch: RecordedEvent[] = [];
+      let vtime = 0;
+      for (let seq = 0; seq < SEEK_EVENTS; seq++) {
+        vtime += 1000 + (seq % 7) * 250;
+        const e = next(seq, vtime);
+        batch.push({ seq, vtime, node: e.node, kind: e.kind, cause: e.cause, payload: encode(e.payload), volatile: null });
+        if (batch.length === 4096) writer.append(batch.splice(0));
+      }
+      writer.append(batch);
+      writer.finishRun({ status: 'completed', endVtime: vtime, exitReason: null });
+    } finally {
+      writer.close();
+    }
+
+    const session = new ReplaySession(path);
+    try {
+      const f0 = performance.now();
+      session.stateAt(SEEK_EVENTS - 1);
+      const firstSeekMs = performance.now() - f0;
+      const random = seededRandom(5);
+      const times: number[] = [];
+      for (let i = 0; i < SEEK_TRIALS; i++) {
+        const at = Math.floor(random() * SEEK_EVENTS);
+        const t0 = performance.now();
+        const state = session.stateAt(at);
+        times.push(performance.now() - t0);
+        if (state.seq !== at) throw new Error(`seek to ${at} gave the state at ${state.seq}`);
+      }
+      const sorted = [...times].sort((a, b) => a - b);
+      const seekMs = { median: median(times), p95: sorted[Math.floor(sorted.length * 0.95)]!, max: sorted[sorted.length - 1]! };
+      return {
+        events: SEEK_EVENTS,
+        databaseMiB: fileMiB(path),
+        firstSeekMs,
+        firstSeekEventsPerSec: SEEK_EVENTS / (firstSeekMs / 1000),
+        trials: SEEK_TRIALS,
+        seekMs,
+        medianVsFullFold: seekMs.median / firstSeekMs,
+      };
+    } finally {
+      await session.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Size of a file in MiB, 0 when it is missing. */
 function fileMiB(path: string): number {
   try {
@@ -809,6 +900,7 @@ interface Report {
   readonly recorder: RecorderFigure;
   readonly startup: StartupFigure;
   readonly vmToVm: VmToVmFigure;
+  readonly seek: SeekFigure;
   readonly benchWallMs: number;
 }
 
@@ -824,7 +916,7 @@ function ratio(value: number): string {
 
 /** The report as aligned, readable lines. */
 function readable(r: Report): string {
-  const { machine: m, zmq: z, runtime: rt, recorder: rec, startup: s, vmToVm: vv } = r;
+  const { machine: m, zmq: z, runtime: rt, recorder: rec, startup: s, vmToVm: vv, seek: sk } = r;
   const row = (label: string, value: string): string => `  ${label.padEnd(34)} ${value}`;
   const runRows = (run: RuntimeRun): string[] => [
     row(`${run.mode}: events`, `${fmt(run.events, 0)} in ${fmt(run.windows, 0)} windows (${fmt(run.eventsPerWindow, 2)} per window), ${run.status}${run.crashed ? `, ${run.crashed} crashed` : ''}`),
@@ -908,6 +1000,11 @@ function readable(r: Report): string {
       `${vv.fingerprintsMatch ? 'yes: fingerprints match' : 'NO: fingerprints differ'} (${fmt(vv.virtualSeconds, 1)} s runs, seed 1)`,
     ),
     '',
+    `6. Replay seek in a recorded run of ${fmt(sk.events, 0)} events (database ${fmt(sk.databaseMiB, 1)} MiB)`,
+    row('first seek, to the last event', `${fmt(sk.firstSeekMs, 0)} ms: folds the whole log once (${fmt(sk.firstSeekEventsPerSec, 0)} events/s)`),
+    row(`then ${sk.trials} seeks to random events`, `median ${fmt(sk.seekMs.median, 2)} ms, p95 ${fmt(sk.seekMs.p95, 2)} ms, max ${fmt(sk.seekMs.max, 2)} ms`),
+    row('median seek / first seek', ratio(sk.medianVsFullFold)),
+    '',
     `Bench wall time: ${fmt(r.benchWallMs / 1000, 1)} s`,
   ].join('\n');
 }
@@ -924,7 +1021,8 @@ async function main(): Promise<void> {
   const startup = await measureStartup();
   const recorder = measureRecorder(zmq.messagesPerSec);
   const vmToVm = await measureVmToVm(zmq.messagesPerSec);
-  const report: Report = { machine, zmq, runtime, recorder, startup, vmToVm, benchWallMs: performance.now() - t0 };
+  const seek = await measureSeek();
+  const report: Report = { machine, zmq, runtime, recorder, startup, vmToVm, seek, benchWallMs: performance.now() - t0 };
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${readable(report)}\n`);
 }
 
