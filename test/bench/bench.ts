@@ -431,6 +431,24 @@ function syntheticEvents(count: number): RecordedEvent[] {
   return events;
 }
 
+/** A new event log at `path` with a run of the default lab begun, for synthetic events. */
+function openBenchLog(path: string, id: string): EventLogWriter {
+  const writer = EventLogWriter.open(path, { dpulabVersion: DPULAB_VERSION });
+  writer.beginRun({
+    id,
+    seed: 1,
+    mode: 'in-process',
+    topology: loadDefaultLab(),
+    topologyFile: null,
+    topologyText: DEFAULT_LAB_YAML,
+    scenario: null,
+    untilNs: null,
+    zeromqVersion: null,
+    eventKinds: EVENT_KINDS,
+  });
+  return writer;
+}
+
 /**
  * Figure 3: how many events per second the SQLite recorder accepts, committing in its own
  * batches, with the fingerprint and periodic checkpoints it keeps. Events are prepared before
@@ -444,20 +462,8 @@ function measureRecorder(zmqRate: number): RecorderFigure {
     const events = syntheticEvents(RECORDER_EVENTS);
     const meanPayloadBytes = events.reduce((sum, e) => sum + e.payload.length, 0) / events.length;
     const path = join(dir, 'recorder.db');
-    const writer = EventLogWriter.open(path, { dpulabVersion: DPULAB_VERSION });
+    const writer = openBenchLog(path, 'bench-recorder');
     try {
-      writer.beginRun({
-        id: 'bench-recorder',
-        seed: 1,
-        mode: 'in-process',
-        topology: loadDefaultLab(),
-        topologyFile: null,
-        topologyText: DEFAULT_LAB_YAML,
-        scenario: null,
-        untilNs: null,
-        zeromqVersion: null,
-        eventKinds: EVENT_KINDS,
-      });
       const t0 = performance.now();
       for (let i = 0; i < events.length; i += RECORDER_EVENTS_PER_APPEND) {
         writer.append(events.slice(i, i + RECORDER_EVENTS_PER_APPEND));
@@ -512,20 +518,8 @@ async function measureSeek(): Promise<SeekFigure> {
   const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
   try {
     const path = join(dir, 'seek.db');
-    const writer = EventLogWriter.open(path, { dpulabVersion: DPULAB_VERSION });
+    const writer = openBenchLog(path, 'bench-seek');
     try {
-      writer.beginRun({
-        id: 'bench-seek',
-        seed: 1,
-        mode: 'in-process',
-        topology: loadDefaultLab(),
-        topologyFile: null,
-        topologyText: DEFAULT_LAB_YAML,
-        scenario: null,
-        untilNs: null,
-        zeromqVersion: null,
-        eventKinds: EVENT_KINDS,
-      });
       const next = syntheticUiEvents(11);
       const batch: RecordedEvent[] = [];
       let vtime = 0;
