@@ -13,6 +13,8 @@
  *   4. start-up time and memory per process for a 100-node topology;
  *   5. emulated frames per wall second end to end, VM to VM across two hosts, multi-process and
  *      in-process;
+ *   6. replay seek in a recorded run of a million events (first seek, then random seeks, as a
+ *      ratio to the first);
  *   and the machine context.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
