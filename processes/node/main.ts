@@ -80,8 +80,13 @@ function reply(message: NodeMessage): void {
   controlQueue.push(encodeNodeMessage(message));
 }
 
+/** Whether a live wire direction has not yet delivered the frames a window expects of it. */
+function lacking([direction, count]: [string, number]): boolean {
+  return !deadDirections.has(direction) && (received.get(direction) ?? 0) < count;
+}
+
 function satisfied(expect: Array<[string, number]>): boolean {
-  return expect.every(([direction, count]) => deadDirections.has(direction) || (received.get(direction) ?? 0) >= count);
+  return !expect.some(lacking);
 }
 
 /** How long a node waits for frames before it says on stderr which wires it is waiting for. */
@@ -92,7 +97,7 @@ function awaitExpected(expect: Array<[string, number]>): Promise<void> {
   return new Promise((resolve) => {
     const stalled = setTimeout(() => {
       const missing = expect
-        .filter(([direction, count]) => !deadDirections.has(direction) && (received.get(direction) ?? 0) < count)
+        .filter(lacking)
         .map(([direction, count]) => `${direction} (${received.get(direction) ?? 0} of ${count} frames)`);
       log(`still waiting after ${STALL_REPORT_MS} ms for frames on ${missing.join(', ')}`);
     }, STALL_REPORT_MS);
