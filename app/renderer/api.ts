@@ -3,8 +3,8 @@
  * The renderer's only way out: HTTP to `/api/*` and the WebSocket `/api/stream`, on the origin
  * the page came from (in the desktop shell too).
  */
-import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../server/protocol.js';
-import type { LabState } from './model/lab-state.js';
+import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
+import type { LabState } from '../../shared/state/lab-state.js';
 
 /** An answer other than 2xx: the server's error body. */
 export class ApiCallError extends Error {

@@ -3,7 +3,7 @@
  * as one compact line per event kind.
  */
 import { formatDuration, parseDuration } from '../../shared/units.js';
-import type { UiEvent } from './model/lab-state.js';
+import type { UiEvent } from '../../shared/state/lab-state.js';
 
 /** Virtual time for people, e.g. `1.5 s`, `250 ms`, `0 s`. */
 export function vtime(ns: number): string {

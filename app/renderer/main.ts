@@ -7,8 +7,8 @@
 import { api, openStream } from './api.js';
 import { byId } from './dom.js';
 import { vtime } from './format.js';
-import type { UiEvent } from './model/lab-state.js';
-import { nodeCondition } from './model/node-view.js';
+import type { UiEvent } from '../../shared/state/lab-state.js';
+import { nodeCondition } from '../../shared/state/node-view.js';
 import { Store } from './store.js';
 import { ActionsView } from './views/actions.js';
 import { ChartsView } from './views/charts.js';

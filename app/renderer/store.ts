@@ -2,8 +2,8 @@
  * What every view reads: the run, its status, the lab state, the selection, and (replay) the
  * event the views show the lab at. Views subscribe to topics and redraw themselves.
  */
-import type { RunResponse, RunStatus } from '../server/protocol.js';
-import { emptyLabState, type LabState, type UiEvent } from './model/lab-state.js';
+import type { RunResponse, RunStatus } from '../common/protocol.js';
+import { emptyLabState, type LabState, type UiEvent } from '../../shared/state/lab-state.js';
 
 /** What the inspector shows. */
 export type Selection =

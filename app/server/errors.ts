@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ApiErrorBody } from './protocol.js';
+import type { ApiErrorBody } from '../common/protocol.js';
 
 /**
  * A request the UI server refuses: its HTTP status, a stable code and, for a malformed request,

@@ -6,7 +6,7 @@
 import { decode } from '../../shared/codec.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { bytesToHex } from '../../shared/net/bytes.js';
-import { FOLDED_KINDS, type UiEvent } from '../renderer/model/lab-state.js';
+import { FOLDED_KINDS, type UiEvent } from '../../shared/state/lab-state.js';
 
 /** Rewrites a decoded value for JSON: binary to hex, anything not JSON to text. */
 export function jsonSafe(value: unknown): unknown {

@@ -3,10 +3,10 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptyLabState } from '../renderer/model/lab-state.js';
+import { emptyLabState } from '../../shared/state/lab-state.js';
 import { ApiError } from './errors.js';
 import { CONTENT_SECURITY_POLICY, startUiServer, type UiServer } from './http-server.js';
-import type { ControlRequest, EventsQuery, RunStatus } from './protocol.js';
+import type { ControlRequest, EventsQuery, RunStatus } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 const STATUS: RunStatus = { state: 'running', vtime: 5, paused: false, speed: 1, events: 0, until: null, message: null };

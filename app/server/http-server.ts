@@ -15,7 +15,7 @@ import { extname, join } from 'node:path';
 import { PACKAGE_ROOT } from '../../processes/controller/package-root.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError, parseRequest } from './errors.js';
-import { actionRequestSchema, atQuerySchema, controlSchema, emptyQuerySchema, eventsQuerySchema, nodeParamSchema, seqParamSchema, type ServerMessage } from './protocol.js';
+import { actionRequestSchema, atQuerySchema, controlSchema, emptyQuerySchema, eventsQuerySchema, nodeParamSchema, seqParamSchema, type ServerMessage } from '../common/protocol.js';
 import type { LabRoutes } from './lab-sessions.js';
 import type { UiSession } from './session.js';
 

@@ -14,13 +14,13 @@ import type { RecordedEvent } from '../../shared/events.js';
 import { BUILTIN_LABS } from '../../shared/lab/builtin/index.js';
 import { LabGrader, type LabGrade } from '../../shared/lab/grader.js';
 import type { Lab } from '../../shared/lab/types.js';
-import type { LabState } from '../renderer/model/lab-state.js';
+import type { LabState } from '../../shared/state/lab-state.js';
 import { gradeLog, listLabs, openLab, prepareLabRun } from '../lab/labs.js';
 import { ApiError, parseRequest } from './errors.js';
-import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from './lab-protocol.js';
+import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from '../common/lab-protocol.js';
 import { LiveRun } from './live-run.js';
 import { LiveSession } from './live-session.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from './protocol.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 /** How often a changed grade goes out on the stream. */

@@ -5,16 +5,16 @@
  */
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
-import { kindMatches } from '../renderer/model/kinds.js';
-import type { LabState, UiEvent } from '../renderer/model/lab-state.js';
-import { nodeStateView } from '../renderer/model/node-view.js';
-import { Timeline } from '../renderer/model/timeline.js';
+import { kindMatches } from '../../shared/state/kinds.js';
+import type { LabState, UiEvent } from '../../shared/state/lab-state.js';
+import { nodeStateView } from '../../shared/state/node-view.js';
+import { Timeline } from '../../shared/state/timeline.js';
 import { availableActions, validateAction } from './actions.js';
 import { ApiError } from './errors.js';
 import { jsonSafe, toUiEvent } from './event-json.js';
 import type { LiveRun, LiveRunEnd } from './live-run.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from './protocol.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 /** How often batches, states and statuses go out. */

@@ -8,7 +8,7 @@ import type { RecordedEvent } from '../../shared/events.js';
 import { buildArpRequest } from '../../shared/net/builders.js';
 import { ApiError } from './errors.js';
 import { expandKindPatterns, frameAt, queryEvents } from './log-queries.js';
-import { eventsQuerySchema } from './protocol.js';
+import { eventsQuerySchema } from '../common/protocol.js';
 
 /** A log of `count` test events, with the events `extra(seq)` returns in place of some. */
 function logWith(count: number, extra: (seq: number) => RecordedEvent | null = () => null): EventLogReader {

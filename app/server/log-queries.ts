@@ -5,11 +5,11 @@
 import type { EventFilter, EventLogReader } from '../../processes/controller/log/reader.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { tryDecodeFrame, summarizeFrame } from '../../shared/net/frame.js';
-import type { UiEvent } from '../renderer/model/lab-state.js';
-import type { EventRange } from '../renderer/model/timeline.js';
+import type { UiEvent } from '../../shared/state/lab-state.js';
+import type { EventRange } from '../../shared/state/timeline.js';
 import { ApiError } from './errors.js';
 import { decodePayload, jsonSafe, toFoldEvent, toUiEvent } from './event-json.js';
-import type { EventsQuery, EventsResponse, FrameResponse } from './protocol.js';
+import type { EventsQuery, EventsResponse, FrameResponse } from '../common/protocol.js';
 
 /** Reader kinds for the API's patterns: `x.*` as is, a plain `x` as itself and everything under it. */
 export function expandKindPatterns(patterns: readonly string[]): string[] {

@@ -6,13 +6,13 @@
  */
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
-import type { LabState } from '../renderer/model/lab-state.js';
-import { nodeStateView } from '../renderer/model/node-view.js';
-import { Timeline } from '../renderer/model/timeline.js';
+import type { LabState } from '../../shared/state/lab-state.js';
+import { nodeStateView } from '../../shared/state/node-view.js';
+import { Timeline } from '../../shared/state/timeline.js';
 import { ApiError } from './errors.js';
 import { toFoldEvent } from './event-json.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from './protocol.js';
+import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 /** Events folded per slice of background work. */

@@ -3,8 +3,8 @@
  * implementations (`LiveSession`, `ReplaySession`). Every method either answers or throws an
  * ApiError; none changes anything when it throws.
  */
-import type { LabState } from '../renderer/model/lab-state.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from './protocol.js';
+import type { LabState } from '../../shared/state/lab-state.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from '../common/protocol.js';
 
 /** A run as the UI sees it. */
 export interface UiSession {

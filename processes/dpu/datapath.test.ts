@@ -5,22 +5,22 @@ import { loadTopology } from '../../shared/topology/load.js';
 import { TOPOLOGY_DEFAULTS } from '../../shared/topology/schema.js';
 import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
 import { Rig } from '../../shared/vmxnet3/testing.js';
-import { allVnics } from '../common/endpoints.js';
-import { decodeDma, encodeDma, encodeMailbox } from '../common/pcie.js';
-import type { MailboxMessage, VnicPlacement } from '../common/pcie.js';
-import { buildVmotionFrame, VMOTION_VNI, vmotionAddress } from '../common/vmotion-net.js';
+import { allVnics } from '../vds/endpoints.js';
+import { decodeDma, encodeDma, encodeMailbox } from '../pcie/messages.js';
+import type { MailboxMessage, VnicPlacement } from '../pcie/messages.js';
+import { buildVmotionFrame, VMOTION_VNI, vmotionAddress } from '../vds/vmotion-net.js';
 import type { Channel } from '../runtime/types.js';
 import { DpuDatapath } from './datapath.js';
 import { DpuCore } from './dpu-core.js';
-import { rule, tcp, udp } from './dfw/testing.js';
-import { DFW_EXPORT_VERSION } from './dfw/export.js';
-import type { DfwExport } from './dfw/export.js';
+import { rule, tcp, udp } from '../vds/dfw/testing.js';
+import { DFW_EXPORT_VERSION } from '../vds/dfw/export.js';
+import type { DfwExport } from '../vds/dfw/export.js';
 import { captureState, ChangeTracker } from './ha/change-tracker.js';
 import { SyncReplica } from './ha/replica.js';
 import { LabContext } from './ha/testing.js';
 import type { LabEvent } from './ha/testing.js';
-import { dpuTepIp, tepMac } from './switching/tep.js';
-import { decodeVfMailbox } from './vf-endpoint/vf-messages.js';
+import { dpuTepIp, tepMac } from '../vds/switching/tep.js';
+import { decodeMailbox } from '../pcie/messages.js';
 import { DEFAULT_VF_COUNT } from './vf/vf-pool.js';
 
 /** Two hosts, each with an active and a standby DPU (the first by id is active), on one switch. */
@@ -150,7 +150,7 @@ class Rack {
 
   /** The mailbox messages a DPU sent its host. */
   mailbox(dpu: string): MailboxMessage[] {
-    return this.toHost(dpu, 'mailbox').map((b) => decodeVfMailbox(b) as MailboxMessage);
+    return this.toHost(dpu, 'mailbox').map((b) => decodeMailbox(b) as MailboxMessage);
   }
 
   /** A DPU's datapath as its inspector shows it. */

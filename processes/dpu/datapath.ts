@@ -3,14 +3,14 @@ import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
 import { FrameError } from '../../shared/net/errors.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
-import { allVnics, endpointResolver, type PlacedVnic } from '../common/endpoints.js';
-import { encodeMailbox, type MailboxMessage, type VnicMoveRequest, type VnicRefusal } from '../common/pcie.js';
-import { parseVmotionFrame, VMOTION_VNI, type VmotionDatagram } from '../common/vmotion-net.js';
+import { allVnics, endpointResolver, type PlacedVnic } from '../vds/endpoints.js';
+import { encodeMailbox, type MailboxMessage, type VnicMoveRequest, type VnicRefusal } from '../pcie/messages.js';
+import { parseVmotionFrame, VMOTION_VNI, type VmotionDatagram } from '../vds/vmotion-net.js';
 import type { Channel, NodeContext } from '../runtime/types.js';
-import { DfwImportError, DistributedFirewall, parseDfwExport, type DfwExport } from './dfw/index.js';
-import type { VnicIdentity } from './dfw/rule.js';
-import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction, type TunnelledFrame } from './switching/index.js';
-import { buildRarpAnnouncement, ETHERTYPE_RARP } from './switching/rarp.js';
+import { DfwImportError, DistributedFirewall, parseDfwExport, type DfwExport } from '../vds/dfw/index.js';
+import type { VnicIdentity } from '../vds/dfw/rule.js';
+import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction, type TunnelledFrame } from '../vds/switching/index.js';
+import { buildRarpAnnouncement, ETHERTYPE_RARP } from '../vds/switching/rarp.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
 import { captureState, type HaStateView } from './ha/change-tracker.js';
 import { commitReplica, type SyncReplica } from './ha/replica.js';
@@ -19,7 +19,7 @@ import { tryDecodeFrame } from '../../shared/net/frame.js';
 import { FlowCache, type FlowKey } from './ipfix/flow-cache.js';
 import { IpfixExporter, ipfixEndpoints } from './ipfix/exporter.js';
 import { IpfixAgent } from './ipfix/ipfix-agent.js';
-import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedFrame } from '../common/traceflow.js';
+import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedFrame } from '../vds/traceflow.js';
 
 const DFW_SWEEP_TIMER = 'dfw.sweep';
 
@@ -72,7 +72,7 @@ function versionOf(blob: unknown): number | null {
  * offending frame came. Only the active DPU of a host serves its vNICs; a standby runs its
  * switch with none until it takes over.
  *
- * Traceflow packets (see `common/traceflow.ts`) are handled like any frame and charged like any
+ * Traceflow packets (see `vds/traceflow.ts`) are handled like any frame and charged like any
  * frame; on the way, the firewall verdicts and the switch's decisions about them are recorded
  * as `traceflow.observe` events.
  *
@@ -81,7 +81,7 @@ function versionOf(blob: unknown): number | null {
  * `vnic.adopt` (the VM arrives) imports that state first and refuses, attaching nothing, an export
  * of a version this DPU does not read. A standby only keeps its list of the host's vNICs current,
  * for a later takeover. The host's vMotion datagrams (pcie `mgmt`) are tunnelled on the vMotion VNI
- * to the DPU serving the destination host, which hands them to its host (`common/vmotion-net.ts`).
+ * to the DPU serving the destination host, which hands them to its host (`vds/vmotion-net.ts`).
  */
 export class DpuDatapath implements HaDatapathHooks {
   readonly switch: OverlaySwitch;

@@ -2,7 +2,7 @@ import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
 import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
 import { LldpAgent } from '../common/lldp-agent.js';
 import { MalformedCounter } from '../common/malformed.js';
-import { parseVmotionFrame } from '../common/vmotion-net.js';
+import { parseVmotionFrame } from '../vds/vmotion-net.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { DpuDatapath } from './datapath.js';
 import { DpuHaAgent } from './ha/dpu-ha-agent.js';

@@ -1,8 +1,8 @@
 import type { VTime } from '../../shared/events.js';
 import type { HostNode, ResolvedTopology } from '../../shared/topology/types.js';
-import { HOST_MGMT_IP } from '../common/heartbeat.js';
-import { dpuMgmtIp } from '../dpu/ha/mgmt-network.js';
-import { buildHaHeartbeat, type DpuRole, type HaHeartbeat } from './ha/ha-heartbeat.js';
+import { HOST_MGMT_IP } from '../pcie/heartbeat.js';
+import { dpuMgmtIp } from '../pcie/mgmt-network.js';
+import { buildHaHeartbeat, type DpuRole, type HaHeartbeat } from '../pcie/ha-heartbeat.js';
 import type { NodeContext } from '../runtime/types.js';
 
 /** DPU states as vSphere reports them. */

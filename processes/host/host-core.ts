@@ -1,17 +1,17 @@
 import type { HostNode, ResolvedTopology } from '../../shared/topology/types.js';
-import { hostRelay, mgmtRelayTable, type MgmtRelayTable } from '../dpu/ha/mgmt-network.js';
+import { hostRelay, mgmtRelayTable, type MgmtRelayTable } from '../pcie/mgmt-network.js';
 import { DpuHaManager, type FailoverDecision } from './ha/failover.js';
-import { parseHaHeartbeat } from './ha/ha-heartbeat.js';
+import { parseHaHeartbeat } from '../pcie/ha-heartbeat.js';
 import { MalformedCounter } from '../common/malformed.js';
-import { buildVmotionFrame, parseVmotionFrame } from '../common/vmotion-net.js';
+import { buildVmotionFrame, parseVmotionFrame } from '../vds/vmotion-net.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { HeartbeatAgent } from './heartbeat-agent.js';
 import { HostDatapath } from './host-datapath.js';
 import { VmotionAgent, VMOTION_TIMER_PREFIX, type DpuVnicReply } from './vmotion/agent.js';
 import { decodeVmotionMessage, encodeVmotionMessage } from './vmotion/messages.js';
 import { VmotionError } from './vmotion/errors.js';
-import { encodeVfMailbox } from '../dpu/vf-endpoint/vf-messages.js';
-import { buildRarpAnnouncement } from '../dpu/switching/rarp.js';
+import { encodeMailbox } from '../pcie/messages.js';
+import { buildRarpAnnouncement } from '../vds/switching/rarp.js';
 
 /**
  * The x86 hypervisor host: its VMs (guest stacks, guest vmxnet3 drivers), the vmkernel's vNIC
@@ -25,7 +25,7 @@ export class HostCore implements NodeCore {
   private readonly relay: MgmtRelayTable;
   /**
    * Called for every vMotion datagram addressed to this host's vMotion vmknic that its DPU hands
-   * up on `mgmt` (`common/vmotion-net.ts`); null drops them.
+   * up on `mgmt` (`vds/vmotion-net.ts`); null drops them.
    */
   vmotionHandler: ((ctx: NodeContext, fromHost: string, payload: Uint8Array) => void) | null = null;
   private readonly vmotion: VmotionAgent;
@@ -55,11 +55,11 @@ export class HostCore implements NodeCore {
         const active = this.ha.active;
         return { active, others: this.node.spec.dpus.filter((d) => d !== active) };
       },
-      release: (ctx, dpu, vnic, exportState) => void ctx.send(dpu, encodeVfMailbox({ op: 'vnic.release', vnic, export: exportState }), 'mailbox'),
+      release: (ctx, dpu, vnic, exportState) => void ctx.send(dpu, encodeMailbox({ op: 'vnic.release', vnic, export: exportState }), 'mailbox'),
       adopt: (ctx, dpu, vm, vnic, dfw) => {
         const spec = vm.vnics.find((v) => v.id === vnic)!;
         const placement = { id: spec.id, vm: vm.id, mac: spec.mac, segment: spec.segment, ipv4: spec.ipv4, ipv6: spec.ipv6, mode: spec.mode };
-        ctx.send(dpu, encodeVfMailbox({ op: 'vnic.adopt', vnic, placement, export: (dfw ?? null) as never }), 'mailbox');
+        ctx.send(dpu, encodeMailbox({ op: 'vnic.adopt', vnic, placement, export: (dfw ?? null) as never }), 'mailbox');
       },
       rarp: (mac) => buildRarpAnnouncement(mac),
       vmsChanged: (ctx) => this.ha.setVnics(ctx, this.datapath.vmIds().flatMap((vm) => this.datapath.vnicsOf(vm).map((v) => v.id))),

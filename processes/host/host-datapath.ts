@@ -2,16 +2,15 @@ import type { HostNode, ResolvedTopology, VmSpec } from '../../shared/topology/t
 import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
-import { allVnics, endpointResolver } from '../common/endpoints.js';
+import { allVnics, endpointResolver } from '../vds/endpoints.js';
 import type { Channel, NodeContext } from '../runtime/types.js';
-import { DistributedFirewall } from '../dpu/dfw/index.js';
-import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from '../dpu/switching/index.js';
+import { DistributedFirewall } from '../vds/dfw/index.js';
+import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from '../vds/switching/index.js';
 import { FlowError } from './guest/flow-spec.js';
 import { GuestStack, type GuestStackOptions } from './guest/stack.js';
 import { HostVnic, vnicOfPcieMessage, type VnicMigrationState } from './vnic/host-vnic.js';
 import { DeliveryLog } from './vmotion/delivery-log.js';
-import type { DpuVnicReply } from './vmotion/agent.js';
-import { decodeVfMailbox } from '../dpu/vf-endpoint/vf-messages.js';
+import { decodeMailbox, type DpuVnicReply } from '../pcie/messages.js';
 import type { VTime } from '../../shared/events.js';
 import type { DpuHaManager, FailoverPlan } from './ha/failover.js';
 import {
@@ -25,7 +24,7 @@ import {
   TraceflowError,
   type SwitchTraceCall,
   type TracedFrame,
-} from '../common/traceflow.js';
+} from '../vds/traceflow.js';
 
 const DFW_SWEEP_TIMER = 'dfw.sweep';
 
@@ -36,7 +35,7 @@ const DFW_SWEEP_TIMER = 'dfw.sweep';
  *
  * Traceflow: the `traceflow` action injects a marked packet into a vNIC exactly as its guest
  * would send it; a marked frame arriving for a guest is recorded as delivered and not handed to
- * the guest's stack (so nothing answers it). See `common/traceflow.ts`.
+ * the guest's stack (so nothing answers it). See `vds/traceflow.ts`.
  */
 export class HostDatapath {
   readonly cost = new CostMeter({ core: 'x86' });
@@ -469,7 +468,7 @@ export class HostDatapath {
 function vnicMoveReply(bytes: Uint8Array): DpuVnicReply | null {
   let message;
   try {
-    message = decodeVfMailbox(bytes);
+    message = decodeMailbox(bytes);
   } catch {
     return null;
   }

@@ -2,7 +2,7 @@ import { isMulticastMac } from '../../shared/net/mac.js';
 import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
 import type { ResolvedTopology, SwitchNode } from '../../shared/topology/types.js';
 import { LldpAgent } from '../common/lldp-agent.js';
-import { observeTrace, traceOf, type TracedFrame } from '../common/traceflow.js';
+import { observeTrace, traceOf, type TracedFrame } from '../vds/traceflow.js';
 import { MalformedCounter } from '../common/malformed.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { EgressFrame } from './egress-frame.js';

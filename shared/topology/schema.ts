@@ -159,7 +159,7 @@ const positiveInt = () => z.int().min(1);
 
 /**
  * The GENEVE VNI of the vMotion network (host-to-host vMotion datagrams tunnelled between DPUs,
- * see `processes/common/vmotion-net.ts`): the highest 24-bit VNI, kept out of every segment so a
+ * see `processes/vds/vmotion-net.ts`): the highest 24-bit VNI, kept out of every segment so a
  * tunnelled vMotion datagram is never taken for a VM's frame.
  */
 export const VMOTION_VNI = 16_777_215;

@@ -36,7 +36,7 @@ import { EVENT_KINDS } from '../../shared/event-kinds.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { DEFAULT_LAB_YAML, loadDefaultLab, loadTopology } from '../../shared/topology/load.js';
 import { ReplaySession } from '../../app/server/replay-session.js';
-import { seededRandom, syntheticEvents as syntheticUiEvents } from '../../app/renderer/model/testing.js';
+import { seededRandom, syntheticEvents as syntheticUiEvents } from '../../shared/state/testing.js';
 import { BIG_NODES, bigTopologyYaml } from './big-topology.js';
 
 const require = createRequire(import.meta.url);

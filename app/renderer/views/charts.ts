@@ -7,7 +7,7 @@
 import uPlot from 'uplot';
 import { h, replace, table } from '../dom.js';
 import { vtime } from '../format.js';
-import type { FlowView, LabState, MigrationView } from '../model/lab-state.js';
+import type { FlowView, LabState, MigrationView } from '../../../shared/state/lab-state.js';
 import type { Store } from '../store.js';
 
 const PALETTE = ['#38bdf8', '#f472b6', '#a3e635', '#fbbf24', '#c084fc', '#34d399', '#fb7185', '#60a5fa'];

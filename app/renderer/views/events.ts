@@ -7,8 +7,8 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { eventSummary, kindTone, parseTime, vtime } from '../format.js';
-import { kindMatches } from '../model/kinds.js';
-import type { UiEvent } from '../model/lab-state.js';
+import { kindMatches } from '../../../shared/state/kinds.js';
+import type { UiEvent } from '../../../shared/state/lab-state.js';
 import type { Store } from '../store.js';
 
 /** Rows shown at most. */

@@ -5,12 +5,12 @@
  * its vNICs from both sides, a wire its ends and load, an event its payload and, for a frame,
  * every layer.
  */
-import type { InspectResponse } from '../../server/protocol.js';
+import type { InspectResponse } from '../../common/protocol.js';
 import { api } from '../api.js';
 import { h, keyValues, pill, replace, section, table, type Child } from '../dom.js';
 import { eventSummary, rate, vtime } from '../format.js';
-import { lastMigration, migrationUnderWay, vmHostOf, type MigrationView, type UiEvent, type VmotionPhase } from '../model/lab-state.js';
-import { nodeCondition, wireLoad, wireUp, type NodeStateView } from '../model/node-view.js';
+import { lastMigration, migrationUnderWay, vmHostOf, type MigrationView, type UiEvent, type VmotionPhase } from '../../../shared/state/lab-state.js';
+import { nodeCondition, wireLoad, wireUp, type NodeStateView } from '../../../shared/state/node-view.js';
 import type { Store } from '../store.js';
 import { frameView } from './frame.js';
 import { vnicView } from './vnic.js';

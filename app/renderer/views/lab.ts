@@ -14,7 +14,7 @@ import { vtime } from '../format.js';
 import { renderMarkdown, renderMarkdownInline } from '../markdown.js';
 import type { Store } from '../store.js';
 import type { LabGrade, TaskGrade } from '../../../shared/lab/grader.js';
-import type { LabInfo, LabResponse } from '../../server/lab-protocol.js';
+import type { LabInfo, LabResponse } from '../../common/lab-protocol.js';
 
 const STATUS_TEXT: Record<TaskGrade['status'], string> = { passed: 'passed', failed: 'failed', pending: 'to do' };
 const STATUS_TONE: Record<TaskGrade['status'], string> = { passed: 'ok', failed: 'bad', pending: 'info' };

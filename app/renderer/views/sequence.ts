@@ -7,7 +7,7 @@
 import { api } from '../api.js';
 import { h, replace, svg } from '../dom.js';
 import { eventSummary, kindTone, vtime } from '../format.js';
-import type { UiEvent } from '../model/lab-state.js';
+import type { UiEvent } from '../../../shared/state/lab-state.js';
 import type { Store } from '../store.js';
 
 const LABEL_WIDTH = 104;

@@ -13,8 +13,8 @@ import type { Core, ElementDefinition, NodeSingular } from 'cytoscape';
 import type { ResolvedTopology } from '../../../shared/topology/types.js';
 import { h, replace } from '../dom.js';
 import { rate } from '../format.js';
-import { migrationUnderWay, vmHostOf, type LabState } from '../model/lab-state.js';
-import { activeDpuOf, nodeCondition, wireLoad, wireUp, type NodeCondition } from '../model/node-view.js';
+import { migrationUnderWay, vmHostOf, type LabState } from '../../../shared/state/lab-state.js';
+import { activeDpuOf, nodeCondition, wireLoad, wireUp, type NodeCondition } from '../../../shared/state/node-view.js';
 import type { Store } from '../store.js';
 
 /** Fill colour of a node by its condition. */

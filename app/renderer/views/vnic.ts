@@ -8,8 +8,8 @@ import { compareViews, macFromRegisters, type Vmxnet3DeviceState, type Vmxnet3Dr
 import { api } from '../api.js';
 import { h, keyValues, pill, section, table, type Child } from '../dom.js';
 import { hex32 } from '../format.js';
-import { vmHostOf } from '../model/lab-state.js';
-import { activeDpuOf } from '../model/node-view.js';
+import { vmHostOf } from '../../../shared/state/lab-state.js';
+import { activeDpuOf } from '../../../shared/state/node-view.js';
 import type { Store } from '../store.js';
 
 type Any = Record<string, unknown>;

@@ -9,15 +9,15 @@
  * by themselves cause a send). Connections that disappear (expired, removed) are sent as deletions.
  */
 import type { VTime } from '../../../shared/events.js';
-import { connectionKey } from '../dfw/conntrack.js';
-import type { ConnectionTuple } from '../dfw/conntrack.js';
-import { DFW_EXPORT_VERSION } from '../dfw/export.js';
-import type { DfwExport, DfwExportedConnection } from '../dfw/export.js';
-import type { DistributedFirewall } from '../dfw/firewall.js';
-import { DFW_DEFAULT_RULE_ID } from '../dfw/rule.js';
-import type { DfwRule } from '../dfw/rule.js';
-import type { LearnedMac, MacLocation } from '../switching/mac-learning.js';
-import type { OverlaySwitch } from '../switching/overlay-switch.js';
+import { connectionKey } from '../../vds/dfw/conntrack.js';
+import type { ConnectionTuple } from '../../vds/dfw/conntrack.js';
+import { DFW_EXPORT_VERSION } from '../../vds/dfw/export.js';
+import type { DfwExport, DfwExportedConnection } from '../../vds/dfw/export.js';
+import type { DistributedFirewall } from '../../vds/dfw/firewall.js';
+import { DFW_DEFAULT_RULE_ID } from '../../vds/dfw/rule.js';
+import type { DfwRule } from '../../vds/dfw/rule.js';
+import type { LearnedMac, MacLocation } from '../../vds/switching/mac-learning.js';
+import type { OverlaySwitch } from '../../vds/switching/overlay-switch.js';
 import { HaSetupError } from './errors.js';
 import type { ConntrackRecord, SyncRecord } from './sync-records.js';
 

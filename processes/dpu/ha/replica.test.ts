@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DistributedFirewall } from '../dfw/firewall.js';
-import { DB, WEB, rule, tcp, udp } from '../dfw/testing.js';
+import { DistributedFirewall } from '../../vds/dfw/firewall.js';
+import { DB, WEB, rule, tcp, udp } from '../../vds/dfw/testing.js';
 import { captureState, ChangeTracker } from './change-tracker.js';
 import { commitReplica, SyncReplica } from './replica.js';
 import type { SyncRecord } from './sync-records.js';

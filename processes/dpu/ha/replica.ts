@@ -9,12 +9,12 @@
  */
 import type { VTime } from '../../../shared/events.js';
 import type { NodeContext } from '../../runtime/types.js';
-import { connectionKey } from '../dfw/conntrack.js';
-import { DFW_EXPORT_VERSION } from '../dfw/export.js';
-import type { DfwExport, DfwExportedConnection } from '../dfw/export.js';
-import type { DfwImportSummary, DistributedFirewall } from '../dfw/firewall.js';
-import type { DfwRule, VnicIdentity } from '../dfw/rule.js';
-import type { MacLocation } from '../switching/mac-learning.js';
+import { connectionKey } from '../../vds/dfw/conntrack.js';
+import { DFW_EXPORT_VERSION } from '../../vds/dfw/export.js';
+import type { DfwExport, DfwExportedConnection } from '../../vds/dfw/export.js';
+import type { DfwImportSummary, DistributedFirewall } from '../../vds/dfw/firewall.js';
+import type { DfwRule, VnicIdentity } from '../../vds/dfw/rule.js';
+import type { MacLocation } from '../../vds/switching/mac-learning.js';
 import type { SyncRecord } from './sync-records.js';
 
 interface ReplicaConnection {

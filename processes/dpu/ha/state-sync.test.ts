@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildUdpIpv4Frame } from '../../../shared/net/builders.js';
 import { SyncMessageError } from './errors.js';
-import { HA_SYNC_UDP_PORT } from './mgmt-network.js';
+import { HA_SYNC_UDP_PORT } from '../../pcie/mgmt-network.js';
 import { buildSyncFrame, decodeSyncMessage, encodeSyncMessage, syncPayloadOf } from './sync-messages.js';
 import type { SyncMessage } from './sync-messages.js';
 import type { SyncRecord } from './sync-records.js';

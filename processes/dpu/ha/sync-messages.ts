@@ -23,8 +23,8 @@ import { decode, encode } from '../../../shared/codec.js';
 import { buildUdpIpv4Frame } from '../../../shared/net/builders.js';
 import { decodeFrame } from '../../../shared/net/frame.js';
 import { SyncMessageError } from './errors.js';
-import { HA_SYNC_UDP_PORT } from './mgmt-network.js';
-import type { MgmtEndpoint } from './mgmt-network.js';
+import { HA_SYNC_UDP_PORT } from '../../pcie/mgmt-network.js';
+import type { MgmtEndpoint } from '../../pcie/mgmt-network.js';
 import { parseSyncRecord } from './sync-records.js';
 import type { SyncRecord } from './sync-records.js';
 

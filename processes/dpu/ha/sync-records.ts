@@ -13,12 +13,12 @@
  * Records are validated on receipt like everything from a wire (`parseSyncRecord`).
  */
 import { z } from 'zod';
-import type { ConnectionTuple } from '../dfw/conntrack.js';
-import { DfwImportError } from '../dfw/errors.js';
-import { DFW_EXPORT_VERSION, parseDfwExport } from '../dfw/export.js';
-import type { DfwExport } from '../dfw/export.js';
-import type { DfwRule, VnicIdentity } from '../dfw/rule.js';
-import type { MacLocation } from '../switching/mac-learning.js';
+import type { ConnectionTuple } from '../../vds/dfw/conntrack.js';
+import { DfwImportError } from '../../vds/dfw/errors.js';
+import { DFW_EXPORT_VERSION, parseDfwExport } from '../../vds/dfw/export.js';
+import type { DfwExport } from '../../vds/dfw/export.js';
+import type { DfwRule, VnicIdentity } from '../../vds/dfw/rule.js';
+import type { MacLocation } from '../../vds/switching/mac-learning.js';
 import { SyncMessageError } from './errors.js';
 
 /** Forget everything: a full snapshot follows. */

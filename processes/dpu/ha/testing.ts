@@ -6,7 +6,7 @@
 import type { VTime } from '../../../shared/events.js';
 import { seededRandom } from '../../../shared/net/testing.js';
 import type { Channel, NodeContext } from '../../runtime/types.js';
-import type { MgmtEndpoint } from './mgmt-network.js';
+import type { MgmtEndpoint } from '../../pcie/mgmt-network.js';
 import { buildSyncFrame } from './sync-messages.js';
 import type { SyncMessage } from './sync-messages.js';
 import type { SyncRecord } from './sync-records.js';

@@ -3,7 +3,7 @@ import { buildUdpIpv4Frame } from '../../../shared/net/builders.js';
 import { encodeIpfixMessage, IPFIX_IE, IPFIX_MESSAGE_HEADER_LENGTH, IPFIX_SET_HEADER_LENGTH, IPFIX_UDP_PORT, ipfixRecordLength } from '../../../shared/net/ipfix.js';
 import type { IpfixDataRecord, IpfixTemplate } from '../../../shared/net/ipfix.js';
 import type { ResolvedTopology } from '../../../shared/topology/types.js';
-import { DPU_MGMT_IP, HOST_MGMT_IP } from '../../common/heartbeat.js';
+import { DPU_MGMT_IP, HOST_MGMT_IP } from '../../pcie/heartbeat.js';
 import type { Channel, NodeContext } from '../../runtime/types.js';
 import { IpfixOptionError } from './errors.js';
 import { FLOW_END_REASON_CODES } from './flow-cache.js';

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { buildUdpFrame } from '../../../shared/net/builders.js';
 import { Rig } from '../../../shared/vmxnet3/testing.js';
 import { txprodRegister } from '../../../shared/vmxnet3/registers.js';
-import { decodeDma, encodeDma } from '../../common/pcie.js';
-import type { DmaMessage } from '../../common/pcie.js';
+import { decodeDma, encodeDma } from '../../pcie/messages.js';
+import type { DmaMessage } from '../../pcie/messages.js';
 import type { Channel, NodeContext } from '../../runtime/types.js';
 import { VfEndpoint } from './vf-endpoint.js';
-import { decodeVfMailbox, encodeDoorbell, encodeVfMailbox } from './vf-messages.js';
-import type { VfMailboxMessage } from './vf-messages.js';
+import { decodeMailbox, encodeDoorbell, encodeMailbox } from '../../pcie/messages.js';
+import type { MailboxMessage } from '../../pcie/messages.js';
 
 const MAC = '00:50:56:aa:00:01';
 const PEER = '00:50:56:bb:00:01';
@@ -17,7 +17,7 @@ interface Recorded {
   sent: Array<{ port: string; channel: Channel; bytes: Uint8Array }>;
   events: Array<{ kind: string; payload: Readonly<Record<string, unknown>> }>;
   dma(): DmaMessage[];
-  mailbox(): VfMailboxMessage[];
+  mailbox(): MailboxMessage[];
 }
 
 function dpuContext(): Recorded {
@@ -41,7 +41,7 @@ function dpuContext(): Recorded {
     sent,
     events,
     dma: () => sent.filter((s) => s.channel === 'dma').map((s) => decodeDma(s.bytes)),
-    mailbox: () => sent.filter((s) => s.channel === 'mailbox').map((s) => decodeVfMailbox(s.bytes)),
+    mailbox: () => sent.filter((s) => s.channel === 'mailbox').map((s) => decodeMailbox(s.bytes)),
   };
 }
 
@@ -55,12 +55,12 @@ function guest(mac = MAC): Rig {
 }
 
 function bind(endpoint: VfEndpoint, rec: Recorded, rig: Rig, vnic = 'vm-1.eth0', mac = MAC): void {
-  endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vf.bind', vnic, mac, mtu: 1500, device: { shared: rig.driver.shared() } }));
+  endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vf.bind', vnic, mac, mtu: 1500, device: { shared: rig.driver.shared() } }));
 }
 
 function load(endpoint: VfEndpoint, rec: Recorded, rig: Rig, vnic = 'vm-1.eth0'): void {
   rig.device.drain();
-  endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vf.load', vnic, state: rig.device.snapshot() }));
+  endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vf.load', vnic, state: rig.device.snapshot() }));
 }
 
 describe('VfEndpoint', () => {
@@ -159,7 +159,7 @@ describe('VfEndpoint', () => {
     endpoint.onPcie(rec.ctx, 'dma', encodeDma({ op: 'tx', vnic: 'vm-1.eth0', mode: 'emulated', queue: 0, index: 0, gen: 1, frame }));
     endpoint.setMode('vm-1.eth0', 'mux');
     expect(endpoint.modeOf('vm-1.eth0')).toBe('uptv2');
-    endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vf.unbind', vnic: 'vm-1.eth0' }));
+    endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vf.unbind', vnic: 'vm-1.eth0' }));
     expect(endpoint.modeOf('vm-1.eth0')).toBe('emulated');
     expect(rec.mailbox().at(-1)).toEqual({ op: 'vf.unbound', vnic: 'vm-1.eth0', vf: 0, state: null });
   });
@@ -170,7 +170,7 @@ describe('VfEndpoint', () => {
     const frame = frameTo(PEER);
     expect(endpoint.onPcie(rec.ctx, 'dma', new Uint8Array([0x93, 1, 2]))).toEqual({ framesFromVnic: [], steps: [], vnicMoves: [] });
     endpoint.onPcie(rec.ctx, 'doorbell', encodeDoorbell({ vnic: 'vm-1.eth0', register: 0x600, value: 1 }).subarray(0, 5));
-    endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vf.unbind', vnic: 'vm-1.eth0' }).subarray(1));
+    endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vf.unbind', vnic: 'vm-1.eth0' }).subarray(1));
     endpoint.onPcie(rec.ctx, 'dma', encodeDma({ op: 'tx', vnic: 'vm-9.eth0', mode: 'emulated', queue: 0, index: 0, gen: 1, frame }));
     endpoint.onPcie(rec.ctx, 'doorbell', encodeDoorbell({ vnic: 'vm-1.eth0', register: 0x600, value: 1 }));
     expect(endpoint.toVnic(rec.ctx, 'vm-9.eth0', frame)).toBe(false);
@@ -204,14 +204,14 @@ describe('VfEndpoint', () => {
     const rec = dpuContext();
     const endpoint = new VfEndpoint({ vfCount: 2, vnics: ['vm-1.eth0'] });
     const placement = { id: 'vm-2.eth0', vm: 'vm-2', mac: PEER, segment: 'web', ipv4: '10.0.1.12/24', ipv6: null, mode: 'emulated' as const };
-    const release = endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vnic.release', vnic: 'vm-1.eth0', export: true }));
-    const adopt = endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vnic.adopt', vnic: 'vm-2.eth0', placement, export: null }));
+    const release = endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vnic.release', vnic: 'vm-1.eth0', export: true }));
+    const adopt = endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vnic.adopt', vnic: 'vm-2.eth0', placement, export: null }));
     expect([...release.vnicMoves, ...adopt.vnicMoves]).toEqual([
       { op: 'vnic.release', vnic: 'vm-1.eth0', export: true },
       { op: 'vnic.adopt', vnic: 'vm-2.eth0', placement, export: null },
     ]);
-    endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vnic.adopted', vnic: 'vm-2.eth0', imported: 0 }));
-    endpoint.onPcie(rec.ctx, 'mailbox', encodeVfMailbox({ op: 'vnic.adopt', vnic: 'vm-2.eth0', placement: { ...placement, ipv4: '10.0.1.12' }, export: null }));
+    endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vnic.adopted', vnic: 'vm-2.eth0', imported: 0 }));
+    endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vnic.adopt', vnic: 'vm-2.eth0', placement: { ...placement, ipv4: '10.0.1.12' }, export: null }));
     expect(rec.events.filter((e) => e.kind === 'pcie.drop').map((e) => e.payload.reason)).toEqual(['unexpected-op', 'malformed']);
     // Nothing of it was taken as a vNIC of this end.
     expect(endpoint.modeOf('vm-2.eth0')).toBeNull();

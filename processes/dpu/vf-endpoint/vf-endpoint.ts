@@ -12,15 +12,15 @@ import { AddressError } from '../../../shared/net/errors.js';
 import { Vmxnet3Error } from '../../../shared/vmxnet3/errors.js';
 import { rxFilterKey } from '../../../shared/vmxnet3/rx-filter-key.js';
 import type { RxDropReason } from '../../../shared/vmxnet3/state.js';
-import { decodeDma, encodeDma } from '../../common/pcie.js';
-import type { DmaMessage, VnicMoveRequest } from '../../common/pcie.js';
+import { decodeDma, encodeDma } from '../../pcie/messages.js';
+import type { DmaMessage, VnicMoveRequest } from '../../pcie/messages.js';
 import type { Channel, NodeContext } from '../../runtime/types.js';
 import { VfError } from '../vf/errors.js';
 import { VfPool } from '../vf/vf-pool.js';
 import type { VfPoolView } from '../vf/vf-pool.js';
 import type { VirtualFunction } from '../vf/virtual-function.js';
-import { bindDeviceOf, decodeDoorbell, decodeVfMailbox, encodeVfMailbox, isMalformedPcie } from './vf-messages.js';
-import type { VfMailboxMessage } from './vf-messages.js';
+import { bindDeviceOf, decodeDoorbell, decodeMailbox, encodeMailbox, PcieMessageError } from '../../pcie/messages.js';
+import type { MailboxMessage } from '../../pcie/messages.js';
 
 /** How a vNIC's frames cross the pcie wire, as this end knows it. */
 export type EndpointMode = 'uptv2' | 'mux' | 'emulated';
@@ -222,13 +222,13 @@ export class VfEndpoint {
           this.onDoorbell(ctx, decodeDoorbell(bytes));
           break;
         case 'mailbox':
-          this.onMailbox(ctx, decodeVfMailbox(bytes), result);
+          this.onMailbox(ctx, decodeMailbox(bytes), result);
           break;
         default:
           this.drop(ctx, 'unexpected-channel', null, channel, `A ${channel} frame is not a device-channel message`);
       }
     } catch (error) {
-      if (!isMalformedPcie(error)) throw error;
+      if (!(error instanceof PcieMessageError)) throw error;
       this.drop(ctx, 'malformed', null, channel, error.message);
     }
     return result;
@@ -339,7 +339,7 @@ export class VfEndpoint {
   // -------------------------------------------------------------------------------------------
   // mailbox
 
-  private onMailbox(ctx: NodeContext, message: VfMailboxMessage, result: EndpointResult): void {
+  private onMailbox(ctx: NodeContext, message: MailboxMessage, result: EndpointResult): void {
     switch (message.op) {
       case 'vnic.release':
       case 'vnic.adopt':
@@ -529,8 +529,8 @@ export class VfEndpoint {
     ctx.send(this.port, encodeDma(message), 'dma');
   }
 
-  private reply(ctx: NodeContext, message: VfMailboxMessage): void {
-    ctx.send(this.port, encodeVfMailbox(message), 'mailbox');
+  private reply(ctx: NodeContext, message: MailboxMessage): void {
+    ctx.send(this.port, encodeMailbox(message), 'mailbox');
   }
 
   private count(reason: EndpointDropReason): void {

@@ -10,7 +10,9 @@ import { decodeAppHeader, encodeAppMessage, AppMessageStream } from './app-messa
 import type { FlowReport, ReceivedFlow, ReceiverFlows } from './checker.js';
 import { RttStats, SequenceChecker } from './checker.js';
 import type { ResolvedFlowSpec } from './flow-spec.js';
-import type { SenderState, TcpSinkState } from './state.js';
+import type { FlowStopReason, SenderState, TcpSinkState } from './state.js';
+
+export type { FlowStopReason } from './state.js';
 import type { TcpCloseReason, TcpConnection, TcpState } from './tcp.js';
 
 /** Timer name of a sender's pacing tick; `{ flow, generation }` in its data. */
@@ -67,8 +69,6 @@ export interface GuestSockets {
   cancelTimer(ctx: NodeContext, id: number): void;
 }
 
-/** Why a sender stopped. */
-export type FlowStopReason = 'stopped' | 'count' | 'no-route' | 'peer-closed' | TcpCloseReason;
 
 /** A running (or finished) flow at its sender. */
 export abstract class FlowSender {

@@ -13,7 +13,9 @@
 import type { VTime } from '../../../shared/events.js';
 import type { MacAddress } from '../../../shared/net/mac.js';
 import type { NodeContext } from '../../runtime/types.js';
-import type { NeighborCacheState } from './state.js';
+import type { NeighborCacheState, NeighborState } from './state.js';
+
+export type { NeighborState } from './state.js';
 
 /** Timings and limits of a neighbour cache. */
 export interface NeighborSettings {
@@ -35,8 +37,6 @@ export const DEFAULT_NEIGHBOR_SETTINGS: NeighborSettings = {
   queueLimit: 32,
 };
 
-/** The state of a neighbour entry. */
-export type NeighborState = 'incomplete' | 'reachable' | 'probe';
 
 /** A packet waiting for its next hop's MAC. */
 export interface PendingPacket {

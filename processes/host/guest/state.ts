@@ -17,9 +17,29 @@ import { AddressError } from '../../../shared/net/errors.js';
 import { normalizeIp } from '../../../shared/net/ip.js';
 import { normalizeMac } from '../../../shared/net/mac.js';
 import { APP_FIXED_HEADER_LENGTH } from './app-message.js';
-import type { FlowStopReason } from './apps.js';
-import type { NeighborState } from './neighbors.js';
-import type { TcpCloseReason, TcpState } from './tcp.js';
+
+/** Connection states, named as RFC 9293 and netstat name them. */
+export type TcpState =
+  | 'CLOSED'
+  | 'LISTEN'
+  | 'SYN_SENT'
+  | 'SYN_RECEIVED'
+  | 'ESTABLISHED'
+  | 'FIN_WAIT_1'
+  | 'FIN_WAIT_2'
+  | 'CLOSE_WAIT'
+  | 'CLOSING'
+  | 'LAST_ACK'
+  | 'TIME_WAIT';
+
+/** Why a connection reached CLOSED. */
+export type TcpCloseReason = 'closed' | 'reset' | 'refused' | 'timeout' | 'aborted';
+
+/** The state of a neighbour entry. */
+export type NeighborState = 'incomplete' | 'reachable' | 'probe';
+
+/** Why a sender stopped. */
+export type FlowStopReason = 'stopped' | 'count' | 'no-route' | 'peer-closed' | TcpCloseReason;
 
 /** Format marker of a guest stack state; anything else is refused. */
 export const GUEST_STATE_FORMAT = 'guest-stack';

@@ -12,24 +12,10 @@
 import type { VTime } from '../../../shared/events.js';
 import type { TcpFlags, TcpOption } from '../../../shared/net/tcp.js';
 import type { NodeContext } from '../../runtime/types.js';
-import type { TcpConnectionState } from './state.js';
+import type { TcpCloseReason, TcpConnectionState, TcpState } from './state.js';
 
-/** Connection states, named as RFC 9293 and netstat name them. */
-export type TcpState =
-  | 'CLOSED'
-  | 'LISTEN'
-  | 'SYN_SENT'
-  | 'SYN_RECEIVED'
-  | 'ESTABLISHED'
-  | 'FIN_WAIT_1'
-  | 'FIN_WAIT_2'
-  | 'CLOSE_WAIT'
-  | 'CLOSING'
-  | 'LAST_ACK'
-  | 'TIME_WAIT';
+export type { TcpCloseReason, TcpState } from './state.js';
 
-/** Why a connection reached CLOSED. */
-export type TcpCloseReason = 'closed' | 'reset' | 'refused' | 'timeout' | 'aborted';
 
 /** Tunables of the guest TCP. */
 export interface TcpSettings {

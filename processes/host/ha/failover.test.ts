@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DpuHaManager } from './failover.js';
 import type { FailoverDecision } from './failover.js';
-import type { HaHeartbeat } from './ha-heartbeat.js';
+import type { HaHeartbeat } from '../../pcie/ha-heartbeat.js';
 import { hostContext, labHost, reply } from './testing.js';
 
 const MS = 1_000_000;

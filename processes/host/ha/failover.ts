@@ -23,7 +23,7 @@ import type { HostSpec } from '../../../shared/topology/types.js';
 import type { NodeContext } from '../../runtime/types.js';
 import type { DpuState } from '../heartbeat-agent.js';
 import { DpuHaError } from './errors.js';
-import type { DpuRole, HaHeartbeat } from './ha-heartbeat.js';
+import type { DpuRole, HaHeartbeat } from '../../pcie/ha-heartbeat.js';
 
 /** What the manager needs of a node context: the clock and the event log. */
 export type HaContext = Pick<NodeContext, 'now' | 'emit'>;

@@ -5,7 +5,7 @@
 import type { HostSpec } from '../../../shared/topology/types.js';
 import { loadDefaultLab } from '../../../shared/topology/load.js';
 import { LabContext } from '../../dpu/ha/testing.js';
-import type { HaHeartbeat } from './ha-heartbeat.js';
+import type { HaHeartbeat } from '../../pcie/ha-heartbeat.js';
 
 /** esx-01 of the default lab: dpu-01a active, dpu-01b standby, vNICs app-01.eth0, db-01.eth0, web-01.eth0. */
 export function labHost(overrides: Partial<HostSpec> = {}): HostSpec {

@@ -26,6 +26,9 @@ import type { VTime } from '../../../shared/events.js';
 import type { VmotionOptions } from '../../../shared/scenario/types.js';
 import type { HostNode, ResolvedTopology, VmSpec } from '../../../shared/topology/types.js';
 import type { NodeContext } from '../../runtime/types.js';
+
+export type { DpuVnicReply } from '../../pcie/messages.js';
+import type { DpuVnicReply } from '../../pcie/messages.js';
 import type { HostDatapath } from '../host-datapath.js';
 import { handoffRegisters, type VnicMigrationState } from '../vnic/host-vnic.js';
 import { PrecopyPlanner, PRECOPY_DEFAULTS, type PrecopyStep, type Round } from './precopy.js';
@@ -61,11 +64,6 @@ export interface VmotionHost {
   vmsChanged(ctx: NodeContext): void;
 }
 
-/** A DPU's answer about a vNIC, as the host core decoded it. */
-export type DpuVnicReply =
-  | { readonly op: 'vnic.released'; readonly vnic: string; readonly export: unknown }
-  | { readonly op: 'vnic.adopted'; readonly vnic: string }
-  | { readonly op: 'vnic.refused'; readonly vnic: string; readonly reason: string; readonly message: string };
 
 type Options = Required<VmotionOptions>;
 

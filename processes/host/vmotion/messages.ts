@@ -1,6 +1,6 @@
 /**
  * The vMotion protocol between two hosts' vMotion agents. Each message is a msgpack map in the
- * payload of one vMotion datagram (`processes/common/vmotion-net.ts`), so it really crosses the
+ * payload of one vMotion datagram (`processes/vds/vmotion-net.ts`), so it really crosses the
  * emulated network: host → DPU → switches → DPU → host.
  *
  * - `prepare` (source → destination): the VM to receive; the destination runs the prechecks and

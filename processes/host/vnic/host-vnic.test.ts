@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from '../../../shared/codec.js';
 import { ipv6MulticastMac, solicitedNodeMulticast } from '../../../shared/net/ip.js';
-import { encodeDma } from '../../common/pcie.js';
+import { encodeDma } from '../../pcie/messages.js';
 import { HostVnic, vnicOfPcieMessage } from './host-vnic.js';
 import type { TransmitResult } from './host-vnic.js';
 import { PEER_MAC, PcieBench, fakeNodeContext, numberedFrame, seqOf, testVm, testVnic } from './testing.js';

@@ -25,10 +25,10 @@ import { BAR1, CMD, rxprodRegister, txprodRegister } from '../../../shared/vmxne
 import type { RxDropReason, RxRingId, Vmxnet3DeviceState, Vmxnet3DriverView } from '../../../shared/vmxnet3/state.js';
 import { Vmxnet3Driver } from '../../../shared/vmxnet3/driver.js';
 import { normalizeMac } from '../../../shared/net/mac.js';
-import { decodeDma, encodeDma } from '../../common/pcie.js';
-import type { DmaMessage } from '../../common/pcie.js';
-import { encodeDoorbell, decodeVfMailbox, encodeVfMailbox, isMalformedPcie, vnicOfMessage } from '../../dpu/vf-endpoint/vf-messages.js';
-import type { VfBindDevice, VfMailboxMessage } from '../../dpu/vf-endpoint/vf-messages.js';
+import { decodeDma, encodeDma } from '../../pcie/messages.js';
+import type { DmaMessage } from '../../pcie/messages.js';
+import { encodeDoorbell, decodeMailbox, encodeMailbox, PcieMessageError, vnicOfMessage } from '../../pcie/messages.js';
+import type { VfBindDevice, MailboxMessage } from '../../pcie/messages.js';
 import type { Channel, NodeContext } from '../../runtime/types.js';
 import { eligibleMode } from '../vnic-mode.js';
 import type { ActiveMode, PassthroughBlocker } from '../vnic-mode.js';
@@ -368,11 +368,11 @@ export class HostVnic {
       this.drop(ctx, 'unexpected-op', channel, `The host takes no ${channel} messages from a DPU`);
       return none;
     }
-    let message: DmaMessage | VfMailboxMessage;
+    let message: DmaMessage | MailboxMessage;
     try {
-      message = channel === 'dma' ? decodeDma(bytes) : decodeVfMailbox(bytes);
+      message = channel === 'dma' ? decodeDma(bytes) : decodeMailbox(bytes);
     } catch (error) {
-      if (!isMalformedPcie(error)) throw error;
+      if (!(error instanceof PcieMessageError)) throw error;
       this.drop(ctx, 'malformed', channel, error.message);
       return none;
     }
@@ -380,7 +380,7 @@ export class HostVnic {
       this.drop(ctx, 'wrong-vnic', channel, `A message for ${message.vnic} reached vNIC ${this.id}`);
       return none;
     }
-    const result = channel === 'dma' ? this.onDma(ctx, message as DmaMessage) : this.onMailbox(ctx, message as VfMailboxMessage);
+    const result = channel === 'dma' ? this.onDma(ctx, message as DmaMessage) : this.onMailbox(ctx, message as MailboxMessage);
     this.emitMode(ctx);
     return result;
   }
@@ -599,7 +599,7 @@ export class HostVnic {
     }
   }
 
-  private onMailbox(ctx: NodeContext, message: VfMailboxMessage): VnicRxResult {
+  private onMailbox(ctx: NodeContext, message: MailboxMessage): VnicRxResult {
     const none: VnicRxResult = { frames: [], steps: [] };
     switch (message.op) {
       case 'vf.bound':
@@ -855,8 +855,8 @@ export class HostVnic {
     ctx.send(this.port(), encodeDoorbell({ vnic: this.id, register, value }), 'doorbell');
   }
 
-  private sendMailbox(ctx: NodeContext, message: VfMailboxMessage): void {
-    ctx.send(this.port(), encodeVfMailbox(message), 'mailbox');
+  private sendMailbox(ctx: NodeContext, message: MailboxMessage): void {
+    ctx.send(this.port(), encodeMailbox(message), 'mailbox');
   }
 
   private port(): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP, parseHeartbeat } from '../../common/heartbeat.js';
+import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP, parseHeartbeat } from './heartbeat.js';
 import { bootEpoch, buildHaHeartbeat, parseHaHeartbeat } from './ha-heartbeat.js';
 import type { HaHeartbeat } from './ha-heartbeat.js';
 

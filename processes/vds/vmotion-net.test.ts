@@ -4,8 +4,8 @@ import { FrameError } from '../../shared/net/errors.js';
 import { decodeFrame } from '../../shared/net/frame.js';
 import { isLocallyAdministeredMac, isUnicastMac } from '../../shared/net/mac.js';
 import { loadDefaultLab } from '../../shared/topology/load.js';
-import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP } from './heartbeat.js';
-import { ROUTER_MAC, tepMac } from '../dpu/switching/tep.js';
+import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP } from '../pcie/heartbeat.js';
+import { ROUTER_MAC, tepMac } from './switching/tep.js';
 import {
   buildVmotionFrame,
   parseVmotionFrame,

@@ -2,13 +2,21 @@ import { z } from 'zod';
 import { decode, encode } from '../../shared/codec.js';
 import { parseCidr } from '../../shared/net/ip.js';
 import { parseMac } from '../../shared/net/mac.js';
-import type { DfwExport } from '../dpu/dfw/export.js';
+import { validateSharedArea } from '../../shared/vmxnet3/shared-area.js';
+import type { DriverShared } from '../../shared/vmxnet3/state.js';
+import type { DfwExport } from '../vds/dfw/export.js';
 
 /**
- * Messages on the device channels of a pcie wire (see docs/datapath.md): `dma` carries a vNIC's
- * frames and ring bookkeeping across PCIe, `doorbell` register writes into a VF's BAR, `mailbox`
- * VF management and device-state commands, and the release and adoption of a vNIC on vMotion. Each is a msgpack map, parsed with a schema: a
- * malformed one is dropped and counted, never trusted.
+ * The host-DPU protocol on the device channels of a pcie wire (see docs/datapath.md): `dma`
+ * carries a vNIC's frames and ring bookkeeping across PCIe, `doorbell` register writes into a VF's
+ * BAR0, `mailbox` VF management, device-state hand-offs (`vf.load`, `vf.unbound`) and the release
+ * and adoption of a vNIC on vMotion. One codec and one error type: every message is a msgpack map
+ * parsed with a schema, and a malformed one is dropped and counted, never trusted.
+ *
+ * Why device state travels in `vf.load` and `vf.unbound`: a VF must carry on from the ring
+ * positions the guest already has (its RX buffers are posted at boot, frames flow emulated while
+ * the bind is answered), so the state moves when the hand-off actually happens, not when the bind
+ * is asked for; and going back to the emulated backend needs the VF's state returned.
  */
 
 const ring = { queue: z.number().int().min(0).max(15), index: z.number().int().min(0).max(8191), gen: z.union([z.literal(0), z.literal(1)]) };
@@ -32,7 +40,7 @@ function cidr(family: 4 | 6) {
 }
 
 /**
- * Where a vNIC arriving by vMotion lives: what `PlacedVnic` (`processes/common/endpoints.ts`) holds
+ * Where a vNIC arriving by vMotion lives: what `PlacedVnic` (`processes/vds/endpoints.ts`) holds
  * but the host, which is the receiving DPU's own.
  */
 export const vnicPlacementSchema = z.object({
@@ -48,7 +56,7 @@ export const vnicPlacementSchema = z.object({
 export type VnicPlacement = z.infer<typeof vnicPlacementSchema>;
 
 /**
- * A DFW export (`processes/dpu/dfw/export.ts`) or null. Only its being a map is checked here: the
+ * A DFW export (`processes/vds/dfw/export.ts`) or null. Only its being a map is checked here: the
  * importing firewall validates the rest (version first) and refuses what it cannot read.
  */
 const dfwExport = z.custom<DfwExport | null>((v) => v === null || (typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array)), 'expected a DFW export (a map) or null');
@@ -65,7 +73,7 @@ export const dmaMessageSchema = z.discriminatedUnion('op', [
 ]);
 export type DmaMessage = z.infer<typeof dmaMessageSchema>;
 
-export const mailboxMessageSchema = z.discriminatedUnion('op', [
+const hostDpuMailboxMessages = [
   /** Host to DPU: give this vNIC a VF, configured for this MAC and MTU. */
   z.object({ op: z.literal('vf.bind'), vnic, mac: z.string(), mtu: z.number().int(), device: z.unknown() }),
   /** DPU to host: the VF now serves the vNIC. */
@@ -93,28 +101,59 @@ export const mailboxMessageSchema = z.discriminatedUnion('op', [
    * `bad-placement`, `already-served`, `unknown-vnic`), with a message for people.
    */
   z.object({ op: z.literal('vnic.refused'), vnic, reason: z.string(), message: z.string() }),
-]);
+] as const;
+
+
+/** `doorbell` channel: a guest write into the VF's BAR0 (TXPROD, RXPROD, RXPROD2, IMR), offset and 32-bit value. */
+export const doorbellMessageSchema = z.object({
+  vnic,
+  /** The BAR0 offset (`txprodRegister(q)`, `rxprodRegister(q, ring)`, `imrRegister(v)`). */
+  register: z.number().int().min(0).max(0xfff),
+  value: z.number().int().min(0).max(0xffffffff),
+});
+/** A register write into a VF's passthrough BAR. */
+export type DoorbellMessage = z.infer<typeof doorbellMessageSchema>;
+
+/** Host to DPU: the state of the emulated backend at the hand-off, for the bound VF to resume from (RESUMING). */
+const vfLoad = z.object({ op: z.literal('vf.load'), vnic, state: z.unknown() });
+/** DPU to host: the VF was released; `state` is its device state saved in STOP_COPY, null when it never ran for the guest. */
+const vfUnbound = z.object({ op: z.literal('vf.unbound'), vnic, vf: z.number().int().min(0).nullable(), state: z.unknown() });
+
+/** Every mailbox message, both directions. */
+export const mailboxMessageSchema = z.discriminatedUnion('op', [...hostDpuMailboxMessages, vfLoad, vfUnbound]);
+/** A mailbox message of either direction. */
 export type MailboxMessage = z.infer<typeof mailboxMessageSchema>;
 
 /** The host's requests that move a vNIC off or onto a DPU (vMotion); the DPU's datapath handles them. */
 export type VnicMoveRequest = Extract<MailboxMessage, { op: 'vnic.release' | 'vnic.adopt' }>;
 
+/** A DPU's answer about a vNIC, as the host core decoded it. */
+export type DpuVnicReply =
+  | { readonly op: 'vnic.released'; readonly vnic: string; readonly export: unknown }
+  | { readonly op: 'vnic.adopted'; readonly vnic: string }
+  | { readonly op: 'vnic.refused'; readonly vnic: string; readonly reason: string; readonly message: string };
+
 /** Why a DPU refused a `vnic.release` or `vnic.adopt` (the `reason` of `vnic.refused`). */
 export type VnicRefusal = 'dfw-version' | 'dfw-malformed' | 'bad-placement' | 'already-served' | 'unknown-vnic';
 
-/** A device-channel message that could not be parsed. */
+/** What `vf.bind` carries in its `device` field: the driver-shared area the VF reads before it activates. */
+export interface VfBindDevice {
+  shared: DriverShared;
+}
+
+/** A device-channel message that could not be parsed: names the channel and the field. */
 export class PcieMessageError extends Error {
+  override readonly name = 'PcieMessageError';
   readonly code = 'malformed-pcie';
   constructor(
-    readonly channel: 'dma' | 'mailbox',
+    readonly channel: 'dma' | 'doorbell' | 'mailbox',
     message: string,
   ) {
     super(message);
-    this.name = 'PcieMessageError';
   }
 }
 
-function parse<T>(schema: z.ZodType<T>, channel: 'dma' | 'mailbox', bytes: Uint8Array): T {
+function parse<T>(schema: z.ZodType<T>, channel: PcieMessageError['channel'], bytes: Uint8Array): T {
   let raw: unknown;
   try {
     raw = decode(bytes);
@@ -129,20 +168,58 @@ function parse<T>(schema: z.ZodType<T>, channel: 'dma' | 'mailbox', bytes: Uint8
   return parsed.data;
 }
 
-export function encodeDma(message: DmaMessage): Uint8Array {
+/** Encodes a doorbell write. */
+export function encodeDoorbell(message: DoorbellMessage): Uint8Array {
   return encode(message);
 }
 
-/** Parses a `dma` message; throws PcieMessageError naming the field. */
-export function decodeDma(bytes: Uint8Array): DmaMessage {
-  return parse(dmaMessageSchema, 'dma', bytes);
+/** Parses a doorbell write; throws `PcieMessageError` naming the field. */
+export function decodeDoorbell(bytes: Uint8Array): DoorbellMessage {
+  return parse(doorbellMessageSchema, 'doorbell', bytes);
 }
 
+/** Encodes a mailbox message of either direction. */
 export function encodeMailbox(message: MailboxMessage): Uint8Array {
   return encode(message);
 }
 
-/** Parses a `mailbox` message; throws PcieMessageError naming the field. */
+/** Parses a mailbox message of either direction; throws `PcieMessageError` naming the field. */
 export function decodeMailbox(bytes: Uint8Array): MailboxMessage {
   return parse(mailboxMessageSchema, 'mailbox', bytes);
+}
+
+/** Encodes a `dma` message. */
+export function encodeDma(message: DmaMessage): Uint8Array {
+  return encode(message);
+}
+
+/** Parses a `dma` message; throws `PcieMessageError` naming the field. */
+export function decodeDma(bytes: Uint8Array): DmaMessage {
+  return parse(dmaMessageSchema, 'dma', bytes);
+}
+
+/** The driver-shared area in a `vf.bind`'s `device` field, or every problem that makes it unusable. */
+export function bindDeviceOf(device: unknown): { shared: DriverShared; problems: [] } | { shared: null; problems: string[] } {
+  if (typeof device !== 'object' || device === null || !('shared' in device)) return { shared: null, problems: ['the device field carries no driver-shared area'] };
+  const shared = (device as { shared: unknown }).shared;
+  const problems = validateSharedArea(shared);
+  if (problems.length > 0) return { shared: null, problems };
+  return { shared: shared as DriverShared, problems: [] };
+}
+
+/**
+ * The vNIC a device-channel message concerns, read without trusting the rest of it (so a message
+ * with a good `vnic` and a bad field still reaches that vNIC, which drops and counts it), or null
+ * when there is none to read.
+ */
+export function vnicOfMessage(bytes: Uint8Array): string | null {
+  let raw: unknown;
+  try {
+    raw = decode(bytes);
+  } catch {
+    return null;
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const id = (raw as Record<string, unknown>).vnic;
+  return typeof id === 'string' && id.length > 0 ? id : null;
 }

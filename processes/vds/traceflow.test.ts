@@ -3,11 +3,11 @@ import { buildArpReply, buildGeneveFrame, buildIcmpEchoFrame, buildIcmpUnreachab
 import { decodeFrame } from '../../shared/net/frame.js';
 import { randomBytes, seededRandom } from '../../shared/net/testing.js';
 import { loadTopology, DEFAULT_LAB_YAML } from '../../shared/topology/load.js';
-import type { SwitchAction } from '../dpu/switching/actions.js';
-import { routedCopy } from '../dpu/switching/router.js';
-import { dpuTepIp, ROUTER_MAC, tepMac } from '../dpu/switching/tep.js';
-import { switchFor, switchingLab, type FakeContext } from '../dpu/switching/testing.js';
-import type { OverlaySwitch } from '../dpu/switching/overlay-switch.js';
+import type { SwitchAction } from './switching/actions.js';
+import { routedCopy } from './switching/router.js';
+import { dpuTepIp, ROUTER_MAC, tepMac } from './switching/tep.js';
+import { switchFor, switchingLab, type FakeContext } from './switching/testing.js';
+import type { OverlaySwitch } from './switching/overlay-switch.js';
 import {
   buildTraceflowPacket,
   decodeTraceMark,

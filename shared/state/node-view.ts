@@ -2,7 +2,7 @@
  * One node, one wire, one vNIC as the lab state tells them: what the inspector shows for a
  * recorded run (where no process can be asked) and what the topology colours its elements by.
  */
-import type { ResolvedTopology, ResolvedWire } from '../../../shared/topology/types.js';
+import type { ResolvedTopology, ResolvedWire } from '../topology/types.js';
 import { vmHostOf, wireFramesPerSecond, type CostView, type DfwView, type DpuView, type FlowView, type LabState, type MacView, type NeighborView, type NodeLife, type VfView, type VnicView } from './lab-state.js';
 
 /** A port of a node: its wire, whether it is up, who is at the other end by LLDP. */

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildArpRequest } from '../../../shared/net/builders.js';
-import { FrameError } from '../../../shared/net/errors.js';
-import { loadDefaultLab } from '../../../shared/topology/load.js';
-import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP } from '../../common/heartbeat.js';
-import { buildVmotionFrame, vmotionAddress } from '../../common/vmotion-net.js';
-import { HaSetupError } from './errors.js';
-import { dpuMgmtEndpoint, dpuMgmtIp, haPeerOf, hostRelay, mgmtRelayTable } from './mgmt-network.js';
-import { buildSyncFrame } from './sync-messages.js';
+import { buildArpRequest } from '../../shared/net/builders.js';
+import { FrameError } from '../../shared/net/errors.js';
+import { loadDefaultLab } from '../../shared/topology/load.js';
+import { buildHeartbeat, DPU_MGMT_IP, HOST_MGMT_IP } from './heartbeat.js';
+import { buildVmotionFrame, vmotionAddress } from '../vds/vmotion-net.js';
+import { dpuMgmtEndpoint, dpuMgmtIp, haPeerOf, hostRelay, MgmtNetworkError, mgmtRelayTable } from './mgmt-network.js';
+import { buildSyncFrame } from '../dpu/ha/sync-messages.js';
 
 const lab = loadDefaultLab();
 
@@ -16,7 +15,7 @@ describe('management network', () => {
     expect(dpuMgmtIp(lab, 'dpu-01b')).toBe('169.254.0.11');
     expect(dpuMgmtIp(lab, 'dpu-02a')).toBe('169.254.0.10');
     expect(dpuMgmtIp(lab, 'dpu-02b')).toBe('169.254.0.11');
-    expect(() => dpuMgmtIp(lab, 'esx-01')).toThrow(HaSetupError);
+    expect(() => dpuMgmtIp(lab, 'esx-01')).toThrow(MgmtNetworkError);
     expect(dpuMgmtEndpoint(lab, 'dpu-01b')).toEqual({ node: 'dpu-01b', mac: lab.nodes.find((n) => n.id === 'dpu-01b')!.ports.find((p) => p.name === 'pcie')!.mac, ip: '169.254.0.11' });
   });
 

@@ -5,9 +5,11 @@
  */
 import { z } from 'zod';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
-import type { LabState, UiEvent } from '../renderer/model/lab-state.js';
-import type { NodeStateView } from '../renderer/model/node-view.js';
-import type { LabMessage } from './lab-protocol.js';
+import type { LabState, UiEvent } from '../../shared/state/lab-state.js';
+import type { NodeStateView } from '../../shared/state/node-view.js';
+import type { LabMessage, SessionMode } from './lab-protocol.js';
+
+export type { SessionMode } from './lab-protocol.js';
 
 /** Most events one `/api/events` call returns. */
 export const MAX_EVENTS_PER_CALL = 5000;
@@ -87,8 +89,6 @@ export interface ApiErrorBody {
   readonly field: string | null;
 }
 
-/** Where a run's events come from. */
-export type SessionMode = 'live' | 'replay';
 
 /** What the run is doing. `recorded`: a replay of a finished log. */
 export type RunState = 'starting' | 'running' | 'paused' | 'completed' | 'interrupted' | 'failed' | 'recorded';

@@ -1,6 +1,6 @@
 /**
  * Heartbeats that carry DPU high availability: version 2 of the host ↔ DPU heartbeat payload
- * (`processes/common/heartbeat.ts` writes version 1). Same frames, same UDP port 5999, same first
+ * (`processes/pcie/heartbeat.ts` writes version 1). Same frames, same UDP port 5999, same first
  * eight bytes; the bytes version 1 left reserved now say which role the host gives the DPU (in a
  * request) and which one it runs (in a reply), and a few flags; an epoch follows the sequence.
  *
@@ -14,8 +14,8 @@
  * replies of version 2 as it always did and ignores `status`; this parser reads version 1 frames
  * with no role, no flags and no epoch.
  */
-import { decodeFrame } from '../../../shared/net/frame.js';
-import { HEARTBEAT_UDP_PORT, heartbeatFrame, type MgmtAddress } from '../../common/heartbeat.js';
+import { decodeFrame } from '../../shared/net/frame.js';
+import { HEARTBEAT_UDP_PORT, heartbeatFrame, type MgmtAddress } from './heartbeat.js';
 
 const MAGIC = [0x44, 0x50, 0x48, 0x42]; // "DPHB"
 const V1_LENGTH = 12;

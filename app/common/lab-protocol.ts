@@ -7,7 +7,9 @@
 import { z } from 'zod';
 import type { LabGrade } from '../../shared/lab/grader.js';
 import { nameSchema } from '../../shared/topology/schema.js';
-import type { SessionMode } from './protocol.js';
+
+/** Where a run's events come from. */
+export type SessionMode = 'live' | 'replay';
 
 /** `POST /api/lab` body: the lab to start (again, when it is the one in progress). */
 export const labRequestSchema = z.strictObject({ lab: nameSchema('a lab name').max(100) });

@@ -12,18 +12,28 @@
  * of `d` among its host's DPUs sorted by id. (The heartbeat's historical 169.254.0.2 stays valid
  * on each point-to-point link; the relay only needs the per-DPU addresses.)
  *
- * The host's vMotion vmknic (`common/vmotion-net.ts`) is reached the same way: its DPU hands the
+ * The host's vMotion vmknic (`vds/vmotion-net.ts`) is reached the same way: its DPU hands the
  * vMotion datagrams addressed to it up on `mgmt`, and the relay keeps them for the host.
  */
-import { decodeEthernet, ETHERTYPE_IPV4 } from '../../../shared/net/ethernet.js';
-import { decodeIpv4 } from '../../../shared/net/ipv4.js';
-import type { DpuNode, HostNode, ResolvedTopology } from '../../../shared/topology/types.js';
-import { DPU_MGMT_IP, HOST_MGMT_IP } from '../../common/heartbeat.js';
-import { vmotionAddress, VMOTION_SUBNET } from '../../common/vmotion-net.js';
-import { cidrContains, parseCidr } from '../../../shared/net/ip.js';
-import { HaSetupError } from './errors.js';
+import { decodeEthernet, ETHERTYPE_IPV4 } from '../../shared/net/ethernet.js';
+import { decodeIpv4 } from '../../shared/net/ipv4.js';
+import type { DpuNode, HostNode, ResolvedTopology } from '../../shared/topology/types.js';
+import { DPU_MGMT_IP, HOST_MGMT_IP } from './heartbeat.js';
+import { vmotionAddress, VMOTION_SUBNET } from '../vds/vmotion-net.js';
+import { cidrContains, parseCidr } from '../../shared/net/ip.js';
 
 /** The UDP port of the state-sync protocol (next to the heartbeat's 5999). */
+/** A lookup on the management network named a DPU or host the topology does not hold: a caller bug or a topology that does not fit. */
+export class MgmtNetworkError extends Error {
+  override readonly name = 'MgmtNetworkError';
+  constructor(
+    readonly code: 'unknown-dpu' | 'unknown-host',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export const HA_SYNC_UDP_PORT = 5_998;
 
 /** The first host part of a DPU's management address. */
@@ -43,13 +53,13 @@ export interface MgmtEndpoint {
 
 function dpuNode(topology: ResolvedTopology, dpu: string): DpuNode {
   const node = topology.nodes.find((n) => n.id === dpu);
-  if (node?.kind !== 'dpu') throw new HaSetupError('unknown-dpu', `No DPU ${dpu} in topology ${topology.name}`);
+  if (node?.kind !== 'dpu') throw new MgmtNetworkError('unknown-dpu', `No DPU ${dpu} in topology ${topology.name}`);
   return node;
 }
 
 function hostNode(topology: ResolvedTopology, host: string): HostNode {
   const node = topology.nodes.find((n) => n.id === host);
-  if (node?.kind !== 'host') throw new HaSetupError('unknown-host', `No host ${host} in topology ${topology.name}`);
+  if (node?.kind !== 'host') throw new MgmtNetworkError('unknown-host', `No host ${host} in topology ${topology.name}`);
   return node;
 }
 
@@ -62,7 +72,7 @@ export function dpuMgmtIp(topology: ResolvedTopology, dpu: string): string {
   const node = dpuNode(topology, dpu);
   const siblings = [...hostNode(topology, node.spec.host).spec.dpus].sort(byString);
   const index = siblings.indexOf(dpu);
-  if (index < 0) throw new HaSetupError('unknown-dpu', `DPU ${dpu} is not listed by its host ${node.spec.host}`);
+  if (index < 0) throw new MgmtNetworkError('unknown-dpu', `DPU ${dpu} is not listed by its host ${node.spec.host}`);
   return `${MGMT_PREFIX}${DPU_MGMT_OFFSET + index}`;
 }
 
@@ -70,7 +80,7 @@ export function dpuMgmtIp(topology: ResolvedTopology, dpu: string): string {
 export function dpuMgmtEndpoint(topology: ResolvedTopology, dpu: string): MgmtEndpoint {
   const node = dpuNode(topology, dpu);
   const pcie = node.ports.find((p) => p.name === 'pcie');
-  if (pcie === undefined) throw new HaSetupError('unknown-dpu', `DPU ${dpu} has no pcie port`);
+  if (pcie === undefined) throw new MgmtNetworkError('unknown-dpu', `DPU ${dpu} has no pcie port`);
   return { node: dpu, mac: pcie.mac, ip: dpuMgmtIp(topology, dpu) };
 }
 

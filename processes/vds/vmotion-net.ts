@@ -23,7 +23,7 @@ import type { Ipv4Address } from '../../shared/net/ip.js';
 import { decodeUdp } from '../../shared/net/udp.js';
 import { VMOTION_VNI } from '../../shared/topology/schema.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
-import { ROUTER_MAC, tepMac } from '../dpu/switching/tep.js';
+import { ROUTER_MAC, tepMac } from './switching/tep.js';
 
 export { VMOTION_VNI };
 

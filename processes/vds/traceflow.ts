@@ -23,8 +23,8 @@ import type { IpAddress } from '../../shared/net/ip.js';
 import { normalizeMac } from '../../shared/net/mac.js';
 import type { MacAddress } from '../../shared/net/mac.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
-import type { SwitchAction } from '../dpu/switching/actions.js';
-import { ROUTER_MAC } from '../dpu/switching/tep.js';
+import type { SwitchAction } from './switching/actions.js';
+import { ROUTER_MAC } from './switching/tep.js';
 import type { NodeContext } from '../runtime/types.js';
 import { allVnics } from './endpoints.js';
 
