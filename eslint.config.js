@@ -3,9 +3,11 @@
 // - node cores (processes/{runtime,host,dpu,switch}) are deterministic: no sockets, files,
 //   timers, wall clock or Math.random; they get all of that from their context.
 // - only app/main and app/preload may import electron.
+// - who may import whom across folders is the table in tools/eslint-layers.js (rule local/layers).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { layersRule } from './tools/eslint-layers.js';
 
 // Bare built-in names are listed as exact paths: as gitignore-style patterns they would also
 // match our own folders (shared/net).
@@ -33,7 +35,9 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { ...globals.node } },
+    plugins: { local: { rules: { layers: layersRule } } },
     rules: {
+      'local/layers': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
@@ -53,7 +57,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['processes/runtime/**/*.ts', 'processes/common/**/*.ts', 'processes/host/**/*.ts', 'processes/dpu/**/*.ts', 'processes/switch/**/*.ts', 'processes/cores.ts'],
+    files: ['processes/runtime/**/*.ts', 'processes/common/**/*.ts', 'processes/vds/**/*.ts', 'processes/pcie/**/*.ts', 'processes/host/**/*.ts', 'processes/dpu/**/*.ts', 'processes/switch/**/*.ts', 'processes/manager/**/*.ts', 'processes/cores.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', forbiddenImports],
