@@ -19,7 +19,7 @@ import { MultiProcessCluster } from '../../processes/controller/multi-process.js
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
 import type { PreparedRun, RunMode } from '../../processes/controller/session.js';
 import { decode } from '../../shared/codec.js';
-import { EVENT_KINDS } from '../../shared/event-kinds.js';
+import { EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { DEFAULT_LAB_YAML } from '../../shared/topology/load.js';
 
@@ -75,7 +75,7 @@ export class LiveRun {
       scenario: { name: prepared.scenario.name, text: options.scenarioText, resolved: prepared.scenario },
       untilNs: prepared.endNs,
       zeromqVersion: mode === 'multi-process' ? zeromqVersion() : null,
-      eventKinds: EVENT_KINDS,
+      eventKinds: EVENT_KIND_DESCRIPTIONS,
     });
     this.writer.recordWires(prepared.topology.wires);
     this.cluster =

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { RecordedEvent, VTime } from '../../shared/events.js';
-import { EVENT_KINDS } from '../../shared/event-kinds.js';
+import { EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
 import { decode } from '../../shared/codec.js';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/topology/load.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
@@ -171,7 +171,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     scenario: { name: prepared.scenario.name, text: options.scenario?.text ?? null, resolved: prepared.scenario },
     untilNs: prepared.endNs,
     zeromqVersion: mode === 'multi-process' ? zeromqVersion() : null,
-    eventKinds: EVENT_KINDS,
+    eventKinds: EVENT_KIND_DESCRIPTIONS,
   });
   writer.recordWires(prepared.topology.wires);
   const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
