@@ -112,7 +112,7 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
       return { deliveries: everyHost(topology, action('vm.reserve', { vm, memoryReservationMiB: mib })) };
     }
     default:
-      throw new InputError(`Unknown action ${record.action}`);
+      throw new InputError(`Unknown action ${(record as { action: string }).action}`);
   }
 }
 

@@ -18,6 +18,7 @@ import { buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../shared/n
 import { decodeFrame, innermostFrame } from '../../shared/net/frame.js';
 import type { DecodedFrame } from '../../shared/net/frame.js';
 import { fnv1a32 } from '../../shared/net/hash.js';
+import type { TraceflowObservation, TraceflowPoint } from '../../shared/events/catalogue.js';
 import { cidrContains, ipFamily, normalizeIp, parseCidr } from '../../shared/net/ip.js';
 import type { IpAddress } from '../../shared/net/ip.js';
 import { normalizeMac } from '../../shared/net/mac.js';
@@ -29,7 +30,7 @@ import type { NodeContext } from '../runtime/types.js';
 import { allVnics } from './endpoints.js';
 
 /** The event every observation point records. */
-export const TRACEFLOW_EVENT = 'traceflow.observe';
+export const TRACEFLOW_EVENT = 'traceflow.observe' as const;
 
 /** The eight bytes a mark starts with: ASCII `DPLTRACE`. */
 export const TRACEFLOW_MAGIC: Uint8Array = utf8Encode('DPLTRACE');
@@ -287,18 +288,8 @@ export function planTraceflow(topology: ResolvedTopology, request: TraceflowRequ
 
 // ---------------------------------------------------------------- observation points
 
-/** Where a traceflow packet was seen. */
-export type TraceflowPoint =
-  | 'injected'
-  | 'dfw'
-  | 'forwarded'
-  | 'hairpin'
-  | 'routed'
-  | 'encapsulated'
-  | 'decapsulated'
-  | 'physical-switch'
-  | 'delivered'
-  | 'dropped';
+/** Where a traceflow packet was seen (declared with the event, in the catalogue). */
+export type { TraceflowPoint } from '../../shared/events/catalogue.js';
 
 /** Every point, in the order a packet usually meets them. */
 export const TRACEFLOW_POINTS: readonly TraceflowPoint[] = [
@@ -314,22 +305,14 @@ export const TRACEFLOW_POINTS: readonly TraceflowPoint[] = [
   'dropped',
 ];
 
-/** The payload of a `traceflow.observe` event. */
-export interface TraceflowObservation {
-  readonly trace: string;
-  readonly point: TraceflowPoint;
-  /** One line for people, e.g. `dfw out on web-02.eth0: rule web-to-db-5201 reject`. */
-  readonly summary: string;
-  readonly node: string;
-  /** The facts of the point, plain data (see docs/traceflow.md). */
-  readonly detail: Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
-}
+/** The payload of a `traceflow.observe` event (declared in the catalogue). */
+export type { TraceflowObservation } from '../../shared/events/catalogue.js';
 
 /** Records one observation point of a trace, as the node it happens on. */
 export function observeTrace(ctx: NodeContext, trace: string, point: TraceflowPoint, summary: string, detail: TraceflowObservation['detail']): void {
   // Summary before the rest: log listings cut long payloads, and it is what people read.
   const payload: TraceflowObservation = { trace, point, summary, node: ctx.nodeId, detail };
-  ctx.emit(TRACEFLOW_EVENT, payload as unknown as Record<string, unknown>);
+  ctx.emit(TRACEFLOW_EVENT, payload);
 }
 
 /** What a firewall decided about a frame, as the traceflow reports it. */

@@ -49,14 +49,14 @@ export interface ConnectionTupleRecord {
 }
 
 /** A packet's flow as the firewall judged it; ports are null for ICMP, the ICMP type null otherwise. */
-export interface DfwFlowFields {
+export type DfwFlowFields = {
   readonly proto: string;
   readonly src: string;
   readonly dst: string;
   readonly sport: number | null;
   readonly dport: number | null;
   readonly icmpType: number | null;
-}
+};
 
 /** The device-private state of a vmxnet3 a hand-off copies (`vnic.handoff`, `vmotion.transfer`). */
 export interface HandoffRegisters {
@@ -71,6 +71,9 @@ export interface HandoffRegisters {
   readonly txQueues: readonly TxQueueState[];
   readonly rxQueues: readonly RxQueueState[];
 }
+
+/** The datapath mode a vNIC runs in: a mode, or `no-dpu` while its host has no DPU to serve it. */
+export type ActiveVnicMode = VnicMode | 'no-dpu';
 
 /** A virtual function's VFIO migration state (the v2 uapi's names). */
 export type VfioStateName = 'ERROR' | 'STOP' | 'RUNNING' | 'STOP_COPY' | 'RESUMING' | 'RUNNING_P2P' | 'PRE_COPY' | 'PRE_COPY_P2P';
@@ -92,7 +95,7 @@ export interface RttSummary {
  * One side's report of a guest flow (`flow.report`). Fields a side cannot know are null (never
  * absent), so every report has the same shape.
  */
-export interface FlowReportPayload {
+export type FlowReportPayload = {
   readonly flow: string;
   readonly kind: 'ping' | 'tcp' | 'udp';
   readonly side: 'sender' | 'receiver';
@@ -127,10 +130,10 @@ export interface FlowReportPayload {
   readonly malformed: number | null;
   /** True for the report emitted at the end of the run. */
   readonly final: boolean;
-}
+};
 
 /** The payload of a `traceflow.observe` event: one point a traceflow packet passed. */
-export interface TraceflowObservation {
+export type TraceflowObservation = {
   readonly trace: string;
   readonly point: TraceflowPoint;
   /** One line for people, e.g. `dfw out on web-02.eth0: rule web-to-db-5201 reject`. */
@@ -138,7 +141,7 @@ export interface TraceflowObservation {
   readonly node: string;
   /** The facts of the point, plain data (see docs/traceflow.md). */
   readonly detail: Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
-}
+};
 
 /** CPU time and frames charged to one step of the datapath. */
 export interface StepCost {
@@ -166,7 +169,7 @@ export type InputEventPayloads = { readonly [A in ScenarioActionName as `input.$
 // ---------------------------------------------------------------------------------------------
 // The payload of every kind
 
-/** The payload of every event kind but the inputs (see {@link EventPayloads}). */
+/** The payload of every event kind but the inputs (see {@link EventPayloads}): what node cores and the controller's lifecycle record. */
 export interface NodeEventPayloads {
   // --- the controller: node lifecycle
   'node.start': { readonly node: string; readonly kind: NodeKind; readonly incarnation: number };
@@ -228,7 +231,7 @@ export interface NodeEventPayloads {
     readonly message: string;
   };
   'dpu.vnics.reconnected': { readonly dpu: string; readonly reason: 'uplinks-up' | 'dpu-restored'; readonly vnics: readonly string[] };
-  'vnic.failover': { readonly vnic: string; readonly vm: string; readonly from: string; readonly to: string; readonly lostTx: number; readonly mode: string };
+  'vnic.failover': { readonly vnic: string; readonly vm: string; readonly from: string; readonly to: string; readonly lostTx: number; readonly mode: ActiveVnicMode };
 
   // --- the distributed firewall
   'dfw.rules': { readonly generation: number; readonly count: number; readonly change: 'set' | 'add' | 'remove'; readonly rule: string | null };
@@ -324,7 +327,7 @@ export interface NodeEventPayloads {
     readonly cause: 'vmotion' | 'mode';
     readonly registers: HandoffRegisters;
   };
-  'vnic.mode': { readonly vnic: string; readonly vm: string; readonly requested: VnicMode; readonly active: VnicMode; readonly reason: string | null };
+  'vnic.mode': { readonly vnic: string; readonly vm: string; readonly requested: VnicMode; readonly active: ActiveVnicMode; readonly reason: string | null };
   'vnic.checker.violation': { readonly vnic: string; readonly change: string; readonly problems: readonly string[] };
   'pcie.drop': { readonly side: 'host' | 'dpu'; readonly vnic: string | null; readonly channel: 'eth' | 'mgmt' | 'doorbell' | 'dma' | 'mailbox'; readonly reason: string; readonly message: string };
   'vm.reserve': { readonly vm: string; readonly memoryMiB: number; readonly memoryReservationMiB: number };
@@ -379,7 +382,7 @@ export interface NodeEventPayloads {
     readonly rounds: number;
     readonly switchoverNs: number | null;
     readonly downtimeNs: number | null;
-    readonly vnics?: ReadonlyArray<{ readonly vnic: string; readonly mode: VnicMode; readonly reason: string | null }>;
+    readonly vnics?: ReadonlyArray<{ readonly vnic: string; readonly mode: ActiveVnicMode; readonly reason: string | null }>;
   };
   'vmotion.checker.violation': { readonly vm: string; readonly checker: string; readonly detail: string };
   'net.rarp': { readonly mid: string; readonly vm: string; readonly vnic: string; readonly mac: string; readonly host: string; readonly dpu: string | null };
@@ -462,6 +465,9 @@ export type EventKind = keyof EventPayloads;
 
 /** The payload of one kind. */
 export type EventPayload<K extends EventKind> = EventPayloads[K];
+
+/** Every kind but the inputs: what node cores may emit (inputs are the controller's alone). */
+export type NodeEventKind = keyof NodeEventPayloads;
 
 /**
  * What a few kinds record outside the fingerprint (the `volatile` column): values that differ from
