@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { RecordedEvent, VTime } from '../../shared/events.js';
 import { EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
-import { decode } from '../../shared/codec.js';
+import { eventPayload, eventVolatile } from '../../shared/events/typed.js';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/topology/load.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { DEFAULT_SCENARIO_YAML, loadScenario, validateScenarioAgainstTopology, type Scenario } from '../../shared/scenario/load.js';
@@ -265,13 +265,13 @@ class NodeLifecycleSink implements EventSink {
   append(events: readonly RecordedEvent[]): void {
     for (const e of events) {
       if (e.kind === 'cost.report') {
-        const p = decode(e.payload) as { nodeKind: 'host' | 'dpu'; coreType: 'x86' | 'arm'; coresUsed: number; byMode: Record<string, { cores: number }> };
-        this.cores.push({ node: e.node, nodeKind: p.nodeKind, coreType: p.coreType, coresUsed: p.coresUsed, byMode: Object.fromEntries(Object.entries(p.byMode).map(([m, t]) => [m, t.cores])) });
+        const p = eventPayload(e, 'cost.report');
+        this.cores.push({ node: e.node, nodeKind: p.nodeKind, coreType: p.coreType, coresUsed: p.coresUsed, byMode: Object.fromEntries(Object.entries(p.byMode).map(([m, t]) => [m, t?.cores ?? 0])) });
       } else if (e.kind === 'vmotion.done') {
-        const p = decode(e.payload) as VmotionSummary;
+        const p = eventPayload(e, 'vmotion.done');
         this.vmotions.push({ vm: p.vm, from: p.from, to: p.to, result: p.result, reason: p.reason, rounds: p.rounds, switchoverNs: p.switchoverNs, downtimeNs: p.downtimeNs });
       } else if (e.kind === 'flow.report') {
-        const p = decode(e.payload) as FlowReport & { final?: boolean };
+        const p = eventPayload(e, 'flow.report');
         if (p.final) {
           const sides = this.finalReports.get(p.flow) ?? {};
           sides[p.side] = p;
@@ -279,11 +279,11 @@ class NodeLifecycleSink implements EventSink {
         }
       }
       if (e.kind === 'node.start') {
-        const p = decode(e.payload) as { node: string; kind: string; incarnation: number };
-        const v = e.volatile ? (decode(e.volatile) as { pid: number }) : { pid: null };
-        this.writer.recordNode({ id: p.node, kind: p.kind, incarnation: p.incarnation, pid: v.pid, machine: this.machine });
+        const p = eventPayload(e, 'node.start');
+        const v = eventVolatile(e, 'node.start');
+        this.writer.recordNode({ id: p.node, kind: p.kind, incarnation: p.incarnation, pid: v?.pid ?? null, machine: this.machine });
       } else if (e.kind === 'node.exit') {
-        const p = decode(e.payload) as { node: string; incarnation: number; code: number | null; signal: string | null };
+        const p = eventPayload(e, 'node.exit');
         this.writer.updateNodeExit({ id: p.node, incarnation: p.incarnation, exitCode: p.code, exitSignal: p.signal });
       }
     }

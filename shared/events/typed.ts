@@ -7,7 +7,7 @@
 
 import { decode } from '../codec.js';
 import type { RecordedEvent } from '../events.js';
-import { isEventKind, type EventKind, type EventPayloads, type EventVolatile, type EventVolatiles } from './catalogue.js';
+import { isEventKind, type EventKind, type EventPayloads, type EventVolatile, type EventVolatiles, type InputRecord } from './catalogue.js';
 
 /** An event whose payload has the type its kind declares; narrow it by `kind`. */
 export type TypedEvent<K extends EventKind = EventKind> = {
@@ -89,6 +89,21 @@ export function eventPayload<K extends EventKind>(event: RecordedEvent, kind: K)
 export function eventVolatile<K extends keyof EventVolatiles>(event: RecordedEvent, kind: K): EventVolatile<K> | null {
   if (event.kind !== kind) throw new EventDecodeError('wrong-event-kind', `Event ${event.seq} is a ${event.kind}, not a ${kind}`);
   return event.volatile === null ? null : (decodeBytes(event.volatile, event.seq) as EventVolatile<K>);
+}
+
+/**
+ * The input an `input.<action>` event recorded, as the controller plans it (replays feed it back).
+ *
+ * @throws EventDecodeError when the event is no input of a known action, or its record names another action
+ */
+export function eventInput(event: RecordedEvent): InputRecord {
+  const kind = knownKind(event.kind, event.seq);
+  if (!kind.startsWith('input.')) throw new EventDecodeError('wrong-event-kind', `Event ${event.seq} is a ${kind}, not an input`);
+  const record = decodeBytes(event.payload, event.seq);
+  const action = record !== null && typeof record === 'object' ? (record as { action?: unknown }).action : undefined;
+  if (`input.${String(action)}` !== kind) throw new EventDecodeError('wrong-event-kind', `Event ${event.seq} is a ${kind} whose record names action ${String(action)}`);
+  // planInput checks every field of it before anything happens.
+  return record as InputRecord;
 }
 
 function knownKind(kind: string, seq: number): EventKind {

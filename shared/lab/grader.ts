@@ -4,6 +4,7 @@
  * can act on. The same fold grades a finished log headless and a live run event by event.
  */
 
+import type { FlowReportPayload } from '../events/catalogue.js';
 import { formatDuration } from '../units.js';
 import { describeMatcher, describeMiss, failedConditions, kindMatches, valueAt, whereAndWhen, type LabEvent } from './conditions.js';
 import type { Check, EventMatcher, FieldMeasure, FlowLossMeasure, Lab, MeasureUnit, ThresholdCheck } from './types.js';
@@ -297,13 +298,8 @@ class FieldThresholdEvaluator implements CheckEvaluator {
   }
 }
 
-/** The fields of a flow report the loss is computed from. */
-interface FlowReportFields {
-  readonly kind?: string;
-  readonly sent?: number | null;
-  readonly delivered?: number | null;
-  readonly lost?: number | null;
-}
+/** The fields of a flow report the loss is computed from; a lab's events may carry only some. */
+type FlowReportFields = Partial<Pick<FlowReportPayload, 'kind' | 'side' | 'sent' | 'delivered' | 'lost'>>;
 
 class FlowLossEvaluator implements CheckEvaluator {
   private sender: FlowReportFields | null = null;
@@ -316,7 +312,7 @@ class FlowLossEvaluator implements CheckEvaluator {
 
   feed(event: LabEvent): void {
     if (event.kind !== 'flow.report' || valueAt(event.payload, 'flow') !== this.measure.flow) return;
-    const report = event.payload as FlowReportFields & { side?: string };
+    const report = event.payload as FlowReportFields;
     if (report.side === 'sender') this.sender = report;
     else if (report.side === 'receiver') this.receiver = report;
   }
