@@ -1,3 +1,4 @@
+import { DpulabError } from '../../shared/errors.js';
 import { InputError } from '../../processes/controller/actions.js';
 import { EventLogError, EventLogWriteError } from '../../processes/controller/log/errors.js';
 import { LabError } from '../../shared/lab/errors.js';
@@ -7,10 +8,10 @@ import { UnitError } from '../../shared/units.js';
 import { LabNotFoundError } from '../lab/labs.js';
 
 /** A mistake in how the command was called: a missing file, a bad option value. */
-export class CliError extends Error {
+export class CliError extends DpulabError {
   readonly code = 'usage';
   constructor(message: string) {
-    super(message);
+    super(message, { fromInput: true });
     this.name = 'CliError';
   }
 }

@@ -13,6 +13,7 @@
  * The trace number is the FNV-1a hash of the id: a frame whose payload merely starts with the
  * magic is not taken for a trace unless the number matches the id that follows.
  */
+import { DpulabError } from '../../shared/errors.js';
 import { readU32, utf8Decode, utf8Encode, writeU32 } from '../../shared/net/bytes.js';
 import { buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../shared/net/builders.js';
 import { decodeFrame, innermostFrame } from '../../shared/net/frame.js';
@@ -53,7 +54,7 @@ const MARK_HEADER_BYTES = TRACEFLOW_MAGIC.length + 4 + 1;
 export type TraceflowErrorCode = 'bad-id' | 'unknown-vnic' | 'bad-destination';
 
 /** A traceflow that cannot be built as asked: names what was wrong. */
-export class TraceflowError extends Error {
+export class TraceflowError extends DpulabError {
   override readonly name = 'TraceflowError';
   readonly code: TraceflowErrorCode;
 

@@ -5,6 +5,7 @@
  * `e.payload` the type of a `vmotion.done` payload.
  */
 
+import { DpulabError } from '../errors.js';
 import { decode } from '../codec.js';
 import type { RecordedEvent } from '../events.js';
 import { isEventKind, type EventKind, type EventPayloads, type EventVolatile, type EventVolatiles, type InputRecord } from './catalogue.js';
@@ -32,13 +33,17 @@ export interface DecodedEvent {
   readonly payload: unknown;
 }
 
-/** Why an event cannot be read as the catalogue says: its kind is unknown, or its bytes are not msgpack. */
-export class EventDecodeError extends Error {
+/**
+ * Why an event cannot be read as the catalogue says. A log's own fault (the user's input):
+ * `unknown-event-kind`, `undecodable-payload`, `input-mismatch` (an input record of another
+ * action than its kind). A caller's: `wrong-event-kind` (asked for one kind, gave another).
+ */
+export class EventDecodeError extends DpulabError {
   constructor(
-    readonly code: 'unknown-event-kind' | 'undecodable-payload' | 'wrong-event-kind',
+    readonly code: 'unknown-event-kind' | 'undecodable-payload' | 'input-mismatch' | 'wrong-event-kind',
     message: string,
   ) {
-    super(message);
+    super(message, { fromInput: code !== 'wrong-event-kind' });
     this.name = 'EventDecodeError';
   }
 }
@@ -101,7 +106,7 @@ export function eventInput(event: RecordedEvent): InputRecord {
   if (!kind.startsWith('input.')) throw new EventDecodeError('wrong-event-kind', `Event ${event.seq} is a ${kind}, not an input`);
   const record = decodeBytes(event.payload, event.seq);
   const action = record !== null && typeof record === 'object' ? (record as { action?: unknown }).action : undefined;
-  if (`input.${String(action)}` !== kind) throw new EventDecodeError('wrong-event-kind', `Event ${event.seq} is a ${kind} whose record names action ${String(action)}`);
+  if (`input.${String(action)}` !== kind) throw new EventDecodeError('input-mismatch', `Event ${event.seq} is a ${kind} whose record names action ${String(action)}`);
   // planInput checks every field of it before anything happens.
   return record as InputRecord;
 }
