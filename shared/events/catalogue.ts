@@ -703,7 +703,7 @@ type FieldName<S> = S extends `${infer N}?` ? N : S;
 type UnlistedField = { [K in EventKind]: `${K}: ${Exclude<KeysOfUnion<EventPayloads[K]>, FieldName<(typeof EVENT_FIELDS)[K][number]>> & string}` }[EventKind];
 /** Fails to compile, naming the field, when a payload key is missing from {@link EVENT_FIELDS}. */
 type EveryFieldListed<T extends never> = T;
-export type _EventFieldsComplete = EveryFieldListed<UnlistedField>;
+type _EventFieldsComplete = EveryFieldListed<UnlistedField>;
 
 // ---------------------------------------------------------------------------------------------
 // Looking kinds up at run time
