@@ -5,11 +5,11 @@
  * DPU that serves it for UPTv2, the host's emulated backend otherwise), and the mismatches
  * `compareViews` finds. Which device serves it comes from the cluster state (`vnicStateView`).
  */
-import { compareViews, macFromRegisters, type Vmxnet3DeviceState, type Vmxnet3DriverView } from '../../../shared/vmxnet3/index.js';
+import { compareViews, formatPosition, lag, macFromRegisters, type DeviceCommandRing, type RingState, type Vmxnet3DeviceState, type Vmxnet3DriverView } from '../../../shared/vmxnet3/index.js';
 import { api } from '../api.js';
 import { h, keyValues, pill, section, table, type Child } from '../dom.js';
 import { hex32 } from '../format.js';
-import { servingText, vnicStateView, type VnicStateView } from '../../../shared/state/node-view.js';
+import { nodeCondition, servingText, vnicStateView, type VnicStateView } from '../../../shared/state/node-view.js';
 import type { Store } from '../store.js';
 
 type Any = Record<string, unknown>;
@@ -86,15 +86,57 @@ function registers(device: unknown): HTMLElement {
   return keyValues(rows, 'kv registers');
 }
 
+/**
+ * Doorbells the guest rang that the device has not received: producer positions where the device
+ * lags the guest. Between two instants of a run (a pause) they are messages on the pcie wire, so
+ * the comparison is made as if they had arrived, and they are listed instead of counted as
+ * mismatches. Anything they do not explain is still a mismatch.
+ */
+function doorbellsOnTheirWay(driver: Vmxnet3DriverView, device: Vmxnet3DeviceState): { device: Vmxnet3DeviceState; pending: string[] } {
+  const copy = structuredClone(device);
+  const pending: string[] = [];
+  const catchUp = (what: string, guest: RingState, ring: DeviceCommandRing): void => {
+    if (guest.size !== ring.size) return;
+    const behind = lag(ring.produced, guest, guest.size);
+    if (behind === null || behind === 0 || behind >= guest.size) return;
+    pending.push(`${what}: the guest announced up to ${formatPosition(guest)}, the device has heard up to ${formatPosition(ring.produced)}`);
+    ring.produced = { next: guest.next, gen: guest.gen };
+  };
+  driver.txQueues.forEach((q, i) => {
+    const ring = copy.txQueues[i]?.txRing;
+    if (ring) catchUp(`TX queue ${i}`, q.txRing, ring);
+  });
+  driver.rxQueues.forEach((q, i) => {
+    const device = copy.rxQueues[i];
+    if (!device) return;
+    catchUp(`RX queue ${i} ring 1`, q.ring1, device.ring1);
+    catchUp(`RX queue ${i} ring 2`, q.ring2, device.ring2);
+  });
+  return { device: copy, pending };
+}
+
 function verdict(driver: unknown, device: unknown): HTMLElement {
   let problems: string[];
+  let pending: string[] = [];
   try {
-    problems = compareViews(driver as Vmxnet3DriverView, device as Vmxnet3DeviceState);
+    const onTheirWay = doorbellsOnTheirWay(driver as Vmxnet3DriverView, device as Vmxnet3DeviceState);
+    pending = onTheirWay.pending;
+    problems = compareViews(driver as Vmxnet3DriverView, onTheirWay.device);
   } catch (error) {
     problems = [`Could not compare: ${error instanceof Error ? error.message : String(error)}`];
   }
-  if (problems.length === 0) return h('p', { class: 'verdict ok' }, '✓ The guest cannot tell: its view is consistent with the device');
-  return h('div', { class: 'verdict bad' }, h('p', {}, `${problems.length} mismatch${problems.length === 1 ? '' : 'es'} (the two sides are inspected one after the other: a frame in flight can show here)`), h('ul', {}, problems.map((p) => h('li', {}, p))));
+  const inFlight =
+    pending.length === 0
+      ? null
+      : h('div', { class: 'in-flight' }, h('p', { class: 'muted' }, `${pending.length} doorbell${pending.length === 1 ? '' : 's'} rung by the guest and not yet received by the device (on the pcie wire):`), h('ul', {}, pending.map((p) => h('li', {}, p))));
+  if (problems.length === 0) return h('div', { class: 'verdict ok', 'data-mismatches': '0', 'data-in-flight': pending.length }, h('p', {}, '✓ The guest cannot tell: its view is consistent with the device'), inFlight);
+  return h(
+    'div',
+    { class: 'verdict bad', 'data-mismatches': problems.length, 'data-in-flight': pending.length },
+    h('p', {}, `${problems.length} mismatch${problems.length === 1 ? '' : 'es'} (the two sides are inspected one after the other: while the run goes on, a frame in flight can show here)`),
+    h('ul', {}, problems.map((p) => h('li', {}, p))),
+    inFlight,
+  );
 }
 
 /** Where the vNIC is served from, in the cluster state's words (tests and tools read the `data-*`). */
@@ -129,8 +171,17 @@ export async function vnicView(store: Store, vnic: string): Promise<HTMLElement>
   const at = store.cursor ?? undefined;
   const hostInfo = await api.inspect(host, at);
   if (hostInfo.source === 'log' || hostInfo.live === null) {
-    const vfs = Object.entries(store.lab.vfs).flatMap(([node, vfs]) => Object.values(vfs).filter((v) => v.vnic === vnic).map((v) => [node, `vf ${v.vf}`, v.state, v.via] as Child[]));
-    return h('div', { class: 'vnic-view' }, header, serving, section('Virtual functions', table(['DPU', 'VF', 'VFIO state', 'via'], vfs, 'no VF events for this vNIC')), h('p', { class: 'muted' }, 'Ring and register state needs a live run: a recording keeps events, not device memory.'));
+    // Every VF that served it as the log tells: the one serving it now, and those of DPUs it left (a dead DPU's last word stands).
+    const vfs = Object.entries(store.lab.vfs).flatMap(([node, vfs]) =>
+      Object.values(vfs)
+        .filter((v) => v.vnic === vnic)
+        .map((v) => {
+          const now = view.serving.device === 'vf' && view.serving.dpu === node && view.serving.vf === v.vf;
+          const condition = nodeCondition(store.lab, run.topology, node);
+          return [`${node}${condition === 'failed' ? ' (failed)' : ''}`, `vf ${v.vf}`, v.state, v.via, now ? 'serves it' : ''] as Child[];
+        }),
+    );
+    return h('div', { class: 'vnic-view' }, header, serving, section('Virtual functions', table(['DPU', 'VF', 'VFIO state', 'via', ''], vfs, 'no VF events for this vNIC')), h('p', { class: 'muted' }, 'Ring and register state needs a live run: a recording keeps events, not device memory.'));
   }
   const entries = (get(hostInfo.live, 'core', 'datapath', 'vnics') as Any[] | undefined) ?? [];
   const entry = entries.find((e) => e.vnic === vnic);
