@@ -6,16 +6,17 @@
  * false mismatch, and a failover of the other host leaves both promoted DPUs active. A recording
  * of failovers on both hosts is sought across each failover, forwards and back.
  *
- * Screenshots go to docs/screenshots/ (failover-*.png).
+ * Screenshots (failover-*.png) go to $DPULAB_SCREENSHOTS (`docs/screenshots` to refresh the
+ * ones the docs show), else to the test's temporary directory: a test run leaves the tree as it was.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dpulab, nodeProcesses, ROOT, tempDir } from '../support/cli.js';
 import { apiGet, apiPost, clickTopology, launchBrowser, openTab, startUi, UI_SCENARIO_YAML, until, waitForText, type UiProcess, VIEWPORT } from './support.js';
 
-const SHOTS = join(ROOT, 'docs', 'screenshots');
+const SHOTS_DIR = process.env.DPULAB_SCREENSHOTS;
 
 interface RunBody {
   status: { state: string; vtime: number; paused: boolean; events: number };
@@ -105,6 +106,7 @@ function reportServing(text: string, vnic: string): string | null {
 
 describe('dpulab ui --lab kill-a-dpu: a DPU killed in the live UI', () => {
   const tmp = tempDir();
+  const SHOTS = SHOTS_DIR === undefined ? join(tmp.dir, 'screenshots') : resolve(ROOT, SHOTS_DIR);
   let ui: UiProcess;
   let browser: Browser;
   let page: Page;
@@ -220,6 +222,7 @@ describe('dpulab ui --lab kill-a-dpu: a DPU killed in the live UI', () => {
 
 describe('dpulab ui --db: seeking a recorded run across its failovers', () => {
   const tmp = tempDir();
+  const SHOTS = SHOTS_DIR === undefined ? tmp.dir : resolve(ROOT, SHOTS_DIR);
   const db = join(tmp.dir, 'failover.db');
   let ui: UiProcess;
   let browser: Browser;
