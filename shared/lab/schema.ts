@@ -80,6 +80,8 @@ export const CHECK_SCHEMAS = {
       measure: z.record(z.string(), z.unknown()),
       min: numberOrDurationSchema.optional(),
       max: numberOrDurationSchema.optional(),
+      /** The student states the measured value in a note, within this much. */
+      answerWithin: numberOrDurationSchema.optional(),
       fix: fixSchema,
     })
     .refine((c) => c.min !== undefined || c.max !== undefined, { message: 'give min, max or both', path: ['max'] }),

@@ -101,6 +101,12 @@ export interface ThresholdCheck {
   readonly measure: Measure;
   readonly min: number | null;
   readonly max: number | null;
+  /**
+   * When set, measuring is the student's job: the check also needs a `note` on the timeline that
+   * states the measured value, within this much (in the measure's unit). Without it a measure that
+   * follows from another task's action would pass with no step of its own.
+   */
+  readonly answerWithin: number | null;
   readonly fix: string | null;
 }
 
