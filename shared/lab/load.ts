@@ -361,6 +361,7 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
     title: e!.title,
     introduction: e!.introduction,
     file: fileName,
+    version: String(e!.version ?? 1),
     seed: e!.seed ?? 1,
     topology: topology!,
     topologySource,

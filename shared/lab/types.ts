@@ -141,6 +141,8 @@ export interface Lab {
   readonly introduction: string;
   /** The lab file it came from. */
   readonly file: string;
+  /** The lab file's `version` (default 1), quoted in every grade: bump it when the tasks change. */
+  readonly version: string;
   readonly seed: number;
   readonly topology: ResolvedTopology;
   /** The topology's YAML, or null for the embedded default lab. */
