@@ -72,9 +72,10 @@ program
 
 program
   .command('pcap')
-  .description('Export the frames a wire carried as pcapng (one interface per direction)')
+  .description("Export as pcapng the frames a wire carried (one interface per direction), or what a guest sent and received on a vNIC")
   .argument('<db>', 'event log')
-  .requiredOption('--wire <id>', 'wire id (see dpulab log DB --kind frame.tx, or the topology)')
+  .option('--wire <id>', 'wire id (see dpulab log DB --kind frame.tx, or the topology)')
+  .option('--vnic <id>', "vNIC id (web-01.eth0): the guest's frames, from the pcie dma channel")
   .requiredOption('-o, --output <file>', 'pcapng file to write')
   .action(pcapCommand);
 
