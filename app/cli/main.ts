@@ -11,6 +11,7 @@ import { logCommand } from './log.js';
 import { pcapCommand } from './pcap.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
+import { topologyCommand } from './topology.js';
 import { nonNegative, port, uiCommand } from './ui.js';
 import { exitCodeFor, reportError } from './errors.js';
 
@@ -96,6 +97,7 @@ program
   .action(uiCommand);
 
 labCommand(program.command('lab'));
+topologyCommand(program.command('topology'));
 
 try {
   await program.parseAsync(process.argv);
