@@ -1,0 +1,183 @@
+/**
+ * The event log: how fast the recorder takes events, and how fast a recorded run of a million
+ * events can be sought through as the UI does it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ReplaySession } from '../../app/server/replay-session.js';
+import { EventLogWriter } from '../../processes/controller/log/writer.js';
+import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
+import { encode } from '../../shared/codec.js';
+import { EVENT_KINDS } from '../../shared/event-kinds.js';
+import type { RecordedEvent } from '../../shared/events.js';
+import { seededRandom, syntheticEvents as syntheticUiEvents } from '../../shared/state/testing.js';
+import { DEFAULT_LAB_YAML, loadDefaultLab } from '../../shared/topology/load.js';
+import { fileMiB, fmt, median, note } from './common.js';
+
+/** Recorder: synthetic events, and how many the controller-like caller appends per call. */
+const RECORDER_EVENTS = 200_000;
+const RECORDER_EVENTS_PER_APPEND = 64;
+
+/** Replay seek: events in the recorded log, and how many seeks to random events are timed. */
+const SEEK_EVENTS = 1_000_000;
+const SEEK_TRIALS = 50;
+
+export interface RecorderFigure {
+  readonly events: number;
+  readonly eventsPerAppend: number;
+  readonly meanPayloadBytes: number;
+  /** append of every event plus finishRun: what a run pays for recording. */
+  readonly ms: number;
+  readonly eventsPerSec: number;
+  readonly commits: number;
+  readonly checkpoints: number;
+  /** close(): folding the WAL back into the database file, once per run. */
+  readonly closeMs: number;
+  readonly databaseMiB: number;
+}
+
+export interface SeekFigure {
+  readonly events: number;
+  readonly databaseMiB: number;
+  /** Opening the log and seeking to its last event. */
+  readonly firstMs: number;
+  /** Later seeks to random events. */
+  readonly laterMs: { readonly median: number; readonly p95: number; readonly max: number };
+  readonly trials: number;
+}
+
+/** Synthetic events shaped like a run's: every node of the default lab, real kinds, ~60-byte msgpack payloads. */
+function syntheticEvents(count: number): RecordedEvent[] {
+  const nodes = ['controller', ...loadDefaultLab().nodes.map((n) => n.id)];
+  const kinds = Object.keys(EVENT_KINDS);
+  const events: RecordedEvent[] = [];
+  for (let seq = 0; seq < count; seq++) {
+    const node = nodes[seq % nodes.length]!;
+    const kind = kinds[seq % kinds.length]!;
+    const payload = encode({ port: 'p0', wire: 'up-01a-a', srcSeq: seq, len: 64 + (seq % 1400), ok: true, ch: 'eth' });
+    events.push({ seq, vtime: seq * 1000, node, kind, cause: seq > 0 && seq % 3 !== 0 ? seq - 1 : null, payload, volatile: null });
+  }
+  return events;
+}
+
+/** A new event log at `path` with a run of the default lab begun, for synthetic events. */
+function openBenchLog(path: string, id: string): EventLogWriter {
+  const writer = EventLogWriter.open(path, { dpulabVersion: DPULAB_VERSION });
+  writer.beginRun({
+    id,
+    seed: 1,
+    mode: 'in-process',
+    topology: loadDefaultLab(),
+    topologyFile: null,
+    topologyText: DEFAULT_LAB_YAML,
+    scenario: null,
+    untilNs: null,
+    zeromqVersion: null,
+    eventKinds: EVENT_KINDS,
+  });
+  return writer;
+}
+
+/**
+ * How many events per second the SQLite recorder accepts, committing in its own batches, with
+ * the fingerprint and periodic checkpoints it keeps. Events are prepared before the clock starts
+ * (the controller receives them already encoded from the nodes) and handed over in small
+ * appends, as the controller hands over one window at a time.
+ */
+export function measureRecorder(): RecorderFigure {
+  note(`[recorder] ${fmt(RECORDER_EVENTS, 0)} events, appends of ${RECORDER_EVENTS_PER_APPEND}`);
+  const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
+  try {
+    const events = syntheticEvents(RECORDER_EVENTS);
+    const meanPayloadBytes = events.reduce((sum, e) => sum + e.payload.length, 0) / events.length;
+    const path = join(dir, 'recorder.db');
+    const writer = openBenchLog(path, 'bench-recorder');
+    try {
+      const t0 = performance.now();
+      for (let i = 0; i < events.length; i += RECORDER_EVENTS_PER_APPEND) {
+        writer.append(events.slice(i, i + RECORDER_EVENTS_PER_APPEND));
+      }
+      writer.finishRun({ status: 'completed', endVtime: events[events.length - 1]!.vtime, exitReason: null });
+      const ms = performance.now() - t0;
+      const stats = writer.stats;
+      const c0 = performance.now();
+      writer.close();
+      const closeMs = performance.now() - c0;
+      return {
+        events: events.length,
+        eventsPerAppend: RECORDER_EVENTS_PER_APPEND,
+        meanPayloadBytes,
+        ms,
+        eventsPerSec: events.length / (ms / 1000),
+        commits: stats.commits,
+        checkpoints: stats.checkpoints,
+        closeMs,
+        databaseMiB: fileMiB(path),
+      };
+    } finally {
+      writer.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Seeking in a recorded run of a million events, as the UI does it (ReplaySession over the SQLite
+ * log). The events are the UI's synthetic stream (every kind the lab state folds), written
+ * through the recorder. The first seek goes to the last event; later ones to random events.
+ */
+export async function measureSeek(): Promise<SeekFigure> {
+  note(`[seek] ${fmt(SEEK_EVENTS, 0)} events, then ${SEEK_TRIALS} seeks`);
+  const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
+  try {
+    const path = join(dir, 'seek.db');
+    const writer = openBenchLog(path, 'bench-seek');
+    try {
+      const next = syntheticUiEvents(11);
+      const batch: RecordedEvent[] = [];
+      let vtime = 0;
+      for (let seq = 0; seq < SEEK_EVENTS; seq++) {
+        vtime += 1000 + (seq % 7) * 250;
+        const e = next(seq, vtime);
+        batch.push({ seq, vtime, node: e.node, kind: e.kind, cause: e.cause, payload: encode(e.payload), volatile: null });
+        if (batch.length === 4096) writer.append(batch.splice(0));
+      }
+      writer.append(batch);
+      writer.finishRun({ status: 'completed', endVtime: vtime, exitReason: null });
+    } finally {
+      writer.close();
+    }
+
+    const session = new ReplaySession(path);
+    try {
+      const f0 = performance.now();
+      session.stateAt(SEEK_EVENTS - 1);
+      const firstMs = performance.now() - f0;
+      note(`      first seek ${fmt(firstMs, 0)} ms`);
+      const random = seededRandom(5);
+      const times: number[] = [];
+      for (let i = 0; i < SEEK_TRIALS; i++) {
+        const at = Math.floor(random() * SEEK_EVENTS);
+        const t0 = performance.now();
+        const state = session.stateAt(at);
+        times.push(performance.now() - t0);
+        if (state.seq !== at) throw new Error(`Seek to ${at} gave the state at ${state.seq}`);
+      }
+      const sorted = [...times].sort((a, b) => a - b);
+      return {
+        events: SEEK_EVENTS,
+        databaseMiB: fileMiB(path),
+        firstMs,
+        laterMs: { median: median(times), p95: sorted[Math.floor(sorted.length * 0.95)]!, max: sorted[sorted.length - 1]! },
+        trials: SEEK_TRIALS,
+      };
+    } finally {
+      await session.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
