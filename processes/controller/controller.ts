@@ -177,9 +177,13 @@ export class Controller {
       bootInputs.set(n.id, [this.grantedInput(0, { type: 'boot' }, start.nodeSeq)]);
     }
     let status: ControllerResult['status'] = 'completed';
+    /** Events of the window being planned and run: its inputs, then what its nodes report. */
     let windowEvents: NodeEvent[] = startEvents;
+    /** Events of the last window run, committed while the next one runs. */
+    let uncommitted: NodeEvent[] | null = null;
     let inputs = bootInputs;
     let endDelivered = false;
+    const nextOf = new Map<string, VTime>();
 
     for (;;) {
       if (this.interrupted) {
@@ -187,15 +191,17 @@ export class Controller {
         break;
       }
       // The earliest thing that can happen anywhere.
-      const alive = cluster.alive();
-      const nextOf = new Map<string, VTime>();
-      for (const id of alive) {
+      nextOf.clear();
+      let T = Infinity;
+      for (const id of cluster.alive()) {
         let t = cluster.nextTime(id);
-        for (const i of inputs.get(id) ?? []) t = Math.min(t, i.arrival);
+        const queued = inputs.get(id);
+        if (queued) for (const i of queued) t = Math.min(t, i.arrival);
         nextOf.set(id, t);
+        T = Math.min(T, t);
       }
       const nextInput = this.pending[0] && this.pending[0].atNs < endNs ? this.pending[0].atNs : Infinity;
-      let T = Math.min(...nextOf.values(), nextInput, endDelivered ? Infinity : endNs);
+      T = Math.min(T, nextInput, endDelivered ? Infinity : endNs);
       if (!Number.isFinite(T)) break;
       T = Math.max(T, this.vtime);
 
@@ -209,6 +215,7 @@ export class Controller {
         if (plan.kill !== undefined && cluster.alive().includes(plan.kill)) {
           const exit = await cluster.kill(plan.kill);
           windowEvents.push(this.exitEvent(input.atNs, exit));
+          nextOf.delete(plan.kill);
         }
         // A restart of a node that is running is recorded and does nothing more.
         if (plan.restart !== undefined && !cluster.alive().includes(plan.restart)) {
@@ -244,22 +251,46 @@ export class Controller {
       for (const [id, t] of nextOf) horizon = Math.min(horizon, t + (this.minOut.get(id) ?? Infinity));
       horizon = Math.min(horizon, nextInput);
       if (!endDelivered) horizon = Math.min(horizon, endNs);
-      const scheduled = this.scheduled;
-      horizon = await this.paced(T, horizon);
-      if (this.scheduled !== scheduled) {
-        // An input arrived while we waited for the wall clock: plan this window again around it.
-        // What was already planned (inputs, events) carries over; nothing has run yet.
-        continue;
-      }
-      if (this.interrupted) {
-        status = 'interrupted';
-        break;
+      if (this.speed > 0 || this.paused) {
+        // Whoever paces or pauses the run watches it: what ran so far is recorded before waiting.
+        if (uncommitted !== null) {
+          const kept = this.commit(uncommitted);
+          uncommitted = null;
+          if (!kept) {
+            status = 'stopped-by-sink';
+            break;
+          }
+        }
+        const scheduled = this.scheduled;
+        horizon = await this.paced(T, horizon);
+        if (this.scheduled !== scheduled) {
+          // An input arrived while we waited for the wall clock: plan this window again around it.
+          // What was already planned (inputs, events) carries over; nothing has run yet.
+          continue;
+        }
+        if (this.interrupted) {
+          status = 'interrupted';
+          break;
+        }
       }
       if (!Number.isFinite(horizon)) horizon = endNs + 1;
 
-      const participants = [...nextOf].filter(([, t]) => t < horizon).map(([id]) => id);
+      const participants: string[] = [];
+      for (const [id, t] of nextOf) if (t < horizon) participants.push(id);
       this.running = horizon;
-      const report = await cluster.runWindow(horizon, participants, inputs);
+      // The nodes run this window while the last one's events are ordered and recorded.
+      const running = cluster.runWindow(horizon, participants, inputs);
+      if (uncommitted !== null) {
+        const kept = this.commit(uncommitted);
+        uncommitted = null;
+        if (!kept) {
+          await running;
+          this.running = 0;
+          status = 'stopped-by-sink';
+          break;
+        }
+      }
+      const report = await running;
       this.running = 0;
       this.windows++;
       for (const e of report.events) windowEvents.push(e);
@@ -267,16 +298,14 @@ export class Controller {
         this.crashed.push(exit);
         windowEvents.push(this.exitEvent(T, exit));
       }
-      if (!this.commit(windowEvents)) {
-        status = 'stopped-by-sink';
-        break;
-      }
+      uncommitted = windowEvents;
       windowEvents = [];
       inputs = new Map();
       this.vtime = Math.min(horizon, endNs);
       this.options.onProgress?.({ vtime: this.vtime, endNs, events: this.seq, windows: this.windows });
       if (endDelivered && cluster.alive().every((id) => !Number.isFinite(cluster.nextTime(id)))) break;
     }
+    if (uncommitted !== null && status !== 'stopped-by-sink' && !this.commit(uncommitted)) status = 'stopped-by-sink';
 
     // Planned exits at the end, in node order, so they are part of the deterministic log.
     const exits = await cluster.stop();
