@@ -13,7 +13,7 @@ import { combineReports, type FlowReport, type FlowSummary } from '../host/guest
 import type { Cluster, NodeExit } from './cluster.js';
 import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
 import { InProcessCluster } from './in-process.js';
-import { EventLogWriter } from './log/writer.js';
+import { EventRecorder } from './log/recorder.js';
 import { MultiProcessCluster } from './multi-process.js';
 import { DPULAB_VERSION } from './package-root.js';
 
@@ -160,7 +160,9 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const db = options.db ?? defaultDbPath(prepared.topology.name, prepared.seed);
   mkdirSync(dirname(db), { recursive: true });
-  const writer = EventLogWriter.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false });
+  // The log is written by a thread of its own, its indexes built when the run ends: recording
+  // stays off the path from one window to the next.
+  const writer = EventRecorder.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false, deferIndexes: true });
   writer.beginRun({
     id: `${prepared.topology.name}-seed${prepared.seed}`,
     seed: prepared.seed,
@@ -253,7 +255,7 @@ class NodeLifecycleSink implements EventSink {
   readonly vmotions: VmotionSummary[] = [];
   private readonly finalReports = new Map<string, { sender?: FlowReport; receiver?: FlowReport }>();
 
-  constructor(private readonly writer: EventLogWriter) {}
+  constructor(private readonly writer: EventRecorder) {}
 
   /** Each flow's final sender report combined with its receiver's, sorted by flow id. */
   flows(): FlowSummary[] {

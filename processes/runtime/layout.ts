@@ -60,6 +60,22 @@ export class ByteWriter {
     return this.buf.slice(0, this.at);
   }
 
+  /**
+   * The message written since `reset`, as a view of the writer's own buffer, which the writer
+   * lets go of (it starts a new one): for a large message handed to another thread whole.
+   */
+  detach(): Uint8Array {
+    const out = this.buf.subarray(0, this.at);
+    ({ buf: this.buf, view: this.view } = newBuffer(this.buf.length));
+    this.at = 0;
+    return out;
+  }
+
+  /** Bytes written since `reset`. */
+  get length(): number {
+    return this.at;
+  }
+
   u8(value: number): this {
     this.room(1);
     this.buf[this.at++] = value;
@@ -91,6 +107,11 @@ export class ByteWriter {
   /** A UTF-8 string behind its u16 byte length. */
   str(value: string): this {
     this.room(2 + value.length * 3);
+    if (value.length <= SHORT_ASCII && this.ascii(value, this.at + 2)) {
+      this.view.setUint16(this.at, value.length, true);
+      this.at += 2 + value.length;
+      return this;
+    }
     const length = utf8Encoder.encodeInto(value, this.buf.subarray(this.at + 2)).written;
     if (length > 0xffff) throw new RangeError(`String of ${length} bytes is longer than a layout string may be (65535)`);
     this.view.setUint16(this.at, length, true);
@@ -114,6 +135,17 @@ export class ByteWriter {
     this.buf.set(value, this.at);
     this.at += value.length;
     return this;
+  }
+
+  /** Writes a string of ASCII characters byte by byte at `at`; false (and nothing to keep) at the first other one. */
+  private ascii(value: string, at: number): boolean {
+    const buf = this.buf;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[at + i] = c;
+    }
+    return true;
   }
 
   private room(bytes: number): void {

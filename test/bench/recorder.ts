@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ReplaySession } from '../../app/server/replay-session.js';
+import { EventRecorder } from '../../processes/controller/log/recorder.js';
 import { EventLogWriter } from '../../processes/controller/log/writer.js';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
 import { encode } from '../../shared/codec.js';
@@ -28,12 +29,16 @@ export interface RecorderFigure {
   readonly events: number;
   readonly eventsPerAppend: number;
   readonly meanPayloadBytes: number;
-  /** append of every event plus finishRun: what a run pays for recording. */
-  readonly ms: number;
+  /**
+   * Events per second through the recorder runs use (EventRecorder: its own thread, indexes
+   * built at the end), from the first append to finishRun's return.
+   */
   readonly eventsPerSec: number;
-  readonly commits: number;
-  readonly checkpoints: number;
-  /** close(): folding the WAL back into the database file, once per run. */
+  /** What the controller's thread pays per event: the appends alone, in µs. */
+  readonly mainThreadUsPerEvent: number;
+  /** The same events through EventLogWriter on the calling thread, indexes kept from the start. */
+  readonly inThread: { readonly eventsPerSec: number; readonly commits: number; readonly checkpoints: number };
+  /** close(): index building left over and folding the WAL back into the file, once per run. */
   readonly closeMs: number;
   readonly databaseMiB: number;
 }
@@ -62,9 +67,8 @@ function syntheticEvents(count: number): RecordedEvent[] {
   return events;
 }
 
-/** A new event log at `path` with a run of the default lab begun, for synthetic events. */
-function openBenchLog(path: string, id: string): EventLogWriter {
-  const writer = EventLogWriter.open(path, { dpulabVersion: DPULAB_VERSION });
+/** A new event log with a run of the default lab begun, for synthetic events. */
+function openBenchLog<W extends EventLogWriter | EventRecorder>(writer: W, id: string): W {
   writer.beginRun({
     id,
     seed: 1,
@@ -87,37 +91,45 @@ function openBenchLog(path: string, id: string): EventLogWriter {
  * appends, as the controller hands over one window at a time.
  */
 export function measureRecorder(): RecorderFigure {
-  note(`[recorder] ${fmt(RECORDER_EVENTS, 0)} events, appends of ${RECORDER_EVENTS_PER_APPEND}`);
+  note(`[recorder] ${fmt(RECORDER_EVENTS, 0)} events, appends of ${RECORDER_EVENTS_PER_APPEND}, in the calling thread and in a thread of its own`);
   const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
   try {
     const events = syntheticEvents(RECORDER_EVENTS);
     const meanPayloadBytes = events.reduce((sum, e) => sum + e.payload.length, 0) / events.length;
-    const path = join(dir, 'recorder.db');
-    const writer = openBenchLog(path, 'bench-recorder');
+    const end = { status: 'completed', endVtime: events[events.length - 1]!.vtime, exitReason: null } as const;
+
+    const direct = openBenchLog(EventLogWriter.open(join(dir, 'direct.db'), { dpulabVersion: DPULAB_VERSION }), 'bench-recorder');
+    const d0 = performance.now();
+    for (let i = 0; i < events.length; i += RECORDER_EVENTS_PER_APPEND) direct.append(events.slice(i, i + RECORDER_EVENTS_PER_APPEND));
+    direct.finishRun(end);
+    const directMs = performance.now() - d0;
+    const stats = direct.stats;
+    direct.close();
+
+    const path = join(dir, 'threaded.db');
+    const threaded = openBenchLog(EventRecorder.open(path, { dpulabVersion: DPULAB_VERSION, deferIndexes: true }), 'bench-recorder');
     try {
       const t0 = performance.now();
-      for (let i = 0; i < events.length; i += RECORDER_EVENTS_PER_APPEND) {
-        writer.append(events.slice(i, i + RECORDER_EVENTS_PER_APPEND));
-      }
-      writer.finishRun({ status: 'completed', endVtime: events[events.length - 1]!.vtime, exitReason: null });
+      for (let i = 0; i < events.length; i += RECORDER_EVENTS_PER_APPEND) threaded.append(events.slice(i, i + RECORDER_EVENTS_PER_APPEND));
+      const appendMs = performance.now() - t0;
+      threaded.finishRun(end);
       const ms = performance.now() - t0;
-      const stats = writer.stats;
       const c0 = performance.now();
-      writer.close();
+      threaded.close();
       const closeMs = performance.now() - c0;
+      note(`      ${fmt(events.length / (ms / 1000), 0)} events/s threaded, ${fmt(events.length / (directMs / 1000), 0)} in the calling thread`);
       return {
         events: events.length,
         eventsPerAppend: RECORDER_EVENTS_PER_APPEND,
         meanPayloadBytes,
-        ms,
         eventsPerSec: events.length / (ms / 1000),
-        commits: stats.commits,
-        checkpoints: stats.checkpoints,
+        mainThreadUsPerEvent: (appendMs * 1000) / events.length,
+        inThread: { eventsPerSec: events.length / (directMs / 1000), commits: stats.commits, checkpoints: stats.checkpoints },
         closeMs,
         databaseMiB: fileMiB(path),
       };
     } finally {
-      writer.close();
+      threaded.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -134,7 +146,7 @@ export async function measureSeek(): Promise<SeekFigure> {
   const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
   try {
     const path = join(dir, 'seek.db');
-    const writer = openBenchLog(path, 'bench-seek');
+    const writer = openBenchLog(EventLogWriter.open(path, { dpulabVersion: DPULAB_VERSION }), 'bench-seek');
     try {
       const next = syntheticUiEvents(11);
       const batch: RecordedEvent[] = [];
