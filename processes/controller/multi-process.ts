@@ -59,13 +59,14 @@ const STOP_DEADLINE_MS = 3_000;
 const WATCHDOG_MS = 250;
 
 /**
- * The compiled node entry point. Node processes always run compiled code, also when the
- * controller itself runs from source under the test runner.
+ * How a node process is started: the arguments before its own. Node processes always run the
+ * bundle `npm run build` made (`tools/bundle.mjs`), also when the controller itself runs from
+ * source under the test runner.
  */
-function nodeMainPath(): string {
-  const main = join(PACKAGE_ROOT, 'dist', 'processes', 'node', 'main.js');
+function nodeCommand(): string[] {
+  const main = join(PACKAGE_ROOT, 'dist', 'bundle', 'node.js');
   if (!existsSync(main)) throw new Error(`Node entry point ${main} is missing: run npm run build`);
-  return main;
+  return [main];
 }
 
 interface LiveNode {
@@ -179,8 +180,8 @@ export class MultiProcessCluster implements Cluster {
   async start(): Promise<NodeProcessInfo[]> {
     await this.router.bind(`ipc://${this.runDir}/ctl`);
     this.receiving = this.receiveLoop();
-    const main = nodeMainPath();
-    for (const node of this.options.topology.nodes) this.spawnNode(main, node.id, 0);
+    const command = nodeCommand();
+    for (const node of this.options.topology.nodes) this.spawnNode(command, node.id, 0);
     const infos: NodeProcessInfo[] = [];
     await Promise.all(
       this.options.topology.nodes.map(async (node) => {
@@ -191,9 +192,9 @@ export class MultiProcessCluster implements Cluster {
     return infos.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  private spawnNode(main: string, id: string, incarnation: number): void {
+  private spawnNode(command: readonly string[], id: string, incarnation: number): void {
     const identity = `${id}/${incarnation}`;
-    const child = spawn(process.execPath, [main, '--node', id, '--incarnation', String(incarnation), '--control', `ipc://${this.runDir}/ctl`], {
+    const child = spawn(process.execPath, [...command, '--node', id, '--incarnation', String(incarnation), '--control', `ipc://${this.runDir}/ctl`], {
       // stdin is the lifeline: when the controller dies, the pipe closes and the node exits.
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -427,7 +428,7 @@ export class MultiProcessCluster implements Cluster {
         await this.expect(peer, (m) => m.t === 'rewired' && m.token === token, 'rewired');
       }),
     );
-    this.spawnNode(nodeMainPath(), node, incarnation);
+    this.spawnNode(nodeCommand(), node, incarnation);
     await this.handshake(node, incarnation, nodeSeqBase);
     const kind = this.options.topology.nodes[index]!.kind;
     return { id: node, kind, incarnation, pid: this.nodes.get(node)!.pid };

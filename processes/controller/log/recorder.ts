@@ -74,7 +74,7 @@ export class EventRecorder {
     const { port1, port2 } = new MessageChannel();
     this.replies = port1;
     const workerData: RecorderWorkerData = { path, options, signal: shared, replies: port2 };
-    this.worker = new Worker(join(PACKAGE_ROOT, 'dist', 'processes', 'controller', 'log', 'recorder-worker.js'), { workerData, transferList: [port2] });
+    this.worker = new Worker(join(PACKAGE_ROOT, 'dist', 'bundle', 'recorder-worker.js'), { workerData, transferList: [port2] });
     // A thread that dies on its own is reported at the next call that waits; and a recorder
     // never keeps the process alive by itself (every call that matters waits for it).
     this.worker.on('error', () => undefined);
