@@ -4,7 +4,8 @@
 // Output, in dist/bundle/:
 // - node.js: the node process (processes/node/main.ts), one ES module;
 // - recorder-worker.js: the event log's thread;
-// - cli/main.js: the dpulab command.
+// - cli/main.js and its chunks: the dpulab command, each subcommand in a chunk of its own that is
+//   loaded when it runs.
 // Native addons (zeromq, better-sqlite3) and electron stay external: they are loaded from
 // node_modules as usual.
 import { rmSync } from 'node:fs';
