@@ -61,11 +61,22 @@ const WATCHDOG_MS = 250;
 /**
  * How a node process is started: the arguments before its own. Node processes always run the
  * bundle `npm run build` made (`tools/bundle.mjs`), also when the controller itself runs from
- * source under the test runner.
+ * source under the test runner: from the V8 startup snapshot of its modules when this Node binary
+ * built one, from the bundled module otherwise. The bundle's path comes first either way, so a
+ * node process is known by it in a process list.
  */
 function nodeCommand(): string[] {
-  const main = join(PACKAGE_ROOT, 'dist', 'bundle', 'node.js');
+  const bundle = join(PACKAGE_ROOT, 'dist', 'bundle');
+  const main = join(bundle, 'node.js');
   if (!existsSync(main)) throw new Error(`Node entry point ${main} is missing: run npm run build`);
+  const blob = join(bundle, 'node.blob');
+  try {
+    const built = JSON.parse(readFileSync(`${blob}.json`, 'utf8')) as { node?: string; arch?: string; platform?: string };
+    // Started from a snapshot, Node takes no script: the bundle's path stands in for it in argv.
+    if (built.node === process.version && built.arch === process.arch && built.platform === process.platform && existsSync(blob)) return ['--snapshot-blob', blob, main];
+  } catch {
+    // No snapshot, or one of another Node: start from the bundle.
+  }
   return [main];
 }
 
