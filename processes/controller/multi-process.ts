@@ -100,6 +100,8 @@ interface LiveNode {
   deadline: number | null;
   /** What it owes, for the watchdog's message. */
   owed: string;
+  /** Started ahead of a restart (see `prepare`): not part of the run until the restart takes it. */
+  prepared: boolean;
 }
 
 type Waiter = { readonly node: string; readonly accept: (m: NodeMessage) => boolean; readonly resolve: (m: NodeMessage | null) => void };
@@ -137,6 +139,8 @@ export class MultiProcessCluster implements Cluster {
   private readonly router: Router;
   private readonly sendQueue: SendQueue;
   private readonly nodes = new Map<string, LiveNode>();
+  /** The next incarnation of each killed node, started at the kill and waiting to be set up. */
+  private readonly prepared = new Map<string, LiveNode>();
   private readonly waiters: Waiter[] = [];
   private readonly early: Answer[] = [];
   private readonly names: NodeNames;
@@ -203,7 +207,7 @@ export class MultiProcessCluster implements Cluster {
     return infos.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  private spawnNode(command: readonly string[], id: string, incarnation: number): void {
+  private spawnNode(command: readonly string[], id: string, incarnation: number, prepared = false): void {
     const identity = `${id}/${incarnation}`;
     const child = spawn(process.execPath, [...command, '--node', id, '--incarnation', String(incarnation), '--control', `ipc://${this.runDir}/ctl`], {
       // stdin is the lifeline: when the controller dies, the pipe closes and the node exits.
@@ -212,9 +216,12 @@ export class MultiProcessCluster implements Cluster {
     const index = this.nodeIndex.get(id)!;
     const incoming: WireDirection[] = [];
     for (let d = 0; d < this.directionTo.length; d++) if (this.directionTo[d] === index) incoming.push(d);
-    const live: LiveNode = { id, index, incarnation, child, identity, pid: child.pid ?? -1, exit: null, planned: false, incoming, owes: 0, deadline: null, owed: '' };
-    this.nodes.set(id, live);
-    this.aliveCache = null;
+    const live: LiveNode = { id, index, incarnation, child, identity, pid: child.pid ?? -1, exit: null, planned: false, incoming, owes: 0, deadline: null, owed: '', prepared };
+    if (prepared) this.prepared.set(id, live);
+    else {
+      this.nodes.set(id, live);
+      this.aliveCache = null;
+    }
     const kind = this.options.topology.nodes[index]?.kind ?? 'node';
     const tag = `[${kind} ${id} ${child.pid ?? '?'}]`;
     for (const stream of [child.stdout, child.stderr]) {
@@ -233,6 +240,12 @@ export class MultiProcessCluster implements Cluster {
       /* the node is gone; its exit handler records it */
     });
     child.on('exit', (code, signal) => {
+      if (live.prepared) {
+        // A process started ahead of a restart that never came, or died first: not the run's.
+        if (this.prepared.get(id) === live) this.prepared.delete(id);
+        live.exit = { node: id, incarnation, code, signal, planned: true, reason: null };
+        return;
+      }
       const exit: NodeExit = {
         node: id,
         incarnation,
@@ -415,7 +428,18 @@ export class MultiProcessCluster implements Cluster {
     live.child.kill('SIGKILL');
     const exit = await exited;
     this.next[live.index] = Infinity;
+    this.prepare(node, live.incarnation + 1);
     return exit;
+  }
+
+  /**
+   * Starts the next incarnation of a killed node now, so that a restart finds it loaded and
+   * connected and only has to set it up. It takes part in nothing until then.
+   */
+  private prepare(node: string, incarnation: number): void {
+    if (this.disposed) return;
+    this.prepared.get(node)?.child.kill('SIGKILL');
+    this.spawnNode(nodeCommand(), node, incarnation, true);
   }
 
   async restart(node: string, incarnation: number, nodeSeqBase: number): Promise<NodeProcessInfo> {
@@ -439,7 +463,16 @@ export class MultiProcessCluster implements Cluster {
         await this.expect(peer, (m) => m.t === 'rewired' && m.token === token, 'rewired');
       }),
     );
-    this.spawnNode(nodeCommand(), node, incarnation);
+    const ready = this.prepared.get(node);
+    this.prepared.delete(node);
+    if (ready && ready.incarnation === incarnation && !ready.exit) {
+      ready.prepared = false;
+      this.nodes.set(node, ready);
+      this.aliveCache = null;
+    } else {
+      ready?.child.kill('SIGKILL');
+      this.spawnNode(nodeCommand(), node, incarnation);
+    }
     await this.handshake(node, incarnation, nodeSeqBase);
     const kind = this.options.topology.nodes[index]!.kind;
     return { id: node, kind, incarnation, pid: this.nodes.get(node)!.pid };
@@ -471,6 +504,7 @@ export class MultiProcessCluster implements Cluster {
   }
 
   async stop(): Promise<NodeExit[]> {
+    for (const spare of this.prepared.values()) spare.child.kill('SIGKILL');
     const running = [...this.nodes.values()].filter((n) => !n.exit);
     this.aliveCache = null;
     await Promise.all(
@@ -491,7 +525,7 @@ export class MultiProcessCluster implements Cluster {
     this.disposed = true;
     clearInterval(this.watchdog);
     const waits: Promise<void>[] = [];
-    for (const live of this.nodes.values()) {
+    for (const live of [...this.nodes.values(), ...this.prepared.values()]) {
       if (live.exit || live.child.exitCode !== null || live.child.signalCode !== null) continue;
       live.planned = true;
       waits.push(new Promise((resolve) => live.child.once('exit', () => resolve())));
@@ -507,7 +541,7 @@ export class MultiProcessCluster implements Cluster {
 
   /** Kills every child at once, synchronously: for process-exit handlers, where nothing can be awaited. */
   killAllNow(): void {
-    for (const live of this.nodes.values()) {
+    for (const live of [...this.nodes.values(), ...this.prepared.values()]) {
       if (!live.exit) {
         try {
           live.child.kill('SIGKILL');
@@ -535,7 +569,9 @@ export class MultiProcessCluster implements Cluster {
     const from = identity?.toString() ?? '?';
     const slash = from.indexOf('/');
     const nodeId = slash < 0 ? from : from.slice(0, slash);
-    const live = this.nodes.get(nodeId);
+    const current = this.nodes.get(nodeId);
+    // A node started ahead of its restart says hello early; it is kept for the restart.
+    const live = current?.identity === from ? current : this.prepared.get(nodeId);
     // An answer from an earlier life of a restarted node, or from no node at all: not ours.
     if (!live || live.identity !== from) {
       this.options.log(`[controller] message from ${from}, which is not a running node; ignored`);
