@@ -205,7 +205,16 @@ export class Controller {
       if (!Number.isFinite(T)) break;
       T = Math.max(T, this.vtime);
 
-      // Inputs due now: record them, plan them; kills happen here, at the boundary.
+      // Inputs due now: record them, plan them; kills happen here, at the boundary. What ran
+      // before is recorded first: a restart numbers its node's events after every earlier one.
+      if (uncommitted !== null && this.pending.length > 0 && this.pending[0]!.atNs <= T && this.pending[0]!.atNs < endNs) {
+        const kept = this.commit(uncommitted);
+        uncommitted = null;
+        if (!kept) {
+          status = 'stopped-by-sink';
+          break;
+        }
+      }
       while (this.pending.length > 0 && this.pending[0]!.atNs <= T && this.pending[0]!.atNs < endNs) {
         const input = this.pending.shift()!;
         const plan = this.options.plan(input.record);
