@@ -6,6 +6,12 @@ import { EventLogWriteError } from '../processes/controller/log/errors.js';
 import { EventRecorder } from '../processes/controller/log/recorder.js';
 import { removeTempDirs, tempDir, testEvents, testRunInfo } from '../processes/controller/log/testing.js';
 import { EventLogWriter } from '../processes/controller/log/writer.js';
+import { EventLogReader } from '../processes/controller/log/reader.js';
+import { runLab } from '../processes/controller/session.js';
+import { ReplaySession } from '../app/server/replay-session.js';
+import { applyEvent, emptyLabState } from '../shared/state/lab-state.js';
+import { foldEventOf, LAB_SNAPSHOT_NODE } from '../shared/state/snapshots.js';
+import { DEFAULT_SNAPSHOT_INTERVAL } from '../shared/state/timeline.js';
 
 // The recorder runs the compiled writer in a thread of its own: `npm run build` comes first.
 afterEach(removeTempDirs);
@@ -87,5 +93,31 @@ describe('EventRecorder', () => {
     const db = new Database(path, { readonly: true });
     expect(db.prepare('SELECT count(*) AS n FROM events').get()).toEqual({ n: 10 });
     db.close();
+  });
+});
+
+describe('a recorded run', () => {
+  it('keeps the lab state every 2000 events, and a replay seeks from them to the state a fold from the start gives', async () => {
+    const db = join(tempDir(), 'run.db');
+    const summary = await runLab({ seed: 1, mode: 'in-process', db });
+    expect(summary.events).toBeGreaterThan(3 * DEFAULT_SNAPSHOT_INTERVAL);
+    const reader = EventLogReader.open(db);
+    const stored = reader.snapshots(LAB_SNAPSHOT_NODE).map((s) => s.seq);
+    const events = [...reader.events()];
+    reader.close();
+    expect(stored).toEqual(Array.from({ length: Math.floor(summary.events / DEFAULT_SNAPSHOT_INTERVAL) }, (_, i) => (i + 1) * DEFAULT_SNAPSHOT_INTERVAL));
+
+    const session = new ReplaySession(db);
+    try {
+      const targets = [0, DEFAULT_SNAPSHOT_INTERVAL - 1, DEFAULT_SNAPSHOT_INTERVAL, 3 * DEFAULT_SNAPSHOT_INTERVAL + 17, summary.events - 1];
+      const reference = emptyLabState();
+      let folded = -1;
+      for (const at of targets) {
+        while (folded < at) applyEvent(reference, foldEventOf(events[++folded]!));
+        expect(session.stateAt(at)).toEqual(reference);
+      }
+    } finally {
+      await session.close();
+    }
   });
 });

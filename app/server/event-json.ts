@@ -6,7 +6,8 @@
 import { decode } from '../../shared/codec.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { bytesToHex } from '../../shared/net/bytes.js';
-import { FOLDED_KINDS, type UiEvent } from '../../shared/state/lab-state.js';
+import type { UiEvent } from '../../shared/state/lab-state.js';
+import { foldEventOf } from '../../shared/state/snapshots.js';
 
 /** Rewrites a decoded value for JSON: binary to hex, anything not JSON to text. */
 export function jsonSafe(value: unknown): unknown {
@@ -41,10 +42,5 @@ export function toUiEvent(event: RecordedEvent, options: { bytes?: boolean } = {
   return { seq: event.seq, vtime: event.vtime, node: event.node, kind: event.kind, cause: event.cause, payload: jsonSafe(payload) };
 }
 
-/**
- * One recorded event as the lab-state fold needs it, cheaply: the payload decoded only for the
- * kinds the fold reads, and left as msgpack decoded it (the fold reads plain fields, never binary).
- */
-export function toFoldEvent(event: RecordedEvent): UiEvent {
-  return { seq: event.seq, vtime: event.vtime, node: event.node, kind: event.kind, cause: event.cause, payload: FOLDED_KINDS.has(event.kind) ? decodePayload(event.payload) : null };
-}
+/** One recorded event as the lab-state fold needs it (see `foldEventOf`). */
+export const toFoldEvent: (event: RecordedEvent) => UiEvent = foldEventOf;

@@ -8,12 +8,29 @@ import { EventLogReader } from '../../processes/controller/log/reader.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import type { LabState } from '../../shared/state/lab-state.js';
 import { nodeStateView } from '../../shared/state/node-view.js';
-import { Timeline } from '../../shared/state/timeline.js';
+import { decodeLabSnapshot, LAB_SNAPSHOT_NODE } from '../../shared/state/snapshots.js';
+import { DEFAULT_SNAPSHOT_INTERVAL, Timeline } from '../../shared/state/timeline.js';
 import { ApiError } from './errors.js';
 import { toFoldEvent } from './event-json.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
 import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
+
+/**
+ * The lab-state copies the recorder stored (every DEFAULT_SNAPSHOT_INTERVAL events), from the
+ * first on as long as they follow each other and this fold can use them: with them, a timeline
+ * starts where they end instead of at the first event.
+ */
+function storedSnapshots(reader: EventLogReader): LabState[] {
+  const states: LabState[] = [];
+  for (const { seq, state } of reader.snapshots(LAB_SNAPSHOT_NODE)) {
+    if (seq !== (states.length + 1) * DEFAULT_SNAPSHOT_INTERVAL) break;
+    const lab = decodeLabSnapshot(state);
+    if (lab === null || lab.seq !== seq - 1) break;
+    states.push(lab);
+  }
+  return states;
+}
 
 /** Events folded per slice of background work. */
 const SLICE = 5000;
@@ -22,7 +39,7 @@ const SLICE = 5000;
 export class ReplaySession implements UiSession {
   readonly mode = 'replay' as const;
   private readonly reader: EventLogReader;
-  private readonly timeline = new Timeline();
+  private readonly timeline: Timeline;
   private readonly topology: ResolvedTopology;
   private readonly total: number;
   private building: NodeJS.Immediate | null = null;
@@ -32,6 +49,7 @@ export class ReplaySession implements UiSession {
     this.reader = EventLogReader.open(db);
     this.topology = JSON.parse(this.reader.run().topologyJson) as ResolvedTopology;
     this.total = this.reader.count();
+    this.timeline = Timeline.restore(storedSnapshots(this.reader));
     this.building = setImmediate(() => this.buildSlice());
   }
 

@@ -160,9 +160,9 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const db = options.db ?? defaultDbPath(prepared.topology.name, prepared.seed);
   mkdirSync(dirname(db), { recursive: true });
-  // The log is written by a thread of its own, its indexes built when the run ends: recording
-  // stays off the path from one window to the next.
-  const writer = EventRecorder.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false, deferIndexes: true });
+  // The log is written by a thread of its own, its indexes built when the run ends, with copies
+  // of the lab state for viewers to seek from: recording stays off the path between windows.
+  const writer = EventRecorder.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false, deferIndexes: true, labSnapshots: true });
   writer.beginRun({
     id: `${prepared.topology.name}-seed${prepared.seed}`,
     seed: prepared.seed,

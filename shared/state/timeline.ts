@@ -24,12 +24,28 @@ export class TimelineError extends Error {
 
 /** The state after each prefix of an event log, by snapshots. */
 export class Timeline {
-  private readonly head: LabState = emptyLabState();
+  private head: LabState = emptyLabState();
   /** snapshots[i] is the state after the events [0, (i + 1) * interval). */
   private readonly snapshots: LabState[] = [];
 
   constructor(readonly interval: number = DEFAULT_SNAPSHOT_INTERVAL) {
     if (!Number.isSafeInteger(interval) || interval < 1) throw new RangeError(`Snapshot interval must be a positive integer, got ${interval}`);
+  }
+
+  /**
+   * A timeline that carries on from stored snapshots (an event log's, see `snapshots.ts`):
+   * `snapshots[i]` must be the state after the events [0, (i + 1) * interval). The timeline then
+   * holds every event up to the last of them, and appends from there.
+   */
+  static restore(snapshots: readonly LabState[], interval: number = DEFAULT_SNAPSHOT_INTERVAL): Timeline {
+    const timeline = new Timeline(interval);
+    snapshots.forEach((state, i) => {
+      if (state.seq !== (i + 1) * interval - 1) throw new TimelineError('not-dense', `Snapshot ${i} holds the state after event ${state.seq}, not after event ${(i + 1) * interval - 1}`);
+      timeline.snapshots.push(state);
+    });
+    const last = snapshots[snapshots.length - 1];
+    if (last) timeline.head = cloneLabState(last);
+    return timeline;
   }
 
   /** Events appended so far. */

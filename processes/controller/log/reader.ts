@@ -351,6 +351,17 @@ export class EventLogReader {
     return this.guard(() => (this.statement('SELECT coalesce(max(seq) + 1, 0) AS n FROM events').get() as { n: number }).n);
   }
 
+  /**
+   * The snapshots stored for `node` (see `snapshots` in docs/event-log.md), by seq: its state
+   * (msgpack) after events [0, seq). Only those covering events the log holds.
+   */
+  snapshots(node: string): Array<{ readonly seq: number; readonly state: Uint8Array }> {
+    const count = this.count();
+    return this.guard(
+      () => this.statement('SELECT seq, state FROM snapshots WHERE node = ? AND seq <= ? ORDER BY seq').all(node, count) as Array<{ seq: number; state: Uint8Array }>,
+    );
+  }
+
   /** The event with this seq, or undefined. */
   eventAt(seq: number): RecordedEvent | undefined {
     return this.guard(() => {

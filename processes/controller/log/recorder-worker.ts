@@ -6,6 +6,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RecordedEvent } from '../../../shared/events.js';
+import { applyEvent, emptyLabState, type LabState } from '../../../shared/state/lab-state.js';
+import { encodeLabSnapshot, foldEventOf, LAB_SNAPSHOT_NODE } from '../../../shared/state/snapshots.js';
+import { DEFAULT_SNAPSHOT_INTERVAL } from '../../../shared/state/timeline.js';
 import { ByteReader } from '../../runtime/layout.js';
 import type { RecorderCommand, RecorderReply, RecorderWorkerData } from './recorder.js';
 import { EventLogWriter } from './writer.js';
@@ -15,6 +18,25 @@ const flag = new Int32Array(signal);
 let writer: EventLogWriter | null = null;
 /** The first error of a call nobody waited for. */
 let failure: Error | null = null;
+/** The lab state folded so far, when the log keeps snapshots of it; null once the fold failed. */
+let lab: LabState | null = options.labSnapshots ? emptyLabState() : null;
+
+/**
+ * Folds appended events into the lab state and stores a copy every DEFAULT_SNAPSHOT_INTERVAL
+ * events. The fold is the UI's: an event it cannot take ends the snapshots, never the recording.
+ */
+function foldIn(w: EventLogWriter, events: readonly RecordedEvent[]): void {
+  for (const e of events) {
+    if (lab === null) return;
+    try {
+      applyEvent(lab, foldEventOf(e));
+    } catch {
+      lab = null;
+      return;
+    }
+    if ((e.seq + 1) % DEFAULT_SNAPSHOT_INTERVAL === 0) w.recordSnapshot(e.seq + 1, LAB_SNAPSHOT_NODE, encodeLabSnapshot(lab));
+  }
+}
 
 function reply(message: RecorderReply): void {
   replies.postMessage(message);
@@ -70,7 +92,11 @@ parentPort!.on('message', (command: RecorderCommand) => {
         if (failure === null) w.updateNodeExit(command.exit);
         return;
       case 'events':
-        if (failure === null) w.append(decodeBatch(command.count, command.bytes));
+        if (failure === null) {
+          const events = decodeBatch(command.count, command.bytes);
+          w.append(events);
+          foldIn(w, events);
+        }
         return;
       case 'flush':
         if (failure === null) w.flush();

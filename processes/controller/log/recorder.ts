@@ -31,10 +31,19 @@ export type RecorderReply =
   | { readonly ok: true; readonly fingerprint?: string; readonly stats?: EventLogWriterStats }
   | { readonly ok: false; readonly error: { readonly name: string; readonly code: string; readonly message: string } };
 
+/** How to open a log in a recorder thread: the writer's options, and what the thread adds. */
+export interface EventRecorderOptions extends EventLogWriterOptions {
+  /**
+   * Fold the events as the UI does and store the lab state every DEFAULT_SNAPSHOT_INTERVAL events
+   * (`shared/state/snapshots.ts`), so a viewer of the recorded run seeks from the nearest copy.
+   */
+  readonly labSnapshots?: boolean;
+}
+
 /** What the recorder thread is started with. */
 export interface RecorderWorkerData {
   readonly path: string;
-  readonly options: EventLogWriterOptions;
+  readonly options: EventRecorderOptions;
   /** Int32 flag the thread sets (and notifies) when it has posted a reply on `replies`. */
   readonly signal: SharedArrayBuffer;
   readonly replies: MessagePort;
@@ -67,7 +76,7 @@ export class EventRecorder {
   private finishedStats: EventLogWriterStats | null = null;
   private closed = false;
 
-  private constructor(path: string, options: EventLogWriterOptions) {
+  private constructor(path: string, options: EventRecorderOptions) {
     this.path = path;
     const shared = new SharedArrayBuffer(4);
     this.signal = new Int32Array(shared);
@@ -82,7 +91,7 @@ export class EventRecorder {
   }
 
   /** Opens (creates) the log in a recorder thread; throws as EventLogWriter.open does. */
-  static open(path: string, options: EventLogWriterOptions): EventRecorder {
+  static open(path: string, options: EventRecorderOptions): EventRecorder {
     const recorder = new EventRecorder(path, options);
     try {
       recorder.await('open');

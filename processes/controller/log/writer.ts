@@ -206,6 +206,7 @@ export class EventLogWriter {
   private readonly insertEvent: Database.Statement;
   private readonly insertCheckpoint: Database.Statement;
   private readonly insertKind: Database.Statement;
+  private readonly insertSnapshot: Database.Statement;
   private readonly insertNode: Database.Statement;
   private readonly updateNode: Database.Statement;
   private readonly writeBatch: (events: readonly RecordedEvent[], fingerprint: Fingerprint) => { checkpoints: number; kinds: string[] };
@@ -221,6 +222,7 @@ export class EventLogWriter {
     this.insertEvent = db.prepare('INSERT INTO events (seq, vtime, node, kind, cause, payload, volatile) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertCheckpoint = db.prepare('INSERT INTO checkpoints (seq, vtime, fingerprint) VALUES (?, ?, ?)');
     this.insertKind = db.prepare('INSERT OR IGNORE INTO event_kinds (kind, description) VALUES (?, ?)');
+    this.insertSnapshot = db.prepare('INSERT OR REPLACE INTO snapshots (seq, node, state) VALUES (?, ?, ?)');
     this.insertNode = db.prepare(
       'INSERT INTO nodes (id, kind, incarnation, pid, machine, started_wall) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -411,6 +413,19 @@ export class EventLogWriter {
     this.lastVtime = vtime;
     this.counters.appended += events.length;
     while (this.buffer.length >= this.batchSize) this.commit(this.batchSize);
+  }
+
+  /**
+   * Stores a snapshot: `node`'s state (msgpack) after events [0, seq), which must all have been
+   * appended. Commits the buffered events first, so a snapshot never covers events the file lacks.
+   */
+  recordSnapshot(seq: number, node: string, state: Uint8Array): void {
+    this.requireState('running', 'recordSnapshot');
+    requireSafeInteger('Snapshot seq', seq);
+    if (seq > this.nextSeq) throw new EventLogWriteError('invalid-argument', `Snapshot at ${String(seq)} covers events not appended yet (${String(this.nextSeq)} so far)`);
+    this.flush();
+    this.insertSnapshot.run(seq, node, state);
+    this.counters.commits += 1;
   }
 
   /** Commits every buffered event now. */
