@@ -15,6 +15,7 @@
  *   recorder.eventsPerSec
  *   seek.{firstMs, laterMs.median}
  *   vmToVm.{multiProcess, inProcess}.framesPerSec
+ *   sync.{central, decentralised}.usPerWindow, sync.decentralisedOverCentral
  *   goals.<name>.{target, value, met}
  */
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -25,6 +26,7 @@ import { emergencyCleanups, fmt, note, ratio } from './common.js';
 import { measureFloors, type FloorsFigure } from './floors.js';
 import { measureRecorder, measureSeek, type RecorderFigure, type SeekFigure } from './recorder.js';
 import { measureStartup, type StartupFigure } from './startup.js';
+import { measureSync, type SyncFigure } from './sync.js';
 import { measureTour, type TourFigure, type TourMode } from './tour.js';
 import { measureVmToVm, type VmToVmFigure } from './vm-to-vm.js';
 
@@ -88,6 +90,8 @@ interface Report {
   readonly recorder: RecorderFigure;
   readonly seek: SeekFigure;
   readonly vmToVm: VmToVmFigure;
+  /** The tour's windows replayed with nothing but the synchronisation, central and decentralised. */
+  readonly sync: SyncFigure;
   readonly goals: Readonly<Record<string, Goal>>;
   readonly benchWallMs: number;
 }
@@ -107,7 +111,7 @@ function goals(r: Omit<Report, 'goals' | 'benchWallMs'>): Record<string, Goal> {
 
 /** The report as aligned, readable lines. */
 function readable(r: Report): string {
-  const { machine: m, floors: f, tour: t, startup100: s, recorder: rec, seek: sk, vmToVm: vv } = r;
+  const { machine: m, floors: f, tour: t, startup100: s, recorder: rec, seek: sk, vmToVm: vv, sync: sy } = r;
   const row = (label: string, value: string): string => `  ${label.padEnd(36)} ${value}`;
   const tourRows = (name: string, run: TourMode): string[] => [
     row(`${name}: wall`, `${fmt(run.wallMs, 0)} ms (runs ${run.runsWallMs.map((ms) => fmt(ms, 0)).join(', ')}), process ${fmt(run.processWallMs, 0)} ms`),
@@ -153,6 +157,11 @@ function readable(r: Report): string {
     row('in-process', `${fmt(vv.inProcess.framesPerSec, 0)} frames/s (${fmt(vv.inProcess.frames, 0)} in ${fmt(vv.inProcess.wallMs, 0)} ms)`),
     row('same fingerprint in both modes', vv.fingerprintsMatch ? 'yes' : 'NO'),
     '',
+    `Synchronisation alone: the tour's ${fmt(sy.windows, 0)} windows, ${fmt(sy.meanParticipants, 2)} participants each, ${sy.nodes} node processes`,
+    row('central (grant, done)', `${fmt(sy.central.usPerWindow, 1)} µs per window, node CPU ${fmt(sy.central.nodeCpuUsPerWindow, 1)} µs per window`),
+    row('decentralised (done to every node)', `${fmt(sy.decentralised.usPerWindow, 1)} µs per window, node CPU ${fmt(sy.decentralised.nodeCpuUsPerWindow, 1)} µs per window`),
+    row('decentralised / central', `${ratio(sy.decentralisedOverCentral)} (below 1: decentralised wins)`),
+    '',
     'Goals',
     ...Object.entries(r.goals).map(([name, g]) => row(name, `${fmt(g.value, 2)} ${g.target}: ${g.met ? 'met' : 'not met'}`)),
     '',
@@ -173,7 +182,8 @@ async function main(): Promise<void> {
   const recorder = measureRecorder();
   const seek = await measureSeek();
   const vmToVm = await measureVmToVm();
-  const figures = { machine, floors, tour, windowVsRoundTrip, startup100, recorder, seek, vmToVm };
+  const sync = await measureSync();
+  const figures = { machine, floors, tour, windowVsRoundTrip, startup100, recorder, seek, vmToVm, sync };
   const report: Report = { ...figures, goals: goals(figures), benchWallMs: performance.now() - t0 };
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${readable(report)}\n`);
 }
