@@ -17,19 +17,25 @@ import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, Inspec
 import type { UiSession } from './session.js';
 
 /**
- * The lab-state copies the recorder stored (every DEFAULT_SNAPSHOT_INTERVAL events), from the
- * first on as long as they follow each other and this fold can use them: with them, a timeline
- * starts where they end instead of at the first event.
+ * A timeline that starts from the lab-state copies the recorder stored (every
+ * DEFAULT_SNAPSHOT_INTERVAL events), from the first on as long as they follow each other and
+ * this fold can use them; each copy is decoded when a seek first needs it. Without them, an
+ * empty timeline that folds from the first event.
  */
-function storedSnapshots(reader: EventLogReader): LabState[] {
-  const states: LabState[] = [];
+function restoredTimeline(reader: EventLogReader): Timeline {
+  const stored: Uint8Array[] = [];
   for (const { seq, state } of reader.snapshots(LAB_SNAPSHOT_NODE)) {
-    if (seq !== (states.length + 1) * DEFAULT_SNAPSHOT_INTERVAL) break;
-    const lab = decodeLabSnapshot(state);
-    if (lab === null || lab.seq !== seq - 1) break;
-    states.push(lab);
+    if (seq !== (stored.length + 1) * DEFAULT_SNAPSHOT_INTERVAL) break;
+    stored.push(state);
   }
-  return states;
+  // The last copy is read now (the timeline carries on from it): one of another fold version,
+  // or unreadable, means none is used.
+  while (stored.length > 0 && decodeLabSnapshot(stored[stored.length - 1]!) === null) stored.pop();
+  return Timeline.restore(stored.length, (i) => {
+    const state = decodeLabSnapshot(stored[i]!);
+    if (state === null) throw new ApiError(500, 'bad-snapshot', `The log's lab state after event ${(i + 1) * DEFAULT_SNAPSHOT_INTERVAL - 1} cannot be read`);
+    return state;
+  });
 }
 
 /** Events folded per slice of background work. */
@@ -49,7 +55,7 @@ export class ReplaySession implements UiSession {
     this.reader = EventLogReader.open(db);
     this.topology = JSON.parse(this.reader.run().topologyJson) as ResolvedTopology;
     this.total = this.reader.count();
-    this.timeline = Timeline.restore(storedSnapshots(this.reader));
+    this.timeline = restoredTimeline(this.reader);
     this.building = setImmediate(() => this.buildSlice());
   }
 
