@@ -26,7 +26,7 @@ async function startLongRun(db: string, extra: string[] = []): Promise<{ child: 
   // Running means recording: the nodes have booted and exchanged their first frames.
   const running = await eventually(() => committedEvents(db) > 30, 30_000, 50);
   expect(running, child.output.stderr).toBe(true);
-  const nodes = childrenOf(child.pid!, 'processes/node/main.js');
+  const nodes = childrenOf(child.pid!, 'dist/bundle/node.js');
   expect(nodes).toHaveLength(8);
   return { child, nodes };
 }

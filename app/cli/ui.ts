@@ -1,5 +1,4 @@
 import { dirname, join } from 'node:path';
-import { InvalidArgumentError } from 'commander';
 import { prepareRun } from '../../processes/controller/session.js';
 import { parseDuration } from '../../shared/units.js';
 import { LabSessions } from '../server/lab-sessions.js';
@@ -13,20 +12,6 @@ import { readSource } from './run.js';
 
 /** A live run in the UI lasts at least this long unless `--until` says otherwise: time to look around. */
 export const DEFAULT_UI_RUN_NS = 10 * 60 * 1_000_000_000;
-
-/** `--port`: 0 to 65535. */
-export function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`Not a port number: ${value}`);
-  return n;
-}
-
-/** `--speed`: a factor, 0 for as fast as possible. */
-export function nonNegative(value: string): number {
-  const n = Number(value);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Not a non-negative number: ${value}`);
-  return n;
-}
 
 interface UiFlags {
   port: number;

@@ -238,3 +238,38 @@ describe('Controller scheduling', () => {
     for (let i = 1; i < events.length; i++) expect(events[i]!.vtime).toBeGreaterThanOrEqual(events[i - 1]!.vtime);
   });
 });
+
+describe('Controller restarts', () => {
+  it('Controller numbers a node restarted at the instant of its kill after all its earlier events, so causes stay exact', async () => {
+    // b sends a to-a frame every microsecond; a records each (as a node.error, the simplest kind
+    // of the catalogue). b is killed and started again at one instant while its last frames are
+    // still on the wire: a's records of them must name the frames' own frame.tx as cause, not an
+    // event of b's next life.
+    const PAIR = chainTopology(['a', 'b'], [{ a: 'a', b: 'b', latencyNs: 10_000 }]);
+    const core = (id: string): NodeCore =>
+      id === 'b'
+        ? scriptedCore({ boot: (ctx) => ctx.setTimer(1_000, 'tx'), timer: (ctx) => (ctx.send('to-a', new Uint8Array(60)), ctx.setTimer(1_000, 'tx')) })
+        : scriptedCore({ frame: (ctx) => ctx.emit('node.error', { message: 'got a frame', while: 'frame' }) });
+    const events: RecordedEvent[] = [];
+    const controller = new Controller({
+      topology: PAIR,
+      cluster: new InProcessCluster(PAIR, 1, (node) => core(node.id)),
+      sink: { append: (batch) => void events.push(...batch) },
+      endNs: 60_000,
+      inputs: [
+        { atNs: 25_500, record: { action: 'kill', node: 'b' } },
+        { atNs: 25_500, record: { action: 'restart', node: 'b' } },
+      ],
+      plan: (record) => planInput(PAIR, record),
+    });
+    await controller.run();
+    const bySeq = new Map(events.map((e) => [e.seq, e]));
+    const got = events.filter((e) => e.kind === 'node.error' && e.node === 'a');
+    expect(got.length).toBeGreaterThan(20);
+    for (const e of got) {
+      const cause = bySeq.get(e.cause!)!;
+      expect({ kind: cause.kind, node: cause.node }).toEqual({ kind: 'frame.tx', node: 'b' });
+      expect((decode(cause.payload) as { arrival: number }).arrival).toBe(e.vtime);
+    }
+  });
+});

@@ -47,6 +47,12 @@ export interface ControllerOptions {
   readonly wallClock?: () => number;
 }
 
+/**
+ * Node instants a cluster that can run them without windows (in-process) runs per call, before
+ * the controller records their events and lets signals and the UI in.
+ */
+const INSTANTS_PER_BATCH = 4096;
+
 export interface RunProgress {
   readonly vtime: VTime;
   readonly endNs: VTime;
@@ -178,29 +184,63 @@ export class Controller {
       bootInputs.set(n.id, [this.grantedInput(0, { type: 'boot' }, start.nodeSeq)]);
     }
     let status: ControllerResult['status'] = 'completed';
+    /** Events of the window being planned and run: its inputs, then what its nodes report. */
     let windowEvents: NodeEvent[] = startEvents;
+    /** Events of the last window run, committed while the next one runs. */
+    let uncommitted: NodeEvent[] | null = null;
     let inputs = bootInputs;
     let endDelivered = false;
+    const nextOf = new Map<string, VTime>();
 
     for (;;) {
       if (this.interrupted) {
         status = 'interrupted';
         break;
       }
+      // In a batch run between inputs, a cluster holding every node runs their instants from a
+      // heap, with no window to plan; the windows below take over at the next input or the end.
+      if (cluster.runInstants && inputs.size === 0 && !endDelivered && this.speed <= 0 && !this.paused) {
+        const until = Math.min(this.pending[0]?.atNs ?? Infinity, endNs);
+        const batch = cluster.runInstants(until, INSTANTS_PER_BATCH);
+        if (batch.steps > 0) {
+          if (uncommitted !== null) batch.events.unshift(...uncommitted);
+          uncommitted = null;
+          this.windows += batch.steps;
+          this.vtime = Math.max(this.vtime, Math.min(batch.next, until));
+          if (!this.commit(batch.events)) {
+            status = 'stopped-by-sink';
+            break;
+          }
+          this.options.onProgress?.({ vtime: this.vtime, endNs, events: this.seq, windows: this.windows });
+          if (batch.steps === INSTANTS_PER_BATCH) await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
+      }
       // The earliest thing that can happen anywhere.
-      const alive = cluster.alive();
-      const nextOf = new Map<string, VTime>();
-      for (const id of alive) {
+      nextOf.clear();
+      let T = Infinity;
+      for (const id of cluster.alive()) {
         let t = cluster.nextTime(id);
-        for (const i of inputs.get(id) ?? []) t = Math.min(t, i.arrival);
+        const queued = inputs.get(id);
+        if (queued) for (const i of queued) t = Math.min(t, i.arrival);
         nextOf.set(id, t);
+        T = Math.min(T, t);
       }
       const nextInput = this.pending[0] && this.pending[0].atNs < endNs ? this.pending[0].atNs : Infinity;
-      let T = Math.min(...nextOf.values(), nextInput, endDelivered ? Infinity : endNs);
+      T = Math.min(T, nextInput, endDelivered ? Infinity : endNs);
       if (!Number.isFinite(T)) break;
       T = Math.max(T, this.vtime);
 
-      // Inputs due now: record them, plan them; kills happen here, at the boundary.
+      // Inputs due now: record them, plan them; kills happen here, at the boundary. What ran
+      // before is recorded first: a restart numbers its node's events after every earlier one.
+      if (uncommitted !== null && this.pending.length > 0 && this.pending[0]!.atNs <= T && this.pending[0]!.atNs < endNs) {
+        const kept = this.commit(uncommitted);
+        uncommitted = null;
+        if (!kept) {
+          status = 'stopped-by-sink';
+          break;
+        }
+      }
       while (this.pending.length > 0 && this.pending[0]!.atNs <= T && this.pending[0]!.atNs < endNs) {
         const input = this.pending.shift()!;
         const plan = this.options.plan(input.record);
@@ -210,6 +250,7 @@ export class Controller {
         if (plan.kill !== undefined && cluster.alive().includes(plan.kill)) {
           const exit = await cluster.kill(plan.kill);
           windowEvents.push(this.exitEvent(input.atNs, exit));
+          nextOf.delete(plan.kill);
         }
         // A restart of a node that is running is recorded and does nothing more.
         if (plan.restart !== undefined && !cluster.alive().includes(plan.restart)) {
@@ -245,22 +286,46 @@ export class Controller {
       for (const [id, t] of nextOf) horizon = Math.min(horizon, t + (this.minOut.get(id) ?? Infinity));
       horizon = Math.min(horizon, nextInput);
       if (!endDelivered) horizon = Math.min(horizon, endNs);
-      const scheduled = this.scheduled;
-      horizon = await this.paced(T, horizon);
-      if (this.scheduled !== scheduled) {
-        // An input arrived while we waited for the wall clock: plan this window again around it.
-        // What was already planned (inputs, events) carries over; nothing has run yet.
-        continue;
-      }
-      if (this.interrupted) {
-        status = 'interrupted';
-        break;
+      if (this.speed > 0 || this.paused) {
+        // Whoever paces or pauses the run watches it: what ran so far is recorded before waiting.
+        if (uncommitted !== null) {
+          const kept = this.commit(uncommitted);
+          uncommitted = null;
+          if (!kept) {
+            status = 'stopped-by-sink';
+            break;
+          }
+        }
+        const scheduled = this.scheduled;
+        horizon = await this.paced(T, horizon);
+        if (this.scheduled !== scheduled) {
+          // An input arrived while we waited for the wall clock: plan this window again around it.
+          // What was already planned (inputs, events) carries over; nothing has run yet.
+          continue;
+        }
+        if (this.interrupted) {
+          status = 'interrupted';
+          break;
+        }
       }
       if (!Number.isFinite(horizon)) horizon = endNs + 1;
 
-      const participants = [...nextOf].filter(([, t]) => t < horizon).map(([id]) => id);
+      const participants: string[] = [];
+      for (const [id, t] of nextOf) if (t < horizon) participants.push(id);
       this.running = horizon;
-      const report = await cluster.runWindow(horizon, participants, inputs);
+      // The nodes run this window while the last one's events are ordered and recorded.
+      const running = cluster.runWindow(horizon, participants, inputs);
+      if (uncommitted !== null) {
+        const kept = this.commit(uncommitted);
+        uncommitted = null;
+        if (!kept) {
+          await running;
+          this.running = 0;
+          status = 'stopped-by-sink';
+          break;
+        }
+      }
+      const report = await running;
       this.running = 0;
       this.windows++;
       for (const e of report.events) windowEvents.push(e);
@@ -268,16 +333,14 @@ export class Controller {
         this.crashed.push(exit);
         windowEvents.push(this.exitEvent(T, exit));
       }
-      if (!this.commit(windowEvents)) {
-        status = 'stopped-by-sink';
-        break;
-      }
+      uncommitted = windowEvents;
       windowEvents = [];
       inputs = new Map();
       this.vtime = Math.min(horizon, endNs);
       this.options.onProgress?.({ vtime: this.vtime, endNs, events: this.seq, windows: this.windows });
       if (endDelivered && cluster.alive().every((id) => !Number.isFinite(cluster.nextTime(id)))) break;
     }
+    if (uncommitted !== null && status !== 'stopped-by-sink' && !this.commit(uncommitted)) status = 'stopped-by-sink';
 
     // Planned exits at the end, in node order, so they are part of the deterministic log.
     const exits = await cluster.stop();

@@ -16,7 +16,7 @@ import { planInput } from './actions.js';
 import type { Cluster, NodeExit } from './cluster.js';
 import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
 import { InProcessCluster } from './in-process.js';
-import { EventLogWriter } from './log/writer.js';
+import { EventRecorder } from './log/recorder.js';
 import { MultiProcessCluster } from './multi-process.js';
 import { DPULAB_VERSION } from './package-root.js';
 
@@ -146,7 +146,9 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const db = options.db ?? defaultDbPath(prepared.topology.name, prepared.seed);
   mkdirSync(dirname(db), { recursive: true });
-  const writer = EventLogWriter.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false });
+  // The log is written by a thread of its own, its indexes built when the run ends, with copies
+  // of the lab state for viewers to seek from: recording stays off the path between windows.
+  const writer = EventRecorder.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false, deferIndexes: true, labSnapshots: true });
   writer.beginRun({
     id: `${prepared.topology.name}-seed${prepared.seed}`,
     seed: prepared.seed,
@@ -241,7 +243,7 @@ class NodeLifecycleSink implements EventSink {
   private lastFlush = Date.now();
 
   constructor(
-    private readonly writer: EventLogWriter,
+    private readonly writer: EventRecorder,
     readonly state: ClusterState,
   ) {}
 

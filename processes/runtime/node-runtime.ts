@@ -20,6 +20,8 @@ interface PortState {
   readonly port: string;
   readonly wire: string;
   readonly direction: 'a>b' | 'b>a';
+  /** The direction as a number (see `WireDirection` in protocol.ts). */
+  readonly directionId: number;
   readonly peerNode: string;
   readonly peerPort: string;
   readonly latencyNs: VTime;
@@ -87,7 +89,7 @@ export class NodeRuntime {
     this.nodeSeq = options.nodeSeqBase;
     this.srcSeq = options.incarnation * SRC_SEQ_PER_INCARNATION;
     this.random = new RandomStream(options.seed, 'node', options.nodeId, String(options.incarnation));
-    for (const wire of options.topology.wires) {
+    options.topology.wires.forEach((wire, wireIndex) => {
       for (const [self, peer, direction] of [
         [wire.a, wire.b, 'a>b'],
         [wire.b, wire.a, 'b>a'],
@@ -97,6 +99,7 @@ export class NodeRuntime {
           port: self.port,
           wire: wire.id,
           direction,
+          directionId: wireIndex * 2 + (direction === 'a>b' ? 0 : 1),
           peerNode: peer.node,
           peerPort: peer.port,
           latencyNs: wire.latencyNs,
@@ -111,7 +114,7 @@ export class NodeRuntime {
           drops: 0,
         });
       }
-    }
+    });
     this.ctx = this.makeContext();
   }
 
@@ -275,6 +278,7 @@ export class NodeRuntime {
     for (let i = 0; i < copies; i++) {
       this.out.push({
         wire: port.wire,
+        direction: port.directionId,
         toNode: port.peerNode,
         toPort: port.peerPort,
         arrival,

@@ -83,6 +83,8 @@ export interface MessageKey {
 /** A frame leaving this node, to be carried by the wire to its peer. */
 export interface OutboundFrame {
   readonly wire: string;
+  /** The directed wire it leaves on: 2 x the wire's index in the topology, +1 from `b` to `a`. */
+  readonly direction: number;
   readonly toNode: string;
   readonly toPort: string;
   readonly arrival: VTime;

@@ -157,12 +157,8 @@ const probabilitySchema = z.number().min(0).max(1);
 
 const positiveInt = () => z.int().min(1);
 
-/**
- * The GENEVE VNI of the vMotion network (host-to-host vMotion datagrams tunnelled between DPUs,
- * see `processes/vds/vmotion-net.ts`): the highest 24-bit VNI, kept out of every segment so a
- * tunnelled vMotion datagram is never taken for a VM's frame.
- */
-export const VMOTION_VNI = 16_777_215;
+/** The GENEVE VNI of the vMotion network, reserved: see `types.ts`. */
+export { VMOTION_VNI } from './types.js';
 
 /** VNIC datapath modes; see `VnicMode` in types.ts. */
 export const VNIC_MODES = ['uptv2', 'mux', 'emulated'] as const satisfies readonly VnicMode[];

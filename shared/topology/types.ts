@@ -14,6 +14,14 @@ export interface ResolvedTopology {
 
 export type NodeKind = 'host' | 'dpu' | 'switch';
 
+/**
+ * The GENEVE VNI of the vMotion network (host-to-host vMotion datagrams tunnelled between DPUs,
+ * see `processes/vds/vmotion-net.ts`): the highest 24-bit VNI, kept out of every segment so a
+ * tunnelled vMotion datagram is never taken for a VM's frame. It lives here, with the types,
+ * so that node processes get it without the topology loader (its schema and the YAML parser).
+ */
+export const VMOTION_VNI = 16_777_215;
+
 export interface PortSpec {
   /** Port name, unique on its node: `p0` on a DPU, `swp3` on a switch, a DPU id on a host. */
   readonly name: string;

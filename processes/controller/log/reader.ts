@@ -351,6 +351,17 @@ export class EventLogReader {
     return this.guard(() => (this.statement('SELECT coalesce(max(seq) + 1, 0) AS n FROM events').get() as { n: number }).n);
   }
 
+  /**
+   * The snapshots stored for `node` (see `snapshots` in docs/event-log.md), by seq: its state
+   * (msgpack) after events [0, seq). Only those covering events the log holds.
+   */
+  snapshots(node: string): Array<{ readonly seq: number; readonly state: Uint8Array }> {
+    const count = this.count();
+    return this.guard(
+      () => this.statement('SELECT seq, state FROM snapshots WHERE node = ? AND seq <= ? ORDER BY seq').all(node, count) as Array<{ seq: number; state: Uint8Array }>,
+    );
+  }
+
   /** The event with this seq, or undefined. */
   eventAt(seq: number): RecordedEvent | undefined {
     return this.guard(() => {
@@ -420,7 +431,10 @@ export class EventLogReader {
         const sql = `SELECT ${EVENT_COLUMNS} FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}${tail}`;
         return this.stream(this.db.prepare(sql), [...params, ...tailParams]);
       }
-      const sql = `SELECT ${EVENT_COLUMNS} FROM events INDEXED BY ${drive.index} WHERE ${[`${drive.column} = ?`, ...where].join(' AND ')}${tail}`;
+      // A log whose writer died before it built its indexes (they come when a run finishes) is
+      // read without them: one scan in seq order per value.
+      const indexed = this.hasIndex(drive.index) ? ` INDEXED BY ${drive.index}` : '';
+      const sql = `SELECT ${EVENT_COLUMNS} FROM events${indexed} WHERE ${[`${drive.column} = ?`, ...where].join(' AND ')}${tail}`;
       const streams = drive.values.map((value) => this.stream(this.db.prepare(sql), [value, ...params, ...tailParams]));
       return streams.length === 1 && streams[0] !== undefined ? streams[0] : mergeBySeq(streams, limit ?? Infinity);
     });
@@ -539,13 +553,30 @@ export class EventLogReader {
     this.db.close();
   }
 
+  /** Whether the log has the index `name` (a log whose run did not finish may lack the event indexes). */
+  private hasIndex(name: string): boolean {
+    return this.statement("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) !== undefined;
+  }
+
   /** The seq of the first event at or after `vtime` (the event count when there is none). */
   private firstSeqAtOrAfter(vtime: VTime): number {
     return this.guard(() => {
-      const row = this.statement('SELECT seq FROM events WHERE vtime >= ? ORDER BY vtime, seq LIMIT 1').get(vtime) as
-        | { seq: number }
-        | undefined;
-      return row?.seq ?? this.count();
+      if (this.hasIndex('events_vtime')) {
+        const row = this.statement('SELECT seq FROM events WHERE vtime >= ? ORDER BY vtime, seq LIMIT 1').get(vtime) as
+          | { seq: number }
+          | undefined;
+        return row?.seq ?? this.count();
+      }
+      // Without the index: vtime never decreases along seq, and seqs are dense, so bisect.
+      const at = this.statement('SELECT vtime FROM events WHERE seq = ?');
+      let lo = 0;
+      let hi = this.count();
+      while (lo < hi) {
+        const mid = Math.floor((lo + hi) / 2);
+        if ((at.get(mid) as { vtime: number }).vtime >= vtime) hi = mid;
+        else lo = mid + 1;
+      }
+      return lo;
     });
   }
 

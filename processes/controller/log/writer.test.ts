@@ -215,6 +215,25 @@ describe('EventLogWriter', () => {
     ]);
   });
 
+  it('EventLogWriter with deferred indexes builds them when the run finishes, and writes the same log', () => {
+    const dir = tempDir();
+    const indexes = (path: string): string[] =>
+      query<{ name: string }>(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name").map((r) => r.name);
+    const fingerprints: string[] = [];
+    for (const deferIndexes of [false, true]) {
+      const path = join(dir, `${String(deferIndexes)}.db`);
+      const writer = EventLogWriter.open(path, { dpulabVersion: '0.1.0-test', deferIndexes });
+      writer.beginRun(testRunInfo());
+      writer.append(testEvents(0, 50));
+      writer.flush();
+      expect(indexes(path)).toEqual(deferIndexes ? [] : ['events_kind', 'events_node', 'events_vtime']);
+      fingerprints.push(writer.finishRun({ status: 'completed', endVtime: 1000, exitReason: null }));
+      writer.close();
+      expect(indexes(path)).toEqual(['events_kind', 'events_node', 'events_vtime']);
+    }
+    expect(fingerprints[1]).toBe(fingerprints[0]);
+  });
+
   it('EventLogWriter close commits buffered events of an unfinished run and leaves it running', () => {
     const path = join(tempDir(), 'run.db');
     const writer = openWriter(path, { checkpointInterval: 10 });

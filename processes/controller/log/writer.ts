@@ -4,7 +4,7 @@ import type { RecordedEvent, VTime } from '../../../shared/events.js';
 import type { ResolvedTopology, ResolvedWire } from '../../../shared/topology/types.js';
 import { EventLogWriteError, InvalidEventError } from './errors.js';
 import { Fingerprint } from './fingerprint.js';
-import { createSchema, LOG_FORMAT, SQLITE_MAGIC, type RunMode, type RunStatus, type RunVersions } from './schema.js';
+import { createEventIndexes, createSchema, LOG_FORMAT, SQLITE_MAGIC, type RunMode, type RunStatus, type RunVersions } from './schema.js';
 
 /** Events buffered before the writer commits them on its own. */
 export const DEFAULT_BATCH_SIZE = 4096;
@@ -22,6 +22,11 @@ export interface EventLogWriterOptions {
   readonly batchSize?: number;
   /** Write a checkpoint every this many events (default DEFAULT_CHECKPOINT_INTERVAL). */
   readonly checkpointInterval?: number;
+  /**
+   * Create the secondary indexes of `events` when the run finishes (or the log closes) instead
+   * of at the start: inserts run faster, and readers of a live run must do without them.
+   */
+  readonly deferIndexes?: boolean;
 }
 
 /** The scenario a run executes, as given and as resolved. */
@@ -186,6 +191,8 @@ export class EventLogWriter {
   private readonly batchSize: number;
   private readonly checkpointInterval: number;
   private readonly dpulabVersion: string;
+  /** Whether the event indexes are still to be created (deferIndexes). */
+  private indexesPending: boolean;
   private readonly counters: Mutable<EventLogWriterStats> = { commits: 0, appended: 0, written: 0, checkpoints: 0 };
 
   private fingerprint = new Fingerprint();
@@ -199,6 +206,7 @@ export class EventLogWriter {
   private readonly insertEvent: Database.Statement;
   private readonly insertCheckpoint: Database.Statement;
   private readonly insertKind: Database.Statement;
+  private readonly insertSnapshot: Database.Statement;
   private readonly insertNode: Database.Statement;
   private readonly updateNode: Database.Statement;
   private readonly writeBatch: (events: readonly RecordedEvent[], fingerprint: Fingerprint) => { checkpoints: number; kinds: string[] };
@@ -209,10 +217,12 @@ export class EventLogWriter {
     this.dpulabVersion = options.dpulabVersion;
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     this.checkpointInterval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
+    this.indexesPending = options.deferIndexes ?? false;
 
     this.insertEvent = db.prepare('INSERT INTO events (seq, vtime, node, kind, cause, payload, volatile) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertCheckpoint = db.prepare('INSERT INTO checkpoints (seq, vtime, fingerprint) VALUES (?, ?, ?)');
     this.insertKind = db.prepare('INSERT OR IGNORE INTO event_kinds (kind, description) VALUES (?, ?)');
+    this.insertSnapshot = db.prepare('INSERT OR REPLACE INTO snapshots (seq, node, state) VALUES (?, ?, ?)');
     this.insertNode = db.prepare(
       'INSERT INTO nodes (id, kind, incarnation, pid, machine, started_wall) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -270,7 +280,7 @@ export class EventLogWriter {
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      createSchema(db, options.dpulabVersion);
+      createSchema(db, options.dpulabVersion, { eventIndexes: !(options.deferIndexes ?? false) });
       const writer = new EventLogWriter(path, db, options);
       writer.counters.commits += 1;
       return writer;
@@ -405,6 +415,19 @@ export class EventLogWriter {
     while (this.buffer.length >= this.batchSize) this.commit(this.batchSize);
   }
 
+  /**
+   * Stores a snapshot: `node`'s state (msgpack) after events [0, seq), which must all have been
+   * appended. Commits the buffered events first, so a snapshot never covers events the file lacks.
+   */
+  recordSnapshot(seq: number, node: string, state: Uint8Array): void {
+    this.requireState('running', 'recordSnapshot');
+    requireSafeInteger('Snapshot seq', seq);
+    if (seq > this.nextSeq) throw new EventLogWriteError('invalid-argument', `Snapshot at ${String(seq)} covers events not appended yet (${String(this.nextSeq)} so far)`);
+    this.flush();
+    this.insertSnapshot.run(seq, node, state);
+    this.counters.commits += 1;
+  }
+
   /** Commits every buffered event now. */
   flush(): void {
     if (this.state === 'closed') throw new EventLogWriteError('bad-state', `Cannot flush: the event log ${this.path} is closed`);
@@ -429,7 +452,9 @@ export class EventLogWriter {
     this.db.transaction(() => {
       if (needsCheckpoint) this.insertCheckpoint.run(count, this.lastWrittenVtime, fingerprint);
       update.run(end.endVtime, count, fingerprint, end.status, end.exitReason, end.endedWall ?? nowIso());
+      if (this.indexesPending) createEventIndexes(this.db);
     })();
+    this.indexesPending = false;
     this.counters.commits += 1;
     if (needsCheckpoint) this.counters.checkpoints += 1;
     this.state = 'finished';
@@ -446,6 +471,12 @@ export class EventLogWriter {
       if (this.buffer.length > 0) this.commit(this.buffer.length);
     } finally {
       this.state = 'closed';
+      try {
+        // A run that never finished still leaves a log with the usual indexes.
+        if (this.indexesPending) createEventIndexes(this.db);
+      } catch {
+        // The reader does without them.
+      }
       try {
         // Best effort: a reader still holding the file keeps it in WAL mode, which is harmless.
         this.db.pragma('wal_checkpoint(TRUNCATE)');
