@@ -45,7 +45,9 @@ export type EventLogWriteErrorCode =
   /** An event's vtime is lower than the previous event's. */
   | 'vtime-backwards'
   /** A run or node field out of range (a seed that is not a safe integer, a negative time). */
-  | 'invalid-argument';
+  | 'invalid-argument'
+  /** Another writer holds the log's lock (the message names it): one writer per log. */
+  | 'locked';
 
 /** A programming or usage error detected by the writer; nothing of the offending call was kept. */
 export class EventLogWriteError extends Error {

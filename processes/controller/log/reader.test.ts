@@ -393,7 +393,7 @@ describe('EventLogReader.verifyFingerprint', () => {
       const result = reader.verifyFingerprint();
       expect(result).toMatchObject({ ok: false, stored: null, events: 35, checkpointsChecked: 3 });
       expect(result.firstBadCheckpoint).toBeUndefined();
-      expect(result.problems).toEqual(['The run has no fingerprint: it never finished (status running)']);
+      expect(result.problems).toEqual(['The run has no fingerprint: it never finished (status crashed)']);
     });
   });
 });

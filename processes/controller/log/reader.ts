@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { RecordedEvent, VTime } from '../../../shared/events.js';
 import { EventLogError, InvalidEventError } from './errors.js';
 import { Fingerprint } from './fingerprint.js';
+import { EventLogLock } from './lock.js';
 import {
   LOG_FORMAT,
   REQUIRED_TABLES,
@@ -219,6 +220,7 @@ export class EventLogReader {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
+  private writerGone = false;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
@@ -308,13 +310,25 @@ export class EventLogReader {
         endVtime: row.end_vtime as number | null,
         events: row.events as number,
         fingerprint: row.fingerprint as string | null,
-        status: row.status as RunStatus,
+        status: this.reportedStatus(row.status as RunStatus),
         exitReason: row.exit_reason as string | null,
         versions,
         startedWall: row.started_wall as string,
         endedWall: row.ended_wall as string | null,
       };
     });
+  }
+
+  /**
+   * A stored `running` is `crashed` once nobody holds the log's lock: the writer holds it for the
+   * whole run and the kernel releases it when the writer dies. Once crashed, always crashed.
+   */
+  private reportedStatus(stored: RunStatus): RunRecord['status'] {
+    if (stored !== 'running') return stored;
+    if (this.writerGone) return 'crashed';
+    // A lock file that cannot be probed (read-only media) says nothing: keep what is stored.
+    this.writerGone = EventLogLock.holder(this.path) === null;
+    return this.writerGone ? 'crashed' : 'running';
   }
 
   /** Every node start, ordered by id then incarnation. */

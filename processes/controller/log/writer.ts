@@ -4,6 +4,7 @@ import type { RecordedEvent, VTime } from '../../../shared/events.js';
 import type { ResolvedTopology, ResolvedWire } from '../../../shared/topology/types.js';
 import { EventLogWriteError, InvalidEventError } from './errors.js';
 import { Fingerprint } from './fingerprint.js';
+import { EventLogLock } from './lock.js';
 import { createSchema, LOG_FORMAT, SQLITE_MAGIC, type RunMode, type RunStatus, type RunVersions } from './schema.js';
 
 /** Events buffered before the writer commits them on its own. */
@@ -96,6 +97,8 @@ export interface EventLogWriterStats {
   readonly written: number;
   /** Checkpoint rows committed. */
   readonly checkpoints: number;
+  /** WAL checkpoints that folded the WAL into the database file (see `foldWal`). */
+  readonly walCheckpoints: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -186,7 +189,8 @@ export class EventLogWriter {
   private readonly batchSize: number;
   private readonly checkpointInterval: number;
   private readonly dpulabVersion: string;
-  private readonly counters: Mutable<EventLogWriterStats> = { commits: 0, appended: 0, written: 0, checkpoints: 0 };
+  private readonly counters: Mutable<EventLogWriterStats> = { commits: 0, appended: 0, written: 0, checkpoints: 0, walCheckpoints: 0 };
+  private readonly lock: EventLogLock;
 
   private fingerprint = new Fingerprint();
   private buffer: RecordedEvent[] = [];
@@ -203,9 +207,10 @@ export class EventLogWriter {
   private readonly updateNode: Database.Statement;
   private readonly writeBatch: (events: readonly RecordedEvent[], fingerprint: Fingerprint) => { checkpoints: number; kinds: string[] };
 
-  private constructor(path: string, db: Database.Database, options: EventLogWriterOptions) {
+  private constructor(path: string, db: Database.Database, lock: EventLogLock, options: EventLogWriterOptions) {
     this.path = path;
     this.db = db;
+    this.lock = lock;
     this.dpulabVersion = options.dpulabVersion;
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     this.checkpointInterval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
@@ -241,14 +246,27 @@ export class EventLogWriter {
   }
 
   /**
-   * Creates the log at `path` with the current schema, in WAL mode.
+   * Creates the log at `path` with the current schema, in WAL mode, and holds its lock (see
+   * lock.ts) until `close`.
    *
-   * Refuses (EventLogWriteError) a path holding anything but nothing, an empty file, or, with
-   * `overwrite`, an existing dpulab event log; a foreign file is never modified.
+   * Refuses (EventLogWriteError) a log another writer holds ('locked', naming the holder), and a
+   * path holding anything but nothing, an empty file, or, with `overwrite`, an existing dpulab
+   * event log; a foreign file is never modified.
    */
   static open(path: string, options: EventLogWriterOptions): EventLogWriter {
     if (options.batchSize !== undefined) requireSafeInteger('Batch size', options.batchSize, 1);
     if (options.checkpointInterval !== undefined) requireSafeInteger('Checkpoint interval', options.checkpointInterval, 1);
+    // The lock comes first: a second run must not remove the log of the first, even with overwrite.
+    const lock = EventLogLock.acquire(path);
+    try {
+      return EventLogWriter.create(path, lock, options);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  private static create(path: string, lock: EventLogLock, options: EventLogWriterOptions): EventLogWriter {
     const existing = inspectExisting(path);
     switch (existing.state) {
       case 'foreign':
@@ -271,7 +289,7 @@ export class EventLogWriter {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       createSchema(db, options.dpulabVersion);
-      const writer = new EventLogWriter(path, db, options);
+      const writer = new EventLogWriter(path, db, lock, options);
       writer.counters.commits += 1;
       return writer;
     } catch (err) {
@@ -329,6 +347,7 @@ export class EventLogWriter {
     this.counters.commits += 1;
     for (const [kind] of kinds) this.knownKinds.add(kind);
     this.state = 'running';
+    this.foldWal();
   }
 
   /** Records the start of a node process (one row per id and incarnation). */
@@ -365,6 +384,7 @@ export class EventLogWriter {
       }
     })();
     this.counters.commits += 1;
+    this.foldWal();
   }
 
   /**
@@ -433,6 +453,7 @@ export class EventLogWriter {
     this.counters.commits += 1;
     if (needsCheckpoint) this.counters.checkpoints += 1;
     this.state = 'finished';
+    this.foldWal();
     return fingerprint;
   }
 
@@ -454,6 +475,22 @@ export class EventLogWriter {
         // The database stays valid in WAL mode; SQLite folds the WAL in on the next open.
       }
       this.db.close();
+      this.lock.release();
+    }
+  }
+
+  /**
+   * Copies what the WAL holds into the database file (a passive WAL checkpoint: it never waits
+   * for readers), so that the `.db` file alone, copied or left behind by a crash, is a readable
+   * log up to here. Called when the run starts, with every fingerprint checkpoint and at its end,
+   * so what the file alone holds can always be verified against a checkpoint.
+   */
+  private foldWal(): void {
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+      this.counters.walCheckpoints += 1;
+    } catch {
+      // A reader in the middle of a transaction may hold it back; the next fold catches up.
     }
   }
 
@@ -470,6 +507,7 @@ export class EventLogWriter {
     this.counters.commits += 1;
     this.counters.written += batch.length;
     this.counters.checkpoints += checkpoints;
+    if (checkpoints > 0) this.foldWal();
   }
 
   private requireState(state: 'created' | 'running', call: string): void {
