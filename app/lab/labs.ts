@@ -144,8 +144,10 @@ export function gradeLog(lab: Lab, db: string): LogGrade {
     if (run.scenarioName === null || !(run.scenarioName === lab.name || run.scenarioName.startsWith(`${lab.name}+`))) {
       warnings.push(`The run was not started from lab ${lab.name} (its scenario is ${run.scenarioName ?? 'none'}): its starting steps may be missing`);
     }
-    if (run.status === 'running') warnings.push('The run has not finished (or its controller died): checks that wait for the end are still pending');
-    return { grade: grader.grade(run.status !== 'running'), run, warnings };
+    if (run.status === 'running') warnings.push('The run has not finished: checks that wait for the end are still pending');
+    if (run.status === 'crashed') warnings.push('The run never finished (its controller died): checks that wait for the end stay pending');
+    const ended = run.status !== 'running' && run.status !== 'crashed';
+    return { grade: grader.grade(ended), run, warnings };
   } finally {
     reader.close();
   }
