@@ -5,6 +5,7 @@
 export const EVENT_KINDS: Readonly<Record<string, string>> = {
   'node.start': 'The controller started a node (payload: node, kind, incarnation; volatile: pid, mode)',
   'node.exit': 'A node ended (payload: node, incarnation, code, signal, planned, reason)',
+  'run.stop': 'The run stopped before its end; recorded before the exits of the stop (payload: reason interrupted|event-budget, detail)',
   'node.error': 'A node core failed to handle a message and went on (payload: message, while; volatile: stack)',
   'input.link': 'Input: a wire was taken down or brought up (payload: wire, state)',
   'input.kill': 'Input: a node process is killed with SIGKILL (payload: node)',

@@ -44,7 +44,37 @@ export interface ControllerOptions {
   readonly onProgress?: (progress: RunProgress) => void;
   /** Wall clock for pacing and progress; the only clock the controller reads. */
   readonly wallClock?: () => number;
+  /**
+   * Most events allowed in one virtual millisecond (DEFAULT_EVENT_BUDGET_PER_MS when absent,
+   * Infinity for none). A run that goes over stops after the window with status `failed`, instead
+   * of filling a disk with a switching loop.
+   */
+  readonly eventBudgetPerMs?: number;
+  /**
+   * A replay of a run that stopped early: stop where the recording's `run.stop` event is (its seq)
+   * and record the same stop. The replay does not apply the event budget: the recording says where
+   * the run stopped.
+   */
+  readonly stopAt?: RecordedStop;
 }
+
+/** Why a run stopped before its end, as its `run.stop` event says. */
+export interface RecordedStop {
+  /** The seq of the `run.stop` event. */
+  readonly seq: number;
+  readonly reason: StopReason;
+  readonly detail: string | null;
+}
+
+/** `interrupted`: Ctrl-C, SIGTERM, a UI stop; `event-budget`: too many events in a virtual millisecond. */
+export type StopReason = 'interrupted' | 'event-budget';
+
+/**
+ * Events one virtual millisecond may hold before the run is stopped as runaway. The default lab's
+ * busiest millisecond (a vMotion's pre-copy) holds about 3,000; a switching loop without loop
+ * prevention makes over 100,000.
+ */
+export const DEFAULT_EVENT_BUDGET_PER_MS = 50_000;
 
 export interface RunProgress {
   readonly vtime: VTime;
@@ -54,7 +84,10 @@ export interface RunProgress {
 }
 
 export interface ControllerResult {
-  readonly status: 'completed' | 'interrupted' | 'stopped-by-sink';
+  /** `failed`: the run went over its event budget (see `reason`). */
+  readonly status: 'completed' | 'interrupted' | 'failed' | 'stopped-by-sink';
+  /** Why a run stopped early, in words; null for a completed run. */
+  readonly reason: string | null;
   readonly events: number;
   readonly windows: number;
   readonly virtualTimeNs: VTime;
@@ -90,6 +123,12 @@ export class Controller {
   /** Counts `schedule` calls, so a window planned before one can be planned again. */
   private scheduled = 0;
   private interrupted = false;
+  /** Set when the event budget is exceeded: the run stops at the next window boundary. */
+  private overBudget: string | null = null;
+  private readonly budgetPerMs: number;
+  /** Events committed per virtual millisecond, for the budget: the current millisecond only. */
+  private budgetMs = -1;
+  private budgetCount = 0;
   private paused = false;
   private stepRequested = false;
   private resumeWaiters: Array<() => void> = [];
@@ -102,6 +141,7 @@ export class Controller {
     this.pending = [...options.inputs].sort((a, b) => a.atNs - b.atNs);
     this.speed = options.pace?.speed ?? 0;
     this.wallClock = options.wallClock ?? (() => Date.now());
+    this.budgetPerMs = options.stopAt ? Infinity : (options.eventBudgetPerMs ?? DEFAULT_EVENT_BUDGET_PER_MS);
     for (const node of options.topology.nodes) {
       let min = Infinity;
       for (const w of options.topology.wires) {
@@ -181,11 +221,12 @@ export class Controller {
     let inputs = bootInputs;
     let endDelivered = false;
 
+    let stop: { reason: StopReason; detail: string | null } | null = null;
     for (;;) {
-      if (this.interrupted) {
-        status = 'interrupted';
-        break;
-      }
+      // A run stops only here, between windows, before anything of the next window is planned:
+      // a replay stops at the same place by counting events (the `run.stop` event's seq).
+      stop = this.stopRequest(windowEvents.length);
+      if (stop !== null) break;
       // The earliest thing that can happen anywhere.
       const alive = cluster.alive();
       const nextOf = new Map<string, VTime>();
@@ -198,6 +239,15 @@ export class Controller {
       let T = Math.min(...nextOf.values(), nextInput, endDelivered ? Infinity : endNs);
       if (!Number.isFinite(T)) break;
       T = Math.max(T, this.vtime);
+
+      // Pause, step and real-time pacing, before the window's inputs are planned: a stop asked
+      // for meanwhile is taken at the top of the loop with nothing of this window done.
+      const scheduled = this.scheduled;
+      const allowed = await this.paced(T);
+      if (this.scheduled !== scheduled || this.interrupted) {
+        // An input arrived while we waited for the wall clock: plan this window again around it.
+        continue;
+      }
 
       // Inputs due now: record them, plan them; kills happen here, at the boundary.
       while (this.pending.length > 0 && this.pending[0]!.atNs <= T && this.pending[0]!.atNs < endNs) {
@@ -244,17 +294,7 @@ export class Controller {
       for (const [id, t] of nextOf) horizon = Math.min(horizon, t + (this.minOut.get(id) ?? Infinity));
       horizon = Math.min(horizon, nextInput);
       if (!endDelivered) horizon = Math.min(horizon, endNs);
-      const scheduled = this.scheduled;
-      horizon = await this.paced(T, horizon);
-      if (this.scheduled !== scheduled) {
-        // An input arrived while we waited for the wall clock: plan this window again around it.
-        // What was already planned (inputs, events) carries over; nothing has run yet.
-        continue;
-      }
-      if (this.interrupted) {
-        status = 'interrupted';
-        break;
-      }
+      horizon = Math.min(horizon, allowed);
       if (!Number.isFinite(horizon)) horizon = endNs + 1;
 
       const participants = [...nextOf].filter(([, t]) => t < horizon).map(([id]) => id);
@@ -278,6 +318,10 @@ export class Controller {
       if (endDelivered && cluster.alive().every((id) => !Number.isFinite(cluster.nextTime(id)))) break;
     }
 
+    if (stop !== null) {
+      status = stop.reason === 'interrupted' ? 'interrupted' : 'failed';
+      windowEvents.push(this.controllerEvent(this.vtime, 'run.stop', { reason: stop.reason, detail: stop.detail }));
+    }
     // Planned exits at the end, in node order, so they are part of the deterministic log.
     const exits = await cluster.stop();
     const endTime = status === 'completed' ? endNs : this.vtime;
@@ -286,6 +330,7 @@ export class Controller {
     if (status !== 'stopped-by-sink') this.commit(windowEvents.concat(exits.map((exit) => this.exitEvent(endTime, exit))));
     return {
       status,
+      reason: stop === null ? null : stop.detail === null ? stop.reason : stop.detail,
       events: this.seq,
       windows: this.windows,
       virtualTimeNs: endTime,
@@ -294,12 +339,39 @@ export class Controller {
     };
   }
 
+  /** Whether the run must stop now, and why; `uncommitted` events are planned but have no seq yet. */
+  private stopRequest(uncommitted: number): { reason: StopReason; detail: string | null } | null {
+    const replayed = this.options.stopAt;
+    if (replayed) {
+      return this.seq + uncommitted >= replayed.seq ? { reason: replayed.reason, detail: replayed.detail } : null;
+    }
+    if (this.overBudget !== null) return { reason: 'event-budget', detail: this.overBudget };
+    if (this.interrupted) return { reason: 'interrupted', detail: null };
+    return null;
+  }
+
+  /** Counts events per virtual millisecond; the first millisecond over budget stops the run. */
+  private countForBudget(vtime: VTime): void {
+    const ms = Math.floor(vtime / 1_000_000);
+    if (ms !== this.budgetMs) {
+      this.budgetMs = ms;
+      this.budgetCount = 0;
+    }
+    this.budgetCount++;
+    if (this.budgetCount === this.budgetPerMs + 1 && this.overBudget === null) {
+      this.overBudget =
+        `Event budget exceeded: more than ${this.budgetPerMs} events in the virtual millisecond at ${ms} ms ` +
+        '(a switching loop or a broadcast storm?); the run was stopped';
+    }
+  }
+
   /** Orders a window's events, gives them their seq and resolves their causes; hands them to the sink. */
   private commit(events: NodeEvent[]): boolean {
     if (events.length === 0) return true;
     events.sort(compareNodeEvents);
     const recorded: RecordedEvent[] = [];
     for (const e of events) {
+      if (this.budgetPerMs !== Infinity) this.countForBudget(e.vtime);
       const seq = this.seq++;
       let bySeq = this.seqOf.get(e.node);
       if (!bySeq) this.seqOf.set(e.node, (bySeq = []));
@@ -335,23 +407,26 @@ export class Controller {
     return { arrival, srcSeq: this.inputSeq++, causeSeq, input };
   }
 
-  /** Applies pause, step and real-time pacing to a proposed horizon. */
-  private async paced(T: VTime, horizon: VTime): Promise<VTime> {
+  /**
+   * Applies pause, step and real-time pacing to a window starting at T: waits until it may run,
+   * and returns the latest horizon it may have (Infinity in batch mode).
+   */
+  private async paced(T: VTime): Promise<VTime> {
     for (;;) {
-      if (this.interrupted) return horizon;
+      if (this.interrupted) return Infinity;
       if (this.paused && !this.stepRequested) {
         await new Promise<void>((resolve) => this.resumeWaiters.push(resolve));
         continue;
       }
       if (this.paused && this.stepRequested) {
         this.stepRequested = false;
-        return Math.min(horizon, T + 1);
+        return T + 1;
       }
-      if (this.speed <= 0) return horizon;
+      if (this.speed <= 0) return Infinity;
       const wall = this.wallClock();
       this.paceOrigin ??= { wall, vtime: T };
       const allowed = this.paceOrigin.vtime + Math.floor((wall - this.paceOrigin.wall) * 1e6 * this.speed);
-      if (allowed > T) return Math.min(horizon, allowed);
+      if (allowed > T) return allowed;
       // Nothing to handle yet, but the virtual clock still moves with the wall clock.
       this.vtime = Math.max(this.vtime, allowed);
       const waitMs = Math.min(50, Math.max(1, (T - allowed) / 1e6 / this.speed));

@@ -146,6 +146,9 @@ export class MultiProcessCluster implements Cluster {
     const child = spawn(process.execPath, [main, '--node', id, '--incarnation', String(incarnation), '--control', `ipc://${this.runDir}/ctl`], {
       // stdin is the lifeline: when the controller dies, the pipe closes and the node exits.
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C reaches the controller only, which stops the
+      // run in order; a node still starting up would otherwise die of it.
+      detached: true,
     });
     const incoming = [...this.directions].filter(([, d]) => d.to === id).map(([dir]) => dir);
     const live: LiveNode = { id, incarnation, child, identity, pid: child.pid ?? -1, exit: null, planned: false, incoming };

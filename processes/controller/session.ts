@@ -63,6 +63,8 @@ export interface RunSummary {
   readonly wallMs: number;
   readonly mode: RunMode;
   readonly status: 'completed' | 'interrupted' | 'failed';
+  /** Why the run failed or what crashed, in words; null when nothing did. */
+  readonly reason: string | null;
   readonly topology: string;
   readonly scenario: string;
   readonly nodes: Array<{ id: string; kind: string; pid: number }>;
@@ -192,8 +194,9 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     let reason: string | null = null;
     try {
       const result = await controller.run();
-      status = result.status === 'completed' ? 'completed' : 'interrupted';
-      reason = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
+      status = result.status === 'completed' ? 'completed' : result.status === 'failed' ? 'failed' : 'interrupted';
+      const crashed = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
+      reason = [result.status === 'failed' ? result.reason : null, crashed].filter((r) => r !== null).join('; ') || null;
       const fingerprint = writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
       return {
         db,
@@ -205,6 +208,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         wallMs: Date.now() - started,
         mode,
         status,
+        reason,
         topology: prepared.topology.name,
         scenario: prepared.scenario.name,
         nodes: result.nodes.map((n) => ({ id: n.id, kind: n.kind, pid: n.pid })),

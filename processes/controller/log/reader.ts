@@ -65,6 +65,13 @@ export interface FingerprintVerification {
   readonly checkpointsChecked: number;
   /** The earliest checkpoint that does not match, if any. */
   readonly firstBadCheckpoint?: BadCheckpoint;
+  /**
+   * The events are dense and every checkpoint matches: what `ok` means for a run that never
+   * finished (and so has no run fingerprint to compare).
+   */
+  readonly checkpointsOk: boolean;
+  /** The seq of the last checkpoint that matches with none bad before it (0 when none does). */
+  readonly verifiedThrough: number;
   /** What is wrong, one sentence each; empty when ok. */
   readonly problems: readonly string[];
 }
@@ -471,6 +478,7 @@ export class EventLogReader {
     let checked = 0;
     let next = 0;
     let previousCheckpoint = 0;
+    let verifiedThrough = 0;
     let poisoned = false;
 
     const compareCheckpoints = (): void => {
@@ -480,6 +488,7 @@ export class EventLogReader {
         const recomputed = poisoned ? null : fp.digestHex();
         if (cp.seq === fp.events && recomputed === cp.fingerprint) {
           previousCheckpoint = cp.seq;
+          if (firstBad === undefined) verifiedThrough = cp.seq;
           continue;
         }
         if (firstBad === undefined) {
@@ -518,6 +527,7 @@ export class EventLogReader {
     }
 
     const recomputed = fp.digestHex();
+    const checkpointsOk = problems.length === 0;
     if (run.fingerprint === null) {
       problems.push(`The run has no fingerprint: it never finished (status ${run.status})`);
     } else {
@@ -530,6 +540,8 @@ export class EventLogReader {
       stored: run.fingerprint,
       events: fp.events,
       checkpointsChecked: checked,
+      checkpointsOk,
+      verifiedThrough,
       problems,
     };
     return firstBad === undefined ? result : { ...result, firstBadCheckpoint: firstBad };
