@@ -69,7 +69,7 @@ export async function runCommand(topologyPath: string | undefined, flags: RunFla
   }
   // The shell convention for a command stopped by a signal: 128 + its number.
   if (summary.status === 'interrupted') process.exitCode = stoppedBy === 'SIGTERM' ? 143 : 130;
-  else if (summary.crashed.length > 0) process.exitCode = 1;
+  else if (summary.status === 'failed' || summary.crashed.length > 0) process.exitCode = 1;
 }
 
 function parseUntil(text: string): number {
@@ -103,6 +103,7 @@ function readableSummary(s: RunSummary): string {
   const lines: string[] = [];
   lines.push(`dpulab run: ${s.topology} / ${s.scenario}, seed ${s.seed}, ${s.mode}: ${s.status}`);
   lines.push(`  ${s.events} events in ${s.windows} windows, ${vtime(s.virtualTimeNs)} virtual in ${s.wallMs} ms wall`);
+  if (s.status === 'failed' && s.reason !== null) lines.push(`  ! ${s.reason}`);
   lines.push(`  fingerprint ${s.fingerprint}`);
   lines.push(`  event log   ${s.db}`);
   lines.push('');

@@ -51,6 +51,8 @@ export interface RunOptions {
   /** Where node log lines and controller warnings go. */
   readonly log?: (line: string) => void;
   readonly onProgress?: (progress: RunProgress) => void;
+  /** Most events in one virtual millisecond before the run fails as runaway (DEFAULT_EVENT_BUDGET_PER_MS). */
+  readonly eventBudgetPerMs?: number;
 }
 
 export interface RunSummary {
@@ -187,6 +189,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     plan: (record) => planInput(prepared.topology, record),
     ...(options.pace ? { pace: options.pace } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.eventBudgetPerMs !== undefined ? { eventBudgetPerMs: options.eventBudgetPerMs } : {}),
   });
   const started = Date.now();
   const done = (async (): Promise<RunSummary> => {
