@@ -1,16 +1,16 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { decode } from '../shared/codec.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
+import { runDirBase } from '../processes/controller/run-dir.js';
 import { childrenOf, committedEvents, dpulab, eventually, exited, isAlive, nodeProcesses, startDpulab, tempDir } from './support/cli.js';
 
-/** Run directories in tmp whose controller.pid names `pid`. */
+/** Run directories (in the user's run directory base) whose controller.pid names `pid`. */
 function runDirsOf(pid: number): string[] {
-  return readdirSync(tmpdir())
+  return readdirSync(runDirBase())
     .filter((d) => d.startsWith('dpl-'))
-    .map((d) => join(tmpdir(), d))
+    .map((d) => join(runDirBase(), d))
     .filter((dir) => {
       try {
         return readFileSync(join(dir, 'controller.pid'), 'utf8') === String(pid);

@@ -1,4 +1,5 @@
 import { InputError } from '../../processes/controller/actions.js';
+import { EnvironmentError } from '../../processes/controller/environment.js';
 import { EventLogError, EventLogWriteError } from '../../processes/controller/log/errors.js';
 import { LabError } from '../../shared/lab/errors.js';
 import { ScenarioError } from '../../shared/scenario/load.js';
@@ -15,7 +16,10 @@ export class CliError extends Error {
   }
 }
 
-/** Errors that are the user's input, not a dpulab bug: their message is the whole story. */
+/**
+ * Errors that are the user's input or the machine's refusal (a full disk, a read-only place), not
+ * a dpulab bug: their message is the whole story.
+ */
 function isInputError(error: unknown): error is Error {
   return (
     error instanceof CliError ||
@@ -26,7 +30,8 @@ function isInputError(error: unknown): error is Error {
     error instanceof EventLogError ||
     error instanceof EventLogWriteError ||
     error instanceof InputError ||
-    error instanceof UnitError
+    error instanceof UnitError ||
+    error instanceof EnvironmentError
   );
 }
 

@@ -4,6 +4,7 @@
  * recorded run against its tasks.
  */
 import { join } from 'node:path';
+import { fileNamePart } from '../../shared/file-name.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { startRun, type RunSummary } from '../../processes/controller/session.js';
 import { builtinLab } from '../../shared/lab/builtin/index.js';
@@ -22,7 +23,7 @@ function integer(value: string): number {
 
 function defaultDbPath(lab: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return join(process.cwd(), 'runs', `lab-${lab}-seed${seed}-${stamp}-${process.pid}.db`);
+  return join(process.cwd(), 'runs', `lab-${fileNamePart(lab)}-seed${seed}-${stamp}-${process.pid}.db`);
 }
 
 const STATUS_WORDS: Record<TaskGrade['status'], string> = { passed: 'passed', failed: 'FAILED', pending: 'pending' };

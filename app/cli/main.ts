@@ -26,6 +26,14 @@ function positive(value: string): number {
   return n;
 }
 
+// A reader that goes away (`dpulab log DB | head`) is not an error: stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const program = new Command()
   .name('dpulab')
   .description('Emulates x86 hypervisor hosts with DPUs: one OS process per box, ZeroMQ wires, a replayable SQLite event log')

@@ -1,5 +1,5 @@
 import { verifyReplay, type ReplayVerdict } from '../../processes/controller/replay.js';
-import { compactPayload, jsonSafe, vtime } from './format.js';
+import { compactPayload, jsonSafe, printable, vtime } from './format.js';
 
 interface ReplayFlags {
   verify?: boolean;
@@ -16,7 +16,8 @@ export async function replayCommand(db: string, flags: ReplayFlags): Promise<voi
   } else {
     const lines = [`dpulab replay ${db} (${verdict.mode}): ${headline(verdict)}`];
     if (verdict.outcome === 'incomplete') {
-      lines.push(`  the run never finished (its controller died, or it is still being written); its log ends at ${vtime(verdict.lastVtime ?? 0)}`);
+      const why = verdict.recordedStatus === 'failed' ? `it failed: ${verdict.exitReason ?? 'no reason recorded'}` : 'its controller died, or it is still being written';
+      lines.push(`  the run never finished (${why}); its log ends at ${vtime(verdict.lastVtime ?? 0)}`);
       lines.push(`  ${verdict.replayedEvents} of ${verdict.recordedEvents} recorded events re-executed identically in ${verdict.wallMs} ms`);
       lines.push(`  the stored events verify against their checkpoints up to event ${verdict.integrity.verifiedThrough}`);
     } else {
@@ -32,7 +33,7 @@ export async function replayCommand(db: string, flags: ReplayFlags): Promise<voi
       lines.push('  the stored events no longer match the stored fingerprint:');
       for (const p of verdict.integrity.problems) lines.push(`    ${p}`);
     }
-    process.stdout.write(`${lines.join('\n')}\n`);
+    process.stdout.write(`${lines.map(printable).join('\n')}\n`);
   }
   if (!verdict.ok) process.exitCode = 1;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { prepareRun, startRun, type RunSummary, type SourceFile } from '../../processes/controller/session.js';
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import { parseDuration } from '../../shared/units.js';
-import { CliError } from './errors.js';
+import { CliError, exitCodeFor, reportError } from './errors.js';
 import { table, vtime } from './format.js';
 
 interface RunFlags {
@@ -60,7 +60,15 @@ export async function runCommand(topologyPath: string | undefined, flags: RunFla
   process.on('SIGTERM', onSignal);
   process.on('exit', () => handle.killNow());
 
-  const summary = await handle.done;
+  let summary: RunSummary;
+  try {
+    summary = await handle.done;
+  } catch (error) {
+    reportError(error);
+    process.stderr.write(`dpulab: the run was stopped; what was recorded is in ${handle.db}, marked failed\n`);
+    process.exitCode = exitCodeFor(error);
+    return;
+  }
   progress?.clear();
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -1,4 +1,5 @@
 import { dirname, join } from 'node:path';
+import { fileNamePart } from '../../shared/file-name.js';
 import { InvalidArgumentError } from 'commander';
 import { prepareRun } from '../../processes/controller/session.js';
 import { parseDuration } from '../../shared/units.js';
@@ -43,7 +44,7 @@ interface UiFlags {
 
 function defaultRecordPath(topology: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return join(process.cwd(), 'runs', `${topology}-seed${seed}-ui-${stamp}-${process.pid}.db`);
+  return join(process.cwd(), 'runs', `${fileNamePart(topology)}-seed${seed}-ui-${stamp}-${process.pid}.db`);
 }
 
 function liveSession(topologyPath: string | undefined, flags: UiFlags): UiSession {

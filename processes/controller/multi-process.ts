@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Router } from 'zeromq';
 import type { NodeEvent, VTime } from '../../shared/events.js';
@@ -19,6 +18,7 @@ import {
 } from '../runtime/protocol.js';
 import type { Cluster, NodeExit, NodeProcessInfo, WindowReport } from './cluster.js';
 import { PACKAGE_ROOT } from './package-root.js';
+import { createRunDir } from './run-dir.js';
 
 /** How long a node may take to answer the controller before it is declared hung and killed. */
 const NODE_ANSWER_DEADLINE_MS = 30_000;
@@ -27,27 +27,6 @@ const NODE_ANSWER_DEADLINE_MS = 30_000;
  * deadline for a node's first words grows with the number of nodes.
  */
 const STARTUP_DEADLINE_PER_NODE_MS = 500;
-const RUN_DIR_PREFIX = 'dpl-';
-
-/**
- * Removes run directories whose controller is gone (killed before it could clean up), so ipc
- * socket files do not pile up in tmp. A directory is abandoned when the pid in its
- * `controller.pid` no longer runs.
- */
-function removeAbandonedRunDirs(): void {
-  for (const entry of readdirSync(tmpdir())) {
-    if (!entry.startsWith(RUN_DIR_PREFIX)) continue;
-    const dir = join(tmpdir(), entry);
-    try {
-      const pid = Number(readFileSync(join(dir, 'controller.pid'), 'utf8'));
-      if (!Number.isInteger(pid) || pid <= 0) continue;
-      process.kill(pid, 0);
-    } catch (error) {
-      // ESRCH: the controller is gone. Anything else (no pid file, no permission): leave it.
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(dir, { recursive: true, force: true });
-    }
-  }
-}
 /** How long a node may take to say goodbye and exit when asked to stop. */
 const STOP_DEADLINE_MS = 3_000;
 
@@ -113,10 +92,8 @@ export class MultiProcessCluster implements Cluster {
   private readonly topologyJson: string;
 
   constructor(private readonly options: MultiProcessOptions) {
-    removeAbandonedRunDirs();
-    // ipc paths must stay short (about 100 bytes), so the run directory lives directly in tmp.
-    this.runDir = mkdtempSync(join(tmpdir(), RUN_DIR_PREFIX));
-    writeFileSync(join(this.runDir, 'controller.pid'), String(process.pid));
+    // ipc paths must stay short (about 100 bytes): createRunDir checks them.
+    this.runDir = createRunDir(['ctl', ...options.topology.wires.map((_, index) => `w${index}`)]);
     this.topologyJson = JSON.stringify(options.topology);
     this.router = new Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     this.sendQueue = new SendQueue(this.router);

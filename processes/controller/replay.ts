@@ -55,6 +55,10 @@ export interface ReplayVerdict {
   readonly stop: ReplayStop | null;
   /** For an incomplete run: virtual time of its last recorded event. */
   readonly lastVtime: VTime | null;
+  /** The run's status as the reader reports it (`crashed` for a run whose controller died). */
+  readonly recordedStatus: string;
+  /** The run's recorded exit reason. */
+  readonly exitReason: string | null;
   readonly db: string;
   readonly mode: RunMode;
   readonly recordedEvents: number;
@@ -163,8 +167,9 @@ export async function verifyReplay(db: string, options: { mode?: RunMode; log?: 
     const mode = options.mode ?? run.mode;
     const endNs = run.untilNs ?? run.endVtime ?? 0;
     const stop = recordedStop(reader);
-    // A crashed run's log ends anywhere (so does one still being written).
-    const partial = run.status === 'crashed' || run.status === 'running';
+    // A crashed run's log ends anywhere; so does one still being written, and one that failed
+    // without a recorded stop (its log could not be written further: a full disk).
+    const partial = run.status === 'crashed' || run.status === 'running' || (run.status === 'failed' && stop === null);
     const recorded = reader.events()[Symbol.iterator]();
     const sink = new ComparingSink(recorded, partial);
     const cluster = mode === 'in-process' ? new InProcessCluster(topology, run.seed) : new MultiProcessCluster({ topology, seed: run.seed, log });
@@ -187,6 +192,8 @@ export async function verifyReplay(db: string, options: { mode?: RunMode; log?: 
       outcome,
       stop,
       lastVtime: outcome === 'incomplete' ? (last?.vtime ?? 0) : null,
+      recordedStatus: run.status,
+      exitReason: run.exitReason,
       db,
       mode,
       recordedEvents,

@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { RecordedEvent, VTime } from '../../shared/events.js';
 import { EVENT_KINDS } from '../../shared/event-kinds.js';
+import { fileNamePart } from '../../shared/file-name.js';
 import { decode } from '../../shared/codec.js';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/topology/load.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
@@ -148,7 +148,7 @@ function makeCluster(mode: RunMode, topology: ResolvedTopology, seed: number, lo
 
 function defaultDbPath(topology: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return join(process.cwd(), 'runs', `${topology}-seed${seed}-${stamp}-${process.pid}.db`);
+  return join(process.cwd(), 'runs', `${fileNamePart(topology)}-seed${seed}-${stamp}-${process.pid}.db`);
 }
 
 /**
@@ -163,7 +163,6 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   const mode = options.mode ?? 'multi-process';
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const db = options.db ?? defaultDbPath(prepared.topology.name, prepared.seed);
-  mkdirSync(dirname(db), { recursive: true });
   const writer = EventLogWriter.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false });
   writer.beginRun({
     id: `${prepared.topology.name}-seed${prepared.seed}`,
@@ -178,7 +177,15 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     eventKinds: EVENT_KINDS,
   });
   writer.recordWires(prepared.topology.wires);
-  const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
+  let cluster: Cluster;
+  try {
+    cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
+  } catch (error) {
+    // No node started (say the run directory could not be made): the log says why, not `running`.
+    writer.finishRun({ status: 'failed', endVtime: 0, exitReason: error instanceof Error ? error.message : String(error) });
+    writer.close();
+    throw error;
+  }
   const nodeWriter = new NodeLifecycleSink(writer);
   const controller = new Controller({
     topology: prepared.topology,
@@ -195,6 +202,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   const done = (async (): Promise<RunSummary> => {
     let status: RunSummary['status'] = 'failed';
     let reason: string | null = null;
+    let failure: unknown;
     try {
       const result = await controller.run();
       status = result.status === 'completed' ? 'completed' : result.status === 'failed' ? 'failed' : 'interrupted';
@@ -221,6 +229,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         vmotions: nodeWriter.vmotions,
       };
     } catch (error) {
+      failure = error;
       reason = error instanceof Error ? error.message : String(error);
       try {
         writer.finishRun({ status: 'failed', endVtime: controller.now(), exitReason: reason });
@@ -230,7 +239,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       throw error;
     } finally {
       await cluster.dispose();
-      writer.close();
+      closeAfter(writer, failure);
     }
   })();
   return {
@@ -242,6 +251,18 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       if (cluster instanceof MultiProcessCluster) cluster.killAllNow();
     },
   };
+}
+
+/**
+ * Closes the log at the end of a run. A log that cannot be written any more (a full disk) fails
+ * the close too; that is reported by the error that ended the run, if there was one.
+ */
+function closeAfter(writer: EventLogWriter, failure: unknown): void {
+  try {
+    writer.close();
+  } catch (error) {
+    if (failure === undefined) throw error;
+  }
 }
 
 /** Runs to the end and returns the summary. */

@@ -2,6 +2,7 @@ import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { RecordedEvent, VTime } from '../../../shared/events.js';
 import type { ResolvedTopology, ResolvedWire } from '../../../shared/topology/types.js';
+import { environmentError, orEnvironmentError, prepareDirectoryFor } from '../environment.js';
 import { EventLogWriteError, InvalidEventError } from './errors.js';
 import { Fingerprint } from './fingerprint.js';
 import { EventLogLock } from './lock.js';
@@ -256,10 +257,11 @@ export class EventLogWriter {
   static open(path: string, options: EventLogWriterOptions): EventLogWriter {
     if (options.batchSize !== undefined) requireSafeInteger('Batch size', options.batchSize, 1);
     if (options.checkpointInterval !== undefined) requireSafeInteger('Checkpoint interval', options.checkpointInterval, 1);
+    prepareDirectoryFor(path, 'create the event log');
     // The lock comes first: a second run must not remove the log of the first, even with overwrite.
-    const lock = EventLogLock.acquire(path);
+    const lock = orEnvironmentError('lock the event log', path, () => EventLogLock.acquire(path));
     try {
-      return EventLogWriter.create(path, lock, options);
+      return orEnvironmentError('create the event log', path, () => EventLogWriter.create(path, lock, options));
     } catch (err) {
       lock.release();
       throw err;
@@ -294,6 +296,9 @@ export class EventLogWriter {
       return writer;
     } catch (err) {
       db.close();
+      // Whatever was there is gone already (nothing, an empty file or our own old log): leave no
+      // half-made log behind, say on a full disk.
+      for (const file of [path, ...sidecars(path)]) rmSync(file, { force: true });
       throw err;
     }
   }
@@ -435,21 +440,36 @@ export class EventLogWriter {
    * Ends the run: commits buffered events, writes the final checkpoint (unless the last periodic
    * one already covers every event) and the run's status, end time, event count and fingerprint.
    * Returns the run's fingerprint.
+   *
+   * A run ending as `failed` is marked so even when its buffered events cannot be written (a full
+   * disk): they are dropped, the reason says how many, and the fingerprint covers what was written,
+   * so the log still verifies as far as it goes.
    */
   finishRun(end: RunEnd): string {
     this.requireState('running', 'finishRun');
     requireSafeInteger('Run endVtime', end.endVtime);
-    this.flush();
+    let exitReason = end.exitReason;
+    try {
+      this.flush();
+    } catch (err) {
+      if (end.status !== 'failed' || environmentError(err, 'write', this.path) === null) throw err;
+      const lost = this.buffer.length;
+      this.buffer = [];
+      this.nextSeq = this.fingerprint.events;
+      exitReason = `${exitReason ?? 'failed'} (${String(lost)} events that could not be written were lost)`;
+    }
     const count = this.fingerprint.events;
     const fingerprint = this.fingerprint.digestHex();
     const needsCheckpoint = count === 0 || count % this.checkpointInterval !== 0;
     const update = this.db.prepare(
       `UPDATE runs SET end_vtime = ?, events = ?, fingerprint = ?, status = ?, exit_reason = ?, ended_wall = ?`,
     );
-    this.db.transaction(() => {
-      if (needsCheckpoint) this.insertCheckpoint.run(count, this.lastWrittenVtime, fingerprint);
-      update.run(end.endVtime, count, fingerprint, end.status, end.exitReason, end.endedWall ?? nowIso());
-    })();
+    orEnvironmentError('write the event log', this.path, () =>
+      this.db.transaction(() => {
+        if (needsCheckpoint) this.insertCheckpoint.run(count, this.lastWrittenVtime, fingerprint);
+        update.run(end.endVtime, count, fingerprint, end.status, exitReason, end.endedWall ?? nowIso());
+      })(),
+    );
     this.counters.commits += 1;
     if (needsCheckpoint) this.counters.checkpoints += 1;
     this.state = 'finished';
@@ -466,6 +486,7 @@ export class EventLogWriter {
     try {
       if (this.buffer.length > 0) this.commit(this.buffer.length);
     } finally {
+      // Even when that commit failed (a full disk), the file is closed and the lock let go.
       this.state = 'closed';
       try {
         // Best effort: a reader still holding the file keeps it in WAL mode, which is harmless.
@@ -498,7 +519,7 @@ export class EventLogWriter {
   private commit(n: number): void {
     const batch = n === this.buffer.length ? this.buffer : this.buffer.slice(0, n);
     const fp = this.fingerprint.clone();
-    const { checkpoints, kinds } = this.writeBatch(batch, fp);
+    const { checkpoints, kinds } = orEnvironmentError('write the event log', this.path, () => this.writeBatch(batch, fp));
     this.fingerprint = fp;
     for (const kind of kinds) this.knownKinds.add(kind);
     this.buffer = n === this.buffer.length ? [] : this.buffer.slice(n);
