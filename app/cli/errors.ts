@@ -5,6 +5,7 @@ import { LabError } from '../../shared/lab/errors.js';
 import { ScenarioError } from '../../shared/scenario/load.js';
 import { TopologyError } from '../../shared/topology/errors.js';
 import { UnitError } from '../../shared/units.js';
+import { InputFileError } from '../lab/input-file.js';
 import { LabNotFoundError } from '../lab/labs.js';
 
 /** A mistake in how the command was called: a missing file, a bad option value. */
@@ -31,6 +32,7 @@ function isInputError(error: unknown): error is Error {
     error instanceof EventLogWriteError ||
     error instanceof InputError ||
     error instanceof UnitError ||
+    error instanceof InputFileError ||
     error instanceof EnvironmentError
   );
 }

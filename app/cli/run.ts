@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../lab/input-file.js';
 import { prepareRun, startRun, type RunSummary, type SourceFile } from '../../processes/controller/session.js';
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import { parseDuration } from '../../shared/units.js';
@@ -17,13 +17,12 @@ interface RunFlags {
   json?: boolean;
 }
 
-/** Reads a file named on the command line; a missing one is a usage error naming it. */
+/**
+ * Reads a file named on the command line: a regular file of UTF-8 text within the size limit,
+ * else an InputFileError naming it (exit 2).
+ */
 export function readSource(path: string, what: string): SourceFile {
-  try {
-    return { text: readFileSync(path, 'utf8'), file: path };
-  } catch (error) {
-    throw new CliError(`Cannot read ${what} file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
+  return { text: readInputFile(path, `${what} file`), file: path };
 }
 
 export async function runCommand(topologyPath: string | undefined, flags: RunFlags): Promise<void> {

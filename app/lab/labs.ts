@@ -3,7 +3,6 @@
  * (the lab's start plus a student's scenario or the reference solution), and grades of recorded
  * runs. Used by `dpulab lab` and by the UI server.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { planInput } from '../../processes/controller/actions.js';
 import type { TimedInput } from '../../processes/controller/controller.js';
@@ -17,6 +16,8 @@ import { LabGrader, type LabGrade } from '../../shared/lab/grader.js';
 import { loadLab, type Lab, type LabSource } from '../../shared/lab/load.js';
 import type { LabScenario } from '../../shared/lab/types.js';
 import { loadScenario, validateScenarioAgainstTopology } from '../../shared/scenario/load.js';
+import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML } from '../../shared/topology/load.js';
+import { besideLab, InputFileError, readInputFile } from './input-file.js';
 
 /** A lab name that is neither built in nor a readable file. */
 export class LabNotFoundError extends Error {
@@ -27,14 +28,6 @@ export class LabNotFoundError extends Error {
   }
 }
 
-/** Reads a text file, saying why it cannot in the error's message (`ENOENT`). */
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error((error as NodeJS.ErrnoException).code ?? (error as Error).message);
-  }
-}
 
 /**
  * A lab by built-in name (`kill-a-dpu`) or by the path of a lab file; files it names are read
@@ -48,14 +41,32 @@ export function openLab(nameOrPath: string): Lab {
   if (builtin) return loadLab(builtin.yaml, builtin.file);
   let text: string;
   try {
-    text = readText(nameOrPath);
+    text = readInputFile(nameOrPath, 'lab file');
   } catch (error) {
-    const why = (error as Error).message === 'ENOENT' ? 'not a built-in lab, and no such file' : `cannot read it (${(error as Error).message})`;
-    throw new LabNotFoundError(nameOrPath, why);
+    if (error instanceof InputFileError && error.code === 'unreadable' && error.message.endsWith('ENOENT')) {
+      throw new LabNotFoundError(nameOrPath, 'not a built-in lab, and no such file');
+    }
+    throw error;
   }
-  // A file the lab names is shown as the lab file's directory joined with the name, as given.
-  const named = (path: string): string => (isAbsolute(path) ? path : join(dirname(nameOrPath), path));
-  return loadLab(text, nameOrPath, { readFile: (path): LabSource => ({ text: readText(named(path)), file: named(path) }) });
+  return loadLab(text, nameOrPath, { readFile: (path) => namedByLab(nameOrPath, path) });
+}
+
+/**
+ * A file a lab file names: a built-in one (`default-lab.yaml`, the embedded default lab), or a
+ * file beside the lab file, read as any input file is. The name is shown as the lab file's
+ * directory joined with it, as given.
+ */
+function namedByLab(labFile: string, path: string): LabSource {
+  if (path === DEFAULT_LAB_FILE) return { text: DEFAULT_LAB_YAML, file: DEFAULT_LAB_FILE };
+  const shown = isAbsolute(path) ? path : join(dirname(labFile), path);
+  try {
+    besideLab(labFile, path);
+    return { text: readInputFile(shown, 'file'), file: shown };
+  } catch (error) {
+    // The lab loader says which key named the file and that it cannot be read; this says why.
+    if (!(error instanceof InputFileError)) throw error;
+    throw new Error(error.code === 'outside' ? error.message : error.message.replace(/^Cannot read file .*?: /, ''));
+  }
 }
 
 /** One line of `dpulab lab list`. */
