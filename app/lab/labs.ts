@@ -87,7 +87,7 @@ export function listLabs(): LabListing[] {
 /** A student's scenario file, checked against the lab's topology. */
 export function loadStudentScenario(lab: Lab, source: SourceFile): LabScenario {
   const scenario = loadScenario(source.text, source.file);
-  validateScenarioAgainstTopology(scenario, lab.topology, source.file);
+  validateScenarioAgainstTopology(scenario, lab.topology, source.file, { after: lab.start.scenario });
   return { scenario, source };
 }
 

@@ -317,12 +317,13 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
   }
 
   // Scenarios: the start and the solution, each checked against the topology.
-  const scenario = (key: 'scenario' | 'solution'): LabScenario | null => {
+  const scenario = (key: 'scenario' | 'solution', after: Scenario | null): LabScenario | null => {
     const part = partSource(key);
     if (part === null) return null;
     try {
       const loaded: Scenario = loadScenario(part.source.text, part.source.file);
-      if (topology !== null) validateScenarioAgainstTopology(loaded, topology, part.source.file);
+      // The solution is added to the start: what the start begins, it may end.
+      if (topology !== null) validateScenarioAgainstTopology(loaded, topology, part.source.file, after === null ? {} : { after });
       return { scenario: loaded, source: part.embedded ? { text: tidy(part.source.text), file: fileName } : part.source };
     } catch (error) {
       if (!(error instanceof ScenarioError)) throw error;
@@ -339,9 +340,9 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
     const yaml = emptyStartYaml(`${name}-start`);
     start = { scenario: loadScenario(yaml, fileName), source: { text: yaml, file: fileName } };
   } else {
-    start = scenario('scenario');
+    start = scenario('scenario', null);
   }
-  const solution = data.solution === undefined ? null : scenario('solution');
+  const solution = data.solution === undefined ? null : scenario('solution', start?.scenario ?? null);
 
   // What the checks name must exist.
   if (topology !== null) {
