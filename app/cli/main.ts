@@ -100,6 +100,7 @@ program
   .option('--in-process', 'live mode: run every node core in this process instead of one process per node')
   .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))
   .option('--lab <lab>', 'start in a lab (built-in name or lab file), paused at 0; with --db, grade the recording against it')
+  .addOption(new Option('--ipc', 'serve the desktop shell that started this process over IPC instead of HTTP').hideHelp())
   .action(uiCommand);
 
 labCommand(program.command('lab'));

@@ -8,6 +8,7 @@ import { LiveRun } from '../server/live-run.js';
 import { LiveSession } from '../server/live-session.js';
 import { ReplaySession } from '../server/replay-session.js';
 import { startUiServer, type UiServer } from '../server/http-server.js';
+import { parentChannel, startIpcServer } from '../server/ipc-server.js';
 import type { UiSession } from '../server/session.js';
 import { CliError } from './errors.js';
 import { readSource } from './run.js';
@@ -40,6 +41,7 @@ interface UiFlags {
   inProcess?: boolean;
   speed: number;
   lab?: string;
+  ipc?: boolean;
 }
 
 function defaultRecordPath(topology: string, seed: number): string {
@@ -108,17 +110,27 @@ export async function uiCommand(topologyPath: string | undefined, flags: UiFlags
       throw error;
     }
   }
-  let server: UiServer;
-  try {
-    server = await startUiServer({ session, labs: session, port: flags.port });
-  } catch (error) {
-    await session.close();
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`Port ${flags.port} is in use: pass --port 0 for any free port`);
-    throw error;
+  let server: { close(): Promise<void> | void };
+  if (flags.ipc) {
+    // The desktop shell: the API over the IPC channel to it, and no port at all.
+    const channel = parentChannel();
+    if (channel === null) {
+      await session.close();
+      throw new CliError('--ipc serves the desktop shell that started this process: there is none');
+    }
+    server = startIpcServer({ session, labs: session }, channel);
+  } else {
+    let http: UiServer;
+    try {
+      http = await startUiServer({ session, labs: session, port: flags.port });
+    } catch (error) {
+      await session.close();
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`Port ${flags.port} is in use: pass --port 0 for any free port`);
+      throw error;
+    }
+    server = http;
+    process.stdout.write(`dpulab ui: ${http.url}\n`);
   }
-  process.stdout.write(`dpulab ui: ${server.url}\n`);
-  // A parent that forked this server (the desktop shell) learns the address without parsing output.
-  process.send?.({ type: 'dpulab-ui', url: server.url });
 
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
