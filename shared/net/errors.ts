@@ -39,6 +39,7 @@ export type FrameLayer =
   | 'tcp'
   | 'geneve'
   | 'lldp'
+  | 'stp'
   | 'frame';
 
 /**
