@@ -372,6 +372,14 @@ export class EventLogReader {
     return this.guard(() => (this.statement('SELECT coalesce(max(seq) + 1, 0) AS n FROM events').get() as { n: number }).n);
   }
 
+  /**
+   * The lowest and highest seq stored and how many events there are: a log whose seqs are dense
+   * from 0, as the writer makes them, has `min` 0 and `max` `count - 1`.
+   */
+  seqRange(): { min: number | null; max: number | null; count: number } {
+    return this.guard(() => this.statement('SELECT min(seq) AS min, max(seq) AS max, count(*) AS count FROM events').get() as { min: number | null; max: number | null; count: number });
+  }
+
   /** The event with this seq, or undefined. */
   eventAt(seq: number): RecordedEvent | undefined {
     return this.guard(() => {
