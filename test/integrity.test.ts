@@ -12,7 +12,7 @@ import { encode } from '../shared/codec.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { EventLogWriter } from '../processes/controller/log/writer.js';
 import { testRunInfo } from '../processes/controller/log/testing.js';
-import { committedEvents, dpulab, DPULAB_BIN, eventually, exited, isAlive, nodeProcesses, ROOT, startDpulab, tempDir } from './support/cli.js';
+import { committedEvents, dpulab, DPULAB_BIN, eventually, exited, nodeProcesses, ROOT, startDpulab, tempDir } from './support/cli.js';
 
 describe('what a run records', () => {
   const tmp = tempDir();
@@ -90,6 +90,7 @@ describe('what a run records', () => {
     for (const args of [['log', db], ['log', db, '--json']]) {
       const result = dpulab(args);
       expect(result.code).toBe(0);
+      // eslint-disable-next-line no-control-regex -- looking for control characters is the point
       expect(result.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
       expect(result.stdout).toContain('tor\\u001b[2J');
     }
