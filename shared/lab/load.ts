@@ -8,7 +8,6 @@
  * its problems at their real line and column in the lab file.
  */
 
-import { parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { knownReferenceIds } from '../scenario/actions.js';
 import { loadScenario, ScenarioError, validateScenarioAgainstTopology } from '../scenario/load.js';
@@ -207,10 +206,11 @@ class LabParser {
  * The text of an embedded part with its position kept: everything before it blanked (line
  * breaks kept), nothing after it. YAML allows the root of a document to be indented.
  */
-function cutOut(text: string, key: string): string | null {
-  const node = parseDocument(text).get(key, true);
-  if (!isNode(node) || !node.range) return null;
-  const [start, end] = node.range;
+function cutOut(source: YamlSource, text: string, key: string): string | null {
+  // The file as already parsed: parsing it again per part would be wasted work.
+  const range = source.rangeOf([key]);
+  if (range === null) return null;
+  const [start, end] = range;
   return text.slice(0, start).replace(/[^\n]/g, ' ') + text.slice(start, end);
 }
 
@@ -278,7 +278,7 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
   const partSource = (key: 'topology' | 'scenario' | 'solution'): { source: LabSource; embedded: boolean } | null => {
     const value = data[key];
     if (isRecord(value)) {
-      const cut = cutOut(text, key);
+      const cut = cutOut(source, text, key);
       return cut === null ? null : { source: { text: cut, file: fileName }, embedded: true };
     }
     if (typeof value !== 'string' || value === '') return null;

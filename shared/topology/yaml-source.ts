@@ -348,6 +348,12 @@ export class YamlSource {
     return { line: 1, column: 1 };
   }
 
+  /** The character range of the value at `path` (start, end), or null when it is not in the file. */
+  rangeOf(path: DataPath): readonly [number, number] | null {
+    const node = this.nodeAt(path);
+    return isNode(node) && node.range ? [node.range[0], node.range[1]] : null;
+  }
+
   /** Locates a semantic or schema problem in this file. */
   locateProblem(problem: PathProblem): SourceProblem {
     const { line, column } = this.locate(problem.path, problem.at);
