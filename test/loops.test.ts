@@ -21,7 +21,7 @@ const LOOP_YAML = `${DEFAULT_LAB_YAML}  - { id: isl-ab2, a: tor-a:swp7, b: tor-b
 /** The same, both switches running a spanning tree, tor-a preferred as root. */
 const STP_YAML = LOOP_YAML.replace('- { id: tor-a, ports: 8 }', '- { id: tor-a, ports: 8, stp: { priority: 4096 } }').replace('- { id: tor-b, ports: 8 }', '- { id: tor-b, ports: 8, stp: true }');
 
-const PING = { atNs: 1_000_000, record: { action: 'flow.start', flow: { id: 'p', kind: 'ping', from: 'web-01', to: 'web-02', ratePps: 1000 } } };
+const PING = { atNs: 1_000_000, record: { action: 'flow.start', flow: { id: 'p', kind: 'ping', from: 'web-01', to: 'web-02', ratePps: 1000 } } } as TimedInput;
 
 async function run(topology: ResolvedTopology, endNs: number, inputs: TimedInput[] = [], eventBudgetPerMs?: number): Promise<{ events: RecordedEvent[]; status: string; reason: string | null }> {
   const events: RecordedEvent[] = [];
@@ -97,7 +97,7 @@ describe('switching loops', () => {
     // The loader refuses this loop; built by hand, as a misconfigured network would be.
     const resolved = loadTopology(STP_YAML, 'stp.yaml');
     const noTree: ResolvedTopology = { ...resolved, nodes: resolved.nodes.map((n) => (n.kind === 'switch' ? { ...n, spec: { ...n.spec, stp: null } } : n)) };
-    const ping: TimedInput = { atNs: 1_000_000, record: { action: 'flow.start', flow: { id: 'p', kind: 'ping', from: 'web-01', to: 'web-02', ratePps: 10 } } };
+    const ping = { atNs: 1_000_000, record: { action: 'flow.start', flow: { id: 'p', kind: 'ping', from: 'web-01', to: 'web-02', ratePps: 10 } } } as TimedInput;
     const bounded = await run(noTree, 5_000_000, [ping]);
     expect(bounded.status).toBe('completed');
     expect(payloads(bounded.events, 'switch.storm').some((s) => s.state === 'suppressing')).toBe(true);

@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { DpulabError } from '../../shared/errors.js';
 
 /**
  * Every file a user names (a topology, a scenario, a lab, a file a lab names) is read here, and
@@ -14,7 +15,7 @@ export const MAX_INPUT_BYTES = 4 * 1024 * 1024;
 export type InputFileErrorCode = 'unreadable' | 'not-a-file' | 'too-large' | 'not-text' | 'outside';
 
 /** A named input file that cannot be used; the message names it and says why. */
-export class InputFileError extends Error {
+export class InputFileError extends DpulabError {
   override readonly name = 'InputFileError';
 
   constructor(
@@ -22,7 +23,7 @@ export class InputFileError extends Error {
     readonly file: string,
     message: string,
   ) {
-    super(message);
+    super(message, { fromInput: true });
   }
 }
 

@@ -18,6 +18,7 @@
  * IPC instead (`ipc-server.ts`).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { DpulabError } from '../../shared/errors.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -59,7 +60,7 @@ const TYPES: Record<string, string> = {
 const MAX_BODY_BYTES = 64 * 1024;
 
 /** The bundled renderer is missing: the project was not built. */
-export class StaticFilesError extends Error {
+export class StaticFilesError extends DpulabError {
   readonly code = 'no-static-files';
   constructor(dir: string) {
     super(`The UI is not built: no index.html in ${dir} (run npm run build)`);

@@ -1,6 +1,7 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
+import { DpulabError } from '../../shared/errors.js';
 
 /**
  * Failures of the machine rather than of dpulab or of the user's files: a full disk, a read-only
@@ -19,8 +20,11 @@ export type EnvironmentErrorCode =
   | 'not-a-directory'
   | 'io';
 
-/** The machine refused something dpulab needs; the message names the path and what to do. */
-export class EnvironmentError extends Error {
+/**
+ * The machine refused something dpulab needs; the message names the path and what to do. Counted
+ * as the user's to fix (`fromInput`, exit 2): they choose where and how dpulab runs.
+ */
+export class EnvironmentError extends DpulabError {
   override readonly name = 'EnvironmentError';
 
   constructor(
@@ -31,7 +35,7 @@ export class EnvironmentError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, { ...options, fromInput: true });
   }
 }
 
