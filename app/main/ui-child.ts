@@ -6,6 +6,7 @@
  * packaged), so this runs, and is tested, in plain Node.
  */
 import { fork } from 'node:child_process';
+import { DpulabError } from '../../shared/errors.js';
 import type { ApiChannel } from './app-protocol.js';
 
 /** A started child process, whatever started it. */
@@ -43,7 +44,7 @@ export const SERVER_START_MS = 30_000;
 const SERVER_STOP_MS = 20_000;
 
 /** The UI server is gone or never came up; the message says why. */
-export class UiServerError extends Error {
+export class UiServerError extends DpulabError {
   readonly code = 'ui-server';
   constructor(message: string) {
     super(message);
