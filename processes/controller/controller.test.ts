@@ -277,9 +277,44 @@ describe('Controller stops', () => {
       endNs: 10_000_000,
       inputs: [],
       plan: (record) => planInput(GOSSIP, record),
-      stopAt: { seq: stops[0]!.seq, reason: 'interrupted', detail: null },
+      stopAt: { vtime: stops[0]!.vtime, reason: 'interrupted', detail: null },
     });
     expect((await replay.run()).status).toBe('interrupted');
+    expect(view(replayed)).toEqual(view(events));
+  });
+
+  it('Controller replay stops where a paced run was interrupted, though its windows are larger', async () => {
+    // Paced: every wall-clock reading moves 1 ms, a thousandth of real speed: windows of 1 us.
+    const wall = { ms: 0 };
+    const events: RecordedEvent[] = [];
+    let controller: Controller | null = null;
+    controller = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 4, () => gossipCore()),
+      sink: {
+        append: (batch) => {
+          events.push(...batch);
+          if (events.length > 150) controller!.interrupt();
+        },
+      },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      pace: { speed: 0.001 },
+      wallClock: () => (wall.ms += 1),
+    });
+    expect((await controller.run()).status).toBe('interrupted');
+    const stop = events.find((e) => e.kind === 'run.stop')!;
+    const replayed: RecordedEvent[] = [];
+    await new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 4, () => gossipCore()),
+      sink: { append: (batch) => void replayed.push(...batch) },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      stopAt: { vtime: stop.vtime, reason: 'interrupted', detail: null },
+    }).run();
     expect(view(replayed)).toEqual(view(events));
   });
 

@@ -52,17 +52,17 @@ export interface ControllerOptions {
    */
   readonly eventBudgetPerMs?: number;
   /**
-   * A replay of a run that stopped early: stop where the recording's `run.stop` event is (its seq)
-   * and record the same stop. The replay does not apply the event budget: the recording says where
-   * the run stopped.
+   * A replay of a run that stopped early: no window goes past the virtual time of the
+   * recording's `run.stop` event, the run stops there and records the same stop. The replay does
+   * not apply the event budget: the recording says where the run stopped.
    */
   readonly stopAt?: RecordedStop;
 }
 
-/** Why a run stopped before its end, as its `run.stop` event says. */
+/** Why and when a run stopped before its end, as its `run.stop` event says. */
 export interface RecordedStop {
-  /** The seq of the `run.stop` event. */
-  readonly seq: number;
+  /** The virtual time of the `run.stop` event: everything before it was handled, nothing after. */
+  readonly vtime: VTime;
   readonly reason: StopReason;
   readonly detail: string | null;
 }
@@ -225,8 +225,9 @@ export class Controller {
     let stop: { reason: StopReason; detail: string | null } | null = null;
     for (;;) {
       // A run stops only here, between windows, before anything of the next window is planned:
-      // a replay stops at the same place by counting events (the `run.stop` event's seq).
-      stop = this.stopRequest(windowEvents.length);
+      // everything before its virtual time is handled, nothing at or after it. A replay stops at
+      // the same virtual time, whatever its windows (they never cross it).
+      stop = this.stopRequest();
       if (stop !== null) break;
       // The earliest thing that can happen anywhere.
       const alive = cluster.alive();
@@ -240,6 +241,13 @@ export class Controller {
       let T = Math.min(...nextOf.values(), nextInput, endDelivered ? Infinity : endNs);
       if (!Number.isFinite(T)) break;
       T = Math.max(T, this.vtime);
+      const replayedStop = this.options.stopAt;
+      if (replayedStop && T >= replayedStop.vtime) {
+        // Nothing happens before the recorded stop any more: the clock reaches it, as it did then.
+        this.vtime = Math.max(this.vtime, replayedStop.vtime);
+        stop = { reason: replayedStop.reason, detail: replayedStop.detail };
+        break;
+      }
 
       // Pause, step and real-time pacing, before the window's inputs are planned: a stop asked
       // for meanwhile is taken at the top of the loop with nothing of this window done.
@@ -295,7 +303,7 @@ export class Controller {
       for (const [id, t] of nextOf) horizon = Math.min(horizon, t + (this.minOut.get(id) ?? Infinity));
       horizon = Math.min(horizon, nextInput);
       if (!endDelivered) horizon = Math.min(horizon, endNs);
-      horizon = Math.min(horizon, allowed);
+      horizon = Math.min(horizon, allowed, this.options.stopAt?.vtime ?? Infinity);
       if (!Number.isFinite(horizon)) horizon = endNs + 1;
 
       const participants = [...nextOf].filter(([, t]) => t < horizon).map(([id]) => id);
@@ -340,12 +348,10 @@ export class Controller {
     };
   }
 
-  /** Whether the run must stop now, and why; `uncommitted` events are planned but have no seq yet. */
-  private stopRequest(uncommitted: number): { reason: StopReason; detail: string | null } | null {
+  /** Whether the run must stop now, and why. */
+  private stopRequest(): { reason: StopReason; detail: string | null } | null {
     const replayed = this.options.stopAt;
-    if (replayed) {
-      return this.seq + uncommitted >= replayed.seq ? { reason: replayed.reason, detail: replayed.detail } : null;
-    }
+    if (replayed) return this.vtime >= replayed.vtime ? { reason: replayed.reason, detail: replayed.detail } : null;
     if (this.overBudget !== null) return { reason: 'event-budget', detail: this.overBudget };
     if (this.interrupted) return { reason: 'interrupted', detail: null };
     return null;

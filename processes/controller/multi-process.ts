@@ -6,6 +6,7 @@ import type { NodeEvent, VTime } from '../../shared/events.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { messages } from '../node/receive.js';
 import { SendQueue } from '../node/send-queue.js';
+import { bindingSocketOptions, holdRunToken, newRunToken, releaseRunToken, RUN_TOKEN_ENV, watchRefusals } from '../node/wire-auth.js';
 import {
   encodeControllerMessage,
   eventFromTuple,
@@ -90,12 +91,22 @@ export class MultiProcessCluster implements Cluster {
   private receiving: Promise<void> | null = null;
   /** The topology as every node receives it, serialised once. */
   private readonly topologyJson: string;
+  /** The run's token: only processes that present it may connect to its sockets (wire-auth.ts). */
+  private readonly runToken = newRunToken();
+  private tokenHeld = false;
+  /** Messages from identities that are no live node of this run: ignored, counted. */
+  private unknownIdentities = 0;
+  /** Messages from a node of this run that could not be parsed: ignored, counted. */
+  private malformedMessages = 0;
 
   constructor(private readonly options: MultiProcessOptions) {
     // ipc paths must stay short (about 100 bytes): createRunDir checks them.
     this.runDir = createRunDir(['ctl', ...options.topology.wires.map((_, index) => `w${index}`)]);
     this.topologyJson = JSON.stringify(options.topology);
-    this.router = new Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    this.router = new Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0, ...bindingSocketOptions() });
+    watchRefusals(this.router, (count, what) => {
+      if (count === 1 || count % 100 === 0) this.options.log(`[controller] refused a connection without this run's token (${what}; ${count} so far)`);
+    });
     this.sendQueue = new SendQueue(this.router);
     for (const wire of options.topology.wires) {
       this.directions.set(`${wire.id}:a>b`, { from: wire.a.node, to: wire.b.node });
@@ -104,6 +115,8 @@ export class MultiProcessCluster implements Cluster {
   }
 
   async start(): Promise<NodeProcessInfo[]> {
+    await holdRunToken(this.runToken);
+    this.tokenHeld = true;
     await this.router.bind(`ipc://${this.runDir}/ctl`);
     this.receiving = this.receiveLoop();
     const main = nodeMainPath();
@@ -123,6 +136,8 @@ export class MultiProcessCluster implements Cluster {
     const child = spawn(process.execPath, [main, '--node', id, '--incarnation', String(incarnation), '--control', `ipc://${this.runDir}/ctl`], {
       // stdin is the lifeline: when the controller dies, the pipe closes and the node exits.
       stdio: ['pipe', 'pipe', 'pipe'],
+      // The token in the environment: the command line is readable by every user, this is not.
+      env: { ...process.env, [RUN_TOKEN_ENV]: this.runToken },
       // Its own process group: a terminal's Ctrl-C reaches the controller only, which stops the
       // run in order; a node still starting up would otherwise die of it.
       detached: true,
@@ -352,7 +367,14 @@ export class MultiProcessCluster implements Cluster {
     this.sendQueue.close();
     this.router.close();
     await this.receiving?.catch(() => undefined);
+    if (this.tokenHeld) releaseRunToken(this.runToken);
+    this.tokenHeld = false;
     rmSync(this.runDir, { recursive: true, force: true });
+  }
+
+  /** What the controller ignored: messages from no live node of this run, and malformed ones. */
+  get ignored(): { unknownIdentities: number; malformedMessages: number } {
+    return { unknownIdentities: this.unknownIdentities, malformedMessages: this.malformedMessages };
   }
 
   /** Kills every child at once, synchronously: for process-exit handlers, where nothing can be awaited. */
@@ -380,12 +402,22 @@ export class MultiProcessCluster implements Cluster {
       for await (const [identity, body] of messages(this.router)) {
         const from = identity?.toString() ?? '?';
         const nodeId = from.split('/')[0]!;
+        // Only the identity of a node this run started, in its current life, is heard; anything
+        // else is ignored and counted, never acted on (a kill would hit the real node).
+        const live = this.nodes.get(nodeId);
+        if (live === undefined || live.identity !== from || live.exit !== null) {
+          this.unknownIdentities++;
+          if (this.unknownIdentities === 1 || this.unknownIdentities % 100 === 0) {
+            this.options.log(`[controller] ignored a message from ${JSON.stringify(from.slice(0, 64))}, no live node of this run (${this.unknownIdentities} so far)`);
+          }
+          continue;
+        }
         let message: NodeMessage;
         try {
           message = parseNodeMessage(body ?? new Uint8Array(), `node ${nodeId}`);
         } catch (error) {
-          this.options.log(`[controller] ${(error as Error).message}; killing ${nodeId}`);
-          this.nodes.get(nodeId)?.child.kill('SIGKILL');
+          this.malformedMessages++;
+          this.options.log(`[controller] ${(error as Error).message}; ignored (${this.malformedMessages} so far)`);
           continue;
         }
         if (message.t === 'fatal') this.options.log(`[controller] node ${message.node} failed: ${message.message}`);

@@ -175,7 +175,7 @@ export async function verifyReplay(db: string, options: { mode?: RunMode; log?: 
     const sink = new ComparingSink(recorded, partial);
     const cluster = mode === 'in-process' ? new InProcessCluster(topology, run.seed) : new MultiProcessCluster({ topology, seed: run.seed, log });
     try {
-      const stopAt: RecordedStop | undefined = stop ? { seq: stop.seq, reason: stop.reason, detail: stop.detail } : undefined;
+      const stopAt: RecordedStop | undefined = stop ? { vtime: stop.vtime, reason: stop.reason, detail: stop.detail } : undefined;
       const controller = new Controller({ topology, cluster, sink, endNs, inputs, plan: (record) => planInput(topology, record), ...(stopAt ? { stopAt } : {}) });
       await controller.run();
       sink.finish();

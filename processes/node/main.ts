@@ -26,6 +26,7 @@ import {
 } from '../runtime/protocol.js';
 import { messages } from './receive.js';
 import { SendQueue } from './send-queue.js';
+import { bindingSocketOptions, connectingSocketOptions, holdRunToken, RUN_TOKEN_ENV, watchRefusals } from './wire-auth.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +42,14 @@ if (!nodeId || !controlEndpoint) {
   process.exit(2);
 }
 const incarnation = Number(values.incarnation);
+// The run's token, from the environment the controller gave: it is what lets this process onto
+// the run's sockets, and no one else's business (not even a child's).
+const runToken = process.env[RUN_TOKEN_ENV];
+delete process.env[RUN_TOKEN_ENV];
+if (!runToken) {
+  process.stderr.write(`Node processes are started by the controller, which gives them ${RUN_TOKEN_ENV}\n`);
+  process.exit(2);
+}
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -64,7 +73,7 @@ interface WireSocket {
   readonly queue: SendQueue;
 }
 
-const control = new Dealer({ routingId: `${nodeId}/${incarnation}`, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+const control = new Dealer({ routingId: `${nodeId}/${incarnation}`, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, ...connectingSocketOptions(runToken) });
 control.connect(controlEndpoint);
 const controlQueue = new SendQueue(control);
 const wires = new Map<string, WireSocket>();
@@ -73,6 +82,10 @@ const sentCount = new Map<WireDirection, number>();
 const deadDirections = new Set<WireDirection>();
 let runtime: NodeRuntime | null = null;
 let malformedEnvelopes = 0;
+/** Connections refused at the handshake: no run token, or a wrong one. */
+let strangersRefused = 0;
+/** Frames whose arrival is before what this node already handled: dropped, never fatal. */
+let outOfOrderFrames = 0;
 /** Resolved when every expected frame has arrived. */
 let waiting: { expect: Array<[string, number]>; resolve: () => void } | null = null;
 
@@ -117,6 +130,12 @@ async function receiveWire(w: WireSocket, peer: string): Promise<void> {
     try {
       const envelope = decodeEnvelope(body ?? new Uint8Array(), w.wire);
       const port = portOn(w.wire);
+      if (!runtime!.accepts(envelope.arrival)) {
+        // Handling it would rewrite this node's past: drop it, count it, keep running.
+        outOfOrderFrames++;
+        log(`Wire ${w.wire}: frame arriving at ${envelope.arrival} ns is before what this node already handled (dropped, ${outOfOrderFrames} so far)`);
+        continue;
+      }
       runtime!.deliver({
         type: 'frame',
         arrival: envelope.arrival,
@@ -150,9 +169,16 @@ function portOn(wire: string): string {
 
 /** Opens one wire's PAIR socket (binding the `a` end, connecting the `b` end) and starts receiving. */
 async function openWire(setup: WireSetup): Promise<void> {
-  const socket = new Pair({ linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
-  if (setup.bind) await socket.bind(setup.endpoint);
-  else socket.connect(setup.endpoint);
+  const socket = new Pair({ linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, ...(setup.bind ? bindingSocketOptions() : connectingSocketOptions(runToken!)) });
+  if (setup.bind) {
+    watchRefusals(socket, (count, what) => {
+      strangersRefused++;
+      if (count === 1 || count % 100 === 0) log(`Wire ${setup.wire}: refused a connection without this run's token (${what}; ${count} so far)`);
+    });
+    await socket.bind(setup.endpoint);
+  } else {
+    socket.connect(setup.endpoint);
+  }
   const arrow = setup.direction.slice(setup.wire.length + 1);
   const w: WireSocket = { wire: setup.wire, out: setup.direction, in: `${setup.wire}:${arrow === 'a>b' ? 'b>a' : 'a>b'}`, socket, queue: new SendQueue(socket) };
   wires.set(setup.wire, w);
@@ -233,7 +259,7 @@ async function handle(message: ControllerMessage): Promise<void> {
       return;
     }
     case 'inspect':
-      reply({ t: 'inspected', node: nodeId!, token: message.token, state: { ...(runtime?.inspect() as object), malformedEnvelopes } });
+      reply({ t: 'inspected', node: nodeId!, token: message.token, state: { ...(runtime?.inspect() as object), malformedEnvelopes, strangersRefused, outOfOrderFrames } });
       return;
     case 'stop':
       reply({ t: 'bye', node: nodeId! });
@@ -280,6 +306,7 @@ function forget(dead: readonly string[]): void {
 }
 
 async function main(): Promise<void> {
+  await holdRunToken(runToken!);
   reply({ t: 'hello', node: nodeId!, incarnation, pid: process.pid });
   // Messages are handled one after another, but the loop keeps reading while one waits for
   // frames, so a `forget` can release it.

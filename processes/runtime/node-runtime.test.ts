@@ -167,4 +167,14 @@ describe('NodeRuntime', () => {
     expect(fired).toEqual([]);
     expect(rt.nextTime()).toBe(Infinity);
   });
+
+  it('NodeRuntime accepts a message only if it does not arrive before what it already handled', () => {
+    const rt = runtimeFor(scriptedCore({}));
+    expect(rt.accepts(0)).toBe(true);
+    rt.deliver(input(500, 0, { type: 'boot' }));
+    rt.runWindow(1_000);
+    expect(rt.accepts(499)).toBe(false);
+    expect(rt.accepts(500)).toBe(true);
+    expect(rt.accepts(2_000)).toBe(true);
+  });
 });

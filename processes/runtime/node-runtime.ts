@@ -120,6 +120,15 @@ export class NodeRuntime {
     this.queue.push(message);
   }
 
+  /**
+   * Whether a message arriving at `arrival` can still be handled in order: not before the last
+   * message this node handled. A frame from the past would make the node's history change after
+   * the fact; the shell drops it instead (only a stranger on a wire can send one).
+   */
+  accepts(arrival: VTime): boolean {
+    return arrival >= this.now;
+  }
+
   /** Arrival time of the next message this node will handle, or Infinity. */
   nextTime(): VTime {
     return this.ended ? Infinity : this.queue.peekTime();
