@@ -8,7 +8,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { encode } from '../shared/codec.js';
+import { decode, encode } from '../shared/codec.js';
+import { DEFAULT_SCENARIO_YAML } from '../shared/scenario/load.js';
+import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { EventLogWriter } from '../processes/controller/log/writer.js';
 import { testRunInfo } from '../processes/controller/log/testing.js';
@@ -16,6 +18,12 @@ import { committedEvents, dpulab, DPULAB_BIN, eventually, exited, nodeProcesses,
 
 describe('what a run records', () => {
   const tmp = tempDir();
+  /** The default scenario as a file, for runs of another topology. */
+  const scenarioFile = (): string => {
+    const file = join(tmp.dir, 'default-scenario.yaml');
+    if (!existsSync(file)) writeFileSync(file, DEFAULT_SCENARIO_YAML);
+    return file;
+  };
   const started: Array<ReturnType<typeof startDpulab>> = [];
   afterEach(() => {
     for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -76,6 +84,29 @@ describe('what a run records', () => {
     expect(replay.stdout).not.toContain('DIVERGED');
     // The lock died with the controller: a new run may take the file.
     expect(dpulab(['run', '--in-process', '--until', '1ms', '--overwrite', '--db', db]).code).toBe(0);
+  });
+
+  it('every frame a wire corrupts is counted malformed by its receiver, alike in separate processes and in one', () => {
+    const topology = join(tmp.dir, 'corrupting.yaml');
+    writeFileSync(topology, DEFAULT_LAB_YAML.replace('- { id: up-01a-a, a: dpu-01a:p0, b: tor-a:swp1 }', '- { id: up-01a-a, a: dpu-01a:p0, b: tor-a:swp1, impairments: { corrupt: 0.3 } }'));
+    const fingerprints: string[] = [];
+    for (const mode of [['--in-process'], []]) {
+      const db = join(tmp.dir, `corrupting${mode.length}.db`);
+      const result = dpulab(['run', topology, '--scenario', scenarioFile(), ...mode, '--until', '1s', '--json', '--db', db]);
+      expect(result.code, result.stderr).toBe(0);
+      fingerprints.push((JSON.parse(result.stdout.trim().split('\n').pop()!) as { fingerprint: string }).fingerprint);
+      const reader = EventLogReader.open(db);
+      try {
+        const corrupted = [...reader.events({ kinds: ['frame.tx'] })].filter((e) => (decode(e.payload) as { fate: string }).fate === 'corrupted').length;
+        const caught = [...reader.events({ kinds: ['frame.malformed'] })].filter((e) => (decode(e.payload) as { code: string }).code === 'bad-fcs').length;
+        expect(corrupted).toBeGreaterThan(5);
+        // A frame corrupted in flight to a port that then went down is dropped as link-down; none here.
+        expect(caught).toBe(corrupted);
+      } finally {
+        reader.close();
+      }
+    }
+    expect(fingerprints[1]).toBe(fingerprints[0]);
   });
 
   it('log escapes control characters found in a log instead of sending them to the terminal', () => {

@@ -77,6 +77,7 @@ export class InProcessCluster implements Cluster {
         port: frame.toPort,
         channel: frame.channel,
         bytes: frame.bytes,
+        ...(frame.corrupted === true ? { corrupted: true } : {}),
       });
     }
     return { events, exits: [] };

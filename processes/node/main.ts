@@ -145,6 +145,7 @@ async function receiveWire(w: WireSocket, peer: string): Promise<void> {
         port,
         channel: envelope.channel,
         bytes: envelope.bytes,
+        ...(envelope.corrupted === true ? { corrupted: true } : {}),
       });
       received.set(w.in, (received.get(w.in) ?? 0) + 1);
     } catch (error) {
@@ -219,7 +220,7 @@ async function handle(message: ControllerMessage): Promise<void> {
       const minArrival = new Map<WireDirection, number>();
       for (const frame of result.out) {
         const w = wires.get(frame.wire)!;
-        w.queue.push(encodeEnvelope({ arrival: frame.arrival, srcSeq: frame.srcSeq, channel: frame.channel, causeSeq: frame.cause.nodeSeq, bytes: frame.bytes }));
+        w.queue.push(encodeEnvelope({ arrival: frame.arrival, srcSeq: frame.srcSeq, channel: frame.channel, causeSeq: frame.cause.nodeSeq, bytes: frame.bytes, ...(frame.corrupted === true ? { corrupted: true } : {}) }));
         sentCount.set(w.out, (sentCount.get(w.out) ?? 0) + 1);
         minArrival.set(w.out, Math.min(minArrival.get(w.out) ?? Infinity, frame.arrival));
       }

@@ -188,6 +188,12 @@ export class NodeRuntime {
           this.emit('frame.drop', { port: message.port, reason: 'link-down', len: message.bytes.length });
           return;
         }
+        if (message.corrupted === true) {
+          // What a NIC's frame check sequence catches: dropped, counted as malformed, never decoded.
+          if (port) port.drops++;
+          this.emit('frame.malformed', { port: message.port, code: 'bad-fcs', offset: 0, message: 'Frame check sequence does not match: the frame was corrupted on the wire' });
+          return;
+        }
         this.core.onFrame(this.ctx, message.port, message.bytes, message.channel);
         return;
       }
@@ -291,6 +297,7 @@ export class NodeRuntime {
         channel,
         bytes: onWire,
         cause: txEvent,
+        ...(corruptedAt !== null ? { corrupted: true } : {}),
       });
     }
     return true;

@@ -179,6 +179,8 @@ export interface WireEnvelope {
   /** nodeSeq of the sender's `frame.tx` event. */
   readonly causeSeq: number;
   readonly bytes: Uint8Array;
+  /** The wire corrupted the frame (see `OutboundFrame.corrupted`). */
+  readonly corrupted?: boolean;
 }
 
 /** A malformed envelope on a wire: dropped and counted by the receiver, never fatal. */
@@ -194,7 +196,8 @@ export class WireEnvelopeError extends DpulabError {
 }
 
 export function encodeEnvelope(e: WireEnvelope): Uint8Array {
-  return encode([e.arrival, e.srcSeq, CHANNELS.indexOf(e.channel), e.causeSeq, e.bytes]);
+  // A sixth element only for a corrupted frame: the common envelope stays as it was.
+  return encode(e.corrupted === true ? [e.arrival, e.srcSeq, CHANNELS.indexOf(e.channel), e.causeSeq, e.bytes, 1] : [e.arrival, e.srcSeq, CHANNELS.indexOf(e.channel), e.causeSeq, e.bytes]);
 }
 
 /**
@@ -208,13 +211,14 @@ export function decodeEnvelope(bytes: Uint8Array, wire: string): WireEnvelope {
   } catch {
     throw new WireEnvelopeError(wire, `envelope of ${bytes.length} bytes is not msgpack`);
   }
-  if (!Array.isArray(raw) || raw.length !== 5) throw new WireEnvelopeError(wire, 'envelope is not a 5-element array');
-  const [arrival, srcSeq, channelIndex, causeSeq, frame] = raw as unknown[];
+  if (!Array.isArray(raw) || (raw.length !== 5 && raw.length !== 6)) throw new WireEnvelopeError(wire, 'envelope is not a 5- or 6-element array');
+  const [arrival, srcSeq, channelIndex, causeSeq, frame, corrupted] = raw as unknown[];
+  if (raw.length === 6 && corrupted !== 1) throw new WireEnvelopeError(wire, 'envelope field corrupted is not 1');
   if (!Number.isSafeInteger(arrival) || (arrival as number) < 0) throw new WireEnvelopeError(wire, 'envelope field arrival is not a non-negative integer');
   if (!Number.isSafeInteger(srcSeq) || (srcSeq as number) < 0) throw new WireEnvelopeError(wire, 'envelope field srcSeq is not a non-negative integer');
   const channel = CHANNELS[channelIndex as number];
   if (!Number.isInteger(channelIndex) || channel === undefined) throw new WireEnvelopeError(wire, `envelope field channel ${String(channelIndex)} is unknown`);
   if (!Number.isSafeInteger(causeSeq) || (causeSeq as number) < 0) throw new WireEnvelopeError(wire, 'envelope field causeSeq is not a non-negative integer');
   if (!(frame instanceof Uint8Array)) throw new WireEnvelopeError(wire, 'envelope field bytes is not binary');
-  return { arrival: arrival as number, srcSeq: srcSeq as number, channel, causeSeq: causeSeq as number, bytes: frame };
+  return { arrival: arrival as number, srcSeq: srcSeq as number, channel, causeSeq: causeSeq as number, bytes: frame, ...(corrupted === 1 ? { corrupted: true } : {}) };
 }

@@ -527,7 +527,7 @@ export const EVENT_MEANINGS: { readonly [K in EventKind]: string } = {
   ...INPUT_MEANINGS,
   'frame.tx': 'A frame was put on a wire: when it starts and arrives, and whether it is delivered, lost, corrupted or duplicated',
   'frame.drop': 'A frame could not be sent or was lost at a down port, or a node dropped it on purpose (a DPU that does not relay a vMotion datagram gives reason vmotion-standby, vmotion-unreachable, vmotion-not-local, vmotion-malformed or vmotion-<switch drop reason>)',
-  'frame.malformed': 'A received frame could not be decoded and was dropped',
+  'frame.malformed': 'A received frame could not be decoded, or failed its frame check sequence (code bad-fcs: the wire corrupted it), and was dropped',
   'link.state': 'A port saw its wire go up or down',
   'lldp.neighbor': 'LLDP learned or changed the neighbour on a port',
   'lldp.expired': 'An LLDP neighbour timed out (reason ttl) or its link went down (reason link-down)',
