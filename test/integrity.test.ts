@@ -179,6 +179,16 @@ describe('the environment', () => {
     expect(result.stderr).toMatch(/makes socket paths \d+ bytes long, more than the 10[37] a Unix socket path may have: set XDG_RUNTIME_DIR \(or TMPDIR\) to a shorter directory/);
   });
 
+  it('a working directory of 4,037 characters exits 2 saying the path is too long', () => {
+    // Built a component at a time from inside, as no single path this long can be opened.
+    const part = 'd'.repeat(200);
+    const script = `cd ${tmp.dir} && for i in $(seq 1 19); do mkdir -p ${part} && cd ${part}; done && d=$(printf 'e%.0s' $(seq 1 $((4037 - $(pwd | wc -c))))) && mkdir -p $d && cd $d && echo "$(pwd | tr -d '\n' | wc -c)" && "${process.execPath}" "${DPULAB_BIN}" run --in-process --until 1ms`;
+    const result = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(Number(result.stdout.trim().split('\n')[0])).toBe(4037);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^dpulab: Cannot (lock|create) the event log .*\(\d+ characters\): its path is \d+ bytes, more than SQLite opens \(504\); use a shorter path or working directory/);
+  });
+
   it("another user's leftover run directory in tmp does not stop a run", () => {
     // What used to stop everyone: a dpl- directory of someone else, with a dead controller.
     const shared = join(tmp.dir, 'shared-tmp');

@@ -45,6 +45,11 @@ describe('environmentError', () => {
     const error = environmentError(new Database.SqliteError('unable to open database file', 'SQLITE_CANTOPEN'), 'lock the event log', long)!;
     expect(error.code).toBe('name-too-long');
     expect(error.message).toContain(shownPath(long));
+    expect(error.message).toMatch(/the path is too long for the file system/);
+    // Shorter parts, but more than SQLite opens.
+    const deep = `/tmp/${Array(30).fill('d'.repeat(20)).join('/')}/run.db`;
+    const sqlite = environmentError(new Database.SqliteError('unable to open database file', 'SQLITE_CANTOPEN'), 'lock the event log', deep)!;
+    expect(sqlite.message).toMatch(/its path is \d+ bytes, more than SQLite opens \(504\); use a shorter path or working directory$/);
     expect(error.message.length).toBeLessThan(300);
   });
 });

@@ -42,6 +42,11 @@ export class EnvironmentError extends DpulabError {
 /** Longest path (PATH_MAX, with its NUL) and file name (NAME_MAX) Linux accepts, in bytes. */
 const PATH_MAX = 4096;
 const NAME_MAX = 255;
+/**
+ * The longest path SQLite opens, in bytes (its unix VFS's MAX_PATHNAME, 512), less room for the
+ * `-journal` and `.lock` names made beside a log.
+ */
+const SQLITE_PATH_MAX = 512 - '-journal'.length;
 /** Paths longer than this are shown shortened in messages. */
 const SHOWN_PATH = 160;
 
@@ -81,7 +86,10 @@ export function environmentError(error: unknown, what: string, path: string): En
   if (error instanceof EnvironmentError) return error;
   let errno = errnoOf(error) ?? sqliteMeaning(error);
   if (errno === null) return null;
-  // SQLite does not say why it cannot open a file; a path the system refuses for its length is one reason.
+  // SQLite does not say why it cannot open a file; a path too long for it is one reason.
+  if (errno === 'CANTOPEN' && Buffer.byteLength(resolve(path)) > SQLITE_PATH_MAX) {
+    return new EnvironmentError('name-too-long', path, `Cannot ${what} ${shownPath(path)}: its path is ${String(Buffer.byteLength(resolve(path)))} bytes, more than SQLite opens (${String(SQLITE_PATH_MAX)}); use a shorter path or working directory`, { cause: error });
+  }
   if (errno === 'CANTOPEN' && pathTooLong(path)) errno = 'ENAMETOOLONG';
   const detail = error instanceof Error ? error.message : String(error);
   const shown = shownPath(path);
