@@ -84,6 +84,10 @@ describe('process lifecycle', () => {
       } finally {
         reader.close();
       }
+      // The stop is part of the record: a replay re-executes the run up to it, identically.
+      const replay = dpulab(['replay', db, '--verify', '--in-process']);
+      expect(replay.code, replay.stdout + replay.stderr).toBe(0);
+      expect(replay.stdout).toMatch(/identical up to its stop: interrupted at /);
     });
   }
 
