@@ -141,7 +141,7 @@ async function runCommand(name: string, flags: RunFlags): Promise<void> {
     process.stdout.write(`${readableRun(lab, summary)}\n\n${readableGrade(grade, summary.db, warnings)}\n\n  next: dpulab lab check ${name} ${summary.db}    dpulab ui --db ${summary.db}\n`);
   }
   if (summary.status === 'interrupted') process.exitCode = stoppedBy === 'SIGTERM' ? 143 : 130;
-  else if (summary.crashed.length > 0) process.exitCode = 1;
+  else if (summary.status === 'failed' || summary.crashed.length > 0) process.exitCode = 1;
 }
 
 function checkCommand(name: string, db: string, flags: { json?: boolean }): void {
