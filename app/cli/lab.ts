@@ -4,6 +4,7 @@
  * recorded run against its tasks.
  */
 import { join } from 'node:path';
+import { fileNamePart } from '../../shared/file-name.js';
 import { startRun, type RunSummary } from '../../processes/controller/session.js';
 import { builtinLab } from '../../shared/lab/builtin/index.js';
 import type { LabGrade, TaskGrade } from '../../shared/lab/grader.js';
@@ -15,7 +16,7 @@ import { readSource } from './run.js';
 
 function defaultDbPath(lab: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return join(process.cwd(), 'runs', `lab-${lab}-seed${seed}-${stamp}-${process.pid}.db`);
+  return join(process.cwd(), 'runs', `lab-${fileNamePart(lab)}-seed${seed}-${stamp}-${process.pid}.db`);
 }
 
 const STATUS_WORDS: Record<TaskGrade['status'], string> = { passed: 'passed', failed: 'FAILED', pending: 'pending' };
@@ -136,7 +137,7 @@ export async function runCommand(name: string, flags: RunFlags): Promise<void> {
     process.stdout.write(`${readableRun(lab, summary)}\n\n${readableGrade(grade, summary.db, warnings)}\n\n  next: dpulab lab check ${name} ${summary.db}    dpulab ui --db ${summary.db}\n`);
   }
   if (summary.status === 'interrupted') process.exitCode = stoppedBy === 'SIGTERM' ? 143 : 130;
-  else if (summary.crashed.length > 0) process.exitCode = 1;
+  else if (summary.status === 'failed' || summary.crashed.length > 0) process.exitCode = 1;
 }
 
 /** `dpulab lab check`. */

@@ -21,6 +21,14 @@ function lazy(load: () => Promise<Action>): (...args: unknown[]) => Promise<void
   };
 }
 
+// A reader that goes away (`dpulab log DB | head`) is not an error: stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const program = new Command()
   .name('dpulab')
   .description('Emulates x86 hypervisor hosts with DPUs: one OS process per box, ZeroMQ wires, a replayable SQLite event log')
@@ -87,6 +95,7 @@ program
   .option('--in-process', 'live mode: run every node core in this process instead of one process per node')
   .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))
   .option('--lab <lab>', 'start in a lab (built-in name or lab file), paused at 0; with --db, grade the recording against it')
+  .addOption(new Option('--ipc', 'serve the desktop shell that started this process over IPC instead of HTTP').hideHelp())
   .action(lazy(async () => (await import('./ui.js')).uiCommand));
 
 const lab = program.command('lab').description('Lab exercises: a topology, a starting scenario and tasks checked on the event log');

@@ -4,6 +4,7 @@
  * in slices, so the server answers while it builds), with snapshots that make every seek fold at
  * most one snapshot interval of events.
  */
+import { EventLogError } from '../../processes/controller/log/errors.js';
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import type { ClusterState } from '../../shared/state/cluster-state.js';
@@ -53,7 +54,22 @@ export class ReplaySession implements UiSession {
   /** Opens a log read-only; throws EventLogError for a file that is not a usable dpulab log. */
   constructor(readonly db: string) {
     this.reader = EventLogReader.open(db);
-    this.topology = JSON.parse(this.reader.run().topologyJson) as ResolvedTopology;
+    try {
+      // Seeking and folding count on seqs dense from 0; a log altered after the fact (a deleted
+      // row, a negative seq) is refused here, before anything is served, not halfway through.
+      const { min, max, count } = this.reader.seqRange();
+      if (count > 0 && (min !== 0 || max !== count - 1)) {
+        throw new EventLogError('corrupt', db, `Event log is corrupt: ${db} (its ${count} events are numbered ${String(min)} to ${String(max)}: seqs must run from 0 without gaps)`);
+      }
+      try {
+        this.topology = JSON.parse(this.reader.run().topologyJson) as ResolvedTopology;
+      } catch (error) {
+        throw new EventLogError('corrupt', db, `Event log is corrupt: ${db} (runs.topology_json is not JSON)`, { cause: error });
+      }
+    } catch (error) {
+      this.reader.close();
+      throw error;
+    }
     this.total = this.reader.count();
     this.timeline = restoredTimeline(this.reader);
     this.building = setImmediate(() => this.buildSlice());
@@ -136,7 +152,13 @@ export class ReplaySession implements UiSession {
     this.building = null;
     const from = this.timeline.length;
     if (from >= this.total) return;
-    this.buildTo(Math.min(this.total, from + SLICE) - 1);
+    try {
+      this.buildTo(Math.min(this.total, from + SLICE) - 1);
+    } catch (error) {
+      // A page the file damaged: the background build stops; a seek there answers with the error.
+      process.stderr.write(`dpulab ui: ${error instanceof Error ? error.message : String(error)}\n`);
+      return;
+    }
     this.building = setImmediate(() => this.buildSlice());
   }
 }

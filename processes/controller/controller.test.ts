@@ -273,3 +273,103 @@ describe('Controller restarts', () => {
     }
   });
 });
+
+describe('Controller stops', () => {
+  function view(events: RecordedEvent[]): string[] {
+    return events.map((e) => `${e.seq} ${e.vtime} ${e.node} ${e.kind} ${Buffer.from(e.payload).toString('hex')}`);
+  }
+
+  it('Controller stops an interrupted run between windows, records run.stop, and a replay stops at the same event', async () => {
+    const events: RecordedEvent[] = [];
+    let controller: Controller | null = null;
+    controller = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 3, () => gossipCore()),
+      // Interrupted from inside a window's commit, as a signal arriving mid-window would.
+      sink: {
+        append: (batch) => {
+          events.push(...batch);
+          if (events.length > 200) controller!.interrupt();
+        },
+      },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+    });
+    const result = await controller.run();
+    expect(result.status).toBe('interrupted');
+    const stops = events.filter((e) => e.kind === 'run.stop');
+    expect(stops).toHaveLength(1);
+    expect(decode(stops[0]!.payload)).toEqual({ reason: 'interrupted', detail: null });
+    // After the stop come only the nodes' planned exits.
+    expect(events.slice(stops[0]!.seq + 1).map((e) => e.kind)).toEqual(['node.exit', 'node.exit', 'node.exit', 'node.exit']);
+
+    const replayed: RecordedEvent[] = [];
+    const replay = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 3, () => gossipCore()),
+      sink: { append: (batch) => void replayed.push(...batch) },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      stopAt: { vtime: stops[0]!.vtime, reason: 'interrupted', detail: null },
+    });
+    expect((await replay.run()).status).toBe('interrupted');
+    expect(view(replayed)).toEqual(view(events));
+  });
+
+  it('Controller replay stops where a paced run was interrupted, though its windows are larger', async () => {
+    // Paced: every wall-clock reading moves 1 ms, a thousandth of real speed: windows of 1 us.
+    const wall = { ms: 0 };
+    const events: RecordedEvent[] = [];
+    let controller: Controller | null = null;
+    controller = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 4, () => gossipCore()),
+      sink: {
+        append: (batch) => {
+          events.push(...batch);
+          if (events.length > 150) controller!.interrupt();
+        },
+      },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      pace: { speed: 0.001 },
+      wallClock: () => (wall.ms += 1),
+    });
+    expect((await controller.run()).status).toBe('interrupted');
+    const stop = events.find((e) => e.kind === 'run.stop')!;
+    const replayed: RecordedEvent[] = [];
+    await new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 4, () => gossipCore()),
+      sink: { append: (batch) => void replayed.push(...batch) },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      stopAt: { vtime: stop.vtime, reason: 'interrupted', detail: null },
+    }).run();
+    expect(view(replayed)).toEqual(view(events));
+  });
+
+  it('Controller stops a run that goes over its event budget, with status failed and the reason', async () => {
+    const events: RecordedEvent[] = [];
+    const controller = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 1, () => gossipCore()),
+      sink: { append: (batch) => void events.push(...batch) },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      eventBudgetPerMs: 50,
+    });
+    const result = await controller.run();
+    expect(result.status).toBe('failed');
+    expect(result.reason).toMatch(/^Event budget exceeded: more than 50 events in the virtual millisecond at 0 ms/);
+    // Stopped no later than the end of the millisecond that went over, of a 10 ms run.
+    expect(result.virtualTimeNs).toBeLessThanOrEqual(1_000_000);
+    const stop = events.find((e) => e.kind === 'run.stop')!;
+    expect(decode(stop.payload)).toMatchObject({ reason: 'event-budget' });
+  });
+});

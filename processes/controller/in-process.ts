@@ -77,6 +77,7 @@ export class InProcessCluster implements Cluster {
         port: frame.toPort,
         channel: frame.channel,
         bytes: frame.bytes,
+        ...(frame.corrupted === true ? { corrupted: true } : {}),
       });
     }
     return { events, exits: [] };
@@ -120,6 +121,7 @@ export class InProcessCluster implements Cluster {
           port: frame.toPort,
           channel: frame.channel,
           bytes: frame.bytes,
+          ...(frame.corrupted === true ? { corrupted: true } : {}),
         });
         if (frame.arrival < before) heap.push(frame.arrival, frame.toNode);
       }

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Router } from 'zeromq';
 import type { NodeEvent, VTime } from '../../shared/events.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { receiveEach } from '../node/receive.js';
 import { SendQueue } from '../node/send-queue.js';
+import { bindingSocketOptions, holdRunToken, newRunToken, releaseRunToken, RUN_TOKEN_ENV, watchRefusals } from '../node/wire-auth.js';
 import {
   encodeControllerMessage,
   nodeNames,
@@ -24,6 +24,7 @@ import {
 } from '../runtime/protocol.js';
 import type { Cluster, NodeExit, NodeProcessInfo, WindowReport } from './cluster.js';
 import { PACKAGE_ROOT } from './package-root.js';
+import { createRunDir } from './run-dir.js';
 
 /** How long a node may take to answer the controller before it is declared hung and killed. */
 const NODE_ANSWER_DEADLINE_MS = 30_000;
@@ -32,27 +33,6 @@ const NODE_ANSWER_DEADLINE_MS = 30_000;
  * deadline for a node's first words grows with the number of nodes.
  */
 const STARTUP_DEADLINE_PER_NODE_MS = 500;
-const RUN_DIR_PREFIX = 'dpl-';
-
-/**
- * Removes run directories whose controller is gone (killed before it could clean up), so ipc
- * socket files do not pile up in tmp. A directory is abandoned when the pid in its
- * `controller.pid` no longer runs.
- */
-function removeAbandonedRunDirs(): void {
-  for (const entry of readdirSync(tmpdir())) {
-    if (!entry.startsWith(RUN_DIR_PREFIX)) continue;
-    const dir = join(tmpdir(), entry);
-    try {
-      const pid = Number(readFileSync(join(dir, 'controller.pid'), 'utf8'));
-      if (!Number.isInteger(pid) || pid <= 0) continue;
-      process.kill(pid, 0);
-    } catch (error) {
-      // ESRCH: the controller is gone. Anything else (no pid file, no permission): leave it.
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(dir, { recursive: true, force: true });
-    }
-  }
-}
 /** How long a node may take to say goodbye and exit when asked to stop. */
 const STOP_DEADLINE_MS = 3_000;
 /** How often the watchdog looks for nodes that owe an answer past their deadline. */
@@ -164,14 +144,22 @@ export class MultiProcessCluster implements Cluster {
   private readonly watchdog: NodeJS.Timeout;
   /** The topology as every node receives it, serialised once. */
   private readonly topologyJson: string;
+  /** The run's token: only processes that present it may connect to its sockets (wire-auth.ts). */
+  private readonly runToken = newRunToken();
+  private tokenHeld = false;
+  /** Messages from identities that are no live node of this run: ignored, counted. */
+  private unknownIdentities = 0;
+  /** Messages from a node of this run that could not be parsed: ignored, counted. */
+  private malformedMessages = 0;
 
   constructor(private readonly options: MultiProcessOptions) {
-    removeAbandonedRunDirs();
-    // ipc paths must stay short (about 100 bytes), so the run directory lives directly in tmp.
-    this.runDir = mkdtempSync(join(tmpdir(), RUN_DIR_PREFIX));
-    writeFileSync(join(this.runDir, 'controller.pid'), String(process.pid));
+    // ipc paths must stay short (about 100 bytes): createRunDir checks them.
+    this.runDir = createRunDir(['ctl', ...options.topology.wires.map((_, index) => `w${index}`)]);
     this.topologyJson = JSON.stringify(options.topology);
-    this.router = new Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    this.router = new Router({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0, ...bindingSocketOptions() });
+    watchRefusals(this.router, (count, what) => {
+      if (count === 1 || count % 100 === 0) this.options.log(`[controller] refused a connection without this run's token (${what}; ${count} so far)`);
+    });
     this.sendQueue = new SendQueue(this.router);
     this.names = nodeNames(options.topology.nodes);
     this.nodeIndex = this.names.index;
@@ -193,6 +181,8 @@ export class MultiProcessCluster implements Cluster {
   }
 
   async start(): Promise<NodeProcessInfo[]> {
+    await holdRunToken(this.runToken);
+    this.tokenHeld = true;
     await this.router.bind(`ipc://${this.runDir}/ctl`);
     this.receiving = this.receiveLoop();
     const command = nodeCommand();
@@ -212,6 +202,11 @@ export class MultiProcessCluster implements Cluster {
     const child = spawn(process.execPath, [...command, '--node', id, '--incarnation', String(incarnation), '--control', `ipc://${this.runDir}/ctl`], {
       // stdin is the lifeline: when the controller dies, the pipe closes and the node exits.
       stdio: ['pipe', 'pipe', 'pipe'],
+      // The token in the environment: the command line is readable by every user, this is not.
+      env: { ...process.env, [RUN_TOKEN_ENV]: this.runToken },
+      // Its own process group: a terminal's Ctrl-C reaches the controller only, which stops the
+      // run in order; a node still starting up would otherwise die of it.
+      detached: true,
     });
     const index = this.nodeIndex.get(id)!;
     const incoming: WireDirection[] = [];
@@ -536,7 +531,14 @@ export class MultiProcessCluster implements Cluster {
     this.sendQueue.close();
     this.router.close();
     await this.receiving?.catch(() => undefined);
+    if (this.tokenHeld) releaseRunToken(this.runToken);
+    this.tokenHeld = false;
     rmSync(this.runDir, { recursive: true, force: true });
+  }
+
+  /** What the controller ignored: messages from no live node of this run, and malformed ones. */
+  get ignored(): { unknownIdentities: number; malformedMessages: number } {
+    return { unknownIdentities: this.unknownIdentities, malformedMessages: this.malformedMessages };
   }
 
   /** Kills every child at once, synchronously: for process-exit handlers, where nothing can be awaited. */
@@ -572,17 +574,22 @@ export class MultiProcessCluster implements Cluster {
     const current = this.nodes.get(nodeId);
     // A node started ahead of its restart says hello early; it is kept for the restart.
     const live = current?.identity === from ? current : this.prepared.get(nodeId);
-    // An answer from an earlier life of a restarted node, or from no node at all: not ours.
-    if (!live || live.identity !== from) {
-      this.options.log(`[controller] message from ${from}, which is not a running node; ignored`);
+    // Only the identity of a node this run started, in its current life, is heard; anything
+    // else (an earlier life, no node at all) is ignored and counted, never acted on (a kill
+    // would hit the real node).
+    if (!live || live.identity !== from || live.exit !== null) {
+      this.unknownIdentities++;
+      if (this.unknownIdentities === 1 || this.unknownIdentities % 100 === 0) {
+        this.options.log(`[controller] ignored a message from ${JSON.stringify(from.slice(0, 64))}, no live node of this run (${this.unknownIdentities} so far)`);
+      }
       return;
     }
     let message: NodeMessage;
     try {
       message = parseNodeMessage(body ?? new Uint8Array(), `node ${nodeId}`);
     } catch (error) {
-      this.options.log(`[controller] ${(error as Error).message}; killing ${nodeId}`);
-      live.child.kill('SIGKILL');
+      this.malformedMessages++;
+      this.options.log(`[controller] ${(error as Error).message}; ignored (${this.malformedMessages} so far)`);
       return;
     }
     if (message.t === 'done') {

@@ -36,6 +36,7 @@ import {
 } from '../runtime/protocol.js';
 import { receiveEach } from './receive.js';
 import { SendQueue } from './send-queue.js';
+import { bindingSocketOptions, connectingSocketOptions, holdRunToken, RUN_TOKEN_ENV, watchRefusals } from './wire-auth.js';
 
 const { values } = parseArgs({
   options: {
@@ -51,6 +52,14 @@ if (!nodeId || !controlEndpoint) {
   process.exit(2);
 }
 const incarnation = Number(values.incarnation);
+// The run's token, from the environment the controller gave: it is what lets this process onto
+// the run's sockets, and no one else's business (not even a child's).
+const runToken = process.env[RUN_TOKEN_ENV];
+delete process.env[RUN_TOKEN_ENV];
+if (!runToken) {
+  process.stderr.write(`Node processes are started by the controller, which gives them ${RUN_TOKEN_ENV}\n`);
+  process.exit(2);
+}
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -78,7 +87,7 @@ interface WireSocket {
   readonly queue: SendQueue;
 }
 
-const control = new Dealer({ routingId: `${nodeId}/${incarnation}`, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+const control = new Dealer({ routingId: `${nodeId}/${incarnation}`, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, ...connectingSocketOptions(runToken) });
 control.connect(controlEndpoint);
 const controlQueue = new SendQueue(control);
 
@@ -93,6 +102,10 @@ let received: number[] = [];
 let sentCount: number[] = [];
 let dead: boolean[] = [];
 let malformedEnvelopes = 0;
+/** Connections refused at the handshake: no run token, or a wrong one. */
+let strangersRefused = 0;
+/** Frames whose arrival is before what this node already handled: dropped, never fatal. */
+let outOfOrderFrames = 0;
 
 /** Control messages not yet handled, in arrival order; the head may be a grant waiting for frames. */
 const inbox: ControllerMessage[] = [];
@@ -136,6 +149,12 @@ function onFrame(w: WireSocket, body: Uint8Array | undefined): void {
   if (dead[w.in]) return;
   try {
     const envelope = decodeEnvelope(body ?? new Uint8Array(), w.wire);
+    if (!runtime!.accepts(envelope.arrival)) {
+      // Handling it would rewrite this node's past: drop it, count it, keep running.
+      outOfOrderFrames++;
+      log(`Wire ${w.wire}: frame arriving at ${envelope.arrival} ns is before what this node already handled (dropped, ${outOfOrderFrames} so far)`);
+      return;
+    }
     runtime!.deliver({
       type: 'frame',
       arrival: envelope.arrival,
@@ -145,6 +164,7 @@ function onFrame(w: WireSocket, body: Uint8Array | undefined): void {
       port: w.port,
       channel: envelope.channel,
       bytes: envelope.bytes,
+      ...(envelope.corrupted === true ? { corrupted: true } : {}),
     });
     received[w.in] = (received[w.in] ?? 0) + 1;
   } catch (error) {
@@ -160,9 +180,16 @@ function onFrame(w: WireSocket, body: Uint8Array | undefined): void {
 async function openWire(setup: WireSetup): Promise<void> {
   const wire = topology!.wires[setup.direction >> 1];
   if (!wire) throw new Error(`Wire setup names direction ${setup.direction}, beyond the topology's ${topology!.wires.length} wires`);
-  const socket = new Pair({ linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
-  if (setup.bind) await socket.bind(setup.endpoint);
-  else socket.connect(setup.endpoint);
+  const socket = new Pair({ linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, ...(setup.bind ? bindingSocketOptions() : connectingSocketOptions(runToken!)) });
+  if (setup.bind) {
+    watchRefusals(socket, (count, what) => {
+      strangersRefused++;
+      if (count === 1 || count % 100 === 0) log(`Wire ${wire.id}: refused a connection without this run's token (${what}; ${count} so far)`);
+    });
+    await socket.bind(setup.endpoint);
+  } else {
+    socket.connect(setup.endpoint);
+  }
   const self = wire.a.node === nodeId ? wire.a : wire.b;
   const peer = wire.a.node === nodeId ? wire.b : wire.a;
   const w: WireSocket = { wire: wire.id, out: setup.direction, in: reverseDirection(setup.direction), port: self.port, peer: peer.node, socket, queue: new SendQueue(socket) };
@@ -180,7 +207,7 @@ function runGrant(message: Extract<ControllerMessage, { t: 'grant' }>): void {
   const sent: Array<[WireDirection, number, number]> = [];
   for (const frame of result.out) {
     const w = wires.get(frame.direction)!;
-    w.queue.push(encodeEnvelope({ arrival: frame.arrival, srcSeq: frame.srcSeq, channel: frame.channel, causeSeq: frame.cause.nodeSeq, bytes: frame.bytes }));
+    w.queue.push(encodeEnvelope({ arrival: frame.arrival, srcSeq: frame.srcSeq, channel: frame.channel, causeSeq: frame.cause.nodeSeq, bytes: frame.bytes, ...(frame.corrupted === true ? { corrupted: true } : {}) }));
     const count = (sentCount[w.out] = (sentCount[w.out] ?? 0) + 1);
     const entry = sent.find((s) => s[0] === w.out);
     if (entry) {
@@ -217,7 +244,7 @@ function pump(): void {
     }
     inbox.shift();
     if (message.t === 'inspect') {
-      reply({ t: 'inspected', token: message.token, state: { ...(runtime?.inspect() as object), malformedEnvelopes } });
+      reply({ t: 'inspected', token: message.token, state: { ...(runtime?.inspect() as object), malformedEnvelopes, strangersRefused, outOfOrderFrames } });
       continue;
     }
     busy = true;
@@ -335,8 +362,13 @@ function onControl(body: Uint8Array | undefined): void {
   }
 }
 
-reply({ t: 'hello', node: nodeId, incarnation, pid: process.pid } satisfies NodeMessage);
-receiveEach(control, ([body]) => onControl(body)).catch((error: unknown) => {
+async function main(): Promise<void> {
+  await holdRunToken(runToken!);
+  reply({ t: 'hello', node: nodeId!, incarnation, pid: process.pid } satisfies NodeMessage);
+  await receiveEach(control, ([body]) => onControl(body));
+}
+
+main().catch((error: unknown) => {
   try {
     fatal(error);
   } catch {

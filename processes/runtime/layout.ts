@@ -7,6 +7,7 @@
  * are laid out by hand rather than as self-describing msgpack maps checked by a schema: a field
  * costs a typed read, and nothing is allocated that the receiver does not keep.
  */
+import { DpulabError } from '../../shared/errors.js';
 
 /** Bytes of an encoded `null` length: the largest u32, which no real length can reach. */
 const NULL_LENGTH = 0xffff_ffff;
@@ -23,7 +24,7 @@ function newBuffer(bytes: number): { buf: Uint8Array; view: DataView } {
 }
 
 /** A field that could not be read: the reader's `what`, the field's path and what was wrong. */
-export class LayoutError extends Error {
+export class LayoutError extends DpulabError {
   readonly code = 'bad-layout';
   constructor(
     readonly field: string,

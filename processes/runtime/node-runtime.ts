@@ -123,6 +123,15 @@ export class NodeRuntime {
     this.queue.push(message);
   }
 
+  /**
+   * Whether a message arriving at `arrival` can still be handled in order: not before the last
+   * message this node handled. A frame from the past would make the node's history change after
+   * the fact; the shell drops it instead (only a stranger on a wire can send one).
+   */
+  accepts(arrival: VTime): boolean {
+    return arrival >= this.now;
+  }
+
   /** Arrival time of the next message this node will handle, or Infinity. */
   nextTime(): VTime {
     return this.ended ? Infinity : this.queue.peekTime();
@@ -180,6 +189,12 @@ export class NodeRuntime {
           // The cable went down while the frame was in flight.
           port.drops++;
           this.emit('frame.drop', { port: message.port, reason: 'link-down', len: message.bytes.length });
+          return;
+        }
+        if (message.corrupted === true) {
+          // What a NIC's frame check sequence catches: dropped, counted as malformed, never decoded.
+          if (port) port.drops++;
+          this.emit('frame.malformed', { port: message.port, code: 'bad-fcs', offset: 0, message: 'Frame check sequence does not match: the frame was corrupted on the wire' });
           return;
         }
         this.core.onFrame(this.ctx, message.port, message.bytes, message.channel);
@@ -286,6 +301,7 @@ export class NodeRuntime {
         channel,
         bytes: onWire,
         cause: txEvent,
+        ...(corruptedAt !== null ? { corrupted: true } : {}),
       });
     }
     return true;

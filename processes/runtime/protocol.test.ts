@@ -101,6 +101,8 @@ describe('control protocol', () => {
     const bytes = encodeEnvelope({ arrival: 5_000, srcSeq: 1e12 + 3, channel: 'mailbox', causeSeq: 77, bytes: frame });
     const envelope = decodeEnvelope(bytes, 'pcie-01a');
     expect({ ...envelope, bytes: [...envelope.bytes] }).toEqual({ arrival: 5_000, srcSeq: 1e12 + 3, channel: 'mailbox', causeSeq: 77, bytes: [1, 2, 3, 4] });
+    const corrupted = decodeEnvelope(encodeEnvelope({ arrival: 1, srcSeq: 2, channel: 'eth', causeSeq: 3, bytes: frame, corrupted: true }), 'up-01a-a');
+    expect({ channel: corrupted.channel, corrupted: corrupted.corrupted }).toEqual({ channel: 'eth', corrupted: true });
     expect(() => decodeEnvelope(new Uint8Array(10), 'up-01a-a')).toThrow(WireEnvelopeError);
     expect(() => decodeEnvelope(new Uint8Array(10), 'up-01a-a')).toThrow(/Wire up-01a-a: envelope of 10 bytes is shorter/);
     const badChannel = bytes.slice();

@@ -152,7 +152,9 @@ const enum InputTag {
 
 /** Marks a frame envelope, so stray bytes on a wire are told apart at once. */
 const ENVELOPE_TAG = 0xe1;
-/** tag, channel, arrival, srcSeq, causeSeq. */
+/** The channel byte's bit that marks a frame the wire corrupted. */
+const CORRUPTED_BIT = 0x80;
+/** tag, channel (with CORRUPTED_BIT), arrival, srcSeq, causeSeq. */
 const ENVELOPE_HEADER_BYTES = 1 + 1 + 8 + 8 + 8;
 
 /** `cause` node indices beyond the topology's nodes. */
@@ -522,6 +524,8 @@ export interface WireEnvelope {
   /** nodeSeq of the sender's `frame.tx` event. */
   readonly causeSeq: number;
   readonly bytes: Uint8Array;
+  /** The wire corrupted the frame (see `OutboundFrame.corrupted`). */
+  readonly corrupted?: boolean;
 }
 
 /** A malformed envelope on a wire: dropped and counted by the receiver, never fatal. */
@@ -540,7 +544,9 @@ const channelIndex: Readonly<Record<Channel, number>> = Object.fromEntries(CHANN
 
 /** Encodes a frame's envelope: tag, channel, arrival, srcSeq, causeSeq, then the frame's bytes. */
 export function encodeEnvelope(e: WireEnvelope): Uint8Array {
-  return envelopeWriter.reset().u8(ENVELOPE_TAG).u8(channelIndex[e.channel]).f64(e.arrival).f64(e.srcSeq).f64(e.causeSeq).tail(e.bytes).finish();
+  // A corrupted frame is marked by the channel byte's high bit: the common envelope stays as it was.
+  const channel = channelIndex[e.channel] | (e.corrupted === true ? CORRUPTED_BIT : 0);
+  return envelopeWriter.reset().u8(ENVELOPE_TAG).u8(channel).f64(e.arrival).f64(e.srcSeq).f64(e.causeSeq).tail(e.bytes).finish();
 }
 
 /**
@@ -553,13 +559,15 @@ export function decodeEnvelope(bytes: Uint8Array, wire: string): WireEnvelope {
   const r: ByteReader = new ByteReader(bytes, `Wire ${wire}`);
   r.at = 1;
   try {
-    const index = r.u8('channel');
+    const marked = r.u8('channel');
+    const index = marked & ~CORRUPTED_BIT;
     const channel = CHANNELS[index];
     if (channel === undefined) r.fail('channel', `${index} is unknown`);
     const arrival = r.count('arrival');
     const srcSeq = r.count('srcSeq');
     const causeSeq = r.count('causeSeq');
-    return { arrival, srcSeq, channel, causeSeq, bytes: r.tail() };
+    const envelope: WireEnvelope = { arrival, srcSeq, channel, causeSeq, bytes: r.tail() };
+    return (marked & CORRUPTED_BIT) !== 0 ? { ...envelope, corrupted: true } : envelope;
   } catch (error) {
     if (error instanceof LayoutError) throw new WireEnvelopeError(wire, `envelope field ${error.field}: ${error.problem}`);
     throw error;

@@ -317,6 +317,8 @@ describe('EventLogReader.verifyFingerprint', () => {
         stored: reader.run().fingerprint,
         events: 1000,
         checkpointsChecked: 10,
+        checkpointsOk: true,
+        verifiedThrough: 1000,
         problems: [],
       });
     });
@@ -427,7 +429,7 @@ describe('EventLogReader.verifyFingerprint', () => {
       const result = reader.verifyFingerprint();
       expect(result).toMatchObject({ ok: false, stored: null, events: 35, checkpointsChecked: 3 });
       expect(result.firstBadCheckpoint).toBeUndefined();
-      expect(result.problems).toEqual(['The run has no fingerprint: it never finished (status running)']);
+      expect(result.problems).toEqual(['The run has no fingerprint: it never finished (status crashed)']);
     });
   });
 });
@@ -563,7 +565,7 @@ describe('EventLogReader.open', () => {
       if (failure !== null) expectLogError(failure, ['corrupt', 'incomplete'], path);
       else expect((verification as FingerprintVerification | null)?.ok, `seed ${seed}`).toBe(false);
     }
-  });
+  }, 30_000);
 
   it('EventLogReader.check reports a healthy log as ok', () => {
     const path = join(tempDir(), 'run.db');

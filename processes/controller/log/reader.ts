@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { RecordedEvent, VTime } from '../../../shared/events.js';
 import { EventLogError, InvalidEventError } from './errors.js';
 import { Fingerprint } from './fingerprint.js';
+import { EventLogLock } from './lock.js';
 import {
   LOG_FORMAT,
   REQUIRED_TABLES,
@@ -64,6 +65,13 @@ export interface FingerprintVerification {
   readonly checkpointsChecked: number;
   /** The earliest checkpoint that does not match, if any. */
   readonly firstBadCheckpoint?: BadCheckpoint;
+  /**
+   * The events are dense and every checkpoint matches: what `ok` means for a run that never
+   * finished (and so has no run fingerprint to compare).
+   */
+  readonly checkpointsOk: boolean;
+  /** The seq of the last checkpoint that matches with none bad before it (0 when none does). */
+  readonly verifiedThrough: number;
   /** What is wrong, one sentence each; empty when ok. */
   readonly problems: readonly string[];
 }
@@ -219,6 +227,7 @@ export class EventLogReader {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
+  private writerGone = false;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
@@ -308,13 +317,25 @@ export class EventLogReader {
         endVtime: row.end_vtime as number | null,
         events: row.events as number,
         fingerprint: row.fingerprint as string | null,
-        status: row.status as RunStatus,
+        status: this.reportedStatus(row.status as RunStatus),
         exitReason: row.exit_reason as string | null,
         versions,
         startedWall: row.started_wall as string,
         endedWall: row.ended_wall as string | null,
       };
     });
+  }
+
+  /**
+   * A stored `running` is `crashed` once nobody holds the log's lock: the writer holds it for the
+   * whole run and the kernel releases it when the writer dies. Once crashed, always crashed.
+   */
+  private reportedStatus(stored: RunStatus): RunRecord['status'] {
+    if (stored !== 'running') return stored;
+    if (this.writerGone) return 'crashed';
+    // A lock file that cannot be probed (read-only media) says nothing: keep what is stored.
+    this.writerGone = EventLogLock.holder(this.path) === null;
+    return this.writerGone ? 'crashed' : 'running';
   }
 
   /** Every node start, ordered by id then incarnation. */
@@ -360,6 +381,14 @@ export class EventLogReader {
     return this.guard(
       () => this.statement('SELECT seq, state FROM snapshots WHERE node = ? AND seq <= ? ORDER BY seq').all(node, count) as Array<{ seq: number; state: Uint8Array }>,
     );
+  }
+
+  /**
+   * The lowest and highest seq stored and how many events there are: a log whose seqs are dense
+   * from 0, as the writer makes them, has `min` 0 and `max` `count - 1`.
+   */
+  seqRange(): { min: number | null; max: number | null; count: number } {
+    return this.guard(() => this.statement('SELECT min(seq) AS min, max(seq) AS max, count(*) AS count FROM events').get() as { min: number | null; max: number | null; count: number });
   }
 
   /** The event with this seq, or undefined. */
@@ -471,6 +500,7 @@ export class EventLogReader {
     let checked = 0;
     let next = 0;
     let previousCheckpoint = 0;
+    let verifiedThrough = 0;
     let poisoned = false;
 
     const compareCheckpoints = (): void => {
@@ -480,6 +510,7 @@ export class EventLogReader {
         const recomputed = poisoned ? null : fp.digestHex();
         if (cp.seq === fp.events && recomputed === cp.fingerprint) {
           previousCheckpoint = cp.seq;
+          if (firstBad === undefined) verifiedThrough = cp.seq;
           continue;
         }
         if (firstBad === undefined) {
@@ -518,6 +549,7 @@ export class EventLogReader {
     }
 
     const recomputed = fp.digestHex();
+    const checkpointsOk = problems.length === 0;
     if (run.fingerprint === null) {
       problems.push(`The run has no fingerprint: it never finished (status ${run.status})`);
     } else {
@@ -530,6 +562,8 @@ export class EventLogReader {
       stored: run.fingerprint,
       events: fp.events,
       checkpointsChecked: checked,
+      checkpointsOk,
+      verifiedThrough,
       problems,
     };
     return firstBad === undefined ? result : { ...result, firstBadCheckpoint: firstBad };

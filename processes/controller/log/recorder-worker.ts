@@ -46,9 +46,13 @@ function reply(message: RecorderReply): void {
   Atomics.notify(flag, 0);
 }
 
-function replyError(error: unknown): void {
+function replyError(error: unknown, unsolicited = false): void {
   const e = error instanceof Error ? error : new Error(String(error));
-  reply({ ok: false, error: { name: e.name, code: String((e as { code?: unknown }).code ?? ''), message: e.message } });
+  const path = (e as { path?: unknown }).path;
+  const described = { name: e.name, code: String((e as { code?: unknown }).code ?? ''), message: e.message, ...(typeof path === 'string' ? { path } : {}) };
+  reply(unsolicited ? { ok: false, error: described, unsolicited: true } : { ok: false, error: described });
+  // The caller looks at this flag at each append, and then reads the error from the port.
+  if (unsolicited) Atomics.store(flag, 1, 1);
 }
 
 /** The events of one batch, as views into its buffer. */
@@ -104,7 +108,9 @@ parentPort!.on('message', (command: RecorderCommand) => {
         if (failure === null) w.flush();
         return;
       case 'finish': {
-        if (failure !== null) throw failure;
+        // A run that failed (say its disk is full) is still marked failed if the row can be
+        // written: the writer leaves out what it could not write and says so.
+        if (failure !== null && command.end.status !== 'failed') throw failure;
         const fingerprint = w.finishRun(command.end);
         reply({ ok: true, fingerprint, stats: w.stats });
         return;
@@ -118,6 +124,9 @@ parentPort!.on('message', (command: RecorderCommand) => {
     }
   } catch (error) {
     if (command.t === 'finish' || command.t === 'close') replyError(error);
-    else failure ??= error instanceof Error ? error : new Error(String(error));
+    else if (failure === null) {
+      failure = error instanceof Error ? error : new Error(String(error));
+      replyError(failure, true);
+    }
   }
 });

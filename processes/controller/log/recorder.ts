@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../../../shared/events.js';
 import type { ResolvedWire } from '../../../shared/topology/types.js';
 import { ByteWriter } from '../../runtime/layout.js';
 import { PACKAGE_ROOT } from '../package-root.js';
+import { EnvironmentError, type EnvironmentErrorCode } from '../environment.js';
 import { EventLogWriteError, InvalidEventError } from './errors.js';
 import type { EventLogWriterOptions, EventLogWriterStats, NodeExit, NodeStart, RunEnd, RunInfo } from './writer.js';
 
@@ -29,7 +30,16 @@ export type RecorderCommand =
 /** The recorder thread's answer to a synchronous call. */
 export type RecorderReply =
   | { readonly ok: true; readonly fingerprint?: string; readonly stats?: EventLogWriterStats }
-  | { readonly ok: false; readonly error: { readonly name: string; readonly code: string; readonly message: string } };
+  | { readonly ok: false; readonly error: RecorderError; readonly unsolicited?: true };
+
+/** An error of the recorder thread, as it crosses to the caller's. */
+export interface RecorderError {
+  readonly name: string;
+  readonly code: string;
+  readonly message: string;
+  /** The file concerned, for an EnvironmentError. */
+  readonly path?: string;
+}
 
 /** How to open a log in a recorder thread: the writer's options, and what the thread adds. */
 export interface EventRecorderOptions extends EventLogWriterOptions {
@@ -78,7 +88,8 @@ export class EventRecorder {
 
   private constructor(path: string, options: EventRecorderOptions) {
     this.path = path;
-    const shared = new SharedArrayBuffer(4);
+    // [0]: a reply is waiting; [1]: a call nobody waits for failed (its error is on the port).
+    const shared = new SharedArrayBuffer(8);
     this.signal = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.replies = port1;
@@ -129,6 +140,8 @@ export class EventRecorder {
   /** Queues events in seq order; they are checked and committed by the thread. */
   append(events: readonly RecordedEvent[]): void {
     if (this.closed) throw new EventLogWriteError('bad-state', `Cannot append: the event log ${this.path} is closed`);
+    // A commit that failed in the thread (a full disk) stops the run at its next append, not at its end.
+    if (Atomics.load(this.signal, 1) === 1) this.throwFailure();
     for (const e of events) {
       if (!(e.payload instanceof Uint8Array)) throw new InvalidEventError(`Event payload must be a Uint8Array (seq ${String(e.seq)})`);
       encodeEventBatch(this.batch, e);
@@ -178,6 +191,20 @@ export class EventRecorder {
     this.worker.postMessage(command, transfer);
   }
 
+  /** The first failure of a call nobody waited for, once read from the port. */
+  private failure: Error | null = null;
+
+  /** Throws the failure the thread reported on its own (it is on the port before the flag is set). */
+  private throwFailure(): never {
+    while (this.failure === null) {
+      const message = receiveMessageOnPort(this.replies);
+      if (!message) throw new EventLogWriteError('bad-state', `The recorder of ${this.path} failed without saying why`);
+      const reply = message.message as RecorderReply;
+      if (!reply.ok && reply.unsolicited) this.failure = reviveError(reply.error);
+    }
+    throw this.failure;
+  }
+
   /** Waits for the thread's reply to a call; throws the error it reports. */
   private await(what: string): Extract<RecorderReply, { ok: true }> {
     for (;;) {
@@ -185,6 +212,10 @@ export class EventRecorder {
       if (message) {
         const reply = message.message as RecorderReply;
         if (reply.ok) return reply;
+        if (reply.unsolicited) {
+          this.failure ??= reviveError(reply.error);
+          continue;
+        }
         throw reviveError(reply.error);
       }
       Atomics.store(this.signal, 0, 0);
@@ -193,6 +224,10 @@ export class EventRecorder {
       if (again) {
         const reply = again.message as RecorderReply;
         if (reply.ok) return reply;
+        if (reply.unsolicited) {
+          this.failure ??= reviveError(reply.error);
+          continue;
+        }
         throw reviveError(reply.error);
       }
       if (Atomics.wait(this.signal, 0, 0, SYNC_DEADLINE_MS) === 'timed-out') {
@@ -203,7 +238,8 @@ export class EventRecorder {
 }
 
 /** The error the recorder thread reported, as the class the caller would have got in-thread. */
-function reviveError(error: { readonly name: string; readonly code: string; readonly message: string }): Error {
+function reviveError(error: RecorderError): Error {
+  if (error.name === 'EnvironmentError') return new EnvironmentError(error.code as EnvironmentErrorCode, error.path ?? '', error.message);
   if (error.name === 'EventLogWriteError') return new EventLogWriteError(error.code as ConstructorParameters<typeof EventLogWriteError>[0], error.message);
   if (error.name === 'InvalidEventError') return new InvalidEventError(error.message);
   const revived = new Error(error.message);

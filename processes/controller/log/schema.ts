@@ -144,8 +144,14 @@ export function createEventIndexes(db: Database.Database): void {
 /** How the run was executed: one OS process per node, or every node inside the controller. */
 export type RunMode = 'multi-process' | 'in-process';
 
-/** Lifecycle of a run: `running` until the writer finishes it; a crashed run stays `running`. */
+/** Lifecycle of a run as stored: `running` until the writer finishes it; a crashed run stays `running`. */
 export type RunStatus = 'running' | 'completed' | 'interrupted' | 'failed';
+
+/**
+ * The status a reader reports: the stored one, except that a `running` run whose writer no longer
+ * holds the log's lock is `crashed` (its writer died before it could finish the run).
+ */
+export type ReportedRunStatus = RunStatus | 'crashed';
 
 /** The versions of the software that produced a run, stored as JSON in `runs.versions`. */
 export interface RunVersions {
@@ -175,7 +181,8 @@ export interface RunRecord {
   readonly events: number;
   /** Hex SHA-256 over the canonical encoding of all events; null until finished. */
   readonly fingerprint: string | null;
-  readonly status: RunStatus;
+  /** The stored status, or `crashed` for a `running` run nobody writes any more. */
+  readonly status: ReportedRunStatus;
   readonly exitReason: string | null;
   readonly versions: RunVersions;
   readonly startedWall: string;

@@ -2,8 +2,10 @@ import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { RecordedEvent, VTime } from '../../../shared/events.js';
 import type { ResolvedTopology, ResolvedWire } from '../../../shared/topology/types.js';
+import { environmentError, orEnvironmentError, prepareDirectoryFor } from '../environment.js';
 import { EventLogWriteError, InvalidEventError } from './errors.js';
 import { Fingerprint } from './fingerprint.js';
+import { EventLogLock } from './lock.js';
 import { createEventIndexes, createSchema, LOG_FORMAT, SQLITE_MAGIC, type RunMode, type RunStatus, type RunVersions } from './schema.js';
 
 /** Events buffered before the writer commits them on its own. */
@@ -101,6 +103,8 @@ export interface EventLogWriterStats {
   readonly written: number;
   /** Checkpoint rows committed. */
   readonly checkpoints: number;
+  /** WAL checkpoints that folded the WAL into the database file (see `foldWal`). */
+  readonly walCheckpoints: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -193,7 +197,8 @@ export class EventLogWriter {
   private readonly dpulabVersion: string;
   /** Whether the event indexes are still to be created (deferIndexes). */
   private indexesPending: boolean;
-  private readonly counters: Mutable<EventLogWriterStats> = { commits: 0, appended: 0, written: 0, checkpoints: 0 };
+  private readonly counters: Mutable<EventLogWriterStats> = { commits: 0, appended: 0, written: 0, checkpoints: 0, walCheckpoints: 0 };
+  private readonly lock: EventLogLock;
 
   private fingerprint = new Fingerprint();
   private buffer: RecordedEvent[] = [];
@@ -211,9 +216,10 @@ export class EventLogWriter {
   private readonly updateNode: Database.Statement;
   private readonly writeBatch: (events: readonly RecordedEvent[], fingerprint: Fingerprint) => { checkpoints: number; kinds: string[] };
 
-  private constructor(path: string, db: Database.Database, options: EventLogWriterOptions) {
+  private constructor(path: string, db: Database.Database, lock: EventLogLock, options: EventLogWriterOptions) {
     this.path = path;
     this.db = db;
+    this.lock = lock;
     this.dpulabVersion = options.dpulabVersion;
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     this.checkpointInterval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
@@ -251,14 +257,28 @@ export class EventLogWriter {
   }
 
   /**
-   * Creates the log at `path` with the current schema, in WAL mode.
+   * Creates the log at `path` with the current schema, in WAL mode, and holds its lock (see
+   * lock.ts) until `close`.
    *
-   * Refuses (EventLogWriteError) a path holding anything but nothing, an empty file, or, with
-   * `overwrite`, an existing dpulab event log; a foreign file is never modified.
+   * Refuses (EventLogWriteError) a log another writer holds ('locked', naming the holder), and a
+   * path holding anything but nothing, an empty file, or, with `overwrite`, an existing dpulab
+   * event log; a foreign file is never modified.
    */
   static open(path: string, options: EventLogWriterOptions): EventLogWriter {
     if (options.batchSize !== undefined) requireSafeInteger('Batch size', options.batchSize, 1);
     if (options.checkpointInterval !== undefined) requireSafeInteger('Checkpoint interval', options.checkpointInterval, 1);
+    prepareDirectoryFor(path, 'create the event log');
+    // The lock comes first: a second run must not remove the log of the first, even with overwrite.
+    const lock = orEnvironmentError('lock the event log', path, () => EventLogLock.acquire(path));
+    try {
+      return orEnvironmentError('create the event log', path, () => EventLogWriter.create(path, lock, options));
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  private static create(path: string, lock: EventLogLock, options: EventLogWriterOptions): EventLogWriter {
     const existing = inspectExisting(path);
     switch (existing.state) {
       case 'foreign':
@@ -281,11 +301,14 @@ export class EventLogWriter {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       createSchema(db, options.dpulabVersion, { eventIndexes: !(options.deferIndexes ?? false) });
-      const writer = new EventLogWriter(path, db, options);
+      const writer = new EventLogWriter(path, db, lock, options);
       writer.counters.commits += 1;
       return writer;
     } catch (err) {
       db.close();
+      // Whatever was there is gone already (nothing, an empty file or our own old log): leave no
+      // half-made log behind, say on a full disk.
+      for (const file of [path, ...sidecars(path)]) rmSync(file, { force: true });
       throw err;
     }
   }
@@ -339,6 +362,7 @@ export class EventLogWriter {
     this.counters.commits += 1;
     for (const [kind] of kinds) this.knownKinds.add(kind);
     this.state = 'running';
+    this.foldWal();
   }
 
   /** Records the start of a node process (one row per id and incarnation). */
@@ -375,6 +399,7 @@ export class EventLogWriter {
       }
     })();
     this.counters.commits += 1;
+    this.foldWal();
   }
 
   /**
@@ -438,26 +463,42 @@ export class EventLogWriter {
    * Ends the run: commits buffered events, writes the final checkpoint (unless the last periodic
    * one already covers every event) and the run's status, end time, event count and fingerprint.
    * Returns the run's fingerprint.
+   *
+   * A run ending as `failed` is marked so even when its buffered events cannot be written (a full
+   * disk): they are dropped, the reason says how many, and the fingerprint covers what was written,
+   * so the log still verifies as far as it goes.
    */
   finishRun(end: RunEnd): string {
     this.requireState('running', 'finishRun');
     requireSafeInteger('Run endVtime', end.endVtime);
-    this.flush();
+    let exitReason = end.exitReason;
+    try {
+      this.flush();
+    } catch (err) {
+      if (end.status !== 'failed' || environmentError(err, 'write', this.path) === null) throw err;
+      const lost = this.buffer.length;
+      this.buffer = [];
+      this.nextSeq = this.fingerprint.events;
+      exitReason = `${exitReason ?? 'failed'} (${String(lost)} events that could not be written were lost)`;
+    }
     const count = this.fingerprint.events;
     const fingerprint = this.fingerprint.digestHex();
     const needsCheckpoint = count === 0 || count % this.checkpointInterval !== 0;
     const update = this.db.prepare(
       `UPDATE runs SET end_vtime = ?, events = ?, fingerprint = ?, status = ?, exit_reason = ?, ended_wall = ?`,
     );
-    this.db.transaction(() => {
-      if (needsCheckpoint) this.insertCheckpoint.run(count, this.lastWrittenVtime, fingerprint);
-      update.run(end.endVtime, count, fingerprint, end.status, end.exitReason, end.endedWall ?? nowIso());
-      if (this.indexesPending) createEventIndexes(this.db);
-    })();
+    orEnvironmentError('write the event log', this.path, () =>
+      this.db.transaction(() => {
+        if (needsCheckpoint) this.insertCheckpoint.run(count, this.lastWrittenVtime, fingerprint);
+        update.run(end.endVtime, count, fingerprint, end.status, exitReason, end.endedWall ?? nowIso());
+        if (this.indexesPending) createEventIndexes(this.db);
+      })(),
+    );
     this.indexesPending = false;
     this.counters.commits += 1;
     if (needsCheckpoint) this.counters.checkpoints += 1;
     this.state = 'finished';
+    this.foldWal();
     return fingerprint;
   }
 
@@ -470,6 +511,7 @@ export class EventLogWriter {
     try {
       if (this.buffer.length > 0) this.commit(this.buffer.length);
     } finally {
+      // Even when that commit failed (a full disk), the file is closed and the lock let go.
       this.state = 'closed';
       try {
         // A run that never finished still leaves a log with the usual indexes.
@@ -485,6 +527,22 @@ export class EventLogWriter {
         // The database stays valid in WAL mode; SQLite folds the WAL in on the next open.
       }
       this.db.close();
+      this.lock.release();
+    }
+  }
+
+  /**
+   * Copies what the WAL holds into the database file (a passive WAL checkpoint: it never waits
+   * for readers), so that the `.db` file alone, copied or left behind by a crash, is a readable
+   * log up to here. Called when the run starts, with every fingerprint checkpoint and at its end,
+   * so what the file alone holds can always be verified against a checkpoint.
+   */
+  private foldWal(): void {
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+      this.counters.walCheckpoints += 1;
+    } catch {
+      // A reader in the middle of a transaction may hold it back; the next fold catches up.
     }
   }
 
@@ -492,7 +550,7 @@ export class EventLogWriter {
   private commit(n: number): void {
     const batch = n === this.buffer.length ? this.buffer : this.buffer.slice(0, n);
     const fp = this.fingerprint.clone();
-    const { checkpoints, kinds } = this.writeBatch(batch, fp);
+    const { checkpoints, kinds } = orEnvironmentError('write the event log', this.path, () => this.writeBatch(batch, fp));
     this.fingerprint = fp;
     for (const kind of kinds) this.knownKinds.add(kind);
     this.buffer = n === this.buffer.length ? [] : this.buffer.slice(n);
@@ -501,6 +559,7 @@ export class EventLogWriter {
     this.counters.commits += 1;
     this.counters.written += batch.length;
     this.counters.checkpoints += checkpoints;
+    if (checkpoints > 0) this.foldWal();
   }
 
   private requireState(state: 'created' | 'running', call: string): void {
