@@ -4,27 +4,29 @@
  * Exit codes: 0 success; 1 the run or check did not pass (a node crashed, a replay diverged);
  * 2 bad input (usage, a topology, scenario or database that cannot be used).
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
-import { labCommand } from './lab.js';
-import { logCommand } from './log.js';
-import { pcapCommand } from './pcap.js';
-import { replayCommand } from './replay.js';
-import { runCommand } from './run.js';
-import { topologyCommand } from './topology.js';
-import { nonNegative, port, uiCommand } from './ui.js';
-import { exitCodeFor, reportError } from './errors.js';
+import { integer, nonNegative, nonNegativeInteger, port, positive } from './options.js';
 
-function integer(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`Not an integer: ${value}`);
-  return n;
+// Each subcommand is loaded when it runs (the bundle keeps each in a chunk of its own): the
+// command line is parsed with commander alone, and `dpulab log` never loads the controller.
+/** A subcommand's action; commander hands it the arguments and flags it parsed. */
+type Action = (...args: never[]) => void | Promise<void>;
+
+/** An action that loads its module first. */
+function lazy(load: () => Promise<Action>): (...args: unknown[]) => Promise<void> {
+  return async (...args) => {
+    const action = (await load()) as (...parsed: unknown[]) => void | Promise<void>;
+    await action(...args);
+  };
 }
 
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Not a positive number: ${value}`);
-  return n;
+// A reader that goes away (`dpulab log DB | head`) is not an error: stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
 }
 
 const program = new Command()
@@ -47,7 +49,7 @@ program
   .option('--realtime', 'pace virtual time to the wall clock')
   .addOption(new Option('--speed <factor>', 'with --realtime: virtual seconds per wall second').argParser(positive).default(1))
   .option('--json', 'print one JSON object on stdout, last')
-  .action(runCommand);
+  .action(lazy(async () => (await import('./run.js')).runCommand));
 
 program
   .command('replay')
@@ -57,7 +59,7 @@ program
   .option('--in-process', 're-execute in one process whatever mode the run was recorded in')
   .option('--multi-process', 're-execute with one process per node whatever mode the run was recorded in')
   .option('--json', 'print one JSON object on stdout, last')
-  .action(replayCommand);
+  .action(lazy(async () => (await import('./replay.js')).replayCommand));
 
 program
   .command('log')
@@ -69,7 +71,7 @@ program
   .option('--to <time>', 'before this virtual time')
   .option('--limit <n>', 'at most this many events', integer)
   .option('--json', 'one JSON object per line, payload decoded')
-  .action(logCommand);
+  .action(lazy(async () => (await import('./log.js')).logCommand));
 
 program
   .command('pcap')
@@ -78,7 +80,7 @@ program
   .option('--wire <id>', 'wire id (see dpulab log DB --kind frame.tx, or the topology)')
   .option('--vnic <id>', "vNIC id (web-01.eth0): the guest's frames, from the pcie dma channel")
   .requiredOption('-o, --output <file>', 'pcapng file to write')
-  .action(pcapCommand);
+  .action(lazy(async () => (await import('./pcap.js')).pcapCommand));
 
 program
   .command('ui')
@@ -94,10 +96,49 @@ program
   .option('--in-process', 'live mode: run every node core in this process instead of one process per node')
   .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))
   .option('--lab <lab>', 'start in a lab (built-in name or lab file), paused at 0; with --db, grade the recording against it')
-  .action(uiCommand);
+  .addOption(new Option('--ipc', 'serve the desktop shell that started this process over IPC instead of HTTP').hideHelp())
+  .action(lazy(async () => (await import('./ui.js')).uiCommand));
 
-labCommand(program.command('lab'));
-topologyCommand(program.command('topology'));
+const lab = program.command('lab').description('Lab exercises: a topology, a starting scenario and tasks checked on the event log');
+lab
+  .command('list')
+  .description('List the built-in labs')
+  .option('--json', 'one JSON object')
+  .action(lazy(async () => (await import('./lab.js')).listCommand));
+lab
+  .command('show')
+  .description("Print a lab's file (a built-in lab's YAML, to read or adapt)")
+  .argument('<lab>', 'built-in lab name or lab file')
+  .action(lazy(async () => (await import('./lab.js')).showCommand));
+lab
+  .command('run')
+  .description('Run a lab: its starting scenario plus the steps of --scenario (or of its --solution), then grade the run')
+  .argument('<lab>', 'built-in lab name or lab file')
+  .option('--solution', "add the lab's reference solution to the starting scenario")
+  .option('--scenario <file>', 'scenario whose steps are added to the starting scenario (the run lasts until the later end)')
+  .option('--seed <n>', "seed of every random stream (default: the lab's)", nonNegativeInteger)
+  .option('--db <file>', 'event log to write (default: runs/lab-<name>-seed<n>-<time>.db)')
+  .option('--overwrite', 'replace an existing dpulab event log at --db')
+  .option('--in-process', 'run every node core in this process instead of one process per node')
+  .option('--json', 'print one JSON object on stdout, last: the run summary and the grade')
+  .action(lazy(async () => (await import('./lab.js')).runCommand));
+lab
+  .command('check')
+  .description("Grade a recorded run against a lab's tasks (exit 0 when every task passes); a log that was altered or is not a run of the lab is refused (exit 1)")
+  .argument('<lab>', 'built-in lab name or lab file')
+  .argument('[db]', 'event log of the run')
+  .option('--all <dir>', "grade every event log (*.db) in a directory: a class's submissions")
+  .option('--csv', 'with --all: one CSV row per submission')
+  .option('--json', 'one JSON object: every task with its status and why')
+  .action(lazy(async () => (await import('./lab.js')).checkCommand));
+
+program
+  .command('topology')
+  .description('Built-in topologies')
+  .command('show')
+  .description('Print a built-in topology as YAML (the default lab, with comments): dpulab topology show > mine.yaml, edit, dpulab run mine.yaml')
+  .argument('[name]', 'built-in topology', 'default')
+  .action(lazy(async () => (await import('./topology.js')).showCommand));
 
 try {
   await program.parseAsync(process.argv);
@@ -105,6 +146,7 @@ try {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else {
+    const { exitCodeFor, reportError } = await import('./errors.js');
     reportError(error);
     process.exitCode = exitCodeFor(error);
   }

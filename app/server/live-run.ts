@@ -136,8 +136,9 @@ export class LiveRun {
     let result: ControllerResult | null = null;
     try {
       result = await this.controller.run();
-      const status = result.status === 'completed' ? 'completed' : 'interrupted';
-      const reason = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
+      const status = result.status === 'completed' ? 'completed' : result.status === 'failed' ? 'failed' : 'interrupted';
+      const crashed = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
+      const reason = [result.status === 'failed' ? result.reason : null, crashed].filter((r) => r !== null).join('; ') || null;
       const fingerprint = this.writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
       return { status, virtualTimeNs: result.virtualTimeNs, fingerprint, reason };
     } catch (error) {

@@ -1,10 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { RecordedEvent, VTime } from '../../shared/events.js';
 import { EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
 import { eventPayload, eventVolatile } from '../../shared/events/typed.js';
+import { fileNamePart } from '../../shared/file-name.js';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/topology/load.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { DEFAULT_SCENARIO_YAML, loadScenario, validateScenarioAgainstTopology, type Scenario } from '../../shared/scenario/load.js';
@@ -16,7 +16,7 @@ import { planInput } from './actions.js';
 import type { Cluster, NodeExit } from './cluster.js';
 import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
 import { InProcessCluster } from './in-process.js';
-import { EventLogWriter } from './log/writer.js';
+import { EventRecorder } from './log/recorder.js';
 import { MultiProcessCluster } from './multi-process.js';
 import { DPULAB_VERSION } from './package-root.js';
 
@@ -54,6 +54,8 @@ export interface RunOptions {
   /** Where node log lines and controller warnings go. */
   readonly log?: (line: string) => void;
   readonly onProgress?: (progress: RunProgress) => void;
+  /** Most events in one virtual millisecond before the run fails as runaway (DEFAULT_EVENT_BUDGET_PER_MS). */
+  readonly eventBudgetPerMs?: number;
 }
 
 export interface RunSummary {
@@ -66,6 +68,8 @@ export interface RunSummary {
   readonly wallMs: number;
   readonly mode: RunMode;
   readonly status: 'completed' | 'interrupted' | 'failed';
+  /** Why the run failed or what crashed, in words; null when nothing did. */
+  readonly reason: string | null;
   readonly topology: string;
   readonly scenario: string;
   readonly nodes: Array<{ id: string; kind: string; pid: number }>;
@@ -130,7 +134,7 @@ function makeCluster(mode: RunMode, topology: ResolvedTopology, seed: number, lo
 
 function defaultDbPath(topology: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return join(process.cwd(), 'runs', `${topology}-seed${seed}-${stamp}-${process.pid}.db`);
+  return join(process.cwd(), 'runs', `${fileNamePart(topology)}-seed${seed}-${stamp}-${process.pid}.db`);
 }
 
 /**
@@ -145,8 +149,9 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   const mode = options.mode ?? 'multi-process';
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const db = options.db ?? defaultDbPath(prepared.topology.name, prepared.seed);
-  mkdirSync(dirname(db), { recursive: true });
-  const writer = EventLogWriter.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false });
+  // The log is written by a thread of its own, its indexes built when the run ends, with copies
+  // of the lab state for viewers to seek from: recording stays off the path between windows.
+  const writer = EventRecorder.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false, deferIndexes: true, labSnapshots: true });
   writer.beginRun({
     id: `${prepared.topology.name}-seed${prepared.seed}`,
     seed: prepared.seed,
@@ -160,7 +165,15 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     eventKinds: EVENT_KIND_DESCRIPTIONS,
   });
   writer.recordWires(prepared.topology.wires);
-  const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
+  let cluster: Cluster;
+  try {
+    cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
+  } catch (error) {
+    // No node started (say the run directory could not be made): the log says why, not `running`.
+    writer.finishRun({ status: 'failed', endVtime: 0, exitReason: error instanceof Error ? error.message : String(error) });
+    writer.close();
+    throw error;
+  }
   const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState());
   const controller = new Controller({
     topology: prepared.topology,
@@ -171,15 +184,18 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     plan: (record) => planInput(prepared.topology, record),
     ...(options.pace ? { pace: options.pace } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.eventBudgetPerMs !== undefined ? { eventBudgetPerMs: options.eventBudgetPerMs } : {}),
   });
   const started = Date.now();
   const done = (async (): Promise<RunSummary> => {
     let status: RunSummary['status'] = 'failed';
     let reason: string | null = null;
+    let failure: unknown;
     try {
       const result = await controller.run();
-      status = result.status === 'completed' ? 'completed' : 'interrupted';
-      reason = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
+      status = result.status === 'completed' ? 'completed' : result.status === 'failed' ? 'failed' : 'interrupted';
+      const crashed = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
+      reason = [result.status === 'failed' ? result.reason : null, crashed].filter((r) => r !== null).join('; ') || null;
       const fingerprint = writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
       const outcome = runOutcome(nodeWriter.state, prepared.topology);
       return {
@@ -192,6 +208,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         wallMs: Date.now() - started,
         mode,
         status,
+        reason,
         topology: prepared.topology.name,
         scenario: prepared.scenario.name,
         nodes: result.nodes.map((n) => ({ id: n.id, kind: n.kind, pid: n.pid })),
@@ -202,6 +219,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         dpus: outcome.dpus,
       };
     } catch (error) {
+      failure = error;
       reason = error instanceof Error ? error.message : String(error);
       try {
         writer.finishRun({ status: 'failed', endVtime: controller.now(), exitReason: reason });
@@ -211,7 +229,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       throw error;
     } finally {
       await cluster.dispose();
-      writer.close();
+      closeAfter(writer, failure);
     }
   })();
   return {
@@ -224,6 +242,18 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     },
     state: () => nodeWriter.state,
   };
+}
+
+/**
+ * Closes the log at the end of a run. A log that cannot be written any more (a full disk) fails
+ * the close too; that is reported by the error that ended the run, if there was one.
+ */
+function closeAfter(writer: EventRecorder, failure: unknown): void {
+  try {
+    writer.close();
+  } catch (error) {
+    if (failure === undefined) throw error;
+  }
 }
 
 /** Runs to the end and returns the summary. */
@@ -241,7 +271,7 @@ class NodeLifecycleSink implements EventSink {
   private lastFlush = Date.now();
 
   constructor(
-    private readonly writer: EventLogWriter,
+    private readonly writer: EventRecorder,
     readonly state: ClusterState,
   ) {}
 

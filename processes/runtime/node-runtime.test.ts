@@ -167,4 +167,24 @@ describe('NodeRuntime', () => {
     expect(fired).toEqual([]);
     expect(rt.nextTime()).toBe(Infinity);
   });
+
+  it('NodeRuntime accepts a message only if it does not arrive before what it already handled', () => {
+    const rt = runtimeFor(scriptedCore({}));
+    expect(rt.accepts(0)).toBe(true);
+    rt.deliver(input(500, 0, { type: 'boot' }));
+    rt.runWindow(1_000);
+    expect(rt.accepts(499)).toBe(false);
+    expect(rt.accepts(500)).toBe(true);
+    expect(rt.accepts(2_000)).toBe(true);
+  });
+
+  it('NodeRuntime drops a frame the wire corrupted as its frame check sequence would, counting it malformed', () => {
+    const received: Uint8Array[] = [];
+    const rt = runtimeFor(scriptedCore({ frame: (_ctx, _port, bytes) => void received.push(bytes) }));
+    rt.deliver({ type: 'frame', arrival: 10, src: 'b', srcSeq: 0, cause: null, port: 'to-b', channel: 'eth', bytes: new Uint8Array(60), corrupted: true });
+    rt.deliver({ type: 'frame', arrival: 20, src: 'b', srcSeq: 1, cause: null, port: 'to-b', channel: 'eth', bytes: new Uint8Array(60) });
+    const { events } = rt.runWindow(100);
+    expect(received).toHaveLength(1);
+    expect(payloads(events, 'frame.malformed')).toEqual([{ port: 'to-b', code: 'bad-fcs', offset: 0, message: 'Frame check sequence does not match: the frame was corrupted on the wire' }]);
+  });
 });

@@ -20,6 +20,8 @@ interface PortState {
   readonly port: string;
   readonly wire: string;
   readonly direction: 'a>b' | 'b>a';
+  /** The direction as a number (see `WireDirection` in protocol.ts). */
+  readonly directionId: number;
   readonly peerNode: string;
   readonly peerPort: string;
   readonly latencyNs: VTime;
@@ -87,7 +89,7 @@ export class NodeRuntime {
     this.nodeSeq = options.nodeSeqBase;
     this.srcSeq = options.incarnation * SRC_SEQ_PER_INCARNATION;
     this.random = new RandomStream(options.seed, 'node', options.nodeId, String(options.incarnation));
-    for (const wire of options.topology.wires) {
+    options.topology.wires.forEach((wire, wireIndex) => {
       for (const [self, peer, direction] of [
         [wire.a, wire.b, 'a>b'],
         [wire.b, wire.a, 'b>a'],
@@ -97,6 +99,7 @@ export class NodeRuntime {
           port: self.port,
           wire: wire.id,
           direction,
+          directionId: wireIndex * 2 + (direction === 'a>b' ? 0 : 1),
           peerNode: peer.node,
           peerPort: peer.port,
           latencyNs: wire.latencyNs,
@@ -111,13 +114,22 @@ export class NodeRuntime {
           drops: 0,
         });
       }
-    }
+    });
     this.ctx = this.makeContext();
   }
 
   /** Queues a message (a frame from a peer, an input from the controller). */
   deliver(message: QueuedMessage): void {
     this.queue.push(message);
+  }
+
+  /**
+   * Whether a message arriving at `arrival` can still be handled in order: not before the last
+   * message this node handled. A frame from the past would make the node's history change after
+   * the fact; the shell drops it instead (only a stranger on a wire can send one).
+   */
+  accepts(arrival: VTime): boolean {
+    return arrival >= this.now;
   }
 
   /** Arrival time of the next message this node will handle, or Infinity. */
@@ -177,6 +189,12 @@ export class NodeRuntime {
           // The cable went down while the frame was in flight.
           port.drops++;
           this.emit('frame.drop', { port: message.port, reason: 'link-down', len: message.bytes.length });
+          return;
+        }
+        if (message.corrupted === true) {
+          // What a NIC's frame check sequence catches: dropped, counted as malformed, never decoded.
+          if (port) port.drops++;
+          this.emit('frame.malformed', { port: message.port, code: 'bad-fcs', offset: 0, message: 'Frame check sequence does not match: the frame was corrupted on the wire' });
           return;
         }
         this.core.onFrame(this.ctx, message.port, message.bytes, message.channel);
@@ -275,6 +293,7 @@ export class NodeRuntime {
     for (let i = 0; i < copies; i++) {
       this.out.push({
         wire: port.wire,
+        direction: port.directionId,
         toNode: port.peerNode,
         toPort: port.peerPort,
         arrival,
@@ -282,6 +301,7 @@ export class NodeRuntime {
         channel,
         bytes: onWire,
         cause: txEvent,
+        ...(corruptedAt !== null ? { corrupted: true } : {}),
       });
     }
     return true;

@@ -67,7 +67,14 @@ export interface NodeCore {
 
 /** A message waiting in a node's queue, ordered by (arrival, src, srcSeq). */
 export type QueuedMessage =
-  | (MessageKey & { readonly type: 'frame'; readonly port: string; readonly channel: Channel; readonly bytes: Uint8Array })
+  | (MessageKey & {
+      readonly type: 'frame';
+      readonly port: string;
+      readonly channel: Channel;
+      readonly bytes: Uint8Array;
+      /** The wire corrupted it: its frame check sequence would not match (see `OutboundFrame.corrupted`). */
+      readonly corrupted?: boolean;
+    })
   | (MessageKey & { readonly type: 'timer'; readonly timerId: number; readonly name: string; readonly data: unknown })
   | (MessageKey & { readonly type: 'input'; readonly input: NodeInput });
 
@@ -83,6 +90,8 @@ export interface MessageKey {
 /** A frame leaving this node, to be carried by the wire to its peer. */
 export interface OutboundFrame {
   readonly wire: string;
+  /** The directed wire it leaves on: 2 x the wire's index in the topology, +1 from `b` to `a`. */
+  readonly direction: number;
   readonly toNode: string;
   readonly toPort: string;
   readonly arrival: VTime;
@@ -90,4 +99,9 @@ export interface OutboundFrame {
   readonly channel: Channel;
   readonly bytes: Uint8Array;
   readonly cause: LocalEventId;
+  /**
+   * The wire's impairment flipped a byte. Frames carry no FCS here; this flag is what the
+   * receiver's frame check sequence would find, so the receiver drops the frame as a NIC does.
+   */
+  readonly corrupted?: boolean;
 }

@@ -182,3 +182,49 @@ describe('scenario flow, firewall and vNIC steps', () => {
     expect(() => loadScenario(cidr, 'cidr.yaml', { topology: lab })).not.toThrow();
   });
 });
+
+describe('validateScenarioAgainstTopology across steps', () => {
+  const check = (text: string, after?: Scenario): string[] => {
+    const scenario = loadScenario(text, 'run.yaml');
+    try {
+      validateScenarioAgainstTopology(scenario, lab, 'run.yaml', after ? { after } : {});
+      return [];
+    } catch (error) {
+      if (!(error instanceof ScenarioError)) throw error;
+      return error.message.split('\n').slice(1);
+    }
+  };
+
+  test('a flow stopped or a rule removed must have been started or added earlier', () => {
+    const lines = check(`end: 2s
+steps:
+  - { at: 100ms, action: flow.stop, flow: t1 }
+  - { at: 200ms, action: flow.start, flow: { id: t1, kind: ping, from: web-01, to: web-02 } }
+  - { at: 300ms, action: flow.stop, flow: t1 }
+  - { at: 400ms, action: flow.stop, flow: t2 }
+  - { at: 500ms, action: dfw.rule.remove, rule: no-ping }
+  - { at: 600ms, action: dfw.rule.add, rule: { id: no-ping, destinations: [web-02], service: { protocol: icmp }, action: drop } }
+  - { at: 700ms, action: dfw.rule.remove, rule: no-pin }
+`);
+    expect(lines).toEqual([
+      'run.yaml:3:43: steps[0].flow: no flow "t1" is started before this step (a flow.start with id t1 must come earlier)',
+      'run.yaml:6:43: steps[3].flow: no flow "t2" is started before this step (a flow.start with id t2 must come earlier)',
+      'run.yaml:7:49: steps[4].rule: no rule "no-ping" is added before this step (a dfw.rule.add with id no-ping must come earlier)',
+      'run.yaml:9:49: steps[6].rule: no rule "no-pin" is added before this step (a dfw.rule.add with id no-pin must come earlier) (did you mean "no-ping"?)',
+    ]);
+  });
+
+  test('a scenario added to another may stop what the other started before it, not after', () => {
+    const start = loadScenario('end: 2s\nsteps:\n  - { at: 1s, action: flow.start, flow: { id: lab-flow, kind: ping, from: web-01, to: web-02 } }\n', 'start.yaml');
+    expect(check('end: 2s\nsteps:\n  - { at: 1.5s, action: flow.stop, flow: lab-flow }\n', start)).toEqual([]);
+    expect(check('end: 2s\nsteps:\n  - { at: 0.5s, action: flow.stop, flow: lab-flow }\n', start)).toHaveLength(1);
+  });
+
+  test('a vMotion of a VM to the host it runs on is refused at load', () => {
+    expect(check('end: 2s\nsteps:\n  - { at: 1s, action: vmotion, vm: web-01, to: esx-01 }\n')).toEqual([
+      'run.yaml:3:48: steps[0].to: VM web-01 already runs on esx-01: a vMotion must go to another host',
+    ]);
+    // After a first vMotion, where the VM is depends on how it went: a move back is accepted.
+    expect(check('end: 2s\nsteps:\n  - { at: 1s, action: vmotion, vm: web-01, to: esx-02 }\n  - { at: 1.5s, action: vmotion, vm: web-01, to: esx-01 }\n')).toEqual([]);
+  });
+});

@@ -68,7 +68,7 @@ export function nodeProcesses(): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (!cmdline.includes('processes/node/main.js')) continue;
+      if (!cmdline.includes('dist/bundle/node.js')) continue;
       const tagged = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`DPULAB_TEST_TAG=${TEST_TAG}`);
       if (tagged && isAlive(Number(entry))) pids.push(Number(entry));
     } catch {
