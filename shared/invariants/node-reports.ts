@@ -1,0 +1,43 @@
+/**
+ * Invariants the nodes check themselves and report as events: a frame delivered on both hosts of
+ * a vMotion, a core that threw while handling a message. The checker turns each report into a
+ * violation so that it ends the run with exit 1 like any other.
+ *
+ * Events read: `vmotion.checker.violation` (vm, checker, detail), `node.error` (message, while).
+ */
+import { NONE, refOf, type Invariant, type InvariantMonitor } from './types.js';
+import { fields } from './world.js';
+
+/** `no-double-delivery`: no frame reaches a migrating VM on both its source and its destination. */
+export const noDoubleDelivery: Invariant = {
+  id: 'no-double-delivery',
+  meaning: "No frame is delivered to a migrating VM on both hosts: the destination's vMotion checker never reports one",
+  start(): InvariantMonitor {
+    return {
+      observe(e) {
+        if (e.kind !== 'vmotion.checker.violation') return NONE;
+        const p = fields(e);
+        // A changed MAC is mac-stable's to report.
+        if (p.checker === 'mac-unchanged') return NONE;
+        return [{ invariant: 'no-double-delivery', message: `${e.node}'s vMotion checker ${String(p.checker)} on VM ${String(p.vm)}: ${String(p.detail)}`, event: refOf(e) }];
+      },
+      finish: () => NONE,
+    };
+  },
+};
+
+/** `no-core-error`: no node core throws while handling a message (the runtime records `node.error` and goes on). */
+export const noCoreError: Invariant = {
+  id: 'no-core-error',
+  meaning: 'No node core fails while handling a message: node.error never appears',
+  start(): InvariantMonitor {
+    return {
+      observe(e) {
+        if (e.kind !== 'node.error') return NONE;
+        const p = fields(e);
+        return [{ invariant: 'no-core-error', message: `${e.node} failed while handling a ${String(p.while)}: ${String(p.message)}`, event: refOf(e) }];
+      },
+      finish: () => NONE,
+    };
+  },
+};

@@ -1,0 +1,464 @@
+/**
+ * vMotion invariants: a migration ends once, a VM runs on one host at a time, the firewall state
+ * reaches the destination before the VM resumes there, a refused firewall export fails closed, an
+ * aborted migration leaves the VM on its source with passthrough back.
+ *
+ * Events read: `vmotion.start` (mid, vm, from, to, vnics, options), `vmotion.stun`,
+ * `vmotion.resume`, `vmotion.source.released`, `vmotion.incoming.dropped`, `vmotion.done` (mid,
+ * from, to, result), `dfw.import` (node, vnic, vm, ok), `dfw.rule.hit` / `dfw.conn.new` (vnic),
+ * `vnic.handoff` (vnic, dpu, direction), `vnic.mode` (vnic, requested, active, reason), the
+ * inputs `input.vm.reserve` / `input.vnic.mode`, `dpu.failed`, `dpu.failover.impossible`,
+ * `node.start` and `node.exit`.
+ */
+import type { VTime } from '../events.js';
+import { DEFAULT_SETTLE_NS, NONE, refOf, type CheckedEvent, type Invariant, type InvariantContext, type InvariantMonitor, type Violation } from './types.js';
+import { Liveness, TopologyIndex, VmPlacement, fields, ms, num, str } from './world.js';
+
+/** A migration as its `vmotion.start` described it. */
+interface Migration {
+  readonly start: CheckedEvent;
+  readonly mid: string;
+  readonly vm: string;
+  readonly from: string;
+  readonly to: string;
+  readonly vnics: readonly string[];
+  readonly maxPrecopyNs: VTime;
+  readonly onDfwRefused: 'abort' | 'disconnect';
+}
+
+/** vMotion's default pre-copy limit (`docs/vmotion.md`). */
+const DEFAULT_MAX_PRECOPY_NS: VTime = 60_000_000_000;
+
+/**
+ * What a migration may take beyond its pre-copy limit before it must have ended: the 500 ms
+ * switchover goal, the 250 ms answer timeout of each side, the final pages and the firewall
+ * round trips, with room to spare.
+ */
+export const VMOTION_SWITCHOVER_ALLOWANCE_NS: VTime = 2_000_000_000;
+
+/** Reads a `vmotion.start`. */
+function migrationOf(event: CheckedEvent): Migration | null {
+  const p = fields(event);
+  const mid = str(p.mid);
+  const vm = str(p.vm);
+  const from = str(p.from) ?? event.node;
+  const to = str(p.to);
+  if (mid === null || vm === null || to === null) return null;
+  const options = typeof p.options === 'object' && p.options !== null ? (p.options as Record<string, unknown>) : {};
+  return {
+    start: event,
+    mid,
+    vm,
+    from,
+    to,
+    vnics: Array.isArray(p.vnics) ? p.vnics.filter((v): v is string => typeof v === 'string') : [],
+    maxPrecopyNs: num(options.maxPrecopy) ?? DEFAULT_MAX_PRECOPY_NS,
+    onDfwRefused: options.onDfwRefused === 'disconnect' ? 'disconnect' : 'abort',
+  };
+}
+
+/** `vmotion-ends-once`: one `vmotion.done` per migration id, and every migration ends. */
+export const vmotionEndsOnce: Invariant = {
+  id: 'vmotion-ends-once',
+  meaning: 'Every vMotion ends exactly once: one vmotion.done per migration id, never two results, none left hanging',
+  start(): InvariantMonitor {
+    const started = new Map<string, Migration>();
+    const done = new Map<string, CheckedEvent>();
+    const liveness = new Liveness();
+    const order: string[] = [];
+    return {
+      observe(e) {
+        liveness.observe(e);
+        if (e.kind === 'vmotion.start') {
+          const m = migrationOf(e);
+          if (m && !started.has(m.mid)) {
+            started.set(m.mid, m);
+            order.push(m.mid);
+          }
+          return NONE;
+        }
+        if (e.kind !== 'vmotion.done') return NONE;
+        const p = fields(e);
+        const mid = str(p.mid);
+        if (mid === null) return NONE;
+        const first = done.get(mid);
+        if (!first) {
+          done.set(mid, e);
+          return NONE;
+        }
+        const a = fields(first);
+        return [
+          {
+            invariant: 'vmotion-ends-once',
+            message: `vMotion ${mid} ended twice: ${String(a.result)} on ${first.node} (seq ${first.seq}), then ${String(p.result)} on ${e.node}`,
+            event: refOf(e),
+          },
+        ];
+      },
+      finish(endNs) {
+        const out: Violation[] = [];
+        for (const mid of order) {
+          const m = started.get(mid)!;
+          if (done.has(mid)) continue;
+          // A source that died takes its migration with it: nobody is left to record the end.
+          const exited = liveness.exitedAt.get(m.from);
+          if (exited !== undefined && exited >= m.start.vtime) continue;
+          const budget = m.maxPrecopyNs + VMOTION_SWITCHOVER_ALLOWANCE_NS;
+          if (endNs - m.start.vtime <= budget) continue;
+          out.push({
+            invariant: 'vmotion-ends-once',
+            message: `vMotion ${mid} of ${m.vm} from ${m.from} to ${m.to} never ended: no vmotion.done within ${ms(budget)} (its pre-copy limit plus ${ms(VMOTION_SWITCHOVER_ALLOWANCE_NS)})`,
+            event: refOf(m.start),
+          });
+        }
+        return out;
+      },
+    };
+  },
+};
+
+/** `vm-one-host`: a VM never runs on two hosts at once. */
+export const vmOneHost: Invariant = {
+  id: 'vm-one-host',
+  meaning: 'A VM runs on one host at a time: never resumed, thawed or booted on a host while another still runs it',
+  start(): InvariantMonitor {
+    const placement = new VmPlacement();
+    return {
+      observe(e) {
+        const ran = placement.observe(e);
+        if (ran === null) return NONE;
+        const hosts = placement.runningOn(ran.vm);
+        if (hosts.length < 2) return NONE;
+        const others = hosts.filter((h) => h !== ran.host);
+        const how = e.kind === 'vmotion.resume' ? 'resumed' : e.kind === 'vmotion.done' ? 'thawed by an abort' : 'booted';
+        return [{ invariant: 'vm-one-host', message: `VM ${ran.vm} ${how} on ${ran.host} while ${others.join(' and ')} still runs it`, event: refOf(e) }];
+      },
+      finish: () => NONE,
+    };
+  },
+};
+
+/**
+ * Follows migrations and which of them a `dfw.import` belongs to: the latest migration of the
+ * import's VM towards the host of the importing node, still going on.
+ */
+class MigrationBook {
+  readonly byMid = new Map<string, Migration>();
+  private readonly latestOfVm = new Map<string, string>();
+  readonly ended = new Set<string>();
+
+  constructor(private readonly index: TopologyIndex) {}
+
+  observe(e: CheckedEvent): void {
+    if (e.kind === 'vmotion.start') {
+      const m = migrationOf(e);
+      if (m && !this.byMid.has(m.mid)) {
+        this.byMid.set(m.mid, m);
+        this.latestOfVm.set(m.vm, m.mid);
+      }
+    } else if (e.kind === 'vmotion.done') {
+      const mid = str(fields(e).mid);
+      if (mid !== null) this.ended.add(mid);
+    }
+  }
+
+  /** The migration a `dfw.import` on `node` for `vm` belongs to, if any. */
+  importTarget(vm: string, node: string): Migration | null {
+    const mid = this.latestOfVm.get(vm);
+    const m = mid === undefined ? undefined : this.byMid.get(mid);
+    if (!m || this.index.hostOf(node) !== m.to) return null;
+    return m;
+  }
+
+  /** The migration a `vmotion.resume` names. */
+  of(e: CheckedEvent): Migration | null {
+    const mid = str(fields(e).mid);
+    return mid === null ? null : (this.byMid.get(mid) ?? null);
+  }
+}
+
+/** `dfw-before-resume`: each vNIC's firewall state is imported on the destination before the VM resumes there. */
+export const dfwBeforeResume: Invariant = {
+  id: 'dfw-before-resume',
+  meaning: "The firewall state is on the destination before resume: a dfw.import ok on a destination DPU for each vNIC before vmotion.resume, unless it is left disconnected",
+  start(context: InvariantContext): InvariantMonitor {
+    const index = new TopologyIndex(context.topology);
+    const book = new MigrationBook(index);
+    /** Per migration, per vNIC: imported (true) or refused (false) on the destination. */
+    const imports = new Map<string, Map<string, boolean>>();
+    return {
+      observe(e) {
+        book.observe(e);
+        if (e.kind === 'dfw.import') {
+          const p = fields(e);
+          const vm = str(p.vm);
+          const vnic = str(p.vnic);
+          const node = str(p.node) ?? e.node;
+          if (vm === null || vnic === null) return NONE;
+          const m = book.importTarget(vm, node);
+          if (!m) return NONE;
+          let byVnic = imports.get(m.mid);
+          if (!byVnic) imports.set(m.mid, (byVnic = new Map()));
+          if (byVnic.get(vnic) !== true) byVnic.set(vnic, p.ok === true);
+          return NONE;
+        }
+        if (e.kind !== 'vmotion.resume') return NONE;
+        const m = book.of(e);
+        if (!m) return NONE;
+        const out: Violation[] = [];
+        for (const vnic of m.vnics) {
+          const state = imports.get(m.mid)?.get(vnic);
+          if (state === true) continue;
+          if (state === false && m.onDfwRefused === 'disconnect') continue;
+          const why = state === false ? `its import was refused and the migration's policy is ${m.onDfwRefused}` : 'no DPU of the destination imported it';
+          out.push({ invariant: 'dfw-before-resume', message: `VM ${m.vm} resumed on ${e.node} (vMotion ${m.mid}) before the firewall state of ${vnic} was on the destination: ${why}`, event: refOf(e) });
+        }
+        return out;
+      },
+      finish: () => NONE,
+    };
+  },
+};
+
+/** A refused import still in force: the vNIC must stay off the refusing host's DPUs. */
+interface Refusal {
+  readonly event: CheckedEvent;
+  readonly dpu: string;
+  readonly host: string;
+  readonly vm: string;
+  readonly mid: string | null;
+}
+
+/**
+ * `dfw-fail-closed`: a destination that does not know the firewall export's version keeps the
+ * vNIC off its datapath: no DPU of that host forwards for it afterwards, and a migration whose
+ * policy is `abort` does not resume there.
+ */
+export const dfwFailClosed: Invariant = {
+  id: 'dfw-fail-closed',
+  meaning: 'An unknown firewall export version fails closed: after a refused dfw.import the vNIC never forwards on that host, and an abort-policy migration never resumes there',
+  start(context: InvariantContext): InvariantMonitor {
+    const index = new TopologyIndex(context.topology);
+    const book = new MigrationBook(index);
+    const refusals = new Map<string, Refusal>();
+    const resumed = new Map<string, CheckedEvent>();
+    const refusedMids = new Map<string, Refusal>();
+    const reported = new Set<string>();
+
+    function once(key: string, v: Violation): readonly Violation[] {
+      if (reported.has(key)) return NONE;
+      reported.add(key);
+      return [v];
+    }
+
+    function abortViolation(m: Migration, refusal: Refusal, at: CheckedEvent): Violation {
+      return {
+        invariant: 'dfw-fail-closed',
+        message: `VM ${m.vm} resumed on ${m.to} (vMotion ${m.mid}, policy abort) although ${refusal.dpu} refused the firewall export of a vNIC (seq ${refusal.event.seq})`,
+        event: refOf(at),
+      };
+    }
+
+    return {
+      observe(e) {
+        book.observe(e);
+        const p = fields(e);
+        switch (e.kind) {
+          case 'node.start': {
+            // A DPU that boots again has forgotten what it refused.
+            const node = str(p.node);
+            for (const [vnic, r] of refusals) if (r.dpu === node) refusals.delete(vnic);
+            return NONE;
+          }
+          case 'vmotion.start': {
+            const vm = str(p.vm);
+            for (const [vnic, r] of refusals) if (r.vm === vm) refusals.delete(vnic);
+            return NONE;
+          }
+          case 'dfw.import': {
+            const vnic = str(p.vnic);
+            const vm = str(p.vm);
+            const dpu = str(p.node) ?? e.node;
+            if (vnic === null || vm === null) return NONE;
+            if (p.ok === true) {
+              const r = refusals.get(vnic);
+              if (r && r.dpu === dpu) refusals.delete(vnic);
+              return NONE;
+            }
+            const host = index.hostOf(dpu);
+            if (host === null) return NONE;
+            const m = book.importTarget(vm, dpu);
+            const refusal: Refusal = { event: e, dpu, host, vm, mid: m?.mid ?? null };
+            refusals.set(vnic, refusal);
+            if (!m) return NONE;
+            if (!refusedMids.has(m.mid)) refusedMids.set(m.mid, refusal);
+            const r = resumed.get(m.mid);
+            if (r && m.onDfwRefused === 'abort') return once(`abort:${m.mid}`, abortViolation(m, refusal, e));
+            return NONE;
+          }
+          case 'vmotion.resume': {
+            const m = book.of(e);
+            if (!m) return NONE;
+            resumed.set(m.mid, e);
+            const refusal = refusedMids.get(m.mid);
+            if (refusal && m.onDfwRefused === 'abort') return once(`abort:${m.mid}`, abortViolation(m, refusal, e));
+            return NONE;
+          }
+          case 'vmotion.done': {
+            const mid = str(p.mid);
+            const m = mid === null ? undefined : book.byMid.get(mid);
+            const refusal = mid === null ? undefined : refusedMids.get(mid);
+            if (!m || !refusal || m.onDfwRefused !== 'disconnect') return NONE;
+            if (p.result === 'success' || p.result === 'success-emulated') {
+              return once(`done:${m.mid}`, {
+                invariant: 'dfw-fail-closed',
+                message: `vMotion ${m.mid} of ${m.vm} ended ${String(p.result)} although ${refusal.dpu} refused a vNIC's firewall export (seq ${refusal.event.seq}): it must end success-disconnected or aborted`,
+                event: refOf(e),
+              });
+            }
+            return NONE;
+          }
+          case 'dfw.rule.hit':
+          case 'dfw.conn.new':
+          case 'vnic.handoff': {
+            const vnic = str(p.vnic);
+            const r = vnic === null ? undefined : refusals.get(vnic);
+            if (!r) return NONE;
+            const where = e.kind === 'vnic.handoff' ? str(p.dpu) : e.node;
+            if (e.kind === 'vnic.handoff' && p.direction !== 'emulated-to-vf') return NONE;
+            if (where === null || index.hostOf(where) !== r.host || index.kindOf.get(where) !== 'dpu') return NONE;
+            return once(`fwd:${vnic}:${r.event.seq}`, {
+              invariant: 'dfw-fail-closed',
+              message: `vNIC ${vnic} is served by ${where} on ${r.host} (${e.kind}) after ${r.dpu} refused its firewall export (seq ${r.event.seq})`,
+              event: refOf(e),
+            });
+          }
+          default:
+            return NONE;
+        }
+      },
+      finish: () => NONE,
+    };
+  },
+};
+
+/** Modes a vNIC reports while it waits for its VF; anything else is an answer. */
+const WAITING_REASONS = new Set(['awaiting-vf', 'vmotion-in-progress']);
+
+/** An aborted migration's vNIC that asked for UPTv2 and must get it back (or say why not) by `deadline`. */
+interface PendingRestore {
+  readonly done: CheckedEvent;
+  readonly mid: string;
+  readonly vm: string;
+  readonly vnic: string;
+  readonly host: string;
+  readonly deadline: VTime;
+}
+
+/**
+ * `abort-restores-source`: an aborted migration is recorded by the source, never after the VM
+ * resumed on the destination, and its UPTv2 vNICs are back in passthrough on the source within
+ * the settling time, or say why they cannot be.
+ */
+export const abortRestoresSource: Invariant = {
+  id: 'abort-restores-source',
+  meaning: 'An aborted vMotion leaves the VM on its source (ended by the source, never after a resume on the destination) with passthrough restored where possible',
+  start(context: InvariantContext): InvariantMonitor {
+    const index = new TopologyIndex(context.topology);
+    const settle = context.settleNs ?? DEFAULT_SETTLE_NS;
+    const book = new MigrationBook(index);
+    const resumed = new Map<string, CheckedEvent>();
+    const aborted = new Map<string, CheckedEvent>();
+    const requested = new Map<string, string>();
+    let pending: PendingRestore[] = [];
+
+    function overdue(now: VTime): Violation[] {
+      if (pending.length === 0) return [];
+      const late = pending.filter((r) => now > r.deadline);
+      if (late.length === 0) return [];
+      pending = pending.filter((r) => now <= r.deadline);
+      return late.map((r) => ({
+        invariant: 'abort-restores-source',
+        message: `vMotion ${r.mid} of ${r.vm} aborted but ${r.vnic} did not get passthrough back on ${r.host} within ${ms(settle)}, nor said why`,
+        event: refOf(r.done),
+      }));
+    }
+
+    /** Forgets restores that a later fault on the source excuses. */
+    function excuse(test: (r: PendingRestore) => boolean): void {
+      pending = pending.filter((r) => !test(r));
+    }
+
+    return {
+      observe(e) {
+        const out = overdue(e.vtime);
+        book.observe(e);
+        const p = fields(e);
+        switch (e.kind) {
+          case 'vnic.mode': {
+            const vnic = str(p.vnic);
+            if (vnic === null) break;
+            const req = str(p.requested);
+            if (req !== null) requested.set(vnic, req);
+            const reason = str(p.reason);
+            if (p.active === 'uptv2' || (reason !== null && !WAITING_REASONS.has(reason))) excuse((r) => r.vnic === vnic && r.host === e.node);
+            break;
+          }
+          case 'vmotion.resume': {
+            const m = book.of(e);
+            if (!m) break;
+            resumed.set(m.mid, e);
+            const a = aborted.get(m.mid);
+            if (a) out.push({ invariant: 'abort-restores-source', message: `VM ${m.vm} resumed on ${e.node} after its vMotion ${m.mid} was aborted (seq ${a.seq})`, event: refOf(e) });
+            break;
+          }
+          case 'vmotion.done': {
+            if (p.result !== 'aborted') break;
+            const mid = str(p.mid);
+            const m = mid === null ? undefined : book.byMid.get(mid);
+            if (!m || aborted.has(m.mid)) break;
+            aborted.set(m.mid, e);
+            const r = resumed.get(m.mid);
+            if (r) out.push({ invariant: 'abort-restores-source', message: `vMotion ${m.mid} of ${m.vm} aborted after the VM had resumed on ${r.node} (seq ${r.seq})`, event: refOf(e) });
+            if (e.node !== m.from) out.push({ invariant: 'abort-restores-source', message: `vMotion ${m.mid} of ${m.vm} was aborted by ${e.node}, not by its source ${m.from}`, event: refOf(e) });
+            for (const vnic of m.vnics) {
+              if ((requested.get(vnic) ?? index.vnics.get(vnic)?.mode) !== 'uptv2') continue;
+              pending.push({ done: e, mid: m.mid, vm: m.vm, vnic, host: m.from, deadline: e.vtime + settle });
+            }
+            break;
+          }
+          case 'vmotion.start': {
+            const vm = str(p.vm);
+            excuse((r) => r.vm === vm);
+            break;
+          }
+          case 'input.vm.reserve': {
+            const vm = str(p.vm);
+            excuse((r) => r.vm === vm);
+            break;
+          }
+          case 'input.vnic.mode': {
+            const vnic = str(p.vnic);
+            excuse((r) => r.vnic === vnic);
+            break;
+          }
+          case 'node.exit': {
+            const node = str(p.node);
+            excuse((r) => r.host === node || (node !== null && index.hostOf(node) === r.host));
+            break;
+          }
+          case 'dpu.failed':
+          case 'dpu.failover.impossible':
+          case 'dpu.role':
+            // The source's DPUs changed hands: passthrough now depends on the failover, not on the abort.
+            excuse((r) => r.host === e.node);
+            break;
+          default:
+            break;
+        }
+        return out.length === 0 ? NONE : out;
+      },
+      finish: (endNs) => overdue(endNs),
+    };
+  },
+};
