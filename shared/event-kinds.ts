@@ -7,6 +7,7 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   'node.exit': 'A node ended (payload: node, incarnation, code, signal, planned, reason)',
   'node.error': 'A node core failed to handle a message and went on (payload: message, while; volatile: stack)',
   'input.link': 'Input: a wire was taken down or brought up (payload: wire, state)',
+  'input.impair': "Input: a wire is impaired, both directions, for a while (payload: wire, loss, corrupt, duplicate, jitter ns, duration ns; absent probabilities are 0)",
   'input.kill': 'Input: a node process is killed with SIGKILL (payload: node)',
   'input.note': 'Input: a note on the timeline (payload: text)',
   'frame.tx': 'A frame was put on a wire (payload: wire, dir, port, channel, len, txStart, arrival, fate, bytes)',

@@ -23,6 +23,12 @@ const inputSchema: z.ZodType<NodeInput> = z.discriminatedUnion('type', [
   z.object({ type: z.literal('boot') }),
   z.object({ type: z.literal('end') }),
   z.object({ type: z.literal('link'), port: z.string(), up: z.boolean() }),
+  z.object({
+    type: z.literal('impair'),
+    port: z.string(),
+    impairments: z.object({ loss: z.number(), corrupt: z.number(), duplicate: z.number(), jitterNs: z.number().int().nonnegative() }),
+    durationNs: z.number().int().positive(),
+  }),
   z.object({ type: z.literal('action'), action: z.string(), args: z.record(z.string(), z.unknown()) }),
 ]);
 
