@@ -5,7 +5,7 @@
  */
 import { decode } from '../../shared/codec.js';
 import type { RecordedEvent, VTime } from '../../shared/events.js';
-import { InvariantSuite, type InvariantReport, type Violation } from '../../shared/invariants/index.js';
+import { INVARIANTS, InvariantSuite, type InvariantReport, type Violation } from '../../shared/invariants/index.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { EventLogReader } from './log/reader.js';
 
@@ -20,6 +20,7 @@ export function checkedEvent(e: RecordedEvent): { seq: number; vtime: VTime; nod
  */
 export class OnlineInvariants {
   private readonly suite: InvariantSuite;
+  private events = 0;
 
   constructor(topology: ResolvedTopology, options: { readonly settleNs?: VTime } = {}) {
     this.suite = new InvariantSuite({ topology, ...(options.settleNs !== undefined ? { settleNs: options.settleNs } : {}) });
@@ -29,7 +30,16 @@ export class OnlineInvariants {
   append(events: readonly RecordedEvent[]): Violation[] {
     const out: Violation[] = [];
     for (const e of events) out.push(...this.suite.observe(checkedEvent(e)));
+    this.events += events.length;
     return out;
+  }
+
+  /** What the events so far broke, without judging the run as a whole (a run cut short). */
+  sofar(): InvariantReport {
+    const violations = this.suite.violations();
+    const first = new Map<string, Violation>();
+    for (const v of violations) if (!first.has(v.invariant)) first.set(v.invariant, v);
+    return { events: this.events, violations, firstByInvariant: INVARIANTS.flatMap((i) => (first.has(i.id) ? [first.get(i.id)!] : [])) };
   }
 
   /** The verdict, once the run has ended at `endNs`. */

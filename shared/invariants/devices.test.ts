@@ -104,4 +104,12 @@ describe('no-double-delivery and no-core-error', () => {
     log.at(3).emit('dpu-02b', 'node.error', { message: 'Cannot read properties of undefined', while: 'frame' });
     expect(violationsOf(noCoreError, log.events, msNs(1000)).map((v) => v.message)).toEqual(['dpu-02b failed while handling a frame: Cannot read properties of undefined']);
   });
+
+  it('no-core-error fails when a node process dies unasked, not when a step kills it', () => {
+    const log = new LogBuilder().boot();
+    log.at(2).kill('dpu-01a');
+    expect(violationsOf(noCoreError, log.events, msNs(1000))).toEqual([]);
+    log.at(3).emit('controller', 'node.exit', { node: 'tor-a', incarnation: 0, code: 1, signal: null, planned: false, reason: 'exited with code 1' });
+    expect(violationsOf(noCoreError, log.events, msNs(1000)).map((v) => v.message)).toEqual(['Node tor-a died unasked: exited with code 1']);
+  });
 });

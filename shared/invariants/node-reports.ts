@@ -3,7 +3,8 @@
  * a vMotion, a core that threw while handling a message. The checker turns each report into a
  * violation so that it ends the run with exit 1 like any other.
  *
- * Events read: `vmotion.checker.violation` (vm, checker, detail), `node.error` (message, while).
+ * Events read: `vmotion.checker.violation` (vm, checker, detail), `node.error` (message, while),
+ * `node.exit` (node, planned, reason).
  */
 import { NONE, refOf, type Invariant, type InvariantMonitor } from './types.js';
 import { fields } from './world.js';
@@ -26,15 +27,22 @@ export const noDoubleDelivery: Invariant = {
   },
 };
 
-/** `no-core-error`: no node core throws while handling a message (the runtime records `node.error` and goes on). */
+/**
+ * `no-core-error`: no node core throws while handling a message (the runtime records `node.error`
+ * and goes on), and no node process dies unless the scenario killed it (`node.exit` with
+ * `planned: false`).
+ */
 export const noCoreError: Invariant = {
   id: 'no-core-error',
-  meaning: 'No node core fails while handling a message: node.error never appears',
+  meaning: 'No node core fails while handling a message (node.error) and no node process dies unless a scenario step killed it',
   start(): InvariantMonitor {
     return {
       observe(e) {
-        if (e.kind !== 'node.error') return NONE;
         const p = fields(e);
+        if (e.kind === 'node.exit' && p.planned === false) {
+          return [{ invariant: 'no-core-error', message: `Node ${String(p.node)} died unasked: ${String(p.reason ?? (p.signal !== null ? `signal ${String(p.signal)}` : `exit code ${String(p.code)}`))}`, event: refOf(e) }];
+        }
+        if (e.kind !== 'node.error') return NONE;
         return [{ invariant: 'no-core-error', message: `${e.node} failed while handling a ${String(p.while)}: ${String(p.message)}`, event: refOf(e) }];
       },
       finish: () => NONE,

@@ -98,6 +98,22 @@ describe('vm-one-host', () => {
   });
 });
 
+describe('a second migration refused while one is under way', () => {
+  it('a refused second migration neither thaws the VM, nor takes the import, nor owes passthrough', () => {
+    const log = new LogBuilder().boot();
+    const mid = 'web-01/esx-01/1';
+    log.at(500).emit('esx-01', 'vmotion.start', { mid, vm: 'web-01', from: 'esx-01', to: 'esx-02', vnics: ['web-01.eth0'], options: {} });
+    log.emit('esx-01', 'vnic.mode', { vnic: 'web-01.eth0', vm: 'web-01', requested: 'uptv2', active: 'emulated', reason: 'vmotion-in-progress' });
+    log.at(600).emit('esx-01', 'vmotion.stun', { mid, vm: 'web-01', host: 'esx-01' });
+    // Back to esx-01 at once: refused, the VM stays stunned for the first one.
+    log.at(650).emit('esx-01', 'vmotion.start', { mid: 'web-01/esx-01/2', vm: 'web-01', from: 'esx-01', to: 'esx-01', vnics: ['web-01.eth0'], options: {} });
+    log.emit('esx-01', 'vmotion.done', { mid: 'web-01/esx-01/2', vm: 'web-01', from: 'esx-01', to: 'esx-01', result: 'aborted', reason: 'already-migrating' });
+    log.at(700).emit('dpu-02a', 'dfw.import', { node: 'dpu-02a', vnic: 'web-01.eth0', vm: 'web-01', ok: true });
+    finishMigration(log, 701, mid);
+    for (const invariant of [vmOneHost, dfwBeforeResume, abortRestoresSource, vmotionEndsOnce]) expect(violationsOf(invariant, log.events, msNs(4000))).toEqual([]);
+  });
+});
+
 describe('dfw-before-resume', () => {
   it('dfw-before-resume passes when the destination imported before the resume', () => {
     expect(violationsOf(dfwBeforeResume, goodMigration().events, msNs(4000))).toEqual([]);

@@ -144,7 +144,8 @@ export const vmOneHost: Invariant = {
  */
 class MigrationBook {
   readonly byMid = new Map<string, Migration>();
-  private readonly latestOfVm = new Map<string, string>();
+  /** Every migration of each VM, oldest first. */
+  private readonly ofVm = new Map<string, Migration[]>();
   readonly ended = new Set<string>();
 
   constructor(private readonly index: TopologyIndex) {}
@@ -154,7 +155,7 @@ class MigrationBook {
       const m = migrationOf(e);
       if (m && !this.byMid.has(m.mid)) {
         this.byMid.set(m.mid, m);
-        this.latestOfVm.set(m.vm, m.mid);
+        this.ofVm.set(m.vm, [...(this.ofVm.get(m.vm) ?? []), m]);
       }
     } else if (e.kind === 'vmotion.done') {
       const mid = str(fields(e).mid);
@@ -162,12 +163,20 @@ class MigrationBook {
     }
   }
 
-  /** The migration a `dfw.import` on `node` for `vm` belongs to, if any. */
+  /** The migration a `dfw.import` on `node` for `vm` belongs to: the latest still going on towards that node's host. */
   importTarget(vm: string, node: string): Migration | null {
-    const mid = this.latestOfVm.get(vm);
-    const m = mid === undefined ? undefined : this.byMid.get(mid);
-    if (!m || this.index.hostOf(node) !== m.to) return null;
-    return m;
+    const host = this.index.hostOf(node);
+    const list = this.ofVm.get(vm) ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const m = list[i]!;
+      if (m.to === host && !this.ended.has(m.mid)) return m;
+    }
+    return null;
+  }
+
+  /** Migrations of `vm` started and not ended, other than `mid`. */
+  othersUnderWay(vm: string, mid: string): Migration[] {
+    return (this.ofVm.get(vm) ?? []).filter((m) => m.mid !== mid && !this.ended.has(m.mid));
   }
 
   /** The migration a `vmotion.resume` names. */
@@ -370,6 +379,8 @@ export const abortRestoresSource: Invariant = {
     const resumed = new Map<string, CheckedEvent>();
     const aborted = new Map<string, CheckedEvent>();
     const requested = new Map<string, string>();
+    /** The mode each vNIC last reported, by `host|vnic`. */
+    const active = new Map<string, string>();
     let pending: PendingRestore[] = [];
 
     function overdue(now: VTime): Violation[] {
@@ -400,6 +411,7 @@ export const abortRestoresSource: Invariant = {
             if (vnic === null) break;
             const req = str(p.requested);
             if (req !== null) requested.set(vnic, req);
+            active.set(`${e.node}|${vnic}`, String(p.active));
             const reason = str(p.reason);
             if (p.active === 'uptv2' || (reason !== null && !WAITING_REASONS.has(reason))) excuse((r) => r.vnic === vnic && r.host === e.node);
             break;
@@ -421,8 +433,12 @@ export const abortRestoresSource: Invariant = {
             const r = resumed.get(m.mid);
             if (r) out.push({ invariant: 'abort-restores-source', message: `vMotion ${m.mid} of ${m.vm} aborted after the VM had resumed on ${r.node} (seq ${r.seq})`, event: refOf(e) });
             if (e.node !== m.from) out.push({ invariant: 'abort-restores-source', message: `vMotion ${m.mid} of ${m.vm} was aborted by ${e.node}, not by its source ${m.from}`, event: refOf(e) });
+            // A migration refused because another is under way touched nothing.
+            if (book.othersUnderWay(m.vm, m.mid).length > 0) break;
             for (const vnic of m.vnics) {
               if ((requested.get(vnic) ?? index.vnics.get(vnic)?.mode) !== 'uptv2') continue;
+              // Still in passthrough: the migration never took it away.
+              if (active.get(`${m.from}|${vnic}`) === 'uptv2') continue;
               pending.push({ done: e, mid: m.mid, vm: m.vm, vnic, host: m.from, deadline: e.vtime + settle });
             }
             break;

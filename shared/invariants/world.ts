@@ -127,11 +127,13 @@ export type VmPresence = 'running' | 'stunned';
 /**
  * Where each VM is, folded from the events that move it: a host runs the VMs it boots (the
  * `vnic.mode` events caused by its `node.start`), a source holds a VM stunned from `vmotion.stun`,
- * lets it go at `vmotion.source.released` and runs it again when it aborts; a destination runs it
+ * lets it go at `vmotion.source.released` and runs it again when that migration aborts; a destination runs it
  * from `vmotion.resume` and lets it go at `vmotion.incoming.dropped`; a host that dies holds nothing.
  */
 export class VmPlacement {
   private readonly where = new Map<string, Map<string, VmPresence>>();
+  /** The migration that stunned each VM on each host (`vm|host`), so only its abort thaws it. */
+  private readonly stunnedBy = new Map<string, string>();
   private readonly liveness = new Liveness();
 
   /**
@@ -158,7 +160,10 @@ export class VmPlacement {
         }
         return null;
       case 'vmotion.stun':
-        if (this.hostsOf(vm).has(event.node)) this.set(vm, event.node, 'stunned');
+        if (this.hostsOf(vm).has(event.node)) {
+          this.set(vm, event.node, 'stunned');
+          this.stunnedBy.set(`${vm}|${event.node}`, str(p.mid) ?? '');
+        }
         return null;
       case 'vmotion.resume':
         this.set(vm, event.node, 'running');
@@ -168,8 +173,9 @@ export class VmPlacement {
         this.hostsOf(vm).delete(event.node);
         return null;
       case 'vmotion.done':
-        // The source ends an aborted migration by thawing the VM it still holds.
-        if (p.result === 'aborted' && str(p.from) === event.node && this.hostsOf(vm).has(event.node)) {
+        // The source ends an aborted migration by thawing the VM it stunned for it (a migration
+        // refused at once, say because another is under way, thaws nothing).
+        if (p.result === 'aborted' && str(p.from) === event.node && this.hostsOf(vm).get(event.node) === 'stunned' && this.stunnedBy.get(`${vm}|${event.node}`) === str(p.mid)) {
           this.set(vm, event.node, 'running');
           return { vm, host: event.node };
         }
