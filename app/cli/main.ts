@@ -13,10 +13,18 @@ import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 import { nonNegative, port, uiCommand } from './ui.js';
 import { exitCodeFor, reportError } from './errors.js';
+import { FAULT_KINDS } from '../../processes/controller/explore/schedule.js';
+import type { exploreCommand } from './explore.js';
 
 function integer(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`Not an integer: ${value}`);
+  return n;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`Not a positive integer: ${value}`);
   return n;
 }
 
@@ -93,6 +101,24 @@ program
   .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))
   .option('--lab <lab>', 'start in a lab (built-in name or lab file), paused at 0; with --db, grade the recording against it')
   .action(uiCommand);
+
+program
+  .command('explore')
+  .description('Run seeded fault schedules, check every invariant on each run, save and shrink the failing ones')
+  .argument('[topology]', 'topology YAML file (default: the embedded default lab)')
+  .option('--runs <n>', 'number of runs', positiveInteger, 20)
+  .option('--seed <n>', 'seed of the first run; run i uses seed + i', integer, 1)
+  .option('--faults <list>', `fault kinds to draw, comma-separated (${FAULT_KINDS.join(', ')}; default all)`)
+  .option('--jobs <n>', 'child processes running runs in parallel', positiveInteger, 1)
+  .option('--out <dir>', 'where failing and shrunk scenarios go (default: runs/explore-seed<n>-<time>)')
+  .option('--multi-process', 'one process per node in every run, instead of every core in one process')
+  .option('--no-shrink', 'save failing runs without shrinking them')
+  .option('--shrink-budget <n>', 'most runs shrinking one failure may take', positiveInteger, 120)
+  .option('--json', 'print one JSON object on stdout, last')
+  .action(async (topology: string | undefined, flags: Parameters<typeof exploreCommand>[1]) => {
+    const { exploreCommand: command } = await import('./explore.js');
+    await command(topology, flags);
+  });
 
 labCommand(program.command('lab'));
 

@@ -15,6 +15,8 @@ import { Controller, type EventSink, type RunProgress, type TimedInput } from '.
 import { InProcessCluster } from './in-process.js';
 import { EventLogWriter } from './log/writer.js';
 import { MultiProcessCluster } from './multi-process.js';
+import { OnlineInvariants } from './invariants.js';
+import type { Violation } from '../../shared/invariants/index.js';
 import { DPULAB_VERSION } from './package-root.js';
 
 const require = createRequire(import.meta.url);
@@ -74,6 +76,18 @@ export interface RunSummary {
   readonly cores: CoreUse[];
   /** Every vMotion that ended, in the order they ended, as `vmotion.done` gave it. */
   readonly vmotions: VmotionSummary[];
+  /** The invariant checkers' verdict on the log (`shared/invariants`). */
+  readonly invariants: InvariantVerdict;
+}
+
+/** What the invariant checkers said about a run. */
+export interface InvariantVerdict {
+  /** Events checked. */
+  readonly events: number;
+  /** Violations found, in all. */
+  readonly violations: number;
+  /** The first event that broke each invariant, one entry per broken invariant. */
+  readonly broken: readonly Violation[];
 }
 
 /** How one vMotion ended (the payload of its `vmotion.done`). */
@@ -175,7 +189,8 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   });
   writer.recordWires(prepared.topology.wires);
   const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
-  const nodeWriter = new NodeLifecycleSink(writer);
+  const checks = new OnlineInvariants(prepared.topology);
+  const nodeWriter = new NodeLifecycleSink(writer, checks);
   const controller = new Controller({
     topology: prepared.topology,
     cluster,
@@ -195,6 +210,8 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       status = result.status === 'completed' ? 'completed' : 'interrupted';
       reason = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
       const fingerprint = writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
+      // An interrupted run is judged on what happened, not as a whole: its end is not the scenario's.
+      const verdict = status === 'completed' ? checks.finish(result.virtualTimeNs) : checks.sofar();
       return {
         db,
         seed: prepared.seed,
@@ -212,6 +229,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         flows: nodeWriter.flows(),
         cores: [...nodeWriter.cores].sort((a, b) => (a.node < b.node ? -1 : 1)),
         vmotions: nodeWriter.vmotions,
+        invariants: { events: verdict.events, violations: verdict.violations.length, broken: verdict.firstByInvariant },
       };
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
@@ -253,7 +271,10 @@ class NodeLifecycleSink implements EventSink {
   readonly vmotions: VmotionSummary[] = [];
   private readonly finalReports = new Map<string, { sender?: FlowReport; receiver?: FlowReport }>();
 
-  constructor(private readonly writer: EventLogWriter) {}
+  constructor(
+    private readonly writer: EventLogWriter,
+    private readonly checks: OnlineInvariants,
+  ) {}
 
   /** Each flow's final sender report combined with its receiver's, sorted by flow id. */
   flows(): FlowSummary[] {
@@ -288,6 +309,7 @@ class NodeLifecycleSink implements EventSink {
       }
     }
     this.writer.append(events);
+    this.checks.append(events);
     // The writer commits in large batches; a slow (paced) run still reaches the disk every
     // quarter second, so a crash of the controller loses at most that much.
     if (Date.now() - this.lastFlush >= FLUSH_INTERVAL_MS) {

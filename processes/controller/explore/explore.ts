@@ -41,6 +41,8 @@ export interface ExploreOptions {
   readonly shrink?: boolean;
   /** Most runs shrinking one failure may take (default 120). */
   readonly shrinkBudget?: number;
+  /** Shrink only the failures of these invariants (default: every broken one). */
+  readonly shrinkInvariants?: readonly string[];
   /** Told after each run and each shrink. */
   readonly onProgress?: (progress: ExploreProgress) => void;
 }
@@ -232,6 +234,7 @@ export async function explore(options: ExploreOptions = {}): Promise<ExploreSumm
     // The first failing run of each broken invariant, by seed.
     const targets: { invariant: string; run: ExploredRun & { readonly schedule: Schedule } }[] = [];
     for (const id of INVARIANT_IDS) {
+      if (options.shrinkInvariants !== undefined && !options.shrinkInvariants.includes(id)) continue;
       const r = failing.find((x) => x.violations.some((v) => v.invariant === id));
       if (r) targets.push({ invariant: id, run: r });
     }

@@ -51,7 +51,7 @@ process.on('message', (raw) => {
   });
 });
 
-// The parent closed the channel (or died): nothing more will come.
-process.on('disconnect', () => {
-  void chain.finally(() => process.exit(0));
-});
+// The parent closed the channel, or died: nobody wants the answer of the task under way. Leave
+// now, so that no worker outlives its explorer (a multi-process run's nodes follow their
+// controller through their stdin lifeline).
+process.on('disconnect', () => process.exit(0));
