@@ -186,6 +186,14 @@ describe('abort-restores-source', () => {
     expect(violationsOf(abortRestoresSource, log.events, msNs(1500))).toEqual([]);
   });
 
+  it('abort-restores-source owes nothing for a vNIC that was not in passthrough when the migration started', () => {
+    const log = new LogBuilder().boot();
+    log.at(100).emit('esx-01', 'vnic.mode', { vnic: 'web-01.eth0', vm: 'web-01', requested: 'uptv2', active: 'emulated', reason: 'insufficient-memory-reservation' });
+    const mid = startMigration(log, 500);
+    log.at(800).emit('esx-01', 'vmotion.done', { mid, vm: 'web-01', from: 'esx-01', to: 'esx-02', result: 'aborted', reason: 'peer-unreachable' });
+    expect(violationsOf(abortRestoresSource, log.events, msNs(4000))).toEqual([]);
+  });
+
   it('abort-restores-source fails when the migration aborts after the VM resumed on the destination', () => {
     const log = new LogBuilder().boot();
     const mid = startMigration(log, 500);

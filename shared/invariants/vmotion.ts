@@ -381,6 +381,8 @@ export const abortRestoresSource: Invariant = {
     const requested = new Map<string, string>();
     /** The mode each vNIC last reported, by `host|vnic`. */
     const active = new Map<string, string>();
+    /** The vNICs each migration found in passthrough when it started: those it must give back. */
+    const inPassthrough = new Map<string, Set<string>>();
     let pending: PendingRestore[] = [];
 
     function overdue(now: VTime): Violation[] {
@@ -437,8 +439,9 @@ export const abortRestoresSource: Invariant = {
             if (book.othersUnderWay(m.vm, m.mid).length > 0) break;
             for (const vnic of m.vnics) {
               if ((requested.get(vnic) ?? index.vnics.get(vnic)?.mode) !== 'uptv2') continue;
-              // Still in passthrough: the migration never took it away.
-              if (active.get(`${m.from}|${vnic}`) === 'uptv2') continue;
+              // Only what the migration took away is owed: a vNIC that was not in passthrough when
+              // it started (no VF, memory not reserved), or is still in it, is not.
+              if (!inPassthrough.get(m.mid)?.has(vnic) || active.get(`${m.from}|${vnic}`) === 'uptv2') continue;
               pending.push({ done: e, mid: m.mid, vm: m.vm, vnic, host: m.from, deadline: e.vtime + settle });
             }
             break;
@@ -446,6 +449,8 @@ export const abortRestoresSource: Invariant = {
           case 'vmotion.start': {
             const vm = str(p.vm);
             excuse((r) => r.vm === vm);
+            const m = book.of(e);
+            if (m) inPassthrough.set(m.mid, new Set(m.vnics.filter((v) => (active.get(`${m.from}|${v}`) ?? index.vnics.get(v)?.mode) === 'uptv2')));
             break;
           }
           case 'input.vm.reserve': {
