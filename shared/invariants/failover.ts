@@ -106,12 +106,13 @@ export const failoverJustified: Invariant = {
     return {
       observe(e) {
         const out = overdue(e.vtime);
-        liveness.observe(e);
+        const lifeChanged = liveness.observe(e);
         const p = fields(e);
         switch (e.kind) {
           case 'node.exit': {
             const node = str(p.node);
-            if (node === null) break;
+            // The planned exits at the end of the run are no deaths.
+            if (node === null || !lifeChanged) break;
             obligations = obligations.filter((o) => o.host !== node);
             const host = index.hostOf(node);
             if (host !== null && index.kindOf.get(node) === 'dpu') owe(host, node, 'crash', e);

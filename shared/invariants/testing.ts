@@ -75,6 +75,13 @@ export class LogBuilder {
     return this.emit('controller', 'node.exit', { node, incarnation, code: null, signal: 'SIGKILL', planned: true, reason: null });
   }
 
+  /** The run ends at `ms`: the controller's planned exit of every node still running, as it records them. */
+  end(ms: number): this {
+    this.at(ms);
+    for (const n of this.topology.nodes) this.emit('controller', 'node.exit', { node: n.id, incarnation: 0, code: 0, signal: null, planned: true, reason: null });
+    return this;
+  }
+
   /** Every node of the lab starts at 0 and hosts bring up their VMs. */
   boot(): this {
     this.at(0);

@@ -64,7 +64,7 @@ describe('vmotion-ends-once', () => {
   it('vmotion-ends-once fails when a migration never ends, unless its source died', () => {
     const log = new LogBuilder().boot();
     startMigration(log, 500);
-    const found = violationsOf(vmotionEndsOnce, log.events, msNs(8000));
+    const found = violationsOf(vmotionEndsOnce, [...log.events, ...new LogBuilder().end(8000).events.map((e, i) => ({ ...e, seq: log.events.length + i }))], msNs(8000));
     expect(found.map((v) => v.message)).toEqual([expect.stringContaining('never ended')]);
     expect(found[0]!.event.kind).toBe('vmotion.start');
     // Within its budget (2 s pre-copy + 2 s) nothing is due yet.

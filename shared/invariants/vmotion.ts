@@ -376,6 +376,7 @@ export const abortRestoresSource: Invariant = {
     const index = new TopologyIndex(context.topology);
     const settle = context.settleNs ?? DEFAULT_SETTLE_NS;
     const book = new MigrationBook(index);
+    const liveness = new Liveness();
     const resumed = new Map<string, CheckedEvent>();
     const aborted = new Map<string, CheckedEvent>();
     const requested = new Map<string, string>();
@@ -406,6 +407,7 @@ export const abortRestoresSource: Invariant = {
       observe(e) {
         const out = overdue(e.vtime);
         book.observe(e);
+        const lifeChanged = liveness.observe(e);
         const p = fields(e);
         switch (e.kind) {
           case 'vnic.mode': {
@@ -464,8 +466,10 @@ export const abortRestoresSource: Invariant = {
             break;
           }
           case 'node.exit': {
+            // Only a death excuses: the planned exits at the end of the run change nothing.
             const node = str(p.node);
-            excuse((r) => r.host === node || (node !== null && index.hostOf(node) === r.host));
+            if (node === null || !lifeChanged) break;
+            excuse((r) => r.host === node || index.hostOf(node) === r.host);
             break;
           }
           case 'dpu.failed':

@@ -91,9 +91,15 @@ export class TopologyIndex {
   }
 }
 
-/** Which nodes run now, folded from `node.start` and `node.exit`. */
+/**
+ * Which nodes run now, folded from `node.start` and `node.exit`. A node dies when a scenario
+ * kills it (`input.kill`, then its `node.exit`) or when it exits unasked (`planned: false`). The
+ * planned exits the controller records when the run ends are not deaths: at the end of the run
+ * the lab is as it was.
+ */
 export class Liveness {
   private readonly alive = new Set<string>();
+  private readonly killing = new Set<string>();
   /** Seq of each node's latest `node.start`. */
   readonly startSeq = new Map<string, number>();
   /** When each node last started and last exited. */
@@ -102,17 +108,23 @@ export class Liveness {
 
   /** Folds one event; true when it changed a node's life. */
   observe(event: CheckedEvent): boolean {
-    if (event.kind !== 'node.start' && event.kind !== 'node.exit') return false;
-    const node = str(fields(event).node);
+    if (event.kind !== 'node.start' && event.kind !== 'node.exit' && event.kind !== 'input.kill') return false;
+    const p = fields(event);
+    const node = str(p.node);
     if (node === null) return false;
+    if (event.kind === 'input.kill') {
+      this.killing.add(node);
+      return false;
+    }
     if (event.kind === 'node.start') {
       this.alive.add(node);
       this.startSeq.set(node, event.seq);
       this.startedAt.set(node, event.vtime);
-    } else {
-      this.alive.delete(node);
-      this.exitedAt.set(node, event.vtime);
+      return true;
     }
+    if (p.planned !== false && !this.killing.delete(node)) return false;
+    this.alive.delete(node);
+    this.exitedAt.set(node, event.vtime);
     return true;
   }
 
@@ -142,12 +154,11 @@ export class VmPlacement {
    */
   observe(event: CheckedEvent): { vm: string; host: string } | null {
     if (this.liveness.observe(event)) {
-      if (event.kind === 'node.exit') {
-        const node = str(fields(event).node);
-        for (const hosts of this.where.values()) if (node !== null) hosts.delete(node);
-      }
+      const node = str(fields(event).node);
+      if (event.kind === 'node.exit' && node !== null) for (const hosts of this.where.values()) hosts.delete(node);
       return null;
     }
+    if (event.kind === 'node.exit' || event.kind === 'node.start' || event.kind === 'input.kill') return null;
     const p = fields(event);
     const vm = str(p.vm);
     if (vm === null) return null;
