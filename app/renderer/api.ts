@@ -3,7 +3,7 @@
  * The renderer's only way out: HTTP to `/api/*` and the WebSocket `/api/stream`, on the origin
  * the page came from (in the desktop shell too).
  */
-import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
+import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
 import type { LabState } from '../../shared/state/lab-state.js';
 
 /** An answer other than 2xx: the server's error body. */
@@ -65,6 +65,7 @@ export const api = {
   state: (at?: number): Promise<LabState> => call(`/api/state${query({ at })}`),
   inspect: (node: string, at?: number): Promise<InspectResponse> => call(`/api/inspect/${encodeURIComponent(node)}${query({ at })}`),
   frame: (seq: number): Promise<FrameResponse> => call(`/api/frame/${seq}`),
+  invariants: (): Promise<InvariantsResponse> => call('/api/invariants'),
   control: (body: { op: 'pause' | 'resume' | 'step' } | { op: 'speed'; speed: number } | { op: 'until'; atNs?: number; kind?: string }): Promise<RunStatus> => post('/api/control', body),
   action: (record: Record<string, unknown>): Promise<ActionResponse> => post('/api/action', { record }),
 };

@@ -30,6 +30,7 @@ function fakeSession(): UiSession & { calls: string[] } {
     frame: () => {
       throw new ApiError(404, 'no-event', 'No event', 'seq');
     },
+    invariants: () => ({ invariants: [{ id: 'vm-one-host', meaning: 'A VM runs on one host at a time' }], checked: 3, final: false, violations: [] }),
     control: async (request: ControlRequest) => {
       calls.push(`control ${request.op}`);
       return STATUS;
@@ -120,5 +121,12 @@ describe('UI server', () => {
     const missing = await fetch(new URL('/api/inspect/nope', server.url));
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { field: string }).field).toBe('node');
+  });
+
+  it('ui server answers /api/invariants from the session and refuses query parameters there', async () => {
+    const ok = await fetch(new URL('/api/invariants', server.url));
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ invariants: [{ id: 'vm-one-host', meaning: 'A VM runs on one host at a time' }], checked: 3, final: false, violations: [] });
+    expect((await fetch(new URL('/api/invariants?at=3', server.url))).status).toBe(400);
   });
 });

@@ -14,7 +14,9 @@ import { ApiError } from './errors.js';
 import { jsonSafe, toUiEvent } from './event-json.js';
 import type { LiveRun, LiveRunEnd } from './live-run.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import { OnlineInvariants } from '../../processes/controller/invariants.js';
+import { INVARIANTS, type InvariantReport } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
 
 /** How often batches, states and statuses go out. */
@@ -50,12 +52,17 @@ export class LiveSession implements UiSession {
   private stateSentSeq = -2;
   private lastStatus = '';
   private readonly ticker: NodeJS.Timeout;
+  /** The invariants, judged as the events come. */
+  private readonly checks: OnlineInvariants;
+  private verdict: InvariantReport | null = null;
 
   constructor(private readonly run: LiveRun) {
     this.topology = run.options.prepared.topology;
     this.speed = run.options.speed;
     this.reader = EventLogReader.open(run.options.db);
+    this.checks = new OnlineInvariants(this.topology);
     run.onEvents((events) => {
+      this.checks.append(events);
       for (const e of events) this.onEvent(toUiEvent(e));
       if (this.pending.length > MAX_BATCH) {
         this.skipped += this.pending.length - MAX_BATCH;
@@ -64,6 +71,7 @@ export class LiveSession implements UiSession {
     });
     void run.done.then((end) => {
       this.end = end;
+      this.verdict = end.status === 'completed' ? this.checks.finish(end.virtualTimeNs) : this.checks.sofar();
       this.until = null;
       this.message = end.status === 'completed' ? 'The run completed' : `The run ${end.status}${end.reason ? `: ${end.reason}` : ''}`;
       this.tick(true);
@@ -136,6 +144,11 @@ export class LiveSession implements UiSession {
   frame(seq: number): FrameResponse {
     this.run.flush();
     return frameAt(this.reader, seq);
+  }
+
+  invariants(): InvariantsResponse {
+    const report = this.verdict ?? this.checks.sofar();
+    return { invariants: INVARIANTS.map((i) => ({ id: i.id, meaning: i.meaning })), checked: report.events, final: this.verdict !== null, violations: report.violations };
   }
 
   async control(request: ControlRequest): Promise<RunStatus> {
