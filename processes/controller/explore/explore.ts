@@ -17,9 +17,12 @@ import type { ResolvedTopology } from '../../../shared/topology/types.js';
 import { formatDuration } from '../../../shared/units.js';
 import type { RunMode, SourceFile } from '../session.js';
 import { runSchedule, type ScheduleRunResult } from './runner.js';
-import { drawSchedule, faultCount, scheduleYaml, withEnd, type FaultKind, type Schedule, type ScheduleStep } from './schedule.js';
+import { drawSchedule, faultCount, scheduleYaml, withEnd, type FaultKind, type Schedule } from './schedule.js';
 import { shrinkSteps } from './shrink.js';
 import { WorkerPool } from './pool.js';
+import type { ExploredRun, ExploreSetup, ShrunkSteps } from './types.js';
+
+export type { ExploredRun, ExploreSetup, ShrunkSteps } from './types.js';
 
 /** How to explore. */
 export interface ExploreOptions {
@@ -51,20 +54,6 @@ export interface ExploreOptions {
 export type ExploreProgress =
   | { readonly phase: 'run'; readonly done: number; readonly total: number; readonly seed: number; readonly broken: readonly string[]; readonly wallMs: number }
   | { readonly phase: 'shrink'; readonly invariant: string; readonly seed: number; readonly runs: number; readonly steps: number };
-
-/** What one run did and broke, as the explorer keeps it. */
-export interface ExploredRun {
-  readonly seed: number;
-  readonly steps: number;
-  readonly faults: number;
-  readonly events: number;
-  readonly virtualTimeNs: VTime;
-  readonly wallMs: number;
-  /** The first violation of each invariant the run broke. */
-  readonly violations: readonly Violation[];
-  /** The scenario file written for it (failing runs with `out` only). */
-  readonly scenario: string | null;
-}
 
 /** A failure shrunk to its smallest schedule. */
 export interface ShrunkFailure {
@@ -98,13 +87,6 @@ export interface ExploreSummary {
   readonly violationsByInvariant: Readonly<Record<string, number>>;
   readonly failingRuns: readonly ExploredRun[];
   readonly shrunk: readonly ShrunkFailure[];
-}
-
-/** What every run of one exploration shares; plain data, so it can be sent to a worker. */
-export interface ExploreSetup {
-  readonly topology: SourceFile | null;
-  readonly faults: readonly FaultKind[] | null;
-  readonly mode: RunMode;
 }
 
 /** The resolved topology of a setup. */
@@ -157,7 +139,7 @@ export async function shrinkFailure(
   invariant: string,
   budget: number,
   onRun?: (runs: number, steps: number) => void,
-): Promise<{ steps: readonly ScheduleStep[]; runs: number; minimal: boolean; violation: Violation }> {
+): Promise<ShrunkSteps> {
   let lastViolation: Violation | null = null;
   const result = await shrinkSteps(
     schedule.steps,

@@ -7,10 +7,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Violation } from '../../../shared/invariants/index.js';
 import { PACKAGE_ROOT } from '../package-root.js';
-import type { ExploredRun, ExploreSetup } from './explore.js';
-import type { Schedule, ScheduleStep } from './schedule.js';
+import type { ExploredRun, ExploreSetup, ShrunkSteps } from './types.js';
+import type { Schedule } from './schedule.js';
 
 /** What a worker is asked. */
 export type WorkerTask =
@@ -82,8 +81,8 @@ export class WorkerPool {
   }
 
   /** Shrinks a failing schedule in a worker. */
-  shrink(schedule: Schedule, invariant: string, budget: number): Promise<{ steps: readonly ScheduleStep[]; runs: number; minimal: boolean; violation: Violation }> {
-    return this.submit({ type: 'shrink', id: this.nextId++, schedule, invariant, budget }) as Promise<{ steps: readonly ScheduleStep[]; runs: number; minimal: boolean; violation: Violation }>;
+  shrink(schedule: Schedule, invariant: string, budget: number): Promise<ShrunkSteps> {
+    return this.submit({ type: 'shrink', id: this.nextId++, schedule, invariant, budget }) as Promise<ShrunkSteps>;
   }
 
   /** Stops every worker: closes their channel (they leave at once), then kills what remains after two seconds. */
