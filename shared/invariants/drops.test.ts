@@ -19,8 +19,14 @@ function tx(log: LogBuilder, node: string, wire: string, dir: 'a>b' | 'b>a', byt
 /** A guest frame from web-01 to web-02 on the underlay (as a DPU with a VLAN segment would send it). */
 const guestFrame = buildUdpIpv4Frame({ srcMac: WEB01, dstMac: WEB02, srcIp: '10.0.1.11', dstIp: '10.0.1.12', srcPort: 1000, dstPort: 5202, payload: new Uint8Array(20) });
 
-/** web-01's frame tunnelled from dpu-01a's TEP to dpu-02a's uplink p0. */
-const tunnelled = buildGeneveFrame({ srcMac: portMac('dpu-01a', 'p0'), dstMac: portMac('dpu-02a', 'p0'), srcIp: '172.16.0.10', dstIp: '172.16.0.12', vni: 5001, inner: guestFrame });
+/** Tunnel endpoint MACs, as the DPUs show them in what they send. */
+const TEP_01A = '02:aa:00:00:01:0a';
+const TEP_02A = '02:aa:00:00:02:0a';
+
+/** web-01's frame tunnelled from dpu-01a's TEP to dpu-02a's. */
+const tunnelled = buildGeneveFrame({ srcMac: TEP_01A, dstMac: TEP_02A, srcIp: '172.16.0.10', dstIp: '172.16.0.12', vni: 5001, inner: guestFrame });
+/** web-02's answer, from dpu-02a's TEP: it shows dpu-02a's TEP MAC. */
+const answer = buildGeneveFrame({ srcMac: TEP_02A, dstMac: TEP_01A, srcIp: '172.16.0.12', dstIp: '172.16.0.10', vni: 5001, inner: guestFrame });
 
 describe('drops-logged', () => {
   it('drops-logged passes a frame a switch forwards, one it filters, and one it logs as dropped', () => {
@@ -63,17 +69,24 @@ describe('drops-logged', () => {
   });
 
   it('drops-logged fails when a DPU discards overlay traffic addressed to it silently, and passes when it logs the drop', () => {
+    // Before dpu-02a has shown its TEP MAC, a frame to it is not judged.
+    const unknown = new LogBuilder().boot();
+    tx(unknown.at(1), 'tor-a', 'up-02a-a', 'b>a', tunnelled);
+    expect(violationsOf(dropsLogged, unknown.at(2).events, msNs(5))).toEqual([]);
+
     const silent = new LogBuilder().boot();
+    tx(silent.at(0.5), 'dpu-02a', 'up-02a-a', 'a>b', answer, 'lost');
     silent.at(1);
     const frame = tx(silent, 'tor-a', 'up-02a-a', 'b>a', tunnelled);
     silent.at(2);
     expect(violationsOf(dropsLogged, silent.events, msNs(5)).map((v) => v.message)).toEqual([expect.stringContaining(`dpu-02a dropped a frame without a record: a GENEVE frame for ${WEB02} sent by tor-a on up-02a-a (frame.tx seq ${frame.seq})`)]);
 
     const logged = new LogBuilder().boot();
+    tx(logged.at(0.5), 'dpu-02a', 'up-02a-a', 'a>b', answer, 'lost');
     logged.at(1);
     const f = tx(logged, 'tor-a', 'up-02a-a', 'b>a', tunnelled);
     logged.at(1.001).emit('dpu-02a', 'frame.drop', { port: 'p0', reason: 'standby', len: tunnelled.length }, f.seq);
-    // An overlay frame to another DPU's MAC (flooded by a switch that has not learned it) is not this DPU's to account for.
+    // An overlay frame to another DPU's TEP (flooded by a switch that has not learned it) is not this DPU's to account for.
     tx(logged, 'tor-a', 'up-02b-a', 'b>a', tunnelled);
     logged.at(2);
     expect(violationsOf(dropsLogged, logged.events, msNs(5))).toEqual([]);

@@ -15,9 +15,10 @@
  *   switch's MAC table from `mac.learn` and `mac.age` to tell. Anything else that goes nowhere is a
  *   silent drop.
  * - **DPUs** terminate many frames on their uplinks (LLDP, underlay ARP, broadcasts of others).
- *   The check judges only overlay traffic addressed to the DPU: a GENEVE frame to the uplink's own
- *   MAC whose inner frame is unicast. It must reach a vNIC, the host (vMotion) or a logged drop;
- *   a standby that discards it silently breaks the invariant.
+ *   The check judges only overlay traffic addressed to the DPU: a GENEVE frame whose inner frame
+ *   is unicast, to a MAC the DPU owns (an uplink's MAC, or the source MAC of GENEVE frames it has
+ *   sent: its tunnel endpoint's). It must reach a vNIC, the host (vMotion) or a logged drop; a
+ *   standby that discards it silently breaks the invariant.
  * - **Hosts** deliver frames to their guests without an event, so silence there is the normal
  *   case and is not judged.
  * - A frame whose receiver dies (or restarts) before it arrives is lost with the node, which
@@ -202,6 +203,9 @@ export const dropsLogged: Invariant = {
       for (const session of node.spec.mirror ?? []) mirrorDestinations.add(`${node.id}:${session.destination}`);
     }
     const liveness = new Liveness();
+    /** The MACs each DPU owns: its uplinks' and its tunnel endpoint's, learned from what it sends. */
+    const ownMacs = new Map<string, Set<string>>();
+    for (const [dpu, uplinks] of index.uplinks) ownMacs.set(dpu, new Set(uplinks.flatMap((u) => index.portMac.get(`${dpu}:${u}`) ?? [])));
     /** Each switch's MAC table: `vlan|mac` to port. */
     const tables = new Map<string, Map<string, string>>();
     /** Frames being watched, by `frame.tx` seq, and those whose receiver logged a disposition. */
@@ -245,13 +249,16 @@ export const dropsLogged: Invariant = {
     /** A frame to watch, or null when its receiver may rightly keep silent. */
     function watch(e: CheckedEvent): InFlight | null {
       const p = fields(e);
-      if (p.fate !== 'delivered' && p.fate !== 'duplicated') return null;
       const end = ends.get(`${String(p.wire)}|${String(p.dir)}`);
       const arrival = num(p.arrival);
       if (!end || !end.ethernet || arrival === null || p.channel !== 'eth') return null;
       const bytes = bytesOf(p.bytes);
       const h = bytes === null ? null : head(bytes);
       if (bytes === null || h === null) return null;
+      // A DPU sending overlay traffic shows its tunnel endpoint's MAC (corrupted bytes lie).
+      const own = ownMacs.get(e.node);
+      if (own !== undefined && p.fate !== 'corrupted' && geneveInnerDst(bytes, h) !== null) own.add(macAt(bytes, 6));
+      if (p.fate !== 'delivered' && p.fate !== 'duplicated') return null;
       const kind = index.kindOf.get(end.node);
       if (kind === 'switch') {
         if (h.etherType === ETHERTYPE_LLDP || h.dst.startsWith('01:80:c2:00:00:0')) return null;
@@ -262,7 +269,7 @@ export const dropsLogged: Invariant = {
       }
       if (kind === 'dpu') {
         if (!(index.uplinks.get(end.node) ?? []).includes(end.port)) return null;
-        if (h.dst !== index.portMac.get(`${end.node}:${end.port}`)) return null;
+        if (!ownMacs.get(end.node)?.has(h.dst)) return null;
         const inner = geneveInnerDst(bytes, h);
         if (inner === null || isMulticast(inner)) return null;
         return { tx: e, receiver: end.node, port: end.port, arrival, what: `a GENEVE frame for ${inner}`, lookup: null };
