@@ -66,6 +66,14 @@ describe('drops-logged', () => {
     log.at(3);
     tx(log, 'dpu-01b', 'up-01b-b', 'a>b', guestFrame);
     expect(violationsOf(dropsLogged, log.events, msNs(3.0005))).toEqual([]);
+
+    // A frame corrupted on one wire and forwarded by a switch that cannot tell: not judged downstream either.
+    const damaged = new LogBuilder().boot();
+    tx(damaged.at(0.5), 'dpu-02a', 'up-02a-a', 'a>b', answer, 'lost');
+    const first = tx(damaged.at(1), 'dpu-01a', 'up-01a-a', 'a>b', guestFrame, 'corrupted');
+    damaged.at(1.001).emit('tor-a', 'frame.tx', { wire: 'up-02a-a', dir: 'b>a', port: 'swp3', channel: 'eth', len: tunnelled.length, arrival: msNs(1.002), fate: 'delivered', bytes: tunnelled }, first.seq);
+    damaged.at(2);
+    expect(violationsOf(dropsLogged, damaged.events, msNs(5))).toEqual([]);
   });
 
   it('drops-logged fails when a DPU discards overlay traffic addressed to it silently, and passes when it logs the drop', () => {

@@ -22,8 +22,9 @@
  * - **Hosts** deliver frames to their guests without an event, so silence there is the normal
  *   case and is not judged.
  * - A frame whose receiver dies (or restarts) before it arrives is lost with the node, which
- *   `node.exit` records; a corrupted frame is not judged (its bytes lie); a frame still in
- *   flight at the end of the run is not judged.
+ *   `node.exit` records; a corrupted frame is not judged, nor is anything a node sent on because
+ *   of one (a switch forwards a damaged frame it cannot tell is damaged; its bytes lie); a frame
+ *   still in flight at the end of the run is not judged.
  */
 import type { VTime } from '../events.js';
 import type { ResolvedTopology, SwitchPortVlans } from '../topology/types.js';
@@ -208,6 +209,8 @@ export const dropsLogged: Invariant = {
     for (const [dpu, uplinks] of index.uplinks) ownMacs.set(dpu, new Set(uplinks.flatMap((u) => index.portMac.get(`${dpu}:${u}`) ?? [])));
     /** Each switch's MAC table: `vlan|mac` to port. */
     const tables = new Map<string, Map<string, string>>();
+    /** Frames corrupted on a wire, and every frame sent on because of one: their bytes cannot be trusted. */
+    const tainted = new Set<number>();
     /** Frames being watched, by `frame.tx` seq, and those whose receiver logged a disposition. */
     const watched = new Map<number, string>();
     const accounted = new Set<number>();
@@ -286,6 +289,10 @@ export const dropsLogged: Invariant = {
         if (e.cause !== null && watched.get(e.cause) === e.node && DISPOSITION_KINDS.has(e.kind)) accounted.add(e.cause);
         switch (e.kind) {
           case 'frame.tx': {
+            if (p.fate === 'corrupted' || (e.cause !== null && tainted.has(e.cause))) {
+              tainted.add(e.seq);
+              break;
+            }
             const f = watch(e);
             if (f) {
               pending.push(f);
@@ -319,6 +326,7 @@ export const dropsLogged: Invariant = {
         // Frames arriving after the end were never handled: only those before it are judged.
         const out = settle(endNs);
         pending.clear();
+        tainted.clear();
         watched.clear();
         accounted.clear();
         return out;
