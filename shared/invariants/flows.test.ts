@@ -78,6 +78,8 @@ describe('traffic-recovers', () => {
     expect(violationsOf(trafficRecovers, log.events, msNs(3500))).toEqual([]);
     const dead = pingThroughFailover(false, (l) => l.kill('dpu-02b'));
     expect(violationsOf(trafficRecovers, dead.events, msNs(4000))).toEqual([]);
+    const unreachable = pingThroughFailover(false, (l) => l.input('link', { wire: 'pcie-dpu-02b', state: 'down' }));
+    expect(violationsOf(trafficRecovers, unreachable.events, msNs(4000))).toEqual([]);
   });
 
   it('traffic-recovers does not judge a flow a firewall rule denies', () => {

@@ -110,9 +110,9 @@ interface WatchedFlow {
  * - *Settling time*: `settleNs` (default 1 s). The window opens at the first whole second after
  *   last fault + settling time (flow reports come each whole second) and must last at least one
  *   second before the end of the run; otherwise nothing is judged.
- * - *Healthy host*: alive through the window, serving its vNICs (its active DPU alive and not
- *   left disconnected, or no DPU at all), and joined to the other host's serving DPU by live
- *   switches and Ethernet wires that are up.
+ * - *Healthy host*: alive through the window, serving its vNICs (its active DPU alive, reached
+ *   over a pcie wire that is up and not left disconnected, or no DPU at all), and joined to the
+ *   other host's serving DPU by live switches and Ethernet wires that are up.
  * - *Flows*: a ping (replies counted by its sender) or UDP flow (messages counted by its
  *   receiver) between VMs that each run on exactly one such host, started before the window,
  *   not stopped, not limited by a count, neither VM rebooted since it started nor migrating,
@@ -156,6 +156,9 @@ export const trafficRecovers: Invariant = {
       if (index.dpusOf(host).length === 0) return host;
       const dpu = active.get(host);
       if (dpu === undefined || disconnected.has(host) || !liveness.isAlive(dpu)) return null;
+      // The host reaches its DPU over their pcie wire.
+      const pcie = context.topology.wires.find((w) => w.kind === 'pcie' && [w.a.node, w.b.node].includes(host) && [w.a.node, w.b.node].includes(dpu));
+      if (pcie !== undefined && wireDown.has(pcie.id)) return null;
       return dpu;
     }
 
