@@ -52,8 +52,10 @@ export class LiveSession implements UiSession {
   private stateSentSeq = -2;
   private lastStatus = '';
   private readonly ticker: NodeJS.Timeout;
-  /** The invariants, judged as the events come. */
+  /** The invariants, judged from the log when asked (nothing is spent on them until then). */
   private readonly checks: OnlineInvariants;
+  /** Events the checks have read. */
+  private checkedUpTo = 0;
   private verdict: InvariantReport | null = null;
 
   constructor(private readonly run: LiveRun) {
@@ -62,7 +64,6 @@ export class LiveSession implements UiSession {
     this.reader = EventLogReader.open(run.options.db);
     this.checks = new OnlineInvariants(this.topology);
     run.onEvents((events) => {
-      this.checks.append(events);
       for (const e of events) this.onEvent(toUiEvent(e));
       if (this.pending.length > MAX_BATCH) {
         this.skipped += this.pending.length - MAX_BATCH;
@@ -71,7 +72,6 @@ export class LiveSession implements UiSession {
     });
     void run.done.then((end) => {
       this.end = end;
-      this.verdict = end.status === 'completed' ? this.checks.finish(end.virtualTimeNs) : this.checks.sofar();
       this.until = null;
       this.message = end.status === 'completed' ? 'The run completed' : `The run ${end.status}${end.reason ? `: ${end.reason}` : ''}`;
       this.tick(true);
@@ -146,7 +146,17 @@ export class LiveSession implements UiSession {
     return frameAt(this.reader, seq);
   }
 
+  /** Reads the events recorded since the last call into the checks; judges the run whole once it has ended. */
   invariants(): InvariantsResponse {
+    if (this.verdict === null) {
+      this.run.flush();
+      for (const e of this.reader.events({ fromSeq: this.checkedUpTo })) {
+        this.checks.append([e]);
+        this.checkedUpTo = e.seq + 1;
+      }
+      // Every event of an ended run is in the log once the run is done: judge it whole.
+      if (this.end !== null) this.verdict = this.end.status === 'completed' ? this.checks.finish(this.end.virtualTimeNs) : this.checks.sofar();
+    }
     const report = this.verdict ?? this.checks.sofar();
     return { invariants: INVARIANTS.map((i) => ({ id: i.id, meaning: i.meaning })), checked: report.events, final: this.verdict !== null, violations: report.violations };
   }
