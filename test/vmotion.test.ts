@@ -31,7 +31,7 @@ interface LabData {
   dpus: Array<Record<string, unknown>>;
 }
 
-const VIOLATIONS = ['vnic.checker.violation', 'vmotion.checker.violation', 'vf.checker.violation', 'vf.error', 'node.error'];
+const VIOLATIONS = ['vnic.checker.violation', 'vmotion.checker.violation', 'vf.checker.violation', 'vf.error', 'node.error'] as const;
 
 /** The MAC of a VM's first vNIC and the switch ports cabled to a node, from the run's own record. */
 function labFacts(db: string, vm: string, dpu: string): { mac: string; ports: string[] } {
@@ -58,8 +58,8 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
   afterAll(() => tmp.remove());
 
   it('records every step in order, with the firewall import before the resume', () => {
-    const kinds = ['vmotion.start', 'vmotion.precheck', 'vnic.handoff', 'vmotion.precopy.round', 'vmotion.stun', 'dfw.export', 'vmotion.transfer', 'dfw.import', 'vmotion.resume', 'net.rarp', 'vmotion.done'];
-    const events = payloads<{ vm: string; direction?: string; ok?: boolean }>(run.db, kinds).filter((e) => e.p.vm === 'web-01' && e.vtime >= 2.2e9);
+    const kinds = ['vmotion.start', 'vmotion.precheck', 'vnic.handoff', 'vmotion.precopy.round', 'vmotion.stun', 'dfw.export', 'vmotion.transfer', 'dfw.import', 'vmotion.resume', 'net.rarp', 'vmotion.done'] as const;
+    const events = payloads(run.db, kinds).filter((e) => e.p.vm === 'web-01' && e.vtime >= 2.2e9);
     const sequence = events.map((e) => (e.kind === 'vnic.handoff' ? `${e.kind}:${e.p.direction}@${e.node}` : e.kind));
     const collapsed = sequence.filter((k, i) => k !== sequence[i - 1]);
     expect(collapsed).toEqual([
@@ -84,7 +84,7 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
   });
 
   it('completes in passthrough with a switchover within the 500 ms goal', () => {
-    const done = payloads<Done>(run.db, ['vmotion.done']).filter((e) => e.p.vm === 'web-01');
+    const done = payloads(run.db, ['vmotion.done']).filter((e) => e.p.vm === 'web-01');
     expect(done).toHaveLength(1);
     const d = done[0]!.p;
     expect(d).toMatchObject({ from: 'esx-01', to: 'esx-02', result: 'success', reason: null });
@@ -93,21 +93,21 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
     expect(d.switchoverNs!).toBeLessThanOrEqual(500_000_000);
     expect(d.downtimeNs).not.toBeNull();
     expect(d.downtimeNs!).toBeGreaterThanOrEqual(d.switchoverNs!);
-    const modes = payloads<{ vnic: string; active: string }>(run.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0');
+    const modes = payloads(run.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0');
     expect(modes.at(-1)!.p.active).toBe('uptv2');
   });
 
   it('pre-copy rounds shrink to what the guest dirtied, and the pages crossed the network', () => {
-    const rounds = payloads<{ vm: string; round: number; pagesSent: number; pagesDirtied: number; bytes: number; durationNs: number }>(run.db, ['vmotion.precopy.round']).filter((e) => e.p.vm === 'web-01');
+    const rounds = payloads(run.db, ['vmotion.precopy.round']).filter((e) => e.p.vm === 'web-01');
     expect(rounds[0]!.p.pagesSent).toBe((2048 * 1024 * 1024) / 4096);
     for (let i = 1; i < rounds.length; i++) expect(rounds[i]!.p.pagesSent).toBe(rounds[i - 1]!.p.pagesDirtied);
     // web-01 dirties 1,000 pages a second: what the first round left fits the goal, and goes after the stun.
     expect(rounds.at(-1)!.p.pagesDirtied).toBeLessThan(rounds[0]!.p.pagesSent / 100);
-    const stun = payloads<{ vm: string; remainingPages: number }>(run.db, ['vmotion.stun']).find((e) => e.p.vm === 'web-01')!;
+    const stun = payloads(run.db, ['vmotion.stun']).find((e) => e.p.vm === 'web-01')!;
     expect(stun.p.remainingPages).toBe(rounds.at(-1)!.p.pagesDirtied);
     // The first round of 2 GiB takes at least what 25 Gb/s allows.
     expect(rounds[0]!.p.durationNs).toBeGreaterThanOrEqual(Math.floor((2 * 1024 ** 3 * 8) / 25));
-    const tunnelled = payloads<{ wire: string; channel: string }>(run.db, ['frame.tx'], ['dpu-01a']).filter((e) => e.p.wire.startsWith('up-01a') && e.vtime > 2.2e9 && e.vtime < 3e9);
+    const tunnelled = payloads(run.db, ['frame.tx'], ['dpu-01a']).filter((e) => e.p.wire.startsWith('up-01a') && e.vtime > 2.2e9 && e.vtime < 3e9);
     expect(tunnelled.length).toBeGreaterThan(rounds[0]!.p.pagesSent / 256);
   });
 
@@ -122,36 +122,36 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
   });
 
   it('the stream keeps its connection entry: exported with its state and remaining timeout, no new rule evaluation', () => {
-    const exported = payloads<{ vnic: string; connections: Array<{ state: string; remainingNs: number; ruleId: string; tuple: { dstPort: number } }> }>(run.db, ['dfw.export']).find((e) => e.p.vnic === 'web-01.eth0')!;
+    const exported = payloads(run.db, ['dfw.export']).find((e) => e.p.vnic === 'web-01.eth0')!;
     const stream = exported.p.connections.find((c) => c.ruleId === 'web-01-stream')!;
     expect(stream.state).toBe('established');
     expect(stream.remainingNs).toBeGreaterThan(0);
     expect(exported.p.connections.some((c) => c.ruleId === 'web-01-ping')).toBe(true);
-    const resume = payloads<unknown>(run.db, ['vmotion.resume'])[0]!.vtime;
-    const hits = payloads<{ vnic: string; rule: string }>(run.db, ['dfw.rule.hit']).filter((e) => e.vtime > resume && e.p.rule === 'web-01-stream');
+    const resume = payloads(run.db, ['vmotion.resume'])[0]!.vtime;
+    const hits = payloads(run.db, ['dfw.rule.hit']).filter((e) => e.vtime > resume && e.p.rule === 'web-01-stream');
     expect(hits).toEqual([]);
   });
 
   it("a new connection from the moved VM is judged by the destination's rules", () => {
-    const hits = payloads<{ vnic: string; rule: string; action: string }>(run.db, ['dfw.rule.hit']).filter((e) => e.vtime >= 3.2e9 && e.p.vnic === 'web-01.eth0');
+    const hits = payloads(run.db, ['dfw.rule.hit']).filter((e) => e.vtime >= 3.2e9 && e.p.vnic === 'web-01.eth0');
     expect(hits.length).toBeGreaterThan(0);
     expect(hits[0]).toMatchObject({ node: 'dpu-02b', p: { rule: 'web-to-db-5201', action: 'reject' } });
   });
 
   it("after the RARP the physical switches point the VM's MAC towards the destination's uplink", () => {
     const { mac, ports } = labFacts(run.db, 'web-01', 'dpu-02b');
-    const resume = payloads<unknown>(run.db, ['vmotion.resume'])[0]!.vtime;
-    const learned = payloads<{ mac: string; port: string }>(run.db, ['mac.learn']).filter((e) => e.p.mac === mac && e.vtime >= resume);
+    const resume = payloads(run.db, ['vmotion.resume'])[0]!.vtime;
+    const learned = payloads(run.db, ['mac.learn']).filter((e) => e.p.mac === mac && e.vtime >= resume);
     const last = new Map(learned.map((e) => [e.node, `${e.node}:${e.p.port}`]));
     // tor-a hears the announcement on dpu-02b's uplink; tor-b, flooded over the inter-switch link, points there.
     expect(last.get('tor-a')).toBe(ports.find((p) => p.startsWith('tor-a')));
     expect(last.get('tor-b')).toBe('tor-b:swp8');
-    const remote = payloads<{ mac: string; why: string }>(run.db, ['overlay.relearn']).filter((e) => e.p.mac === mac && e.vtime >= resume);
+    const remote = payloads(run.db, ['overlay.relearn']).filter((e) => e.p.mac === mac && e.vtime >= resume);
     expect(remote.some((e) => e.node === 'dpu-01a' && e.p.why === 'vm-moved')).toBe(true);
   });
 
   it('no checker recorded a violation', () => {
-    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+    expect(payloads(run.db, VIOLATIONS)).toEqual([]);
   });
 
   it('the in-process run of the same seed gives the same fingerprint', () => {
@@ -190,13 +190,13 @@ describe('vMotion failure paths', () => {
   }
 
   function doneOf(run: RunJson): Done {
-    const done = payloads<Done>(run.db, ['vmotion.done']);
+    const done = payloads(run.db, ['vmotion.done']);
     expect(done).toHaveLength(1);
     return done[0]!.p;
   }
 
   function lastMode(run: RunJson, host: string): { active: string; reason: string | null } | undefined {
-    const last = payloads<{ vnic: string; active: string; reason: string | null }>(run.db, ['vnic.mode'], [host]).filter((e) => e.p.vnic === 'web-01.eth0').at(-1)?.p;
+    const last = payloads(run.db, ['vnic.mode'], [host]).filter((e) => e.p.vnic === 'web-01.eth0').at(-1)?.p;
     return last && { active: last.active, reason: last.reason };
   }
 
@@ -212,7 +212,7 @@ describe('vMotion failure paths', () => {
     expect(doneOf(run).reason).toContain('no-free-vf');
     expect(lastMode(run, 'esx-02')).toEqual({ active: 'emulated', reason: 'no-free-vf' });
     expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
-    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+    expect(payloads(run.db, VIOLATIONS)).toEqual([]);
   });
 
   it('destination does not know the DFW export version, onDfwRefused abort: the VM stays on the source, back in passthrough', () => {
@@ -221,14 +221,14 @@ describe('vMotion failure paths', () => {
     expect(done).toMatchObject({ result: 'aborted', from: 'esx-01' });
     expect(done.reason).toContain('dfw-import-refused');
     // Refused at the destination, then taken back by the source's DPU from its own export.
-    expect(payloads<{ ok: boolean }>(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([
+    expect(payloads(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([
       ['dpu-02a', false],
       ['dpu-01a', true],
     ]);
     expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
-    expect(payloads<unknown>(run.db, ['vmotion.resume'])).toEqual([]);
+    expect(payloads(run.db, ['vmotion.resume'])).toEqual([]);
     expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
-    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+    expect(payloads(run.db, VIOLATIONS)).toEqual([]);
   });
 
   it('destination does not know the DFW export version, onDfwRefused disconnect: the VM moves, its vNIC stays disconnected', () => {
@@ -245,7 +245,7 @@ describe('vMotion failure paths', () => {
     expect(done).toMatchObject({ result: 'aborted', from: 'esx-01', to: 'esx-02' });
     expect(done.reason).toContain('peer-unreachable');
     expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
-    const handoffs = payloads<{ vm: string; direction: string }>(run.db, ['vnic.handoff'], ['esx-01']).filter((e) => e.p.vm === 'web-01' && e.vtime > 0.6e9);
+    const handoffs = payloads(run.db, ['vnic.handoff'], ['esx-01']).filter((e) => e.p.vm === 'web-01' && e.vtime > 0.6e9);
     expect(handoffs.map((e) => e.p.direction)).toEqual(['vf-to-emulated', 'emulated-to-vf']);
     expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
   });
@@ -265,7 +265,7 @@ describe('vMotion failure paths', () => {
     const done = doneOf(run);
     expect(done).toMatchObject({ result: 'aborted', from: 'esx-01' });
     expect(done.reason).toMatch(/^no-convergence/);
-    expect(payloads<unknown>(run.db, ['vmotion.stun'])).toEqual([]);
+    expect(payloads(run.db, ['vmotion.stun'])).toEqual([]);
     expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
   });
 });
@@ -295,8 +295,8 @@ describe('a migrated VM after its new host fails over', () => {
     const result = dpulab(['run', '--scenario', scenario, '--seed', '4', '--in-process', '--json', '--db', join(tmp.dir, 'after.db')]);
     expect(result.code, result.stderr).toBe(0);
     const run = lastJson<RunJson>(result);
-    expect(payloads<Done>(run.db, ['vmotion.done']).map((d) => d.p.result)).toEqual(['success']);
-    const failover = payloads<{ from: string; to: string; vnics: Array<{ vnic: string; mode: string }> }>(run.db, ['dpu.failover.done'], ['esx-02']);
+    expect(payloads(run.db, ['vmotion.done']).map((d) => d.p.result)).toEqual(['success']);
+    const failover = payloads(run.db, ['dpu.failover.done'], ['esx-02']);
     expect(failover.map((f) => [f.p.from, f.p.to])).toEqual([['dpu-02a', 'dpu-02b']]);
     expect(failover[0]!.p.vnics.map((v) => v.vnic)).toContain('web-01.eth0');
     const stream = run.flows.find((f) => f.flow === 'stream')!;
@@ -314,8 +314,8 @@ describe('vMotion from the TypeScript API', () => {
     run.controller.schedule({ atNs: 300_000_000, record: { action: 'vmotion', vm: 'web-01', to: 'esx-02' } });
     const summary = await run.done;
     expect(summary.status).toBe('completed');
-    const done = payloads<Done>(run.db, ['vmotion.done']);
+    const done = payloads(run.db, ['vmotion.done']);
     expect(done.map((d) => [d.node, d.p.vm, d.p.result])).toEqual([['esx-02', 'web-01', 'success']]);
-    expect(payloads<{ action: string }>(run.db, ['input.vmotion']).map((e) => e.vtime)).toEqual([300_000_000]);
+    expect(payloads(run.db, ['input.vmotion']).map((e) => e.vtime)).toEqual([300_000_000]);
   });
 });

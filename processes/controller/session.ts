@@ -3,13 +3,16 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { RecordedEvent, VTime } from '../../shared/events.js';
-import { EVENT_KINDS } from '../../shared/event-kinds.js';
-import { decode } from '../../shared/codec.js';
+import { EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
+import { eventPayload, eventVolatile } from '../../shared/events/typed.js';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/topology/load.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { DEFAULT_SCENARIO_YAML, loadScenario, validateScenarioAgainstTopology, type Scenario } from '../../shared/scenario/load.js';
+import { emptyClusterState, type ClusterState } from '../../shared/state/cluster-state.js';
+import { applyEvent } from '../../shared/state/fold.js';
+import { toClusterEvent } from '../../shared/state/recorded.js';
+import { runOutcome, type CoreUse, type DpuOutcome, type FlowOutcome, type VmotionOutcome } from '../../shared/state/summary.js';
 import { planInput } from './actions.js';
-import { combineReports, type FlowReport, type FlowSummary } from '../host/guest/checker.js';
 import type { Cluster, NodeExit } from './cluster.js';
 import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
 import { InProcessCluster } from './in-process.js';
@@ -70,12 +73,14 @@ export interface RunSummary {
   readonly nodes: Array<{ id: string; kind: string; pid: number }>;
   /** Nodes that died without being asked to, with how. */
   readonly crashed: NodeExit[];
-  /** Every guest flow, both ends combined, as its final reports gave it. */
-  readonly flows: FlowSummary[];
+  /** Every guest flow, both ends joined, as its final sender report and its receiver's latest gave it. */
+  readonly flows: FlowOutcome[];
   /** Cores each host and DPU spent on networking, by vNIC mode. */
   readonly cores: CoreUse[];
   /** Every vMotion that ended, in the order they ended, as `vmotion.done` gave it. */
-  readonly vmotions: VmotionSummary[];
+  readonly vmotions: VmotionOutcome[];
+  /** Every DPU at the end: the role its host gives it, the role it runs, its health. */
+  readonly dpus: DpuOutcome[];
   /** The invariant checkers' verdict on the log (`shared/invariants`). */
   readonly invariants: InvariantVerdict;
 }
@@ -88,27 +93,6 @@ export interface InvariantVerdict {
   readonly violations: number;
   /** The first event that broke each invariant, one entry per broken invariant. */
   readonly broken: readonly Violation[];
-}
-
-/** How one vMotion ended (the payload of its `vmotion.done`). */
-export interface VmotionSummary {
-  readonly vm: string;
-  readonly from: string;
-  readonly to: string;
-  readonly result: string;
-  readonly reason: string | null;
-  readonly rounds: number;
-  readonly switchoverNs: number | null;
-  readonly downtimeNs: number | null;
-}
-
-/** What one node's networking cost, from its `cost.report`. */
-export interface CoreUse {
-  readonly node: string;
-  readonly nodeKind: 'host' | 'dpu';
-  readonly coreType: 'x86' | 'arm';
-  readonly coresUsed: number;
-  readonly byMode: Readonly<Record<string, number>>;
 }
 
 /** A prepared run: validated inputs, ready to start. Errors in files surface here, before any process. */
@@ -149,6 +133,8 @@ export interface RunHandle {
   interrupt(): void;
   /** Kills every node process now, synchronously (for process-exit handlers). */
   killNow(): void;
+  /** The cluster as the events so far tell it (the one fold every view reads); it changes as the run goes. */
+  state(): ClusterState;
 }
 
 /** Builds the cluster for a mode. */
@@ -185,12 +171,12 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     scenario: { name: prepared.scenario.name, text: options.scenario?.text ?? null, resolved: prepared.scenario },
     untilNs: prepared.endNs,
     zeromqVersion: mode === 'multi-process' ? zeromqVersion() : null,
-    eventKinds: EVENT_KINDS,
+    eventKinds: EVENT_KIND_DESCRIPTIONS,
   });
   writer.recordWires(prepared.topology.wires);
   const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
   const checks = new OnlineInvariants(prepared.topology);
-  const nodeWriter = new NodeLifecycleSink(writer, checks);
+  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState(), checks);
   const controller = new Controller({
     topology: prepared.topology,
     cluster,
@@ -212,6 +198,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       const fingerprint = writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
       // An interrupted run is judged on what happened, not as a whole: its end is not the scenario's.
       const verdict = status === 'completed' ? checks.finish(result.virtualTimeNs) : checks.sofar();
+      const outcome = runOutcome(nodeWriter.state, prepared.topology);
       return {
         db,
         seed: prepared.seed,
@@ -226,9 +213,10 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         scenario: prepared.scenario.name,
         nodes: result.nodes.map((n) => ({ id: n.id, kind: n.kind, pid: n.pid })),
         crashed: result.crashed,
-        flows: nodeWriter.flows(),
-        cores: [...nodeWriter.cores].sort((a, b) => (a.node < b.node ? -1 : 1)),
-        vmotions: nodeWriter.vmotions,
+        flows: outcome.flows,
+        cores: outcome.cores,
+        vmotions: outcome.vmotions,
+        dpus: outcome.dpus,
         invariants: { events: verdict.events, violations: verdict.violations.length, broken: verdict.firstByInvariant },
       };
     } catch (error) {
@@ -252,6 +240,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     killNow: () => {
       if (cluster instanceof MultiProcessCluster) cluster.killAllNow();
     },
+    state: () => nodeWriter.state,
   };
 }
 
@@ -261,50 +250,29 @@ export async function runLab(options: RunOptions): Promise<RunSummary> {
 }
 
 /**
- * The writer as the controller's sink, also keeping the `nodes` table current: node.start and
- * node.exit events carry what the table needs (pid in the volatile part).
+ * The writer as the controller's sink, also keeping the `nodes` table current (node.start and
+ * node.exit events carry what the table needs, pid in the volatile part) and folding every event
+ * into the cluster state the summary is read from.
  */
 class NodeLifecycleSink implements EventSink {
   private readonly machine = hostname();
   private lastFlush = Date.now();
-  readonly cores: CoreUse[] = [];
-  readonly vmotions: VmotionSummary[] = [];
-  private readonly finalReports = new Map<string, { sender?: FlowReport; receiver?: FlowReport }>();
 
   constructor(
     private readonly writer: EventLogWriter,
+    readonly state: ClusterState,
     private readonly checks: OnlineInvariants,
   ) {}
 
-  /** Each flow's final sender report combined with its receiver's, sorted by flow id. */
-  flows(): FlowSummary[] {
-    return [...this.finalReports]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .flatMap(([, sides]) => (sides.sender ? [combineReports(sides.sender, sides.receiver ?? null)] : []));
-  }
-
   append(events: readonly RecordedEvent[]): void {
     for (const e of events) {
-      if (e.kind === 'cost.report') {
-        const p = decode(e.payload) as { nodeKind: 'host' | 'dpu'; coreType: 'x86' | 'arm'; coresUsed: number; byMode: Record<string, { cores: number }> };
-        this.cores.push({ node: e.node, nodeKind: p.nodeKind, coreType: p.coreType, coresUsed: p.coresUsed, byMode: Object.fromEntries(Object.entries(p.byMode).map(([m, t]) => [m, t.cores])) });
-      } else if (e.kind === 'vmotion.done') {
-        const p = decode(e.payload) as VmotionSummary;
-        this.vmotions.push({ vm: p.vm, from: p.from, to: p.to, result: p.result, reason: p.reason, rounds: p.rounds, switchoverNs: p.switchoverNs, downtimeNs: p.downtimeNs });
-      } else if (e.kind === 'flow.report') {
-        const p = decode(e.payload) as FlowReport & { final?: boolean };
-        if (p.final) {
-          const sides = this.finalReports.get(p.flow) ?? {};
-          sides[p.side] = p;
-          this.finalReports.set(p.flow, sides);
-        }
-      }
+      applyEvent(this.state, toClusterEvent(e));
       if (e.kind === 'node.start') {
-        const p = decode(e.payload) as { node: string; kind: string; incarnation: number };
-        const v = e.volatile ? (decode(e.volatile) as { pid: number }) : { pid: null };
-        this.writer.recordNode({ id: p.node, kind: p.kind, incarnation: p.incarnation, pid: v.pid, machine: this.machine });
+        const p = eventPayload(e, 'node.start');
+        const v = eventVolatile(e, 'node.start');
+        this.writer.recordNode({ id: p.node, kind: p.kind, incarnation: p.incarnation, pid: v?.pid ?? null, machine: this.machine });
       } else if (e.kind === 'node.exit') {
-        const p = decode(e.payload) as { node: string; incarnation: number; code: number | null; signal: string | null };
+        const p = eventPayload(e, 'node.exit');
         this.writer.updateNodeExit({ id: p.node, incarnation: p.incarnation, exitCode: p.code, exitSignal: p.signal });
       }
     }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../shared/codec.js';
-import { EVENT_KINDS } from '../../shared/event-kinds.js';
+import { EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
 import { LogBuilder } from '../../shared/invariants/testing.js';
 import { EventLogWriter } from '../../processes/controller/log/writer.js';
 import { tempDir } from '../support/cli.js';
@@ -24,7 +24,7 @@ function writeSplitBrainLog(db: string): number {
   const thaw = log.at(850).emit('esx-01', 'vmotion.done', { mid, vm: 'web-01', from: 'esx-01', to: 'esx-02', result: 'aborted', reason: 'peer-unreachable' });
   log.end(1000);
   const writer = EventLogWriter.open(db, { dpulabVersion: '0.0.0-test', overwrite: true });
-  writer.beginRun({ id: 'split', seed: 1, mode: 'in-process', topology: log.topology, topologyFile: null, topologyText: null, scenario: { name: 'split', text: null, resolved: { name: 'split', endNs: 1e9, steps: [] } }, untilNs: 1e9, zeromqVersion: null, eventKinds: EVENT_KINDS });
+  writer.beginRun({ id: 'split', seed: 1, mode: 'in-process', topology: log.topology, topologyFile: null, topologyText: null, scenario: { name: 'split', text: null, resolved: { name: 'split', endNs: 1e9, steps: [] } }, untilNs: 1e9, zeromqVersion: null, eventKinds: EVENT_KIND_DESCRIPTIONS });
   writer.recordWires(log.topology.wires);
   writer.append(log.events.map((e) => ({ seq: e.seq, vtime: e.vtime, node: e.node, kind: e.kind, cause: e.cause, payload: encode(e.payload), volatile: null })));
   writer.finishRun({ status: 'completed', endVtime: 1e9, exitReason: null });

@@ -7,7 +7,7 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { vtime } from '../format.js';
-import type { UiEvent } from '../../../shared/state/lab-state.js';
+import type { ClusterEvent } from '../../../shared/state/cluster-state.js';
 import type { InvariantsResponse } from '../../common/protocol.js';
 import type { Store } from '../store.js';
 
@@ -22,7 +22,7 @@ export class InvariantsView {
   constructor(
     private readonly root: HTMLElement,
     private readonly store: Store,
-    private readonly onPick: (event: UiEvent) => void,
+    private readonly onPick: (event: ClusterEvent) => void,
   ) {
     replace(root, h('p', { class: 'invariants-meta' }, 'Checking…'));
   }

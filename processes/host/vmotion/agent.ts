@@ -22,6 +22,7 @@
  * the network, sent when the batch's bytes would have crossed the slowest wire of the path (so a
  * round lasts at least its bytes at that rate, plus the network's latency).
  */
+import type { EventPayloads } from '../../../shared/events/catalogue.js';
 import type { VTime } from '../../../shared/events.js';
 import type { VmotionOptions } from '../../../shared/scenario/types.js';
 import type { HostNode, ResolvedTopology, VmSpec } from '../../../shared/topology/types.js';
@@ -66,6 +67,9 @@ export interface VmotionHost {
 
 
 type Options = Required<VmotionOptions>;
+
+/** The payload of `vmotion.done`. */
+type VmotionDone = EventPayloads['vmotion.done'];
 
 interface Outgoing {
   readonly mid: string;
@@ -695,7 +699,8 @@ export class VmotionAgent {
 
   // --- helpers --------------------------------------------------------------------------------
 
-  private emitDone(ctx: NodeContext, payload: Record<string, unknown>): void {
+  /** Records `vmotion.done`; the durations and the reason default to null. */
+  private emitDone(ctx: NodeContext, payload: Omit<VmotionDone, 'switchoverNs' | 'downtimeNs' | 'reason'> & Partial<VmotionDone>): void {
     ctx.emit('vmotion.done', { switchoverNs: null, downtimeNs: null, reason: null, ...payload });
   }
 
