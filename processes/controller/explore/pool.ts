@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DpulabError } from '../../../shared/errors.js';
 import { PACKAGE_ROOT } from '../package-root.js';
 import type { ExploredRun, ExploreSetup, ShrunkSteps } from './types.js';
 import type { Schedule } from './schedule.js';
@@ -25,7 +26,7 @@ export const workerAnswerSchema = z.discriminatedUnion('type', [
 export type WorkerAnswer = z.infer<typeof workerAnswerSchema>;
 
 /** A worker that died, or answered something that is not an answer. */
-export class ExploreWorkerError extends Error {
+export class ExploreWorkerError extends DpulabError {
   readonly code = 'explore-worker';
   constructor(message: string) {
     super(message);

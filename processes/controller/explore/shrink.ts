@@ -5,6 +5,7 @@
  * burst, drop a vMotion's options, slow a flow) while the failure holds. Every candidate is a
  * real run with the same seed, so a shrunk schedule fails for the very same reason.
  */
+import { DpulabError } from '../../../shared/errors.js';
 import type { ScheduleStep } from './schedule.js';
 
 /** Whether a candidate still fails the same way (one run of it). */
@@ -25,7 +26,8 @@ export interface ShrinkResult {
   readonly minimal: boolean;
 }
 
-class OutOfBudget extends Error {
+/** Thrown inside shrinking when its budget of runs is spent; caught there, never seen outside. */
+class OutOfBudget extends DpulabError {
   readonly code = 'shrink-budget';
 }
 
