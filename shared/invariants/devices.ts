@@ -8,7 +8,7 @@
  * `node.start`.
  */
 import { NONE, refOf, type CheckedEvent, type Invariant, type InvariantContext, type InvariantMonitor, type Violation } from './types.js';
-import { TopologyIndex, fields, num, str } from './world.js';
+import { TopologyIndex, typed } from './world.js';
 
 /** `mac-stable`: the MAC a vNIC carries never changes, across vMotion, hand-offs and failovers. */
 export const macStable: Invariant = {
@@ -18,7 +18,7 @@ export const macStable: Invariant = {
     const index = new TopologyIndex(context.topology);
     const reported = new Set<string>();
 
-    function check(e: CheckedEvent, vnic: string | null, mac: unknown, where: string): Violation[] {
+    function check(e: CheckedEvent, vnic: string | null, mac: string | undefined, where: string): Violation[] {
       if (vnic === null || typeof mac !== 'string') return [];
       const expected = index.vnics.get(vnic)?.mac.toLowerCase();
       if (expected === undefined || mac.toLowerCase() === expected) return [];
@@ -29,28 +29,25 @@ export const macStable: Invariant = {
     }
 
     return {
-      observe(e) {
-        const p = fields(e);
+      observe(event) {
+        const e = typed(event);
+        if (e === null) return NONE;
         switch (e.kind) {
-          case 'vnic.handoff': {
-            const registers = typeof p.registers === 'object' && p.registers !== null ? (p.registers as Record<string, unknown>) : {};
-            return check(e, str(p.vnic), registers.mac, `its ${String(p.direction)} hand-off`);
-          }
+          case 'vnic.handoff':
+            return check(e, e.payload.vnic, e.payload.registers?.mac, `its ${e.payload.direction} hand-off`);
           case 'net.rarp':
-            return check(e, str(p.vnic), p.mac, 'the RARP announcing it');
+            return check(e, e.payload.vnic, e.payload.mac, 'the RARP announcing it');
           case 'vmotion.transfer': {
             const out: Violation[] = [];
-            for (const v of Array.isArray(p.vnics) ? (p.vnics as Record<string, unknown>[]) : []) {
-              const vnic = str(v.vnic);
-              out.push(...check(e, vnic, v.mac, 'the switchover state'));
-              const device = typeof v.device === 'object' && v.device !== null ? (v.device as Record<string, unknown>) : {};
-              out.push(...check(e, vnic, device.mac, "the switchover state's emulated device"));
+            for (const v of e.payload.vnics ?? []) {
+              out.push(...check(e, v.vnic, v.mac, 'the switchover state'));
+              out.push(...check(e, v.vnic, v.device?.mac, "the switchover state's emulated device"));
             }
             return out.length === 0 ? NONE : out;
           }
           case 'vmotion.checker.violation':
-            if (p.checker !== 'mac-unchanged') return NONE;
-            return [{ invariant: 'mac-stable', message: `${e.node}'s vMotion checker: ${String(p.detail)} (VM ${String(p.vm)})`, event: refOf(e) }];
+            if (e.payload.checker !== 'mac-unchanged') return NONE;
+            return [{ invariant: 'mac-stable', message: `${e.node}'s vMotion checker: ${e.payload.detail} (VM ${e.payload.vm})`, event: refOf(e) }];
           default:
             return NONE;
         }
@@ -96,32 +93,30 @@ export const vfArcs: Invariant = {
   start(): InvariantMonitor {
     const state = new Map<string, { state: string; event: CheckedEvent | null }>();
     return {
-      observe(e) {
-        const p = fields(e);
+      observe(event) {
+        const e = typed(event);
+        if (e === null) return NONE;
         if (e.kind === 'node.start') {
-          const node = str(p.node);
-          for (const key of [...state.keys()]) if (key.startsWith(`${node}#`)) state.delete(key);
+          for (const key of [...state.keys()]) if (key.startsWith(`${e.payload.node}#`)) state.delete(key);
           return NONE;
         }
         if (e.kind === 'vf.checker.violation') {
-          return [{ invariant: 'vf-arcs', message: `${e.node} VF ${String(p.vf)} (${String(p.vnic)}): ${String(p.problem ?? `${String(p.from)} -> ${String(p.to)} is not a VFIO v2 arc`)}`, event: refOf(e) }];
+          const p = e.payload;
+          return [{ invariant: 'vf-arcs', message: `${e.node} VF ${p.vf} (${String(p.vnic)}): ${p.problem}`, event: refOf(e) }];
         }
         if (e.kind !== 'vf.state') return NONE;
-        const vf = num(p.vf);
-        const from = str(p.from);
-        const to = str(p.to);
-        if (vf === null || from === null || to === null) return NONE;
+        const { vf, from, to } = e.payload;
         const key = `${e.node}#${vf}`;
         const last = state.get(key) ?? { state: VF_INITIAL_STATE, event: null };
         state.set(key, { state: to, event: e });
         const out: Violation[] = [];
         if (from !== last.state) {
           const since = last.event ? `its last logged move (seq ${last.event.seq}) left it in ${last.state}` : `it starts in ${last.state} when ${e.node} boots`;
-          out.push({ invariant: 'vf-arcs', message: `${e.node} VF ${vf} (${String(p.vnic)}) moved from ${from} to ${to}, but ${since}: a move went unlogged`, event: refOf(e) });
+          out.push({ invariant: 'vf-arcs', message: `${e.node} VF ${vf} (${String(e.payload.vnic)}) moved from ${from} to ${to}, but ${since}: a move went unlogged`, event: refOf(e) });
         }
-        const via = str(p.via) ?? 'arc';
+        const via = e.payload.via;
         const legal = via === 'arc' ? VFIO_V2_ARCS.has(`${from}>${to}`) : via === 'error' ? to === 'ERROR' : via === 'reset' ? to === 'RUNNING' : false;
-        if (!legal) out.push({ invariant: 'vf-arcs', message: `${e.node} VF ${vf} (${String(p.vnic)}) took ${from} -> ${to} via ${via}, which VFIO migration v2 does not allow`, event: refOf(e) });
+        if (!legal) out.push({ invariant: 'vf-arcs', message: `${e.node} VF ${vf} (${String(e.payload.vnic)}) took ${from} -> ${to} via ${String(via)}, which VFIO migration v2 does not allow`, event: refOf(e) });
         return out.length === 0 ? NONE : out;
       },
       finish: () => NONE,
@@ -135,11 +130,11 @@ export const ringView: Invariant = {
   meaning: "The guest's ring view equals the device's after every hand-off: the host's vNIC checker never reports a difference",
   start(): InvariantMonitor {
     return {
-      observe(e) {
-        if (e.kind !== 'vnic.checker.violation') return NONE;
-        const p = fields(e);
-        const problems = Array.isArray(p.problems) ? p.problems.map(String).join('; ') : '';
-        return [{ invariant: 'ring-view', message: `vNIC ${String(p.vnic)} after ${String(p.change)}: the guest's view differs from the device: ${problems}`, event: refOf(e) }];
+      observe(event) {
+        const e = typed(event);
+        if (e?.kind !== 'vnic.checker.violation') return NONE;
+        const p = e.payload;
+        return [{ invariant: 'ring-view', message: `vNIC ${p.vnic} after ${p.change}: the guest's view differs from the device: ${(p.problems ?? []).join('; ')}`, event: refOf(e) }];
       },
       finish: () => NONE,
     };

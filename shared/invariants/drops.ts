@@ -28,8 +28,9 @@
  */
 import type { VTime } from '../events.js';
 import type { ResolvedTopology, SwitchPortVlans } from '../topology/types.js';
-import { NONE, refOf, type CheckedEvent, type Invariant, type InvariantContext, type InvariantMonitor, type Violation } from './types.js';
-import { Liveness, TopologyIndex, fields, num, str } from './world.js';
+import { NONE, refOf, type Invariant, type InvariantContext, type InvariantMonitor, type Violation } from './types.js';
+import type { TypedEvent } from '../events/typed.js';
+import { Liveness, TopologyIndex, typed } from './world.js';
 
 /** Event kinds that account for a received frame: it went on, or its loss was logged. */
 export const DISPOSITION_KINDS: ReadonlySet<string> = new Set([
@@ -116,7 +117,7 @@ function nativeVlan(config: SwitchPortVlans | undefined): number {
 
 /** A frame on its way, to be judged once the receiver has had its instant to handle it. */
 interface InFlight {
-  readonly tx: CheckedEvent;
+  readonly tx: TypedEvent<'frame.tx'>;
   readonly receiver: string;
   readonly port: string;
   readonly arrival: VTime;
@@ -233,7 +234,7 @@ export const dropsLogged: Invariant = {
       if (f.lookup !== null && table(f.receiver).get(`${f.lookup.vlan}|${f.lookup.dst}`) === f.port) return null;
       return {
         invariant: 'drops-logged',
-        message: `${f.receiver} dropped a frame without a record: ${f.what} sent by ${f.tx.node} on ${String(fields(f.tx).wire)} (frame.tx seq ${f.tx.seq}) reached port ${f.port} at ${f.arrival} ns and was neither sent on nor logged as dropped`,
+        message: `${f.receiver} dropped a frame without a record: ${f.what} sent by ${f.tx.node} on ${f.tx.payload.wire} (frame.tx seq ${f.tx.seq}) reached port ${f.port} at ${f.arrival} ns and was neither sent on nor logged as dropped`,
         event: refOf(f.tx),
       };
     }
@@ -250,11 +251,11 @@ export const dropsLogged: Invariant = {
     }
 
     /** A frame to watch, or null when its receiver may rightly keep silent. */
-    function watch(e: CheckedEvent): InFlight | null {
-      const p = fields(e);
-      const end = ends.get(`${String(p.wire)}|${String(p.dir)}`);
-      const arrival = num(p.arrival);
-      if (!end || !end.ethernet || arrival === null || p.channel !== 'eth') return null;
+    function watch(e: TypedEvent<'frame.tx'>): InFlight | null {
+      const p = e.payload;
+      const end = ends.get(`${p.wire}|${p.dir}`);
+      const arrival = p.arrival;
+      if (!end || !end.ethernet || p.channel !== 'eth') return null;
       const bytes = bytesOf(p.bytes);
       const h = bytes === null ? null : head(bytes);
       if (bytes === null || h === null) return null;
@@ -281,15 +282,15 @@ export const dropsLogged: Invariant = {
     }
 
     return {
-      observe(e) {
-        const out = settle(e.vtime);
-        liveness.observe(e);
-        const p = fields(e);
+      observe(event) {
+        const out = settle(event.vtime);
+        liveness.observe(event);
         // Only the receiver's events count: a timer the sender set right after sending also names the frame as its cause.
-        if (e.cause !== null && watched.get(e.cause) === e.node && DISPOSITION_KINDS.has(e.kind)) accounted.add(e.cause);
-        switch (e.kind) {
+        if (event.cause !== null && watched.get(event.cause) === event.node && DISPOSITION_KINDS.has(event.kind)) accounted.add(event.cause);
+        const e = typed(event);
+        switch (e?.kind) {
           case 'frame.tx': {
-            if (p.fate === 'corrupted' || (e.cause !== null && tainted.has(e.cause))) {
+            if (e.payload.fate === 'corrupted' || (e.cause !== null && tainted.has(e.cause))) {
               tainted.add(e.seq);
               break;
             }
@@ -301,21 +302,14 @@ export const dropsLogged: Invariant = {
             }
             break;
           }
-          case 'mac.learn': {
-            const mac = str(p.mac);
-            const port = str(p.port);
-            const vlan = num(p.vlan);
-            if (mac !== null && port !== null && vlan !== null) table(e.node).set(`${vlan}|${mac.toLowerCase()}`, port);
+          case 'mac.learn':
+            table(e.node).set(`${e.payload.vlan}|${e.payload.mac.toLowerCase()}`, e.payload.port);
             break;
-          }
-          case 'mac.age': {
-            const mac = str(p.mac);
-            const vlan = num(p.vlan);
-            if (mac !== null && vlan !== null) table(e.node).delete(`${vlan}|${mac.toLowerCase()}`);
+          case 'mac.age':
+            table(e.node).delete(`${e.payload.vlan}|${e.payload.mac.toLowerCase()}`);
             break;
-          }
           case 'node.start':
-            tables.delete(str(p.node) ?? '');
+            tables.delete(e.payload.node);
             break;
           default:
             break;

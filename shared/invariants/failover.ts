@@ -10,7 +10,7 @@
  */
 import type { VTime } from '../events.js';
 import { NONE, refOf, type CheckedEvent, type Invariant, type InvariantContext, type InvariantMonitor, type Violation } from './types.js';
-import { Liveness, TopologyIndex, fields, ms, num, str } from './world.js';
+import { Liveness, TopologyIndex, ms, typed } from './world.js';
 
 /** Slack on a detection deadline for the pcie wire's latency and the heartbeat's own handling. */
 const DETECTION_SLACK_NS: VTime = 1_000_000;
@@ -104,26 +104,26 @@ export const failoverJustified: Invariant = {
     }
 
     return {
-      observe(e) {
-        const out = overdue(e.vtime);
-        const lifeChanged = liveness.observe(e);
-        const p = fields(e);
-        switch (e.kind) {
+      observe(event) {
+        const out = overdue(event.vtime);
+        const lifeChanged = liveness.observe(event);
+        const e = typed(event);
+        switch (e?.kind) {
           case 'node.exit': {
-            const node = str(p.node);
+            const node = e.payload.node;
             // The planned exits at the end of the run are no deaths.
-            if (node === null || !lifeChanged) break;
+            if (!lifeChanged) break;
             obligations = obligations.filter((o) => o.host !== node);
             const host = index.hostOf(node);
             if (host !== null && index.kindOf.get(node) === 'dpu') owe(host, node, 'crash', e);
             break;
           }
           case 'node.start': {
-            const node = str(p.node);
-            if (node !== null) downUplinks.delete(node);
-            if (node !== null) reportedLate.delete(node);
+            const node = e.payload.node;
+            downUplinks.delete(node);
+            reportedLate.delete(node);
             // A host that boots again starts from its policy.
-            if (node !== null && index.hosts.has(node)) {
+            if (index.hosts.has(node)) {
               const dpu = index.initialActive(node);
               if (dpu !== null) active.set(node, dpu);
             }
@@ -131,12 +131,12 @@ export const failoverJustified: Invariant = {
           }
           case 'link.state': {
             const uplinks = index.uplinks.get(e.node);
-            const port = str(p.port);
-            if (!uplinks || port === null || !uplinks.includes(port)) break;
+            const port = e.payload.port;
+            if (!uplinks || !uplinks.includes(port)) break;
             let down = downUplinks.get(e.node);
             if (!down) downUplinks.set(e.node, (down = new Set()));
             const wasAllDown = allDown(e.node);
-            if (p.up === true) down.delete(port);
+            if (e.payload.up) down.delete(port);
             else down.add(port);
             if (allDown(e.node) && !wasAllDown) {
               allDownAt.set(e.node, e.vtime);
@@ -148,15 +148,13 @@ export const failoverJustified: Invariant = {
             }
             break;
           }
-          case 'input.dpu.failover': {
-            const host = str(p.host);
-            if (host !== null) requestedAt.set(host, e.vtime);
+          case 'input.dpu.failover':
+            requestedAt.set(e.payload.host, e.vtime);
             break;
-          }
           case 'input.link': {
-            const wire = str(p.wire);
-            if (wire === null || !pcieWire.has(wire)) break;
-            if (p.state === 'down') pcieDown.set(wire, e.vtime);
+            const wire = e.payload.wire;
+            if (!pcieWire.has(wire)) break;
+            if (e.payload.state === 'down') pcieDown.set(wire, e.vtime);
             else {
               const since = pcieDown.get(wire);
               pcieDown.delete(wire);
@@ -165,29 +163,28 @@ export const failoverJustified: Invariant = {
             break;
           }
           case 'input.impair': {
-            const wire = str(p.wire);
-            if (wire === null || !pcieWire.has(wire) || !((num(p.loss) ?? 0) > 0 || (num(p.jitter) ?? 0) > 0 || (num(p.corrupt) ?? 0) > 0)) break;
-            pcieTrouble.set(wire, [...(pcieTrouble.get(wire) ?? []), { from: e.vtime, until: e.vtime + (num(p.duration) ?? 0) }]);
+            const { wire, loss = 0, jitter = 0, corrupt = 0, duration } = e.payload;
+            if (!pcieWire.has(wire) || !(loss > 0 || jitter > 0 || corrupt > 0)) break;
+            pcieTrouble.set(wire, [...(pcieTrouble.get(wire) ?? []), { from: e.vtime, until: e.vtime + duration }]);
             break;
           }
           case 'dpu.role': {
-            const dpu = str(p.dpu);
-            if (dpu === null) break;
-            if (p.role === 'active') active.set(e.node, dpu);
-            obligations = obligations.filter((o) => !(o.host === e.node && o.dpu === dpu && p.role !== 'active'));
+            const { dpu, role } = e.payload;
+            const host = e.node;
+            if (role === 'active') active.set(host, dpu);
+            obligations = obligations.filter((o) => !(o.host === host && o.dpu === dpu && role !== 'active'));
             break;
           }
           case 'dpu.failover.impossible': {
-            const dpu = str(p.dpu);
-            obligations = obligations.filter((o) => !(o.host === e.node && o.dpu === dpu));
+            const dpu = e.payload.dpu;
+            const host = e.node;
+            obligations = obligations.filter((o) => !(o.host === host && o.dpu === dpu));
             break;
           }
           case 'dpu.failed': {
-            const dpu = str(p.dpu);
-            const reason = str(p.reason);
-            if (dpu === null) break;
-            obligations = obligations.filter((o) => !(o.host === e.node && o.dpu === dpu));
-            const to = str(p.to);
+            const { dpu, reason, to } = e.payload;
+            const host = e.node;
+            obligations = obligations.filter((o) => !(o.host === host && o.dpu === dpu));
             const bound = index.detectionBound(e.node);
             const t = e.vtime;
             let problem: string | null = null;
@@ -207,7 +204,7 @@ export const failoverJustified: Invariant = {
             } else {
               problem = `reason ${String(reason)} is none of crash, linkDown, userInitiated, failback`;
             }
-            if (to !== null) active.set(e.node, to);
+            active.set(e.node, to);
             if (problem !== null) out.push({ invariant: 'failover-justified', message: `${e.node} failed over from ${dpu} (${String(reason)}) without cause: ${problem}`, event: refOf(e) });
             break;
           }

@@ -11,7 +11,7 @@
  */
 import type { VTime } from '../events.js';
 import { DEFAULT_SETTLE_NS, NONE, refOf, type CheckedEvent, type Invariant, type InvariantContext, type InvariantMonitor, type Violation } from './types.js';
-import { Liveness, TopologyIndex, VmPlacement, fields, ms, num, str } from './world.js';
+import { Liveness, TopologyIndex, VmPlacement, ms, typed } from './world.js';
 
 /** One side's report of a flow. */
 interface Report {
@@ -30,28 +30,27 @@ export const flowNoExcess: Invariant = {
     const senders = new Map<string, Report[]>();
     const receivers = new Map<string, Report[]>();
     return {
-      observe(e) {
-        const p = fields(e);
-        if (e.kind === 'input.flow.start') {
-          const flow = typeof p.flow === 'object' && p.flow !== null ? str((p.flow as Record<string, unknown>).id) : null;
-          if (flow !== null) starts.set(flow, (starts.get(flow) ?? 0) + 1);
+      observe(event) {
+        const e = typed(event);
+        if (e?.kind === 'input.flow.start') {
+          const flow = e.payload.flow.id;
+          starts.set(flow, (starts.get(flow) ?? 0) + 1);
           return NONE;
         }
-        if (e.kind !== 'flow.report') return NONE;
-        const flow = str(p.flow);
-        if (flow === null) return NONE;
-        const report: Report = { event: e, sent: num(p.sent), delivered: num(p.delivered), highestSeq: num(p.highestSeq) };
+        if (e?.kind !== 'flow.report') return NONE;
+        const p = e.payload;
+        const report: Report = { event: e, sent: p.sent, delivered: p.delivered, highestSeq: p.highestSeq };
         if (p.side === 'sender' && p.kind === 'ping') {
           // A ping's sender sees the replies: its own report must add up.
           if (report.sent !== null && report.delivered !== null && report.delivered > report.sent) {
-            return [{ invariant: 'flow-no-excess', message: `ping ${flow} counts ${report.delivered} replies to ${report.sent} requests`, event: refOf(e) }];
+            return [{ invariant: 'flow-no-excess', message: `ping ${p.flow} counts ${report.delivered} replies to ${report.sent} requests`, event: refOf(e) }];
           }
           return NONE;
         }
         const list = p.side === 'sender' ? senders : receivers;
-        const reports = list.get(flow) ?? [];
+        const reports = list.get(p.flow) ?? [];
         reports.push(report);
-        list.set(flow, reports);
+        list.set(p.flow, reports);
         return NONE;
       },
       finish() {
@@ -181,73 +180,59 @@ export const trafficRecovers: Invariant = {
     }
 
     return {
-      observe(e) {
-        liveness.observe(e);
-        const ran = placement.observe(e);
-        if (ran !== null && e.kind === 'vnic.mode') bootedAt.set(ran.vm, e.vtime);
-        const p = fields(e);
-        if (e.kind.startsWith('input.') && !HARMLESS_INPUTS.has(e.kind)) {
-          fault(e.kind === 'input.impair' ? e.vtime + (num(p.duration) ?? 0) : e.vtime, e);
-        }
+      observe(event) {
+        liveness.observe(event);
+        const ran = placement.observe(event);
+        if (ran !== null && event.kind === 'vnic.mode') bootedAt.set(ran.vm, event.vtime);
+        const e = typed(event);
+        if (e === null) return NONE;
+        if (e.kind.startsWith('input.') && !HARMLESS_INPUTS.has(e.kind)) fault(e.kind === 'input.impair' ? e.vtime + e.payload.duration : e.vtime, e);
         switch (e.kind) {
           case 'input.flow.start': {
-            const f = typeof p.flow === 'object' && p.flow !== null ? (p.flow as Record<string, unknown>) : {};
-            const id = str(f.id);
-            const from = str(f.from);
-            const to = str(f.to);
-            const kind = str(f.kind);
-            if (id === null || from === null || to === null || kind === null) break;
+            const { id, from, to, kind } = e.payload.flow;
             flowStarts.set(id, (flowStarts.get(id) ?? 0) + 1);
             // A flow's destination is a VM id or an address; either way the check needs the VM.
             const toVm = index.vnicsOfVm.has(to) ? to : (index.vmOfIp.get(to) ?? null);
             if (toVm === null) break;
-            flows.set(id, { id, kind, from, to: toVm, start: e, count: num(f.count), stopped: false, reports: [] });
+            flows.set(id, { id, kind, from, to: toVm, start: e, count: e.payload.flow.count ?? null, stopped: false, reports: [] });
             break;
           }
-          case 'input.flow.stop': {
-            const id = str(p.flow);
-            const f = id === null ? undefined : flows.get(id);
+          case 'input.flow.stop':
+          case 'flow.stop': {
+            // Stopped by a step, or ended on its own (refused, reset, count reached).
+            const f = flows.get(e.payload.flow);
             if (f) f.stopped = true;
             break;
           }
           case 'flow.report': {
-            const f = flows.get(str(p.flow) ?? '');
+            const p = e.payload;
+            const f = flows.get(p.flow);
             if (!f) break;
             const counts = (f.kind === 'ping' && p.side === 'sender') || (f.kind === 'udp' && p.side === 'receiver');
-            if (counts) f.reports.push({ event: e, sent: num(p.sent), delivered: num(p.delivered), highestSeq: num(p.highestSeq) });
+            if (counts) f.reports.push({ event: e, sent: p.sent, delivered: p.delivered, highestSeq: p.highestSeq });
             break;
           }
-          case 'flow.stop': {
-            // The guest app ended on its own (refused, reset, count reached).
-            const f = flows.get(str(p.flow) ?? '');
-            if (f) f.stopped = true;
+          case 'input.link':
+            if (e.payload.state === 'down') wireDown.add(e.payload.wire);
+            else wireDown.delete(e.payload.wire);
             break;
-          }
-          case 'input.link': {
-            const wire = str(p.wire);
-            if (wire !== null) {
-              if (p.state === 'down') wireDown.add(wire);
-              else wireDown.delete(wire);
-            }
-            break;
-          }
           case 'vmotion.start': {
-            const vm = str(p.vm);
-            if (vm !== null) migrating.set(vm, (migrating.get(vm) ?? 0) + 1);
+            const vm = e.payload.vm;
+            migrating.set(vm, (migrating.get(vm) ?? 0) + 1);
             fault(e.vtime, e);
             break;
           }
           case 'vmotion.done': {
-            const vm = str(p.vm);
-            if (vm !== null) migrating.set(vm, Math.max(0, (migrating.get(vm) ?? 0) - 1));
-            if (vm !== null && p.result === 'success-disconnected') disconnectedVms.add(vm);
-            if (vm !== null && p.result !== 'success-disconnected' && p.result !== 'aborted') disconnectedVms.delete(vm);
+            const { vm, result } = e.payload;
+            migrating.set(vm, Math.max(0, (migrating.get(vm) ?? 0) - 1));
+            if (result === 'success-disconnected') disconnectedVms.add(vm);
+            else if (result !== 'aborted') disconnectedVms.delete(vm);
             fault(e.vtime, e);
             break;
           }
           case 'node.start': {
-            const node = str(p.node);
-            if (node !== null && index.hosts.has(node)) {
+            const node = e.payload.node;
+            if (index.hosts.has(node)) {
               const dpu = index.initialActive(node);
               if (dpu !== null) active.set(node, dpu);
               disconnected.delete(node);
@@ -255,29 +240,29 @@ export const trafficRecovers: Invariant = {
             break;
           }
           case 'node.exit':
-            if (fields(e).planned !== true) fault(e.vtime, e);
+            if (!e.payload.planned) fault(e.vtime, e);
             break;
           case 'dpu.role':
-            if (p.role === 'active' && str(p.dpu) !== null) active.set(e.node, str(p.dpu)!);
+            if (e.payload.role === 'active') active.set(e.node, e.payload.dpu);
             break;
           case 'dpu.failed':
-            if (str(p.to) !== null) active.set(e.node, str(p.to)!);
+            active.set(e.node, e.payload.to);
             break;
           case 'dpu.failover.impossible':
-            if (p.vnicsDisconnected !== false) disconnected.add(e.node);
+            if (e.payload.vnicsDisconnected) disconnected.add(e.node);
             break;
           case 'dpu.failover.done':
+            disconnected.delete(e.node);
+            active.set(e.node, e.payload.to);
+            break;
           case 'dpu.vnics.reconnected':
             disconnected.delete(e.node);
-            if (e.kind === 'dpu.failover.done' && str(p.to) !== null) active.set(e.node, str(p.to)!);
             break;
           case 'dfw.rule.hit':
           case 'dfw.reject': {
-            if (e.kind === 'dfw.rule.hit' && p.action === 'allow') break;
-            const src = str(p.src);
-            const dst = str(p.dst);
-            const a = src === null ? undefined : index.vmOfIp.get(src);
-            const b = dst === null ? undefined : index.vmOfIp.get(dst);
+            if (e.kind === 'dfw.rule.hit' && e.payload.action === 'allow') break;
+            const a = index.vmOfIp.get(e.payload.src);
+            const b = index.vmOfIp.get(e.payload.dst);
             if (a !== undefined && b !== undefined) denied.add(pairKey(a, b));
             break;
           }

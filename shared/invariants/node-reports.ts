@@ -7,7 +7,7 @@
  * `node.exit` (node, planned, reason).
  */
 import { NONE, refOf, type Invariant, type InvariantMonitor } from './types.js';
-import { fields } from './world.js';
+import { typed } from './world.js';
 
 /** `no-double-delivery`: no frame reaches a migrating VM on both its source and its destination. */
 export const noDoubleDelivery: Invariant = {
@@ -15,12 +15,13 @@ export const noDoubleDelivery: Invariant = {
   meaning: "No frame is delivered to a migrating VM on both hosts: the destination's vMotion checker never reports one",
   start(): InvariantMonitor {
     return {
-      observe(e) {
-        if (e.kind !== 'vmotion.checker.violation') return NONE;
-        const p = fields(e);
+      observe(event) {
+        const e = typed(event);
+        if (e?.kind !== 'vmotion.checker.violation') return NONE;
+        const p = e.payload;
         // A changed MAC is mac-stable's to report.
         if (p.checker === 'mac-unchanged') return NONE;
-        return [{ invariant: 'no-double-delivery', message: `${e.node}'s vMotion checker ${String(p.checker)} on VM ${String(p.vm)}: ${String(p.detail)}`, event: refOf(e) }];
+        return [{ invariant: 'no-double-delivery', message: `${e.node}'s vMotion checker ${p.checker} on VM ${p.vm}: ${p.detail}`, event: refOf(e) }];
       },
       finish: () => NONE,
     };
@@ -37,13 +38,14 @@ export const noCoreError: Invariant = {
   meaning: 'No node core fails while handling a message (node.error) and no node process dies unless a scenario step killed it',
   start(): InvariantMonitor {
     return {
-      observe(e) {
-        const p = fields(e);
-        if (e.kind === 'node.exit' && p.planned === false) {
-          return [{ invariant: 'no-core-error', message: `Node ${String(p.node)} died unasked: ${String(p.reason ?? (p.signal !== null ? `signal ${String(p.signal)}` : `exit code ${String(p.code)}`))}`, event: refOf(e) }];
+      observe(event) {
+        const e = typed(event);
+        if (e?.kind === 'node.exit' && !e.payload.planned) {
+          const p = e.payload;
+          return [{ invariant: 'no-core-error', message: `Node ${p.node} died unasked: ${p.reason ?? (p.signal !== null ? `signal ${p.signal}` : `exit code ${String(p.code)}`)}`, event: refOf(e) }];
         }
-        if (e.kind !== 'node.error') return NONE;
-        return [{ invariant: 'no-core-error', message: `${e.node} failed while handling a ${String(p.while)}: ${String(p.message)}`, event: refOf(e) }];
+        if (e?.kind !== 'node.error') return NONE;
+        return [{ invariant: 'no-core-error', message: `${e.node} failed while handling a ${e.payload.while}: ${e.payload.message}`, event: refOf(e) }];
       },
       finish: () => NONE,
     };

@@ -12,7 +12,8 @@
  */
 import type { VTime } from '../events.js';
 import { DEFAULT_SETTLE_NS, NONE, refOf, type CheckedEvent, type Invariant, type InvariantContext, type InvariantMonitor, type Violation } from './types.js';
-import { Liveness, TopologyIndex, VmPlacement, fields, ms, num, str } from './world.js';
+import type { TypedEvent } from '../events/typed.js';
+import { Liveness, TopologyIndex, VmPlacement, ms, typed } from './world.js';
 
 /** A migration as its `vmotion.start` described it. */
 interface Migration {
@@ -37,23 +38,17 @@ const DEFAULT_MAX_PRECOPY_NS: VTime = 60_000_000_000;
 export const VMOTION_SWITCHOVER_ALLOWANCE_NS: VTime = 2_000_000_000;
 
 /** Reads a `vmotion.start`. */
-function migrationOf(event: CheckedEvent): Migration | null {
-  const p = fields(event);
-  const mid = str(p.mid);
-  const vm = str(p.vm);
-  const from = str(p.from) ?? event.node;
-  const to = str(p.to);
-  if (mid === null || vm === null || to === null) return null;
-  const options = typeof p.options === 'object' && p.options !== null ? (p.options as Record<string, unknown>) : {};
+function migrationOf(e: TypedEvent<'vmotion.start'>): Migration {
+  const p = e.payload;
   return {
-    start: event,
-    mid,
-    vm,
-    from,
-    to,
-    vnics: Array.isArray(p.vnics) ? p.vnics.filter((v): v is string => typeof v === 'string') : [],
-    maxPrecopyNs: num(options.maxPrecopy) ?? DEFAULT_MAX_PRECOPY_NS,
-    onDfwRefused: options.onDfwRefused === 'disconnect' ? 'disconnect' : 'abort',
+    start: e,
+    mid: p.mid,
+    vm: p.vm,
+    from: p.from,
+    to: p.to,
+    vnics: p.vnics ?? [],
+    maxPrecopyNs: p.options?.maxPrecopy ?? DEFAULT_MAX_PRECOPY_NS,
+    onDfwRefused: p.options?.onDfwRefused === 'disconnect' ? 'disconnect' : 'abort',
   };
 }
 
@@ -63,34 +58,31 @@ export const vmotionEndsOnce: Invariant = {
   meaning: 'Every vMotion ends exactly once: one vmotion.done per migration id, never two results, none left hanging',
   start(): InvariantMonitor {
     const started = new Map<string, Migration>();
-    const done = new Map<string, CheckedEvent>();
+    const done = new Map<string, TypedEvent<'vmotion.done'>>();
     const liveness = new Liveness();
     const order: string[] = [];
     return {
-      observe(e) {
-        liveness.observe(e);
-        if (e.kind === 'vmotion.start') {
-          const m = migrationOf(e);
-          if (m && !started.has(m.mid)) {
-            started.set(m.mid, m);
-            order.push(m.mid);
+      observe(event) {
+        liveness.observe(event);
+        const e = typed(event);
+        if (e?.kind === 'vmotion.start') {
+          if (!started.has(e.payload.mid)) {
+            started.set(e.payload.mid, migrationOf(e));
+            order.push(e.payload.mid);
           }
           return NONE;
         }
-        if (e.kind !== 'vmotion.done') return NONE;
-        const p = fields(e);
-        const mid = str(p.mid);
-        if (mid === null) return NONE;
+        if (e?.kind !== 'vmotion.done') return NONE;
+        const { mid, result } = e.payload;
         const first = done.get(mid);
         if (!first) {
           done.set(mid, e);
           return NONE;
         }
-        const a = fields(first);
         return [
           {
             invariant: 'vmotion-ends-once',
-            message: `vMotion ${mid} ended twice: ${String(a.result)} on ${first.node} (seq ${first.seq}), then ${String(p.result)} on ${e.node}`,
+            message: `vMotion ${mid} ended twice: ${first.payload.result} on ${first.node} (seq ${first.seq}), then ${result} on ${e.node}`,
             event: refOf(e),
           },
         ];
@@ -150,16 +142,15 @@ class MigrationBook {
 
   constructor(private readonly index: TopologyIndex) {}
 
-  observe(e: CheckedEvent): void {
-    if (e.kind === 'vmotion.start') {
-      const m = migrationOf(e);
-      if (m && !this.byMid.has(m.mid)) {
+  observe(e: TypedEvent | null): void {
+    if (e?.kind === 'vmotion.start') {
+      if (!this.byMid.has(e.payload.mid)) {
+        const m = migrationOf(e);
         this.byMid.set(m.mid, m);
         this.ofVm.set(m.vm, [...(this.ofVm.get(m.vm) ?? []), m]);
       }
-    } else if (e.kind === 'vmotion.done') {
-      const mid = str(fields(e).mid);
-      if (mid !== null) this.ended.add(mid);
+    } else if (e?.kind === 'vmotion.done') {
+      this.ended.add(e.payload.mid);
     }
   }
 
@@ -179,10 +170,9 @@ class MigrationBook {
     return (this.ofVm.get(vm) ?? []).filter((m) => m.mid !== mid && !this.ended.has(m.mid));
   }
 
-  /** The migration a `vmotion.resume` names. */
-  of(e: CheckedEvent): Migration | null {
-    const mid = str(fields(e).mid);
-    return mid === null ? null : (this.byMid.get(mid) ?? null);
+  /** The migration a migration id names. */
+  of(mid: string): Migration | null {
+    return this.byMid.get(mid) ?? null;
   }
 }
 
@@ -196,23 +186,20 @@ export const dfwBeforeResume: Invariant = {
     /** Per migration, per vNIC: imported (true) or refused (false) on the destination. */
     const imports = new Map<string, Map<string, boolean>>();
     return {
-      observe(e) {
+      observe(event) {
+        const e = typed(event);
         book.observe(e);
-        if (e.kind === 'dfw.import') {
-          const p = fields(e);
-          const vm = str(p.vm);
-          const vnic = str(p.vnic);
-          const node = str(p.node) ?? e.node;
-          if (vm === null || vnic === null) return NONE;
-          const m = book.importTarget(vm, node);
+        if (e?.kind === 'dfw.import') {
+          const { vm, vnic, ok } = e.payload;
+          const m = book.importTarget(vm, e.payload.node ?? e.node);
           if (!m) return NONE;
           let byVnic = imports.get(m.mid);
           if (!byVnic) imports.set(m.mid, (byVnic = new Map()));
-          if (byVnic.get(vnic) !== true) byVnic.set(vnic, p.ok === true);
+          if (byVnic.get(vnic) !== true) byVnic.set(vnic, ok);
           return NONE;
         }
-        if (e.kind !== 'vmotion.resume') return NONE;
-        const m = book.of(e);
+        if (e?.kind !== 'vmotion.resume') return NONE;
+        const m = book.of(e.payload.mid);
         if (!m) return NONE;
         const out: Violation[] = [];
         for (const vnic of m.vnics) {
@@ -269,27 +256,24 @@ export const dfwFailClosed: Invariant = {
     }
 
     return {
-      observe(e) {
+      observe(event) {
+        const e = typed(event);
         book.observe(e);
-        const p = fields(e);
+        if (e === null) return NONE;
         switch (e.kind) {
           case 'node.start': {
             // A DPU that boots again has forgotten what it refused.
-            const node = str(p.node);
-            for (const [vnic, r] of refusals) if (r.dpu === node) refusals.delete(vnic);
+            for (const [vnic, r] of refusals) if (r.dpu === e.payload.node) refusals.delete(vnic);
             return NONE;
           }
           case 'vmotion.start': {
-            const vm = str(p.vm);
-            for (const [vnic, r] of refusals) if (r.vm === vm) refusals.delete(vnic);
+            for (const [vnic, r] of refusals) if (r.vm === e.payload.vm) refusals.delete(vnic);
             return NONE;
           }
           case 'dfw.import': {
-            const vnic = str(p.vnic);
-            const vm = str(p.vm);
-            const dpu = str(p.node) ?? e.node;
-            if (vnic === null || vm === null) return NONE;
-            if (p.ok === true) {
+            const { vnic, vm } = e.payload;
+            const dpu = e.payload.node ?? e.node;
+            if (e.payload.ok) {
               const r = refusals.get(vnic);
               if (r && r.dpu === dpu) refusals.delete(vnic);
               return NONE;
@@ -306,7 +290,7 @@ export const dfwFailClosed: Invariant = {
             return NONE;
           }
           case 'vmotion.resume': {
-            const m = book.of(e);
+            const m = book.of(e.payload.mid);
             if (!m) return NONE;
             resumed.set(m.mid, e);
             const refusal = refusedMids.get(m.mid);
@@ -314,14 +298,13 @@ export const dfwFailClosed: Invariant = {
             return NONE;
           }
           case 'vmotion.done': {
-            const mid = str(p.mid);
-            const m = mid === null ? undefined : book.byMid.get(mid);
-            const refusal = mid === null ? undefined : refusedMids.get(mid);
+            const m = book.of(e.payload.mid);
+            const refusal = refusedMids.get(e.payload.mid);
             if (!m || !refusal || m.onDfwRefused !== 'disconnect') return NONE;
-            if (p.result === 'success' || p.result === 'success-emulated') {
+            if (e.payload.result === 'success' || e.payload.result === 'success-emulated') {
               return once(`done:${m.mid}`, {
                 invariant: 'dfw-fail-closed',
-                message: `vMotion ${m.mid} of ${m.vm} ended ${String(p.result)} although ${refusal.dpu} refused a vNIC's firewall export (seq ${refusal.event.seq}): it must end success-disconnected or aborted`,
+                message: `vMotion ${m.mid} of ${m.vm} ended ${e.payload.result} although ${refusal.dpu} refused a vNIC's firewall export (seq ${refusal.event.seq}): it must end success-disconnected or aborted`,
                 event: refOf(e),
               });
             }
@@ -330,11 +313,11 @@ export const dfwFailClosed: Invariant = {
           case 'dfw.rule.hit':
           case 'dfw.conn.new':
           case 'vnic.handoff': {
-            const vnic = str(p.vnic);
-            const r = vnic === null ? undefined : refusals.get(vnic);
+            const vnic = e.payload.vnic;
+            const r = refusals.get(vnic);
             if (!r) return NONE;
-            const where = e.kind === 'vnic.handoff' ? str(p.dpu) : e.node;
-            if (e.kind === 'vnic.handoff' && p.direction !== 'emulated-to-vf') return NONE;
+            if (e.kind === 'vnic.handoff' && e.payload.direction !== 'emulated-to-vf') return NONE;
+            const where = e.kind === 'vnic.handoff' ? e.payload.dpu : e.node;
             if (where === null || index.hostOf(where) !== r.host || index.kindOf.get(where) !== 'dpu') return NONE;
             return once(`fwd:${vnic}:${r.event.seq}`, {
               invariant: 'dfw-fail-closed',
@@ -404,24 +387,21 @@ export const abortRestoresSource: Invariant = {
     }
 
     return {
-      observe(e) {
-        const out = overdue(e.vtime);
+      observe(event) {
+        const out = overdue(event.vtime);
+        const e = typed(event);
         book.observe(e);
-        const lifeChanged = liveness.observe(e);
-        const p = fields(e);
-        switch (e.kind) {
+        const lifeChanged = liveness.observe(event);
+        switch (e?.kind) {
           case 'vnic.mode': {
-            const vnic = str(p.vnic);
-            if (vnic === null) break;
-            const req = str(p.requested);
-            if (req !== null) requested.set(vnic, req);
-            active.set(`${e.node}|${vnic}`, String(p.active));
-            const reason = str(p.reason);
-            if (p.active === 'uptv2' || (reason !== null && !WAITING_REASONS.has(reason))) excuse((r) => r.vnic === vnic && r.host === e.node);
+            const { vnic, requested: req, active: mode, reason } = e.payload;
+            requested.set(vnic, req);
+            active.set(`${e.node}|${vnic}`, mode);
+            if (mode === 'uptv2' || (reason !== null && !WAITING_REASONS.has(reason))) excuse((r) => r.vnic === vnic && r.host === e.node);
             break;
           }
           case 'vmotion.resume': {
-            const m = book.of(e);
+            const m = book.of(e.payload.mid);
             if (!m) break;
             resumed.set(m.mid, e);
             const a = aborted.get(m.mid);
@@ -429,9 +409,8 @@ export const abortRestoresSource: Invariant = {
             break;
           }
           case 'vmotion.done': {
-            if (p.result !== 'aborted') break;
-            const mid = str(p.mid);
-            const m = mid === null ? undefined : book.byMid.get(mid);
+            if (e.payload.result !== 'aborted') break;
+            const m = book.of(e.payload.mid);
             if (!m || aborted.has(m.mid)) break;
             aborted.set(m.mid, e);
             const r = resumed.get(m.mid);
@@ -449,35 +428,37 @@ export const abortRestoresSource: Invariant = {
             break;
           }
           case 'vmotion.start': {
-            const vm = str(p.vm);
+            const vm = e.payload.vm;
             excuse((r) => r.vm === vm);
-            const m = book.of(e);
+            const m = book.of(e.payload.mid);
             if (m) inPassthrough.set(m.mid, new Set(m.vnics.filter((v) => (active.get(`${m.from}|${v}`) ?? index.vnics.get(v)?.mode) === 'uptv2')));
             break;
           }
           case 'input.vm.reserve': {
-            const vm = str(p.vm);
+            const vm = e.payload.vm;
             excuse((r) => r.vm === vm);
             break;
           }
           case 'input.vnic.mode': {
-            const vnic = str(p.vnic);
+            const vnic = e.payload.vnic;
             excuse((r) => r.vnic === vnic);
             break;
           }
           case 'node.exit': {
             // Only a death excuses: the planned exits at the end of the run change nothing.
-            const node = str(p.node);
-            if (node === null || !lifeChanged) break;
+            const node = e.payload.node;
+            if (!lifeChanged) break;
             excuse((r) => r.host === node || index.hostOf(node) === r.host);
             break;
           }
           case 'dpu.failed':
           case 'dpu.failover.impossible':
-          case 'dpu.role':
+          case 'dpu.role': {
             // The source's DPUs changed hands: passthrough now depends on the failover, not on the abort.
-            excuse((r) => r.host === e.node);
+            const host = e.node;
+            excuse((r) => r.host === host);
             break;
+          }
           default:
             break;
         }

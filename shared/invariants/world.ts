@@ -1,6 +1,6 @@
 /**
- * Small pieces several checkers share: lookups into the topology, reading payload fields, and
- * folds of the few facts many invariants need (which nodes are alive, where each VM runs).
+ * Small pieces several checkers share: events typed by the catalogue, lookups into the topology,
+ * and folds of the few facts many invariants need (which nodes are alive, where each VM runs).
  *
  * Each checker builds its own copies: checkers never share state, so each stays a pure function
  * of the events it observes and can be tested alone.
@@ -8,22 +8,16 @@
 import { formatDuration } from '../units.js';
 import type { VTime } from '../events.js';
 import type { HostSpec, ResolvedTopology, VnicSpec } from '../topology/types.js';
+import { isEventKind } from '../events/catalogue.js';
+import { typedEvent, type TypedEvent } from '../events/typed.js';
 import type { CheckedEvent } from './types.js';
 
-/** A decoded payload as a record; anything else reads as an empty one. */
-export function fields(event: CheckedEvent): Readonly<Record<string, unknown>> {
-  const p = event.payload;
-  return typeof p === 'object' && p !== null && !Array.isArray(p) ? (p as Record<string, unknown>) : {};
-}
-
-/** A string field, or null. */
-export function str(value: unknown): string | null {
-  return typeof value === 'string' ? value : null;
-}
-
-/** A number field, or null. */
-export function num(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+/**
+ * The event with its payload typed by its kind (the event catalogue), or null for a kind this
+ * dpulab does not declare (a log from another version): checkers skip what they cannot read.
+ */
+export function typed(event: CheckedEvent): TypedEvent | null {
+  return isEventKind(event.kind) ? typedEvent(event) : null;
 }
 
 /** Durations in messages. */
@@ -108,24 +102,25 @@ export class Liveness {
 
   /** Folds one event; true when it changed a node's life. */
   observe(event: CheckedEvent): boolean {
-    if (event.kind !== 'node.start' && event.kind !== 'node.exit' && event.kind !== 'input.kill') return false;
-    const p = fields(event);
-    const node = str(p.node);
-    if (node === null) return false;
-    if (event.kind === 'input.kill') {
-      this.killing.add(node);
-      return false;
+    const e = typed(event);
+    if (e === null) return false;
+    switch (e.kind) {
+      case 'input.kill':
+        this.killing.add(e.payload.node);
+        return false;
+      case 'node.start':
+        this.alive.add(e.payload.node);
+        this.startSeq.set(e.payload.node, e.seq);
+        this.startedAt.set(e.payload.node, e.vtime);
+        return true;
+      case 'node.exit':
+        if (e.payload.planned && !this.killing.delete(e.payload.node)) return false;
+        this.alive.delete(e.payload.node);
+        this.exitedAt.set(e.payload.node, e.vtime);
+        return true;
+      default:
+        return false;
     }
-    if (event.kind === 'node.start') {
-      this.alive.add(node);
-      this.startSeq.set(node, event.seq);
-      this.startedAt.set(node, event.vtime);
-      return true;
-    }
-    if (p.planned !== false && !this.killing.delete(node)) return false;
-    this.alive.delete(node);
-    this.exitedAt.set(node, event.vtime);
-    return true;
   }
 
   isAlive(node: string): boolean {
@@ -153,44 +148,47 @@ export class VmPlacement {
    * the thaw of an abort), so a checker can look at where else it runs.
    */
   observe(event: CheckedEvent): { vm: string; host: string } | null {
+    const e = typed(event);
     if (this.liveness.observe(event)) {
-      const node = str(fields(event).node);
-      if (event.kind === 'node.exit' && node !== null) for (const hosts of this.where.values()) hosts.delete(node);
+      if (e?.kind === 'node.exit') for (const hosts of this.where.values()) hosts.delete(e.payload.node);
       return null;
     }
-    if (event.kind === 'node.exit' || event.kind === 'node.start' || event.kind === 'input.kill') return null;
-    const p = fields(event);
-    const vm = str(p.vm);
-    if (vm === null) return null;
-    switch (event.kind) {
-      case 'vnic.mode':
+    if (e === null) return null;
+    switch (e.kind) {
+      case 'vnic.mode': {
         // A host's boot brings up the VMs it was given: their vNICs report a mode, caused by the start.
-        if (event.cause !== null && event.cause === this.liveness.startSeq.get(event.node) && !this.hostsOf(vm).has(event.node)) {
-          this.set(vm, event.node, 'running');
-          return { vm, host: event.node };
+        const vm = e.payload.vm;
+        if (e.cause !== null && e.cause === this.liveness.startSeq.get(e.node) && !this.hostsOf(vm).has(e.node)) {
+          this.set(vm, e.node, 'running');
+          return { vm, host: e.node };
         }
         return null;
-      case 'vmotion.stun':
-        if (this.hostsOf(vm).has(event.node)) {
-          this.set(vm, event.node, 'stunned');
-          this.stunnedBy.set(`${vm}|${event.node}`, str(p.mid) ?? '');
+      }
+      case 'vmotion.stun': {
+        const vm = e.payload.vm;
+        if (this.hostsOf(vm).has(e.node)) {
+          this.set(vm, e.node, 'stunned');
+          this.stunnedBy.set(`${vm}|${e.node}`, e.payload.mid);
         }
         return null;
+      }
       case 'vmotion.resume':
-        this.set(vm, event.node, 'running');
-        return { vm, host: event.node };
+        this.set(e.payload.vm, e.node, 'running');
+        return { vm: e.payload.vm, host: e.node };
       case 'vmotion.source.released':
       case 'vmotion.incoming.dropped':
-        this.hostsOf(vm).delete(event.node);
+        this.hostsOf(e.payload.vm).delete(e.node);
         return null;
-      case 'vmotion.done':
+      case 'vmotion.done': {
         // The source ends an aborted migration by thawing the VM it stunned for it (a migration
         // refused at once, say because another is under way, thaws nothing).
-        if (p.result === 'aborted' && str(p.from) === event.node && this.hostsOf(vm).get(event.node) === 'stunned' && this.stunnedBy.get(`${vm}|${event.node}`) === str(p.mid)) {
-          this.set(vm, event.node, 'running');
-          return { vm, host: event.node };
+        const { vm, mid } = e.payload;
+        if (e.payload.result === 'aborted' && e.payload.from === e.node && this.hostsOf(vm).get(e.node) === 'stunned' && this.stunnedBy.get(`${vm}|${e.node}`) === mid) {
+          this.set(vm, e.node, 'running');
+          return { vm, host: e.node };
         }
         return null;
+      }
       default:
         return null;
     }
