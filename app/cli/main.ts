@@ -6,7 +6,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
-import { integer, nonNegative, nonNegativeInteger, port, positive } from './options.js';
+import { integer, nonNegative, nonNegativeInteger, port, positive, positiveInteger } from './options.js';
+import { FAULT_KINDS } from '../../processes/controller/explore/fault-kinds.js';
 
 // Each subcommand is loaded when it runs (the bundle keeps each in a chunk of its own): the
 // command line is parsed with commander alone, and `dpulab log` never loads the controller.
@@ -98,6 +99,21 @@ program
   .option('--lab <lab>', 'start in a lab (built-in name or lab file), paused at 0; with --db, grade the recording against it')
   .addOption(new Option('--ipc', 'serve the desktop shell that started this process over IPC instead of HTTP').hideHelp())
   .action(lazy(async () => (await import('./ui.js')).uiCommand));
+
+program
+  .command('explore')
+  .description('Run seeded fault schedules, check every invariant on each run, save and shrink the failing ones')
+  .argument('[topology]', 'topology YAML file (default: the embedded default lab)')
+  .option('--runs <n>', 'number of runs', positiveInteger, 20)
+  .option('--seed <n>', 'seed of the first run; run i uses seed + i', integer, 1)
+  .option('--faults <list>', `fault kinds to draw, comma-separated (${FAULT_KINDS.join(', ')}; default all)`)
+  .option('--jobs <n>', 'child processes running runs in parallel', positiveInteger, 1)
+  .option('--out <dir>', 'where failing and shrunk scenarios go (default: runs/explore-seed<n>-<time>)')
+  .option('--multi-process', 'one process per node in every run, instead of every core in one process')
+  .option('--no-shrink', 'save failing runs without shrinking them')
+  .option('--shrink-budget <n>', 'most runs shrinking one failure may take', positiveInteger, 120)
+  .option('--json', 'print one JSON object on stdout, last')
+  .action(lazy(async () => (await import('./explore.js')).exploreCommand));
 
 const lab = program.command('lab').description('Lab exercises: a topology, a starting scenario and tasks checked on the event log');
 lab

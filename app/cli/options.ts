@@ -18,6 +18,13 @@ export function nonNegativeInteger(value: string): number {
   return n;
 }
 
+/** `--runs`, `--jobs`: a safe integer of at least 1. */
+export function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`Not a positive integer: ${value}`);
+  return n;
+}
+
 /** `--speed` of `run --realtime`: a positive factor. */
 export function positive(value: string): number {
   const n = Number(value);

@@ -4,6 +4,7 @@ import { EventLogReader } from '../../processes/controller/log/reader.js';
 import { parseDuration } from '../../shared/units.js';
 import { CliError, exitCodeFor, reportError } from './errors.js';
 import { table, vtime } from './format.js';
+import { INVARIANTS } from '../../shared/invariants/index.js';
 
 interface RunFlags {
   scenario?: string;
@@ -76,7 +77,7 @@ export async function runCommand(topologyPath: string | undefined, flags: RunFla
   }
   // The shell convention for a command stopped by a signal: 128 + its number.
   if (summary.status === 'interrupted') process.exitCode = stoppedBy === 'SIGTERM' ? 143 : 130;
-  else if (summary.status === 'failed' || summary.crashed.length > 0) process.exitCode = 1;
+  else if (summary.status === 'failed' || summary.crashed.length > 0 || summary.invariants.broken.length > 0) process.exitCode = 1;
 }
 
 function parseUntil(text: string): number {
@@ -163,6 +164,16 @@ function readableSummary(s: RunSummary): string {
     );
   }
   for (const c of s.crashed) lines.push(`\n  ! node ${c.node} ${c.reason ?? 'exited'} during the run`);
+  lines.push('');
+  if (s.invariants.broken.length === 0) {
+    lines.push(`  invariants: all ${INVARIANTS.length} hold over ${s.invariants.events} events`);
+  } else {
+    lines.push(`  invariants: ${s.invariants.broken.length} of ${INVARIANTS.length} broken (${s.invariants.violations} violations)`);
+    for (const v of s.invariants.broken) {
+      lines.push(`  ! ${v.invariant}: first broken at seq ${v.event.seq}, ${vtime(v.event.vtime)}, ${v.event.node}, ${v.event.kind}`);
+      lines.push(`      ${v.message}`);
+    }
+  }
   lines.push('');
   lines.push(`  next: dpulab log ${s.db} --kind lldp.neighbor    dpulab replay ${s.db} --verify`);
   return lines.join('\n');

@@ -5,7 +5,7 @@
  * `/api/stream`, or the preload's IPC stream in the desktop app).
  */
 import { DpulabError } from '../../shared/errors.js';
-import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
+import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
 import type { ClusterState } from '../../shared/state/cluster-state.js';
 
 /** An answer other than 2xx: the server's error body. */
@@ -67,6 +67,7 @@ export const api = {
   state: (at?: number): Promise<ClusterState> => call(`/api/state${query({ at })}`),
   inspect: (node: string, at?: number): Promise<InspectResponse> => call(`/api/inspect/${encodeURIComponent(node)}${query({ at })}`),
   frame: (seq: number): Promise<FrameResponse> => call(`/api/frame/${seq}`),
+  invariants: (): Promise<InvariantsResponse> => call('/api/invariants'),
   control: (body: { op: 'pause' | 'resume' | 'step' } | { op: 'speed'; speed: number } | { op: 'until'; atNs?: number; kind?: string }): Promise<RunStatus> => post('/api/control', body),
   action: (record: Record<string, unknown>): Promise<ActionResponse> => post('/api/action', { record }),
 };

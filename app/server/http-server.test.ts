@@ -33,6 +33,7 @@ function fakeSession(): UiSession & { calls: string[] } {
     frame: () => {
       throw new ApiError(404, 'no-event', 'No event', 'seq');
     },
+    invariants: () => ({ invariants: [{ id: 'vm-one-host', meaning: 'A VM runs on one host at a time' }], checked: 3, final: false, violations: [] }),
     control: async (request: ControlRequest) => {
       calls.push(`control ${request.op}`);
       return STATUS;
@@ -171,5 +172,12 @@ describe('UI server', () => {
       });
     expect(await upgrade({})).toBe(403);
     expect(await upgrade({ Cookie: `dpulab-token-${server.port}=${TOKEN}` })).toBe(101);
+  });
+
+  it('ui server answers /api/invariants from the session and refuses query parameters there', async () => {
+    const ok = await get('/api/invariants');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ invariants: [{ id: 'vm-one-host', meaning: 'A VM runs on one host at a time' }], checked: 3, final: false, violations: [] });
+    expect((await get('/api/invariants?at=3')).status).toBe(400);
   });
 });

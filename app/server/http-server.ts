@@ -210,6 +210,11 @@ export function createApiHandler(options: ApiOptions): (request: ApiRequest) => 
       get();
       return { status: 200, body: session.events(parseRequest(eventsQuerySchema, queryObject(url.searchParams, ['kind', 'node']))) };
     }
+    if (path === '/api/invariants') {
+      get();
+      parseRequest(emptyQuerySchema, queryObject(url.searchParams, []));
+      return { status: 200, body: session.invariants() };
+    }
     if (path === '/api/state') {
       get();
       const { at } = parseRequest(atQuerySchema, queryObject(url.searchParams, []));

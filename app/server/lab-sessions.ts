@@ -20,7 +20,7 @@ import { ApiError, parseRequest } from './errors.js';
 import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from '../common/lab-protocol.js';
 import { LiveRun } from './live-run.js';
 import { LiveSession } from './live-session.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 /** How often a changed grade goes out on the stream. */
@@ -107,6 +107,9 @@ export class LabSessions implements UiSession, LabRoutes {
   }
   frame(seq: number): FrameResponse {
     return this.session().frame(seq);
+  }
+  invariants(): InvariantsResponse {
+    return this.session().invariants();
   }
   control(request: ControlRequest): Promise<RunStatus> {
     return this.session().control(request);

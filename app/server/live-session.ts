@@ -14,7 +14,9 @@ import { ApiError } from './errors.js';
 import { jsonSafe, toUiEvent } from './event-json.js';
 import type { LiveRun, LiveRunEnd } from './live-run.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import { OnlineInvariants } from '../../processes/controller/invariants.js';
+import { INVARIANTS, type InvariantReport } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
 
 /** How often batches, states and statuses go out. */
@@ -50,11 +52,17 @@ export class LiveSession implements UiSession {
   private stateSentSeq = -2;
   private lastStatus = '';
   private readonly ticker: NodeJS.Timeout;
+  /** The invariants, judged from the log when asked (nothing is spent on them until then). */
+  private readonly checks: OnlineInvariants;
+  /** Events the checks have read. */
+  private checkedUpTo = 0;
+  private verdict: InvariantReport | null = null;
 
   constructor(private readonly run: LiveRun) {
     this.topology = run.options.prepared.topology;
     this.speed = run.options.speed;
     this.reader = EventLogReader.open(run.options.db);
+    this.checks = new OnlineInvariants(this.topology);
     run.onEvents((events) => {
       for (const e of events) this.onEvent(toUiEvent(e));
       if (this.pending.length > MAX_BATCH) {
@@ -136,6 +144,21 @@ export class LiveSession implements UiSession {
   frame(seq: number): FrameResponse {
     this.run.flush();
     return frameAt(this.reader, seq);
+  }
+
+  /** Reads the events recorded since the last call into the checks; judges the run whole once it has ended. */
+  invariants(): InvariantsResponse {
+    if (this.verdict === null) {
+      this.run.flush();
+      for (const e of this.reader.events({ fromSeq: this.checkedUpTo })) {
+        this.checks.append([e]);
+        this.checkedUpTo = e.seq + 1;
+      }
+      // Every event of an ended run is in the log once the run is done: judge it whole.
+      if (this.end !== null) this.verdict = this.end.status === 'completed' ? this.checks.finish(this.end.virtualTimeNs) : this.checks.sofar();
+    }
+    const report = this.verdict ?? this.checks.sofar();
+    return { invariants: INVARIANTS.map((i) => ({ id: i.id, meaning: i.meaning })), checked: report.events, final: this.verdict !== null, violations: report.violations };
   }
 
   async control(request: ControlRequest): Promise<RunStatus> {

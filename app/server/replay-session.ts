@@ -14,7 +14,9 @@ import { DEFAULT_SNAPSHOT_INTERVAL, Timeline } from '../../shared/state/timeline
 import { ApiError } from './errors.js';
 import { toClusterEvent } from '../../shared/state/recorded.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import { checkEventLog } from '../../processes/controller/invariants.js';
+import { INVARIANTS } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
 
 /**
@@ -50,6 +52,7 @@ export class ReplaySession implements UiSession {
   private readonly topology: ResolvedTopology;
   private readonly total: number;
   private building: NodeJS.Immediate | null = null;
+  private verdict: InvariantsResponse | null = null;
 
   /** Opens a log read-only; throws EventLogError for a file that is not a usable dpulab log. */
   constructor(readonly db: string) {
@@ -120,6 +123,15 @@ export class ReplaySession implements UiSession {
 
   frame(seq: number): FrameResponse {
     return frameAt(this.reader, seq);
+  }
+
+  /** Judged once, on the first request: one pass over the log (it blocks the server for that pass). */
+  invariants(): InvariantsResponse {
+    if (this.verdict === null) {
+      const report = checkEventLog(this.db);
+      this.verdict = { invariants: INVARIANTS.map((i) => ({ id: i.id, meaning: i.meaning })), checked: report.events, final: this.reader.run().status === 'completed', violations: report.violations };
+    }
+    return this.verdict;
   }
 
   async control(): Promise<RunStatus> {

@@ -40,6 +40,19 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
         deliveries: [wire.a, wire.b].map((end) => ({ node: end.node, input: { type: 'link', port: end.port, up } as const })),
       };
     }
+    case 'impair': {
+      const wire = topology.wires.find((w) => w.id === record.wire);
+      if (!wire) throw new InputError(`Action impair: no wire ${String(record.wire)}`);
+      const impairments = {
+        loss: probability('loss', record.loss),
+        corrupt: probability('corrupt', record.corrupt),
+        duplicate: probability('duplicate', record.duplicate),
+        jitterNs: wholeNs('jitter', record.jitter ?? 0, 0),
+      };
+      const durationNs = wholeNs('duration', record.duration, 1);
+      // Each end impairs what it transmits: both directions of the wire.
+      return { deliveries: [wire.a, wire.b].map((end) => ({ node: end.node, input: { type: 'impair', port: end.port, impairments, durationNs } as const })) };
+    }
     case 'kill': {
       const node = topology.nodes.find((n) => n.id === record.node);
       if (!node) throw new InputError(`Action kill: no node ${String(record.node)}`);
@@ -115,6 +128,19 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
     default:
       throw new InputError(`Unknown action ${(record as { action: string }).action}`);
   }
+}
+
+/** A probability of an `impair` record (absent: 0). */
+function probability(field: string, value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new InputError(`Action impair: ${field} must be a probability in [0, 1], got ${String(value)}`);
+  return value;
+}
+
+/** A whole number of ns of an `impair` record, at least `min`. */
+function wholeNs(field: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new InputError(`Action impair: ${field} must be a whole number of ns, at least ${min}, got ${String(value)}`);
+  return value;
 }
 
 /** The vNIC a traceflow leaves from: a vNIC by id, or a VM's first vNIC; and its host. */

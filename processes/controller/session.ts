@@ -18,6 +18,8 @@ import { Controller, type EventSink, type RunProgress, type TimedInput } from '.
 import { InProcessCluster } from './in-process.js';
 import { EventRecorder } from './log/recorder.js';
 import { MultiProcessCluster } from './multi-process.js';
+import { OnlineInvariants } from './invariants.js';
+import type { Violation } from '../../shared/invariants/index.js';
 import { DPULAB_VERSION } from './package-root.js';
 
 const require = createRequire(import.meta.url);
@@ -83,6 +85,18 @@ export interface RunSummary {
   readonly vmotions: VmotionOutcome[];
   /** Every DPU at the end: the role its host gives it, the role it runs, its health. */
   readonly dpus: DpuOutcome[];
+  /** The invariant checkers' verdict on the log (`shared/invariants`). */
+  readonly invariants: InvariantVerdict;
+}
+
+/** What the invariant checkers said about a run. */
+export interface InvariantVerdict {
+  /** Events checked. */
+  readonly events: number;
+  /** Violations found, in all. */
+  readonly violations: number;
+  /** The first event that broke each invariant, one entry per broken invariant. */
+  readonly broken: readonly Violation[];
 }
 
 /** A prepared run: validated inputs, ready to start. Errors in files surface here, before any process. */
@@ -174,7 +188,8 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     writer.close();
     throw error;
   }
-  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState());
+  const checks = new OnlineInvariants(prepared.topology);
+  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState(), checks);
   const controller = new Controller({
     topology: prepared.topology,
     cluster,
@@ -197,6 +212,8 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       const crashed = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
       reason = [result.status === 'failed' ? result.reason : null, crashed].filter((r) => r !== null).join('; ') || null;
       const fingerprint = writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
+      // An interrupted run is judged on what happened, not as a whole: its end is not the scenario's.
+      const verdict = status === 'completed' ? checks.finish(result.virtualTimeNs) : checks.sofar();
       const outcome = runOutcome(nodeWriter.state, prepared.topology);
       return {
         db,
@@ -217,6 +234,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         cores: outcome.cores,
         vmotions: outcome.vmotions,
         dpus: outcome.dpus,
+        invariants: { events: verdict.events, violations: verdict.violations.length, broken: verdict.firstByInvariant },
       };
     } catch (error) {
       failure = error;
@@ -273,6 +291,7 @@ class NodeLifecycleSink implements EventSink {
   constructor(
     private readonly writer: EventRecorder,
     readonly state: ClusterState,
+    private readonly checks: OnlineInvariants,
   ) {}
 
   append(events: readonly RecordedEvent[]): void {
@@ -288,6 +307,7 @@ class NodeLifecycleSink implements EventSink {
       }
     }
     this.writer.append(events);
+    this.checks.append(events);
     // The writer commits in large batches; a slow (paced) run still reaches the disk every
     // quarter second, so a crash of the controller loses at most that much.
     if (Date.now() - this.lastFlush >= FLUSH_INTERVAL_MS) {

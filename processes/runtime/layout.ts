@@ -234,6 +234,15 @@ export class ByteReader {
     return value;
   }
 
+  /** A float64 that must lie in [0, 1]: a probability. */
+  fraction(field: string): number {
+    this.need(field, 8);
+    const value = this.view.getFloat64(this.at, true);
+    this.at += 8;
+    if (!(value >= 0 && value <= 1)) this.fail(field, `${value} is not in [0, 1]`);
+    return value;
+  }
+
   /** A boolean written as one byte, 0 or 1. */
   flag(field: string): boolean {
     const value = this.u8(field);

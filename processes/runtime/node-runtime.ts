@@ -28,6 +28,8 @@ interface PortState {
   readonly bandwidthBps: number;
   readonly ethernet: boolean;
   readonly impairments: Impairments;
+  /** A burst of impairments (`impair` action) in force until `until`, replacing the wire's own. */
+  burst: { readonly impairments: Impairments; readonly until: VTime } | null;
   /** The wire direction's own random stream: impairments never disturb the node's stream. */
   readonly random: RandomStream;
   up: boolean;
@@ -106,6 +108,7 @@ export class NodeRuntime {
           bandwidthBps: wire.bandwidthBps,
           ethernet: wire.kind === 'ethernet',
           impairments: wire.impairments,
+          burst: null,
           random: new RandomStream(options.seed, 'wire', wire.id, direction, String(options.incarnation)),
           up: true,
           busyUntil: 0,
@@ -230,6 +233,15 @@ export class NodeRuntime {
         this.core.onLink(this.ctx, input.port, input.up);
         return;
       }
+      case 'impair': {
+        const port = this.ports.get(input.port);
+        if (!port) {
+          this.emit('node.error', { message: `No wire on port ${input.port}`, while: 'input' });
+          return;
+        }
+        port.burst = { impairments: input.impairments, until: this.now + input.durationNs };
+        return;
+      }
       case 'action':
         this.core.onAction(this.ctx, input.action, input.args);
         return;
@@ -264,7 +276,8 @@ export class NodeRuntime {
     port.txFrames++;
     port.txBytes += bytes.length;
 
-    const imp = port.impairments;
+    if (port.burst !== null && this.now >= port.burst.until) port.burst = null;
+    const imp = port.burst?.impairments ?? port.impairments;
     const lost = port.random.chance(imp.loss);
     const duplicated = !lost && port.random.chance(imp.duplicate);
     let onWire = bytes;

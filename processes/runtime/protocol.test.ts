@@ -37,6 +37,7 @@ describe('control protocol', () => {
           { arrival: 10, srcSeq: 1, causeSeq: null, input: { type: 'end' } },
           { arrival: 20, srcSeq: 2, causeSeq: 6, input: { type: 'link', port: 'p0', up: false } },
           { arrival: 30, srcSeq: 3, causeSeq: 7, input: { type: 'action', action: 'flow.start', args: { flow: { id: 't1', ratePps: 200 } } } },
+          { arrival: 40, srcSeq: 4, causeSeq: 8, input: { type: 'impair', port: 'p1', impairments: { loss: 0.25, corrupt: 0, duplicate: 1, jitterNs: 5000 }, durationNs: 20_000_000 } },
         ],
         expect: [[0, 17], [5, 2]],
         dead: [9],

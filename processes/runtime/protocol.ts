@@ -148,6 +148,7 @@ const enum InputTag {
   End = 2,
   Link = 3,
   Action = 4,
+  Impair = 5,
 }
 
 /** Marks a frame envelope, so stray bytes on a wire are told apart at once. */
@@ -194,6 +195,11 @@ function writeInput(w: ByteWriter, input: NodeInput): void {
     case 'action':
       w.u8(InputTag.Action).str(input.action).bytes(encode(input.args));
       return;
+    case 'impair': {
+      const { loss, corrupt, duplicate, jitterNs } = input.impairments;
+      w.u8(InputTag.Impair).str(input.port).f64(loss).f64(corrupt).f64(duplicate).f64(jitterNs).f64(input.durationNs);
+      return;
+    }
   }
 }
 
@@ -283,6 +289,18 @@ function readInput(r: ByteReader): NodeInput {
       }
       if (typeof args !== 'object' || args === null || Array.isArray(args)) r.fail('inputs[].input.args', 'is not a map');
       return { type: 'action', action, args: args as Record<string, unknown> };
+    }
+    case InputTag.Impair: {
+      const port = r.str('inputs[].input.port');
+      const impairments = {
+        loss: r.fraction('inputs[].input.impairments.loss'),
+        corrupt: r.fraction('inputs[].input.impairments.corrupt'),
+        duplicate: r.fraction('inputs[].input.impairments.duplicate'),
+        jitterNs: r.count('inputs[].input.impairments.jitterNs'),
+      };
+      const durationNs = r.count('inputs[].input.durationNs');
+      if (durationNs === 0) r.fail('inputs[].input.durationNs', 'is not positive');
+      return { type: 'impair', port, impairments, durationNs };
     }
     default:
       return r.fail('inputs[].input.type', `${tag} is not an input type`);

@@ -1,4 +1,5 @@
 import type { LocalEventId, VTime } from '../../shared/events.js';
+import type { Impairments } from '../../shared/topology/types.js';
 import type { EventVolatile, NodeEventKind, NodeEventPayloads } from '../../shared/events/catalogue.js';
 
 /**
@@ -18,6 +19,8 @@ export type NodeInput =
   | { readonly type: 'boot' }
   | { readonly type: 'end' }
   | { readonly type: 'link'; readonly port: string; readonly up: boolean }
+  /** The port's impairments become these for `durationNs`, then the wire's own again. */
+  | { readonly type: 'impair'; readonly port: string; readonly impairments: Impairments; readonly durationNs: VTime }
   | { readonly type: 'action'; readonly action: string; readonly args: Readonly<Record<string, unknown>> };
 
 /** Everything a node core may do to the world. It is the only door to time, randomness and I/O. */

@@ -501,6 +501,7 @@ export type EventVolatile<K extends EventKind> = K extends keyof EventVolatiles 
 /** What each input kind records, in a line: `input.<action>` events are the controller's. */
 const INPUT_MEANINGS: { readonly [K in InputEventKind]: string } = {
   'input.link': 'Input: a wire was taken down or brought up',
+  'input.impair': 'Input: a wire is impaired, both directions, for a while (loss, corruption, duplication and jitter instead of its own; absent ones are 0)',
   'input.kill': 'Input: a node process is killed with SIGKILL',
   'input.restart': 'Input: a killed node is started again',
   'input.dpu.failover': 'Input: a host is asked to fail over to its standby DPU',
@@ -629,6 +630,7 @@ export const EVENT_FIELDS = {
   'node.error': ['message', 'while'],
   'run.stop': ['reason', 'detail'],
   'input.link': ['action', 'wire', 'state', 'step?'],
+  'input.impair': ['action', 'wire', 'loss?', 'corrupt?', 'duplicate?', 'jitter?', 'duration', 'step?'],
   'input.kill': ['action', 'node', 'step?'],
   'input.restart': ['action', 'node', 'step?'],
   'input.dpu.failover': ['action', 'host', 'step?'],

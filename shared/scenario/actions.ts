@@ -20,6 +20,7 @@ function stepSchema<K extends ScenarioActionName, S extends z.ZodRawShape>(actio
 }
 
 const port = z.number().int().min(1).max(65535);
+const probability = z.number().min(0).max(1);
 
 /** The guest app a `flow.start` step runs. */
 export const flowSpecSchema = z.strictObject({
@@ -53,6 +54,14 @@ export const vmotionOptionsSchema = z.strictObject({
 /** Per action, the schema of a step that takes it. */
 export const STEP_SCHEMAS = {
   link: stepSchema('link', { wire: z.string().min(1), state: z.enum(['up', 'down']) }),
+  impair: stepSchema('impair', {
+    wire: z.string().min(1),
+    loss: probability.optional(),
+    corrupt: probability.optional(),
+    duplicate: probability.optional(),
+    jitter: durationSchema().optional(),
+    duration: durationSchema({ minNs: 1 }),
+  }),
   kill: stepSchema('kill', { node: nameSchema('a node id') }),
   restart: stepSchema('restart', { node: nameSchema('a node id') }),
   'dpu.failover': stepSchema('dpu.failover', { host: nameSchema('a host id') }),
@@ -82,6 +91,7 @@ export interface ActionReference {
 export function actionReferences(action: ScenarioAction): ActionReference[] {
   switch (action.action) {
     case 'link':
+    case 'impair':
       return [{ field: 'wire', kind: 'wire', id: action.wire }];
     case 'kill':
     case 'restart':

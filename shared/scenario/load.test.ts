@@ -50,6 +50,14 @@ describe('loadScenario', () => {
     expect(() => validateScenarioAgainstTopology(scenario, lab)).not.toThrow();
   });
 
+  test('an impair step loads with durations in ns, and names a bad probability and an unknown wire', () => {
+    const scenario = loadScenario(`end: 2s\nsteps:\n  - { at: 1s, action: impair, wire: up-01a-a, loss: 0.2, jitter: 50us, duration: 300ms }\n`, 'burst.yaml', { topology: lab });
+    expect(scenario.steps).toEqual([{ atNs: 1e9, index: 0, action: 'impair', wire: 'up-01a-a', loss: 0.2, jitter: 50_000, duration: 300_000_000 }]);
+    expect(problemLines(`end: 2s\nsteps:\n  - { at: 1s, action: impair, wire: up-01a-a, loss: 1.5, duration: 1s }\n`)).toEqual(['run.yaml:3:53: steps[0].loss: must be at most 1']);
+    const unknown = scenarioError(() => loadScenario(`end: 2s\nsteps:\n  - { at: 1s, action: impair, wire: up-9, duration: 1s }\n`, 'w.yaml', { topology: lab }));
+    expect(unknown.message).toContain('w.yaml:3:37: steps[0].wire: no wire "up-9" in topology "default-lab"');
+  });
+
   test('sorts steps by time, keeping file order among equal times, and keeps each step\'s file index', () => {
     const scenario = loadScenario(FAILOVER, 'failover.yaml');
     expect(scenario.steps).toEqual([
@@ -75,7 +83,7 @@ describe('loadScenario', () => {
     expect(error.file).toBe('failover.yaml');
     expect(error.message).toBe(
       'Invalid scenario in failover.yaml (1 problem)\n' +
-        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode) (did you mean "note"?)',
+        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, impair, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode) (did you mean "note"?)',
     );
   });
 
@@ -93,7 +101,7 @@ steps:
       'run.yaml:4:52: steps[1].state: expected one of "up", "down", got "sideways"',
       'run.yaml:5:44: steps[2].signal: unknown key (known keys: at, action, node)',
       'run.yaml:6:11: steps[3].at: 4 s is after the end of the run (end: 3 s)',
-      'run.yaml:7:5: steps[4].action: required (one of dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode)',
+      'run.yaml:7:5: steps[4].action: required (one of dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, impair, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode)',
     ]);
   });
 

@@ -29,6 +29,27 @@ export interface RestartAction {
   readonly node: string;
 }
 
+/**
+ * Impairs a wire, both directions, for a while: its loss, corruption and duplication
+ * probabilities and its jitter are these instead of the topology's until `duration` has passed
+ * (fields left out count as 0: a burst of loss alone is a clean wire otherwise). Jitter reorders
+ * frames. Drawn from each direction's own seeded stream, so a run replays exactly.
+ */
+export interface ImpairAction {
+  readonly action: 'impair';
+  readonly wire: string;
+  /** Probability in [0, 1] that a frame is lost. */
+  readonly loss?: number;
+  /** Probability in [0, 1] that one byte of a frame is flipped. */
+  readonly corrupt?: number;
+  /** Probability in [0, 1] that a frame arrives twice. */
+  readonly duplicate?: number;
+  /** Extra delay drawn uniformly in [0, jitter] ns per frame. */
+  readonly jitter?: VTime;
+  /** How long the burst lasts, in ns. */
+  readonly duration: VTime;
+}
+
 /** Asks a host to fail over from its active DPU to its standby (reason `userInitiated`). */
 export interface DpuFailoverAction {
   readonly action: 'dpu.failover';
@@ -153,6 +174,7 @@ export interface TraceflowAction {
 /** Every action a scenario step can take, discriminated by `action`. */
 export type ScenarioAction =
   | LinkAction
+  | ImpairAction
   | KillAction
   | RestartAction
   | DpuFailoverAction
