@@ -463,3 +463,20 @@ describe('DpuDatapath vMotion relay', () => {
     expect(arp[0]).toBe(dpuTepIp(topology, 'dpu-a2'));
   });
 });
+
+describe('DpuDatapath losses on the record', () => {
+  it('a standby DPU that receives a VM frame through its tunnel endpoint discards it with a frame.drop (standby)', () => {
+    const topology = lab();
+    const rack = new Rack(topology);
+    const webB = placementOf(topology, 'web-b.eth0');
+    // A remote endpoint with a stale table tunnels web-b's traffic to esx-b's standby DPU.
+    const inner = udp({ mac: webA(topology).mac, ip: '10.0.1.11' }, { mac: webB.mac, ip: '10.0.1.21' }, [5000, 53]);
+    const frame = geneve(topology, 'dpu-a1', 'dpu-b2', 5001, inner);
+    rack.fromFabric('dpu-b2', frame);
+    expect(rack.inspect('dpu-b2').serving).toBe(false);
+    expect(rack.eventsOf('dpu-b2', 'frame.drop')).toEqual([{ port: 'p0', reason: 'standby', len: frame.length, detail: `no-route: ${webB.mac}` }]);
+    // The active DPU of esx-b delivers the same frame: nothing dropped there.
+    rack.fromFabric('dpu-b1', geneve(topology, 'dpu-a1', 'dpu-b1', 5001, inner));
+    expect(rack.eventsOf('dpu-b1', 'frame.drop')).toEqual([]);
+  });
+});

@@ -213,7 +213,7 @@ export class DpuDatapath implements HaDatapathHooks {
   /** A frame on an uplink; a vMotion datagram tunnelled to this DPU goes on to the host. */
   fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
     const call = this.traces.begin('uplink', frame);
-    this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call);
+    this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call, frame.length);
     for (const tunnelled of this.switch.takeTunnelled()) this.vmotionFromTunnel(ctx, tunnelled);
   }
 
@@ -471,7 +471,7 @@ export class DpuDatapath implements HaDatapathHooks {
   }
 
   /** Performs a switch call's actions; `call` follows traceflow frames through them. */
-  private apply(ctx: NodeContext, actions: readonly SwitchAction[], call: SwitchTraceCall = this.traces.begin('none', null)): void {
+  private apply(ctx: NodeContext, actions: readonly SwitchAction[], call: SwitchTraceCall = this.traces.begin('none', null), arrivedLen = 0): void {
     for (const action of actions) {
       const mode: CostMode =
         action.kind === 'to-vnic' ? this.modeOf(action.vnic) : action.kind === 'to-uplink' && action.origin.kind === 'vnic' ? this.modeOf(action.origin.vnic) : 'none';
@@ -479,8 +479,19 @@ export class DpuDatapath implements HaDatapathHooks {
       const trace = this.traces.see(ctx, call, action);
       if (action.kind === 'to-uplink') ctx.send(action.port, action.frame);
       else if (action.kind === 'to-vnic') this.ingress(ctx, action.vnic, action.frame, trace);
+      else if (action.steps.includes('decap')) this.overlayDrop(ctx, action, arrivedLen);
     }
     this.traces.end(ctx, call);
+  }
+
+  /**
+   * An overlay frame that came through our tunnel endpoint and went to no vNIC is a loss someone
+   * may look for: a standby (or a DPU without a role yet) serves nothing and discards it (reason
+   * `standby`); an active one found no vNIC for it (`overlay-` and the switch's reason).
+   */
+  private overlayDrop(ctx: NodeContext, action: Extract<SwitchAction, { kind: 'drop' }>, len: number): void {
+    const detail = action.detail === undefined ? action.reason : `${action.reason}: ${action.detail}`;
+    ctx.emit('frame.drop', { port: action.port ?? '', reason: this.serving ? `overlay-${action.reason}` : 'standby', len, detail });
   }
 
   private modeOf(vnic: string): CostMode {

@@ -112,8 +112,9 @@ export class HostDatapath {
     const vm = this.vmOf.get(vnic.id)!;
     const frozen = this.frozen.get(vm);
     if (frozen && channel === 'dma') {
-      // A stunned VM takes nothing: the frame is lost, as on a real switchover.
+      // A stunned VM takes nothing: the frame is lost, as on a real switchover, and said so.
       this.deliveryLog(vm).droppedWhileStunned++;
+      ctx.emit('frame.drop', { port, reason: 'vm-stunned', len: bytes.length, vnic: vnic.id, vm });
       return;
     }
     this.deliver(ctx, vnic, vnic.onPcie(ctx, channel, bytes, port));

@@ -370,7 +370,14 @@ export class VmotionAgent {
       maxPrecopyNs: out.options.maxPrecopy,
       throttle: { enabled: out.options.throttle },
     });
-    this.startRound(ctx, out, out.planner.firstRound());
+    const first = out.planner.firstRound();
+    // Throttling may start with the first round already: say so then, not only when it changes.
+    if (first.throttleFactor < 1) this.emitThrottle(ctx, out, first);
+    this.startRound(ctx, out, first);
+  }
+
+  private emitThrottle(ctx: NodeContext, out: Outgoing, round: Round): void {
+    ctx.emit('vmotion.throttle', { mid: out.mid, vm: out.vm, round: round.index, factor: round.throttleFactor, sleepNs: round.throttleSleepNs, reason: 'the guest dirties memory faster than the link carries it' });
   }
 
   private startRound(ctx: NodeContext, out: Outgoing, plan: Round | null, finalPages = 0): void {
@@ -434,9 +441,7 @@ export class VmotionAgent {
       throttleSleepNs: run.plan?.throttleSleepNs ?? 0,
     });
     if (step.kind === 'round') {
-      if (step.throttleFactor < 1 && (run.plan?.throttleFactor ?? 1) !== step.throttleFactor) {
-        ctx.emit('vmotion.throttle', { mid: out.mid, vm: out.vm, factor: step.throttleFactor, sleepNs: step.throttleSleepNs, reason: 'the guest dirties memory faster than the link carries it' });
-      }
+      if (step.throttleFactor < 1 && (run.plan?.throttleFactor ?? 1) !== step.throttleFactor) this.emitThrottle(ctx, out, step);
       this.startRound(ctx, out, step);
       return;
     }
