@@ -186,3 +186,38 @@ describe('DPU failback', () => {
     ]);
   });
 });
+
+describe('a failover right after a VM arrived', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  it('keeps serving a vNIC adopted less than one HA sync flush before it: the host, not the replica, says which vNICs it has', () => {
+    const steps = [
+      { at: '100ms', action: 'flow.start', flow: { id: 'stream', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
+      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+      { at: '2.3s', action: 'flow.stop', flow: 'stream' },
+    ];
+    const run = (name: string, extra: unknown[]): RunJson => {
+      const scenario = join(tmp.dir, `${name}.yaml`);
+      writeFileSync(scenario, stringify({ name, end: '2.5s', steps: [...steps, ...extra] }));
+      const result = dpulab(['run', '--scenario', scenario, '--seed', '5', '--in-process', '--json', '--db', join(tmp.dir, `${name}.db`)]);
+      expect(result.code, result.stderr).toBe(0);
+      return lastJson<RunJson>(result);
+    };
+    // Where the VM resumes on esx-02 (and dpu-02a imported its firewall state), without the failover.
+    const resume = payloads<{ vm: string }>(run('plain', []).db, ['vmotion.resume'])[0]!.vtime;
+    // esx-02 fails over to dpu-02b 1 us after the resume: dpu-02a's next sync flush is up to 10 ms away.
+    const at = `${resume + 1_000}ns`;
+    const summary = run('failover', [{ at, action: 'dpu.failover', host: 'esx-02' }]);
+    expect(payloads<{ dpu: string; to: string }>(summary.db, ['dpu.failed']).map((f) => [f.vtime, f.p.dpu, f.p.to])).toEqual([[resume + 1_000, 'dpu-02a', 'dpu-02b']]);
+    const done = payloads<{ vnics: Array<{ vnic: string; mode: string }> }>(summary.db, ['dpu.failover.done'], ['esx-02']);
+    expect(done[0]!.p.vnics.map((v) => v.vnic)).toContain('web-01.eth0');
+    // The vNIC carries on, on dpu-02b, back in passthrough; nothing is refused as unknown.
+    const modes = payloads<{ vnic: string; active: string }>(summary.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0');
+    expect(modes.at(-1)!.p.active).toBe('uptv2');
+    const unknown = payloads<{ reason: string; vnic: string }>(summary.db, ['pcie.drop']).filter((e) => e.p.vnic === 'web-01.eth0');
+    expect(unknown).toEqual([]);
+    const stream = summary.flows.find((f) => f.flow === 'stream')!;
+    expect({ delivered: stream.delivered, lost: stream.lost, duplicated: stream.duplicated }).toEqual({ delivered: stream.sent, lost: 0, duplicated: 0 });
+  });
+});

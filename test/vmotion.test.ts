@@ -224,6 +224,27 @@ describe('vMotion failure paths', () => {
     expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
   });
 
+  it('a refused import aborts even when the destination has a second, independent active DPU: only the serving DPU is heard', () => {
+    // esx-02 runs both DPUs active with no failover; dpu-02a serves its vNICs and refuses the export.
+    const edit = (lab: LabData): void => {
+      dpus(lab, ['dpu-02a', 'dpu-02b'], { dfwExportVersion: 2 });
+      (lab.hosts as Array<Record<string, unknown>>).find((h) => h.id === 'esx-02')!.failover = { active: ['dpu-02a', 'dpu-02b'], standby: [] };
+    };
+    const run = migrate('dfw-abort-two-actives', edit, [vmotion({ onDfwRefused: 'abort' })]);
+    const done = doneOf(run);
+    expect(done).toMatchObject({ result: 'aborted', from: 'esx-01' });
+    expect(done.reason).toContain('dfw-import-refused');
+    expect(payloads<unknown>(run.db, ['vmotion.resume'])).toEqual([]);
+    // Only the serving DPU was asked to import; the other one never took the vNIC.
+    expect(payloads<{ ok: boolean }>(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([
+      ['dpu-02a', false],
+      ['dpu-01a', true],
+    ]);
+    expect(payloads<{ vnic: string }>(run.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0')).toEqual([]);
+    expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
+    expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
+  });
+
   it('destination does not know the DFW export version, onDfwRefused disconnect: the VM moves, its vNIC stays disconnected', () => {
     const run = migrate('dfw-disconnect', (lab) => dpus(lab, ['dpu-02a', 'dpu-02b'], { dfwExportVersion: 2 }), [vmotion({ onDfwRefused: 'disconnect' })]);
     expect(doneOf(run)).toMatchObject({ result: 'success-disconnected', to: 'esx-02' });

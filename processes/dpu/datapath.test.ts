@@ -318,7 +318,7 @@ describe('DpuDatapath vNIC release and adoption (vMotion)', () => {
     expect(rack.mailbox('dpu-b1').at(-1)).toEqual({ op: 'vnic.adopted', vnic: WEB_A, imported: 1 });
   });
 
-  it('adopt refuses a damaged export, a placement on an unknown segment and a vNIC already served; a malformed message gets no answer', () => {
+  it('adopt refuses a damaged export and a placement on an unknown segment, adopts a vNIC already served again; a malformed message gets no answer', () => {
     const topology = lab();
     const rack = new Rack(topology);
     const placement = placementOf(topology, WEB_A);
@@ -328,7 +328,7 @@ describe('DpuDatapath vNIC release and adoption (vMotion)', () => {
     adopt({ placement: { ...placement, segment: 'db' } });
     adopt({ vnic: 'web-b.eth0', placement: placementOf(topology, 'web-b.eth0') });
     rack.fromHost('dpu-b1', 'mailbox', encodeMailbox({ op: 'vnic.adopt', vnic: WEB_A, placement: { ...placement, mac: 'not-a-mac' }, export: null }));
-    expect(rack.mailbox('dpu-b1').map((m) => (m.op === 'vnic.refused' ? m.reason : m.op))).toEqual(['dfw-malformed', 'bad-placement', 'already-served']);
+    expect(rack.mailbox('dpu-b1').map((m) => (m.op === 'vnic.refused' ? m.reason : m.op))).toEqual(['dfw-malformed', 'bad-placement', 'vnic.adopted']);
     expect(rack.eventsOf('dpu-b1', 'pcie.drop')).toMatchObject([{ side: 'dpu', channel: 'mailbox', reason: 'malformed' }]);
     expect(rack.inspect('dpu-b1').hostVnics).toEqual(['web-b.eth0']);
   });
@@ -396,6 +396,23 @@ describe('DpuDatapath vNIC moves on a standby DPU', () => {
     expect(served(standby.inspect() as DatapathView)).toEqual({ switch: [WEB_A, 'web-b.eth0'], firewall: [WEB_A, 'web-b.eth0'], ports: [WEB_A, 'web-b.eth0'] });
     // It is announced from the new DPU like the host's own VMs.
     expect(standby.switch.controlPlane.vnic(WEB_A)).toMatchObject({ host: 'esx-b', tep: dpuTepIp(topology, 'dpu-b2') });
+  });
+});
+
+describe('DpuDatapath vNIC moves noted by a DPU that does not serve them', () => {
+  it('an active DPU told only to note an adopted vNIC lists it without attaching, importing or answering, and forgets it on a noted release', () => {
+    const topology = lab();
+    const rack = new Rack(topology);
+    rack.fromHost('dpu-b1', 'mailbox', encodeMailbox({ op: 'vnic.adopt', vnic: WEB_A, placement: placementOf(topology, WEB_A), export: null, note: true }));
+    expect(rack.mailbox('dpu-b1')).toEqual([]);
+    expect(rack.eventsOf('dpu-b1', 'dfw.import')).toEqual([]);
+    const view = rack.inspect('dpu-b1');
+    expect(view.serving).toBe(true);
+    expect(view.hostVnics).toEqual([WEB_A, 'web-b.eth0']);
+    expect(served(view)).toEqual({ switch: ['web-b.eth0'], firewall: ['web-b.eth0'], ports: ['web-b.eth0'] });
+    rack.fromHost('dpu-b1', 'mailbox', encodeMailbox({ op: 'vnic.release', vnic: WEB_A, export: false, note: true }));
+    expect(rack.mailbox('dpu-b1')).toEqual([]);
+    expect(rack.inspect('dpu-b1').hostVnics).toEqual(['web-b.eth0']);
   });
 });
 

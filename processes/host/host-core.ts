@@ -38,7 +38,11 @@ export class HostCore implements NodeCore {
     this.relay = mgmtRelayTable(topology, node.id);
     this.heartbeats = new HeartbeatAgent(node, topology, {
       roleOf: (dpu) => this.ha.roleOf(dpu),
-      onState: (ctx, dpu, state) => this.apply(ctx, this.ha.onDpuState(ctx, dpu, state)),
+      onState: (ctx, dpu, state) => {
+        // A DPU back in service hears first which vNICs the host has now, whatever it booted with.
+        if (state === 'MANAGED') this.sendInventory(ctx, dpu);
+        this.apply(ctx, this.ha.onDpuState(ctx, dpu, state));
+      },
     });
     this.datapath = new HostDatapath(node, topology);
     this.vmotion = this.vmotionAgent(topology);
@@ -55,11 +59,11 @@ export class HostCore implements NodeCore {
         const active = this.ha.active;
         return { active, others: this.node.spec.dpus.filter((d) => d !== active) };
       },
-      release: (ctx, dpu, vnic, exportState) => void ctx.send(dpu, encodeMailbox({ op: 'vnic.release', vnic, export: exportState }), 'mailbox'),
-      adopt: (ctx, dpu, vm, vnic, dfw) => {
+      release: (ctx, dpu, vnic, exportState, note) => void ctx.send(dpu, encodeMailbox({ op: 'vnic.release', vnic, export: exportState, ...(note ? { note } : {}) }), 'mailbox'),
+      adopt: (ctx, dpu, vm, vnic, dfw, note) => {
         const spec = vm.vnics.find((v) => v.id === vnic)!;
         const placement = { id: spec.id, vm: vm.id, mac: spec.mac, segment: spec.segment, ipv4: spec.ipv4, ipv6: spec.ipv6, mode: spec.mode };
-        ctx.send(dpu, encodeMailbox({ op: 'vnic.adopt', vnic, placement, export: (dfw ?? null) as never }), 'mailbox');
+        ctx.send(dpu, encodeMailbox({ op: 'vnic.adopt', vnic, placement, export: (dfw ?? null) as never, ...(note ? { note } : {}) }), 'mailbox');
       },
       rarp: (mac) => buildRarpAnnouncement(mac),
       vmsChanged: (ctx) => this.ha.setVnics(ctx, this.datapath.vmIds().flatMap((vm) => this.datapath.vnicsOf(vm).map((v) => v.id))),
@@ -74,7 +78,7 @@ export class HostCore implements NodeCore {
       }
     };
     this.datapath.onVnicMessage = (ctx, vm) => agent.onVnicMessage(ctx, vm);
-    this.datapath.onDpuVnicReply = (ctx, reply: DpuVnicReply) => agent.onDpuReply(ctx, reply);
+    this.datapath.onDpuVnicReply = (ctx, dpu, reply: DpuVnicReply) => agent.onDpuReply(ctx, dpu, reply);
     return agent;
   }
 
@@ -91,12 +95,27 @@ export class HostCore implements NodeCore {
     return ctx.send(dpu, buildVmotionFrame(this.topology, this.node.id, toHost, payload), 'mgmt');
   }
 
-  /** Carries out what the HA manager decided: move the vNICs to the DPU taking over. */
+  /**
+   * Carries out what the HA manager decided: move the vNICs to the DPU taking over. The new active
+   * hears the host's vNICs first (the host is their source of truth, not the HA replica, which may
+   * lack one adopted less than a sync flush ago), then its role, then the vNICs' requests for VFs,
+   * in that order on its pcie wire.
+   */
   private apply(ctx: NodeContext, decision: FailoverDecision): void {
     if (decision.kind !== 'failover' && decision.kind !== 'rebuild') return;
-    // The new active hears its role first, then the vNICs' requests for VFs, in that order.
+    this.sendInventory(ctx, decision.plan.to);
     this.heartbeats.probe(ctx, decision.plan.to);
     this.datapath.failover(ctx, decision.plan, this.ha);
+    this.vmotion.onFailover(ctx, decision.plan.to);
+  }
+
+  /** Tells a DPU every vNIC this host has now (`vnic.inventory`). */
+  private sendInventory(ctx: NodeContext, dpu: string): void {
+    const vnics = this.datapath.vmIds().flatMap((id) => {
+      const vm = this.datapath.vm(id)!;
+      return vm.vnics.map((v) => ({ id: v.id, vm: vm.id, mac: v.mac, segment: v.segment, ipv4: v.ipv4, ipv6: v.ipv6, mode: v.mode }));
+    });
+    ctx.send(dpu, encodeMailbox({ op: 'vnic.inventory', vnics }), 'mailbox');
   }
 
   onBoot(ctx: NodeContext): void {

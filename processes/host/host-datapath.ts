@@ -51,8 +51,8 @@ export class HostDatapath {
   private readonly frozen = new Map<string, Array<{ name: string; data: unknown }>>();
   /** Per VM, when a frame was last delivered to its guest and digests of the latest ones. */
   private readonly deliveries = new Map<string, DeliveryLog>();
-  /** Called with a DPU's answer to a vNIC release or adopt (vMotion). */
-  onDpuVnicReply: ((ctx: NodeContext, reply: DpuVnicReply) => void) | null = null;
+  /** Called with a DPU's answer to a vNIC release or adopt (vMotion), and the DPU that answered. */
+  onDpuVnicReply: ((ctx: NodeContext, dpu: string, reply: DpuVnicReply) => void) | null = null;
   /** Called after every device-channel message for a vNIC (the vMotion agent waits for hand-offs). */
   onVnicMessage: ((ctx: NodeContext, vm: string) => void) | null = null;
   /** The software switch and firewall of a host without DPUs. */
@@ -100,7 +100,7 @@ export class HostDatapath {
   fromDpu(ctx: NodeContext, port: string, channel: Channel, bytes: Uint8Array): void {
     const reply = channel === 'mailbox' ? vnicMoveReply(bytes) : null;
     if (reply) {
-      this.onDpuVnicReply?.(ctx, reply);
+      this.onDpuVnicReply?.(ctx, port, reply);
       return;
     }
     const id = vnicOfPcieMessage(channel, bytes);

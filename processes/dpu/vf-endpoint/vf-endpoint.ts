@@ -343,6 +343,7 @@ export class VfEndpoint {
     switch (message.op) {
       case 'vnic.release':
       case 'vnic.adopt':
+      case 'vnic.inventory':
         result.vnicMoves.push(message);
         return;
       case 'vf.bind':

@@ -54,10 +54,16 @@ export interface VmotionHost {
   send(ctx: NodeContext, toHost: string, message: VmotionMessage): boolean;
   /** The host's DPUs: the active one (serving the vNICs) and the others. */
   dpus(): { readonly active: string | null; readonly others: readonly string[] };
-  /** Asks a DPU to give up a vNIC (with its firewall export when `exportState`). */
-  release(ctx: NodeContext, dpu: string, vnic: string, exportState: boolean): void;
-  /** Asks a DPU to serve a vNIC, importing its firewall state when given. */
-  adopt(ctx: NodeContext, dpu: string, vm: VmSpec, vnic: string, dfw: unknown): void;
+  /**
+   * Asks a DPU to give up a vNIC (with its firewall export when `exportState`); with `note`, a DPU
+   * that does not serve the host's vNICs only forgets it and does not answer.
+   */
+  release(ctx: NodeContext, dpu: string, vnic: string, exportState: boolean, note?: boolean): void;
+  /**
+   * Asks a DPU to serve a vNIC, importing its firewall state when given; with `note`, a DPU that
+   * does not serve the host's vNICs only adds it to its list and does not answer.
+   */
+  adopt(ctx: NodeContext, dpu: string, vm: VmSpec, vnic: string, dfw: unknown, note?: boolean): void;
   /** A RARP announcing `mac`. */
   rarp(mac: string): Uint8Array;
   /** A VM arrived or left: the host's HA manager must know which vNICs a failover moves. */
@@ -80,7 +86,8 @@ interface Outgoing {
   rounds: number;
   stunNs: VTime | null;
   readonly exports: Map<string, unknown>;
-  readonly waiting: Set<string>;
+  /** vNICs whose answer is awaited, and the DPU asked (the one serving the host's vNICs): only its answer counts. */
+  readonly waiting: Map<string, string>;
   abortReason: string | null;
   watchdog: number | null;
   txTimer: number | null;
@@ -106,7 +113,8 @@ interface Incoming {
   phase: 'precopy' | 'adopting' | 'resumed';
   readonly assembly: StateAssembly;
   state: SwitchoverState | null;
-  readonly waiting: Set<string>;
+  /** vNICs whose answer is awaited, and the DPU asked (the one serving the host's vNICs): only its answer counts. */
+  readonly waiting: Map<string, string>;
   readonly refused: Map<string, string>;
   pagesReceived: number;
   resumeNs: VTime | null;
@@ -186,7 +194,7 @@ export class VmotionAgent {
       rounds: 0,
       stunNs: null,
       exports: new Map(),
-      waiting: new Set(),
+      waiting: new Map(),
       abortReason: null,
       watchdog: null,
       txTimer: null,
@@ -242,10 +250,13 @@ export class VmotionAgent {
     }
   }
 
-  /** A DPU answered a release or an adopt. */
-  onDpuReply(ctx: NodeContext, reply: DpuVnicReply): void {
+  /**
+   * A DPU answered a release or an adopt. Only the answer of the DPU that was asked to serve counts:
+   * another DPU of the host (an independent active one of a host without failover) is never heard.
+   */
+  onDpuReply(ctx: NodeContext, dpu: string, reply: DpuVnicReply): void {
     for (const out of this.outgoing.values()) {
-      if (!out.waiting.has(reply.vnic)) continue;
+      if (out.waiting.get(reply.vnic) !== dpu) continue;
       if (out.phase === 'release' && reply.op === 'vnic.released') {
         out.exports.set(reply.vnic, reply.export);
         out.waiting.delete(reply.vnic);
@@ -259,11 +270,36 @@ export class VmotionAgent {
       }
     }
     for (const inc of this.incoming.values()) {
-      if (inc.phase !== 'adopting' || !inc.waiting.has(reply.vnic)) continue;
+      if (inc.phase !== 'adopting' || inc.waiting.get(reply.vnic) !== dpu) continue;
       inc.waiting.delete(reply.vnic);
       if (reply.op === 'vnic.refused') inc.refused.set(reply.vnic, reply.reason);
       if (inc.waiting.size === 0) this.adopted(ctx, inc);
       return;
+    }
+  }
+
+  /**
+   * The host failed over to `dpu`: a release or adopt still awaited from the DPU that was given up
+   * will never be answered. Each is asked again of the new active DPU, with the firewall state the
+   * host holds for it (the export the source got, or the one that arrived with the VM).
+   */
+  onFailover(ctx: NodeContext, dpu: string): void {
+    for (const out of this.outgoing.values()) {
+      for (const [vnic, asked] of [...out.waiting]) {
+        if (asked === dpu) continue;
+        out.waiting.set(vnic, dpu);
+        if (out.phase === 'release') this.host.release(ctx, dpu, vnic, true);
+        else if (out.phase === 'readopt') this.host.adopt(ctx, dpu, this.host.datapath.vm(out.vm)!, vnic, out.exports.get(vnic) ?? null);
+      }
+    }
+    for (const inc of this.incoming.values()) {
+      if (inc.state === null) continue;
+      const vm = { ...inc.state.vm, host: this.id };
+      for (const [vnic, asked] of [...inc.waiting]) {
+        if (asked === dpu) continue;
+        inc.waiting.set(vnic, dpu);
+        this.host.adopt(ctx, dpu, vm, vnic, inc.state.vnics.find((v) => v.vnic === vnic)?.dfw ?? null);
+      }
     }
   }
 
@@ -463,10 +499,10 @@ export class VmotionAgent {
     const { active, others } = this.host.dpus();
     const vnics = this.host.datapath.vnicsOf(out.vm);
     for (const vnic of vnics) {
-      for (const dpu of others) this.host.release(ctx, dpu, vnic.id, false);
+      for (const dpu of others) this.host.release(ctx, dpu, vnic.id, false, true);
       if (active === null) out.exports.set(vnic.id, null);
       else {
-        out.waiting.add(vnic.id);
+        out.waiting.set(vnic.id, active);
         this.host.release(ctx, active, vnic.id, true);
       }
     }
@@ -519,9 +555,9 @@ export class VmotionAgent {
       const { active, others } = this.host.dpus();
       const spec = this.host.datapath.vm(out.vm)!;
       for (const vnic of this.host.datapath.vnicsOf(out.vm)) {
-        for (const dpu of others) this.host.adopt(ctx, dpu, spec, vnic.id, null);
+        for (const dpu of others) this.host.adopt(ctx, dpu, spec, vnic.id, null, true);
         if (active !== null) {
-          out.waiting.add(vnic.id);
+          out.waiting.set(vnic.id, active);
           this.host.adopt(ctx, active, spec, vnic.id, out.exports.get(vnic.id) ?? null);
         }
       }
@@ -551,7 +587,7 @@ export class VmotionAgent {
         phase: 'precopy',
         assembly: new StateAssembly(),
         state: null,
-        waiting: new Set(),
+        waiting: new Map(),
         refused: new Map(),
         pagesReceived: 0,
         resumeNs: null,
@@ -592,9 +628,9 @@ export class VmotionAgent {
     const { active, others } = this.host.dpus();
     const vm = { ...state.vm, host: this.id };
     for (const vnic of state.vnics) {
-      for (const dpu of others) this.host.adopt(ctx, dpu, vm, vnic.vnic, null);
+      for (const dpu of others) this.host.adopt(ctx, dpu, vm, vnic.vnic, null, true);
       if (active !== null) {
-        inc.waiting.add(vnic.vnic);
+        inc.waiting.set(vnic.vnic, active);
         this.host.adopt(ctx, active, vm, vnic.vnic, vnic.dfw);
       }
     }
@@ -637,8 +673,9 @@ export class VmotionAgent {
   private giveBack(ctx: NodeContext, inc: Incoming, reason: string): void {
     const { active, others } = this.host.dpus();
     for (const vnic of inc.state?.vnics ?? []) {
-      if (inc.refused.has(vnic.vnic)) continue;
-      for (const dpu of [...others, ...(active === null ? [] : [active])]) this.host.release(ctx, dpu, vnic.vnic, false);
+      // The other DPUs noted every vNIC; the serving one attached only those it did not refuse.
+      for (const dpu of others) this.host.release(ctx, dpu, vnic.vnic, false, true);
+      if (active !== null && !inc.refused.has(vnic.vnic)) this.host.release(ctx, active, vnic.vnic, false);
     }
     this.host.send(ctx, inc.from, { t: 'abort', mid: inc.mid, reason });
     this.dropIncoming(ctx, inc);

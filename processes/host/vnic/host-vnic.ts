@@ -376,8 +376,9 @@ export class HostVnic {
       this.drop(ctx, 'malformed', channel, error.message);
       return none;
     }
-    if (message.vnic !== this.id) {
-      this.drop(ctx, 'wrong-vnic', channel, `A message for ${message.vnic} reached vNIC ${this.id}`);
+    const about = 'vnic' in message ? message.vnic : null;
+    if (about !== this.id) {
+      this.drop(ctx, 'wrong-vnic', channel, `A ${message.op} message for ${about ?? 'no vNIC'} reached vNIC ${this.id}`);
       return none;
     }
     const result = channel === 'dma' ? this.onDma(ctx, message as DmaMessage) : this.onMailbox(ctx, message as MailboxMessage);
