@@ -8,7 +8,9 @@ import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { HeartbeatAgent } from './heartbeat-agent.js';
 import { HostDatapath } from './host-datapath.js';
 import { VmotionAgent, VMOTION_TIMER_PREFIX, type DpuVnicReply } from './vmotion/agent.js';
-import { decodeVmotionMessage, encodeVmotionMessage } from './vmotion/messages.js';
+import { decodeVmotionDatagram, encodeVmotionDatagram } from './vmotion/messages.js';
+import { HostManagerLink } from './manager-link.js';
+import { NODE_MGMT_PORT } from '../mgmt/addresses.js';
 import { VmotionError } from './vmotion/errors.js';
 import { encodeMailbox } from '../pcie/messages.js';
 import { buildRarpAnnouncement } from '../vds/switching/rarp.js';
@@ -29,6 +31,8 @@ export class HostCore implements NodeCore {
    */
   vmotionHandler: ((ctx: NodeContext, fromHost: string, payload: Uint8Array) => void) | null = null;
   private readonly vmotion: VmotionAgent;
+  /** The management cable's agent; null in a topology without a manager. */
+  private readonly manager: HostManagerLink | null;
 
   constructor(
     private readonly node: HostNode,
@@ -45,6 +49,21 @@ export class HostCore implements NodeCore {
       },
     });
     this.datapath = new HostDatapath(node, topology);
+    this.manager =
+      node.spec.manager === null
+        ? null
+        : new HostManagerLink(
+            node,
+            topology,
+            {
+              dpus: () => ({ active: this.ha.active, standby: this.ha.standby }),
+              vms: () => this.datapath.vmIds(),
+              migrations: () => this.vmotion.facts(),
+              onDecision: (ctx, mid, decision, reason) => this.vmotion.onDecision(ctx, mid, decision, reason),
+            },
+            this.malformed,
+            this.datapath.softControlPlane(),
+          );
     this.vmotion = this.vmotionAgent(topology);
   }
 
@@ -54,7 +73,8 @@ export class HostCore implements NodeCore {
       node: this.node,
       topology,
       datapath: this.datapath,
-      send: (ctx, to, message) => this.sendVmotion(ctx, to, encodeVmotionMessage(message)),
+      manager: this.manager,
+      send: (ctx, to, datagram) => this.sendVmotion(ctx, to, encodeVmotionDatagram(datagram)),
       dpus: () => {
         const active = this.ha.active;
         return { active, others: this.node.spec.dpus.filter((d) => d !== active) };
@@ -70,7 +90,7 @@ export class HostCore implements NodeCore {
     });
     this.vmotionHandler = (ctx, fromHost, payload) => {
       try {
-        agent.onMessage(ctx, fromHost, decodeVmotionMessage(payload));
+        agent.onDatagram(ctx, fromHost, decodeVmotionDatagram(payload));
       } catch (error) {
         if (!(error instanceof VmotionError)) throw error;
         agent.countMalformed();
@@ -78,6 +98,7 @@ export class HostCore implements NodeCore {
       }
     };
     this.datapath.onVnicMessage = (ctx, vm) => agent.onVnicMessage(ctx, vm);
+    this.datapath.arrivingVm = (vnic) => agent.arrivingVmOf(vnic);
     this.datapath.onDpuVnicReply = (ctx, dpu, reply: DpuVnicReply) => agent.onDpuReply(ctx, dpu, reply);
     return agent;
   }
@@ -107,11 +128,17 @@ export class HostCore implements NodeCore {
     this.heartbeats.probe(ctx, decision.plan.to);
     this.datapath.failover(ctx, decision.plan, this.ha);
     this.vmotion.onFailover(ctx, decision.plan.to);
+    // Every DPU of the cluster must learn this host's new tunnel endpoint: the manager tells them.
+    if (decision.kind === 'failover') this.manager?.failedOver(ctx, decision.plan.to, this.ha.standby, decision.plan.reason);
   }
 
-  /** Tells a DPU every vNIC this host has now (`vnic.inventory`). */
+  /**
+   * Tells a DPU every vNIC this host has now (`vnic.inventory`): the vNICs of the VMs it runs, but a
+   * stunned VM's whose state has left for another host (its DPU released them).
+   */
   private sendInventory(ctx: NodeContext, dpu: string): void {
-    const vnics = this.datapath.vmIds().flatMap((id) => {
+    const released = new Set(this.vmotion.releasedVms());
+    const vnics = this.datapath.vmIds().filter((id) => !released.has(id)).flatMap((id) => {
       const vm = this.datapath.vm(id)!;
       return vm.vnics.map((v) => ({ id: v.id, vm: vm.id, mac: v.mac, segment: v.segment, ipv4: v.ipv4, ipv6: v.ipv6, mode: v.mode }));
     });
@@ -121,9 +148,14 @@ export class HostCore implements NodeCore {
   onBoot(ctx: NodeContext): void {
     this.heartbeats.start(ctx);
     this.datapath.boot(ctx);
+    this.manager?.boot(ctx);
   }
 
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, channel: Channel): void {
+    if (port === NODE_MGMT_PORT && this.manager !== null) {
+      this.manager.onFrame(ctx, port, bytes);
+      return;
+    }
     switch (channel) {
       case 'mgmt':
         try {
@@ -167,10 +199,12 @@ export class HostCore implements NodeCore {
       this.vmotion.onTimer(ctx, name, data);
       return;
     }
+    if (this.manager?.onTimer(ctx, name, data)) return;
     if (!this.heartbeats.onTimer(ctx, name, data)) this.datapath.onTimer(ctx, name, data);
   }
 
   onLink(ctx: NodeContext, port: string, up: boolean): void {
+    if (port === NODE_MGMT_PORT) return;
     this.datapath.onLink(ctx, port, up);
   }
 
@@ -201,6 +235,7 @@ export class HostCore implements NodeCore {
       datapath: this.datapath.inspect(),
       ha: this.ha.inspect(),
       vmotion: this.vmotion.inspect(),
+      manager: this.manager?.inspect() ?? null,
     };
   }
 }

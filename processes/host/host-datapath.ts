@@ -5,11 +5,14 @@ import type { CostStep } from '../common/cost/parameters.js';
 import { allVnics, endpointResolver } from '../vds/endpoints.js';
 import type { Channel, NodeContext } from '../runtime/types.js';
 import { DistributedFirewall } from '../vds/dfw/index.js';
-import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from '../vds/switching/index.js';
+import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type ControlPlane, type SwitchAction } from '../vds/switching/index.js';
 import { FlowError } from './guest/flow-spec.js';
 import { GuestStack, type GuestStackOptions } from './guest/stack.js';
 import { HostVnic, vnicOfPcieMessage, type VnicMigrationState } from './vnic/host-vnic.js';
 import { DeliveryLog } from './vmotion/delivery-log.js';
+import { VmotionError } from './vmotion/errors.js';
+import { Vmxnet3Device } from '../../shared/vmxnet3/device.js';
+import { Vmxnet3Driver } from '../../shared/vmxnet3/driver.js';
 import { decodeMailbox, type DpuVnicReply } from '../pcie/messages.js';
 import type { VTime } from '../../shared/events.js';
 import type { DpuHaManager, FailoverPlan } from './ha/failover.js';
@@ -53,6 +56,8 @@ export class HostDatapath {
   private readonly deliveries = new Map<string, DeliveryLog>();
   /** Called with a DPU's answer to a vNIC release or adopt (vMotion), and the DPU that answered. */
   onDpuVnicReply: ((ctx: NodeContext, dpu: string, reply: DpuVnicReply) => void) | null = null;
+  /** The VM a vNIC belongs to when it is arriving by vMotion and not resumed yet (the vMotion agent knows), else null. */
+  arrivingVm: ((vnic: string) => string | null) | null = null;
   /** Called after every device-channel message for a vNIC (the vMotion agent waits for hand-offs). */
   onVnicMessage: ((ctx: NodeContext, vm: string) => void) | null = null;
   /** The software switch and firewall of a host without DPUs. */
@@ -106,7 +111,11 @@ export class HostDatapath {
     const id = vnicOfPcieMessage(channel, bytes);
     const vnic = id === null ? undefined : this.vnics.get(id);
     if (!vnic) {
-      ctx.emit('frame.malformed', { port, code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
+      // A VM arriving by vMotion is still stopped until the manager commits: its DPU already serves
+      // the vNIC, and what it hands up meanwhile is lost as at the source.
+      const arriving = id === null ? null : (this.arrivingVm?.(id) ?? null);
+      if (arriving !== null && channel === 'dma') ctx.emit('frame.drop', { port, reason: 'vm-stunned', len: bytes.length, vnic: id, vm: arriving });
+      else ctx.emit('frame.malformed', { port, code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
       return;
     }
     const vm = this.vmOf.get(vnic.id)!;
@@ -139,6 +148,11 @@ export class HostDatapath {
       if (result.settled) ha.onRestored(ctx, id, vnic.mode);
       else this.restoring.add(id);
     }
+  }
+
+  /** The control plane of the software switch of a host without DPUs (the manager pushes its table); null with DPUs. */
+  softControlPlane(): ControlPlane | null {
+    return this.softSwitch?.controlPlane ?? null;
   }
 
   /** A frame on an uplink of a host without DPUs. */
@@ -305,6 +319,20 @@ export class HostDatapath {
     }
     this.stacks.set(vm.id, stack);
     this.sortMaps();
+  }
+
+  /**
+   * Checks that what arrived by vMotion would run here (`arriveVm` with it would not throw), without
+   * building anything: throws GuestStateError, Vmxnet3Error or VmotionError naming what is wrong.
+   */
+  checkArrival(spec: VmSpec, vnics: readonly VnicMigrationState[], guest: unknown): void {
+    const vm: VmSpec = { ...spec, host: this.host.id };
+    GuestStack.check(this.stackOptions(vm), guest);
+    for (const state of vnics) {
+      if (!vm.vnics.some((v) => v.id === state.vnic)) throw new VmotionError('malformed-state', `vNIC ${state.vnic} is not one of VM ${vm.id}`);
+      Vmxnet3Driver.restore(state.driver);
+      Vmxnet3Device.restore(state.device);
+    }
   }
 
   /** Sends a frame on a vNIC as if its guest sent it (the hypervisor's RARP after a vMotion). */

@@ -23,7 +23,7 @@ export interface RuleStateView {
 /** A node as the log tells it, at some point of a run. */
 export interface NodeStateView {
   id: string;
-  kind: 'host' | 'dpu' | 'switch';
+  kind: 'host' | 'dpu' | 'switch' | 'manager';
   life: NodeLife | null;
   ports: PortStateView[];
   /** Switch MAC table, sorted by VLAN and MAC. */

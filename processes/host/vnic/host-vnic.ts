@@ -892,5 +892,5 @@ export function handoffRegisters(state: Vmxnet3DeviceState): Record<string, unkn
 
 /** The host as `eligibleMode` needs it: only whether it has a DPU matters there. */
 function hostWith(vm: VmSpec, dpu: string | null): HostSpec {
-  return { id: vm.host, x86Cores: 0, dpus: dpu === null ? [] : [dpu], heartbeat: { intervalNs: 0, misses: 0 }, failover: { active: [], standby: [], failback: false }, vms: [vm] };
+  return { id: vm.host, x86Cores: 0, dpus: dpu === null ? [] : [dpu], heartbeat: { intervalNs: 0, misses: 0 }, failover: { active: [], standby: [], failback: false }, vms: [vm], manager: null };
 }

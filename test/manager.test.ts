@@ -1,0 +1,195 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dpulab, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import { payloads } from './support/events.js';
+
+interface Flow {
+  flow: string;
+  sent: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  tcpState: string | null;
+}
+
+interface RunJson {
+  db: string;
+  fingerprint: string;
+  status: string;
+  flows: Flow[];
+  nodes: Array<{ id: string; kind: string; pid: number }>;
+}
+
+interface Done {
+  mid: string;
+  vm: string;
+  from: string;
+  to: string;
+  result: string;
+  reason: string | null;
+}
+
+const VIOLATIONS = ['vnic.checker.violation', 'vmotion.checker.violation', 'vf.checker.violation', 'vf.error', 'node.error'];
+
+describe('the management plane', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  function run(name: string, end: string, steps: unknown[], extra: string[] = ['--in-process'], seed = 6): RunJson {
+    const scenario = join(tmp.dir, `${name}.yaml`);
+    writeFileSync(scenario, stringify({ name, end, steps }));
+    const result = dpulab(['run', '--scenario', scenario, '--seed', String(seed), '--json', '--db', join(tmp.dir, `${name}-${extra.join('')}.db`), ...extra]);
+    expect(result.code, result.stderr).toBe(0);
+    const json = lastJson<RunJson>(result);
+    expect(json.status).toBe('completed');
+    return json;
+  }
+
+  /** Where each VM runs at the end: its topology host, moved by every committed vMotion. */
+  function vmHosts(db: string): Map<string, string> {
+    const hosts = new Map<string, string>([['web-01', 'esx-01']]);
+    for (const d of payloads<Done>(db, ['vmotion.done'])) if (d.p.result.startsWith('success')) hosts.set(d.p.vm, d.p.to);
+    return hosts;
+  }
+
+  it('a cut of the destination DPU between the firewall import and the resume: the VM runs on one host, its flow delivers no more than was sent', () => {
+    const steps = [
+      { at: '100ms', action: 'flow.start', flow: { id: 'stream', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
+      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+      { at: '2.6s', action: 'flow.stop', flow: 'stream' },
+    ];
+    // Where the destination's DPU imports the firewall state, without the cut.
+    const plain = run('split-plain', '3s', steps);
+    const imported = payloads<{ vnic: string; ok: boolean }>(plain.db, ['dfw.import'], ['dpu-02a']).find((e) => e.p.ok)!;
+    const cut = `${imported.vtime + 1}ns`;
+    const summary = run('split', '3s', [...steps, { at: cut, action: 'link', wire: 'up-02a-a', state: 'down' }, { at: cut, action: 'link', wire: 'up-02a-b', state: 'down' }]);
+    // The cut did land between the import and the resume (or the abort).
+    const after = payloads<unknown>(summary.db, ['dfw.import', 'vmotion.resume', 'vmotion.done']).map((e) => [e.kind, e.vtime >= imported.vtime + 1]);
+    expect(after[0]).toEqual(['dfw.import', false]);
+    // One migration, one outcome, one host.
+    const done = payloads<Done>(summary.db, ['vmotion.done']);
+    expect(done).toHaveLength(1);
+    const resumed = payloads<{ mid: string }>(summary.db, ['vmotion.resume']);
+    const released = payloads<{ mid: string }>(summary.db, ['vmotion.source.released']);
+    if (done[0]!.p.result === 'aborted') expect([resumed, released]).toEqual([[], []]);
+    else expect([resumed.length, released.length]).toEqual([1, 1]);
+    const decisions = payloads<{ mid: string; decision: string }>(summary.db, ['switchover.decision']);
+    expect(decisions.map((d) => d.p.decision)).toEqual([done[0]!.p.result === 'aborted' ? 'aborted' : 'committed']);
+    const stream = summary.flows.find((f) => f.flow === 'stream')!;
+    expect(stream.delivered).toBeLessThanOrEqual(stream.sent);
+    expect(stream.duplicated).toBe(0);
+    expect(payloads<unknown>(summary.db, VIOLATIONS)).toEqual([]);
+  });
+
+  it('a failover on each host loses no TCP message: every DPU, standby too, learns the new tunnel endpoints, and a vMotion afterwards succeeds', () => {
+    const summary = run('two-failovers', '4.6s', [
+      { at: '200ms', action: 'flow.start', flow: { id: 'tcp', kind: 'tcp', from: 'web-02', to: 'app-01', ratePps: 100 } },
+      { at: '200ms', action: 'flow.start', flow: { id: 'ping', kind: 'ping', from: 'web-02', to: 'app-01', ratePps: 10 } },
+      { at: '1s', action: 'kill', node: 'dpu-02a' },
+      { at: '2s', action: 'kill', node: 'dpu-01a' },
+      { at: '2.5s', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+      { at: '3.6s', action: 'flow.stop', flow: 'tcp' },
+      { at: '3.6s', action: 'flow.stop', flow: 'ping' },
+    ]);
+    const tcp = summary.flows.find((f) => f.flow === 'tcp')!;
+    expect({ delivered: tcp.delivered, lost: tcp.lost, duplicated: tcp.duplicated }).toEqual({ delivered: tcp.sent, lost: 0, duplicated: 0 });
+    expect(['TIME_WAIT', 'CLOSED']).toContain(tcp.tcpState);
+    expect(payloads<{ dpu: string; to: string }>(summary.db, ['dpu.failed']).map((e) => [e.p.dpu, e.p.to])).toEqual([
+      ['dpu-02a', 'dpu-02b'],
+      ['dpu-01a', 'dpu-01b'],
+    ]);
+    // The standby of esx-01 heard of esx-02's failover from the manager before it took over.
+    const tables = payloads<{ hosts: string[]; vnics: string[] }>(summary.db, ['overlay.table'], ['dpu-01b']);
+    const firstFailover = payloads<unknown>(summary.db, ['dpu.failed'])[0]!.vtime;
+    expect(tables.some((t) => t.vtime > firstFailover && t.vtime < 2e9 && t.p.hosts.includes('esx-02'))).toBe(true);
+    expect(payloads<Done>(summary.db, ['vmotion.done']).map((d) => d.p.result)).toEqual(['success']);
+    expect(payloads<unknown>(summary.db, VIOLATIONS)).toEqual([]);
+  });
+
+  it('killed mid-run, the data plane forwards on, a failover happens without it and says so, a vMotion refuses to start; restarted, it resyncs and vMotion works again', () => {
+    const summary = run('manager-dies', '4.6s', [
+      { at: '100ms', action: 'flow.start', flow: { id: 'tcp', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
+      { at: '100ms', action: 'flow.start', flow: { id: 'routed', kind: 'tcp', from: 'web-02', to: 'app-01', ratePps: 100 } },
+      { at: '500ms', action: 'kill', node: 'vcenter' },
+      { at: '800ms', action: 'kill', node: 'dpu-02a' },
+      { at: '1.5s', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+      { at: '2.5s', action: 'restart', node: 'vcenter' },
+      { at: '2.8s', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+      { at: '4.4s', action: 'flow.stop', flow: 'tcp' },
+      { at: '4.4s', action: 'flow.stop', flow: 'routed' },
+    ]);
+    for (const name of ['tcp', 'routed']) {
+      const f = summary.flows.find((x) => x.flow === name)!;
+      expect({ name, delivered: f.delivered, lost: f.lost, duplicated: f.duplicated }).toEqual({ name, delivered: f.sent, lost: 0, duplicated: 0 });
+    }
+    // The failover happened, and esx-02 said what waits for the manager.
+    expect(payloads<{ dpu: string }>(summary.db, ['dpu.failed']).map((e) => e.p.dpu)).toEqual(['dpu-02a']);
+    const waiting = payloads<{ manager: string; waiting?: string[]; what?: string }>(summary.db, ['mgmt.unreachable', 'mgmt.waiting'], ['esx-02']);
+    expect(waiting.flatMap((e) => e.p.waiting ?? [e.p.what]).join(' ')).toMatch(/peers learn its tunnel endpoint .* when vcenter answers again/);
+    // The first vMotion could not start: the VM was never stopped.
+    const done = payloads<Done>(summary.db, ['vmotion.done']);
+    expect(done.map((d) => d.p.result)).toEqual(['aborted', 'success']);
+    expect(done[0]!.p.reason).toMatch(/^manager-unreachable: no answer from vcenter/);
+    const stuns = payloads<{ mid: string }>(summary.db, ['vmotion.stun']);
+    expect(stuns.map((s) => s.p.mid)).toEqual([done[1]!.p.mid]);
+    // The restarted manager asked every node and said what it rebuilt: esx-02 served by dpu-02b.
+    const resync = payloads<{ hosts: string[]; reported: string[]; vms: Record<string, string> }>(summary.db, ['manager.resync']);
+    expect(resync).toHaveLength(1);
+    expect(resync[0]!.p.vms['web-01']).toBe('esx-01');
+    const boot = payloads<{ restart: boolean }>(summary.db, ['manager.boot']);
+    expect(boot.map((b) => b.p.restart)).toEqual([false, true]);
+    expect(vmHosts(summary.db).get('web-01')).toBe('esx-02');
+    expect(payloads<unknown>(summary.db, VIOLATIONS)).toEqual([]);
+  });
+
+  it('killed between the stun and the commit and started again: the switchover waits for it, then is decided once from what the hosts report', () => {
+    const steps = [
+      { at: '100ms', action: 'flow.start', flow: { id: 'tcp', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
+      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+      { at: '2.4s', action: 'flow.stop', flow: 'tcp' },
+    ];
+    const plain = run('switchover-plain', '2.6s', steps);
+    const stun = payloads<unknown>(plain.db, ['vmotion.stun'])[0]!.vtime;
+    const restart = stun + 300_000_000;
+    const summary = run('switchover-restart', '2.6s', [...steps, { at: `${stun + 1}ns`, action: 'kill', node: 'vcenter' }, { at: `${restart}ns`, action: 'restart', node: 'vcenter' }]);
+    expect(payloads<unknown>(summary.db, ['vmotion.stun']).map((e) => e.vtime)).toEqual([stun]);
+    // Nobody decided while the manager was away: the VM stayed stopped, then moved exactly once.
+    const decisions = payloads<{ decision: string }>(summary.db, ['switchover.decision']);
+    expect(decisions.map((d) => d.p.decision)).toEqual(['committed']);
+    expect(decisions[0]!.vtime).toBeGreaterThanOrEqual(restart);
+    const done = payloads<Done & { switchoverNs: number }>(summary.db, ['vmotion.done']);
+    expect(done.map((d) => [d.node, d.p.result])).toEqual([['esx-02', 'success']]);
+    expect(done[0]!.p.switchoverNs).toBeGreaterThan(300_000_000);
+    expect(payloads<{ mid: string }>(summary.db, ['vmotion.source.released'])).toHaveLength(1);
+    // The restarted manager learned the migration from the hosts' reports.
+    const resync = payloads<{ migrations: Array<{ mid: string; state: string }> }>(summary.db, ['manager.resync']);
+    expect(resync[0]!.p.migrations.map((m) => m.state)).toEqual(['committed']);
+    const tcp = summary.flows.find((f) => f.flow === 'tcp')!;
+    expect({ delivered: tcp.delivered, duplicated: tcp.duplicated }).toEqual({ delivered: tcp.sent, duplicated: 0 });
+    expect(payloads<unknown>(summary.db, VIOLATIONS)).toEqual([]);
+  });
+
+  it('runs in its own process, killed and restarted like any node, and gives the in-process fingerprint', () => {
+    const steps = [
+      { at: '100ms', action: 'flow.start', flow: { id: 'tcp', kind: 'tcp', from: 'web-02', to: 'app-01', ratePps: 100 } },
+      { at: '300ms', action: 'kill', node: 'vcenter' },
+      { at: '500ms', action: 'kill', node: 'dpu-01a' },
+      { at: '900ms', action: 'restart', node: 'vcenter' },
+      { at: '1.3s', action: 'flow.stop', flow: 'tcp' },
+    ];
+    const multi = run('multi', '1.5s', steps, []);
+    const single = run('multi', '1.5s', steps, ['--in-process']);
+    expect(multi.fingerprint).toBe(single.fingerprint);
+    const lives = multi.nodes.filter((n) => n.id === 'vcenter');
+    expect(lives.map((n) => n.kind)).toEqual(['manager', 'manager']);
+    expect(new Set(lives.map((n) => n.pid)).size).toBe(2);
+    expect(payloads<unknown>(multi.db, ['manager.resync'])).toHaveLength(1);
+  });
+
+  it('leaves no node process behind', () => {
+    expect(nodeProcesses()).toEqual([]);
+  });
+});
