@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -107,6 +108,15 @@ describe('the management plane', () => {
     expect(tables.some((t) => t.vtime > firstFailover && t.vtime < 2e9 && t.p.hosts.includes('esx-02'))).toBe(true);
     expect(payloads<Done>(summary.db, ['vmotion.done']).map((d) => d.p.result)).toEqual(['success']);
     expect(payloads<unknown>(summary.db, VIOLATIONS)).toEqual([]);
+    // What crossed the standby's management cable opens in tshark: UDP 902 both ways, nothing malformed.
+    const file = join(tmp.dir, 'mgmt-dpu-01b.pcapng');
+    expect(dpulab(['pcap', summary.db, '--wire', 'mgmt-dpu-01b', '-o', file]).code).toBe(0);
+    const checks = ['-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE'];
+    const bad = spawnSync('tshark', ['-r', file, ...checks, '-Y', '_ws.malformed || _ws.expert.severity >= warning'], { encoding: 'utf8' });
+    expect(bad.status, bad.stderr).toBe(0);
+    expect(bad.stdout.trim()).toBe('');
+    const ports = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'ip.src', '-e', 'udp.dstport'], { encoding: 'utf8' }).stdout.trim().split('\n');
+    expect(new Set(ports)).toEqual(new Set(['172.31.0.1\t902', '172.31.2.11\t902']));
   });
 
   it('killed mid-run, the data plane forwards on, a failover happens without it and says so, a vMotion refuses to start; restarted, it resyncs and vMotion works again', () => {
