@@ -134,6 +134,15 @@ function readableSummary(s: RunSummary): string {
       ]).replace(/^/gm, '  '),
     );
   }
+  if (s.dpus.length > 0) {
+    lines.push('');
+    lines.push(
+      table([
+        ['dpu', 'host', 'role', 'its own', 'host sees'],
+        ...s.dpus.map((d) => [d.dpu, d.host, d.role ?? '-', d.ownRole ?? '-', d.state || '-']),
+      ]).replace(/^/gm, '  '),
+    );
+  }
   if (s.cores.length > 0) {
     lines.push('');
     lines.push('  cores used by networking (CPU time / virtual time)');

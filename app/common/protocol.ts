@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
-import type { LabState, UiEvent } from '../../shared/state/lab-state.js';
+import type { ClusterState, ClusterEvent } from '../../shared/state/cluster-state.js';
 import type { NodeStateView } from '../../shared/state/node-view.js';
 import type { LabMessage, SessionMode } from './lab-protocol.js';
 
@@ -132,7 +132,7 @@ export interface RunResponse {
 
 /** `GET /api/events`. */
 export interface EventsResponse {
-  readonly events: UiEvent[];
+  readonly events: ClusterEvent[];
   /** Events in the log. */
   readonly total: number;
   /** Whether more events match beyond those returned. */
@@ -188,8 +188,8 @@ export interface ActionResponse {
 
 /** What the server pushes on `/api/stream`. */
 export type ServerMessage =
-  | { readonly t: 'hello'; readonly run: RunResponse; readonly state: LabState }
-  | { readonly t: 'events'; readonly events: UiEvent[]; readonly skipped: number }
-  | { readonly t: 'state'; readonly state: LabState }
+  | { readonly t: 'hello'; readonly run: RunResponse; readonly state: ClusterState }
+  | { readonly t: 'events'; readonly events: ClusterEvent[]; readonly skipped: number }
+  | { readonly t: 'state'; readonly state: ClusterState }
   | { readonly t: 'status'; readonly status: RunStatus }
   | LabMessage;

@@ -16,6 +16,9 @@ import { combineScenarios } from '../../shared/lab/combine.js';
 import { LabGrader, type LabGrade } from '../../shared/lab/grader.js';
 import { loadLab, type Lab, type LabSource } from '../../shared/lab/load.js';
 import type { LabScenario } from '../../shared/lab/types.js';
+import { emptyClusterState, type ClusterState } from '../../shared/state/cluster-state.js';
+import { applyEvent } from '../../shared/state/fold.js';
+import { toClusterEvent } from '../../shared/state/recorded.js';
 import { loadScenario, validateScenarioAgainstTopology } from '../../shared/scenario/load.js';
 
 /** A lab name that is neither built in nor a readable file. */
@@ -121,6 +124,8 @@ export function prepareLabRun(lab: Lab, added: LabScenario | null, options: { se
 export interface LogGrade {
   readonly grade: LabGrade;
   readonly run: RunRecord;
+  /** The cluster state at the end of the log, which the grade read. */
+  readonly state: ClusterState;
   /** Reasons to doubt the run belongs to this lab, for people; empty when it looks right. */
   readonly warnings: readonly string[];
 }
@@ -136,8 +141,10 @@ export function gradeLog(lab: Lab, db: string): LogGrade {
   try {
     const run = reader.run();
     const grader = new LabGrader(lab);
-    for (const e of reader.events({ kinds: grader.kinds })) {
-      grader.feed({ seq: e.seq, vtime: e.vtime, node: e.node, kind: e.kind, payload: decode(e.payload) });
+    const state = emptyClusterState();
+    for (const e of reader.events()) {
+      applyEvent(state, toClusterEvent(e));
+      if (grader.wants(e.kind)) grader.feed({ seq: e.seq, vtime: e.vtime, node: e.node, kind: e.kind, payload: decode(e.payload) });
     }
     const warnings: string[] = [];
     if (run.topologyName !== lab.topology.name) warnings.push(`The run used topology ${run.topologyName}, the lab uses ${lab.topology.name}`);
@@ -145,7 +152,7 @@ export function gradeLog(lab: Lab, db: string): LogGrade {
       warnings.push(`The run was not started from lab ${lab.name} (its scenario is ${run.scenarioName ?? 'none'}): its starting steps may be missing`);
     }
     if (run.status === 'running') warnings.push('The run has not finished (or its controller died): checks that wait for the end are still pending');
-    return { grade: grader.grade(run.status !== 'running'), run, warnings };
+    return { grade: grader.grade(run.status !== 'running', state), run, warnings, state };
   } finally {
     reader.close();
   }

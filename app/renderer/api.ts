@@ -4,7 +4,7 @@
  * the page came from (in the desktop shell too).
  */
 import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
-import type { LabState } from '../../shared/state/lab-state.js';
+import type { ClusterState } from '../../shared/state/cluster-state.js';
 
 /** An answer other than 2xx: the server's error body. */
 export class ApiCallError extends Error {
@@ -62,7 +62,7 @@ function query(params: object): string {
 export const api = {
   run: (): Promise<RunResponse> => call('/api/run'),
   events: (params: EventsParams): Promise<EventsResponse> => call(`/api/events${query(params)}`),
-  state: (at?: number): Promise<LabState> => call(`/api/state${query({ at })}`),
+  state: (at?: number): Promise<ClusterState> => call(`/api/state${query({ at })}`),
   inspect: (node: string, at?: number): Promise<InspectResponse> => call(`/api/inspect/${encodeURIComponent(node)}${query({ at })}`),
   frame: (seq: number): Promise<FrameResponse> => call(`/api/frame/${seq}`),
   control: (body: { op: 'pause' | 'resume' | 'step' } | { op: 'speed'; speed: number } | { op: 'until'; atNs?: number; kind?: string }): Promise<RunStatus> => post('/api/control', body),

@@ -3,7 +3,7 @@
  * as one compact line per event kind.
  */
 import { formatDuration, parseDuration } from '../../shared/units.js';
-import type { UiEvent } from '../../shared/state/lab-state.js';
+import type { ClusterEvent } from '../../shared/state/cluster-state.js';
 
 /** Virtual time for people, e.g. `1.5 s`, `250 ms`, `0 s`. */
 export function vtime(ns: number): string {
@@ -46,7 +46,7 @@ function compact(value: unknown): string {
 }
 
 /** One line about an event's payload, shaped by its kind. */
-export function eventSummary(event: UiEvent): string {
+export function eventSummary(event: ClusterEvent): string {
   const p = (event.payload && typeof event.payload === 'object' ? event.payload : {}) as Record<string, unknown>;
   switch (event.kind) {
     case 'frame.tx':

@@ -7,8 +7,10 @@
 import { api, openStream } from './api.js';
 import { byId } from './dom.js';
 import { vtime } from './format.js';
-import type { UiEvent } from '../../shared/state/lab-state.js';
-import { nodeCondition } from '../../shared/state/node-view.js';
+import type { ClusterEvent } from '../../shared/state/cluster-state.js';
+import { dpuRoleView, nodeCondition, servingText, vnicStateView } from '../../shared/state/node-view.js';
+import { lastMigration, migrationUnderWay, vmHostOf } from '../../shared/state/queries.js';
+import { flowOutcome } from '../../shared/state/summary.js';
 import { Store } from './store.js';
 import { ActionsView } from './views/actions.js';
 import { ChartsView } from './views/charts.js';
@@ -32,16 +34,20 @@ async function seek(seq: number): Promise<void> {
   store.emit('cursor');
 }
 
-function pick(event: UiEvent): void {
+function pick(event: ClusterEvent): void {
   store.select({ type: 'event', event });
   if (!store.live) void seek(event.seq);
 }
 
-/** A plain-text account of the run as it stands, for the Report button. */
+/** A plain-text account of the run as it stands, for the Report button: the views' own words, from the same state. */
 function report(): string {
   const run = store.run;
   if (!run) return '';
   const lab = store.lab;
+  const topology = run.topology;
+  const dpus = topology.nodes.filter((n) => n.kind === 'dpu').map((n) => dpuRoleView(lab, topology, n.id)!);
+  const vnics = topology.nodes.flatMap((n) => (n.kind === 'host' ? n.spec.vms.flatMap((vm) => vm.vnics.map((v) => vnicStateView(lab, topology, v.id)!)) : []));
+  const vms = topology.nodes.flatMap((n) => (n.kind === 'host' ? n.spec.vms.map((vm) => ({ vm: vm.id, home: n.id })) : []));
   const lines = [
     `# dpulab report: ${run.run.topology} / ${run.run.scenario ?? '-'} / seed ${run.run.seed}`,
     '',
@@ -53,13 +59,44 @@ function report(): string {
     '',
     '| node | kind | state |',
     '|---|---|---|',
-    ...run.topology.nodes.map((n) => `| ${n.id} | ${n.kind} | ${nodeCondition(lab, run.topology, n.id)} |`),
+    ...topology.nodes.map((n) => `| ${n.id} | ${n.kind} | ${nodeCondition(lab, topology, n.id)} |`),
+    '',
+    '## DPUs',
+    '',
+    '| DPU | host | role | its own | host sees |',
+    '|---|---|---|---|---|',
+    ...dpus.map((d) => `| ${d.dpu} | ${d.host} | ${d.role ?? '-'} | ${d.ownRole ?? '-'} | ${d.state || '-'} |`),
+    '',
+    '## vNICs',
+    '',
+    '| vNIC | VM | host | mode | served by |',
+    '|---|---|---|---|---|',
+    ...vnics.map((v) => `| ${v.vnic} | ${v.vm} | ${v.host} | ${v.active || '-'} | ${servingText(v)}${v.disconnected ? ` (disconnected: ${v.disconnected})` : ''} |`),
+    '',
+    '## VMs',
+    '',
+    '| VM | runs on | vMotion |',
+    '|---|---|---|',
+    ...vms.map(({ vm, home }) => {
+      const migration = migrationUnderWay(lab, vm) ?? lastMigration(lab, vm);
+      const motion = migration === null ? '-' : `${migration.from} → ${migration.to}: ${migration.endedAt === null ? migration.phase : (migration.result ?? 'done')}`;
+      return `| ${vm} | ${vmHostOf(lab, vm, home)} | ${motion} |`;
+    }),
+    '',
+    '## Failovers',
+    '',
+    ...(lab.failovers.length === 0
+      ? ['none']
+      : ['| host | from | to | reason | result | at |', '|---|---|---|---|---|---|', ...lab.failovers.map((f) => `| ${f.host} | ${f.from} | ${f.to ?? '-'} | ${f.reason} | ${f.result ?? 'under way'}${f.impossibleReason ? ` (${f.impossibleReason})` : ''} | ${vtime(f.startedAt)} |`)]),
     '',
     '## Flows',
     '',
     '| flow | kind | from | to | sent | delivered | lost | state |',
     '|---|---|---|---|---|---|---|---|',
-    ...Object.values(lab.flows).map((f) => `| ${f.id} | ${f.kind} | ${f.from} | ${f.to} | ${f.sender?.sent ?? '-'} | ${f.receiver?.delivered ?? '-'} | ${f.receiver?.lost ?? '-'} | ${f.stoppedAt !== null ? 'stopped' : (f.sender?.tcpState ?? 'running')} |`),
+    ...Object.values(lab.flows).map((f) => {
+      const outcome = flowOutcome(f);
+      return `| ${f.id} | ${f.kind} | ${f.from} | ${f.to} | ${outcome?.sent ?? '-'} | ${outcome?.delivered ?? '-'} | ${outcome?.lost ?? '-'} | ${f.stoppedAt !== null ? 'stopped' : (f.sender?.tcpState ?? 'running')} |`;
+    }),
     '',
     '## Cores used by networking',
     '',

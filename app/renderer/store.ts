@@ -3,7 +3,7 @@
  * event the views show the lab at. Views subscribe to topics and redraw themselves.
  */
 import type { RunResponse, RunStatus } from '../common/protocol.js';
-import { emptyLabState, type LabState, type UiEvent } from '../../shared/state/lab-state.js';
+import { emptyClusterState, type ClusterState, type ClusterEvent } from '../../shared/state/cluster-state.js';
 
 /** What the inspector shows. */
 export type Selection =
@@ -11,7 +11,7 @@ export type Selection =
   | { readonly type: 'vm'; readonly id: string }
   | { readonly type: 'vnic'; readonly id: string }
   | { readonly type: 'wire'; readonly id: string }
-  | { readonly type: 'event'; readonly event: UiEvent };
+  | { readonly type: 'event'; readonly event: ClusterEvent };
 
 /** What changed. */
 export type Topic = 'run' | 'status' | 'lab' | 'selection' | 'events' | 'cursor' | 'connection';
@@ -23,12 +23,12 @@ export const TAIL_EVENTS = 3000;
 export class Store {
   run: RunResponse | null = null;
   status: RunStatus | null = null;
-  lab: LabState = emptyLabState();
+  lab: ClusterState = emptyClusterState();
   selection: Selection | null = null;
   /** Replay: the seq of the event the views show the lab right after. Live: null, the present. */
   cursor: number | null = null;
   /** Live: the latest streamed events, oldest first. */
-  tail: UiEvent[] = [];
+  tail: ClusterEvent[] = [];
   /** Live: events the server did not stream because they came too fast. */
   skipped = 0;
   connected = false;
@@ -72,7 +72,7 @@ export class Store {
     this.emit('status');
   }
 
-  setLab(lab: LabState): void {
+  setLab(lab: ClusterState): void {
     this.lab = lab;
     this.emit('lab');
   }
@@ -82,7 +82,7 @@ export class Store {
     this.emit('connection');
   }
 
-  addEvents(events: readonly UiEvent[], skipped: number): void {
+  addEvents(events: readonly ClusterEvent[], skipped: number): void {
     const last = this.tail[this.tail.length - 1]?.seq ?? -1;
     for (const e of events) if (e.seq > last) this.tail.push(e);
     if (this.tail.length > TAIL_EVENTS) this.tail.splice(0, this.tail.length - TAIL_EVENTS);

@@ -6,7 +6,7 @@
 import { decode } from '../../shared/codec.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { bytesToHex } from '../../shared/net/bytes.js';
-import { FOLDED_KINDS, type UiEvent } from '../../shared/state/lab-state.js';
+import type { ClusterEvent } from '../../shared/state/cluster-state.js';
 
 /** Rewrites a decoded value for JSON: binary to hex, anything not JSON to text. */
 export function jsonSafe(value: unknown): unknown {
@@ -32,19 +32,11 @@ export function decodePayload(bytes: Uint8Array): unknown {
 }
 
 /** One recorded event for the browser. `bytes`: keep frame bytes (hex) in frame.tx payloads. */
-export function toUiEvent(event: RecordedEvent, options: { bytes?: boolean } = {}): UiEvent {
+export function toUiEvent(event: RecordedEvent, options: { bytes?: boolean } = {}): ClusterEvent {
   let payload = decodePayload(event.payload);
   if (!options.bytes && event.kind === 'frame.tx' && payload !== null && typeof payload === 'object' && 'bytes' in payload) {
     const { bytes: _bytes, ...rest } = payload as Record<string, unknown>;
     payload = rest;
   }
   return { seq: event.seq, vtime: event.vtime, node: event.node, kind: event.kind, cause: event.cause, payload: jsonSafe(payload) };
-}
-
-/**
- * One recorded event as the lab-state fold needs it, cheaply: the payload decoded only for the
- * kinds the fold reads, and left as msgpack decoded it (the fold reads plain fields, never binary).
- */
-export function toFoldEvent(event: RecordedEvent): UiEvent {
-  return { seq: event.seq, vtime: event.vtime, node: event.node, kind: event.kind, cause: event.cause, payload: FOLDED_KINDS.has(event.kind) ? decodePayload(event.payload) : null };
 }

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptyLabState } from '../../shared/state/lab-state.js';
+import { emptyClusterState } from '../../shared/state/cluster-state.js';
 import { ApiError } from './errors.js';
 import { CONTENT_SECURITY_POLICY, startUiServer, type UiServer } from './http-server.js';
 import type { ControlRequest, EventsQuery, RunStatus } from '../common/protocol.js';
@@ -23,7 +23,7 @@ function fakeSession(): UiSession & { calls: string[] } {
       calls.push(`events ${JSON.stringify(query)}`);
       return { events: [], total: 0, more: false };
     },
-    stateAt: () => emptyLabState(),
+    stateAt: () => emptyClusterState(),
     inspect: async (node: string) => {
       throw new ApiError(404, 'no-node', `No node ${node}`, 'node');
     },

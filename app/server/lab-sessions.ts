@@ -14,7 +14,7 @@ import type { RecordedEvent } from '../../shared/events.js';
 import { BUILTIN_LABS } from '../../shared/lab/builtin/index.js';
 import { LabGrader, type LabGrade } from '../../shared/lab/grader.js';
 import type { Lab } from '../../shared/lab/types.js';
-import type { LabState } from '../../shared/state/lab-state.js';
+import type { ClusterState } from '../../shared/state/cluster-state.js';
 import { gradeLog, listLabs, openLab, prepareLabRun } from '../lab/labs.js';
 import { ApiError, parseRequest } from './errors.js';
 import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from '../common/lab-protocol.js';
@@ -99,7 +99,7 @@ export class LabSessions implements UiSession, LabRoutes {
   events(query: EventsQuery): EventsResponse {
     return this.session().events(query);
   }
-  stateAt(at?: number): LabState {
+  stateAt(at?: number): ClusterState {
     return this.session().stateAt(at);
   }
   inspect(node: string, at?: number): Promise<InspectResponse> {
@@ -196,7 +196,9 @@ export class LabSessions implements UiSession, LabRoutes {
 
     const previous = this.current;
     this.current = session;
-    this.active = { lab, db, endNs: prepared.endNs, grade: () => grader.grade(final) };
+    // The grade reads the cluster state the session folds from the same events (the grader's
+    // listener and the session's were called with the same batches, in the same turn).
+    this.active = { lab, db, endNs: prepared.endNs, grade: () => grader.grade(final, session.stateAt()) };
     for (const [send, unsubscribe] of this.subscribers) {
       unsubscribe();
       this.subscribers.set(send, session.subscribe(send));

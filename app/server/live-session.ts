@@ -6,7 +6,7 @@
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { kindMatches } from '../../shared/state/kinds.js';
-import type { LabState, UiEvent } from '../../shared/state/lab-state.js';
+import type { ClusterState, ClusterEvent } from '../../shared/state/cluster-state.js';
 import { nodeStateView } from '../../shared/state/node-view.js';
 import { Timeline } from '../../shared/state/timeline.js';
 import { availableActions, validateAction } from './actions.js';
@@ -39,7 +39,7 @@ export class LiveSession implements UiSession {
   private readonly timeline = new Timeline();
   private readonly subscribers = new Set<(message: ServerMessage) => void>();
   private readonly topology: ResolvedTopology;
-  private pending: UiEvent[] = [];
+  private pending: ClusterEvent[] = [];
   private skipped = 0;
   private paused = false;
   private speed: number;
@@ -109,7 +109,7 @@ export class LiveSession implements UiSession {
     return queryEvents(this.reader, query);
   }
 
-  stateAt(at?: number): LabState {
+  stateAt(at?: number): ClusterState {
     if (at === undefined) return this.timeline.latest();
     if (at >= this.timeline.length) throw new ApiError(404, 'no-event', `No event ${at} yet: the run has ${this.timeline.length} events`, 'at');
     this.run.flush();
@@ -213,7 +213,7 @@ export class LiveSession implements UiSession {
     this.reader.close();
   }
 
-  private onEvent(event: UiEvent): void {
+  private onEvent(event: ClusterEvent): void {
     this.timeline.append(event);
     this.pending.push(event);
     const until = this.until;

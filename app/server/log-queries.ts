@@ -5,10 +5,11 @@
 import type { EventFilter, EventLogReader } from '../../processes/controller/log/reader.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { tryDecodeFrame, summarizeFrame } from '../../shared/net/frame.js';
-import type { UiEvent } from '../../shared/state/lab-state.js';
+import type { ClusterEvent } from '../../shared/state/cluster-state.js';
 import type { EventRange } from '../../shared/state/timeline.js';
 import { ApiError } from './errors.js';
-import { decodePayload, jsonSafe, toFoldEvent, toUiEvent } from './event-json.js';
+import { toClusterEvent } from '../../shared/state/recorded.js';
+import { decodePayload, jsonSafe, toUiEvent } from './event-json.js';
 import type { EventsQuery, EventsResponse, FrameResponse } from '../common/protocol.js';
 
 /** Reader kinds for the API's patterns: `x.*` as is, a plain `x` as itself and everything under it. */
@@ -54,8 +55,8 @@ export function queryEvents(reader: EventLogReader, query: EventsQuery): EventsR
 
 /** Events [from, to) of a log as the timeline folds them. */
 export function logRange(reader: EventLogReader): EventRange {
-  return function* range(from: number, to: number): Generator<UiEvent> {
-    for (const e of reader.events({ fromSeq: from, toSeq: to })) yield toFoldEvent(e);
+  return function* range(from: number, to: number): Generator<ClusterEvent> {
+    for (const e of reader.events({ fromSeq: from, toSeq: to })) yield toClusterEvent(e);
   };
 }
 

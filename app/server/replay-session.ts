@@ -6,11 +6,11 @@
  */
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
-import type { LabState } from '../../shared/state/lab-state.js';
+import type { ClusterState } from '../../shared/state/cluster-state.js';
 import { nodeStateView } from '../../shared/state/node-view.js';
 import { Timeline } from '../../shared/state/timeline.js';
 import { ApiError } from './errors.js';
-import { toFoldEvent } from './event-json.js';
+import { toClusterEvent } from '../../shared/state/recorded.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
 import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
@@ -64,7 +64,7 @@ export class ReplaySession implements UiSession {
     return queryEvents(this.reader, query);
   }
 
-  stateAt(at: number = this.total - 1): LabState {
+  stateAt(at: number = this.total - 1): ClusterState {
     if (at >= this.total) throw new ApiError(404, 'no-event', `No event ${at}: the log has ${this.total} events`, 'at');
     this.buildTo(at);
     return this.timeline.stateAt(at, logRange(this.reader));
@@ -105,7 +105,7 @@ export class ReplaySession implements UiSession {
   private buildTo(seq: number): void {
     const from = this.timeline.length;
     if (seq < from) return;
-    for (const e of this.reader.events({ fromSeq: from, toSeq: seq + 1 })) this.timeline.append(toFoldEvent(e));
+    for (const e of this.reader.events({ fromSeq: from, toSeq: seq + 1 })) this.timeline.append(toClusterEvent(e));
   }
 
   private buildSlice(): void {

@@ -3,7 +3,7 @@
  * implementations (`LiveSession`, `ReplaySession`). Every method either answers or throws an
  * ApiError; none changes anything when it throws.
  */
-import type { LabState } from '../../shared/state/lab-state.js';
+import type { ClusterState } from '../../shared/state/cluster-state.js';
 import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from '../common/protocol.js';
 
 /** A run as the UI sees it. */
@@ -15,7 +15,7 @@ export interface UiSession {
   /** `GET /api/events`. */
   events(query: EventsQuery): EventsResponse;
   /** `GET /api/state`: the lab after event `at` (default: the latest). */
-  stateAt(at?: number): LabState;
+  stateAt(at?: number): ClusterState;
   /** `GET /api/inspect/:node`. */
   inspect(node: string, at?: number): Promise<InspectResponse>;
   /** `GET /api/frame/:seq`. */

@@ -4,6 +4,13 @@
  */
 export { prepareRun, runLab, startRun, DEFAULT_END_NS } from './session.js';
 export type { PreparedRun, RunHandle, RunMode, RunOptions, RunSummary, SourceFile } from './session.js';
+export { foldLog } from './cluster-state.js';
+export { applyEvent, foldEvents } from '../../shared/state/fold.js';
+export { emptyClusterState } from '../../shared/state/cluster-state.js';
+export type { ClusterEvent, ClusterState } from '../../shared/state/cluster-state.js';
+export { toClusterEvent } from '../../shared/state/recorded.js';
+export { runOutcome } from '../../shared/state/summary.js';
+export type { CoreUse, DpuOutcome, FlowOutcome, RunOutcome, VmotionOutcome } from '../../shared/state/summary.js';
 export { verifyReplay } from './replay.js';
 export type { Divergence, EventView, ReplayVerdict } from './replay.js';
 export { EventLogReader } from './log/reader.js';

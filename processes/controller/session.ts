@@ -8,8 +8,11 @@ import { decode } from '../../shared/codec.js';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/topology/load.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { DEFAULT_SCENARIO_YAML, loadScenario, validateScenarioAgainstTopology, type Scenario } from '../../shared/scenario/load.js';
+import { emptyClusterState, type ClusterState } from '../../shared/state/cluster-state.js';
+import { applyEvent } from '../../shared/state/fold.js';
+import { toClusterEvent } from '../../shared/state/recorded.js';
+import { runOutcome, type CoreUse, type DpuOutcome, type FlowOutcome, type VmotionOutcome } from '../../shared/state/summary.js';
 import { planInput } from './actions.js';
-import { combineReports, type FlowReport, type FlowSummary } from '../host/guest/checker.js';
 import type { Cluster, NodeExit } from './cluster.js';
 import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
 import { InProcessCluster } from './in-process.js';
@@ -68,33 +71,14 @@ export interface RunSummary {
   readonly nodes: Array<{ id: string; kind: string; pid: number }>;
   /** Nodes that died without being asked to, with how. */
   readonly crashed: NodeExit[];
-  /** Every guest flow, both ends combined, as its final reports gave it. */
-  readonly flows: FlowSummary[];
+  /** Every guest flow, both ends joined, as its final sender report and its receiver's latest gave it. */
+  readonly flows: FlowOutcome[];
   /** Cores each host and DPU spent on networking, by vNIC mode. */
   readonly cores: CoreUse[];
   /** Every vMotion that ended, in the order they ended, as `vmotion.done` gave it. */
-  readonly vmotions: VmotionSummary[];
-}
-
-/** How one vMotion ended (the payload of its `vmotion.done`). */
-export interface VmotionSummary {
-  readonly vm: string;
-  readonly from: string;
-  readonly to: string;
-  readonly result: string;
-  readonly reason: string | null;
-  readonly rounds: number;
-  readonly switchoverNs: number | null;
-  readonly downtimeNs: number | null;
-}
-
-/** What one node's networking cost, from its `cost.report`. */
-export interface CoreUse {
-  readonly node: string;
-  readonly nodeKind: 'host' | 'dpu';
-  readonly coreType: 'x86' | 'arm';
-  readonly coresUsed: number;
-  readonly byMode: Readonly<Record<string, number>>;
+  readonly vmotions: VmotionOutcome[];
+  /** Every DPU at the end: the role its host gives it, the role it runs, its health. */
+  readonly dpus: DpuOutcome[];
 }
 
 /** A prepared run: validated inputs, ready to start. Errors in files surface here, before any process. */
@@ -135,6 +119,8 @@ export interface RunHandle {
   interrupt(): void;
   /** Kills every node process now, synchronously (for process-exit handlers). */
   killNow(): void;
+  /** The cluster as the events so far tell it (the one fold every view reads); it changes as the run goes. */
+  state(): ClusterState;
 }
 
 /** Builds the cluster for a mode. */
@@ -175,7 +161,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   });
   writer.recordWires(prepared.topology.wires);
   const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
-  const nodeWriter = new NodeLifecycleSink(writer);
+  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState());
   const controller = new Controller({
     topology: prepared.topology,
     cluster,
@@ -195,6 +181,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       status = result.status === 'completed' ? 'completed' : 'interrupted';
       reason = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
       const fingerprint = writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
+      const outcome = runOutcome(nodeWriter.state, prepared.topology);
       return {
         db,
         seed: prepared.seed,
@@ -209,9 +196,10 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         scenario: prepared.scenario.name,
         nodes: result.nodes.map((n) => ({ id: n.id, kind: n.kind, pid: n.pid })),
         crashed: result.crashed,
-        flows: nodeWriter.flows(),
-        cores: [...nodeWriter.cores].sort((a, b) => (a.node < b.node ? -1 : 1)),
-        vmotions: nodeWriter.vmotions,
+        flows: outcome.flows,
+        cores: outcome.cores,
+        vmotions: outcome.vmotions,
+        dpus: outcome.dpus,
       };
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
@@ -234,6 +222,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     killNow: () => {
       if (cluster instanceof MultiProcessCluster) cluster.killAllNow();
     },
+    state: () => nodeWriter.state,
   };
 }
 
@@ -243,41 +232,22 @@ export async function runLab(options: RunOptions): Promise<RunSummary> {
 }
 
 /**
- * The writer as the controller's sink, also keeping the `nodes` table current: node.start and
- * node.exit events carry what the table needs (pid in the volatile part).
+ * The writer as the controller's sink, also keeping the `nodes` table current (node.start and
+ * node.exit events carry what the table needs, pid in the volatile part) and folding every event
+ * into the cluster state the summary is read from.
  */
 class NodeLifecycleSink implements EventSink {
   private readonly machine = hostname();
   private lastFlush = Date.now();
-  readonly cores: CoreUse[] = [];
-  readonly vmotions: VmotionSummary[] = [];
-  private readonly finalReports = new Map<string, { sender?: FlowReport; receiver?: FlowReport }>();
 
-  constructor(private readonly writer: EventLogWriter) {}
-
-  /** Each flow's final sender report combined with its receiver's, sorted by flow id. */
-  flows(): FlowSummary[] {
-    return [...this.finalReports]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .flatMap(([, sides]) => (sides.sender ? [combineReports(sides.sender, sides.receiver ?? null)] : []));
-  }
+  constructor(
+    private readonly writer: EventLogWriter,
+    readonly state: ClusterState,
+  ) {}
 
   append(events: readonly RecordedEvent[]): void {
     for (const e of events) {
-      if (e.kind === 'cost.report') {
-        const p = decode(e.payload) as { nodeKind: 'host' | 'dpu'; coreType: 'x86' | 'arm'; coresUsed: number; byMode: Record<string, { cores: number }> };
-        this.cores.push({ node: e.node, nodeKind: p.nodeKind, coreType: p.coreType, coresUsed: p.coresUsed, byMode: Object.fromEntries(Object.entries(p.byMode).map(([m, t]) => [m, t.cores])) });
-      } else if (e.kind === 'vmotion.done') {
-        const p = decode(e.payload) as VmotionSummary;
-        this.vmotions.push({ vm: p.vm, from: p.from, to: p.to, result: p.result, reason: p.reason, rounds: p.rounds, switchoverNs: p.switchoverNs, downtimeNs: p.downtimeNs });
-      } else if (e.kind === 'flow.report') {
-        const p = decode(e.payload) as FlowReport & { final?: boolean };
-        if (p.final) {
-          const sides = this.finalReports.get(p.flow) ?? {};
-          sides[p.side] = p;
-          this.finalReports.set(p.flow, sides);
-        }
-      }
+      applyEvent(this.state, toClusterEvent(e));
       if (e.kind === 'node.start') {
         const p = decode(e.payload) as { node: string; kind: string; incarnation: number };
         const v = e.volatile ? (decode(e.volatile) as { pid: number }) : { pid: null };

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { emptyClusterState } from '../state/cluster-state.js';
 import { gradeEvents, LabGrader, type LabEvent, type LabGrade } from './grader.js';
 import { loadLab } from './load.js';
 
@@ -65,10 +66,10 @@ describe('event checks', () => {
 
   test('an event check is pending while the run goes on, failed once it has ended', () => {
     const grader = new LabGrader(lab(VMOTION_DONE));
-    expect(only(grader.grade(false)).status).toBe('pending');
-    expect(only(grader.grade(true)).status).toBe('failed');
+    expect(only(grader.grade(false, emptyClusterState())).status).toBe('pending');
+    expect(only(grader.grade(true, emptyClusterState())).status).toBe('failed');
     grader.feed(ev(1, 'esx-02', 'vmotion.done', { vm: 'web-01', result: 'success' }));
-    expect(only(grader.grade(false)).status).toBe('passed');
+    expect(only(grader.grade(false, emptyClusterState())).status).toBe('passed');
   });
 
   test('conditions: equals, not, in (also as a list), bounds with durations, exists, contains and nested paths', () => {

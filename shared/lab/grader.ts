@@ -1,10 +1,15 @@
 /**
- * Grading a run: every check of every task folds the events it cares about, in log order, and
+ * Grading a run: every check of every task matches the events it cares about, in log order, and
  * says at any point whether it passed, failed or is still waiting, and why, in words a student
- * can act on. The same fold grades a finished log headless and a live run event by event.
+ * can act on. What a check needs to know about the cluster (a flow's counts at both ends) it reads
+ * from the cluster state (`shared/state/fold.ts`), the state every other view reads, never from a
+ * fold of its own. The same grader grades a finished log headless and a live run event by event.
  */
 
 import { formatDuration } from '../units.js';
+import type { ClusterState } from '../state/cluster-state.js';
+import { foldEvents } from '../state/fold.js';
+import { flowOutcome } from '../state/summary.js';
 import { describeMatcher, describeMiss, failedConditions, kindMatches, valueAt, whereAndWhen, type LabEvent } from './conditions.js';
 import type { Check, EventMatcher, FieldMeasure, FlowLossMeasure, Lab, MeasureUnit, ThresholdCheck } from './types.js';
 
@@ -139,10 +144,10 @@ class MatchTracker {
   }
 }
 
-/** A check folded over events. */
+/** A check: fed the events it matches, graded against the cluster state at the same point. */
 interface CheckEvaluator {
   feed(event: LabEvent): void;
-  grade(final: boolean): CheckGrade;
+  grade(final: boolean, state: ClusterState): CheckGrade;
 }
 
 class EventEvaluator implements CheckEvaluator {
@@ -297,40 +302,23 @@ class FieldThresholdEvaluator implements CheckEvaluator {
   }
 }
 
-/** The fields of a flow report the loss is computed from. */
-interface FlowReportFields {
-  readonly kind?: string;
-  readonly sent?: number | null;
-  readonly delivered?: number | null;
-  readonly lost?: number | null;
-}
-
+/** A flow's loss, from the flow as the cluster state holds it (both ends' latest reports joined). */
 class FlowLossEvaluator implements CheckEvaluator {
-  private sender: FlowReportFields | null = null;
-  private receiver: FlowReportFields | null = null;
-
   constructor(
     private readonly check: ThresholdCheck,
     private readonly measure: FlowLossMeasure,
   ) {}
 
-  feed(event: LabEvent): void {
-    if (event.kind !== 'flow.report' || valueAt(event.payload, 'flow') !== this.measure.flow) return;
-    const report = event.payload as FlowReportFields & { side?: string };
-    if (report.side === 'sender') this.sender = report;
-    else if (report.side === 'receiver') this.receiver = report;
-  }
+  feed(): void {}
 
-  grade(final: boolean): CheckGrade {
-    const s = this.sender;
-    if (s === null || typeof s.sent !== 'number') {
+  grade(final: boolean, state: ClusterState): CheckGrade {
+    const flow = state.flows[this.measure.flow];
+    const outcome = flow === undefined || flow.sender?.sent === null ? null : flowOutcome(flow);
+    if (outcome === null) {
       const status = final ? 'failed' : 'pending';
       return { type: 'threshold', status, reason: sentence(withFix(`cannot measure ${this.measure.label}: no flow.report from the sender of flow ${this.measure.flow}`, this.check.fix)), observed: null };
     }
-    // A ping's sender sees the replies; for tcp and udp the receiver counts what arrived.
-    const delivered = s.kind === 'ping' ? (s.delivered ?? 0) : (this.receiver?.delivered ?? 0);
-    const lost = s.kind === 'ping' && typeof s.lost === 'number' ? s.lost : s.sent - delivered;
-    return judge(this.check, this.measure.label, 'messages', lost, ` (sent ${s.sent}, delivered ${delivered})`);
+    return judge(this.check, this.measure.label, 'messages', outcome.lost, ` (sent ${outcome.sent}, delivered ${outcome.delivered})`);
   }
 }
 
@@ -356,18 +344,24 @@ function checkKinds(check: Check): string[] {
     case 'order':
       return [check.first.kind, check.then.kind];
     case 'threshold':
-      return [check.measure.type === 'field' ? check.measure.matcher.kind : 'flow.report'];
+      // A flow's loss comes from the cluster state, not from events the check matches.
+      return check.measure.type === 'field' ? [check.measure.matcher.kind] : [];
   }
 }
 
 /**
  * Grades one run of a lab: feed it the run's events in log order (only those it {@link wants},
- * payloads decoded), ask for the {@link grade} at any point.
+ * payloads decoded), ask for the {@link grade} at any point with the cluster state folded from
+ * the same events (`applyEvent`, up to the same point).
  *
  * @example
  * const grader = new LabGrader(lab);
- * for (const e of reader.events({ kinds: grader.kinds })) grader.feed({ ...e, payload: decode(e.payload) });
- * const grade = grader.grade(true);
+ * const state = emptyClusterState();
+ * for (const e of reader.events()) {
+ *   applyEvent(state, toClusterEvent(e));
+ *   if (grader.wants(e.kind)) grader.feed({ ...e, payload: decode(e.payload) });
+ * }
+ * const grade = grader.grade(true, state);
  */
 export class LabGrader {
   /** Every kind pattern the checks read, for the log reader's filter. */
@@ -398,10 +392,11 @@ export class LabGrader {
 
   /**
    * Every task's verdict so far. `final`: the run has ended, so what is still pending failed.
+   * `state`: the cluster state after the same events as were fed.
    */
-  grade(final: boolean): LabGrade {
+  grade(final: boolean, state: ClusterState): LabGrade {
     const tasks = this.tasks.map((task): TaskGrade => {
-      const checks = task.checks.map((c) => c.grade(final));
+      const checks = task.checks.map((c) => c.grade(final, state));
       const failed = checks.find((c) => c.status === 'failed');
       const pending = checks.find((c) => c.status === 'pending');
       const status: GradeStatus = failed ? 'failed' : pending ? 'pending' : 'passed';
@@ -418,9 +413,10 @@ export class LabGrader {
   }
 }
 
-/** Grades a complete sequence of events (a finished run). */
-export function gradeEvents(lab: Pick<Lab, 'name' | 'title' | 'tasks'>, events: Iterable<LabEvent>, final = true): LabGrade {
+/** Grades a complete sequence of events (a finished run), folding them into the cluster state as well. */
+export function gradeEvents(lab: Pick<Lab, 'name' | 'title' | 'tasks'>, events: Iterable<LabEvent & { readonly cause?: number | null }>, final = true): LabGrade {
   const grader = new LabGrader(lab);
-  for (const event of events) grader.feed(event);
-  return grader.grade(final);
+  const seen = [...events];
+  for (const event of seen) grader.feed(event);
+  return grader.grade(final, foldEvents(seen.map((e) => ({ ...e, cause: e.cause ?? null }))));
 }

@@ -1,7 +1,7 @@
 /**
- * For tests: synthetic event streams that exercise every kind the lab state folds, from a seed.
+ * For tests: synthetic event streams that exercise every kind the cluster-state fold reads, from a seed.
  */
-import type { UiEvent } from './lab-state.js';
+import type { ClusterEvent } from './cluster-state.js';
 
 /** A small seeded generator (mulberry32): the same seed gives the same stream. */
 export function seededRandom(seed: number): () => number {
@@ -20,14 +20,14 @@ const WIRES = ['up-01a-a', 'up-01a-b', 'up-02a-a', 'up-02a-b', 'isl-ab'];
 const FLOWS = ['f1', 'f2', 'f3'];
 
 /** An event builder: `at(seq)` gives event number `seq` of a reproducible, plausible stream. */
-export function syntheticEvents(seed: number): (seq: number, vtime: number) => UiEvent {
+export function syntheticEvents(seed: number): (seq: number, vtime: number) => ClusterEvent {
   const random = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const counters = new Map<string, number>();
   return (seq, vtime) => {
     const r = random();
     const node = pick(NODES);
-    const event = (kind: string, payload: Record<string, unknown>, on = node): UiEvent => ({ seq, vtime, node: on, kind, cause: seq > 0 ? seq - 1 : null, payload });
+    const event = (kind: string, payload: Record<string, unknown>, on = node): ClusterEvent => ({ seq, vtime, node: on, kind, cause: seq > 0 ? seq - 1 : null, payload });
     if (r < 0.6) return event('frame.tx', { wire: pick(WIRES), dir: 'a>b', len: 60 + Math.floor(random() * 1400) });
     if (r < 0.63) return event(random() < 0.5 ? 'node.exit' : 'node.start', { node: pick(NODES), incarnation: Math.floor(random() * 3), code: null, signal: 'SIGKILL', planned: true, reason: null }, 'controller');
     if (r < 0.66) return event('dpu.state', { dpu: pick(NODES.slice(0, 4)), state: pick(['MANAGED', 'UNAVAILABLE']), role: pick(['active', 'standby']), reason: 'test' }, pick(['esx-01', 'esx-02']));
@@ -55,6 +55,31 @@ export function syntheticEvents(seed: number): (seq: number, vtime: number) => U
     }
     if (r < 0.97) return event('cost.report', { nodeKind: 'dpu', coreType: 'arm', coresAvailable: 8, coresUsed: random(), totalCpuNs: seq, byMode: { uptv2: { cores: random() } }, byStep: { switch: { cpuNs: seq, frames: 1 } } });
     if (r < 0.98) return event('input.note', { action: 'note', text: `note ${seq}` }, 'controller');
+    if (r < 0.995) {
+      // Roles, failovers and the devices serving vNICs, in no particular story.
+      const dpu = pick(NODES.slice(0, 4));
+      const other = pick(NODES.slice(0, 4));
+      const host = pick(['esx-01', 'esx-02']);
+      const vnic = pick(['web-01.eth0', 'app-01.eth0', 'db-01.eth0']);
+      switch (Math.floor(random() * 8)) {
+        case 0:
+          return event('dpu.role', { dpu, role: pick(['active', 'standby']), reason: pick(['crash', 'rejoined']) }, host);
+        case 1:
+          return event('dpu.failed', { dpu, reason: 'crash', detectNs: 300_000_000, to: other }, host);
+        case 2:
+          return event('dpu.failover.done', { kind: 'failover', from: dpu, to: other, reason: 'crash', detectNs: 1, totalNs: 2, vnics: [{ vnic, mode: 'uptv2' }] }, host);
+        case 3:
+          return event('ha.role', { dpu, from: 'standby', to: pick(['active', 'standby', 'pending']), reason: 'host' }, dpu);
+        case 4:
+          return event('vnic.handoff', { vnic, vm: 'web-01', direction: pick(['vf-to-emulated', 'emulated-to-vf']), host, dpu, vf: Math.floor(random() * 4), cause: 'mode' }, host);
+        case 5:
+          return event('vnic.failover', { vnic, vm: 'web-01', from: dpu, to: other, lostTx: 0, mode: 'emulated' }, host);
+        case 6:
+          return event('dpu.failover.impossible', { dpu, reason: 'standby-not-managed', cause: 'crash', vnicsDisconnected: true, vnics: [vnic] }, host);
+        default:
+          return event('dpu.vnics.reconnected', { dpu, reason: pick(['dpu-restored', 'uplinks-up']), vnics: [vnic] }, host);
+      }
+    }
     return event('ipfix.export', { sequence: seq, records: 1 });
   };
 }

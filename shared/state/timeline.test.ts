@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, emptyLabState, type UiEvent } from './lab-state.js';
+import { emptyClusterState, type ClusterEvent } from './cluster-state.js';
+import { applyEvent } from './fold.js';
 import { seededRandom, syntheticEvents } from './testing.js';
 import { Timeline, TimelineError, type EventRange } from './timeline.js';
 
-function* slice(events: readonly UiEvent[], from: number, to: number): Generator<UiEvent> {
+function* slice(events: readonly ClusterEvent[], from: number, to: number): Generator<ClusterEvent> {
   for (let i = from; i < to; i++) yield events[i]!;
 }
 
-function makeEvents(count: number, seed: number): UiEvent[] {
+function makeEvents(count: number, seed: number): ClusterEvent[] {
   const next = syntheticEvents(seed);
   const random = seededRandom(seed + 1);
-  const events: UiEvent[] = new Array<UiEvent>(count);
+  const events: ClusterEvent[] = new Array<ClusterEvent>(count);
   let vtime = 0;
   for (let seq = 0; seq < count; seq++) {
     vtime += Math.floor(random() * 4000);
@@ -34,7 +35,7 @@ describe('Timeline', () => {
     // reference folded from zero without any snapshot.
     const order = [...targets].sort(() => random() - 0.5);
     const expected = new Map<number, string>();
-    const reference = emptyLabState();
+    const reference = emptyClusterState();
     let folded = -1;
     for (const k of [...targets].sort((a, b) => a - b)) {
       while (folded < k) applyEvent(reference, events[++folded]!);

@@ -1,15 +1,16 @@
 /**
- * Seeking in a run: the lab state after any event, without folding from the start each time.
+ * Seeking in a run: the cluster state after any event, without folding from the start each time.
  * Events are appended in seq order; every `interval` events a copy of the state is kept, so the
  * state after event k is the nearest copy at or before k plus at most `interval - 1` events.
  */
-import { applyEvent, cloneLabState, emptyLabState, type LabState, type UiEvent } from './lab-state.js';
+import { cloneClusterState, emptyClusterState, type ClusterEvent, type ClusterState } from './cluster-state.js';
+import { applyEvent } from './fold.js';
 
 /** Events a snapshot is kept for: seeking folds at most this many events. */
 export const DEFAULT_SNAPSHOT_INTERVAL = 2000;
 
 /** The events with seq in [from, to), in seq order: where a timeline reads what it did not keep. */
-export type EventRange = (from: number, to: number) => Iterable<UiEvent>;
+export type EventRange = (from: number, to: number) => Iterable<ClusterEvent>;
 
 /** An event appended out of order, or a seek outside what was appended. */
 export class TimelineError extends Error {
@@ -24,9 +25,9 @@ export class TimelineError extends Error {
 
 /** The state after each prefix of an event log, by snapshots. */
 export class Timeline {
-  private readonly head: LabState = emptyLabState();
+  private readonly head: ClusterState = emptyClusterState();
   /** snapshots[i] is the state after the events [0, (i + 1) * interval). */
-  private readonly snapshots: LabState[] = [];
+  private readonly snapshots: ClusterState[] = [];
 
   constructor(readonly interval: number = DEFAULT_SNAPSHOT_INTERVAL) {
     if (!Number.isSafeInteger(interval) || interval < 1) throw new RangeError(`Snapshot interval must be a positive integer, got ${interval}`);
@@ -38,14 +39,14 @@ export class Timeline {
   }
 
   /** Folds the next event in. Throws TimelineError unless its seq is the next one. */
-  append(event: UiEvent): void {
+  append(event: ClusterEvent): void {
     if (event.seq !== this.head.seq + 1) throw new TimelineError('not-dense', `Event seq ${event.seq} is not the next one: expected ${this.head.seq + 1}`);
     applyEvent(this.head, event);
-    if ((event.seq + 1) % this.interval === 0) this.snapshots.push(cloneLabState(this.head));
+    if ((event.seq + 1) % this.interval === 0) this.snapshots.push(cloneClusterState(this.head));
   }
 
   /** The state after every appended event. Read-only: it changes with the next append. */
-  latest(): LabState {
+  latest(): ClusterState {
     return this.head;
   }
 
@@ -53,14 +54,14 @@ export class Timeline {
    * A copy of the state right after the event with seq `seq` (-1: before any event). `events`
    * supplies the events between the nearest snapshot and `seq`.
    */
-  stateAt(seq: number, events: EventRange): LabState {
+  stateAt(seq: number, events: EventRange): ClusterState {
     if (!Number.isSafeInteger(seq) || seq < -1 || seq > this.head.seq) {
       throw new TimelineError('out-of-range', `Cannot seek to event ${seq}: the timeline holds events 0 to ${this.head.seq}`);
     }
-    if (seq === this.head.seq) return cloneLabState(this.head);
+    if (seq === this.head.seq) return cloneClusterState(this.head);
     const index = Math.floor((seq + 1) / this.interval) - 1;
     const snapshot = index >= 0 ? this.snapshots[index] : undefined;
-    const state = snapshot ? cloneLabState(snapshot) : emptyLabState();
+    const state = snapshot ? cloneClusterState(snapshot) : emptyClusterState();
     const from = snapshot ? (index + 1) * this.interval : 0;
     for (const event of events(from, seq + 1)) {
       if (event.seq !== state.seq + 1) throw new TimelineError('missing-events', `Seeking to ${seq}: got event ${event.seq} where ${state.seq + 1} was expected`);

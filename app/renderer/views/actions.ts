@@ -9,7 +9,7 @@
 import { api, ApiCallError } from '../api.js';
 import { h, replace, type Child } from '../dom.js';
 import { vtime } from '../format.js';
-import { vmHostOf } from '../../../shared/state/lab-state.js';
+import { vmHostOf } from '../../../shared/state/queries.js';
 import type { Store } from '../store.js';
 
 type Control = HTMLInputElement | HTMLSelectElement;

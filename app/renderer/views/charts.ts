@@ -7,7 +7,7 @@
 import uPlot from 'uplot';
 import { h, replace, table } from '../dom.js';
 import { vtime } from '../format.js';
-import type { FlowView, LabState, MigrationView } from '../../../shared/state/lab-state.js';
+import type { FlowView, ClusterState, MigrationView } from '../../../shared/state/cluster-state.js';
 import type { Store } from '../store.js';
 
 const PALETTE = ['#38bdf8', '#f472b6', '#a3e635', '#fbbf24', '#c084fc', '#34d399', '#fb7185', '#60a5fa'];
@@ -28,7 +28,7 @@ export function flowRates(flow: FlowView): Array<[number, number]> {
 }
 
 /** The x values of every flow and each flow's rates aligned to them (null where it has none). */
-export function throughputData(lab: LabState): { flows: string[]; data: uPlot.AlignedData } {
+export function throughputData(lab: ClusterState): { flows: string[]; data: uPlot.AlignedData } {
   const flows = Object.values(lab.flows).sort((a, b) => (a.id < b.id ? -1 : 1));
   const rates = flows.map(flowRates);
   const xs = [...new Set(rates.flatMap((r) => r.map(([x]) => x)))].sort((a, b) => a - b);
@@ -40,7 +40,7 @@ export function throughputData(lab: LabState): { flows: string[]; data: uPlot.Al
 }
 
 /** The migrations that have pre-copy rounds, in the order they started, with a label each. */
-export function migrationsWithRounds(lab: LabState): Array<{ label: string; migration: MigrationView }> {
+export function migrationsWithRounds(lab: ClusterState): Array<{ label: string; migration: MigrationView }> {
   const seen = new Map<string, number>();
   return Object.values(lab.migrations)
     .filter((m) => m.rounds.length > 0)
@@ -56,7 +56,7 @@ export function migrationsWithRounds(lab: LabState): Array<{ label: string; migr
  * Pre-copy rounds aligned for uPlot: x is the round number, then for each migration two series,
  * pages sent and pages dirtied during that round (null for rounds it did not have).
  */
-export function precopyData(lab: LabState): { labels: string[]; data: uPlot.AlignedData } {
+export function precopyData(lab: ClusterState): { labels: string[]; data: uPlot.AlignedData } {
   const migrations = migrationsWithRounds(lab);
   const last = Math.max(-1, ...migrations.flatMap(({ migration }) => migration.rounds.map((r) => r.round)));
   const xs = Array.from({ length: last + 1 }, (_, i) => i);
@@ -263,7 +263,7 @@ export class ChartsView {
   }
 
   /** One row per vMotion: where it goes, how far it got, its rounds and its switchover. */
-  private updateRoundsTable(lab: LabState): void {
+  private updateRoundsTable(lab: ClusterState): void {
     const rows = Object.values(lab.migrations).map((m) => {
       const sent = m.rounds.reduce((n, r) => n + r.pagesSent, 0);
       return [

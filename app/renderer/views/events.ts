@@ -8,7 +8,7 @@ import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { eventSummary, kindTone, parseTime, vtime } from '../format.js';
 import { kindMatches } from '../../../shared/state/kinds.js';
-import type { UiEvent } from '../../../shared/state/lab-state.js';
+import type { ClusterEvent } from '../../../shared/state/cluster-state.js';
 import type { Store } from '../store.js';
 
 /** Rows shown at most. */
@@ -25,7 +25,7 @@ interface Filter {
 /** The event list view. */
 export class EventsView {
   private filter: Filter = { kinds: [], node: null, fromNs: null, toNs: null };
-  private rows: UiEvent[] = [];
+  private rows: ClusterEvent[] = [];
   private readonly body: HTMLTableSectionElement;
   private readonly meta: HTMLElement;
   private readonly wrap: HTMLElement;
@@ -41,7 +41,7 @@ export class EventsView {
   constructor(
     root: HTMLElement,
     private readonly store: Store,
-    private readonly onPick: (event: UiEvent) => void,
+    private readonly onPick: (event: ClusterEvent) => void,
   ) {
     this.kindInput = h('input', { id: 'filter-kind', type: 'text', placeholder: 'kind or prefix: lldp, dfw.*', list: 'known-kinds', 'aria-label': 'Kind filter' });
     this.kindList = h('datalist', { id: 'known-kinds' });
@@ -103,7 +103,7 @@ export class EventsView {
     return f.kinds.length > 0 || f.node !== null || f.fromNs !== null || f.toNs !== null;
   }
 
-  private matches(e: UiEvent): boolean {
+  private matches(e: ClusterEvent): boolean {
     const f = this.filter;
     if (f.kinds.length > 0 && !f.kinds.some((k) => kindMatches(e.kind, k))) return false;
     if (f.node !== null && e.node !== f.node) return false;

@@ -4,13 +4,18 @@
  * (`/api/inspect`); in a recording, the state rebuilt from the log up to the cursor. A VM shows
  * its vNICs from both sides, a wire its ends and load, an event its payload and, for a frame,
  * every layer.
+ *
+ * Roles and serving devices always come from the cluster state (the fold every view reads), live
+ * or not, in the same words: a DPU's role as its host gives it and as the DPU runs it, each vNIC's
+ * serving device. So the DPU, host, VM and vNIC inspectors, the topology and the report agree.
  */
 import type { InspectResponse } from '../../common/protocol.js';
 import { api } from '../api.js';
-import { h, keyValues, pill, replace, section, table, type Child } from '../dom.js';
+import { h, keyValues, pill, replace, section, table, type Attrs, type Child } from '../dom.js';
 import { eventSummary, rate, vtime } from '../format.js';
-import { lastMigration, migrationUnderWay, vmHostOf, type MigrationView, type UiEvent, type VmotionPhase } from '../../../shared/state/lab-state.js';
-import { nodeCondition, wireLoad, wireUp, type NodeStateView } from '../../../shared/state/node-view.js';
+import type { ClusterEvent, MigrationView, VmotionPhase } from '../../../shared/state/cluster-state.js';
+import { lastMigration, migrationUnderWay, vmHostOf } from '../../../shared/state/queries.js';
+import { nodeCondition, servingText, wireLoad, wireUp, type DpuRoleView, type NodeStateView, type VnicStateView } from '../../../shared/state/node-view.js';
 import type { Store } from '../store.js';
 import { frameView } from './frame.js';
 import { vnicView } from './vnic.js';
@@ -75,20 +80,84 @@ function portsTable(ports: Any[]): HTMLElement {
   return table(['port', 'wire', 'link', 'tx frames', 'tx bytes', 'drops'], ports.map((p) => [text(p.port), text(p.wire), p.up ? pill('up', 'ok') : pill('down', 'bad'), text(p.txFrames), text(p.txBytes), text(p.drops)]));
 }
 
-/** A host as it reports itself. */
-function hostLive(store: Store, live: unknown): HTMLElement[] {
+/** A table whose rows carry attributes (the tests and tools read `data-*`). */
+function rowTable(headers: string[], rows: Array<{ attrs: Attrs; cells: Array<Child | Child[]> }>, empty = 'none'): HTMLElement {
+  if (rows.length === 0) return h('p', { class: 'empty' }, empty);
+  return h(
+    'table',
+    { class: 'grid' },
+    h('thead', {}, h('tr', {}, headers.map((t) => h('th', {}, t)))),
+    h('tbody', {}, rows.map((row) => h('tr', row.attrs, row.cells.map((c) => h('td', {}, ...(Array.isArray(c) ? c : [c])))))),
+  );
+}
+
+function rolePill(role: string | null): HTMLElement {
+  return pill(role ?? '-', role === 'active' ? 'ok' : role === 'standby' ? 'info' : 'muted');
+}
+
+/** A DPU's role and health, the same words wherever a DPU shows. */
+function dpuRoleSection(role: DpuRoleView): HTMLElement {
+  const rows: Array<[string, Child | Child[]]> = [
+    ['role', [rolePill(role.role), ` given by ${role.host}${role.roleReason ? ` (${role.roleReason})` : ''}${role.roleSince > 0 ? ` at ${vtime(role.roleSince)}` : ''}`]],
+    ['its own account', role.ownRole ?? (role.condition === 'failed' ? 'nothing: its process is not running' : '-')],
+    ['host sees', role.state ? `${role.state}${role.reason ? ` (${role.reason})` : ''}` : '-'],
+    ['heartbeat misses', String(role.misses)],
+  ];
+  if (role.failure) rows.push(['last failure', `${role.failure.reason} at ${vtime(role.failure.at)}, ${role.failure.to ?? 'no DPU'} took over`]);
+  return section('High availability', h('div', { class: 'dpu-role', 'data-dpu': role.dpu, 'data-role': role.role ?? '', 'data-own-role': role.ownRole ?? '', 'data-condition': role.condition }, keyValues(rows)));
+}
+
+/** A host's DPUs with their roles; `live` adds what the host's heartbeat agent measures now. */
+function hostDpusSection(dpus: readonly DpuRoleView[], live: unknown = null): HTMLElement {
+  const measured = new Map(list(get(live, 'core', 'dpus')).map((d) => [text(d.dpu), d]));
+  return section(
+    'DPUs',
+    rowTable(
+      ['DPU', 'role', 'its own', 'state', 'misses', ...(live ? ['RTT'] : [])],
+      dpus.map((d) => {
+        const m = measured.get(d.dpu);
+        return {
+          attrs: { 'data-dpu': d.dpu, 'data-role': d.role ?? '', 'data-own-role': d.ownRole ?? '', 'data-condition': d.condition },
+          cells: [d.dpu, rolePill(d.role), d.ownRole ?? '-', d.state ? pill(d.state, d.state === 'MANAGED' ? 'ok' : 'bad') : '-', String(d.misses), ...(live ? [m && m.lastRttNs !== null && m.lastRttNs !== undefined ? vtime(Number(m.lastRttNs)) : '-'] : [])],
+        };
+      }),
+    ),
+  );
+}
+
+/** A host's vNICs with their mode and serving device; `live` adds the traffic counters. */
+function hostVnicsSection(store: Store, vnics: readonly VnicStateView[], live: unknown = null): HTMLElement {
+  const measured = new Map(list(get(live, 'core', 'datapath', 'vnics')).map((v) => [text(v.vnic), v]));
+  const vnicButton = (id: string): HTMLElement => h('button', { class: 'link', onclick: () => store.select({ type: 'vnic', id }) }, id);
+  return section(
+    'vNICs',
+    rowTable(
+      ['vNIC', 'asked', 'runs', 'served by', ...(live ? ['tx', 'rx'] : [])],
+      vnics.map((v) => {
+        const m = measured.get(v.vnic);
+        return {
+          attrs: { 'data-vnic': v.vnic, 'data-dpu': v.serving.dpu ?? '', 'data-device': v.serving.device, 'data-vf': v.serving.vf ?? '' },
+          cells: [
+            vnicButton(v.vnic),
+            v.requested || '-',
+            v.active ? [pill(v.active, `mode-${v.active}`), v.reason ? h('span', { class: 'muted' }, ` ${v.reason}`) : null] : '-',
+            [servingText(v), v.disconnected ? h('span', { class: 'muted' }, ` disconnected: ${v.disconnected}`) : null],
+            ...(live ? [text(get(m, 'counters', 'txFrames')), text(get(m, 'counters', 'rxFrames'))] : []),
+          ],
+        };
+      }),
+      'no vNICs',
+    ),
+  );
+}
+
+/** A host as it reports itself, its DPUs and vNICs as the cluster state tells them. */
+function hostLive(store: Store, live: unknown, log: NodeStateView | null): HTMLElement[] {
   const core = get(live, 'core');
   const datapath = get(core, 'datapath');
-  const vnicButton = (id: string): HTMLElement => h('button', { class: 'link', onclick: () => store.select({ type: 'vnic', id }) }, id);
   return [
-    section('DPUs (heartbeat view)', table(['DPU', 'role', 'state', 'misses', 'RTT'], list(get(core, 'dpus')).map((d) => [text(d.dpu), text(d.role), pill(text(d.state), d.state === 'MANAGED' ? 'ok' : 'bad'), text(d.misses), d.lastRttNs === null ? '-' : vtime(Number(d.lastRttNs))]))),
-    section(
-      'vNICs',
-      table(
-        ['vNIC', 'asked', 'runs', 'served by', 'tx', 'rx'],
-        list(get(datapath, 'vnics')).map((v) => [vnicButton(text(v.vnic)), text(v.requested), [pill(text(v.active), `mode-${text(v.active)}`), v.reason ? h('span', { class: 'muted' }, ` ${text(v.reason)}`) : null], `${text(v.serving)}${v.vf !== null && v.vf !== undefined ? ` ${text(v.vf)}` : ''}`, text(get(v, 'counters', 'txFrames')), text(get(v, 'counters', 'rxFrames'))]),
-      ),
-    ),
+    log?.host ? hostDpusSection(log.host.dpus, live) : null,
+    log?.host ? hostVnicsSection(store, log.host.vnics, live) : null,
     section(
       'Guest TCP connections',
       table(
@@ -102,8 +171,8 @@ function hostLive(store: Store, live: unknown): HTMLElement[] {
   ].filter((x): x is HTMLElement => x !== null);
 }
 
-/** A DPU as it reports itself. */
-function dpuLive(live: unknown): HTMLElement[] {
+/** A DPU as it reports itself, its role as the cluster state tells it. */
+function dpuLive(live: unknown, log: NodeStateView | null): HTMLElement[] {
   const core = get(live, 'core');
   const datapath = get(core, 'datapath');
   const sw = get(datapath, 'switch');
@@ -112,8 +181,8 @@ function dpuLive(live: unknown): HTMLElement[] {
   const macTables = Object.entries((get(sw, 'macTables') as Record<string, Any[]> | undefined) ?? {});
   const pool = get(datapath, 'vnicPorts', 'pool');
   return [
+    log?.dpu ? dpuRoleSection(log.dpu.role) : null,
     keyValues([
-      ['role', text(get(core, 'role'))],
       ['model', `${text(get(core, 'model'))}, ${text(get(core, 'armCores'))} Arm cores`],
       ['tunnel endpoint', `${text(get(sw, 'tep', 'ip'))} (${text(get(sw, 'tep', 'mac'))})`],
       ['active uplink', text(get(sw, 'activeUplink'))],
@@ -182,7 +251,7 @@ function managerLive(live: unknown): HTMLElement[] {
 }
 
 /** Any node as the log tells it (a recording, or a node that is not running). */
-function fromLog(view: NodeStateView): HTMLElement[] {
+function fromLog(store: Store, view: NodeStateView): HTMLElement[] {
   const out: HTMLElement[] = [];
   const life = view.life;
   out.push(
@@ -192,7 +261,7 @@ function fromLog(view: NodeStateView): HTMLElement[] {
   );
   if (view.dpu) {
     const d = view.dpu;
-    out.push(section('Host view', keyValues([['host', d.host], ['state', d.view ? `${d.view.state} (${d.view.role}, ${d.view.reason ?? ''})` : '-'], ['heartbeat misses', String(d.view?.misses ?? 0)]])));
+    out.push(dpuRoleSection(d.role));
     out.push(
       section(
         `Distributed firewall (generation ${d.firewall?.generation ?? 0})`,
@@ -212,8 +281,8 @@ function fromLog(view: NodeStateView): HTMLElement[] {
   }
   if (view.host) {
     const hv = view.host;
-    out.push(section('DPUs (heartbeat view)', table(['DPU', 'role', 'state', 'reason'], hv.dpus.map((d) => [d.dpu, d.view?.role ?? '-', d.view ? pill(d.view.state, d.view.state === 'MANAGED' ? 'ok' : 'bad') : '-', d.view?.reason ?? '-']))));
-    out.push(section('vNICs', table(['vNIC', 'asked', 'runs', 'reason'], hv.vnics.map((v) => [v.vnic, v.view?.requested ?? '-', v.view ? pill(v.view.active, `mode-${v.view.active}`) : '-', v.view?.reason ?? '']))));
+    out.push(hostDpusSection(hv.dpus));
+    out.push(hostVnicsSection(store, hv.vnics));
     out.push(section('Flows', table(['flow', 'kind', 'to', 'sent', 'delivered', 'state'], hv.flows.map((f) => [f.id, f.kind, f.to, text(f.sender?.sent), text(f.receiver?.delivered), f.stoppedAt !== null ? 'stopped' : f.sender?.tcpState ?? 'running']), 'no flows')));
   }
   if (view.macs.length > 0 || view.kind === 'switch') out.push(section('MAC table', table(['VLAN', 'MAC', 'port', 'since'], view.macs.map((m) => [String(m.vlan), h('code', {}, m.mac), m.port, vtime(m.since)]), 'empty')));
@@ -321,13 +390,14 @@ export class InspectorView {
     switch (s.type) {
       case 'node': {
         const info: InspectResponse = await api.inspect(s.id, at);
-        const condition = nodeCondition(this.store.lab, run.topology, s.id);
+        // The server folded the state this answer comes from: the title says what the sections say.
+        const condition = info.log?.dpu?.role.condition ?? nodeCondition(this.store.lab, run.topology, s.id);
         const head = title(info.kind, s.id, pill(condition, CONDITION_TONES[condition] ?? 'muted'), h('span', { class: 'source' }, info.source === 'live' ? 'live state' : `from the log at event ${info.at}`));
         let sections: HTMLElement[];
         if (info.live !== null && info.live !== undefined) {
-          sections = info.kind === 'host' ? hostLive(this.store, info.live) : info.kind === 'dpu' ? dpuLive(info.live) : info.kind === 'manager' ? managerLive(info.live) : switchLive(info.live);
+          sections = info.kind === 'host' ? hostLive(this.store, info.live, info.log) : info.kind === 'dpu' ? dpuLive(info.live, info.log) : info.kind === 'manager' ? managerLive(info.live) : switchLive(info.live);
         } else {
-          sections = info.log ? fromLog(info.log) : [];
+          sections = info.log ? fromLog(this.store, info.log) : [];
         }
         return h('div', { class: 'inspector' }, head, sections, rawJson('everything, as JSON', info.live ?? info.log));
       }
@@ -380,7 +450,7 @@ export class InspectorView {
     }
   }
 
-  private async eventDetail(event: UiEvent): Promise<HTMLElement> {
+  private async eventDetail(event: ClusterEvent): Promise<HTMLElement> {
     const cause = event.cause;
     const goCause = async (): Promise<void> => {
       if (cause === null) return;

@@ -7,7 +7,7 @@
 import { api } from '../api.js';
 import { h, replace, svg } from '../dom.js';
 import { eventSummary, kindTone, vtime } from '../format.js';
-import type { UiEvent } from '../../../shared/state/lab-state.js';
+import type { ClusterEvent } from '../../../shared/state/cluster-state.js';
 import type { Store } from '../store.js';
 
 const LABEL_WIDTH = 104;
@@ -15,7 +15,7 @@ const LANE_HEIGHT = 30;
 const AXIS_HEIGHT = 34;
 const MIN_COLUMN = 24;
 
-function laneOrder(store: Store, events: readonly UiEvent[]): string[] {
+function laneOrder(store: Store, events: readonly ClusterEvent[]): string[] {
   const rank = new Map<string, number>();
   rank.set('controller', 0);
   const kinds = { manager: 1, host: 2, dpu: 3, switch: 4 } as const;
@@ -25,7 +25,7 @@ function laneOrder(store: Store, events: readonly UiEvent[]): string[] {
 }
 
 /** Draws a window of events as an SVG sequence chart; `onPick` gets a clicked event. */
-export function sequenceSvg(store: Store, events: readonly UiEvent[], width: number, selected: number | null, onPick: (e: UiEvent) => void): SVGSVGElement {
+export function sequenceSvg(store: Store, events: readonly ClusterEvent[], width: number, selected: number | null, onPick: (e: ClusterEvent) => void): SVGSVGElement {
   const lanes = laneOrder(store, events);
   const laneY = new Map(lanes.map((lane, i) => [lane, AXIS_HEIGHT + i * LANE_HEIGHT + LANE_HEIGHT / 2]));
   const column = Math.max(MIN_COLUMN, (width - LABEL_WIDTH - 16) / Math.max(1, events.length));
@@ -98,7 +98,7 @@ export function sequenceSvg(store: Store, events: readonly UiEvent[], width: num
 export class SequenceView {
   private size = 40;
   private frames = true;
-  private events: UiEvent[] = [];
+  private events: ClusterEvent[] = [];
   private start: number | null = null;
   private readonly chart: HTMLElement;
   private readonly caption: HTMLElement;
@@ -108,7 +108,7 @@ export class SequenceView {
   constructor(
     root: HTMLElement,
     private readonly store: Store,
-    private readonly onPick: (event: UiEvent) => void,
+    private readonly onPick: (event: ClusterEvent) => void,
   ) {
     const sizeSelect = h('select', { 'aria-label': 'Events in the window', onchange: (e: Event) => ((this.size = Number((e.target as HTMLSelectElement).value)), void this.load()) }, [20, 40, 80, 160].map((n) => h('option', { value: n, selected: n === this.size }, `${n} events`)));
     const frames = h('input', { type: 'checkbox', checked: true, onchange: (e: Event) => ((this.frames = (e.target as HTMLInputElement).checked), void this.load()) });

@@ -1,9 +1,10 @@
 /// <reference lib="dom" />
 /**
  * The topology: hosts as boxes holding their DPUs and VMs, the switches, the cables with their
- * live load, and each vNIC as a line from its VM to the DPU it goes through, drawn in its mode.
- * Colours follow the lab state: DPU active, standby, unavailable or failed; vNIC mode; links down.
- * Clicking anything selects it for the inspector.
+ * live load, and each vNIC as a line from its VM to the DPU that serves it now (its VF's DPU, or
+ * the DPU its emulated backend's frames cross), drawn in its mode. Colours follow the cluster
+ * state: DPU active, standby, unavailable or failed (by the role its host gives it); vNIC mode;
+ * links down. Clicking anything selects it for the inspector.
  *
  * A visually hidden list mirrors every element with its state and colour, for screen readers and
  * for tests (the graph itself is a canvas).
@@ -13,8 +14,9 @@ import type { Core, ElementDefinition, NodeSingular } from 'cytoscape';
 import type { ResolvedTopology } from '../../../shared/topology/types.js';
 import { h, replace } from '../dom.js';
 import { rate } from '../format.js';
-import { migrationUnderWay, vmHostOf, type LabState } from '../../../shared/state/lab-state.js';
-import { activeDpuOf, nodeCondition, wireLoad, wireUp, type NodeCondition } from '../../../shared/state/node-view.js';
+import type { ClusterState } from '../../../shared/state/cluster-state.js';
+import { migrationUnderWay } from '../../../shared/state/queries.js';
+import { dpuRoleView, nodeCondition, vmsByHost, vnicStateView, wireLoad, wireUp, type NodeCondition } from '../../../shared/state/node-view.js';
 import type { Store } from '../store.js';
 
 /** Fill colour of a node by its condition. */
@@ -50,21 +52,8 @@ type VmSpec = HostNode['spec']['vms'][number];
 export type Placement = ReadonlyMap<string, readonly VmSpec[]>;
 
 /** Where every VM runs in `lab`: a vMotion moves a VM into its destination's box. */
-export function placement(topology: ResolvedTopology, lab: LabState): Placement {
-  const hosts = topology.nodes.filter((n): n is HostNode => n.kind === 'host');
-  const out = new Map<string, VmSpec[]>(hosts.map((host) => [host.id, []]));
-  const visitors: Array<[string, VmSpec]> = [];
-  for (const host of hosts) {
-    for (const vm of host.spec.vms) {
-      const where = vmHostOf(lab, vm.id, host.id);
-      if (where === host.id) out.get(host.id)!.push(vm);
-      else if (out.has(where)) visitors.push([where, vm]);
-      else out.get(host.id)!.push(vm); // a host the topology does not have: keep it home
-    }
-  }
-  visitors.sort(([, a], [, b]) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (const [host, vm] of visitors) out.get(host)!.push(vm);
-  return out;
+export function placement(topology: ResolvedTopology, lab: ClusterState): Placement {
+  return vmsByHost(lab, topology);
 }
 
 function placementKey(places: Placement): string {
@@ -268,7 +257,7 @@ export class TopologyView {
   }
 
   /** Moves VM nodes into the box of the host they run on now (and back, when a replay seeks back). */
-  private place(cy: Core, topology: ResolvedTopology, lab: LabState): boolean {
+  private place(cy: Core, topology: ResolvedTopology, lab: ClusterState): boolean {
     const places = placement(topology, lab);
     const key = placementKey(places);
     if (key === this.placesKey) return false;
@@ -302,7 +291,6 @@ export class TopologyView {
         if (node.kind === 'host') {
           const condition = nodeCondition(lab, topology, node.id);
           mirror.push(h('li', { 'data-id': node.id, 'data-kind': 'host', 'data-state': condition }, `${node.id}: host ${condition}`));
-          const serving = activeDpuOf(lab, topology, node.id);
           for (const vm of this.places.get(node.id) ?? []) {
             const first = vm.vnics[0];
             const mode = first ? (lab.vnics[first.id]?.active ?? 'unknown') : 'unknown';
@@ -323,7 +311,10 @@ export class TopologyView {
             );
             for (const vnic of vm.vnics) {
               const edgeId = id.vnic(vnic.id);
-              const vnicMode = lab.vnics[vnic.id]?.active ?? 'unknown';
+              const view = vnicStateView(lab, topology, vnic.id);
+              const vnicMode = view?.active || 'unknown';
+              // The line goes to the DPU that serves the vNIC now: a failover or a vMotion moves it.
+              const serving = view?.serving.dpu ?? null;
               let edge = cy.getElementById(edgeId);
               const target = serving ? id.node(serving) : null;
               if (edge.nonempty() && (target === null || edge.data('target') !== target)) {
@@ -333,10 +324,17 @@ export class TopologyView {
               if (edge.empty() && target) {
                 edge = cy.add({ group: 'edges', data: { id: edgeId, source: id.vm(vm.id), target, kind: 'vnic', ref: vnic.id, color: MODE_COLORS.unknown }, classes: 'vnic' });
               }
-              const broken = serving !== null && ['failed', 'unavailable', 'stopped'].includes(nodeCondition(lab, topology, serving)) && vnicMode !== 'emulated';
+              const broken = (serving !== null && ['failed', 'unavailable', 'stopped'].includes(nodeCondition(lab, topology, serving))) || (view?.disconnected ?? null) !== null;
               edge.data({ color: MODE_COLORS[vnicMode] ?? MODE_COLORS.unknown! });
               edge.classes(['vnic', vnicMode, broken ? 'broken' : ''].filter(Boolean).join(' '));
-              mirror.push(h('li', { 'data-id': vnic.id, 'data-kind': 'vnic', 'data-state': vnicMode, 'data-dpu': serving ?? '' }, `${vnic.id}: ${vnicMode} via ${serving ?? 'no DPU'}`));
+              const device = view?.serving.device === 'vf' ? `vf ${view.serving.vf ?? '?'}` : 'backend';
+              mirror.push(
+                h(
+                  'li',
+                  { 'data-id': vnic.id, 'data-kind': 'vnic', 'data-state': vnicMode, 'data-dpu': serving ?? '', 'data-device': device, 'data-broken': String(broken) },
+                  `${vnic.id}: ${vnicMode} via ${serving ?? 'no DPU'} (${device})${broken ? ', broken' : ''}`,
+                ),
+              );
             }
           }
         } else {
@@ -344,7 +342,10 @@ export class TopologyView {
           const color = CONDITION_COLORS[condition];
           const role = node.kind === 'dpu' ? `\n${condition}` : condition === 'up' ? '' : `\n${condition}`;
           cy.getElementById(id.node(node.id)).data({ color, label: `${node.id}${role}` });
-          mirror.push(h('li', { 'data-id': node.id, 'data-kind': node.kind, 'data-state': condition, 'data-color': color }, `${node.id}: ${node.kind} ${condition}`));
+          const dpu = node.kind === 'dpu' ? dpuRoleView(lab, topology, node.id) : null;
+          const roles = dpu ? { 'data-role': dpu.role ?? '', 'data-own-role': dpu.ownRole ?? '' } : {};
+          const says = dpu ? `, role ${dpu.role ?? '?'} (its own: ${dpu.ownRole ?? 'nothing'})` : '';
+          mirror.push(h('li', { 'data-id': node.id, 'data-kind': node.kind, 'data-state': condition, 'data-color': color, ...roles }, `${node.id}: ${node.kind} ${condition}${says}`));
         }
       }
       for (const wire of topology.wires) {

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, emptyLabState, foldEvents, lastMigration, LOAD_BUCKET_NS, migrationUnderWay, vmHostOf, wireFramesPerSecond, type UiEvent } from './lab-state.js';
+import { emptyClusterState, LOAD_BUCKET_NS, type ClusterEvent } from './cluster-state.js';
+import { applyEvent, foldEvents } from './fold.js';
+import { lastMigration, migrationUnderWay, vmHostOf, wireFramesPerSecond } from './queries.js';
 import { Timeline } from './timeline.js';
 
 let seq = 0;
-function ev(vtime: number, node: string, kind: string, payload: unknown): UiEvent {
+function ev(vtime: number, node: string, kind: string, payload: unknown): ClusterEvent {
   return { seq: seq++, vtime, node, kind, cause: null, payload };
 }
 
-describe('lab state', () => {
-  it('lab state marks a killed DPU down with how it ended, and up again when it restarts', () => {
+describe('cluster state fold', () => {
+  it('fold marks a killed DPU down with how it ended, and up again when it restarts', () => {
     const state = foldEvents([
       ev(0, 'controller', 'node.start', { node: 'dpu-02a', kind: 'dpu', incarnation: 0 }),
       ev(0, 'esx-02', 'dpu.state', { dpu: 'dpu-02a', state: 'MANAGED', role: 'active', reason: 'boot' }),
@@ -22,14 +24,14 @@ describe('lab state', () => {
     expect(state.nodes['dpu-02a']).toMatchObject({ up: true, incarnation: 1, startedAt: 20, exit: { signal: 'SIGKILL' } });
   });
 
-  it('lab state takes a port down where its node saw the link go down, and up again', () => {
+  it('fold takes a port down where its node saw the link go down, and up again', () => {
     const state = foldEvents([ev(1, 'dpu-01a', 'link.state', { port: 'p0', wire: 'up-01a-a', up: false })]);
     expect(state.ports['dpu-01a:p0']).toEqual({ node: 'dpu-01a', port: 'p0', wire: 'up-01a-a', up: false, since: 1 });
     applyEvent(state, ev(2, 'dpu-01a', 'link.state', { port: 'p0', wire: 'up-01a-a', up: true }));
     expect(state.ports['dpu-01a:p0']!.up).toBe(true);
   });
 
-  it('lab state learns, moves and ages MAC entries per switch, and keeps LLDP neighbours until they expire', () => {
+  it('fold learns, moves and ages MAC entries per switch, and keeps LLDP neighbours until they expire', () => {
     const state = foldEvents([
       ev(1, 'tor-a', 'mac.learn', { vlan: 1, mac: '02:00:00:00:00:01', port: 'swp1', movedFrom: null }),
       ev(2, 'tor-a', 'mac.learn', { vlan: 1, mac: '02:00:00:00:00:01', port: 'swp3', movedFrom: 'swp1' }),
@@ -44,7 +46,7 @@ describe('lab state', () => {
     expect(state.lldp['tor-a']).toEqual({});
   });
 
-  it('lab state keeps the rules each firewall installed, their definitions and hits, and live connections', () => {
+  it('fold keeps the rules each firewall installed, their definitions and hits, and live connections', () => {
     const state = foldEvents([
       ev(1, 'controller', 'input.dfw.rule.add', { action: 'dfw.rule.add', rule: { id: 'no-ping', action: 'drop' } }),
       ev(1, 'dpu-01a', 'dfw.rules', { generation: 1, count: 2, change: 'add', rule: 'no-ping' }),
@@ -61,7 +63,7 @@ describe('lab state', () => {
     expect(state.inputs).toBe(1);
   });
 
-  it('lab state keeps each flow side\'s latest report and its counter samples; a flow id started again starts afresh', () => {
+  it('fold keeps each flow side\'s latest report and its counter samples; a flow id started again starts afresh', () => {
     const start = { flow: 'f', kind: 'udp', vm: 'app-01', from: 'app-01', to: '10.0.2.21', port: 5202, ratePps: 100 };
     const state = foldEvents([
       ev(0, 'esx-01', 'flow.start', start),
@@ -79,8 +81,8 @@ describe('lab state', () => {
     expect(state.flows['f']).toMatchObject({ startedAt: 300, stoppedAt: null, sender: null, samples: [] });
   });
 
-  it('lab state measures a wire\'s load over the last 100 ms of virtual time', () => {
-    const state = emptyLabState();
+  it('fold measures a wire\'s load over the last 100 ms of virtual time', () => {
+    const state = emptyClusterState();
     for (let i = 0; i < 50; i++) applyEvent(state, ev(i * 2_000_000, 'dpu-01a', 'frame.tx', { wire: 'w', len: 60 }));
     // 50 frames in the 100 ms before 98 ms: 500 per second.
     expect(wireFramesPerSecond(state.wires['w'], 98_000_000)).toBe(500);
@@ -90,7 +92,7 @@ describe('lab state', () => {
     expect(state.wires['w']).toEqual({ total: 51, buckets: [[300, 1]] });
   });
 
-  it('lab state folds payloads of unexpected shapes without throwing', () => {
+  it('fold folds payloads of unexpected shapes without throwing', () => {
     const state = foldEvents([
       ev(0, 'x', 'node.start', null),
       ev(0, 'x', 'flow.report', [1, 2]),
@@ -102,7 +104,7 @@ describe('lab state', () => {
     expect(state.kinds['something.new']).toBe(1);
   });
   /** The events of one vMotion of web-01, esx-01 to esx-02, in the order a run records them. */
-  function webMotion(result = 'success'): UiEvent[] {
+  function webMotion(result = 'success'): ClusterEvent[] {
     const mid = 'web-01/esx-01/1';
     const events = [
       ev(10, 'esx-01', 'vmotion.start', { mid, vm: 'web-01', from: 'esx-01', to: 'esx-02', memoryMiB: 2048 }),
@@ -127,9 +129,9 @@ describe('lab state', () => {
     ];
   }
 
-  it('lab state moves a VM to its destination at vmotion.resume, following the migration phase by phase', () => {
+  it('fold moves a VM to its destination at vmotion.resume, following the migration phase by phase', () => {
     const events = webMotion();
-    const state = emptyLabState();
+    const state = emptyClusterState();
     const phases: string[] = [];
     const hosts: string[] = [];
     for (const e of events) {
@@ -151,19 +153,19 @@ describe('lab state', () => {
     expect(vmHostOf(state, 'app-01', 'esx-01')).toBe('esx-01');
   });
 
-  it('lab state leaves a VM on its source when its vMotion aborts', () => {
+  it('fold leaves a VM on its source when its vMotion aborts', () => {
     const state = foldEvents(webMotion('aborted'));
     expect(vmHostOf(state, 'web-01', 'esx-01')).toBe('esx-01');
     expect(migrationUnderWay(state, 'web-01')).toBeNull();
     expect(lastMigration(state, 'web-01')).toMatchObject({ result: 'aborted', reason: 'malformed-state: test', phase: 'done' });
   });
 
-  it('lab state from a timeline puts a migrated VM back on its source when seeking before the resume', () => {
+  it('fold from a timeline puts a migrated VM back on its source when seeking before the resume', () => {
     seq = 0;
     const events = webMotion();
     const timeline = new Timeline(3);
     for (const e of events) timeline.append(e);
-    const range = (from: number, to: number): UiEvent[] => events.slice(from, to);
+    const range = (from: number, to: number): ClusterEvent[] => events.slice(from, to);
     const resume = events.find((e) => e.kind === 'vmotion.resume')!.seq;
     expect(vmHostOf(timeline.stateAt(events.length - 1, range), 'web-01', 'esx-01')).toBe('esx-02');
     expect(vmHostOf(timeline.stateAt(resume - 1, range), 'web-01', 'esx-01')).toBe('esx-01');
