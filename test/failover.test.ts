@@ -90,6 +90,17 @@ describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started
     expect(bulk.every((b) => b.vtime >= 2e9)).toBe(true);
   });
 
+  it('every DPU, standby ones too, gets the new tunnel endpoint of esx-02 from the manager, and the restarted one the table as it is now', () => {
+    const table = payloads<{ generation: number; hosts: Array<{ host: string; tep: string }> }>(run.db, ['manager.table']).find((t) => t.p.hosts.some((h) => h.host === 'esx-02'))!;
+    expect(table.vtime).toBeGreaterThan(1.2e9);
+    const applied = payloads<{ generation: number }>(run.db, ['overlay.table']).filter((e) => e.p.generation === table.p.generation);
+    expect(new Set(applied.filter((e) => e.vtime < 2e9).map((e) => e.node))).toEqual(new Set(['dpu-01a', 'dpu-01b', 'dpu-02b']));
+    // dpu-02a boots at 2 s with the topology's table, reports, and gets what changed since.
+    const restarted = applied.filter((e) => e.node === 'dpu-02a');
+    expect(restarted).toHaveLength(1);
+    expect(restarted[0]!.vtime).toBeGreaterThanOrEqual(2e9);
+  });
+
   it('is reproducible: the same seed gives the same fingerprint, kill included, in one process too', () => {
     const again = lastJson<RunJson>(dpulab(['run', '--seed', '11', '--json', '--in-process', '--db', join(tmp.dir, 'again.db')]));
     expect(again.fingerprint).toBe(run.fingerprint);
