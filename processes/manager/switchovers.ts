@@ -92,7 +92,8 @@ export class Switchovers {
     const s = this.all.get(ref.mid);
     if (s === undefined) return { ok: false, reason: 'unknown-migration: not registered with this manager' };
     if (s.state === 'aborted') return { ok: false, reason: s.reason ?? 'aborted' };
-    if (s.state === 'registered') {
+    // Registered here, or learned from the source's report after a restart: it begins now.
+    if (s.state === 'registered' || s.state === 'unknown') {
       s.state = 'begun';
       ctx.emit('manager.migration', { ...pick(s), state: 'begun' });
     }
