@@ -94,11 +94,12 @@ export const EVENT_KINDS: Readonly<Record<string, string>> = {
   'overlay.table': "A DPU (or a host that switches in software) applied a generation of the manager's overlay table, whatever its HA role (payload: epoch, generation, full, entries, hosts [whose tunnel endpoint changed here], vnics [whose place changed here])",
   'manager.boot': 'The manager started: at the start of the run it knows the topology; after a restart it knows nothing until the nodes report (payload: manager, epoch, restart, hosts, dpus, generation)',
   'manager.table': "The manager's overlay table changed: a new generation, pushed to every DPU (payload: epoch, generation, reason, hosts [{host, tep}], vnics [{vnic, vm, host, tep}])",
-  'manager.report': 'A node reported to the manager (it restarted, or the manager did) (payload: node, kind host|dpu; host: active, standby, vms, migrations, conflicts; dpu: table {epoch, generation})',
+  'manager.report': 'A node reported to the manager (it restarted, or the manager did) (payload: node, kind host|dpu; host: active, standby, vms, booting, migrations, conflicts; dpu: table {epoch, generation})',
   'manager.resync': 'A restarted manager heard from every host: what it rebuilt (payload: epoch, generation, hosts, reported, vms {vm: host}, migrations [{mid, vm, from, to, state, reason}])',
   'manager.migration': 'The manager registered a migration, saw its switchover begin, or learned its decision from a host that acted on it (payload: mid, vm, from, to, state registered|begun|committed|aborted, reason, fact)',
   'switchover.decision': "The manager decided a migration's switchover, exactly once per migration id (payload: mid, vm, from, to, decision committed|aborted, reason)",
   'mgmt.unreachable': 'A host or DPU has had no answer from the manager for 100 ms: what waits for it, in words (payload: manager, sinceNs, waiting)',
   'mgmt.waiting': 'A host or DPU asked the manager something while it is unreachable (payload: manager, what)',
   'mgmt.reachable': 'The manager answered again (payload: manager, silentNs)',
+  'host.vms.powered': 'A restarted host powered on the VMs the manager places on it and let go those that run elsewhere (payload: host, on, elsewhere, manager)',
 };

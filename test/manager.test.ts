@@ -182,6 +182,29 @@ describe('the management plane', () => {
     expect(payloads<unknown>(summary.db, VIOLATIONS)).toEqual([]);
   });
 
+  it('a host that restarts after its VM moved away powers on only the VMs the manager places on it, after it heard from the manager', () => {
+    const summary = run('host-restart', '3s', [
+      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+      { at: '1.3s', action: 'kill', node: 'esx-01' },
+      { at: '1.5s', action: 'kill', node: 'vcenter' },
+      { at: '1.6s', action: 'restart', node: 'esx-01' },
+      { at: '2s', action: 'restart', node: 'vcenter' },
+      { at: '2.2s', action: 'flow.start', flow: { id: 'after', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 100 } },
+      { at: '2.8s', action: 'flow.stop', flow: 'after' },
+    ]);
+    expect(payloads<Done>(summary.db, ['vmotion.done']).map((d) => d.p.result)).toEqual(['success']);
+    // web-01 runs once: only esx-02 starts its flow, which delivers what it sends.
+    expect(payloads<{ flow: string }>(summary.db, ['flow.start']).filter((e) => e.p.flow === 'after').map((e) => e.node)).toEqual(['esx-02']);
+    const after = summary.flows.find((f) => f.flow === 'after')!;
+    expect({ delivered: after.delivered, duplicated: after.duplicated }).toEqual({ delivered: after.sent, duplicated: 0 });
+    // esx-01 came back while the manager was away: its VMs stayed off, and it said what it waited for.
+    const waited = payloads<{ waiting?: string[]; what?: string }>(summary.db, ['mgmt.unreachable', 'mgmt.waiting'], ['esx-01']).filter((e) => e.vtime >= 1.6e9);
+    expect(waited.flatMap((e) => e.p.waiting ?? [e.p.what]).join(' ')).toMatch(/which of app-01, db-01, web-01 esx-01 may power on/);
+    const powered = payloads<{ on: string[]; elsewhere: string[] }>(summary.db, ['host.vms.powered'], ['esx-01']);
+    expect(powered.map((e) => [e.p.on, e.p.elsewhere])).toEqual([[['app-01', 'db-01'], ['web-01']]]);
+    expect(powered[0]!.vtime).toBeGreaterThanOrEqual(2e9);
+  });
+
   it('runs in its own process, killed and restarted like any node, and gives the in-process fingerprint', () => {
     const steps = [
       { at: '100ms', action: 'flow.start', flow: { id: 'tcp', kind: 'tcp', from: 'web-02', to: 'app-01', ratePps: 100 } },

@@ -58,6 +58,8 @@ export class HostCore implements NodeCore {
             {
               dpus: () => ({ active: this.ha.active, standby: this.ha.standby }),
               vms: () => this.datapath.vmIds(),
+              parked: () => this.datapath.parkedVms(),
+              powerOn: (ctx, vms) => this.powerOn(ctx, vms),
               migrations: () => this.vmotion.facts(),
               onDecision: (ctx, mid, decision, reason) => this.vmotion.onDecision(ctx, mid, decision, reason),
             },
@@ -147,8 +149,18 @@ export class HostCore implements NodeCore {
 
   onBoot(ctx: NodeContext): void {
     this.heartbeats.start(ctx);
-    this.datapath.boot(ctx);
+    // A host that restarts keeps its VMs off until the manager says which are still its own.
+    this.datapath.boot(ctx, ctx.now() > 0 && this.manager !== null);
     this.manager?.boot(ctx);
+  }
+
+  /** The manager answered a restarted host: power on its VMs, let go those that run elsewhere. */
+  private powerOn(ctx: NodeContext, vms: readonly string[]): void {
+    const parked = this.datapath.parkedVms();
+    const on = this.datapath.powerOn(ctx, vms, this.ha.active);
+    ctx.emit('host.vms.powered', { host: this.node.id, on, elsewhere: parked.filter((vm) => !on.includes(vm)), manager: this.manager?.id ?? null });
+    this.ha.setVnics(ctx, this.datapath.vmIds().flatMap((vm) => this.datapath.vnicsOf(vm).map((v) => v.id)));
+    for (const dpu of this.node.spec.dpus) this.sendInventory(ctx, dpu);
   }
 
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, channel: Channel): void {

@@ -66,6 +66,8 @@ export class HostDatapath {
   /** Follows traceflow frames through the software switch. */
   private readonly traces: SwitchTraceWatcher | null = null;
   private sweepArmed: number | null = null;
+  /** VMs of the topology kept off at a restart until the manager says they are this host's. */
+  private readonly parked = new Map<string, VmSpec>();
   /** vNICs moved by a failover whose new VF is not serving yet. */
   private readonly restoring = new Set<string>();
   private ha: DpuHaManager | null = null;
@@ -76,14 +78,7 @@ export class HostDatapath {
   ) {
     const activeDpu = host.spec.failover.active[0] ?? host.spec.dpus[0] ?? null;
     const vms = [...host.spec.vms].sort((a, b) => (a.id < b.id ? -1 : 1));
-    for (const vm of vms) {
-      this.vms.set(vm.id, vm);
-      for (const vnic of vm.vnics) {
-        this.vnics.set(vnic.id, new HostVnic({ vm, vnic, dpu: activeDpu, requested: vnic.mode }));
-        this.vmOf.set(vnic.id, vm.id);
-      }
-      this.stacks.set(vm.id, new GuestStack(this.stackOptions(vm)));
-    }
+    for (const vm of vms) this.addVm(vm, activeDpu);
     if (host.spec.dpus.length === 0) {
       const local = allVnics(topology).filter((v) => v.host === host.id);
       const uplinks = host.ports.map((p) => p.name);
@@ -95,10 +90,54 @@ export class HostDatapath {
     }
   }
 
-  boot(ctx: NodeContext): void {
+  /**
+   * Boots the host: its software switch and its VMs' vNICs and guest stacks. With `keepOff` the
+   * VMs stay off (parked) until `powerOn`: a host that restarts waits for the manager to say which
+   * of its topology VMs are still its own (one may have moved away before the restart).
+   */
+  boot(ctx: NodeContext, keepOff = false): void {
+    if (keepOff) {
+      for (const id of this.vmIds()) {
+        this.parked.set(id, this.vms.get(id)!);
+        this.removeVm(id);
+      }
+    }
     for (const vnic of this.vnics.values()) vnic.boot(ctx);
     if (this.softSwitch) this.apply(ctx, this.softSwitch.boot(ctx));
     for (const stack of this.stacks.values()) stack.boot(ctx);
+  }
+
+  /** The VMs kept off at boot, in id order. */
+  parkedVms(): string[] {
+    return [...this.parked.keys()];
+  }
+
+  /**
+   * Powers on the parked VMs named in `vms`, served by `dpu`; the other parked VMs are let go (they
+   * run elsewhere). Returns the VMs powered on.
+   */
+  powerOn(ctx: NodeContext, vms: readonly string[], dpu: string | null): string[] {
+    const on: string[] = [];
+    for (const [id, spec] of this.parked) {
+      if (!vms.includes(id)) continue;
+      this.addVm(spec, dpu);
+      for (const vnic of this.vnicsOf(id)) vnic.boot(ctx);
+      this.stacks.get(id)!.boot(ctx);
+      on.push(id);
+    }
+    this.parked.clear();
+    this.sortMaps();
+    return on;
+  }
+
+  /** Builds a VM's vNICs (served by `dpu`) and guest stack; nothing runs until they boot. */
+  private addVm(vm: VmSpec, dpu: string | null): void {
+    this.vms.set(vm.id, vm);
+    for (const vnic of vm.vnics) {
+      this.vnics.set(vnic.id, new HostVnic({ vm, vnic, dpu, requested: vnic.mode }));
+      this.vmOf.set(vnic.id, vm.id);
+    }
+    this.stacks.set(vm.id, new GuestStack(this.stackOptions(vm)));
   }
 
   /** A message from a DPU on a device channel (the port is named after the DPU). */

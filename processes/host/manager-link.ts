@@ -27,6 +27,10 @@ export interface HostFacts {
   dpus(): { readonly active: string | null; readonly standby: string | null };
   /** The VMs the host runs (a stunned one leaving by vMotion included). */
   vms(): string[];
+  /** The topology VMs a restarted host keeps off until the manager says which are its own. */
+  parked(): string[];
+  /** The manager answered which of them are the host's: power those on, let the others go. */
+  powerOn(ctx: NodeContext, vms: readonly string[]): void;
   /** The migrations the host takes part in and the decisions it acted on. */
   migrations(): MigrationFact[];
   /** The manager pushed a decision. */
@@ -52,7 +56,10 @@ export class HostManagerLink implements VmotionManager {
     this.tables = softControlPlane === null ? null : new OverlayTableReceiver((hosts, vnics) => softControlPlane.applyTable(hosts, vnics));
   }
 
-  /** At the start of the run the manager knows the host; a host that restarts reports. */
+  /**
+   * At the start of the run the manager knows the host; a host that restarts reports, and powers on
+   * only the VMs the manager places on it (one may have moved away before the restart).
+   */
   boot(ctx: NodeContext): void {
     if (ctx.now() > 0) this.report(ctx);
   }
@@ -162,11 +169,23 @@ export class HostManagerLink implements VmotionManager {
   }
 
   private report(ctx: NodeContext): void {
-    const { active, standby } = this.facts.dpus();
     const table: TableVersion | null = this.tables?.version ?? null;
-    this.client.request(ctx, 'report', (id) => ({ t: 'host.report', id, node: this.host.id, active, standby, vms: this.facts.vms(), migrations: this.facts.migrations(), table }), {
-      what: `the report of ${this.host.id} to ${this.id}`,
-      onAnswer: () => true,
-    });
+    const parked = this.facts.parked();
+    this.client.request(
+      ctx,
+      'report',
+      (id) => {
+        const { active, standby } = this.facts.dpus();
+        const booting = this.facts.parked().length > 0;
+        return { t: 'host.report', id, node: this.host.id, active, standby, vms: [...this.facts.vms(), ...this.facts.parked()], booting, migrations: this.facts.migrations(), table };
+      },
+      {
+        what: parked.length > 0 ? `the word of ${this.id} on which of ${parked.join(', ')} ${this.host.id} may power on` : `the report of ${this.host.id} to ${this.id}`,
+        onAnswer: (c, answer) => {
+          if (answer.t === 'ack' && this.facts.parked().length > 0) this.facts.powerOn(c, answer.vms ?? this.facts.parked());
+          return true;
+        },
+      },
+    );
   }
 }

@@ -145,6 +145,25 @@ export class Inventory {
     return conflicts.sort(byString);
   }
 
+  /**
+   * A host that restarted asks which of its topology VMs it may power on: those the inventory
+   * places nowhere (or on it already) are placed on it; those it places on another host run there.
+   * Call once every host has reported, or a VM running on a host not heard from yet could be taken.
+   * Returns the VMs placed on the host.
+   */
+  claim(ctx: NodeContext, host: string, candidates: readonly string[]): string[] {
+    const own: string[] = [];
+    for (const vm of [...candidates].sort(byString)) {
+      if (!this.vmSpecs.has(vm)) continue;
+      const where = this.vmHost.get(vm) ?? null;
+      if (where !== null && where !== host) continue;
+      this.vmHost.set(vm, host);
+      own.push(vm);
+    }
+    this.commit(ctx, `${host} powers on ${own.join(', ') || 'nothing'}`);
+    return own;
+  }
+
   /** The whole table as it stands. */
   table(): TableContents {
     return { hosts: this.hostTeps([...this.teps.keys()]), vnics: this.vnicEntries([...this.entries.keys()]) };

@@ -42,6 +42,8 @@ export class ManagerCore implements NodeCore {
   private readonly resyncing = new Map<string, { timer: number | null; delayNs: number }>();
   private resyncReported = new Set<string>();
   private resyncDone = true;
+  /** Restarted hosts whose report waits for every host's (the latest report of each). */
+  private readonly booting = new Map<string, Extract<MgmtMessage, { t: 'host.report' }>>();
   private requests = 0;
 
   constructor(
@@ -178,14 +180,34 @@ export class ManagerCore implements NodeCore {
 
   private hostReport(ctx: NodeContext, message: Extract<MgmtMessage, { t: 'host.report' }>): void {
     const host = message.node;
-    this.answer(ctx, host, message, { t: 'ack', re: message.id, epoch: this.inventory.epoch });
-    const conflicts = this.inventory.hostReport(ctx, host, message.active, message.standby, message.vms);
-    ctx.emit('manager.report', { node: host, kind: 'host', active: message.active, standby: message.standby, vms: message.vms, migrations: message.migrations, conflicts });
+    // A restarted host forgot its migrations: those not decided yet end, before anything is placed.
+    if (message.booting) this.switchovers.onReport(ctx, host, [], true);
+    // A restarted host runs nothing yet: its VMs are candidates, placed once every host has spoken.
+    const running = message.booting ? [] : message.vms;
+    const conflicts = this.inventory.hostReport(ctx, host, message.active, message.standby, running);
+    ctx.emit('manager.report', { node: host, kind: 'host', active: message.active, standby: message.standby, vms: message.vms, booting: message.booting, migrations: message.migrations, conflicts });
+    if (message.booting) this.booting.set(host, message);
+    else this.answer(ctx, host, message, { t: 'ack', re: message.id, epoch: this.inventory.epoch, vms: running.filter((vm) => this.inventory.hostOf(vm) === host) });
     this.switchovers.onReport(ctx, host, message.migrations);
     // A host that switches in software holds a table too.
     if (message.table !== null) this.publisher.onVersion(ctx, host, message.table);
-    this.publisher.push(ctx);
     this.reported(ctx, host);
+    this.settleBoots(ctx);
+    this.publisher.push(ctx);
+  }
+
+  /**
+   * Restarted hosts waiting to hear which VMs to power on get their answer once every host has
+   * reported (after a restart of the manager, a VM may run on a host that has not reported yet).
+   */
+  private settleBoots(ctx: NodeContext): void {
+    if (!this.inventory.hostIds().every((h) => this.inventory.knows(h))) return;
+    for (const host of [...this.booting.keys()].sort(byString)) {
+      const message = this.booting.get(host)!;
+      this.booting.delete(host);
+      const own = this.inventory.claim(ctx, host, message.vms);
+      this.answer(ctx, host, message, { t: 'ack', re: message.id, epoch: this.inventory.epoch, vms: own });
+    }
   }
 
   private decision(ctx: NodeContext, from: string, request: MgmtRequest, answer: DecisionAnswer): void {

@@ -132,11 +132,17 @@ export class Switchovers {
 
   /**
    * A host reported its migrations (after a restart of the manager or of the host). Facts are
-   * adopted as decisions; a registered migration whose source no longer mentions it is aborted (the
-   * source restarted: the VM it was about to move is gone with it, and it had not stunned it yet);
-   * then waiting requests are settled where both hosts are known.
+   * adopted as decisions. A host that restarted (`booting`) forgot every migration it took part
+   * in: each one not decided yet is aborted (its VMs start again where the inventory has them, the
+   * source). A registered migration whose source no longer mentions it is aborted too. Then waiting
+   * requests are settled where both hosts are known.
    */
-  onReport(ctx: NodeContext, host: string, facts: readonly MigrationFact[]): void {
+  onReport(ctx: NodeContext, host: string, facts: readonly MigrationFact[], booting = false): void {
+    if (booting) {
+      for (const s of this.sorted()) {
+        if ((s.from === host || s.to === host) && s.state !== 'committed' && s.state !== 'aborted') this.decide(ctx, s, 'aborted', `${host} restarted`);
+      }
+    }
     for (const fact of facts) {
       let s = this.all.get(fact.mid);
       if (s === undefined) {

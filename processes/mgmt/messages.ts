@@ -97,6 +97,11 @@ const messageSchema = z.discriminatedUnion('t', [
     standby: name.nullable(),
     /** The VMs the host runs, a stunned one leaving by vMotion included. */
     vms: z.array(name),
+    /**
+     * The host restarted and keeps `vms` (its topology VMs) off until the manager says which are
+     * still its own: the answer's `vms`.
+     */
+    booting: z.boolean(),
     migrations: z.array(migrationFactSchema),
     /** The overlay table a host that switches in software holds; null for a host with DPUs. */
     table: tableVersionSchema.nullable(),
@@ -109,7 +114,8 @@ const messageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('switchover.abort'), id: requestId, node: name, ...migration, reason: name }),
   z.object({ t: z.literal('switchover.query'), id: requestId, node: name, ...migration }),
   z.object({ t: z.literal('table.ack'), node: name, epoch: count, generation: count }),
-  z.object({ t: z.literal('ack'), re: requestId, epoch: count }),
+  /** The answer to a report or a failover; to a host's report, the VMs the manager places on that host. */
+  z.object({ t: z.literal('ack'), re: requestId, epoch: count, vms: z.array(name).optional() }),
   z.object({ t: z.literal('migration.answer'), re: requestId, mid: name, ok: z.boolean(), reason: z.string().nullable() }),
   z.object({
     t: z.literal('switchover.decision'),
