@@ -7,6 +7,7 @@
  * that reads well, rounded to three decimals, and accepted back by the parsers.
  */
 
+import { DpulabError } from './errors.js';
 import type { VTime } from './events.js';
 
 /** Nanoseconds in one microsecond. */
@@ -24,7 +25,7 @@ export const NS_PER_H = 60 * NS_PER_MIN;
  * A duration or bandwidth that could not be parsed. `reason` is a lower-case fragment suitable
  * for embedding after a location prefix (`lab.yaml:3:14: wires[0].latency: ...`).
  */
-export class UnitError extends Error {
+export class UnitError extends DpulabError {
   /** Stable code for callers that branch on the kind of failure. */
   readonly code = 'invalid-unit';
   /** Which quantity was being parsed. */
@@ -36,7 +37,7 @@ export class UnitError extends Error {
 
   constructor(quantity: 'duration' | 'bandwidth', input: unknown, reason: string) {
     const shown = typeof input === 'string' ? input : String(input);
-    super(`Invalid ${quantity} "${shown}": ${reason}`);
+    super(`Invalid ${quantity} "${shown}": ${reason}`, { fromInput: true });
     this.name = 'UnitError';
     this.quantity = quantity;
     this.input = shown;

@@ -107,7 +107,7 @@ describe('one fold for every view of a run', () => {
 
   it('one fold: the summary\'s flows, vMotions and DPUs are the state\'s, and the flows join the final reports as before', () => {
     const finals = new Map<string, { sender?: FlowReport; receiver?: FlowReport }>();
-    for (const { p } of payloads<FlowReport>(db, ['flow.report'])) {
+    for (const { p } of payloads(db, ['flow.report'])) {
       if (!p.final) continue;
       const sides = finals.get(p.flow) ?? {};
       sides[p.side] = p;
@@ -115,7 +115,7 @@ describe('one fold for every view of a run', () => {
     }
     const joined = [...finals].sort(([a], [b]) => (a < b ? -1 : 1)).flatMap(([, sides]) => (sides.sender ? [combineReports(sides.sender, sides.receiver ?? null)] : []));
     expect(summary.flows).toEqual(joined);
-    const done = payloads<{ vm: string; from: string; to: string; result: string; reason: string | null; rounds: number; switchoverNs: number | null; downtimeNs: number | null }>(db, ['vmotion.done']);
+    const done = payloads(db, ['vmotion.done']);
     expect(summary.vmotions).toEqual(done.map(({ p }) => ({ vm: p.vm, from: p.from, to: p.to, result: p.result, reason: p.reason, rounds: p.rounds, switchoverNs: p.switchoverNs, downtimeNs: p.downtimeNs })));
     expect(summary.dpus.map((d) => [d.dpu, d.role, d.ownRole])).toEqual([
       ['dpu-01a', 'standby', null],

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode } from '../shared/codec.js';
+import { eventPayload } from '../shared/events/typed.js';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, lastJson, tempDir } from './support/cli.js';
@@ -95,10 +95,10 @@ describe('the emulated network on the default lab', () => {
     expect(blocked.tcpState).toBe('CLOSED');
     const reader = EventLogReader.open(run.db);
     try {
-      const hits = [...reader.events({ kinds: ['dfw.rule.hit'] })].map((e) => decode(e.payload) as { rule: string; action: string; vnic: string });
+      const hits = [...reader.events({ kinds: ['dfw.rule.hit'] })].map((e) => eventPayload(e, 'dfw.rule.hit'));
       // web-02's connection, and the one web-01 opens after its vMotion.
       expect(hits.filter((h) => h.rule === 'web-to-db-5201')).toEqual([expect.objectContaining({ action: 'reject', vnic: 'web-02.eth0' }), expect.objectContaining({ action: 'reject', vnic: 'web-01.eth0' })]);
-      const rejects = [...reader.events({ kinds: ['dfw.reject'] })].map((e) => decode(e.payload) as { rule: string; reply: string });
+      const rejects = [...reader.events({ kinds: ['dfw.reject'] })].map((e) => eventPayload(e, 'dfw.reject'));
       expect(rejects).toEqual([expect.objectContaining({ rule: 'web-to-db-5201', reply: 'tcp-rst' }), expect.objectContaining({ rule: 'web-to-db-5201', reply: 'tcp-rst' })]);
       // The rule stopped nothing else.
       expect(hits.filter((h) => h.action !== 'allow')).toHaveLength(2);
@@ -110,7 +110,7 @@ describe('the emulated network on the default lab', () => {
   it('a vNIC whose VM lacks the memory reservation runs emulated and the log says why', () => {
     const reader = EventLogReader.open(run.db);
     try {
-      const modes = [...reader.events({ kinds: ['vnic.mode'] })].map((e) => decode(e.payload) as { vnic: string; requested: string; active: string; reason: string | null });
+      const modes = [...reader.events({ kinds: ['vnic.mode'] })].map((e) => eventPayload(e, 'vnic.mode'));
       expect(modes.filter((m) => m.vnic === 'app-02.eth0')).toEqual([
         { vnic: 'app-02.eth0', vm: 'app-02', requested: 'uptv2', active: 'emulated', reason: 'insufficient-memory-reservation' },
       ]);

@@ -30,15 +30,15 @@ describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started
     expect(lives).toHaveLength(2);
     expect(new Set(lives).size).toBe(2);
     for (const pid of lives) expect(isAlive(pid)).toBe(false);
-    const exits = payloads<{ node: string; signal: string | null; incarnation: number }>(run.db, ['node.exit']).filter((e) => e.p.node === 'dpu-02a');
+    const exits = payloads(run.db, ['node.exit']).filter((e) => e.p.node === 'dpu-02a');
     expect(exits[0]).toMatchObject({ vtime: 1.2e9, p: { signal: 'SIGKILL', incarnation: 0 } });
   });
 
   it('the host detects it within 3 heartbeat intervals plus one and fails over to the standby', () => {
-    const failed = payloads<{ dpu: string; reason: string; detectNs: number; to: string }>(run.db, ['dpu.failed']);
+    const failed = payloads(run.db, ['dpu.failed']);
     expect(failed.map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-02a', reason: 'crash', to: 'dpu-02b' })]);
     expect(failed[0]!.p.detectNs).toBeLessThanOrEqual(4 * 100_000_000);
-    const done = payloads<{ from: string; to: string; detectNs: number; totalNs: number; vnics: Array<{ vnic: string; mode: string }> }>(run.db, ['dpu.failover.done']);
+    const done = payloads(run.db, ['dpu.failover.done']);
     expect(done).toHaveLength(1);
     expect(done[0]!.p).toMatchObject({ from: 'dpu-02a', to: 'dpu-02b' });
     expect(done[0]!.p.totalNs).toBeGreaterThanOrEqual(done[0]!.p.detectNs);
@@ -57,9 +57,9 @@ describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started
       expect(f.retransmits).toBeGreaterThan(0);
     }
     // Until 3.2 s, when web-01 (moved to esx-02 by then) opens a new connection on purpose.
-    const afterKill = payloads<{ vnic: string; proto: string; dport: number }>(run.db, ['dfw.rule.hit']).filter((h) => h.vtime > 1.2e9 && h.vtime < 3.2e9);
+    const afterKill = payloads(run.db, ['dfw.rule.hit']).filter((h) => h.vtime > 1.2e9 && h.vtime < 3.2e9);
     expect(afterKill.filter((h) => h.p.proto === 'tcp' && (h.p.dport === 5201 || h.node === 'dpu-02b'))).toEqual([]);
-    const commit = payloads<{ vnics: string[]; connections: number }>(run.db, ['ha.sync.commit'], ['dpu-02b']);
+    const commit = payloads(run.db, ['ha.sync.commit'], ['dpu-02b']);
     expect(commit).toHaveLength(1);
     expect(commit[0]!.p.connections).toBeGreaterThan(0);
   });
@@ -75,25 +75,25 @@ describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started
     } finally {
       reader.close();
     }
-    const learned = payloads<{ mac: string; port: string }>(run.db, ['mac.learn']).filter((e) => e.p.mac === web02Mac && e.vtime > 1.2e9);
+    const learned = payloads(run.db, ['mac.learn']).filter((e) => e.p.mac === web02Mac && e.vtime > 1.2e9);
     expect(learned.map((e) => `${e.node}:${e.p.port}`)).toContain(standbyPorts.find((p) => p.startsWith('tor-a'))!);
   });
 
   it('the killed DPU comes back as standby and in sync', () => {
-    const roles = payloads<{ dpu: string; role: string; reason: string }>(run.db, ['dpu.role'], ['esx-02']).filter((r) => r.p.dpu === 'dpu-02a');
+    const roles = payloads(run.db, ['dpu.role'], ['esx-02']).filter((r) => r.p.dpu === 'dpu-02a');
     expect(roles.map((r) => [r.p.role, r.p.reason])).toEqual([
       ['standby', 'crash'],
       ['standby', 'rejoined'],
     ]);
-    const bulk = payloads<{ records: number }>(run.db, ['ha.sync.bulk.end'], ['dpu-02a']);
+    const bulk = payloads(run.db, ['ha.sync.bulk.end'], ['dpu-02a']);
     expect(bulk.length).toBeGreaterThan(0);
     expect(bulk.every((b) => b.vtime >= 2e9)).toBe(true);
   });
 
   it('every DPU, standby ones too, gets the new tunnel endpoint of esx-02 from the manager, and the restarted one the table as it is now', () => {
-    const table = payloads<{ generation: number; hosts: Array<{ host: string; tep: string }> }>(run.db, ['manager.table']).find((t) => t.p.hosts.some((h) => h.host === 'esx-02'))!;
+    const table = payloads(run.db, ['manager.table']).find((t) => t.p.hosts.some((h) => h.host === 'esx-02'))!;
     expect(table.vtime).toBeGreaterThan(1.2e9);
-    const applied = payloads<{ generation: number }>(run.db, ['overlay.table']).filter((e) => e.p.generation === table.p.generation);
+    const applied = payloads(run.db, ['overlay.table']).filter((e) => e.p.generation === table.p.generation);
     expect(new Set(applied.filter((e) => e.vtime < 2e9).map((e) => e.node))).toEqual(new Set(['dpu-01a', 'dpu-01b', 'dpu-02b']));
     // dpu-02a boots at 2 s with the topology's table, reports, and gets what changed since.
     const restarted = applied.filter((e) => e.node === 'dpu-02a');
@@ -124,7 +124,7 @@ describe('DPU failover edge cases', () => {
     const result = dpulab(['run', topology, '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'no-standby.db')]);
     expect(result.code, result.stderr).toBe(0);
     const db = lastJson<RunJson>(result).db;
-    const impossible = payloads<{ dpu: string; reason: string; vnicsDisconnected: boolean; message: string }>(db, ['dpu.failover.impossible']);
+    const impossible = payloads(db, ['dpu.failover.impossible']);
     expect(impossible).toHaveLength(1);
     expect(impossible[0]!.p).toMatchObject({ dpu: 'dpu-02a', reason: 'no-standby', vnicsDisconnected: true });
     expect(impossible[0]!.p.message).toMatch(/disconnected/);
@@ -140,7 +140,7 @@ describe('DPU failover edge cases', () => {
     const result = dpulab(['run', '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'uplink.db')]);
     expect(result.code, result.stderr).toBe(0);
     const summary = lastJson<RunJson>(result);
-    const failovers = payloads<{ from: string; to: string }>(summary.db, ['team.failover'], ['dpu-02a']);
+    const failovers = payloads(summary.db, ['team.failover'], ['dpu-02a']);
     expect(failovers.map((f) => [f.vtime, f.p.from, f.p.to])).toEqual([[0.8e9, 'p0', 'p1']]);
     expect(payloads(summary.db, ['dpu.failed'])).toEqual([]);
     const f = summary.flows.find((x) => x.flow === 'f')!;
@@ -156,7 +156,7 @@ describe('DPU failover edge cases', () => {
     const result = dpulab(['run', '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'uplinks-down.db')]);
     expect(result.code, result.stderr).toBe(0);
     const summary = lastJson<RunJson>(result);
-    expect(payloads<{ dpu: string; reason: string; to: string }>(summary.db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-02a', reason: 'linkDown', to: 'dpu-02b' })]);
+    expect(payloads(summary.db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-02a', reason: 'linkDown', to: 'dpu-02b' })]);
     const f = summary.flows.find((x) => x.flow === 'f')!;
     expect([f.delivered, f.lost, f.duplicated]).toEqual([f.sent, 0, 0]);
   });
@@ -167,7 +167,7 @@ describe('DPU failover edge cases', () => {
     const result = dpulab(['run', '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'user.db')]);
     expect(result.code, result.stderr).toBe(0);
     const db = lastJson<RunJson>(result).db;
-    expect(payloads<{ dpu: string; reason: string; to: string }>(db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-01a', reason: 'userInitiated', to: 'dpu-01b' })]);
+    expect(payloads(db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-01a', reason: 'userInitiated', to: 'dpu-01b' })]);
     expect(payloads(db, ['dpu.failover.done'])).toHaveLength(1);
   });
 
@@ -190,7 +190,7 @@ describe('DPU failback', () => {
     const result = dpulab(['run', topology, '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'failback.db')]);
     expect(result.code, result.stderr).toBe(0);
     const db = lastJson<RunJson>(result).db;
-    const failed = payloads<{ dpu: string; reason: string; to: string }>(db, ['dpu.failed']).map((f) => [f.p.dpu, f.p.reason, f.p.to]);
+    const failed = payloads(db, ['dpu.failed']).map((f) => [f.p.dpu, f.p.reason, f.p.to]);
     expect(failed).toEqual([
       ['dpu-02a', 'crash', 'dpu-02b'],
       ['dpu-02b', 'failback', 'dpu-02a'],
@@ -216,17 +216,17 @@ describe('a failover right after a VM arrived', () => {
       return lastJson<RunJson>(result);
     };
     // Where the VM resumes on esx-02 (and dpu-02a imported its firewall state), without the failover.
-    const resume = payloads<{ vm: string }>(run('plain', []).db, ['vmotion.resume'])[0]!.vtime;
+    const resume = payloads(run('plain', []).db, ['vmotion.resume'])[0]!.vtime;
     // esx-02 fails over to dpu-02b 1 us after the resume: dpu-02a's next sync flush is up to 10 ms away.
     const at = `${resume + 1_000}ns`;
     const summary = run('failover', [{ at, action: 'dpu.failover', host: 'esx-02' }]);
-    expect(payloads<{ dpu: string; to: string }>(summary.db, ['dpu.failed']).map((f) => [f.vtime, f.p.dpu, f.p.to])).toEqual([[resume + 1_000, 'dpu-02a', 'dpu-02b']]);
-    const done = payloads<{ vnics: Array<{ vnic: string; mode: string }> }>(summary.db, ['dpu.failover.done'], ['esx-02']);
+    expect(payloads(summary.db, ['dpu.failed']).map((f) => [f.vtime, f.p.dpu, f.p.to])).toEqual([[resume + 1_000, 'dpu-02a', 'dpu-02b']]);
+    const done = payloads(summary.db, ['dpu.failover.done'], ['esx-02']);
     expect(done[0]!.p.vnics.map((v) => v.vnic)).toContain('web-01.eth0');
     // The vNIC carries on, on dpu-02b, back in passthrough; nothing is refused as unknown.
-    const modes = payloads<{ vnic: string; active: string }>(summary.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0');
+    const modes = payloads(summary.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0');
     expect(modes.at(-1)!.p.active).toBe('uptv2');
-    const unknown = payloads<{ reason: string; vnic: string }>(summary.db, ['pcie.drop']).filter((e) => e.p.vnic === 'web-01.eth0');
+    const unknown = payloads(summary.db, ['pcie.drop']).filter((e) => e.p.vnic === 'web-01.eth0');
     expect(unknown).toEqual([]);
     const stream = summary.flows.find((f) => f.flow === 'stream')!;
     expect({ delivered: stream.delivered, lost: stream.lost, duplicated: stream.duplicated }).toEqual({ delivered: stream.sent, lost: 0, duplicated: 0 });

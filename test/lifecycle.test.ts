@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { decode } from '../shared/codec.js';
+import { eventPayload } from '../shared/events/typed.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { childrenOf, committedEvents, dpulab, eventually, exited, isAlive, nodeProcesses, startDpulab, tempDir } from './support/cli.js';
 
@@ -55,11 +55,11 @@ describe('process lifecycle', () => {
 
     const reader = EventLogReader.open(db);
     try {
-      const exits = [...reader.events({ kinds: ['node.exit'] })].map((e) => decode(e.payload) as { node: string; planned: boolean });
+      const exits = [...reader.events({ kinds: ['node.exit'] })].map((e) => eventPayload(e, 'node.exit'));
       expect(exits.find((e) => e.node === 'dpu-01b')).toMatchObject({ planned: false });
       expect(exits.filter((e) => !e.planned)).toHaveLength(1);
       // The host noticed: its standby DPU stopped answering heartbeats.
-      const states = [...reader.events({ kinds: ['dpu.state'], nodes: ['esx-01'] })].map((e) => decode(e.payload) as { dpu: string; state: string });
+      const states = [...reader.events({ kinds: ['dpu.state'], nodes: ['esx-01'] })].map((e) => eventPayload(e, 'dpu.state'));
       expect(states).toContainEqual(expect.objectContaining({ dpu: 'dpu-01b', state: 'UNAVAILABLE' }));
       expect(reader.run().status).toBe('completed');
     } finally {

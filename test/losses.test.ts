@@ -57,12 +57,12 @@ describe('losses nobody could see are on the record', () => {
     const burst = result.flows.find((f) => f.flow === 'burst')!;
     expect(burst.lost).toBeGreaterThan(0);
     // Dropped at the source while it is stopped, or at the destination while the switchover is decided.
-    const stunned = payloads<{ reason: string; vm: string; vnic: string; len: number }>(result.db, ['frame.drop']).filter((e) => e.p.reason === 'vm-stunned');
+    const stunned = payloads(result.db, ['frame.drop']).filter((e) => e.p.reason === 'vm-stunned');
     expect(stunned).toHaveLength(burst.lost);
     expect(stunned.every((e) => e.p.vm === 'web-01' && e.p.vnic === 'web-01.eth0' && e.p.len > 0)).toBe(true);
     // They fall between the stun and the resume.
-    const stun = payloads<unknown>(result.db, ['vmotion.stun'])[0]!.vtime;
-    const resume = payloads<unknown>(result.db, ['vmotion.resume'])[0]!.vtime;
+    const stun = payloads(result.db, ['vmotion.stun'])[0]!.vtime;
+    const resume = payloads(result.db, ['vmotion.resume'])[0]!.vtime;
     expect(stunned.every((e) => e.vtime >= stun && e.vtime <= resume)).toBe(true);
   });
 
@@ -72,8 +72,8 @@ describe('losses nobody could see are on the record', () => {
       web01.dirtyPagesPerSec = 500_000;
     };
     const result = run('throttle', [{ at: '100ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' }], '6s', hot);
-    const throttles = payloads<{ round: number; factor: number }>(result.db, ['vmotion.throttle']);
-    const rounds = payloads<{ round: number; throttleFactor: number }>(result.db, ['vmotion.precopy.round']);
+    const throttles = payloads(result.db, ['vmotion.throttle']);
+    const rounds = payloads(result.db, ['vmotion.precopy.round']);
     expect(rounds[0]!.p.throttleFactor).toBeLessThan(1);
     expect(throttles[0]!.p).toMatchObject({ round: 0, factor: rounds[0]!.p.throttleFactor });
     expect(throttles[0]!.vtime).toBeLessThan(rounds[0]!.vtime);

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decode } from '../shared/codec.js';
+import { eventPayload } from '../shared/events/typed.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
 
@@ -41,23 +41,23 @@ describe('a killed node started again', () => {
 
     const reader = EventLogReader.open(multi.db);
     try {
-      const starts = [...reader.events({ kinds: ['node.start'], fromNs: 1 })].map((e) => [e.vtime, decode(e.payload)]);
+      const starts = [...reader.events({ kinds: ['node.start'], fromNs: 1 })].map((e) => [e.vtime, eventPayload(e, 'node.start')]);
       expect(starts).toEqual([
         [1e9, { node: 'dpu-02b', kind: 'dpu', incarnation: 1 }],
         [1.5e9, { node: 'tor-a', kind: 'switch', incarnation: 1 }],
       ]);
       expect(reader.nodes().filter((n) => n.id === 'dpu-02b').map((n) => n.incarnation)).toEqual([0, 1]);
       // tor-b's port towards dpu-02b lost carrier at the kill and got it back at the restart.
-      const towardsDpu = [...reader.events({ kinds: ['link.state'], nodes: ['tor-b'] })].map((e) => [e.vtime, (decode(e.payload) as { port: string; up: boolean }).up]);
+      const towardsDpu = [...reader.events({ kinds: ['link.state'], nodes: ['tor-b'] })].map((e) => [e.vtime, eventPayload(e, 'link.state').up]);
       expect(towardsDpu.slice(0, 2)).toEqual([
         [0.5e9, false],
         [1e9, true],
       ]);
       // The host saw its standby DPU go silent and come back.
-      const states = [...reader.events({ kinds: ['dpu.state'], nodes: ['esx-02'] })].map((e) => decode(e.payload) as { dpu: string; state: string; reason: string });
+      const states = [...reader.events({ kinds: ['dpu.state'], nodes: ['esx-02'] })].map((e) => eventPayload(e, 'dpu.state'));
       expect(states.filter((s) => s.dpu === 'dpu-02b').map((s) => s.reason)).toEqual(['boot', 'heartbeat-lost', 'heartbeat-restored']);
       // The restarted DPU relearns its neighbour as soon as tor-a is back and advertises on link-up.
-      const relearned = [...reader.events({ kinds: ['lldp.neighbor'], nodes: ['dpu-02b'], fromNs: 1.5e9 })].map((e) => decode(e.payload) as { systemName: string });
+      const relearned = [...reader.events({ kinds: ['lldp.neighbor'], nodes: ['dpu-02b'], fromNs: 1.5e9 })].map((e) => eventPayload(e, 'lldp.neighbor'));
       expect(relearned.map((n) => n.systemName)).toContain('tor-a');
     } finally {
       reader.close();

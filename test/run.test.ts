@@ -2,7 +2,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode } from '../shared/codec.js';
+import { eventPayload } from '../shared/events/typed.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
 
@@ -82,7 +82,7 @@ describe('dpulab run on the default lab', () => {
     try {
       const learned = new Set<string>();
       for (const e of reader.events({ kinds: ['lldp.neighbor'] })) {
-        const p = decode(e.payload) as { port: string; systemName: string; portId: string };
+        const p = eventPayload(e, 'lldp.neighbor');
         learned.add(`${e.node}:${p.port}<-${p.systemName}:${p.portId}`);
       }
       const ethernet = reader.wires().filter((w) => w.kind === 'ethernet');
@@ -100,9 +100,9 @@ describe('dpulab run on the default lab', () => {
     const reader = EventLogReader.open(first.db);
     try {
       expect([...reader.events({ kinds: ['dpu.heartbeat.miss'], toNs: 1.2e9 })]).toHaveLength(0);
-      const misses = [...reader.events({ kinds: ['dpu.heartbeat.miss'] })].map((e) => (decode(e.payload) as { dpu: string }).dpu);
+      const misses = [...reader.events({ kinds: ['dpu.heartbeat.miss'] })].map((e) => eventPayload(e, 'dpu.heartbeat.miss').dpu);
       expect(new Set(misses)).toEqual(new Set(['dpu-02a']));
-      const beats = [...reader.events({ kinds: ['frame.tx'], toNs: 1.2e9 })].filter((e) => (decode(e.payload) as { channel: string }).channel === 'mgmt');
+      const beats = [...reader.events({ kinds: ['frame.tx'], toNs: 1.2e9 })].filter((e) => eventPayload(e, 'frame.tx').channel === 'mgmt');
       // 4 DPUs, 10 beats a second each, request and reply, until the kill at 1.2 s.
       expect(beats.length).toBeGreaterThanOrEqual(4 * 2 * 11);
     } finally {

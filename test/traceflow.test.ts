@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode } from '../shared/codec.js';
+import { eventPayload } from '../shared/events/typed.js';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, lastJson, tempDir } from './support/cli.js';
@@ -54,7 +54,7 @@ function labWithoutDpus(): string {
 function observations(db: string): Observation[] {
   const reader = EventLogReader.open(db);
   try {
-    return [...reader.events({ kinds: ['traceflow.observe'] })].map((e) => ({ vtime: e.vtime, ...(decode(e.payload) as Omit<Observation, 'vtime'>) }));
+    return [...reader.events({ kinds: ['traceflow.observe'] })].map((e) => ({ vtime: e.vtime, ...eventPayload(e, 'traceflow.observe') }));
   } finally {
     reader.close();
   }

@@ -31,7 +31,7 @@ interface LabData {
   dpus: Array<Record<string, unknown>>;
 }
 
-const VIOLATIONS = ['vnic.checker.violation', 'vmotion.checker.violation', 'vf.checker.violation', 'vf.error', 'node.error'];
+const VIOLATIONS = ['vnic.checker.violation', 'vmotion.checker.violation', 'vf.checker.violation', 'vf.error', 'node.error'] as const;
 
 /** The MAC of a VM's first vNIC and the switch ports cabled to a node, from the run's own record. */
 function labFacts(db: string, vm: string, dpu: string): { mac: string; ports: string[] } {
@@ -58,8 +58,8 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
   afterAll(() => tmp.remove());
 
   it('records every step in order, with the firewall import before the resume', () => {
-    const kinds = ['vmotion.start', 'vmotion.precheck', 'vnic.handoff', 'vmotion.precopy.round', 'vmotion.stun', 'dfw.export', 'vmotion.transfer', 'dfw.import', 'vmotion.resume', 'net.rarp', 'vmotion.done'];
-    const events = payloads<{ vm: string; direction?: string; ok?: boolean }>(run.db, kinds).filter((e) => e.p.vm === 'web-01' && e.vtime >= 2.2e9);
+    const kinds = ['vmotion.start', 'vmotion.precheck', 'vnic.handoff', 'vmotion.precopy.round', 'vmotion.stun', 'dfw.export', 'vmotion.transfer', 'dfw.import', 'vmotion.resume', 'net.rarp', 'vmotion.done'] as const;
+    const events = payloads(run.db, kinds).filter((e) => e.p.vm === 'web-01' && e.vtime >= 2.2e9);
     const sequence = events.map((e) => (e.kind === 'vnic.handoff' ? `${e.kind}:${e.p.direction}@${e.node}` : e.kind));
     const collapsed = sequence.filter((k, i) => k !== sequence[i - 1]);
     expect(collapsed).toEqual([
@@ -84,7 +84,7 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
   });
 
   it('completes in passthrough with a switchover within the 500 ms goal', () => {
-    const done = payloads<Done>(run.db, ['vmotion.done']).filter((e) => e.p.vm === 'web-01');
+    const done = payloads(run.db, ['vmotion.done']).filter((e) => e.p.vm === 'web-01');
     expect(done).toHaveLength(1);
     const d = done[0]!.p;
     expect(d).toMatchObject({ from: 'esx-01', to: 'esx-02', result: 'success', reason: null });
@@ -93,24 +93,24 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
     expect(d.switchoverNs!).toBeLessThanOrEqual(500_000_000);
     expect(d.downtimeNs).not.toBeNull();
     expect(d.downtimeNs!).toBeGreaterThanOrEqual(d.switchoverNs!);
-    const modes = payloads<{ vnic: string; active: string }>(run.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0');
+    const modes = payloads(run.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0');
     expect(modes.at(-1)!.p.active).toBe('uptv2');
   });
 
   it('pre-copy rounds shrink to what the guest dirtied, and the pages crossed the network', () => {
-    const rounds = payloads<{ vm: string; round: number; pagesSent: number; pagesDirtied: number; bytes: number; durationNs: number }>(run.db, ['vmotion.precopy.round']).filter((e) => e.p.vm === 'web-01');
+    const rounds = payloads(run.db, ['vmotion.precopy.round']).filter((e) => e.p.vm === 'web-01');
     expect(rounds[0]!.p.pagesSent).toBe((2048 * 1024 * 1024) / 4096);
     for (let i = 1; i < rounds.length; i++) expect(rounds[i]!.p.pagesSent).toBe(rounds[i - 1]!.p.pagesDirtied);
     // web-01 dirties 1,000 pages a second: what the first round left fits the goal, and goes after the stun.
     expect(rounds.at(-1)!.p.pagesDirtied).toBeLessThan(rounds[0]!.p.pagesSent / 100);
     // What the last round left, and what the guest dirtied while the manager heard of the switchover.
-    const stun = payloads<{ vm: string; remainingPages: number }>(run.db, ['vmotion.stun']).find((e) => e.p.vm === 'web-01')!;
+    const stun = payloads(run.db, ['vmotion.stun']).find((e) => e.p.vm === 'web-01')!;
     const waitedNs = stun.vtime - rounds.at(-1)!.vtime;
-    expect(stun.p.remainingPages).toBeGreaterThanOrEqual(rounds.at(-1)!.p.pagesDirtied);
-    expect(stun.p.remainingPages).toBeLessThanOrEqual(rounds.at(-1)!.p.pagesDirtied + Math.ceil((1000 * waitedNs) / 1e9));
+    expect(stun.p.remainingPages).toBeGreaterThanOrEqual(rounds.at(-1)!.p.pagesDirtied!);
+    expect(stun.p.remainingPages).toBeLessThanOrEqual(rounds.at(-1)!.p.pagesDirtied! + Math.ceil((1000 * waitedNs) / 1e9));
     // The first round of 2 GiB takes at least what 25 Gb/s allows.
     expect(rounds[0]!.p.durationNs).toBeGreaterThanOrEqual(Math.floor((2 * 1024 ** 3 * 8) / 25));
-    const tunnelled = payloads<{ wire: string; channel: string }>(run.db, ['frame.tx'], ['dpu-01a']).filter((e) => e.p.wire.startsWith('up-01a') && e.vtime > 2.2e9 && e.vtime < 3e9);
+    const tunnelled = payloads(run.db, ['frame.tx'], ['dpu-01a']).filter((e) => e.p.wire.startsWith('up-01a') && e.vtime > 2.2e9 && e.vtime < 3e9);
     expect(tunnelled.length).toBeGreaterThan(rounds[0]!.p.pagesSent / 256);
   });
 
@@ -125,39 +125,39 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
   });
 
   it('the stream keeps its connection entry: exported with its state and remaining timeout, no new rule evaluation', () => {
-    const exported = payloads<{ vnic: string; connections: Array<{ state: string; remainingNs: number; ruleId: string; tuple: { dstPort: number } }> }>(run.db, ['dfw.export']).find((e) => e.p.vnic === 'web-01.eth0')!;
+    const exported = payloads(run.db, ['dfw.export']).find((e) => e.p.vnic === 'web-01.eth0')!;
     const stream = exported.p.connections.find((c) => c.ruleId === 'web-01-stream')!;
     expect(stream.state).toBe('established');
     expect(stream.remainingNs).toBeGreaterThan(0);
     expect(exported.p.connections.some((c) => c.ruleId === 'web-01-ping')).toBe(true);
-    const resume = payloads<unknown>(run.db, ['vmotion.resume'])[0]!.vtime;
-    const hits = payloads<{ vnic: string; rule: string }>(run.db, ['dfw.rule.hit']).filter((e) => e.vtime > resume && e.p.rule === 'web-01-stream');
+    const resume = payloads(run.db, ['vmotion.resume'])[0]!.vtime;
+    const hits = payloads(run.db, ['dfw.rule.hit']).filter((e) => e.vtime > resume && e.p.rule === 'web-01-stream');
     expect(hits).toEqual([]);
   });
 
   it("a new connection from the moved VM is judged by the destination's rules", () => {
-    const hits = payloads<{ vnic: string; rule: string; action: string }>(run.db, ['dfw.rule.hit']).filter((e) => e.vtime >= 3.2e9 && e.p.vnic === 'web-01.eth0');
+    const hits = payloads(run.db, ['dfw.rule.hit']).filter((e) => e.vtime >= 3.2e9 && e.p.vnic === 'web-01.eth0');
     expect(hits.length).toBeGreaterThan(0);
     expect(hits[0]).toMatchObject({ node: 'dpu-02b', p: { rule: 'web-to-db-5201', action: 'reject' } });
   });
 
   it("after the RARP the physical switches point the VM's MAC towards the destination's uplink", () => {
     const { mac, ports } = labFacts(run.db, 'web-01', 'dpu-02b');
-    const resume = payloads<unknown>(run.db, ['vmotion.resume'])[0]!.vtime;
-    const learned = payloads<{ mac: string; port: string }>(run.db, ['mac.learn']).filter((e) => e.p.mac === mac && e.vtime >= resume);
+    const resume = payloads(run.db, ['vmotion.resume'])[0]!.vtime;
+    const learned = payloads(run.db, ['mac.learn']).filter((e) => e.p.mac === mac && e.vtime >= resume);
     const last = new Map(learned.map((e) => [e.node, `${e.node}:${e.p.port}`]));
     // tor-a hears the announcement on dpu-02b's uplink; tor-b, flooded over the inter-switch link, points there.
     expect(last.get('tor-a')).toBe(ports.find((p) => p.startsWith('tor-a')));
     expect(last.get('tor-b')).toBe('tor-b:swp8');
     // The remote tunnel endpoints, standby ones too, have it behind the destination: from the
     // manager's table at the commit (or from the RARP, whichever comes first).
-    const relearned = payloads<{ mac: string; why: string }>(run.db, ['overlay.relearn']).filter((e) => e.p.mac === mac && e.vtime >= resume && e.p.why === 'vm-moved');
-    const pushed = payloads<{ vnics: string[] }>(run.db, ['overlay.table']).filter((e) => e.vtime >= resume - 1_000_000 && e.p.vnics.includes('web-01.eth0'));
+    const relearned = payloads(run.db, ['overlay.relearn']).filter((e) => e.p.mac === mac && e.vtime >= resume && e.p.why === 'vm-moved');
+    const pushed = payloads(run.db, ['overlay.table']).filter((e) => e.vtime >= resume - 1_000_000 && e.p.vnics.includes('web-01.eth0'));
     expect(new Set([...relearned, ...pushed].map((e) => e.node))).toEqual(new Set(['dpu-01a', 'dpu-01b']));
   });
 
   it('no checker recorded a violation', () => {
-    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+    expect(payloads(run.db, VIOLATIONS)).toEqual([]);
   });
 
   it('the in-process run of the same seed gives the same fingerprint', () => {
@@ -190,13 +190,13 @@ describe('vMotion failure paths', () => {
   }
 
   function doneOf(run: RunJson): Done {
-    const done = payloads<Done>(run.db, ['vmotion.done']);
+    const done = payloads(run.db, ['vmotion.done']);
     expect(done).toHaveLength(1);
     return done[0]!.p;
   }
 
   function lastMode(run: RunJson, host: string): { active: string; reason: string | null } | undefined {
-    const last = payloads<{ vnic: string; active: string; reason: string | null }>(run.db, ['vnic.mode'], [host]).filter((e) => e.p.vnic === 'web-01.eth0').at(-1)?.p;
+    const last = payloads(run.db, ['vnic.mode'], [host]).filter((e) => e.p.vnic === 'web-01.eth0').at(-1)?.p;
     return last && { active: last.active, reason: last.reason };
   }
 
@@ -212,7 +212,7 @@ describe('vMotion failure paths', () => {
     expect(doneOf(run).reason).toContain('no-free-vf');
     expect(lastMode(run, 'esx-02')).toEqual({ active: 'emulated', reason: 'no-free-vf' });
     expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
-    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+    expect(payloads(run.db, VIOLATIONS)).toEqual([]);
   });
 
   it('destination does not know the DFW export version, onDfwRefused abort: the VM stays on the source, back in passthrough', () => {
@@ -221,14 +221,14 @@ describe('vMotion failure paths', () => {
     expect(done).toMatchObject({ result: 'aborted', from: 'esx-01' });
     expect(done.reason).toContain('dfw-import-refused');
     // Refused at the destination, then taken back by the source's DPU from its own export.
-    expect(payloads<{ ok: boolean }>(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([
+    expect(payloads(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([
       ['dpu-02a', false],
       ['dpu-01a', true],
     ]);
     expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
-    expect(payloads<unknown>(run.db, ['vmotion.resume'])).toEqual([]);
+    expect(payloads(run.db, ['vmotion.resume'])).toEqual([]);
     expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
-    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+    expect(payloads(run.db, VIOLATIONS)).toEqual([]);
   });
 
   it('a refused import aborts even when the destination has a second, independent active DPU: only the serving DPU is heard', () => {
@@ -241,13 +241,13 @@ describe('vMotion failure paths', () => {
     const done = doneOf(run);
     expect(done).toMatchObject({ result: 'aborted', from: 'esx-01' });
     expect(done.reason).toContain('dfw-import-refused');
-    expect(payloads<unknown>(run.db, ['vmotion.resume'])).toEqual([]);
+    expect(payloads(run.db, ['vmotion.resume'])).toEqual([]);
     // Only the serving DPU was asked to import; the other one never took the vNIC.
-    expect(payloads<{ ok: boolean }>(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([
+    expect(payloads(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([
       ['dpu-02a', false],
       ['dpu-01a', true],
     ]);
-    expect(payloads<{ vnic: string }>(run.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0')).toEqual([]);
+    expect(payloads(run.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0')).toEqual([]);
     expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
     expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
   });
@@ -262,13 +262,13 @@ describe('vMotion failure paths', () => {
 
   it('destination DPU dies during pre-copy (its process killed): its host fails over, the stream carries on through the standby, the migration succeeds', () => {
     const run = migrate('dpu-dies', () => {}, [vmotion(), { at: '800ms', action: 'kill', node: 'dpu-02a' }], [], 3_500_000_000);
-    expect(payloads<{ dpu: string; to: string }>(run.db, ['dpu.failed']).map((e) => [e.p.dpu, e.p.to])).toEqual([['dpu-02a', 'dpu-02b']]);
+    expect(payloads(run.db, ['dpu.failed']).map((e) => [e.p.dpu, e.p.to])).toEqual([['dpu-02a', 'dpu-02b']]);
     expect(doneOf(run)).toMatchObject({ result: 'success', from: 'esx-01', to: 'esx-02' });
     // The firewall state went to the DPU that serves esx-02 now.
-    expect(payloads<{ ok: boolean }>(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([['dpu-02b', true]]);
+    expect(payloads(run.db, ['dfw.import']).map((e) => [e.node, e.p.ok])).toEqual([['dpu-02b', true]]);
     expect(lastMode(run, 'esx-02')).toEqual({ active: 'uptv2', reason: null });
     expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0, reordered: 0 });
-    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+    expect(payloads(run.db, VIOLATIONS)).toEqual([]);
   });
 
   it('destination host dies during pre-copy: after 2 s of silence the source aborts, the VM carries on at the source in passthrough', () => {
@@ -277,11 +277,11 @@ describe('vMotion failure paths', () => {
     expect(done).toMatchObject({ result: 'aborted', from: 'esx-01' });
     expect(done.reason).toMatch(/^peer-unreachable: no answer from esx-02 for 2000 ms during precopy/);
     expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
-    const handoffs = payloads<{ vm: string; direction: string }>(run.db, ['vnic.handoff'], ['esx-01']).filter((e) => e.p.vm === 'web-01' && e.vtime > 0.6e9);
+    const handoffs = payloads(run.db, ['vnic.handoff'], ['esx-01']).filter((e) => e.p.vm === 'web-01' && e.vtime > 0.6e9);
     expect(handoffs.map((e) => e.p.direction)).toEqual(['vf-to-emulated', 'emulated-to-vf']);
     // The VM was never stopped, and the manager recorded the abort.
-    expect(payloads<unknown>(run.db, ['vmotion.stun'])).toEqual([]);
-    expect(payloads<{ decision: string }>(run.db, ['switchover.decision']).map((e) => e.p.decision)).toEqual(['aborted']);
+    expect(payloads(run.db, ['vmotion.stun'])).toEqual([]);
+    expect(payloads(run.db, ['switchover.decision']).map((e) => e.p.decision)).toEqual(['aborted']);
   });
 
   it('one datagram in 2000 lost on the active uplinks of both hosts slows the migration down and it succeeds; the flows on the same wires lose nothing', () => {
@@ -289,11 +289,11 @@ describe('vMotion failure paths', () => {
       for (const w of (lab as unknown as { wires: Array<Record<string, unknown>> }).wires) if (w.id === 'up-01a-a' || w.id === 'up-02a-a') w.impairments = { loss: 0.0005 };
     };
     const run = migrate('lossy', lossy, [vmotion()], ['--in-process'], 3_000_000_000, 5);
-    const lost = payloads<{ wire: string; fate: string }>(run.db, ['frame.tx']).filter((e) => e.p.fate === 'lost' && e.vtime > 0.6e9);
+    const lost = payloads(run.db, ['frame.tx']).filter((e) => e.p.fate === 'lost' && e.vtime > 0.6e9);
     expect(lost.length).toBeGreaterThan(0);
     expect(doneOf(run)).toMatchObject({ result: 'success', from: 'esx-01', to: 'esx-02' });
     expect(run.flows.find((f) => f.flow === 'stream')).toMatchObject({ lost: 0, duplicated: 0 });
-    expect(payloads<unknown>(run.db, VIOLATIONS)).toEqual([]);
+    expect(payloads(run.db, VIOLATIONS)).toEqual([]);
   });
 
   it('pre-copy cannot converge within the time limit: abort', () => {
@@ -305,7 +305,7 @@ describe('vMotion failure paths', () => {
     const done = doneOf(run);
     expect(done).toMatchObject({ result: 'aborted', from: 'esx-01' });
     expect(done.reason).toMatch(/^no-convergence/);
-    expect(payloads<unknown>(run.db, ['vmotion.stun'])).toEqual([]);
+    expect(payloads(run.db, ['vmotion.stun'])).toEqual([]);
     expect(lastMode(run, 'esx-01')).toEqual({ active: 'uptv2', reason: null });
   });
 });
@@ -335,8 +335,8 @@ describe('a migrated VM after its new host fails over', () => {
     const result = dpulab(['run', '--scenario', scenario, '--seed', '4', '--in-process', '--json', '--db', join(tmp.dir, 'after.db')]);
     expect(result.code, result.stderr).toBe(0);
     const run = lastJson<RunJson>(result);
-    expect(payloads<Done>(run.db, ['vmotion.done']).map((d) => d.p.result)).toEqual(['success']);
-    const failover = payloads<{ from: string; to: string; vnics: Array<{ vnic: string; mode: string }> }>(run.db, ['dpu.failover.done'], ['esx-02']);
+    expect(payloads(run.db, ['vmotion.done']).map((d) => d.p.result)).toEqual(['success']);
+    const failover = payloads(run.db, ['dpu.failover.done'], ['esx-02']);
     expect(failover.map((f) => [f.p.from, f.p.to])).toEqual([['dpu-02a', 'dpu-02b']]);
     expect(failover[0]!.p.vnics.map((v) => v.vnic)).toContain('web-01.eth0');
     const stream = run.flows.find((f) => f.flow === 'stream')!;
@@ -354,8 +354,8 @@ describe('vMotion from the TypeScript API', () => {
     run.controller.schedule({ atNs: 300_000_000, record: { action: 'vmotion', vm: 'web-01', to: 'esx-02' } });
     const summary = await run.done;
     expect(summary.status).toBe('completed');
-    const done = payloads<Done>(run.db, ['vmotion.done']);
+    const done = payloads(run.db, ['vmotion.done']);
     expect(done.map((d) => [d.node, d.p.vm, d.p.result])).toEqual([['esx-02', 'web-01', 'success']]);
-    expect(payloads<{ action: string }>(run.db, ['input.vmotion']).map((e) => e.vtime)).toEqual([300_000_000]);
+    expect(payloads(run.db, ['input.vmotion']).map((e) => e.vtime)).toEqual([300_000_000]);
   });
 });

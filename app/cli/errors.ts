@@ -1,33 +1,12 @@
-import { InputError } from '../../processes/controller/actions.js';
-import { EventLogError, EventLogWriteError } from '../../processes/controller/log/errors.js';
-import { LabError } from '../../shared/lab/errors.js';
-import { ScenarioError } from '../../shared/scenario/load.js';
-import { TopologyError } from '../../shared/topology/errors.js';
-import { UnitError } from '../../shared/units.js';
-import { LabNotFoundError } from '../lab/labs.js';
+import { DpulabError, isInputError } from '../../shared/errors.js';
 
 /** A mistake in how the command was called: a missing file, a bad option value. */
-export class CliError extends Error {
+export class CliError extends DpulabError {
   readonly code = 'usage';
   constructor(message: string) {
-    super(message);
+    super(message, { fromInput: true });
     this.name = 'CliError';
   }
-}
-
-/** Errors that are the user's input, not a dpulab bug: their message is the whole story. */
-function isInputError(error: unknown): error is Error {
-  return (
-    error instanceof CliError ||
-    error instanceof TopologyError ||
-    error instanceof ScenarioError ||
-    error instanceof LabError ||
-    error instanceof LabNotFoundError ||
-    error instanceof EventLogError ||
-    error instanceof EventLogWriteError ||
-    error instanceof InputError ||
-    error instanceof UnitError
-  );
 }
 
 /** Prints an error for a person: the message for input errors, the stack for anything else. */
@@ -40,7 +19,7 @@ export function reportError(error: unknown): void {
   }
 }
 
-/** 2 for bad input, 1 for everything else. */
+/** 2 when the user's input is at fault (a dpulab error that says so), 1 for everything else. */
 export function exitCodeFor(error: unknown): number {
   return isInputError(error) ? 2 : 1;
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
+import type { InputRecord } from '../../shared/events/catalogue.js';
 import type { ClusterState, ClusterEvent } from '../../shared/state/cluster-state.js';
 import type { NodeStateView } from '../../shared/state/node-view.js';
 import type { LabMessage, SessionMode } from './lab-protocol.js';
@@ -183,7 +184,7 @@ export interface FrameResponse {
 
 /** `POST /api/action`. */
 export interface ActionResponse {
-  readonly scheduled: { readonly atNs: number; readonly record: Readonly<Record<string, unknown>> };
+  readonly scheduled: { readonly atNs: number; readonly record: InputRecord };
 }
 
 /** What the server pushes on `/api/stream`. */

@@ -3,6 +3,7 @@
  * (the lab's start plus a student's scenario or the reference solution), and grades of recorded
  * runs. Used by `dpulab lab` and by the UI server.
  */
+import { DpulabError } from '../../shared/errors.js';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { planInput } from '../../processes/controller/actions.js';
@@ -22,10 +23,10 @@ import { toClusterEvent } from '../../shared/state/recorded.js';
 import { loadScenario, validateScenarioAgainstTopology } from '../../shared/scenario/load.js';
 
 /** A lab name that is neither built in nor a readable file. */
-export class LabNotFoundError extends Error {
+export class LabNotFoundError extends DpulabError {
   readonly code = 'lab-not-found';
   constructor(name: string, why: string) {
-    super(`No lab ${name}: ${why} (built-in labs: ${BUILTIN_LABS.map((l) => l.name).join(', ')})`);
+    super(`No lab ${name}: ${why} (built-in labs: ${BUILTIN_LABS.map((l) => l.name).join(', ')})`, { fromInput: true });
     this.name = 'LabNotFoundError';
   }
 }

@@ -3,18 +3,19 @@
  * The renderer's only way out: HTTP to `/api/*` and the WebSocket `/api/stream`, on the origin
  * the page came from (in the desktop shell too).
  */
+import { DpulabError } from '../../shared/errors.js';
 import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
 import type { ClusterState } from '../../shared/state/cluster-state.js';
 
 /** An answer other than 2xx: the server's error body. */
-export class ApiCallError extends Error {
+export class ApiCallError extends DpulabError {
   readonly code: string;
   readonly field: string | null;
   constructor(
     readonly status: number,
     body: ApiErrorBody,
   ) {
-    super(body.error);
+    super(body.error, { fromInput: status < 500 });
     this.name = 'ApiCallError';
     this.code = body.code;
     this.field = body.field;

@@ -7,7 +7,6 @@ import type { z } from 'zod';
 import { InputError, planInput } from '../../processes/controller/actions.js';
 import type { TimedInput } from '../../processes/controller/controller.js';
 import { actionReferences, isActionName, knownReferenceIds, referenceNoun, referenceResolves, STEP_SCHEMAS } from '../../shared/scenario/actions.js';
-import type { ScenarioAction } from '../../shared/scenario/types.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { ApiError, parseRequest } from './errors.js';
 
@@ -27,9 +26,10 @@ export function validateAction(topology: ResolvedTopology, record: Readonly<Reco
     throw new ApiError(400, 'unknown-action', `Unknown action ${String(action)}: expected one of ${availableActions().join(', ')}`, 'record.action');
   }
   const schema = (STEP_SCHEMAS[action] as unknown as z.ZodObject).omit({ at: true });
-  const parsed = parseRequest(schema, record, ['record']) as Record<string, unknown> & { action: string };
+  // The step schema of `action` checked it: it is that action's record.
+  const parsed = parseRequest(schema, record, ['record']) as unknown as TimedInput['record'];
   const known = knownReferenceIds(topology);
-  for (const ref of actionReferences(parsed as unknown as ScenarioAction)) {
+  for (const ref of actionReferences(parsed)) {
     if (referenceResolves(known, ref)) continue;
     const what = referenceNoun(ref.kind);
     throw new ApiError(400, 'unknown-reference', `Invalid record.${ref.field}: no ${what} ${ref.id} in topology ${topology.name}`, `record.${ref.field}`);

@@ -1,3 +1,4 @@
+import { DpulabError } from '../../shared/errors.js';
 import type { z } from 'zod';
 import type { ApiErrorBody } from '../common/protocol.js';
 
@@ -5,14 +6,14 @@ import type { ApiErrorBody } from '../common/protocol.js';
  * A request the UI server refuses: its HTTP status, a stable code and, for a malformed request,
  * the field at fault. Nothing has changed when one is thrown.
  */
-export class ApiError extends Error {
+export class ApiError extends DpulabError {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly field: string | null = null,
   ) {
-    super(message);
+    super(message, { fromInput: status < 500 });
     this.name = 'ApiError';
   }
 

@@ -36,7 +36,7 @@ function fakeSession(): UiSession & { calls: string[] } {
     },
     act: (record) => {
       calls.push(`act ${String(record.action)}`);
-      return { scheduled: { atNs: 5, record } };
+      return { scheduled: { atNs: 5, record: { action: 'note', text: String(record.text) } } };
     },
     subscribe: () => () => undefined,
     close: async () => undefined,

@@ -8,6 +8,7 @@
  * rebinding), POSTs must be `application/json` (no form or no-preflight cross-site request), and
  * the stream only upgrades for this server's own Origin.
  */
+import { DpulabError } from '../../shared/errors.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -49,7 +50,7 @@ const TYPES: Record<string, string> = {
 const MAX_BODY_BYTES = 64 * 1024;
 
 /** The bundled renderer is missing: the project was not built. */
-export class StaticFilesError extends Error {
+export class StaticFilesError extends DpulabError {
   readonly code = 'no-static-files';
   constructor(dir: string) {
     super(`The UI is not built: no index.html in ${dir} (run npm run build)`);

@@ -18,9 +18,9 @@ import { EventLogWriter } from '../../processes/controller/log/writer.js';
 import { MultiProcessCluster } from '../../processes/controller/multi-process.js';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
 import type { PreparedRun, RunMode } from '../../processes/controller/session.js';
-import { decode } from '../../shared/codec.js';
-import { EVENT_KINDS } from '../../shared/event-kinds.js';
+import { EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
 import type { RecordedEvent } from '../../shared/events.js';
+import { eventPayload, eventVolatile } from '../../shared/events/typed.js';
 import { DEFAULT_LAB_YAML } from '../../shared/topology/load.js';
 
 const require = createRequire(import.meta.url);
@@ -75,7 +75,7 @@ export class LiveRun {
       scenario: { name: prepared.scenario.name, text: options.scenarioText, resolved: prepared.scenario },
       untilNs: prepared.endNs,
       zeromqVersion: mode === 'multi-process' ? zeromqVersion() : null,
-      eventKinds: EVENT_KINDS,
+      eventKinds: EVENT_KIND_DESCRIPTIONS,
     });
     this.writer.recordWires(prepared.topology.wires);
     this.cluster =
@@ -168,11 +168,11 @@ class RecordingSink implements EventSink {
   append(events: readonly RecordedEvent[]): void {
     for (const e of events) {
       if (e.kind === 'node.start') {
-        const p = decode(e.payload) as { node: string; kind: string; incarnation: number };
-        const v = e.volatile ? (decode(e.volatile) as { pid?: number }) : {};
-        this.writer.recordNode({ id: p.node, kind: p.kind, incarnation: p.incarnation, pid: v.pid ?? null, machine: this.machine });
+        const p = eventPayload(e, 'node.start');
+        const v = eventVolatile(e, 'node.start');
+        this.writer.recordNode({ id: p.node, kind: p.kind, incarnation: p.incarnation, pid: v?.pid ?? null, machine: this.machine });
       } else if (e.kind === 'node.exit') {
-        const p = decode(e.payload) as { node: string; incarnation: number; code: number | null; signal: string | null };
+        const p = eventPayload(e, 'node.exit');
         this.writer.updateNodeExit({ id: p.node, incarnation: p.incarnation, exitCode: p.code, exitSignal: p.signal });
       }
     }

@@ -61,7 +61,7 @@ export class LldpAgent {
       const neighbor = this.neighbors.get(port);
       if (neighbor && neighbor.expiresAt === expiresAt) {
         this.neighbors.delete(port);
-        ctx.emit('lldp.expired', { port, chassisId: neighbor.chassisId, systemName: neighbor.systemName });
+        ctx.emit('lldp.expired', { port, chassisId: neighbor.chassisId, systemName: neighbor.systemName, reason: 'ttl' });
       }
       return true;
     }

@@ -1,3 +1,4 @@
+import { DpulabError } from '../../shared/errors.js';
 import type { ResolvedTopology, VnicSpec } from '../../shared/topology/types.js';
 import { z } from 'zod';
 import { flowSpecSchema, traceflowSpecSchema } from '../../shared/scenario/actions.js';
@@ -15,10 +16,10 @@ const resolvedVmotionOptions = z.strictObject({
 });
 
 /** An input the controller cannot carry out: names the action and what was wrong. */
-export class InputError extends Error {
+export class InputError extends DpulabError {
   readonly code = 'invalid-input';
   constructor(message: string) {
-    super(message);
+    super(message, { fromInput: true });
     this.name = 'InputError';
   }
 }
@@ -112,7 +113,7 @@ export function planInput(topology: ResolvedTopology, record: TimedInput['record
       return { deliveries: everyHost(topology, action('vm.reserve', { vm, memoryReservationMiB: mib })) };
     }
     default:
-      throw new InputError(`Unknown action ${record.action}`);
+      throw new InputError(`Unknown action ${(record as { action: string }).action}`);
   }
 }
 

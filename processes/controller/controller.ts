@@ -1,5 +1,6 @@
 import { encode } from '../../shared/codec.js';
 import { CONTROLLER_NODE, compareNodeEvents, type NodeEvent, type RecordedEvent, type VTime } from '../../shared/events.js';
+import type { EventKind, EventPayloads, EventVolatile, InputRecord } from '../../shared/events/catalogue.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import type { GrantedInput } from '../runtime/protocol.js';
 import type { NodeInput } from '../runtime/types.js';
@@ -13,7 +14,7 @@ import type { Cluster, NodeExit, NodeProcessInfo } from './cluster.js';
 export interface TimedInput {
   readonly atNs: VTime;
   /** Recorded as the payload of `input.<record.action>`; must be plain data. */
-  readonly record: Readonly<Record<string, unknown>> & { readonly action: string };
+  readonly record: InputRecord;
 }
 
 /** What an input does: inputs queued on nodes, and controller operations (a kill). */
@@ -310,7 +311,7 @@ export class Controller {
     return this.options.sink.append(recorded) !== false;
   }
 
-  private controllerEvent(vtime: VTime, kind: string, payload: Readonly<Record<string, unknown>>, volatile?: Readonly<Record<string, unknown>>): NodeEvent {
+  private controllerEvent<K extends EventKind>(vtime: VTime, kind: K, payload: EventPayloads[K], volatile?: EventVolatile<K>): NodeEvent {
     return {
       vtime,
       node: CONTROLLER_NODE,

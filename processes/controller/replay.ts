@@ -1,3 +1,4 @@
+import { eventInput } from '../../shared/events/typed.js';
 import { decode } from '../../shared/codec.js';
 import type { RecordedEvent, VTime } from '../../shared/events.js';
 import { loadTopology } from '../../shared/topology/load.js';
@@ -122,7 +123,7 @@ export async function verifyReplay(db: string, options: { mode?: RunMode; log?: 
     const topology = recordedTopology(reader);
     const inputs: TimedInput[] = [];
     for (const e of reader.events({ kinds: ['input.*'] })) {
-      inputs.push({ atNs: e.vtime, record: decode(e.payload) as TimedInput['record'] });
+      inputs.push({ atNs: e.vtime, record: eventInput(e) });
     }
     const mode = options.mode ?? run.mode;
     const endNs = run.untilNs ?? run.endVtime ?? 0;

@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { RecordedEvent, VTime } from '../../shared/events.js';
-import { EVENT_KINDS } from '../../shared/event-kinds.js';
-import { decode } from '../../shared/codec.js';
+import { EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
+import { eventPayload, eventVolatile } from '../../shared/events/typed.js';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/topology/load.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { DEFAULT_SCENARIO_YAML, loadScenario, validateScenarioAgainstTopology, type Scenario } from '../../shared/scenario/load.js';
@@ -157,7 +157,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     scenario: { name: prepared.scenario.name, text: options.scenario?.text ?? null, resolved: prepared.scenario },
     untilNs: prepared.endNs,
     zeromqVersion: mode === 'multi-process' ? zeromqVersion() : null,
-    eventKinds: EVENT_KINDS,
+    eventKinds: EVENT_KIND_DESCRIPTIONS,
   });
   writer.recordWires(prepared.topology.wires);
   const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
@@ -249,11 +249,11 @@ class NodeLifecycleSink implements EventSink {
     for (const e of events) {
       applyEvent(this.state, toClusterEvent(e));
       if (e.kind === 'node.start') {
-        const p = decode(e.payload) as { node: string; kind: string; incarnation: number };
-        const v = e.volatile ? (decode(e.volatile) as { pid: number }) : { pid: null };
-        this.writer.recordNode({ id: p.node, kind: p.kind, incarnation: p.incarnation, pid: v.pid, machine: this.machine });
+        const p = eventPayload(e, 'node.start');
+        const v = eventVolatile(e, 'node.start');
+        this.writer.recordNode({ id: p.node, kind: p.kind, incarnation: p.incarnation, pid: v?.pid ?? null, machine: this.machine });
       } else if (e.kind === 'node.exit') {
-        const p = decode(e.payload) as { node: string; incarnation: number; code: number | null; signal: string | null };
+        const p = eventPayload(e, 'node.exit');
         this.writer.updateNodeExit({ id: p.node, incarnation: p.incarnation, exitCode: p.code, exitSignal: p.signal });
       }
     }

@@ -153,7 +153,7 @@ export class HostDatapath {
       // A VM arriving by vMotion is still stopped until the manager commits: its DPU already serves
       // the vNIC, and what it hands up meanwhile is lost as at the source.
       const arriving = id === null ? null : (this.arrivingVm?.(id) ?? null);
-      if (arriving !== null && channel === 'dma') ctx.emit('frame.drop', { port, reason: 'vm-stunned', len: bytes.length, vnic: id, vm: arriving });
+      if (id !== null && arriving !== null && channel === 'dma') ctx.emit('frame.drop', { port, reason: 'vm-stunned', len: bytes.length, vnic: id, vm: arriving });
       else ctx.emit('frame.malformed', { port, code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
       return;
     }

@@ -1,3 +1,4 @@
+import { DpulabError } from '../../shared/errors.js';
 import { z } from 'zod';
 import { decode, encode } from '../../shared/codec.js';
 import { parseCidr } from '../../shared/net/ip.js';
@@ -157,7 +158,7 @@ export interface VfBindDevice {
 }
 
 /** A device-channel message that could not be parsed: names the channel and the field. */
-export class PcieMessageError extends Error {
+export class PcieMessageError extends DpulabError {
   override readonly name = 'PcieMessageError';
   readonly code = 'malformed-pcie';
   constructor(

@@ -15,6 +15,7 @@
  * The host's vMotion vmknic (`vds/vmotion-net.ts`) is reached the same way: its DPU hands the
  * vMotion datagrams addressed to it up on `mgmt`, and the relay keeps them for the host.
  */
+import { DpulabError } from '../../shared/errors.js';
 import { decodeEthernet, ETHERTYPE_IPV4 } from '../../shared/net/ethernet.js';
 import { decodeIpv4 } from '../../shared/net/ipv4.js';
 import type { DpuNode, HostNode, ResolvedTopology } from '../../shared/topology/types.js';
@@ -24,7 +25,7 @@ import { cidrContains, parseCidr } from '../../shared/net/ip.js';
 
 /** The UDP port of the state-sync protocol (next to the heartbeat's 5999). */
 /** A lookup on the management network named a DPU or host the topology does not hold: a caller bug or a topology that does not fit. */
-export class MgmtNetworkError extends Error {
+export class MgmtNetworkError extends DpulabError {
   override readonly name = 'MgmtNetworkError';
   constructor(
     readonly code: 'unknown-dpu' | 'unknown-host',

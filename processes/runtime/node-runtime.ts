@@ -1,5 +1,6 @@
 import { encode } from '../../shared/codec.js';
 import type { LocalEventId, NodeEvent, VTime } from '../../shared/events.js';
+import type { EventVolatile, NodeEventKind, NodeEventPayloads } from '../../shared/events/catalogue.js';
 import { RandomStream } from '../../shared/random.js';
 import type { Impairments, ResolvedTopology } from '../../shared/topology/types.js';
 import { MessageQueue } from './queue.js';
@@ -217,7 +218,7 @@ export class NodeRuntime {
     }
   }
 
-  private emit(kind: string, payload: Readonly<Record<string, unknown>>, volatile?: Readonly<Record<string, unknown>>): LocalEventId {
+  private emit<K extends NodeEventKind>(kind: K, payload: NodeEventPayloads[K], volatile?: EventVolatile<K>): LocalEventId {
     const id = { node: this.nodeId, nodeSeq: this.nodeSeq++ };
     this.events.push({
       vtime: this.now,

@@ -1,3 +1,4 @@
+import { DpulabError } from '../../shared/errors.js';
 import { z } from 'zod';
 import { decode, encode } from '../../shared/codec.js';
 import type { NodeEvent } from '../../shared/events.js';
@@ -110,7 +111,7 @@ export const nodeMessageSchema = z.discriminatedUnion('t', [
 export type NodeMessage = z.infer<typeof nodeMessageSchema>;
 
 /** A message that could not be parsed; names what came from where. */
-export class ProtocolError extends Error {
+export class ProtocolError extends DpulabError {
   readonly code = 'protocol';
   constructor(message: string) {
     super(message);
@@ -181,7 +182,7 @@ export interface WireEnvelope {
 }
 
 /** A malformed envelope on a wire: dropped and counted by the receiver, never fatal. */
-export class WireEnvelopeError extends Error {
+export class WireEnvelopeError extends DpulabError {
   readonly code = 'bad-envelope';
   constructor(
     readonly wire: string,

@@ -1,4 +1,5 @@
 import type { LocalEventId, VTime } from '../../shared/events.js';
+import type { EventVolatile, NodeEventKind, NodeEventPayloads } from '../../shared/events/catalogue.js';
 
 /**
  * What a wire carries besides Ethernet. Ethernet wires carry `eth` only; pcie wires carry the
@@ -36,8 +37,12 @@ export interface NodeContext {
   send(port: string, bytes: Uint8Array, channel?: Channel): boolean;
   /** Whether the port's wire is up. */
   linkUp(port: string): boolean;
-  /** Records an event; `payload` must be plain data (msgpack), `volatile` is left out of the fingerprint. */
-  emit(kind: string, payload: Readonly<Record<string, unknown>>, volatile?: Readonly<Record<string, unknown>>): void;
+  /**
+   * Records an event of a kind the catalogue declares (`shared/events/catalogue.ts`), with the
+   * payload its kind says; plain data (msgpack). `volatile` is left out of the fingerprint.
+   * Inputs (`input.*`) are the controller's: a core never emits them.
+   */
+  emit<K extends NodeEventKind>(kind: K, payload: NodeEventPayloads[K], volatile?: EventVolatile<K>): void;
 }
 
 /**

@@ -13,11 +13,13 @@
  * The trace number is the FNV-1a hash of the id: a frame whose payload merely starts with the
  * magic is not taken for a trace unless the number matches the id that follows.
  */
+import { DpulabError } from '../../shared/errors.js';
 import { readU32, utf8Decode, utf8Encode, writeU32 } from '../../shared/net/bytes.js';
 import { buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../shared/net/builders.js';
 import { decodeFrame, innermostFrame } from '../../shared/net/frame.js';
 import type { DecodedFrame } from '../../shared/net/frame.js';
 import { fnv1a32 } from '../../shared/net/hash.js';
+import type { TraceflowObservation, TraceflowPoint } from '../../shared/events/catalogue.js';
 import { cidrContains, ipFamily, normalizeIp, parseCidr } from '../../shared/net/ip.js';
 import type { IpAddress } from '../../shared/net/ip.js';
 import { normalizeMac } from '../../shared/net/mac.js';
@@ -29,7 +31,7 @@ import type { NodeContext } from '../runtime/types.js';
 import { allVnics } from './endpoints.js';
 
 /** The event every observation point records. */
-export const TRACEFLOW_EVENT = 'traceflow.observe';
+export const TRACEFLOW_EVENT = 'traceflow.observe' as const;
 
 /** The eight bytes a mark starts with: ASCII `DPLTRACE`. */
 export const TRACEFLOW_MAGIC: Uint8Array = utf8Encode('DPLTRACE');
@@ -52,7 +54,7 @@ const MARK_HEADER_BYTES = TRACEFLOW_MAGIC.length + 4 + 1;
 export type TraceflowErrorCode = 'bad-id' | 'unknown-vnic' | 'bad-destination';
 
 /** A traceflow that cannot be built as asked: names what was wrong. */
-export class TraceflowError extends Error {
+export class TraceflowError extends DpulabError {
   override readonly name = 'TraceflowError';
   readonly code: TraceflowErrorCode;
 
@@ -287,18 +289,8 @@ export function planTraceflow(topology: ResolvedTopology, request: TraceflowRequ
 
 // ---------------------------------------------------------------- observation points
 
-/** Where a traceflow packet was seen. */
-export type TraceflowPoint =
-  | 'injected'
-  | 'dfw'
-  | 'forwarded'
-  | 'hairpin'
-  | 'routed'
-  | 'encapsulated'
-  | 'decapsulated'
-  | 'physical-switch'
-  | 'delivered'
-  | 'dropped';
+/** Where a traceflow packet was seen (declared with the event, in the catalogue). */
+export type { TraceflowPoint } from '../../shared/events/catalogue.js';
 
 /** Every point, in the order a packet usually meets them. */
 export const TRACEFLOW_POINTS: readonly TraceflowPoint[] = [
@@ -314,22 +306,14 @@ export const TRACEFLOW_POINTS: readonly TraceflowPoint[] = [
   'dropped',
 ];
 
-/** The payload of a `traceflow.observe` event. */
-export interface TraceflowObservation {
-  readonly trace: string;
-  readonly point: TraceflowPoint;
-  /** One line for people, e.g. `dfw out on web-02.eth0: rule web-to-db-5201 reject`. */
-  readonly summary: string;
-  readonly node: string;
-  /** The facts of the point, plain data (see docs/traceflow.md). */
-  readonly detail: Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
-}
+/** The payload of a `traceflow.observe` event (declared in the catalogue). */
+export type { TraceflowObservation } from '../../shared/events/catalogue.js';
 
 /** Records one observation point of a trace, as the node it happens on. */
 export function observeTrace(ctx: NodeContext, trace: string, point: TraceflowPoint, summary: string, detail: TraceflowObservation['detail']): void {
   // Summary before the rest: log listings cut long payloads, and it is what people read.
   const payload: TraceflowObservation = { trace, point, summary, node: ctx.nodeId, detail };
-  ctx.emit(TRACEFLOW_EVENT, payload as unknown as Record<string, unknown>);
+  ctx.emit(TRACEFLOW_EVENT, payload);
 }
 
 /** What a firewall decided about a frame, as the traceflow reports it. */

@@ -14,6 +14,7 @@
  * its id (`macFromString('vmk:<host>')`), perturbed until it differs from every MAC of the
  * topology (ports, vNICs, tunnel endpoints, the distributed router) and from the other vmknics.
  */
+import { DpulabError } from '../../shared/errors.js';
 import { decodeEthernet, ETHERTYPE_IPV4 } from '../../shared/net/ethernet.js';
 import { buildUdpIpv4Frame } from '../../shared/net/builders.js';
 import { decodeIpv4, IP_PROTOCOL_UDP } from '../../shared/net/ipv4.js';
@@ -49,7 +50,7 @@ const VMOTION_HOSTS_MAX = 245;
 export type VmotionNetErrorCode = 'unknown-host' | 'too-many-hosts' | 'payload-too-long';
 
 /** A vMotion-network call named a host the topology lacks, or a payload too big for one datagram. */
-export class VmotionNetError extends Error {
+export class VmotionNetError extends DpulabError {
   override readonly name = 'VmotionNetError';
   constructor(
     readonly code: VmotionNetErrorCode,

@@ -5,6 +5,7 @@
  * that code, so codes are part of the contract and never change meaning. Messages are for people;
  * they name the layer and field and are free to improve.
  */
+import { DpulabError } from '../errors.js';
 
 /**
  * Why a frame was rejected.
@@ -47,7 +48,7 @@ export type FrameLayer =
  * Decoders throw only this for bad input, so callers can catch it, count `code` and drop the
  * frame; any other exception escaping a decoder is a bug in this library.
  */
-export class FrameError extends Error {
+export class FrameError extends DpulabError {
   override readonly name = 'FrameError';
   /** Stable reason, used as a drop counter key. */
   readonly code: FrameErrorCode;
@@ -75,7 +76,7 @@ export type AddressErrorCode = 'bad-mac' | 'bad-ipv4' | 'bad-ipv6' | 'bad-cidr';
  *
  * Separate from FrameError because it comes from configuration and code, not from the wire.
  */
-export class AddressError extends Error {
+export class AddressError extends DpulabError {
   override readonly name = 'AddressError';
   /** Stable reason. */
   readonly code: AddressErrorCode;
@@ -96,7 +97,7 @@ export type EncodeErrorCode = 'out-of-range' | 'too-long' | 'bad-value';
  * An encoder was given fields that cannot be represented on the wire (a VLAN id above 4095, a
  * UDP payload over 65507 bytes, a text TLV over 255 bytes). Raised instead of silently truncating.
  */
-export class EncodeError extends Error {
+export class EncodeError extends DpulabError {
   override readonly name = 'EncodeError';
   /** Stable reason. */
   readonly code: EncodeErrorCode;

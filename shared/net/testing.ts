@@ -5,11 +5,13 @@
  * Reading past the end of a Uint8Array silently yields undefined (and then 0 in arithmetic), so
  * a decoder with a missing bounds check can pass ordinary tests; behind `boundsChecked` it fails.
  */
+import { DpulabError } from '../errors.js';
 import { FrameError } from './errors.js';
 
 /** Thrown by a boundsChecked array when an index outside [0, length) is read. */
-export class OutOfBoundsRead extends Error {
+export class OutOfBoundsRead extends DpulabError {
   override readonly name = 'OutOfBoundsRead';
+  readonly code = 'out-of-bounds-read';
 }
 
 /** Wraps `bytes` so that reading any integer index outside [0, length) throws OutOfBoundsRead. */

@@ -3,11 +3,12 @@
  * located to `file:line:column` and a field path.
  */
 
+import { DpulabError } from '../errors.js';
 import { formatProblemReport } from '../topology/yaml-source.js';
 import type { SourceProblem } from '../topology/yaml-source.js';
 
 /** A scenario that cannot be loaded or does not fit its topology; `problems` lists everything wrong. */
-export class ScenarioError extends Error {
+export class ScenarioError extends DpulabError {
   /** Stable code for callers to recognise the failure. */
   readonly code = 'invalid-scenario';
   /** The file name the problems refer to, as given to the loader. */
@@ -16,7 +17,7 @@ export class ScenarioError extends Error {
   readonly problems: readonly SourceProblem[];
 
   constructor(file: string, problems: readonly SourceProblem[]) {
-    super(formatProblemReport('scenario', file, problems));
+    super(formatProblemReport('scenario', file, problems), { fromInput: true });
     this.name = 'ScenarioError';
     this.file = file;
     this.problems = problems;

@@ -3,6 +3,7 @@
  * Events are appended in seq order; every `interval` events a copy of the state is kept, so the
  * state after event k is the nearest copy at or before k plus at most `interval - 1` events.
  */
+import { DpulabError } from '../errors.js';
 import { cloneClusterState, emptyClusterState, type ClusterEvent, type ClusterState } from './cluster-state.js';
 import { applyEvent } from './fold.js';
 
@@ -13,7 +14,7 @@ export const DEFAULT_SNAPSHOT_INTERVAL = 2000;
 export type EventRange = (from: number, to: number) => Iterable<ClusterEvent>;
 
 /** An event appended out of order, or a seek outside what was appended. */
-export class TimelineError extends Error {
+export class TimelineError extends DpulabError {
   constructor(
     readonly code: 'not-dense' | 'out-of-range' | 'missing-events',
     message: string,

@@ -32,7 +32,7 @@ import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
 import { startRun, type RunMode, type RunSummary } from '../../processes/controller/session.js';
 import { SendQueue } from '../../processes/node/send-queue.js';
 import { decode, encode } from '../../shared/codec.js';
-import { EVENT_KINDS } from '../../shared/event-kinds.js';
+import { ALL_EVENT_KINDS, EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { DEFAULT_LAB_YAML, loadDefaultLab, loadTopology } from '../../shared/topology/load.js';
 import { ReplaySession } from '../../app/server/replay-session.js';
@@ -422,7 +422,7 @@ interface RecorderFigure {
 /** Synthetic events shaped like a run's: every node of the default lab, real kinds, ~60-byte msgpack payloads. */
 function syntheticEvents(count: number): RecordedEvent[] {
   const nodes = ['controller', ...loadDefaultLab().nodes.map((n) => n.id)];
-  const kinds = Object.keys(EVENT_KINDS);
+  const kinds = ALL_EVENT_KINDS;
   const events: RecordedEvent[] = [];
   for (let seq = 0; seq < count; seq++) {
     const node = nodes[seq % nodes.length]!;
@@ -446,7 +446,7 @@ function openBenchLog(path: string, id: string): EventLogWriter {
     scenario: null,
     untilNs: null,
     zeromqVersion: null,
-    eventKinds: EVENT_KINDS,
+    eventKinds: EVENT_KIND_DESCRIPTIONS,
   });
   return writer;
 }

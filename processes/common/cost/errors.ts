@@ -1,3 +1,5 @@
+import { DpulabError } from '../../../shared/errors.js';
+
 /** Why a cost parameter or a charge was refused. */
 export type CostErrorCode = 'bad-parameter' | 'unknown-step' | 'wrong-core' | 'bad-bytes';
 
@@ -6,7 +8,7 @@ export type CostErrorCode = 'bad-parameter' | 'unknown-step' | 'wrong-core' | 'b
  * meter of the wrong core type (a guest driver step on a DPU, a VF step on a host). Both are
  * mistakes in code or configuration, never in the traffic, so they are raised rather than counted.
  */
-export class CostError extends Error {
+export class CostError extends DpulabError {
   override readonly name = 'CostError';
   /** Stable reason. */
   readonly code: CostErrorCode;

@@ -2,6 +2,7 @@
  * Errors of the event log. Each class carries a stable `code` that callers (the CLI, the UI,
  * tests) switch on; messages are for people and may change.
  */
+import { DpulabError } from '../../../shared/errors.js';
 
 /** Why an event log could not be read. */
 export type EventLogErrorCode =
@@ -19,7 +20,7 @@ export type EventLogErrorCode =
   | 'incomplete';
 
 /** An event log that cannot be read; `path` names the file. */
-export class EventLogError extends Error {
+export class EventLogError extends DpulabError {
   override readonly name = 'EventLogError';
 
   constructor(
@@ -28,7 +29,7 @@ export class EventLogError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, { ...options, fromInput: true });
   }
 }
 
@@ -48,19 +49,19 @@ export type EventLogWriteErrorCode =
   | 'invalid-argument';
 
 /** A programming or usage error detected by the writer; nothing of the offending call was kept. */
-export class EventLogWriteError extends Error {
+export class EventLogWriteError extends DpulabError {
   override readonly name = 'EventLogWriteError';
 
   constructor(
     readonly code: EventLogWriteErrorCode,
     message: string,
   ) {
-    super(message);
+    super(message, { fromInput: code === 'exists' || code === 'foreign-file' || code === 'invalid-argument' });
   }
 }
 
 /** An event with a field the canonical encoding cannot represent (see fingerprint.ts). */
-export class InvalidEventError extends Error {
+export class InvalidEventError extends DpulabError {
   override readonly name = 'InvalidEventError';
   readonly code = 'invalid-event';
 }

@@ -3,6 +3,7 @@
  * it: a malformed sync message is dropped and counted (`SyncMessageError` is what the decoder
  * throws for the caller to count). `HaSetupError` is a caller bug or a topology that does not fit.
  */
+import { DpulabError } from '../../../shared/errors.js';
 
 /**
  * Why HA could not be set up or driven.
@@ -13,7 +14,7 @@
 export type HaSetupErrorCode = 'unknown-dpu' | 'unknown-host' | 'bad-option';
 
 /** A HA module was built or called with something that cannot work; `code` is stable. */
-export class HaSetupError extends Error {
+export class HaSetupError extends DpulabError {
   override readonly name = 'HaSetupError';
   readonly code: HaSetupErrorCode;
 
@@ -24,7 +25,7 @@ export class HaSetupError extends Error {
 }
 
 /** A state-sync message that could not be decoded: not msgpack, wrong magic or version, a field out of shape. */
-export class SyncMessageError extends Error {
+export class SyncMessageError extends DpulabError {
   override readonly name = 'SyncMessageError';
   readonly code = 'malformed-sync';
 

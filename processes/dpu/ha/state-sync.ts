@@ -495,7 +495,7 @@ export class SyncReceiver {
       else if (this.keep(message)) this.counters.outOfOrder++;
       if (!this.gapOpen) {
         this.gapOpen = true;
-        ctx.emit('ha.sync.gap', { expected: this.expected, got: message.seq });
+        ctx.emit('ha.sync.gap', { expected: this.expected!, got: message.seq });
         this.ack(ctx);
       }
       return [];

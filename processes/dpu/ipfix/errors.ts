@@ -1,3 +1,5 @@
+import { DpulabError } from '../../../shared/errors.js';
+
 /** Why an IPFIX exporter or flow cache refused its options. */
 export type IpfixOptionErrorCode = 'bad-option';
 
@@ -5,7 +7,7 @@ export type IpfixOptionErrorCode = 'bad-option';
  * A flow cache or exporter option out of range (a timeout of 0, a message size too small for one
  * record). A configuration mistake, raised at construction rather than found while exporting.
  */
-export class IpfixOptionError extends Error {
+export class IpfixOptionError extends DpulabError {
   override readonly name = 'IpfixOptionError';
   /** Stable reason. */
   readonly code: IpfixOptionErrorCode = 'bad-option';

@@ -5,6 +5,7 @@
  * refused, as the kernel refuses them with EINVAL. What throws is a caller doing something the
  * function's state forbids outright: DMA while stopped, reading device state outside STOP_COPY.
  */
+import { DpulabError } from '../../../shared/errors.js';
 
 /**
  * Why a virtual function refused an operation.
@@ -18,7 +19,7 @@
 export type VfErrorCode = 'dma-refused' | 'wrong-state' | 'not-bound' | 'already-bound' | 'bad-pool-size';
 
 /** An operation a virtual function refuses; `code` is stable. */
-export class VfError extends Error {
+export class VfError extends DpulabError {
   override readonly name = 'VfError';
   readonly code: VfErrorCode;
   /** The function's index, null for errors of the pool. */

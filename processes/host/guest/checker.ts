@@ -9,6 +9,7 @@
  * numbers a person asks for: sent, delivered, lost.
  */
 import type { VTime } from '../../../shared/events.js';
+import type { FlowReportPayload, RttSummary } from '../../../shared/events/catalogue.js';
 import type { FlowKind } from './flow-spec.js';
 import type { ReceivedFlowState, SequenceCheckerState } from './state.js';
 
@@ -80,12 +81,8 @@ export interface RttState {
   readonly max: number;
 }
 
-/** Round-trip times of a ping flow, in virtual nanoseconds. */
-export interface RttSummary {
-  readonly min: VTime;
-  readonly avg: VTime;
-  readonly max: VTime;
-}
+/** Round-trip times of a ping flow, in virtual nanoseconds (declared with `flow.report`). */
+export type { RttSummary } from '../../../shared/events/catalogue.js';
 
 /** Accumulates round-trip samples. */
 export class RttStats {
@@ -126,46 +123,8 @@ export class RttStats {
 /** Which end of a flow a report comes from. */
 export type FlowSide = 'sender' | 'receiver';
 
-/**
- * The payload of a `flow.report` event. Fields a side cannot know are null (never absent), so
- * every report has the same shape.
- */
-export interface FlowReport {
-  readonly flow: string;
-  readonly kind: FlowKind;
-  readonly side: FlowSide;
-  /** The VM that emitted the report. */
-  readonly vm: string;
-  /** Sender side: the sending VM id. Receiver side: the source address the messages came from. */
-  readonly from: string;
-  /** Sender side: the destination address. Receiver side: the local address they arrived at. */
-  readonly to: string;
-  readonly port: number | null;
-  /** Messages the sending app handed to its socket (sender; null at the receiver). */
-  readonly sent: number | null;
-  /** Distinct sequence numbers received (receiver; for ping, distinct replies at the sender). */
-  readonly delivered: number | null;
-  /** sent - delivered, where one side knows both (ping); null otherwise: use combineReports. */
-  readonly lost: number | null;
-  readonly duplicated: number | null;
-  readonly reordered: number | null;
-  /** Highest sequence number received, -1 before any (receiver, and ping sender). */
-  readonly highestSeq: number | null;
-  /** TCP segments sent again (either side of a TCP flow); null for ping and UDP. */
-  readonly retransmits: number | null;
-  /** Ping round-trip times; null for other kinds or before the first reply. */
-  readonly rttNs: RttSummary | null;
-  /** The TCP connection's state (this side's); null for ping and UDP. */
-  readonly tcpState: string | null;
-  /** Why the TCP connection closed (`closed`, `reset`, `refused`, `timeout`), null while open. */
-  readonly closeReason: string | null;
-  /** ICMP destination unreachable messages received for the flow (sender). */
-  readonly unreachable: number | null;
-  /** Messages that were not valid app messages (receiver). */
-  readonly malformed: number | null;
-  /** True for the report emitted at the end of the run. */
-  readonly final: boolean;
-}
+/** The payload of a `flow.report` event (declared in the event catalogue). */
+export type FlowReport = FlowReportPayload;
 
 /** A flow's outcome with both sides joined. */
 export interface FlowSummary {

@@ -3,6 +3,7 @@
  * validated form with every default filled in. Validation is strict and every refusal names the
  * field, so a typo in a scenario fails at the step instead of producing a silent, empty flow.
  */
+import { DpulabError } from '../../../shared/errors.js';
 import { ipFamily, normalizeIp } from '../../../shared/net/ip.js';
 import { utf8Encode } from '../../../shared/net/bytes.js';
 import { appHeaderLength } from './app-message.js';
@@ -72,7 +73,7 @@ export interface ResolvedFlowSpec {
 export type FlowErrorCode = 'bad-flow-spec' | 'wrong-vm' | 'duplicate-flow' | 'unknown-flow';
 
 /** A flow could not be started or stopped; `code` is stable, the message names the field. */
-export class FlowError extends Error {
+export class FlowError extends DpulabError {
   override readonly name = 'FlowError';
   readonly code: FlowErrorCode;
   /** The flow id, when it was readable. */

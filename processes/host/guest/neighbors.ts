@@ -92,7 +92,7 @@ export class NeighborCache {
   private readonly entries = new Map<string, Entry>();
   /** Timer name this cache uses. */
   readonly timerName: string;
-  private readonly eventPrefix: string;
+  private readonly eventPrefix: 'guest.arp' | 'guest.nd';
 
   constructor(
     private readonly vm: string,

@@ -12,6 +12,7 @@
  * or a remaining delay (`remainingNs`), because the VM is frozen while its state travels and
  * carries on from the same instant of its own life on the other side.
  */
+import { DpulabError } from '../../../shared/errors.js';
 import { z } from 'zod';
 import { AddressError } from '../../../shared/net/errors.js';
 import { normalizeIp } from '../../../shared/net/ip.js';
@@ -55,7 +56,7 @@ export type GuestStateErrorCode = 'malformed-state';
  * no table lists). `field` is the path of the first problem (`connections[0].tcp.sndUna`);
  * `problems` lists every one found.
  */
-export class GuestStateError extends Error {
+export class GuestStateError extends DpulabError {
   override readonly name = 'GuestStateError';
   readonly code: GuestStateErrorCode;
   /** Path of the first wrong field, `` for the state as a whole. */

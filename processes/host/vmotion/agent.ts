@@ -37,6 +37,7 @@
  * round lasts at least its bytes at that rate, plus the network's latency); a batch sent again
  * costs its bytes again.
  */
+import type { EventPayloads } from '../../../shared/events/catalogue.js';
 import type { VTime } from '../../../shared/events.js';
 import type { VmotionOptions } from '../../../shared/scenario/types.js';
 import type { HostNode, ResolvedTopology, VmSpec } from '../../../shared/topology/types.js';
@@ -126,6 +127,9 @@ export interface VmotionHost {
 }
 
 type Options = Required<VmotionOptions>;
+
+/** The payload of `vmotion.done`. */
+type VmotionDone = EventPayloads['vmotion.done'];
 
 type OutgoingPhase = 'register' | 'prepare' | 'handoff' | 'precopy' | 'arming' | 'final' | 'release' | 'transfer' | 'readopt';
 
@@ -1107,7 +1111,8 @@ export class VmotionAgent {
     return 'to' in run ? { mid: run.mid, vm: run.vm, from: this.id, to: run.to } : { mid: run.mid, vm: run.vm, from: run.from, to: this.id };
   }
 
-  private emitDone(ctx: NodeContext, payload: Record<string, unknown>): void {
+  /** Records `vmotion.done`; the durations and the reason default to null. */
+  private emitDone(ctx: NodeContext, payload: Omit<VmotionDone, 'switchoverNs' | 'downtimeNs' | 'reason'> & Partial<VmotionDone>): void {
     ctx.emit('vmotion.done', { switchoverNs: null, downtimeNs: null, reason: null, ...payload });
   }
 

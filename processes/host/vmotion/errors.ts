@@ -1,3 +1,5 @@
+import { DpulabError } from '../../../shared/errors.js';
+
 /** Why the pre-copy planner refused a configuration, a measurement or a call. */
 export type PrecopyErrorCode = 'bad-config' | 'bad-measurement' | 'bad-sequence';
 
@@ -6,7 +8,7 @@ export type PrecopyErrorCode = 'bad-config' | 'bad-measurement' | 'bad-sequence'
  * throughput of zero), or a call out of order (`nextRound` before `firstRound`, or after the plan
  * ended). These are mistakes in the caller, never in the guest, so they are raised.
  */
-export class PrecopyError extends Error {
+export class PrecopyError extends DpulabError {
   override readonly name = 'PrecopyError';
   /** Stable reason. */
   readonly code: PrecopyErrorCode;
@@ -25,7 +27,7 @@ export class PrecopyError extends Error {
 export type VmotionErrorCode = 'malformed-message' | 'malformed-state';
 
 /** A vMotion message or state that could not be used; `code` is stable. */
-export class VmotionError extends Error {
+export class VmotionError extends DpulabError {
   override readonly name = 'VmotionError';
   readonly code: VmotionErrorCode;
 

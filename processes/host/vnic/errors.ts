@@ -1,3 +1,5 @@
+import { DpulabError } from '../../../shared/errors.js';
+
 /**
  * Why a host vNIC refused to be driven: a caller bug, never bad input from a wire (messages from
  * the DPU are dropped and counted instead).
@@ -10,7 +12,7 @@
 export type HostVnicErrorCode = 'not-booted' | 'already-booted' | 'no-dpu' | 'not-in-backend';
 
 /** A host vNIC operation refused; `code` is stable. */
-export class HostVnicError extends Error {
+export class HostVnicError extends DpulabError {
   override readonly name = 'HostVnicError';
   readonly code: HostVnicErrorCode;
 

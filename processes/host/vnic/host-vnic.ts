@@ -15,6 +15,7 @@
  * restores its backend from it, completes the TX descriptors the dead VF never answered as lost,
  * and asks the new DPU for a VF as at boot.
  */
+import type { HandoffRegisters } from '../../../shared/events/catalogue.js';
 import type { HostSpec, VmSpec, VnicMode, VnicSpec } from '../../../shared/topology/types.js';
 import { compareViews } from '../../../shared/vmxnet3/compare.js';
 import { Vmxnet3Device } from '../../../shared/vmxnet3/device.js';
@@ -876,7 +877,7 @@ export class HostVnic {
  * ring the index and generation bit the device expects next, the completion rings, the RX filter,
  * link, interrupt mask and cause.
  */
-export function handoffRegisters(state: Vmxnet3DeviceState): Record<string, unknown> {
+export function handoffRegisters(state: Vmxnet3DeviceState): HandoffRegisters {
   return {
     mac: state.permanentMac,
     status: state.status,

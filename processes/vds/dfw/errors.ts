@@ -2,6 +2,7 @@
  * Errors the distributed firewall raises. Each carries a stable `code`: callers branch on it
  * (a failed import keeps the vNIC disconnected), messages are for people.
  */
+import { DpulabError } from '../../../shared/errors.js';
 
 /** Why a rule was refused. */
 export type DfwRuleErrorCode =
@@ -15,7 +16,7 @@ export type DfwRuleErrorCode =
   | 'bad-service';
 
 /** A rule pushed to the firewall cannot be installed; the rule set in force is left unchanged. */
-export class DfwRuleError extends Error {
+export class DfwRuleError extends DpulabError {
   override readonly name = 'DfwRuleError';
   /** Stable reason. */
   readonly code: DfwRuleErrorCode;
@@ -36,7 +37,7 @@ export type DfwImportErrorCode = 'unknown-version' | 'malformed';
  * An exported filter state (the state that moves with a VM on vMotion) could not be imported.
  * Nothing of it was applied; the caller keeps the vNIC disconnected (fail closed).
  */
-export class DfwImportError extends Error {
+export class DfwImportError extends DpulabError {
   override readonly name = 'DfwImportError';
   /** Stable reason: `unknown-version` for a blob from a newer or older format, `malformed` for anything else. */
   readonly code: DfwImportErrorCode;
@@ -48,7 +49,7 @@ export class DfwImportError extends Error {
 }
 
 /** A vNIC the firewall has no filter for was named: the caller must `attach` it first. */
-export class DfwVnicError extends Error {
+export class DfwVnicError extends DpulabError {
   override readonly name = 'DfwVnicError';
   /** Stable reason. */
   readonly code = 'unknown-vnic';

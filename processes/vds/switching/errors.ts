@@ -2,6 +2,7 @@
  * Errors of the distributed switch. They signal misuse by the owner (a wrong id, a topology
  * the addressing plan cannot hold), never bad frames: frames are dropped with a reason instead.
  */
+import { DpulabError } from '../../../shared/errors.js';
 
 /** Why the switch refused a request. */
 export type SwitchingErrorCode =
@@ -19,7 +20,7 @@ export type SwitchingErrorCode =
   | 'vni-taken';
 
 /** A request the switch or its control plane cannot satisfy; `code` is stable, the message is for people. */
-export class SwitchingError extends Error {
+export class SwitchingError extends DpulabError {
   override readonly name = 'SwitchingError';
 
   constructor(
