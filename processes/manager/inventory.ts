@@ -117,7 +117,7 @@ export class Inventory {
     if (record === undefined) return;
     record.active = active ?? record.active;
     record.standby = standby;
-    record.known = true;
+    // Only a report makes a host known again after a restart: it also says which VMs it runs.
     this.commit(ctx, reason);
   }
 

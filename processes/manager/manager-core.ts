@@ -225,6 +225,7 @@ export class ManagerCore implements NodeCore {
     }
   }
 
+  /** Answers a node's request (counted for the inspector). */
   private answer(ctx: NodeContext, to: string, _request: MgmtMessage, answer: MgmtMessage): void {
     this.requests++;
     this.send(ctx, to, answer);
