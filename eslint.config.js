@@ -1,6 +1,6 @@
 // Layering is enforced here, not in a reviewer's head:
 // - shared/ and app/renderer/ run in browsers too: no node:*, no electron, no native addons.
-// - node cores (processes/{runtime,host,dpu,switch}) are deterministic: no sockets, files,
+// - node cores (processes/{runtime,common,vds,pcie,mgmt,host,dpu,switch,manager}) are deterministic: no sockets, files,
 //   timers, wall clock or Math.random; they get all of that from their context.
 // - only app/main and app/preload may import electron.
 // - who may import whom across folders is the table in tools/eslint-layers.js (rule local/layers).
@@ -57,7 +57,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['processes/runtime/**/*.ts', 'processes/common/**/*.ts', 'processes/vds/**/*.ts', 'processes/pcie/**/*.ts', 'processes/host/**/*.ts', 'processes/dpu/**/*.ts', 'processes/switch/**/*.ts', 'processes/manager/**/*.ts', 'processes/cores.ts'],
+    files: ['processes/runtime/**/*.ts', 'processes/common/**/*.ts', 'processes/vds/**/*.ts', 'processes/pcie/**/*.ts', 'processes/mgmt/**/*.ts', 'processes/host/**/*.ts', 'processes/dpu/**/*.ts', 'processes/switch/**/*.ts', 'processes/manager/**/*.ts', 'processes/cores.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', forbiddenImports],

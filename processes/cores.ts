@@ -1,6 +1,7 @@
 import type { ResolvedNode, ResolvedTopology } from '../shared/topology/types.js';
 import { DpuCore } from './dpu/dpu-core.js';
 import { HostCore } from './host/host-core.js';
+import { ManagerCore } from './manager/manager-core.js';
 import type { NodeCore } from './runtime/types.js';
 import { SwitchCore } from './switch/switch-core.js';
 
@@ -13,5 +14,7 @@ export function createCore(node: ResolvedNode, topology: ResolvedTopology): Node
       return new DpuCore(node, topology);
     case 'switch':
       return new SwitchCore(node, topology);
+    case 'manager':
+      return new ManagerCore(node, topology);
   }
 }

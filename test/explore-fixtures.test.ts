@@ -6,7 +6,8 @@
  *
  * `brokenToday: true` asserts that the invariant still breaks, at the same kind of event: the bug
  * is still there. Once a core fix lands, flip its line to `false` and the same test asserts the
- * invariant holds on that schedule from then on.
+ * invariant holds on that schedule from then on. The management plane (processes/manager) fixed
+ * the first four.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,22 +27,22 @@ interface Fixture {
 const FIXTURES: readonly Fixture[] = [
   {
     file: 'shrunk-traffic-recovers-seed-15.yaml',
-    brokenToday: true,
+    brokenToday: false,
     bug: 'a failover on each host (user-initiated here) black-holes the ping for good: remote DPUs keep tunnelling to the demoted DPUs (issue 11, points 2 and 3: the manager pushes overlay tables to every DPU)',
   },
   {
     file: 'shrunk-drops-logged-seed-15.yaml',
-    brokenToday: true,
+    brokenToday: false,
     bug: 'the same schedule: a demoted (standby) DPU discards the overlay frames still tunnelled to it without frame.drop (issue 11, point 5)',
   },
   {
     file: 'shrunk-vf-arcs-seed-5.yaml',
-    brokenToday: true,
+    brokenToday: false,
     bug: 'a VF released by a vMotion is left in STOP_COPY and later bound again from RUNNING with no vf.state for the reset (issue 11, point 5)',
   },
   {
     file: 'shrunk-dfw-before-resume-seed-4.yaml',
-    brokenToday: true,
+    brokenToday: false,
     bug: "a user-initiated failover on the source during pre-copy: the VM resumes on the destination with no dfw.import there, its connection table lost (the switchover's firewall export does not survive the source's failover)",
   },
   {

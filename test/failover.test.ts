@@ -90,6 +90,17 @@ describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started
     expect(bulk.every((b) => b.vtime >= 2e9)).toBe(true);
   });
 
+  it('every DPU, standby ones too, gets the new tunnel endpoint of esx-02 from the manager, and the restarted one the table as it is now', () => {
+    const table = payloads(run.db, ['manager.table']).find((t) => t.p.hosts.some((h) => h.host === 'esx-02'))!;
+    expect(table.vtime).toBeGreaterThan(1.2e9);
+    const applied = payloads(run.db, ['overlay.table']).filter((e) => e.p.generation === table.p.generation);
+    expect(new Set(applied.filter((e) => e.vtime < 2e9).map((e) => e.node))).toEqual(new Set(['dpu-01a', 'dpu-01b', 'dpu-02b']));
+    // dpu-02a boots at 2 s with the topology's table, reports, and gets what changed since.
+    const restarted = applied.filter((e) => e.node === 'dpu-02a');
+    expect(restarted).toHaveLength(1);
+    expect(restarted[0]!.vtime).toBeGreaterThanOrEqual(2e9);
+  });
+
   it('is reproducible: the same seed gives the same fingerprint, kill included, in one process too', () => {
     const again = lastJson<RunJson>(dpulab(['run', '--seed', '11', '--json', '--in-process', '--db', join(tmp.dir, 'again.db')]));
     expect(again.fingerprint).toBe(run.fingerprint);
@@ -184,5 +195,40 @@ describe('DPU failback', () => {
       ['dpu-02a', 'crash', 'dpu-02b'],
       ['dpu-02b', 'failback', 'dpu-02a'],
     ]);
+  });
+});
+
+describe('a failover right after a VM arrived', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  it('keeps serving a vNIC adopted less than one HA sync flush before it: the host, not the replica, says which vNICs it has', () => {
+    const steps = [
+      { at: '100ms', action: 'flow.start', flow: { id: 'stream', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
+      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+      { at: '2.3s', action: 'flow.stop', flow: 'stream' },
+    ];
+    const run = (name: string, extra: unknown[]): RunJson => {
+      const scenario = join(tmp.dir, `${name}.yaml`);
+      writeFileSync(scenario, stringify({ name, end: '2.5s', steps: [...steps, ...extra] }));
+      const result = dpulab(['run', '--scenario', scenario, '--seed', '5', '--in-process', '--json', '--db', join(tmp.dir, `${name}.db`)]);
+      expect(result.code, result.stderr).toBe(0);
+      return lastJson<RunJson>(result);
+    };
+    // Where the VM resumes on esx-02 (and dpu-02a imported its firewall state), without the failover.
+    const resume = payloads(run('plain', []).db, ['vmotion.resume'])[0]!.vtime;
+    // esx-02 fails over to dpu-02b 1 us after the resume: dpu-02a's next sync flush is up to 10 ms away.
+    const at = `${resume + 1_000}ns`;
+    const summary = run('failover', [{ at, action: 'dpu.failover', host: 'esx-02' }]);
+    expect(payloads(summary.db, ['dpu.failed']).map((f) => [f.vtime, f.p.dpu, f.p.to])).toEqual([[resume + 1_000, 'dpu-02a', 'dpu-02b']]);
+    const done = payloads(summary.db, ['dpu.failover.done'], ['esx-02']);
+    expect(done[0]!.p.vnics.map((v) => v.vnic)).toContain('web-01.eth0');
+    // The vNIC carries on, on dpu-02b, back in passthrough; nothing is refused as unknown.
+    const modes = payloads(summary.db, ['vnic.mode'], ['esx-02']).filter((e) => e.p.vnic === 'web-01.eth0');
+    expect(modes.at(-1)!.p.active).toBe('uptv2');
+    const unknown = payloads(summary.db, ['pcie.drop']).filter((e) => e.p.vnic === 'web-01.eth0');
+    expect(unknown).toEqual([]);
+    const stream = summary.flows.find((f) => f.flow === 'stream')!;
+    expect({ delivered: stream.delivered, lost: stream.lost, duplicated: stream.duplicated }).toEqual({ delivered: stream.sent, lost: 0, duplicated: 0 });
   });
 });

@@ -20,14 +20,14 @@ function runDirsOf(pid: number): string[] {
     });
 }
 
-/** Starts a paced run long enough to be interrupted, and waits until its 8 node processes run. */
+/** Starts a paced run long enough to be interrupted, and waits until its 9 node processes run. */
 async function startLongRun(db: string, extra: string[] = []): Promise<{ child: ReturnType<typeof startDpulab>; nodes: number[] }> {
   const child = startDpulab(['run', '--realtime', '--until', '60s', '--db', db, ...extra]);
   // Running means recording: the nodes have booted and exchanged their first frames.
   const running = await eventually(() => committedEvents(db) > 30, 30_000, 50);
   expect(running, child.output.stderr).toBe(true);
   const nodes = childrenOf(child.pid!, 'dist/bundle/node.js');
-  expect(nodes).toHaveLength(8);
+  expect(nodes).toHaveLength(9);
   return { child, nodes };
 }
 

@@ -55,11 +55,12 @@ describe('dpulab run on the default lab', () => {
     expect(eight.fingerprint).not.toBe(first.fingerprint);
   });
 
-  it('run starts one distinct process per host, DPU and switch, none the controller, all gone after', () => {
-    // The default scenario kills dpu-02a and starts it again: its second life is a ninth process.
-    expect(first.nodes.map((n) => n.id)).toEqual(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b', 'esx-01', 'esx-02', 'tor-a', 'tor-b', 'dpu-02a']);
+  it('run starts one distinct process per host, DPU, switch and the manager, none the controller, all gone after', () => {
+    // The default scenario kills dpu-02a and starts it again: its second life is a tenth process.
+    expect(first.nodes.map((n) => n.id)).toEqual(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b', 'esx-01', 'esx-02', 'tor-a', 'tor-b', 'vcenter', 'dpu-02a']);
+    expect(first.nodes.find((n) => n.id === 'vcenter')?.kind).toBe('manager');
     const pids = first.nodes.map((n) => n.pid);
-    expect(new Set(pids).size).toBe(9);
+    expect(new Set(pids).size).toBe(10);
     for (const pid of pids) {
       expect(pid).toBeGreaterThan(0);
       expect(pid).not.toBe(process.pid);

@@ -15,6 +15,15 @@ export class MalformedCounter {
     ctx.emit('frame.malformed', { port, code: error.code, offset: error.offset, message: error.message });
   }
 
+  /**
+   * Records a frame that decoded but whose payload a protocol refused (a management message that
+   * does not parse): counted under `code`, recorded as `frame.malformed` at payload offset 0.
+   */
+  recordPayload(ctx: NodeContext, port: string, code: string, message: string): void {
+    this.byReason.set(code, (this.byReason.get(code) ?? 0) + 1);
+    ctx.emit('frame.malformed', { port, code, offset: 0, message });
+  }
+
   /** Counts by reason, sorted, for inspectors. */
   counts(): Record<string, number> {
     return Object.fromEntries([...this.byReason].sort(([a], [b]) => (a < b ? -1 : 1)));

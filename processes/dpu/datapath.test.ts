@@ -318,7 +318,7 @@ describe('DpuDatapath vNIC release and adoption (vMotion)', () => {
     expect(rack.mailbox('dpu-b1').at(-1)).toEqual({ op: 'vnic.adopted', vnic: WEB_A, imported: 1 });
   });
 
-  it('adopt refuses a damaged export, a placement on an unknown segment and a vNIC already served; a malformed message gets no answer', () => {
+  it('adopt refuses a damaged export and a placement on an unknown segment, adopts a vNIC already served again; a malformed message gets no answer', () => {
     const topology = lab();
     const rack = new Rack(topology);
     const placement = placementOf(topology, WEB_A);
@@ -328,7 +328,7 @@ describe('DpuDatapath vNIC release and adoption (vMotion)', () => {
     adopt({ placement: { ...placement, segment: 'db' } });
     adopt({ vnic: 'web-b.eth0', placement: placementOf(topology, 'web-b.eth0') });
     rack.fromHost('dpu-b1', 'mailbox', encodeMailbox({ op: 'vnic.adopt', vnic: WEB_A, placement: { ...placement, mac: 'not-a-mac' }, export: null }));
-    expect(rack.mailbox('dpu-b1').map((m) => (m.op === 'vnic.refused' ? m.reason : m.op))).toEqual(['dfw-malformed', 'bad-placement', 'already-served']);
+    expect(rack.mailbox('dpu-b1').map((m) => (m.op === 'vnic.refused' ? m.reason : m.op))).toEqual(['dfw-malformed', 'bad-placement', 'vnic.adopted']);
     expect(rack.eventsOf('dpu-b1', 'pcie.drop')).toMatchObject([{ side: 'dpu', channel: 'mailbox', reason: 'malformed' }]);
     expect(rack.inspect('dpu-b1').hostVnics).toEqual(['web-b.eth0']);
   });
@@ -399,6 +399,23 @@ describe('DpuDatapath vNIC moves on a standby DPU', () => {
   });
 });
 
+describe('DpuDatapath vNIC moves noted by a DPU that does not serve them', () => {
+  it('an active DPU told only to note an adopted vNIC lists it without attaching, importing or answering, and forgets it on a noted release', () => {
+    const topology = lab();
+    const rack = new Rack(topology);
+    rack.fromHost('dpu-b1', 'mailbox', encodeMailbox({ op: 'vnic.adopt', vnic: WEB_A, placement: placementOf(topology, WEB_A), export: null, note: true }));
+    expect(rack.mailbox('dpu-b1')).toEqual([]);
+    expect(rack.eventsOf('dpu-b1', 'dfw.import')).toEqual([]);
+    const view = rack.inspect('dpu-b1');
+    expect(view.serving).toBe(true);
+    expect(view.hostVnics).toEqual([WEB_A, 'web-b.eth0']);
+    expect(served(view)).toEqual({ switch: ['web-b.eth0'], firewall: ['web-b.eth0'], ports: ['web-b.eth0'] });
+    rack.fromHost('dpu-b1', 'mailbox', encodeMailbox({ op: 'vnic.release', vnic: WEB_A, export: false, note: true }));
+    expect(rack.mailbox('dpu-b1')).toEqual([]);
+    expect(rack.inspect('dpu-b1').hostVnics).toEqual(['web-b.eth0']);
+  });
+});
+
 describe('DpuDatapath vMotion relay', () => {
   it('tunnels a datagram from the host to the destination host’s DPU after underlay ARP, which hands it to its host', () => {
     const topology = lab();
@@ -461,5 +478,22 @@ describe('DpuDatapath vMotion relay', () => {
     rack.fromHost('dpu-b1', 'mgmt', buildVmotionFrame(topology, 'esx-b', 'esx-a', new Uint8Array([2])));
     const arp = rack.pump().filter((c) => c.from === 'dpu-b1').map((c) => decodeFrame(c.frame).arp?.targetIp);
     expect(arp[0]).toBe(dpuTepIp(topology, 'dpu-a2'));
+  });
+});
+
+describe('DpuDatapath losses on the record', () => {
+  it('a standby DPU that receives a VM frame through its tunnel endpoint discards it with a frame.drop (standby)', () => {
+    const topology = lab();
+    const rack = new Rack(topology);
+    const webB = placementOf(topology, 'web-b.eth0');
+    // A remote endpoint with a stale table tunnels web-b's traffic to esx-b's standby DPU.
+    const inner = udp({ mac: webA(topology).mac, ip: '10.0.1.11' }, { mac: webB.mac, ip: '10.0.1.21' }, [5000, 53]);
+    const frame = geneve(topology, 'dpu-a1', 'dpu-b2', 5001, inner);
+    rack.fromFabric('dpu-b2', frame);
+    expect(rack.inspect('dpu-b2').serving).toBe(false);
+    expect(rack.eventsOf('dpu-b2', 'frame.drop')).toEqual([{ port: 'p0', reason: 'standby', len: frame.length, detail: `no-route: ${webB.mac}` }]);
+    // The active DPU of esx-b delivers the same frame: nothing dropped there.
+    rack.fromFabric('dpu-b1', geneve(topology, 'dpu-a1', 'dpu-b1', 5001, inner));
+    expect(rack.eventsOf('dpu-b1', 'frame.drop')).toEqual([]);
   });
 });

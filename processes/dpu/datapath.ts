@@ -4,7 +4,7 @@ import { FrameError } from '../../shared/net/errors.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
 import { allVnics, endpointResolver, type PlacedVnic } from '../vds/endpoints.js';
-import { encodeMailbox, type MailboxMessage, type VnicMoveRequest, type VnicRefusal } from '../pcie/messages.js';
+import { encodeMailbox, type MailboxMessage, type VnicMoveRequest, type VnicPlacement, type VnicRefusal } from '../pcie/messages.js';
 import { parseVmotionFrame, VMOTION_VNI, type VmotionDatagram } from '../vds/vmotion-net.js';
 import type { Channel, NodeContext } from '../runtime/types.js';
 import { DfwImportError, DistributedFirewall, parseDfwExport, type DfwExport } from '../vds/dfw/index.js';
@@ -92,10 +92,8 @@ export class DpuDatapath implements HaDatapathHooks {
   private serving = false;
   /** Every vNIC of the host, sorted by id, served by whichever of its DPUs is active; vMotion adds and removes some. */
   private hostVnics: readonly PlacedVnic[];
-  /** Every vNIC of the topology by id, whichever host runs it now. */
-  private readonly anyVnic: ReadonlyMap<string, PlacedVnic>;
-  /** vNICs the host released from this DPU (their VM left) and has not brought back. */
-  private readonly released = new Set<string>();
+  /** The host's vNICs this DPU has attached (filter, switch port, VF endpoint entry): none while standby. */
+  private readonly attached = new Set<string>();
   private readonly ownTep: string;
   private readonly topology: ResolvedTopology;
   private readonly replica: (() => SyncReplica) | null;
@@ -115,7 +113,6 @@ export class DpuDatapath implements HaDatapathHooks {
     this.topology = topology;
     this.replica = options.replica ?? null;
     this.hostVnics = allVnics(topology).filter((v) => v.host === node.spec.host);
-    this.anyVnic = new Map(allVnics(topology).map((v) => [v.id, v]));
     const tep = tepOf(topology, node.id);
     this.ownTep = tep.ip;
     this.switch = new OverlaySwitch({ owner: node.id, topology, tep, uplinks: node.spec.uplinks, vnics: [], ownerVnis: [VMOTION_VNI] });
@@ -142,14 +139,11 @@ export class DpuDatapath implements HaDatapathHooks {
    * the host's VMs behind its own tunnel endpoint and announces them.
    */
   promote(ctx: NodeContext, replica: SyncReplica, reason: PromoteReason): void {
-    if (reason === 'takeover') {
-      // What the active served when it died, as its sync said, is the host's vNIC set: a DPU that
-      // restarted after a vMotion only knows the topology's, and its bulk resync brought it the rest.
-      // (A vNIC released here since stays out, even if a sync record still in flight named it.)
-      const synced = replica.vnics().filter((id) => !this.released.has(id));
-      if (synced.length > 0) this.hostVnics = synced.flatMap((id) => this.placement(id)).sort(byId);
-      commitReplica(ctx, replica, this.firewall, this.hostVnics.map((v) => v.id));
-    }
+    // The host's vNICs are what the host said last (`vnic.inventory`, sent before it names a DPU
+    // active, and vMotion's adopt and release since): the host is their source of truth. The
+    // replica only brings their connections; a vNIC it lacks (adopted less than a sync flush ago)
+    // is served all the same, one it names that the host no longer has is not.
+    if (reason === 'takeover') commitReplica(ctx, replica, this.firewall, this.hostVnics.map((v) => v.id));
     for (const v of this.hostVnics) this.serve(v);
     this.serving = true;
     if (reason === 'takeover') {
@@ -164,12 +158,6 @@ export class DpuDatapath implements HaDatapathHooks {
     }
   }
 
-  /** Where a vNIC of the topology lives when it is this DPU's host's (any host's vNIC may arrive by vMotion). */
-  private placement(id: string): PlacedVnic[] {
-    const known = this.hostVnics.find((v) => v.id === id) ?? this.anyVnic.get(id);
-    return known ? [{ ...known, host: this.node.spec.host }] : [];
-  }
-
   /** HA: this DPU becomes standby and lets go of the host's vNICs. */
   demote(ctx: NodeContext): void {
     for (const v of this.local) {
@@ -177,19 +165,37 @@ export class DpuDatapath implements HaDatapathHooks {
       this.switch.removeVnic(v.id);
       this.firewall.detach(v.id);
     }
+    this.attached.clear();
     this.serving = false;
   }
 
-  /** The vNICs this DPU serves now: its host's while it is active, none while standby. */
+  /** The vNICs this DPU serves now: the host's it has attached (all of them while active, none while standby). */
   private get local(): readonly PlacedVnic[] {
-    return this.serving ? this.hostVnics : [];
+    return this.hostVnics.filter((v) => this.attached.has(v.id));
   }
 
   /** Starts serving a vNIC of the host: its filter (connections kept if it has one), its switch port, its VF endpoint entry. */
   private serve(v: PlacedVnic): void {
+    if (this.attached.has(v.id)) return;
     this.firewall.attach(identityOf(v));
     this.switch.addVnic(v);
     this.vnicPorts.admit(v.id, v.mode === 'uptv2' ? 'emulated' : v.mode);
+    this.attached.add(v.id);
+  }
+
+  /**
+   * `vnic.inventory`: the host says which vNICs it has now (when it names this DPU active, and when
+   * this DPU rejoins). The list replaces this DPU's own; an active DPU starts serving the vNICs it
+   * lacked and stops serving those the host no longer has.
+   */
+  private inventory(ctx: NodeContext, placements: readonly VnicPlacement[]): void {
+    const listed = placements.filter((p) => this.switch.controlPlane.hasSegment(p.segment)).map((p): PlacedVnic => ({ ...p, host: this.node.spec.host }));
+    const ids = new Set(listed.map((v) => v.id));
+    for (const v of this.local) if (!ids.has(v.id)) this.unserve(ctx, v.id);
+    this.hostVnics = listed.sort(byId);
+    if (!this.serving) return;
+    for (const v of this.hostVnics) this.serve(v);
+    this.armSweep(ctx);
   }
 
   /** True when no uplink carries traffic (all down): the DPU reports it to its host. */
@@ -205,7 +211,8 @@ export class DpuDatapath implements HaDatapathHooks {
       this.egress(ctx, vnic, frame);
     }
     for (const move of result.vnicMoves) {
-      if (move.op === 'vnic.release') this.release(ctx, move.vnic, move.export);
+      if (move.op === 'vnic.release') this.release(ctx, move.vnic, move.export, move.note === true);
+      else if (move.op === 'vnic.inventory') this.inventory(ctx, move.vnics);
       else this.adopt(ctx, move);
     }
   }
@@ -213,7 +220,7 @@ export class DpuDatapath implements HaDatapathHooks {
   /** A frame on an uplink; a vMotion datagram tunnelled to this DPU goes on to the host. */
   fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
     const call = this.traces.begin('uplink', frame);
-    this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call);
+    this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call, frame.length);
     for (const tunnelled of this.switch.takeTunnelled()) this.vmotionFromTunnel(ctx, tunnelled);
   }
 
@@ -275,12 +282,13 @@ export class DpuDatapath implements HaDatapathHooks {
    * `vnic.release`: the vNIC's VM leaves the host. The active DPU exports its firewall state when
    * asked (`dfw.export`), takes it off the VF endpoint, the switch and the firewall and out of the
    * host's vNICs, and answers `vnic.released`; a vNIC it does not serve is refused
-   * (`unknown-vnic`). A standby forgets it (vNIC list and HA replica) and answers nothing.
+   * (`unknown-vnic`). A standby, or any DPU told only to note it, forgets it (vNIC list and HA
+   * replica) and answers nothing.
    */
-  private release(ctx: NodeContext, vnic: string, wantExport: boolean): void {
+  private release(ctx: NodeContext, vnic: string, wantExport: boolean, note: boolean): void {
     const placed = this.hostVnics.find((v) => v.id === vnic);
-    this.released.add(vnic);
-    if (!this.serving) {
+    if (!this.serving || note) {
+      if (this.local.some((v) => v.id === vnic)) this.unserve(ctx, vnic);
       this.hostVnics = this.hostVnics.filter((v) => v.id !== vnic);
       this.replica?.().forget(vnic);
       return;
@@ -298,11 +306,17 @@ export class DpuDatapath implements HaDatapathHooks {
         connections: exported.connections.map((c) => ({ tuple: c.tuple, state: c.state, ruleId: c.ruleId, remainingNs: c.remainingNs, ageNs: c.ageNs })),
       });
     }
+    this.unserve(ctx, vnic);
+    this.hostVnics = this.hostVnics.filter((v) => v.id !== vnic);
+    this.reply(ctx, { op: 'vnic.released', vnic, export: exported });
+  }
+
+  /** Stops serving a vNIC: off the VF endpoint (a VF still bound goes back as on `vf.unbind`), the switch and the firewall. */
+  private unserve(ctx: NodeContext, vnic: string): void {
     this.vnicPorts.retire(ctx, vnic);
     this.switch.removeVnic(vnic);
     this.firewall.detach(vnic);
-    this.hostVnics = this.hostVnics.filter((v) => v.id !== vnic);
-    this.reply(ctx, { op: 'vnic.released', vnic, export: exported });
+    this.attached.delete(vnic);
   }
 
   /**
@@ -310,21 +324,23 @@ export class DpuDatapath implements HaDatapathHooks {
    * first when one is given (`dfw.import`); one it cannot read (another version, damaged) is
    * refused and nothing is attached (fail closed). Then the vNIC gets its filter, its switch port
    * (its MAC is local from now on) and its VF endpoint entry (emulated until the host binds a VF),
-   * joins the host's vNICs, and the answer is `vnic.adopted`. A standby only adds it to the host's
-   * vNICs, so a takeover serves it (the HA sync brings its connections), and answers nothing.
+   * joins the host's vNICs, and the answer is `vnic.adopted`. Adopting a vNIC already served here
+   * (the host asks again after a failover, or repeats itself) imports the export into it and
+   * answers the same: the host's state for it is the newest. A standby, or any DPU told only to
+   * note it (another active DPU of a host without failover), only adds it to the host's vNICs, so a
+   * takeover serves it (the HA sync brings its connections), and answers nothing.
    */
   private adopt(ctx: NodeContext, message: Extract<VnicMoveRequest, { op: 'vnic.adopt' }>): void {
     const { vnic, placement } = message;
     const placed: PlacedVnic = { ...placement, host: this.node.spec.host };
     const controlPlane = this.switch.controlPlane;
-    if (!this.serving) {
+    if (!this.serving || message.note === true) {
       if (placement.id !== vnic || !controlPlane.hasSegment(placement.segment)) return;
       this.place(placed, controlPlane.hostTep(this.node.spec.host) ?? this.ownTep);
       return;
     }
     if (placement.id !== vnic) return this.refuse(ctx, vnic, 'bad-placement', `The placement of vNIC ${vnic} names vNIC ${placement.id}`);
     if (!controlPlane.hasSegment(placement.segment)) return this.refuse(ctx, vnic, 'bad-placement', `vNIC ${vnic} is placed on segment ${placement.segment}, which the topology does not define`);
-    if (this.local.some((v) => v.id === vnic)) return this.refuse(ctx, vnic, 'already-served', `DPU ${this.node.id} already serves vNIC ${vnic}`);
     let imported = 0;
     if (message.export !== null) {
       const now = ctx.now();
@@ -345,6 +361,8 @@ export class DpuDatapath implements HaDatapathHooks {
         if (!(error instanceof DfwImportError)) throw error;
         const reason: VnicRefusal = error.code === 'unknown-version' ? 'dfw-version' : 'dfw-malformed';
         ctx.emit('dfw.import', { node: this.node.id, vnic, vm: placement.vm, ok: false, version: versionOf(message.export), reason });
+        // Fail closed: a vNIC this DPU took over meanwhile is not served without its state either.
+        if (this.attached.has(vnic)) this.unserve(ctx, vnic);
         return this.refuse(ctx, vnic, reason, error.message);
       }
     }
@@ -356,7 +374,6 @@ export class DpuDatapath implements HaDatapathHooks {
 
   /** Adds (or replaces) a vNIC in the host's list and puts it on this host, behind `tep`, in the control plane. */
   private place(placed: PlacedVnic, tep: string): void {
-    this.released.delete(placed.id);
     this.hostVnics = [...this.hostVnics.filter((v) => v.id !== placed.id), placed].sort(byId);
     if (this.switch.controlPlane.vnic(placed.id) !== undefined) this.switch.controlPlane.update(placed.id, { host: placed.host, tep });
   }
@@ -471,7 +488,7 @@ export class DpuDatapath implements HaDatapathHooks {
   }
 
   /** Performs a switch call's actions; `call` follows traceflow frames through them. */
-  private apply(ctx: NodeContext, actions: readonly SwitchAction[], call: SwitchTraceCall = this.traces.begin('none', null)): void {
+  private apply(ctx: NodeContext, actions: readonly SwitchAction[], call: SwitchTraceCall = this.traces.begin('none', null), arrivedLen = 0): void {
     for (const action of actions) {
       const mode: CostMode =
         action.kind === 'to-vnic' ? this.modeOf(action.vnic) : action.kind === 'to-uplink' && action.origin.kind === 'vnic' ? this.modeOf(action.origin.vnic) : 'none';
@@ -479,8 +496,19 @@ export class DpuDatapath implements HaDatapathHooks {
       const trace = this.traces.see(ctx, call, action);
       if (action.kind === 'to-uplink') ctx.send(action.port, action.frame);
       else if (action.kind === 'to-vnic') this.ingress(ctx, action.vnic, action.frame, trace);
+      else if (action.steps.includes('decap')) this.overlayDrop(ctx, action, arrivedLen);
     }
     this.traces.end(ctx, call);
+  }
+
+  /**
+   * An overlay frame that came through our tunnel endpoint and went to no vNIC is a loss someone
+   * may look for: a standby (or a DPU without a role yet) serves nothing and discards it (reason
+   * `standby`); an active one found no vNIC for it (`overlay-` and the switch's reason).
+   */
+  private overlayDrop(ctx: NodeContext, action: Extract<SwitchAction, { kind: 'drop' }>, len: number): void {
+    const detail = action.detail === undefined ? action.reason : `${action.reason}: ${action.detail}`;
+    ctx.emit('frame.drop', { port: action.port ?? '', reason: this.serving ? `overlay-${action.reason}` : 'standby', len, detail });
   }
 
   private modeOf(vnic: string): CostMode {

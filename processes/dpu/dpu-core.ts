@@ -6,6 +6,8 @@ import { parseVmotionFrame } from '../vds/vmotion-net.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { DpuDatapath } from './datapath.js';
 import { DpuHaAgent } from './ha/dpu-ha-agent.js';
+import { DpuManagerLink } from './manager-link.js';
+import { NODE_MGMT_PORT } from '../mgmt/addresses.js';
 
 /**
  * A DPU running ESXi on its Arm cores: uplinks to the physical switches, a pcie link to its host.
@@ -19,6 +21,8 @@ export class DpuCore implements NodeCore {
   private readonly uplinks: ReadonlySet<string>;
   private readonly datapath: DpuDatapath;
   private readonly ha: DpuHaAgent;
+  /** The management cable's agent; null in a topology without a manager. */
+  private readonly manager: DpuManagerLink | null;
 
   constructor(
     private readonly node: DpuNode,
@@ -27,6 +31,7 @@ export class DpuCore implements NodeCore {
     this.datapath = new DpuDatapath(node, topology, { replica: () => this.ha.replicaNow });
     this.ha = new DpuHaAgent({ topology, dpu: node.id, hooks: this.datapath });
     this.uplinks = new Set(node.spec.uplinks);
+    this.manager = node.spec.manager === null ? null : new DpuManagerLink(node, topology, this.datapath.switch.controlPlane, this.malformed);
     const uplinkPorts = node.ports.filter((p) => this.uplinks.has(p.name));
     this.lldp = new LldpAgent(
       {
@@ -43,9 +48,14 @@ export class DpuCore implements NodeCore {
     this.lldp.start(ctx);
     this.datapath.boot(ctx);
     this.ha.boot(ctx);
+    this.manager?.boot(ctx);
   }
 
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, channel: Channel): void {
+    if (port === NODE_MGMT_PORT && this.manager !== null) {
+      this.manager.onFrame(ctx, port, bytes);
+      return;
+    }
     try {
       if (channel === 'mgmt') {
         // The host's vMotion datagrams go on to the destination host's DPU; the rest is
@@ -69,10 +79,12 @@ export class DpuCore implements NodeCore {
 
   onTimer(ctx: NodeContext, name: string, data: unknown): void {
     if (this.ha.onTimer(ctx, name)) return;
+    if (this.manager?.onTimer(ctx, name, data)) return;
     if (!this.lldp.onTimer(ctx, name, data)) this.datapath.onTimer(ctx, name, data);
   }
 
   onLink(ctx: NodeContext, port: string, up: boolean): void {
+    if (port === NODE_MGMT_PORT) return;
     if (up) this.lldp.onLinkUp(ctx, port);
     else this.lldp.onLinkDown(ctx, port);
     this.datapath.onLink(ctx, port, up);
@@ -99,6 +111,7 @@ export class DpuCore implements NodeCore {
       malformed: this.malformed.counts(),
       datapath: this.datapath.inspect(),
       ha: this.ha.inspect(),
+      manager: this.manager?.inspect() ?? null,
     };
   }
 }

@@ -8,7 +8,9 @@ import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { HeartbeatAgent } from './heartbeat-agent.js';
 import { HostDatapath } from './host-datapath.js';
 import { VmotionAgent, VMOTION_TIMER_PREFIX, type DpuVnicReply } from './vmotion/agent.js';
-import { decodeVmotionMessage, encodeVmotionMessage } from './vmotion/messages.js';
+import { decodeVmotionDatagram, encodeVmotionDatagram } from './vmotion/messages.js';
+import { HostManagerLink } from './manager-link.js';
+import { NODE_MGMT_PORT } from '../mgmt/addresses.js';
 import { VmotionError } from './vmotion/errors.js';
 import { encodeMailbox } from '../pcie/messages.js';
 import { buildRarpAnnouncement } from '../vds/switching/rarp.js';
@@ -29,6 +31,8 @@ export class HostCore implements NodeCore {
    */
   vmotionHandler: ((ctx: NodeContext, fromHost: string, payload: Uint8Array) => void) | null = null;
   private readonly vmotion: VmotionAgent;
+  /** The management cable's agent; null in a topology without a manager. */
+  private readonly manager: HostManagerLink | null;
 
   constructor(
     private readonly node: HostNode,
@@ -38,9 +42,30 @@ export class HostCore implements NodeCore {
     this.relay = mgmtRelayTable(topology, node.id);
     this.heartbeats = new HeartbeatAgent(node, topology, {
       roleOf: (dpu) => this.ha.roleOf(dpu),
-      onState: (ctx, dpu, state) => this.apply(ctx, this.ha.onDpuState(ctx, dpu, state)),
+      onState: (ctx, dpu, state) => {
+        // A DPU back in service hears first which vNICs the host has now, whatever it booted with.
+        if (state === 'MANAGED') this.sendInventory(ctx, dpu);
+        this.apply(ctx, this.ha.onDpuState(ctx, dpu, state));
+      },
     });
     this.datapath = new HostDatapath(node, topology);
+    this.manager =
+      node.spec.manager === null
+        ? null
+        : new HostManagerLink(
+            node,
+            topology,
+            {
+              dpus: () => ({ active: this.ha.active, standby: this.ha.standby }),
+              vms: () => this.datapath.vmIds(),
+              parked: () => this.datapath.parkedVms(),
+              powerOn: (ctx, vms) => this.powerOn(ctx, vms),
+              migrations: () => this.vmotion.facts(),
+              onDecision: (ctx, mid, decision, reason) => this.vmotion.onDecision(ctx, mid, decision, reason),
+            },
+            this.malformed,
+            this.datapath.softControlPlane(),
+          );
     this.vmotion = this.vmotionAgent(topology);
   }
 
@@ -50,23 +75,24 @@ export class HostCore implements NodeCore {
       node: this.node,
       topology,
       datapath: this.datapath,
-      send: (ctx, to, message) => this.sendVmotion(ctx, to, encodeVmotionMessage(message)),
+      manager: this.manager,
+      send: (ctx, to, datagram) => this.sendVmotion(ctx, to, encodeVmotionDatagram(datagram)),
       dpus: () => {
         const active = this.ha.active;
         return { active, others: this.node.spec.dpus.filter((d) => d !== active) };
       },
-      release: (ctx, dpu, vnic, exportState) => void ctx.send(dpu, encodeMailbox({ op: 'vnic.release', vnic, export: exportState }), 'mailbox'),
-      adopt: (ctx, dpu, vm, vnic, dfw) => {
+      release: (ctx, dpu, vnic, exportState, note) => void ctx.send(dpu, encodeMailbox({ op: 'vnic.release', vnic, export: exportState, ...(note ? { note } : {}) }), 'mailbox'),
+      adopt: (ctx, dpu, vm, vnic, dfw, note) => {
         const spec = vm.vnics.find((v) => v.id === vnic)!;
         const placement = { id: spec.id, vm: vm.id, mac: spec.mac, segment: spec.segment, ipv4: spec.ipv4, ipv6: spec.ipv6, mode: spec.mode };
-        ctx.send(dpu, encodeMailbox({ op: 'vnic.adopt', vnic, placement, export: (dfw ?? null) as never }), 'mailbox');
+        ctx.send(dpu, encodeMailbox({ op: 'vnic.adopt', vnic, placement, export: (dfw ?? null) as never, ...(note ? { note } : {}) }), 'mailbox');
       },
       rarp: (mac) => buildRarpAnnouncement(mac),
       vmsChanged: (ctx) => this.ha.setVnics(ctx, this.datapath.vmIds().flatMap((vm) => this.datapath.vnicsOf(vm).map((v) => v.id))),
     });
     this.vmotionHandler = (ctx, fromHost, payload) => {
       try {
-        agent.onMessage(ctx, fromHost, decodeVmotionMessage(payload));
+        agent.onDatagram(ctx, fromHost, decodeVmotionDatagram(payload));
       } catch (error) {
         if (!(error instanceof VmotionError)) throw error;
         agent.countMalformed();
@@ -74,7 +100,8 @@ export class HostCore implements NodeCore {
       }
     };
     this.datapath.onVnicMessage = (ctx, vm) => agent.onVnicMessage(ctx, vm);
-    this.datapath.onDpuVnicReply = (ctx, reply: DpuVnicReply) => agent.onDpuReply(ctx, reply);
+    this.datapath.arrivingVm = (vnic) => agent.arrivingVmOf(vnic);
+    this.datapath.onDpuVnicReply = (ctx, dpu, reply: DpuVnicReply) => agent.onDpuReply(ctx, dpu, reply);
     return agent;
   }
 
@@ -91,20 +118,56 @@ export class HostCore implements NodeCore {
     return ctx.send(dpu, buildVmotionFrame(this.topology, this.node.id, toHost, payload), 'mgmt');
   }
 
-  /** Carries out what the HA manager decided: move the vNICs to the DPU taking over. */
+  /**
+   * Carries out what the HA manager decided: move the vNICs to the DPU taking over. The new active
+   * hears the host's vNICs first (the host is their source of truth, not the HA replica, which may
+   * lack one adopted less than a sync flush ago), then its role, then the vNICs' requests for VFs,
+   * in that order on its pcie wire.
+   */
   private apply(ctx: NodeContext, decision: FailoverDecision): void {
     if (decision.kind !== 'failover' && decision.kind !== 'rebuild') return;
-    // The new active hears its role first, then the vNICs' requests for VFs, in that order.
+    this.sendInventory(ctx, decision.plan.to);
     this.heartbeats.probe(ctx, decision.plan.to);
     this.datapath.failover(ctx, decision.plan, this.ha);
+    this.vmotion.onFailover(ctx, decision.plan.to);
+    // Every DPU of the cluster must learn this host's new tunnel endpoint: the manager tells them.
+    if (decision.kind === 'failover') this.manager?.failedOver(ctx, decision.plan.to, this.ha.standby, decision.plan.reason);
+  }
+
+  /**
+   * Tells a DPU every vNIC this host has now (`vnic.inventory`): the vNICs of the VMs it runs, but a
+   * stunned VM's whose state has left for another host (its DPU released them).
+   */
+  private sendInventory(ctx: NodeContext, dpu: string): void {
+    const released = new Set(this.vmotion.releasedVms());
+    const vnics = this.datapath.vmIds().filter((id) => !released.has(id)).flatMap((id) => {
+      const vm = this.datapath.vm(id)!;
+      return vm.vnics.map((v) => ({ id: v.id, vm: vm.id, mac: v.mac, segment: v.segment, ipv4: v.ipv4, ipv6: v.ipv6, mode: v.mode }));
+    });
+    ctx.send(dpu, encodeMailbox({ op: 'vnic.inventory', vnics }), 'mailbox');
   }
 
   onBoot(ctx: NodeContext): void {
     this.heartbeats.start(ctx);
-    this.datapath.boot(ctx);
+    // A host that restarts keeps its VMs off until the manager says which are still its own.
+    this.datapath.boot(ctx, ctx.now() > 0 && this.manager !== null);
+    this.manager?.boot(ctx);
+  }
+
+  /** The manager answered a restarted host: power on its VMs, let go those that run elsewhere. */
+  private powerOn(ctx: NodeContext, vms: readonly string[]): void {
+    const parked = this.datapath.parkedVms();
+    const on = this.datapath.powerOn(ctx, vms, this.ha.active);
+    ctx.emit('host.vms.powered', { host: this.node.id, on, elsewhere: parked.filter((vm) => !on.includes(vm)), manager: this.manager?.id ?? null });
+    this.ha.setVnics(ctx, this.datapath.vmIds().flatMap((vm) => this.datapath.vnicsOf(vm).map((v) => v.id)));
+    for (const dpu of this.node.spec.dpus) this.sendInventory(ctx, dpu);
   }
 
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, channel: Channel): void {
+    if (port === NODE_MGMT_PORT && this.manager !== null) {
+      this.manager.onFrame(ctx, port, bytes);
+      return;
+    }
     switch (channel) {
       case 'mgmt':
         try {
@@ -148,10 +211,12 @@ export class HostCore implements NodeCore {
       this.vmotion.onTimer(ctx, name, data);
       return;
     }
+    if (this.manager?.onTimer(ctx, name, data)) return;
     if (!this.heartbeats.onTimer(ctx, name, data)) this.datapath.onTimer(ctx, name, data);
   }
 
   onLink(ctx: NodeContext, port: string, up: boolean): void {
+    if (port === NODE_MGMT_PORT) return;
     this.datapath.onLink(ctx, port, up);
   }
 
@@ -182,6 +247,7 @@ export class HostCore implements NodeCore {
       datapath: this.datapath.inspect(),
       ha: this.ha.inspect(),
       vmotion: this.vmotion.inspect(),
+      manager: this.manager?.inspect() ?? null,
     };
   }
 }

@@ -5,11 +5,14 @@ import type { CostStep } from '../common/cost/parameters.js';
 import { allVnics, endpointResolver } from '../vds/endpoints.js';
 import type { Channel, NodeContext } from '../runtime/types.js';
 import { DistributedFirewall } from '../vds/dfw/index.js';
-import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction } from '../vds/switching/index.js';
+import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type ControlPlane, type SwitchAction } from '../vds/switching/index.js';
 import { FlowError } from './guest/flow-spec.js';
 import { GuestStack, type GuestStackOptions } from './guest/stack.js';
 import { HostVnic, vnicOfPcieMessage, type VnicMigrationState } from './vnic/host-vnic.js';
 import { DeliveryLog } from './vmotion/delivery-log.js';
+import { VmotionError } from './vmotion/errors.js';
+import { Vmxnet3Device } from '../../shared/vmxnet3/device.js';
+import { Vmxnet3Driver } from '../../shared/vmxnet3/driver.js';
 import { decodeMailbox, type DpuVnicReply } from '../pcie/messages.js';
 import type { VTime } from '../../shared/events.js';
 import type { DpuHaManager, FailoverPlan } from './ha/failover.js';
@@ -51,8 +54,10 @@ export class HostDatapath {
   private readonly frozen = new Map<string, Array<{ name: string; data: unknown }>>();
   /** Per VM, when a frame was last delivered to its guest and digests of the latest ones. */
   private readonly deliveries = new Map<string, DeliveryLog>();
-  /** Called with a DPU's answer to a vNIC release or adopt (vMotion). */
-  onDpuVnicReply: ((ctx: NodeContext, reply: DpuVnicReply) => void) | null = null;
+  /** Called with a DPU's answer to a vNIC release or adopt (vMotion), and the DPU that answered. */
+  onDpuVnicReply: ((ctx: NodeContext, dpu: string, reply: DpuVnicReply) => void) | null = null;
+  /** The VM a vNIC belongs to when it is arriving by vMotion and not resumed yet (the vMotion agent knows), else null. */
+  arrivingVm: ((vnic: string) => string | null) | null = null;
   /** Called after every device-channel message for a vNIC (the vMotion agent waits for hand-offs). */
   onVnicMessage: ((ctx: NodeContext, vm: string) => void) | null = null;
   /** The software switch and firewall of a host without DPUs. */
@@ -61,6 +66,8 @@ export class HostDatapath {
   /** Follows traceflow frames through the software switch. */
   private readonly traces: SwitchTraceWatcher | null = null;
   private sweepArmed: number | null = null;
+  /** VMs of the topology kept off at a restart until the manager says they are this host's. */
+  private readonly parked = new Map<string, VmSpec>();
   /** vNICs moved by a failover whose new VF is not serving yet. */
   private readonly restoring = new Set<string>();
   private ha: DpuHaManager | null = null;
@@ -71,14 +78,7 @@ export class HostDatapath {
   ) {
     const activeDpu = host.spec.failover.active[0] ?? host.spec.dpus[0] ?? null;
     const vms = [...host.spec.vms].sort((a, b) => (a.id < b.id ? -1 : 1));
-    for (const vm of vms) {
-      this.vms.set(vm.id, vm);
-      for (const vnic of vm.vnics) {
-        this.vnics.set(vnic.id, new HostVnic({ vm, vnic, dpu: activeDpu, requested: vnic.mode }));
-        this.vmOf.set(vnic.id, vm.id);
-      }
-      this.stacks.set(vm.id, new GuestStack(this.stackOptions(vm)));
-    }
+    for (const vm of vms) this.addVm(vm, activeDpu);
     if (host.spec.dpus.length === 0) {
       const local = allVnics(topology).filter((v) => v.host === host.id);
       const uplinks = host.ports.map((p) => p.name);
@@ -90,30 +90,79 @@ export class HostDatapath {
     }
   }
 
-  boot(ctx: NodeContext): void {
+  /**
+   * Boots the host: its software switch and its VMs' vNICs and guest stacks. With `keepOff` the
+   * VMs stay off (parked) until `powerOn`: a host that restarts waits for the manager to say which
+   * of its topology VMs are still its own (one may have moved away before the restart).
+   */
+  boot(ctx: NodeContext, keepOff = false): void {
+    if (keepOff) {
+      for (const id of this.vmIds()) {
+        this.parked.set(id, this.vms.get(id)!);
+        this.removeVm(id);
+      }
+    }
     for (const vnic of this.vnics.values()) vnic.boot(ctx);
     if (this.softSwitch) this.apply(ctx, this.softSwitch.boot(ctx));
     for (const stack of this.stacks.values()) stack.boot(ctx);
+  }
+
+  /** The VMs kept off at boot, in id order. */
+  parkedVms(): string[] {
+    return [...this.parked.keys()];
+  }
+
+  /**
+   * Powers on the parked VMs named in `vms`, served by `dpu`; the other parked VMs are let go (they
+   * run elsewhere). Returns the VMs powered on.
+   */
+  powerOn(ctx: NodeContext, vms: readonly string[], dpu: string | null): string[] {
+    const on: string[] = [];
+    for (const [id, spec] of this.parked) {
+      if (!vms.includes(id)) continue;
+      this.addVm(spec, dpu);
+      for (const vnic of this.vnicsOf(id)) vnic.boot(ctx);
+      this.stacks.get(id)!.boot(ctx);
+      on.push(id);
+    }
+    this.parked.clear();
+    this.sortMaps();
+    return on;
+  }
+
+  /** Builds a VM's vNICs (served by `dpu`) and guest stack; nothing runs until they boot. */
+  private addVm(vm: VmSpec, dpu: string | null): void {
+    this.vms.set(vm.id, vm);
+    for (const vnic of vm.vnics) {
+      this.vnics.set(vnic.id, new HostVnic({ vm, vnic, dpu, requested: vnic.mode }));
+      this.vmOf.set(vnic.id, vm.id);
+    }
+    this.stacks.set(vm.id, new GuestStack(this.stackOptions(vm)));
   }
 
   /** A message from a DPU on a device channel (the port is named after the DPU). */
   fromDpu(ctx: NodeContext, port: string, channel: Channel, bytes: Uint8Array): void {
     const reply = channel === 'mailbox' ? vnicMoveReply(bytes) : null;
     if (reply) {
-      this.onDpuVnicReply?.(ctx, reply);
+      this.onDpuVnicReply?.(ctx, port, reply);
       return;
     }
     const id = vnicOfPcieMessage(channel, bytes);
     const vnic = id === null ? undefined : this.vnics.get(id);
     if (!vnic) {
-      ctx.emit('frame.malformed', { port, code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
+      // A VM arriving by vMotion is still stopped until the manager commits: its DPU already serves
+      // the vNIC, and what it hands up meanwhile is lost as at the source.
+      const arriving = id === null ? null : (this.arrivingVm?.(id) ?? null);
+      if (id !== null && arriving !== null && channel === 'dma') ctx.emit('frame.drop', { port, reason: 'vm-stunned', len: bytes.length, vnic: id, vm: arriving });
+      else ctx.emit('frame.malformed', { port, code: 'unknown-vnic', offset: 0, message: `PCIe ${channel} message for no vNIC of this host` });
       return;
     }
     const vm = this.vmOf.get(vnic.id)!;
     const frozen = this.frozen.get(vm);
     if (frozen && channel === 'dma') {
-      // A stunned VM takes nothing: the frame is lost, as on a real switchover.
+      // A stunned VM takes nothing: the frame is lost, as on a real switchover, and said so.
       this.deliveryLog(vm).droppedWhileStunned++;
+      ctx.emit('frame.drop', { port, reason: 'vm-stunned', len: bytes.length, vnic: vnic.id, vm });
       return;
     }
     this.deliver(ctx, vnic, vnic.onPcie(ctx, channel, bytes, port));
@@ -138,6 +187,11 @@ export class HostDatapath {
       if (result.settled) ha.onRestored(ctx, id, vnic.mode);
       else this.restoring.add(id);
     }
+  }
+
+  /** The control plane of the software switch of a host without DPUs (the manager pushes its table); null with DPUs. */
+  softControlPlane(): ControlPlane | null {
+    return this.softSwitch?.controlPlane ?? null;
   }
 
   /** A frame on an uplink of a host without DPUs. */
@@ -304,6 +358,20 @@ export class HostDatapath {
     }
     this.stacks.set(vm.id, stack);
     this.sortMaps();
+  }
+
+  /**
+   * Checks that what arrived by vMotion would run here (`arriveVm` with it would not throw), without
+   * building anything: throws GuestStateError, Vmxnet3Error or VmotionError naming what is wrong.
+   */
+  checkArrival(spec: VmSpec, vnics: readonly VnicMigrationState[], guest: unknown): void {
+    const vm: VmSpec = { ...spec, host: this.host.id };
+    GuestStack.check(this.stackOptions(vm), guest);
+    for (const state of vnics) {
+      if (!vm.vnics.some((v) => v.id === state.vnic)) throw new VmotionError('malformed-state', `vNIC ${state.vnic} is not one of VM ${vm.id}`);
+      Vmxnet3Driver.restore(state.driver);
+      Vmxnet3Device.restore(state.device);
+    }
   }
 
   /** Sends a frame on a vNIC as if its guest sent it (the hypervisor's RARP after a vMotion). */

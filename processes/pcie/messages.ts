@@ -85,21 +85,32 @@ const hostDpuMailboxMessages = [
   z.object({ op: z.literal('vf.unbind'), vnic }),
   /**
    * Host to DPU (vMotion source): stop serving the vNIC, its VM is leaving; with `export`, answer
-   * with its firewall state. Only the active DPU answers (`vnic.released` or `vnic.refused`).
+   * with its firewall state. Only the DPU serving the host's vNICs answers (`vnic.released` or
+   * `vnic.refused`); with `note` (sent to every other DPU of the host) the DPU only forgets the vNIC.
    */
-  z.object({ op: z.literal('vnic.release'), vnic, export: z.boolean() }),
+  z.object({ op: z.literal('vnic.release'), vnic, export: z.boolean(), note: z.literal(true).optional() }),
   /** DPU to host: the vNIC is no longer served here; its firewall export if one was asked for, else null. */
   z.object({ op: z.literal('vnic.released'), vnic, export: dfwExport }),
   /**
    * Host to DPU (vMotion destination): serve this vNIC, importing its firewall state first when
-   * `export` is given. Only the active DPU answers (`vnic.adopted` or `vnic.refused`).
+   * `export` is given. Only the DPU serving the host's vNICs answers (`vnic.adopted` or
+   * `vnic.refused`). With `note` (sent to every other DPU of the host: a standby, or another active
+   * DPU of a host without failover) the DPU only adds the vNIC to its list of the host's vNICs, for
+   * a later takeover: it attaches nothing and answers nothing.
    */
-  z.object({ op: z.literal('vnic.adopt'), vnic, placement: vnicPlacementSchema, export: dfwExport }),
+  z.object({ op: z.literal('vnic.adopt'), vnic, placement: vnicPlacementSchema, export: dfwExport, note: z.literal(true).optional() }),
+  /**
+   * Host to DPU: every vNIC the host has now, in full. The host is the source of truth for its
+   * vNICs: it sends this to a DPU it is about to name active (before the heartbeat that does) and
+   * to a DPU that rejoins, so a takeover serves exactly these, whatever the HA replica says.
+   * No answer.
+   */
+  z.object({ op: z.literal('vnic.inventory'), vnics: z.array(vnicPlacementSchema) }),
   /** DPU to host: the vNIC is served here now, with `imported` connections from the export. */
   z.object({ op: z.literal('vnic.adopted'), vnic, imported: z.number().int().min(0) }),
   /**
    * DPU to host: a release or adopt was refused and nothing changed (`dfw-version`, `dfw-malformed`,
-   * `bad-placement`, `already-served`, `unknown-vnic`), with a message for people.
+   * `bad-placement`, `unknown-vnic`), with a message for people.
    */
   z.object({ op: z.literal('vnic.refused'), vnic, reason: z.string(), message: z.string() }),
 ] as const;
@@ -125,17 +136,21 @@ export const mailboxMessageSchema = z.discriminatedUnion('op', [...hostDpuMailbo
 /** A mailbox message of either direction. */
 export type MailboxMessage = z.infer<typeof mailboxMessageSchema>;
 
-/** The host's requests that move a vNIC off or onto a DPU (vMotion); the DPU's datapath handles them. */
-export type VnicMoveRequest = Extract<MailboxMessage, { op: 'vnic.release' | 'vnic.adopt' }>;
+/** The host's requests that move a vNIC off or onto a DPU (vMotion, failover); the DPU's datapath handles them. */
+export type VnicMoveRequest = Extract<MailboxMessage, { op: 'vnic.release' | 'vnic.adopt' | 'vnic.inventory' }>;
 
-/** A DPU's answer about a vNIC, as the host core decoded it. */
+/**
+ * A DPU's answer about a vNIC, as the host core decoded it. The host listens only to the DPU it
+ * asked to serve (`dpu`, the port the answer came in on): another DPU of the host never answers
+ * for the vNICs it does not serve.
+ */
 export type DpuVnicReply =
   | { readonly op: 'vnic.released'; readonly vnic: string; readonly export: unknown }
   | { readonly op: 'vnic.adopted'; readonly vnic: string }
   | { readonly op: 'vnic.refused'; readonly vnic: string; readonly reason: string; readonly message: string };
 
 /** Why a DPU refused a `vnic.release` or `vnic.adopt` (the `reason` of `vnic.refused`). */
-export type VnicRefusal = 'dfw-version' | 'dfw-malformed' | 'bad-placement' | 'already-served' | 'unknown-vnic';
+export type VnicRefusal = 'dfw-version' | 'dfw-malformed' | 'bad-placement' | 'unknown-vnic';
 
 /** What `vf.bind` carries in its `device` field: the driver-shared area the VF reads before it activates. */
 export interface VfBindDevice {

@@ -84,6 +84,22 @@ export type FailoverCause = 'crash' | 'linkDown' | 'userInitiated' | 'failback';
 /** Where a traceflow packet was seen. */
 export type TraceflowPoint = 'injected' | 'dfw' | 'routed' | 'forwarded' | 'hairpin' | 'encapsulated' | 'physical-switch' | 'decapsulated' | 'delivered' | 'dropped';
 
+/** The manager's decision about a migration's switchover. */
+export type SwitchoverDecisionName = 'committed' | 'aborted';
+
+/** How a host takes part in a migration, as it reports it to a manager that restarted. */
+export interface MigrationFactRecord {
+  readonly mid: string;
+  readonly vm: string;
+  readonly from: string;
+  readonly to: string;
+  readonly role: 'source' | 'destination';
+  readonly phase: string;
+  readonly asked: 'commit' | 'abort' | null;
+  readonly reason: string | null;
+  readonly decided: SwitchoverDecisionName | null;
+}
+
 /** Round-trip times of a ping flow, in virtual nanoseconds. */
 export interface RttSummary {
   readonly min: number;
@@ -191,7 +207,8 @@ export interface NodeEventPayloads {
     readonly fate: 'delivered' | 'lost' | 'corrupted' | 'duplicated';
     readonly bytes: Uint8Array;
   };
-  'frame.drop': { readonly port: string; readonly reason: string; readonly len: number };
+  /** `detail`: more on the reason (a DPU's overlay drops); `vnic` and `vm`: a frame lost for a VM stunned by its vMotion. */
+  'frame.drop': { readonly port: string; readonly reason: string; readonly len: number; readonly detail?: string; readonly vnic?: string; readonly vm?: string };
   'frame.malformed': { readonly port: string; readonly code: string; readonly offset: number; readonly message: string };
   'link.state': { readonly port: string; readonly wire: string; readonly up: boolean };
   'lldp.neighbor': {
@@ -372,7 +389,8 @@ export interface NodeEventPayloads {
     readonly throttleFactor: number;
     readonly throttleSleepNs: number;
   };
-  'vmotion.throttle': { readonly mid: string; readonly vm: string; readonly factor: number; readonly sleepNs: number; readonly reason: string };
+  /** `round`: the pre-copy round the factor applies from (0, the first, when throttling starts at once). */
+  'vmotion.throttle': { readonly mid: string; readonly vm: string; readonly round: number; readonly factor: number; readonly sleepNs: number; readonly reason: string };
   'vmotion.stun': { readonly mid: string; readonly vm: string; readonly host: string; readonly remainingPages: number; readonly estimatedNs: number; readonly rounds: number };
   'vmotion.transfer': {
     readonly mid: string;
@@ -399,6 +417,8 @@ export interface NodeEventPayloads {
     readonly vnics?: ReadonlyArray<{ readonly vnic: string; readonly mode: ActiveVnicMode; readonly reason: string | null }>;
   };
   'vmotion.checker.violation': { readonly vm: string; readonly checker: string; readonly detail: string };
+  'vmotion.decision': { readonly mid: string; readonly vm: string; readonly role: 'source' | 'destination'; readonly decision: SwitchoverDecisionName; readonly reason: string | null };
+  'vmotion.abort.asked': { readonly mid: string; readonly vm: string; readonly role: 'source'; readonly manager: string; readonly reason: string };
   'net.rarp': { readonly mid: string; readonly vm: string; readonly vnic: string; readonly mac: string; readonly host: string; readonly dpu: string | null };
 
   // --- guests
@@ -463,6 +483,44 @@ export interface NodeEventPayloads {
   'ha.sync.request': { readonly reason: 'join' | 'new-session' | 'no-base' | 'owner' };
   'ha.sync.malformed': { readonly side: 'sender' | 'receiver'; readonly message: string };
   'ha.sync.commit': { readonly vnics: readonly string[]; readonly connections: number; readonly generation: number | null; readonly macs: number };
+
+  // --- the management plane (the manager, and its cables at the hosts and DPUs)
+  'manager.boot': { readonly manager: string; readonly epoch: number; readonly restart: boolean; readonly hosts: readonly string[]; readonly dpus: readonly string[]; readonly generation: number };
+  'manager.table': {
+    readonly epoch: number;
+    readonly generation: number;
+    readonly reason: string;
+    readonly hosts: ReadonlyArray<{ readonly host: string; readonly tep: string }>;
+    readonly vnics: ReadonlyArray<{ readonly vnic: string; readonly vm: string; readonly host: string; readonly tep: string }>;
+  };
+  'manager.report':
+    | {
+        readonly node: string;
+        readonly kind: 'host';
+        readonly active: string | null;
+        readonly standby: string | null;
+        readonly vms: readonly string[];
+        readonly booting: boolean;
+        readonly migrations: readonly MigrationFactRecord[];
+        readonly conflicts: readonly string[];
+      }
+    | { readonly node: string; readonly kind: 'dpu'; readonly table: { readonly epoch: number; readonly generation: number } | null };
+  'manager.resync': {
+    readonly epoch: number;
+    readonly generation: number;
+    readonly hosts: readonly string[];
+    readonly reported: readonly string[];
+    readonly vms: Readonly<Record<string, string | null>>;
+    readonly migrations: ReadonlyArray<{ readonly mid: string; readonly vm: string; readonly from: string; readonly to: string; readonly state: string; readonly reason: string | null }>;
+  };
+  /** `reason` and `fact` (the host whose report said it) for a decision learned from a host after a restart. */
+  'manager.migration': { readonly mid: string; readonly vm: string; readonly from: string; readonly to: string; readonly state: 'registered' | 'begun' | SwitchoverDecisionName; readonly reason?: string | null; readonly fact?: string };
+  'switchover.decision': { readonly mid: string; readonly vm: string; readonly from: string; readonly to: string; readonly decision: SwitchoverDecisionName; readonly reason: string | null };
+  'overlay.table': { readonly epoch: number; readonly generation: number; readonly full: boolean; readonly entries: number; readonly hosts: readonly string[]; readonly vnics: readonly string[] };
+  'mgmt.unreachable': { readonly manager: string; readonly sinceNs: number; readonly waiting: readonly string[] };
+  'mgmt.waiting': { readonly manager: string; readonly what: string };
+  'mgmt.reachable': { readonly manager: string; readonly silentNs: number };
+  'host.vms.powered': { readonly host: string; readonly on: readonly string[]; readonly elsewhere: readonly string[]; readonly manager: string | null };
 }
 
 /**
@@ -527,7 +585,7 @@ export const EVENT_MEANINGS: { readonly [K in EventKind]: string } = {
   'run.stop': 'The run stopped before its end: interrupted (Ctrl-C, SIGTERM, a UI stop) or over its event budget; the planned exits of the stop follow',
   ...INPUT_MEANINGS,
   'frame.tx': 'A frame was put on a wire: when it starts and arrives, and whether it is delivered, lost, corrupted or duplicated',
-  'frame.drop': 'A frame could not be sent or was lost at a down port, or a node dropped it on purpose (a DPU that does not relay a vMotion datagram gives reason vmotion-standby, vmotion-unreachable, vmotion-not-local, vmotion-malformed or vmotion-<switch drop reason>)',
+  'frame.drop': 'A frame could not be sent or was lost at a down port, or a node dropped it on purpose (a DPU that does not relay a vMotion datagram gives reason vmotion-standby, vmotion-unreachable, vmotion-not-local, vmotion-malformed or vmotion-<switch drop reason>; a DPU that decapsulated an overlay frame for no vNIC gives standby or overlay-<switch drop reason>; a host gives vm-stunned for a frame that reached a VM stopped for its vMotion switchover)',
   'frame.malformed': 'A received frame could not be decoded, or failed its frame check sequence (code bad-fcs: the wire corrupted it), and was dropped',
   'link.state': 'A port saw its wire go up or down',
   'lldp.neighbor': 'LLDP learned or changed the neighbour on a port',
@@ -568,16 +626,29 @@ export const EVENT_MEANINGS: { readonly [K in EventKind]: string } = {
   'pcie.drop': 'A PCIe device-channel message was dropped',
   'vm.reserve': "A VM's memory reservation changed",
   'vmotion.start': 'A vMotion began at the source host',
-  'vmotion.precheck': "The destination's prechecks (capacity, compatible-dpu, segment-present), as the source heard them",
+  'vmotion.precheck': "The prechecks, as the source heard them: the manager's registration (manager), then the destination's (capacity, compatible-dpu, segment-present)",
   'vmotion.precopy.round': 'A pre-copy round of memory pages crossed the network',
-  'vmotion.throttle': "The source slows the VM's vCPUs so pre-copy can converge",
+  'vmotion.throttle': "The source slows the VM's vCPUs so pre-copy can converge, from the round throttling starts in (0 when at once) and whenever the factor changes",
   'vmotion.stun': 'The VM stopped at the source for the switchover',
   'vmotion.transfer': "The source sent the switchover state: guest stack, each vNIC's driver and emulated device state, firewall exports",
   'vmotion.resume': 'The VM runs again, on the destination',
-  'vmotion.source.released': 'The source let the migrated VM go',
-  'vmotion.incoming.dropped': 'The destination gave up a migration it had accepted',
+  'vmotion.source.released': "The source let the migrated VM go, on the manager's commit",
+  'vmotion.incoming.dropped': 'The destination gave up a migration it had accepted, before resuming it',
   'vmotion.done': 'A vMotion ended: success, success-emulated, success-disconnected or aborted',
   'vmotion.checker.violation': 'A vMotion invariant broke (no-double-delivery, mac-unchanged, ...)',
+  'vmotion.decision': "A host acted on the manager's decision about a switchover, once per host and migration",
+  'vmotion.abort.asked': 'After the state left, the source asked the manager to abort (it may not decide alone)',
+  'manager.boot': 'The manager started: at the start of the run it knows the topology; after a restart nothing until the nodes report',
+  'manager.table': "The manager's overlay table changed: a new generation, pushed to every DPU and software-switching host",
+  'manager.report': 'A host or DPU reported to the manager (it restarted, or the manager did)',
+  'manager.resync': 'A restarted manager heard from every host: what it rebuilt',
+  'manager.migration': 'The manager registered a migration, saw its switchover begin, or learned its decision from a host that acted on it',
+  'switchover.decision': "The manager decided a migration's switchover, exactly once per migration id",
+  'overlay.table': "A DPU (or a host that switches in software) applied a generation of the manager's overlay table, whatever its HA role",
+  'mgmt.unreachable': 'A host or DPU had no answer from the manager for 100 ms: what waits for it, in words',
+  'mgmt.waiting': 'A host or DPU asked the manager something while it is unreachable',
+  'mgmt.reachable': 'The manager answered again',
+  'host.vms.powered': 'A restarted host powered on the VMs the manager places on it and let go those that run elsewhere',
   'net.rarp': "The hypervisor announced a VM's MAC after a vMotion",
   'flow.start': 'A guest app started',
   'flow.stop': 'A guest app stopped',
@@ -644,7 +715,7 @@ export const EVENT_FIELDS = {
   'input.vmotion': ['action', 'vm', 'to', 'options?', 'step?'],
   'input.vm.reserve': ['action', 'vm', 'memoryReservationMiB', 'step?'],
   'frame.tx': ['wire', 'dir', 'port', 'channel', 'len', 'txStart', 'arrival', 'fate', 'bytes'],
-  'frame.drop': ['port', 'reason', 'len'],
+  'frame.drop': ['port', 'reason', 'len', 'detail?', 'vnic?', 'vm?'],
   'frame.malformed': ['port', 'code', 'offset', 'message'],
   'link.state': ['port', 'wire', 'up'],
   'lldp.neighbor': ['port', 'chassisId', 'portId', 'systemName', 'portDescription', 'capabilities', 'ttlSeconds'],
@@ -687,7 +758,7 @@ export const EVENT_FIELDS = {
   'vmotion.start': ['mid', 'vm', 'from', 'to', 'memoryMiB', 'dirtyPagesPerSec', 'vnics', 'options'],
   'vmotion.precheck': ['mid', 'vm', 'to', 'ok', 'checks'],
   'vmotion.precopy.round': ['mid', 'vm', 'round', 'pagesSent', 'pagesDirtied', 'bytes', 'durationNs', 'bytesPerSec', 'throttleFactor', 'throttleSleepNs'],
-  'vmotion.throttle': ['mid', 'vm', 'factor', 'sleepNs', 'reason'],
+  'vmotion.throttle': ['mid', 'vm', 'round', 'factor', 'sleepNs', 'reason'],
   'vmotion.stun': ['mid', 'vm', 'host', 'remainingPages', 'estimatedNs', 'rounds'],
   'vmotion.transfer': ['mid', 'vm', 'to', 'parts', 'bytes', 'vnics'],
   'vmotion.resume': ['mid', 'vm', 'host', 'from', 'switchoverNs'],
@@ -695,6 +766,19 @@ export const EVENT_FIELDS = {
   'vmotion.incoming.dropped': ['mid', 'vm', 'from', 'reason'],
   'vmotion.done': ['mid', 'vm', 'from', 'to', 'result', 'reason', 'rounds', 'switchoverNs', 'downtimeNs', 'vnics?'],
   'vmotion.checker.violation': ['vm', 'checker', 'detail'],
+  'vmotion.decision': ['mid', 'vm', 'role', 'decision', 'reason'],
+  'vmotion.abort.asked': ['mid', 'vm', 'role', 'manager', 'reason'],
+  'manager.boot': ['manager', 'epoch', 'restart', 'hosts', 'dpus', 'generation'],
+  'manager.table': ['epoch', 'generation', 'reason', 'hosts', 'vnics'],
+  'manager.report': ['node', 'kind', 'active?', 'standby?', 'vms?', 'booting?', 'migrations?', 'conflicts?', 'table?'],
+  'manager.resync': ['epoch', 'generation', 'hosts', 'reported', 'vms', 'migrations'],
+  'manager.migration': ['mid', 'vm', 'from', 'to', 'state', 'reason?', 'fact?'],
+  'switchover.decision': ['mid', 'vm', 'from', 'to', 'decision', 'reason'],
+  'overlay.table': ['epoch', 'generation', 'full', 'entries', 'hosts', 'vnics'],
+  'mgmt.unreachable': ['manager', 'sinceNs', 'waiting'],
+  'mgmt.waiting': ['manager', 'what'],
+  'mgmt.reachable': ['manager', 'silentNs'],
+  'host.vms.powered': ['host', 'on', 'elsewhere', 'manager'],
   'net.rarp': ['mid', 'vm', 'vnic', 'mac', 'host', 'dpu'],
   'flow.start': ['flow', 'kind', 'vm', 'from', 'to', 'port', 'ratePps', 'payloadBytes', 'count'],
   'flow.stop': ['flow', 'kind', 'vm', 'reason', 'sent'],

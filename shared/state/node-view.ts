@@ -60,7 +60,7 @@ export interface VnicStateView {
 /** A node as the log tells it, at some point of a run. */
 export interface NodeStateView {
   id: string;
-  kind: 'host' | 'dpu' | 'switch';
+  kind: 'host' | 'dpu' | 'switch' | 'manager';
   life: NodeLife | null;
   ports: PortStateView[];
   /** Switch MAC table, sorted by VLAN and MAC. */

@@ -22,6 +22,10 @@ export const DEFAULT_LAB_YAML = `# default-lab.yaml: the lab dpulab runs when yo
 #
 # Every DPU has two uplinks, p0 to tor-a and p1 to tor-b. Each host has one active and one
 # standby DPU: if the active DPU dies, the standby takes over its VMs' network offload.
+#
+# Out of band, every host's management NIC and every DPU's RJ-45 management port is cabled to
+# vcenter (implicit wires mgmt-<node>), the management plane: it keeps the inventory, pushes the
+# overlay's MAC-to-tunnel-endpoint table to every DPU and decides every vMotion's switchover.
 # Durations take a unit (100ns, 5us, 200ms, 1.5s, 2m); bandwidths are bits per second (25Gbps).
 
 name: default-lab
@@ -107,6 +111,10 @@ dpus:
   - { id: dpu-01b, host: esx-01 }
   - { id: dpu-02a, host: esx-02 }
   - { id: dpu-02b, host: esx-02 }
+
+# The management plane (vCenter with NSX Manager): a process of its own, at the other end of a
+# management cable from every host and DPU. Defaults: latency 20us, bandwidth 1Gbps.
+manager: { id: vcenter }
 
 # Physical top-of-rack switches. 'ports: 8' means swp1..swp8. MAC aging defaults to 300s.
 switches:

@@ -67,7 +67,7 @@ function withLine(line: number, text: string): string {
 describe('the default lab', () => {
   const lab = loadDefaultLab();
 
-  test('resolves to 2 hosts, 4 DPUs and 2 switches, sorted by id', () => {
+  test('resolves to 2 hosts, 4 DPUs, 2 switches and the manager, sorted by id', () => {
     expect(lab.name).toBe('default-lab');
     expect(lab.nodes.map((n) => `${n.kind}:${n.id}`)).toEqual([
       'dpu:dpu-01a',
@@ -78,7 +78,26 @@ describe('the default lab', () => {
       'host:esx-02',
       'switch:tor-a',
       'switch:tor-b',
+      'manager:vcenter',
     ]);
+  });
+
+  test('cables every host and DPU to the manager with an implicit 1 Gbps management wire', () => {
+    const mgmt = lab.wires.filter((w) => w.kind === 'mgmt');
+    expect(mgmt.map((w) => w.id)).toEqual(['mgmt-dpu-01a', 'mgmt-dpu-01b', 'mgmt-dpu-02a', 'mgmt-dpu-02b', 'mgmt-esx-01', 'mgmt-esx-02']);
+    expect(mgmt.find((w) => w.id === 'mgmt-esx-02')).toEqual({
+      id: 'mgmt-esx-02',
+      kind: 'mgmt',
+      a: { node: 'esx-02', port: 'mgmt' },
+      b: { node: 'vcenter', port: 'esx-02' },
+      latencyNs: 20_000,
+      bandwidthBps: 1e9,
+      impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 0 },
+    });
+    const vcenter = lab.nodes.find((n) => n.id === 'vcenter');
+    expect(vcenter?.kind === 'manager' && vcenter.spec.manages).toEqual(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b', 'esx-01', 'esx-02']);
+    expect(vcenter?.ports.map((p) => p.name)).toEqual(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b', 'esx-01', 'esx-02']);
+    expect([host(lab, 'esx-01').spec.manager, dpu(lab, 'dpu-02b').spec.manager]).toEqual(['vcenter', 'vcenter']);
   });
 
   test('has 9 Ethernet wires and 4 implicit PCIe wires, sorted by id', () => {
@@ -103,7 +122,7 @@ describe('the default lab', () => {
 
   test('wires every DPU uplink p0 to tor-a and p1 to tor-b, and the switches to each other', () => {
     for (const id of ['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b']) {
-      const ends = lab.wires.filter((w) => w.a.node === id).map((w) => `${w.a.port}>${w.b.node}`);
+      const ends = lab.wires.filter((w) => w.a.node === id && w.kind === 'ethernet').map((w) => `${w.a.port}>${w.b.node}`);
       expect(ends.sort()).toEqual(['p0>tor-a', 'p1>tor-b']);
     }
     expect(lab.wires.find((w) => w.id === 'isl-ab')).toMatchObject({ a: { node: 'tor-a', port: 'swp8' }, b: { node: 'tor-b', port: 'swp8' } });
@@ -115,9 +134,9 @@ describe('the default lab', () => {
     expect(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b'].map((id) => dpu(lab, id).spec.role)).toEqual(['active', 'standby', 'active', 'standby']);
   });
 
-  test('gives ports to every node: DPU uplinks plus pcie, host DPU slots, switch swp1..swp8', () => {
-    expect(dpu(lab, 'dpu-01a').ports.map((p) => p.name)).toEqual(['p0', 'p1', 'pcie']);
-    expect(host(lab, 'esx-01').ports.map((p) => p.name)).toEqual(['dpu-01a', 'dpu-01b']);
+  test('gives ports to every node: DPU uplinks plus pcie and mgmt, host DPU slots and mgmt, switch swp1..swp8', () => {
+    expect(dpu(lab, 'dpu-01a').ports.map((p) => p.name)).toEqual(['p0', 'p1', 'pcie', 'mgmt']);
+    expect(host(lab, 'esx-01').ports.map((p) => p.name)).toEqual(['dpu-01a', 'dpu-01b', 'mgmt']);
     expect(switchNode(lab, 'tor-b').ports.map((p) => p.name)).toEqual(['swp1', 'swp2', 'swp3', 'swp4', 'swp5', 'swp6', 'swp7', 'swp8']);
     expect(switchNode(lab, 'tor-b').spec.macAgingNs).toBe(300e9);
   });
@@ -481,6 +500,36 @@ wires:
     expect(s1?.kind === 'switch' && s1.spec.stp).toEqual({ priority: 32768, helloNs: 2e9, maxAgeNs: 20e9, forwardDelayNs: 15e9 });
     expect(problemLines(`${SWITCHES.replace('{ id: s1, ports: 4 }', '{ id: s1, ports: 4, stp: { priority: 4097 } }')}`)).toEqual([
       'lab.yaml:4:42: switches[0].stp.priority: must be a multiple of 4096 (0, 4096, ..., 61440)',
+    ]);
+  });
+});
+
+describe('loadTopology manager', () => {
+  test('loadTopology without a manager has no management ports or cables', () => {
+    const t = loadTopology(SMALL, 'small.yaml');
+    expect(t.nodes.some((n) => n.kind === 'manager')).toBe(false);
+    expect(t.wires.filter((w) => w.kind === 'mgmt')).toEqual([]);
+    expect(dpu(t, 'dpu-01a').ports.map((p) => p.name)).toEqual(['p0', 'p1', 'pcie']);
+    expect(host(t, 'esx-01').spec.manager).toBeNull();
+  });
+
+  test('loadTopology takes the manager cables latency and bandwidth', () => {
+    const t = loadTopology(`${SMALL}manager: { id: vc, latency: 50us, bandwidth: 10Gbps }\n`, 'small.yaml');
+    expect(t.wires.filter((w) => w.kind === 'mgmt').map((w) => [w.id, w.latencyNs, w.bandwidthBps])).toEqual([
+      ['mgmt-dpu-01a', 50_000, 10e9],
+      ['mgmt-dpu-01b', 50_000, 10e9],
+      ['mgmt-esx-01', 50_000, 10e9],
+    ]);
+  });
+
+  test('loadTopology names the field of a bad manager, a taken id, a reserved port and a wire to the manager', () => {
+    expect(problemLines(`${SMALL}manager: { id: vc, latency: 0 }\n`)).toEqual(['lab.yaml:18:29: manager.latency: must be at least 1 ns, got 0 (a wire\'s latency is its lookahead)']);
+    expect(problemLines(`${SMALL}manager: { id: tor-a }\n`)).toEqual(['lab.yaml:18:16: manager.id: duplicate id "tor-a" (already a switch at switches[0])']);
+    expect(problemLines(SMALL.replace('{ id: dpu-01b, host: esx-01 }', '{ id: dpu-01b, host: esx-01, uplinks: [p0, mgmt] }'))).toEqual(['lab.yaml:12:48: dpus[1].uplinks[1]: "mgmt" is reserved for the DPU\'s management port']);
+    const wired = `${SMALL}  - { id: w2, a: vc:x, b: tor-a:swp3 }\n  - { id: w3, a: dpu-01a:mgmt, b: tor-a:swp4 }\nmanager: { id: vc }\n`;
+    expect(problemLines(wired)).toEqual([
+      'lab.yaml:18:18: wires[2].a: the manager "vc" has no ports to wire: every host and DPU is cabled to it implicitly (mgmt-<node>)',
+      'lab.yaml:19:18: wires[3].a: "mgmt" is the management port of DPU "dpu-01a", cabled to the manager implicitly (mgmt-dpu-01a)',
     ]);
   });
 });

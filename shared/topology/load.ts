@@ -11,7 +11,7 @@ import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML } from './default-lab.js';
 import { TopologyError } from './errors.js';
 import { resolveTopology } from './resolve.js';
 import type { Entry, TopologyEntries } from './resolve.js';
-import { DROPPABLE_KEYS, dpuSchema, hostSchema, segmentSchema, switchSchema, topologyEnvelopeSchema, wireSchema } from './schema.js';
+import { DROPPABLE_KEYS, dpuSchema, hostSchema, managerSchema, segmentSchema, switchSchema, topologyEnvelopeSchema, wireSchema } from './schema.js';
 import type { ResolvedTopology } from './types.js';
 import { YamlSource, checkWithSchema, sortProblems } from './yaml-source.js';
 import type { PathProblem } from './yaml-source.js';
@@ -66,6 +66,16 @@ export function loadTopology(text: string, fileName: string): ResolvedTopology {
     return entries;
   };
 
+  let manager: Entry<z.output<typeof managerSchema>> | null = null;
+  if (data.manager !== undefined) {
+    const checked = checkWithSchema(managerSchema, data.manager, ['manager']);
+    if (checked.ok) manager = { index: 0, value: checked.value };
+    else {
+      problems.push(...checked.problems);
+      if (isRecord(data.manager) && typeof data.manager.id === 'string') invalidIds.add(data.manager.id);
+    }
+  }
+
   const entries: TopologyEntries = {
     name: typeof data.name === 'string' && data.name !== '' ? data.name : fileStem(fileName),
     segments: entriesOf('segments', segmentSchema),
@@ -73,6 +83,7 @@ export function loadTopology(text: string, fileName: string): ResolvedTopology {
     dpus: entriesOf('dpus', dpuSchema),
     switches: entriesOf('switches', switchSchema),
     wires: entriesOf('wires', wireSchema),
+    manager,
     invalidIds,
   };
   const resolution = resolveTopology(entries);

@@ -16,10 +16,11 @@ import { isMulticastMac } from '../net/mac.js';
 import { switchingLoops } from './loops.js';
 import { derivePortMac, deriveVnicMac } from './macs.js';
 import { ALL_VLANS, DEFAULT_NATIVE_VLAN, TOPOLOGY_DEFAULTS, VMOTION_VNI } from './schema.js';
-import type { DpuEntry, HostEntry, SegmentEntry, SwitchEntry, VnicEntry, WireEntry, WrittenIp } from './schema.js';
+import type { DpuEntry, HostEntry, ManagerEntry, SegmentEntry, SwitchEntry, VnicEntry, WireEntry, WrittenIp } from './schema.js';
 import type {
   DpuNode,
   HostNode,
+  ManagerNode,
   MirrorSession,
   PortSpec,
   ResolvedNode,
@@ -50,6 +51,8 @@ export interface TopologyEntries {
   readonly dpus: readonly Entry<DpuEntry>[];
   readonly switches: readonly Entry<SwitchEntry>[];
   readonly wires: readonly Entry<WireEntry>[];
+  /** The `manager:` map, when the file has a valid one. */
+  readonly manager?: Entry<ManagerEntry> | null;
   /** Ids of nodes and segments whose entries failed their schema check. */
   readonly invalidIds?: ReadonlySet<string>;
 }
@@ -66,6 +69,14 @@ export const DPU_PCIE_PORT = 'pcie';
 /** The id of the implicit PCIe wire between a DPU and its host. */
 export function pcieWireId(dpu: string): string {
   return `pcie-${dpu}`;
+}
+
+/** The port name of a host's management NIC and of a DPU's RJ-45 management port. */
+export const MGMT_PORT = 'mgmt';
+
+/** The id of the implicit management cable between a host or DPU and the manager. */
+export function mgmtWireId(node: string): string {
+  return `mgmt-${node}`;
 }
 
 /** Plain code-unit order, the same in every JS engine and locale. */
@@ -105,10 +116,10 @@ function knownList(what: string, ids: Iterable<string>): string {
   return sorted.length > 0 ? ` (${what}: ${sorted.join(', ')})` : '';
 }
 
-const KIND_NAMES: Readonly<Record<string, string>> = { host: 'a host', dpu: 'a DPU', switch: 'a switch' };
+const KIND_NAMES: Readonly<Record<string, string>> = { host: 'a host', dpu: 'a DPU', switch: 'a switch', manager: 'the manager' };
 
 interface NodeClaim {
-  readonly kind: 'host' | 'dpu' | 'switch';
+  readonly kind: 'host' | 'dpu' | 'switch' | 'manager';
   readonly path: DataPath;
 }
 
@@ -151,6 +162,7 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
   const hosts = entries.hosts.filter((e) => claim(e.value.id, 'host', ['hosts', e.index]));
   const dpus = entries.dpus.filter((e) => claim(e.value.id, 'dpu', ['dpus', e.index]));
   const switches = entries.switches.filter((e) => claim(e.value.id, 'switch', ['switches', e.index]));
+  const manager = entries.manager && claim(entries.manager.value.id, 'manager', ['manager']) ? entries.manager.value : null;
   const hostById = new Map(hosts.map((e) => [e.value.id, e]));
   const dpuById = new Map(dpus.map((e) => [e.value.id, e]));
 
@@ -176,7 +188,9 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
     reportDuplicates(dpu.uplinks, [...path, 'uplinks'], 'uplink', report);
     dpu.uplinks.forEach((uplink, j) => {
       if (uplink === DPU_PCIE_PORT) report([...path, 'uplinks', j], `"${DPU_PCIE_PORT}" is reserved for the DPU's PCIe port`);
+      if (uplink === MGMT_PORT) report([...path, 'uplinks', j], `"${MGMT_PORT}" is reserved for the DPU's management port`);
     });
+    if (manager !== null && dpu.id === MGMT_PORT) report([...path, 'id'], `"${MGMT_PORT}" is the name of its host's management port: a DPU of a managed host needs another id`);
   }
 
   // Hosts: DPU roles from the failover policy; classic hosts may have uplinks of their own.
@@ -191,6 +205,9 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
       report([...path, 'uplinks'], `a host with DPUs has no uplinks of its own: its NICs are its DPUs (${own.join(', ')})`);
     }
     if (host.uplinks) reportDuplicates(host.uplinks, [...path, 'uplinks'], 'uplink', report);
+    (host.uplinks ?? []).forEach((uplink, j) => {
+      if (uplink === MGMT_PORT) report([...path, 'uplinks', j], `"${MGMT_PORT}" is reserved for the host's management port`);
+    });
     const failover = resolveFailover(host, own, [...path, 'failover'], invalid, report);
     failovers.set(host.id, failover);
     for (const id of failover.active) roles.set(id, 'active');
@@ -213,19 +230,38 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
 
   // Ports of every node, MACs derived in id order so they do not depend on file order.
   const portNames = new Map<string, string[]>();
+  const mgmtPort = manager === null ? [] : [MGMT_PORT];
   for (const { value: host } of hosts) {
     const own = hostDpus.get(host.id) ?? [];
-    portNames.set(host.id, [...own, ...(own.length === 0 ? (host.uplinks ?? []) : [])]);
+    portNames.set(host.id, [...own, ...(own.length === 0 ? (host.uplinks ?? []) : []), ...mgmtPort]);
   }
-  for (const { value: dpu } of dpus) portNames.set(dpu.id, [...dpu.uplinks, DPU_PCIE_PORT]);
+  for (const { value: dpu } of dpus) portNames.set(dpu.id, [...dpu.uplinks, DPU_PCIE_PORT, ...mgmtPort]);
   for (const [id, ports] of switchPorts) portNames.set(id, ports);
+  // The manager has one port per node it manages, named after it, like a host's ports after its DPUs.
+  const managed = sortedIds([...hosts.map((e) => e.value.id), ...dpus.map((e) => e.value.id)]);
+  if (manager !== null) portNames.set(manager.id, managed);
   const ports = new Map<string, PortSpec[]>();
   for (const id of sortedIds(portNames.keys())) {
     const specs = (portNames.get(id) ?? []).map((name) => ({ name, mac: uniqueMac(macOwners, `${id}:${name}`, (n) => derivePortMac(id, name, n)) }));
     ports.set(id, specs);
   }
 
-  const wires = resolveWires(entries.wires, { claims, dpuById, hostById, hostDpus, switchPorts, invalid }, report);
+  const wires = resolveWires(entries.wires, { claims, dpuById, hostById, hostDpus, switchPorts, invalid, managed: manager !== null }, report);
+
+  // Management cables: one from every host's and DPU's mgmt port to the manager.
+  if (manager !== null) {
+    for (const id of managed) {
+      wires.push({
+        id: mgmtWireId(id),
+        kind: 'mgmt',
+        a: { node: id, port: MGMT_PORT },
+        b: { node: manager.id, port: id },
+        latencyNs: manager.latency,
+        bandwidthBps: manager.bandwidth,
+        impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 0 },
+      });
+    }
+  }
 
   // PCIe wires: one per DPU that has a valid host.
   for (const { value: dpu } of dpus) {
@@ -256,6 +292,7 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
         heartbeat: { intervalNs: host.heartbeat.interval, misses: host.heartbeat.misses },
         failover: { ...(failovers.get(host.id) ?? { active: [], standby: [] }), failback: host.failover?.failback ?? false },
         vms: (vms.get(host.id) ?? []).sort(byId),
+        manager: manager?.id ?? null,
       },
     };
     nodes.push(node);
@@ -274,8 +311,13 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
         role: roles.get(dpu.id) ?? 'active',
         vfs: dpu.vfs,
         dfwExportVersion: dpu.dfwExportVersion,
+        manager: manager?.id ?? null,
       },
     };
+    nodes.push(node);
+  }
+  if (manager !== null) {
+    const node: ManagerNode = { id: manager.id, kind: 'manager', ports: ports.get(manager.id) ?? [], spec: { id: manager.id, manages: managed } };
     nodes.push(node);
   }
   for (const { value: sw } of switches) {
@@ -692,6 +734,8 @@ interface WireContext {
   readonly hostDpus: ReadonlyMap<string, readonly string[]>;
   readonly switchPorts: ReadonlyMap<string, readonly string[]>;
   readonly invalid: ReadonlySet<string>;
+  /** Whether hosts and DPUs have a management port (the topology has a manager). */
+  readonly managed: boolean;
 }
 
 /** Why `node:port` cannot take an Ethernet wire, or null if it can (or its node is already reported). */
@@ -700,6 +744,10 @@ function endpointProblem(node: string, port: string, ctx: WireContext): string |
   if (!claim) {
     if (ctx.invalid.has(node)) return null;
     return `no node "${node}"${didYouMean(node, ctx.claims.keys())}`;
+  }
+  if (claim.kind === 'manager') return `the manager "${node}" has no ports to wire: every host and DPU is cabled to it implicitly (${mgmtWireId('<node>')})`;
+  if (port === MGMT_PORT && ctx.managed && (claim.kind === 'dpu' || claim.kind === 'host')) {
+    return `"${MGMT_PORT}" is the management port of ${claim.kind === 'dpu' ? 'DPU' : 'host'} "${node}", cabled to the manager implicitly (${mgmtWireId(node)})`;
   }
   if (claim.kind === 'dpu') {
     const dpu = ctx.dpuById.get(node)?.value;
@@ -734,6 +782,8 @@ function resolveWires(list: readonly Entry<WireEntry>[], ctx: WireContext, repor
       report(idPath, `duplicate wire id "${id}" (already at ${formatPath(prior)})`);
     } else if (id.startsWith('pcie-') && ctx.dpuById.has(id.slice('pcie-'.length))) {
       report(idPath, `"${id}" is the id of the implicit PCIe wire of DPU "${id.slice('pcie-'.length)}"`);
+    } else if (ctx.managed && id.startsWith('mgmt-') && (ctx.dpuById.has(id.slice('mgmt-'.length)) || ctx.hostById.has(id.slice('mgmt-'.length)))) {
+      report(idPath, `"${id}" is the id of the implicit management cable of "${id.slice('mgmt-'.length)}"`);
     } else {
       wirePaths.set(id, path);
     }

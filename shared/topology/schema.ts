@@ -151,6 +151,12 @@ export const TOPOLOGY_DEFAULTS = {
    */
   stormControlPps: 1_000,
   stormControlBurst: 100,
+  /**
+   * The management network's cables: one switched hop of 1 GbE, the common speed of ESXi management
+   * ports and of a DPU's RJ-45 port. The latency is an assumption (a switch and two short cables).
+   */
+  mgmtLatencyNs: 20 * NS_PER_US,
+  mgmtBandwidthBps: 1e9,
 } as const;
 
 /** A `node:port` wire end. */
@@ -373,6 +379,17 @@ export const switchSchema = z.strictObject({
   stormControl: z.union([z.literal(false), stormControlSchema]).optional(),
 });
 
+/**
+ * The `manager:` map: the cluster's management plane (vCenter and NSX Manager) as a node of its
+ * own. Every host and DPU gets an implicit management cable to it (`mgmt-<node>`) with this
+ * latency and bandwidth.
+ */
+export const managerSchema = z.strictObject({
+  id: nameSchema('a manager id'),
+  latency: durationSchema({ minNs: 1, why: LOOKAHEAD }).default(TOPOLOGY_DEFAULTS.mgmtLatencyNs),
+  bandwidth: bandwidthSchema().default(TOPOLOGY_DEFAULTS.mgmtBandwidthBps),
+});
+
 /** One entry of `wires:` (Ethernet only; PCIe wires are implicit). */
 export const wireSchema = z.strictObject({
   id: z
@@ -416,6 +433,8 @@ export const topologyEnvelopeSchema = z.strictObject({
   dpus: z.array(z.unknown()).default([]),
   switches: z.array(z.unknown()).default([]),
   wires: z.array(z.unknown()).default([]),
+  /** Checked on its own with {@link managerSchema}. */
+  manager: z.unknown().optional(),
 });
 
 /** The whole file in one schema: for documentation, editors and tools; the loader checks entry by entry. */
@@ -425,6 +444,7 @@ export const topologyFileSchema = topologyEnvelopeSchema.extend({
   dpus: z.array(dpuSchema).default([]),
   switches: z.array(switchSchema).default([]),
   wires: z.array(wireSchema).default([]),
+  manager: managerSchema.optional(),
 });
 
 /** A checked `segments:` entry. */
@@ -441,5 +461,7 @@ export type DpuEntry = z.output<typeof dpuSchema>;
 export type SwitchEntry = z.output<typeof switchSchema>;
 /** A checked `wires:` entry. */
 export type WireEntry = z.output<typeof wireSchema>;
+/** A checked `manager:` map. */
+export type ManagerEntry = z.output<typeof managerSchema>;
 /** A checked topology file. */
 export type TopologyFile = z.output<typeof topologyFileSchema>;

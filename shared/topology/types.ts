@@ -12,7 +12,7 @@ export interface ResolvedTopology {
   readonly segments: readonly SegmentSpec[];
 }
 
-export type NodeKind = 'host' | 'dpu' | 'switch';
+export type NodeKind = 'host' | 'dpu' | 'switch' | 'manager';
 
 /**
  * The GENEVE VNI of the vMotion network (host-to-host vMotion datagrams tunnelled between DPUs,
@@ -46,7 +46,11 @@ export interface SwitchNode extends NodeBase {
   readonly kind: 'switch';
   readonly spec: SwitchSpec;
 }
-export type ResolvedNode = HostNode | DpuNode | SwitchNode;
+export interface ManagerNode extends NodeBase {
+  readonly kind: 'manager';
+  readonly spec: ManagerSpec;
+}
+export type ResolvedNode = HostNode | DpuNode | SwitchNode | ManagerNode;
 
 export interface HostSpec {
   readonly id: string;
@@ -62,6 +66,8 @@ export interface HostSpec {
     readonly failback: boolean;
   };
   readonly vms: readonly VmSpec[];
+  /** The management plane this host answers to (its `mgmt` port is cabled to it), null without one. */
+  readonly manager: string | null;
 }
 
 export interface DpuSpec {
@@ -77,6 +83,19 @@ export interface DpuSpec {
   readonly vfs: number;
   /** The DFW export version the DPU writes and the only one it imports (default 1). */
   readonly dfwExportVersion: number;
+  /** The management plane this DPU answers to (its RJ-45 `mgmt` port is cabled to it), null without one. */
+  readonly manager: string | null;
+}
+
+/**
+ * The management plane of the cluster (vCenter with NSX Manager and its central control plane):
+ * one node with one port per host and DPU it manages, each cabled to that node's `mgmt` port by an
+ * implicit wire `mgmt-<node>` (the out-of-band management network).
+ */
+export interface ManagerSpec {
+  readonly id: string;
+  /** The hosts and DPUs it manages, sorted: every one of the topology. */
+  readonly manages: readonly string[];
 }
 
 export interface SwitchSpec {
@@ -187,7 +206,12 @@ export interface SegmentSpec {
   readonly gateway6: string | null;
 }
 
-export type WireKind = 'ethernet' | 'pcie';
+/**
+ * `ethernet`: a cable of the data network (uplinks, inter-switch links); `pcie`: a host to one of
+ * its DPUs; `mgmt`: an out-of-band management cable from a host's or DPU's `mgmt` port to the
+ * manager (implicit, `mgmt-<node>`).
+ */
+export type WireKind = 'ethernet' | 'pcie' | 'mgmt';
 
 export interface WireEnd {
   readonly node: string;

@@ -115,9 +115,10 @@ describe('dpulab ui: vMotion by dragging a VM onto another host', () => {
     await page.fill('#filter-kind', 'vnic.handoff, vmotion.done');
     await page.click('#filter-apply');
     const rows = page.locator('#event-list tbody tr');
-    await rows.filter({ hasText: 'web-01.eth0 vf-to-emulated on esx-01' }).first().waitFor({ state: 'visible', timeout: 20_000 });
-    await rows.filter({ hasText: 'web-01.eth0 emulated-to-vf on esx-02' }).first().waitFor({ state: 'visible', timeout: 20_000 });
-    await page.locator('#event-list tbody tr[data-kind="vmotion.done"]', { hasText: 'web-01 esx-01 → esx-02 success' }).waitFor({ state: 'visible', timeout: 20_000 });
+    // The live run goes at real speed: the pre-copy alone takes seconds, more on a busy machine.
+    await rows.filter({ hasText: 'web-01.eth0 vf-to-emulated on esx-01' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await rows.filter({ hasText: 'web-01.eth0 emulated-to-vf on esx-02' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await page.locator('#event-list tbody tr[data-kind="vmotion.done"]', { hasText: 'web-01 esx-01 → esx-02 success' }).waitFor({ state: 'visible', timeout: 60_000 });
 
     // The graph moved the VM into esx-02's box, and its vNIC goes through esx-02's active DPU.
     expect(await until(() => drawnIn(page, 'web-01', 'esx-02'), 10_000)).toBe(true);
@@ -178,6 +179,7 @@ describe('dpulab ui --db on a recorded vMotion', () => {
   let browser: Browser;
   let page: Page;
   let resume = -1;
+  let imported = -1;
 
   beforeAll(async () => {
     const scenario = join(tmp.dir, 'vmotion.yaml');
@@ -186,6 +188,8 @@ describe('dpulab ui --db on a recorded vMotion', () => {
     expect(run.code, run.stderr).toBe(0);
     [ui, browser] = await Promise.all([startUi(['--db', db]), launchBrowser()]);
     resume = (await apiGet<EventsBody>(ui, '/api/events?kind=vmotion.resume')).body.events[0]?.seq ?? -1;
+    // The destination's firewall import: from here until the manager commits, the VM is still on its source.
+    imported = (await apiGet<EventsBody>(ui, '/api/events?kind=dfw.import')).body.events.find((e) => e.node.startsWith('dpu-02'))?.seq ?? -1;
     page = await browser.newPage({ viewport: VIEWPORT });
     await page.goto(ui.url);
     await page.locator('#scrubber').waitFor();
@@ -205,9 +209,11 @@ describe('dpulab ui --db on a recorded vMotion', () => {
 
   it('ui recording draws web-01 on esx-01 before its resume and on esx-02 from it, also seeking backwards', async () => {
     expect(resume).toBeGreaterThan(0);
+    expect(imported).toBeGreaterThan(0);
+    expect(imported).toBeLessThan(resume);
     // At the last event it is on esx-02.
     expect(await until(() => drawnIn(page, 'web-01', 'esx-02'), 10_000)).toBe(true);
-    await seekTo(resume - 1);
+    await seekTo(imported);
     expect(await until(() => drawnIn(page, 'web-01', 'esx-01'), 5000)).toBe(true);
     expect(await until(async () => (await mirror(page, 'web-01', 'data-vmotion')) === 'dfw-import', 5000)).toBe(true);
     // Mid-migration, the inspector shows the phase from the log.

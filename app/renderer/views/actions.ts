@@ -85,7 +85,8 @@ export class ActionsView {
     }
     const vms = this.vms();
     const nodes = run.topology.nodes.map((n) => n.id);
-    const wires = run.topology.wires.filter((w) => w.kind === 'ethernet').map((w) => w.id);
+    // Data cables and management cables can be cut; a pcie wire is inside a host.
+    const wires = run.topology.wires.filter((w) => w.kind !== 'pcie').map((w) => w.id);
     const vnics = run.topology.nodes.flatMap((n) => (n.kind === 'host' ? n.spec.vms.flatMap((v) => v.vnics.map((x) => x.id)) : []));
     const card = (title: string, ...children: Child[]): HTMLElement => h('form', { class: 'action-card', onsubmit: (e: Event) => e.preventDefault() }, h('h3', {}, title), ...children);
 

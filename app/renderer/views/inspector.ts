@@ -233,6 +233,23 @@ function switchLive(live: unknown): HTMLElement[] {
   ];
 }
 
+function managerLive(live: unknown): HTMLElement[] {
+  const core = get(live, 'core');
+  const inventory = get(core, 'inventory');
+  const vms = Object.entries((get(inventory, 'vms') as Record<string, unknown> | undefined) ?? {});
+  return [
+    keyValues([
+      ['address', text(get(core, 'address'))],
+      ['overlay table', `epoch ${text(get(inventory, 'epoch'))}, generation ${text(get(inventory, 'generation'))}`],
+      ['resyncing', list(get(core, 'resyncing')).length > 0 ? list(get(core, 'resyncing')).map(text).join(', ') : 'no'],
+    ]),
+    section('Hosts', table(['host', 'active DPU', 'standby', 'tunnel endpoint', 'known'], list(get(inventory, 'hosts')).map((h) => [text(h.host), text(h.active), text(h.standby), text(h.tep), text(h.known)]))),
+    section('VMs', table(['VM', 'runs on'], vms.map(([vm, host]) => [vm, text(host)]), 'none known')),
+    section('Tables pushed', table(['node', 'acknowledged', 'sent', 'retrying'], list(get(core, 'tables')).map((r) => [text(r.node), r.acked === null || r.acked === undefined ? '-' : `${text(get(r.acked, 'epoch'))}/${text(get(r.acked, 'generation'))}`, text(r.sent), text(r.retrying)]))),
+    section('Migrations', table(['migration', 'from', 'to', 'state', 'reason'], list(get(core, 'migrations')).map((m) => [text(m.mid), text(m.from), text(m.to), text(m.state), text(m.reason)]), 'none')),
+  ];
+}
+
 /** Any node as the log tells it (a recording, or a node that is not running). */
 function fromLog(store: Store, view: NodeStateView): HTMLElement[] {
   const out: HTMLElement[] = [];
@@ -378,7 +395,7 @@ export class InspectorView {
         const head = title(info.kind, s.id, pill(condition, CONDITION_TONES[condition] ?? 'muted'), h('span', { class: 'source' }, info.source === 'live' ? 'live state' : `from the log at event ${info.at}`));
         let sections: HTMLElement[];
         if (info.live !== null && info.live !== undefined) {
-          sections = info.kind === 'host' ? hostLive(this.store, info.live, info.log) : info.kind === 'dpu' ? dpuLive(info.live, info.log) : switchLive(info.live);
+          sections = info.kind === 'host' ? hostLive(this.store, info.live, info.log) : info.kind === 'dpu' ? dpuLive(info.live, info.log) : info.kind === 'manager' ? managerLive(info.live) : switchLive(info.live);
         } else {
           sections = info.log ? fromLog(this.store, info.log) : [];
         }

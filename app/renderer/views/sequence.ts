@@ -18,7 +18,7 @@ const MIN_COLUMN = 24;
 function laneOrder(store: Store, events: readonly ClusterEvent[]): string[] {
   const rank = new Map<string, number>();
   rank.set('controller', 0);
-  const kinds = { host: 1, dpu: 2, switch: 3 } as const;
+  const kinds = { manager: 1, host: 2, dpu: 3, switch: 4 } as const;
   for (const n of store.run?.topology.nodes ?? []) rank.set(n.id, kinds[n.kind]);
   const lanes = [...new Set(events.map((e) => e.node))];
   return lanes.sort((a, b) => (rank.get(a) ?? 9) - (rank.get(b) ?? 9) || (a < b ? -1 : a > b ? 1 : 0));

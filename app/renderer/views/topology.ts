@@ -78,6 +78,8 @@ function layout(topology: ResolvedTopology, places: Placement): Map<string, { x:
   });
   const spread = Math.max(total / Math.max(1, switches.length), 300);
   switches.forEach((s, i) => positions.set(id.node(s.id), { x: (i - (switches.length - 1) / 2) * spread * 0.75, y: 20 }));
+  // The manager sits above the fabric, out of band: its cables run to every host and DPU.
+  for (const m of topology.nodes.filter((n) => n.kind === 'manager')) positions.set(id.node(m.id), { x: 0, y: -90 });
   return positions;
 }
 
@@ -94,13 +96,13 @@ function elements(topology: ResolvedTopology, places: Placement, positions: Map<
   for (const node of topology.nodes) {
     if (node.kind === 'dpu') {
       out.push({ group: 'nodes', data: { id: id.node(node.id), parent: id.node(node.spec.host), kind: 'dpu', ref: node.id, label: node.id, color: CONDITION_COLORS['not-started'] }, position: positions.get(id.node(node.id))!, classes: 'dpu' });
-    } else if (node.kind === 'switch') {
-      out.push({ group: 'nodes', data: { id: id.node(node.id), kind: 'switch', ref: node.id, label: node.id, color: CONDITION_COLORS['not-started'] }, position: positions.get(id.node(node.id))!, classes: 'switch' });
+    } else if (node.kind === 'switch' || node.kind === 'manager') {
+      out.push({ group: 'nodes', data: { id: id.node(node.id), kind: node.kind, ref: node.id, label: node.id, color: CONDITION_COLORS['not-started'] }, position: positions.get(id.node(node.id))!, classes: node.kind });
     }
   }
   for (const wire of topology.wires) {
-    if (wire.kind !== 'ethernet') continue;
-    out.push({ group: 'edges', data: { id: id.wire(wire.id), source: id.node(wire.a.node), target: id.node(wire.b.node), kind: 'wire', ref: wire.id, label: '', width: 2, color: '#51637a' }, classes: 'wire' });
+    if (wire.kind === 'pcie') continue;
+    out.push({ group: 'edges', data: { id: id.wire(wire.id), source: id.node(wire.a.node), target: id.node(wire.b.node), kind: 'wire', ref: wire.id, label: '', width: wire.kind === 'mgmt' ? 1 : 2, color: '#51637a' }, classes: wire.kind === 'mgmt' ? 'wire mgmt' : 'wire' });
   }
   return out;
 }
@@ -127,6 +129,7 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: 'node.dpu', style: { shape: 'round-rectangle', width: 104, height: 42, 'background-color': 'data(color)', 'border-width': 0, 'font-weight': 600 } },
   { selector: 'node.vm', style: { shape: 'round-rectangle', width: 92, height: 34, 'background-color': '#0f1b2a', 'border-width': 2, 'border-color': 'data(color)', color: '#e2e8f0' } },
   { selector: 'node.switch', style: { shape: 'round-rectangle', width: 130, height: 40, 'background-color': 'data(color)', 'border-width': 1, 'border-color': '#64748b', 'font-weight': 600 } },
+  { selector: 'node.manager', style: { shape: 'round-rectangle', width: 130, height: 40, 'background-color': 'data(color)', 'border-width': 1, 'border-color': '#a78bfa', 'font-weight': 600 } },
   {
     selector: 'edge.wire',
     style: {
@@ -144,6 +147,7 @@ const STYLE: cytoscape.StylesheetJson = [
   },
   { selector: 'edge.wire.down', style: { 'line-style': 'dashed', 'line-dash-pattern': [6, 4] } },
   { selector: 'edge.wire.blocked', style: { 'line-style': 'dotted', opacity: 0.5 } },
+  { selector: 'edge.wire.mgmt', style: { 'line-style': 'dotted', opacity: 0.45, 'curve-style': 'straight' } },
   { selector: 'edge.vnic', style: { width: 2, 'line-color': 'data(color)', 'curve-style': 'straight', 'target-arrow-shape': 'none', opacity: 0.9 } },
   { selector: 'edge.vnic.mux', style: { 'line-style': 'dashed' } },
   { selector: 'edge.vnic.emulated', style: { 'line-style': 'dotted', width: 2.5 } },
@@ -346,10 +350,11 @@ export class TopologyView {
         }
       }
       for (const wire of topology.wires) {
-        if (wire.kind !== 'ethernet') continue;
+        if (wire.kind === 'pcie') continue;
         const up = wireUp(lab, wire);
         const load = up ? wireLoad(lab, wire.id, now) : 0;
-        const width = up ? Math.min(9, 2 + Math.log10(1 + load) * 1.8) : 2;
+        const base = wire.kind === 'mgmt' ? 1 : 2;
+        const width = up ? Math.min(9, base + Math.log10(1 + load) * 1.8) : base;
         const color = !up ? '#ef4444' : load > 0 ? '#38bdf8' : '#51637a';
         const edge = cy.getElementById(id.wire(wire.id));
         edge.data({ width, color, label: up && load > 0 ? `${rate(load)} f/s` : '' });

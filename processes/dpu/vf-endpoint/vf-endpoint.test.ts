@@ -82,6 +82,21 @@ describe('VfEndpoint', () => {
     expect(rig.driver.view().rxQueues[0]!.ring1.next).toBe(31);
   });
 
+  it('VfEndpoint logs the reset that takes a released VF from STOP_COPY back to a blank RUNNING', () => {
+    const rec = dpuContext();
+    const endpoint = new VfEndpoint({ vfCount: 1 });
+    const rig = guest();
+    rig.post(0, 1, 31);
+    bind(endpoint, rec, rig);
+    load(endpoint, rec, rig);
+    endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vf.unbind', vnic: 'vm-1.eth0' }));
+    const arcs = rec.events.filter((e) => e.kind === 'vf.state').map((e) => `${String(e.payload.from)}>${String(e.payload.to)}:${String(e.payload.via)}`);
+    // Saved in STOP_COPY, then back in the pool: every state the function passes through is on record.
+    expect(arcs.slice(-4)).toEqual(['RUNNING>RUNNING_P2P:arc', 'RUNNING_P2P>STOP:arc', 'STOP>STOP_COPY:arc', 'STOP_COPY>RUNNING:reset']);
+    expect(endpoint.pool.byIndex(0)!.state).toBe('RUNNING');
+    expect(rec.events.filter((e) => e.kind === 'vf.checker.violation')).toEqual([]);
+  });
+
   it('VfEndpoint refuses a bind with no-free-vf when every VF is taken', () => {
     const rec = dpuContext();
     const endpoint = new VfEndpoint({ vfCount: 1 });

@@ -343,6 +343,7 @@ export class VfEndpoint {
     switch (message.op) {
       case 'vnic.release':
       case 'vnic.adopt':
+      case 'vnic.inventory':
         result.vnicMoves.push(message);
         return;
       case 'vf.bind':
@@ -384,7 +385,10 @@ export class VfEndpoint {
     } catch (error) {
       if (!(error instanceof Vmxnet3Error) && !(error instanceof VfError) && !(error instanceof AddressError)) throw error;
       const held = this.pool.byVnic(vnic);
-      if (held !== null) this.pool.release(held);
+      if (held !== null) {
+        if (held.state !== 'RUNNING') held.reset(ctx);
+        this.pool.release(held);
+      }
       this.reply(ctx, { op: 'vf.refused', vnic, reason: 'bad-shared-area' });
       this.drop(ctx, 'vf-refused', vnic, 'mailbox', error.message, false);
       return;
@@ -455,6 +459,8 @@ export class VfEndpoint {
 
   /** Returns a VF to the pool; frames kept for it go to the host's backend instead. */
   private release(ctx: NodeContext, vnic: string, entry: VnicEntry, vf: VirtualFunction): void {
+    // Back in the pool the function is blank and RUNNING: that is a reset, and every arc is logged.
+    if (vf.state !== 'RUNNING') vf.reset(ctx);
     this.pool.release(vf);
     entry.phase = null;
     entry.mode = 'emulated';

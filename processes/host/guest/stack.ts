@@ -455,6 +455,15 @@ export class GuestStack implements GuestSockets {
    * The restored stack is the next incarnation of the VM's stack: timers the exported object armed
    * carry the old one, so if they fire into this same host they are ignored.
    */
+  /**
+   * Checks that `state` would restore into a stack with these options, without restoring it (no
+   * context, nothing armed): a vMotion destination checks the state before it asks to commit.
+   * Throws GuestStateError `malformed-state` naming the field.
+   */
+  static check(options: GuestStackOptions, state: unknown): void {
+    new GuestStack(options).checkState(parseGuestStackState(state));
+  }
+
   static restore(options: GuestStackOptions, state: unknown, ctx: NodeContext): GuestStack {
     const parsed = parseGuestStackState(state);
     const stack = new GuestStack(options);

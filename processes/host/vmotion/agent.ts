@@ -1,26 +1,41 @@
 /**
  * The host's vMotion agent: both ends of a migration. The source drives it; the destination
- * answers. Every step is an event (see `docs/vmotion.md` for the sequence and the payloads):
+ * answers; the manager (vCenter) owns the switchover. Every step is an event (see
+ * `docs/vmotion.md` for the sequence and the payloads):
  *
- * source                                         destination
- * vmotion.start ── prepare ───────────────────▶  prechecks (capacity, DPU model, segments)
- * vmotion.precheck ◀────────────────── verdict ─┘
+ * source                               manager                      destination
+ * vmotion.start
+ * migration.register ─────────────────▶ (refuses a VM not here, or migrating)
+ * prepare ───────────────────────────────────────────────────────▶ prechecks
+ * vmotion.precheck ◀──────────────────────────────────────────────┘ verdict
  * vnic.handoff vf-to-emulated (VF → STOP → the backend, the VM runs on)
- * pre-copy rounds: pages batches ─────────────▶  ack per batch
+ * pre-copy rounds: pages ────────────────────────────────────────▶ (acknowledged by the stream)
  * vmotion.precopy.round per round (the planner decides: another round, switchover or abort)
- * vmotion.stun; final pages ──────────────────▶  ack
+ * switchover.begin ───────────────────▶ (no answer: abort, the VM was never stopped)
+ * vmotion.stun; final pages ─────────────────────────────────────▶
  * vnic.release → DPU: dfw.export
- * vmotion.transfer: state parts (guest stack, vNIC driver and device state, firewall exports) ─▶ vnic.adopt → DPU: dfw.import
- *                                                vmotion.resume; net.rarp; vnic.handoff emulated-to-vf
- * the VM goes ◀──────────────────────────── resumed                     vmotion.done
+ * vmotion.transfer: state parts ─────────────────────────────────▶ vnic.adopt → DPU: dfw.import
+ *                                      ◀──────────────────────── switchover.commit
+ *                                      switchover.decision (once)
+ * vmotion.source.released ◀─────────── committed ──────────────▶ vmotion.resume; net.rarp;
+ *                                                                 vnic.handoff emulated-to-vf
+ *                                                                 vmotion.done
  *
- * Failures end in `vmotion.done` with `result: aborted` and a reason (the source records it, the
- * VM carries on at the source and regains passthrough), except a refused firewall import with
- * `onDfwRefused: disconnect`, which completes with the vNIC disconnected.
+ * The destination resumes only on `committed`; the source lets the VM go only on `committed` and
+ * resumes it only on `aborted` (then `vmotion.done` aborted is the source's). Until the state has
+ * left the source, the source may give up alone (the destination cannot resume without the state);
+ * after, neither side decides alone: an abort is asked of the manager, which answers with the one
+ * decision it took. So a VM never runs on two hosts, whatever is lost or cut.
+ *
+ * Between the hosts everything travels on one reliable stream per migration (`stream.ts`): a lost,
+ * duplicated or reordered datagram slows the migration down. A side that hears nothing from the
+ * other for `VMOTION_SILENCE_NS` gives up (before the state left) or asks the manager to abort
+ * (after).
  *
  * Pages are counted and sized, never stored: each `pages` batch is a real datagram that crosses
  * the network, sent when the batch's bytes would have crossed the slowest wire of the path (so a
- * round lasts at least its bytes at that rate, plus the network's latency).
+ * round lasts at least its bytes at that rate, plus the network's latency); a batch sent again
+ * costs its bytes again.
  */
 import type { EventPayloads } from '../../../shared/events/catalogue.js';
 import type { VTime } from '../../../shared/events.js';
@@ -30,46 +45,93 @@ import type { NodeContext } from '../../runtime/types.js';
 
 export type { DpuVnicReply } from '../../pcie/messages.js';
 import type { DpuVnicReply } from '../../pcie/messages.js';
+import type { MigrationFact } from '../../mgmt/messages.js';
 import type { HostDatapath } from '../host-datapath.js';
 import { handoffRegisters, type VnicMigrationState } from '../vnic/host-vnic.js';
 import { PrecopyPlanner, PRECOPY_DEFAULTS, type PrecopyStep, type Round } from './precopy.js';
-import { PAGES_PER_BATCH, StateAssembly, stateParts, type PrecheckResult, type VmotionMessage } from './messages.js';
+import { PAGES_PER_BATCH, StateAssembly, stateParts, type PrecheckResult, type VmotionBody, type VmotionDatagram } from './messages.js';
 import { VmotionError } from './errors.js';
+import { STREAM_RTO_TIMER, VmotionStream } from './stream.js';
 import { GuestStateError } from '../guest/state.js';
 import { Vmxnet3Error } from '../../../shared/vmxnet3/errors.js';
 
 /** Timers of the agent start with this prefix. */
 export const VMOTION_TIMER_PREFIX = 'vmotion.';
-/** No word from the other host for this long ends the migration (`peer-unreachable`). */
-export const VMOTION_TIMEOUT_NS = 250_000_000;
+/**
+ * Silence from the other host for this long ends a migration (before the state left the source)
+ * or makes a side ask the manager to abort it (after). An assumption, well above a DPU failover
+ * (3 missed 100 ms heartbeats) so that a migration rides one out.
+ */
+export const VMOTION_SILENCE_NS = 2_000_000_000;
+/** How long the source waits for the manager's answer at the precheck and before the stun. */
+export const VMOTION_MANAGER_WAIT_NS = 250_000_000;
 /** The destination waits this long after the resume for the first frame, to measure the downtime. */
 const FIRST_FRAME_WAIT_NS = 1_000_000_000;
 const SETTLE_POLL_NS = 5_000_000;
+/** How often a side checks the silence of the other. */
+const WATCH_NS = 250_000_000;
+/** Migrations this host still answers the stream of after they ended here, and remembers the decision of. */
+const REMEMBERED = 64;
+
+/** A migration as the manager's requests name it. */
+export interface MigrationRef {
+  readonly mid: string;
+  readonly vm: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** The decision the manager took about a switchover. */
+export type SwitchoverDecision = 'committed' | 'aborted';
+
+/** What to ask the manager about a switchover that is waiting for its decision. */
+export type DecisionAsk = { readonly kind: 'commit' } | { readonly kind: 'abort'; readonly reason: string } | { readonly kind: 'query' };
+
+/** The manager as the agent uses it (`host/manager-link.ts`): every call is retried until answered. */
+export interface VmotionManager {
+  /** The manager's node id, for messages. */
+  readonly id: string;
+  /** Registers a migration (precheck) or announces its stun (`begin`); gives up after `VMOTION_MANAGER_WAIT_NS`. */
+  announce(ctx: NodeContext, what: 'register' | 'begin', ref: MigrationRef, answered: (ctx: NodeContext, ok: boolean, reason: string | null) => void, unreachable: (ctx: NodeContext) => void): void;
+  /** Asks for the switchover's decision (commit, abort or just wait), until there is one; `decided` is called once. */
+  decide(ctx: NodeContext, ref: MigrationRef, ask: DecisionAsk, decided: (ctx: NodeContext, decision: SwitchoverDecision, reason: string | null) => void): void;
+  /** Stops asking anything about a migration. */
+  forget(ctx: NodeContext, mid: string): void;
+}
 
 /** What the agent needs of its host. */
 export interface VmotionHost {
   readonly node: HostNode;
   readonly topology: ResolvedTopology;
   readonly datapath: HostDatapath;
-  /** Sends a protocol message to another host's agent over the vMotion network; false when there is no path. */
-  send(ctx: NodeContext, toHost: string, message: VmotionMessage): boolean;
+  /** The manager; null in a topology without one (then nothing migrates: vMotion is a vCenter operation). */
+  readonly manager: VmotionManager | null;
+  /** Sends a datagram to another host's agent over the vMotion network; false when there is no path. */
+  send(ctx: NodeContext, toHost: string, datagram: VmotionDatagram): boolean;
   /** The host's DPUs: the active one (serving the vNICs) and the others. */
   dpus(): { readonly active: string | null; readonly others: readonly string[] };
-  /** Asks a DPU to give up a vNIC (with its firewall export when `exportState`). */
-  release(ctx: NodeContext, dpu: string, vnic: string, exportState: boolean): void;
-  /** Asks a DPU to serve a vNIC, importing its firewall state when given. */
-  adopt(ctx: NodeContext, dpu: string, vm: VmSpec, vnic: string, dfw: unknown): void;
+  /**
+   * Asks a DPU to give up a vNIC (with its firewall export when `exportState`); with `note`, a DPU
+   * that does not serve the host's vNICs only forgets it and does not answer.
+   */
+  release(ctx: NodeContext, dpu: string, vnic: string, exportState: boolean, note?: boolean): void;
+  /**
+   * Asks a DPU to serve a vNIC, importing its firewall state when given; with `note`, a DPU that
+   * does not serve the host's vNICs only adds it to its list and does not answer.
+   */
+  adopt(ctx: NodeContext, dpu: string, vm: VmSpec, vnic: string, dfw: unknown, note?: boolean): void;
   /** A RARP announcing `mac`. */
   rarp(mac: string): Uint8Array;
   /** A VM arrived or left: the host's HA manager must know which vNICs a failover moves. */
   vmsChanged(ctx: NodeContext): void;
 }
 
-
 type Options = Required<VmotionOptions>;
 
 /** The payload of `vmotion.done`. */
 type VmotionDone = EventPayloads['vmotion.done'];
+
+type OutgoingPhase = 'register' | 'prepare' | 'handoff' | 'precopy' | 'arming' | 'final' | 'release' | 'transfer' | 'readopt';
 
 interface Outgoing {
   readonly mid: string;
@@ -78,19 +140,30 @@ interface Outgoing {
   readonly options: Options;
   readonly startNs: VTime;
   readonly bytesPerSec: number;
-  phase: 'prepare' | 'handoff' | 'precopy' | 'final' | 'release' | 'transfer' | 'readopt';
+  readonly stream: VmotionStream;
+  phase: OutgoingPhase;
   planner: PrecopyPlanner | null;
   batch: BatchRun | null;
   rounds: number;
   stunNs: VTime | null;
+  /** The switchover the planner chose, while the manager is told of it (`arming`). */
+  arming: { readonly step: Extract<PrecopyStep, { kind: 'switchover' }>; readonly sinceNs: VTime; readonly throttleFactor: number } | null;
   readonly exports: Map<string, unknown>;
-  readonly waiting: Set<string>;
+  /** vNICs whose answer is awaited, and the DPU asked (the one serving the host's vNICs): only its answer counts. */
+  readonly waiting: Map<string, string>;
+  /** Why it ended at the source (set once). */
   abortReason: string | null;
-  watchdog: number | null;
+  /** An abort asked of the manager after the state left, and why. */
+  abortAsked: string | null;
+  watch: number | null;
   txTimer: number | null;
+  /** Link time owed by page batches sent again, added to the next batch's pacing. */
+  txDebtNs: VTime;
+  /** State parts still to send (the window was full). */
+  transferQueue: Array<Extract<VmotionBody, { t: 'state' }>>;
 }
 
-/** One round of pages on its way: batches sent at the path's rate, acknowledged one by one. */
+/** One round of pages on its way: batches sent at the path's rate, acknowledged by the stream. */
 interface BatchRun {
   readonly round: number;
   readonly pages: number;
@@ -99,22 +172,31 @@ interface BatchRun {
   readonly final: boolean;
   readonly plan: Round | null;
   sent: number;
-  acked: number;
+  /** A batch is due but the stream's window is full: it goes when acknowledgements make room. */
+  blocked: boolean;
+  /** The stream sequence number of the round's last batch, once sent. */
+  lastSeq: number | null;
 }
+
+/** `refused`: the prechecks failed; kept until the source has the verdict. */
+type IncomingPhase = 'refused' | 'precopy' | 'adopting' | 'committing' | 'resumed';
 
 interface Incoming {
   readonly mid: string;
   readonly vm: string;
   readonly from: string;
-  readonly options: Options;
-  phase: 'precopy' | 'adopting' | 'resumed';
+  readonly stream: VmotionStream;
+  phase: IncomingPhase;
   readonly assembly: StateAssembly;
   state: SwitchoverState | null;
-  readonly waiting: Set<string>;
+  /** vNICs whose answer is awaited, and the DPU asked (the one serving the host's vNICs): only its answer counts. */
+  readonly waiting: Map<string, string>;
   readonly refused: Map<string, string>;
+  /** The manager committed while an adoption was still awaited (after a failover): resume once answered. */
+  committed: boolean;
   pagesReceived: number;
   resumeNs: VTime | null;
-  watchdog: number | null;
+  watch: number | null;
   settleSince: VTime | null;
 }
 
@@ -152,6 +234,10 @@ export function vmotionPathBytesPerSec(topology: ResolvedTopology, from: string,
 export class VmotionAgent {
   private readonly outgoing = new Map<string, Outgoing>();
   private readonly incoming = new Map<string, Incoming>();
+  /** Streams of migrations that ended here, still acknowledged so the peer stops sending. */
+  private readonly ended = new Map<string, VmotionStream>();
+  /** Decisions this host received and acted on: facts it reports to a manager that restarted. */
+  private readonly decided = new Map<string, MigrationFact>();
   private started = 0;
   private malformed = 0;
 
@@ -184,72 +270,78 @@ export class VmotionAgent {
       options,
       startNs: ctx.now(),
       bytesPerSec: vmotionPathBytesPerSec(this.host.topology, this.id, to),
-      phase: 'prepare',
+      stream: this.stream(mid, to, () => out),
+      phase: 'register',
       planner: null,
       batch: null,
       rounds: 0,
       stunNs: null,
+      arming: null,
       exports: new Map(),
-      waiting: new Set(),
+      waiting: new Map(),
       abortReason: null,
-      watchdog: null,
+      abortAsked: null,
+      watch: null,
       txTimer: null,
+      txDebtNs: 0,
+      transferQueue: [],
     };
     this.outgoing.set(mid, out);
-    const dpuModel = this.dpuModel(this.host.datapath.servingDpu());
-    if (!this.host.send(ctx, to, { t: 'prepare', mid, vm, from: this.id, dpuModel, passthrough: spec.vnics.some((v) => v.mode === 'uptv2') })) {
-      this.abortOutgoing(ctx, out, 'no-vmotion-path');
+    const manager = this.host.manager;
+    if (manager === null) {
+      this.managerPrecheckFailed(ctx, out, 'no management plane in this topology: a vMotion is a vCenter operation', 'precheck-failed: manager');
       return;
     }
-    this.arm(ctx, out);
+    manager.announce(
+      ctx,
+      'register',
+      this.ref(out),
+      (c, ok, reason) => {
+        if (out.phase !== 'register' || out.abortReason !== null) return;
+        if (!ok) return this.managerPrecheckFailed(c, out, `${manager.id} refused the migration: ${reason ?? 'no reason given'}`, `precheck-failed: manager (${reason ?? 'refused'})`);
+        out.phase = 'prepare';
+        const dpuModel = this.dpuModel(this.host.datapath.servingDpu());
+        out.stream.send(c, { t: 'prepare', vm, from: this.id, dpuModel, passthrough: spec.vnics.some((v) => v.mode === 'uptv2') });
+        this.watch(c, out);
+      },
+      (c) => {
+        if (out.phase !== 'register' || out.abortReason !== null) return;
+        this.managerPrecheckFailed(c, out, `no answer from ${manager.id} for ${VMOTION_MANAGER_WAIT_NS / 1e6} ms`, `manager-unreachable: no answer from ${manager.id} for ${VMOTION_MANAGER_WAIT_NS / 1e6} ms at the precheck`);
+      },
+    );
   }
 
   /** A vMotion datagram from another host. */
-  onMessage(ctx: NodeContext, fromHost: string, message: VmotionMessage): void {
-    switch (message.t) {
-      case 'prepare':
-        this.prepare(ctx, fromHost, message);
-        return;
-      case 'pages': {
-        const inc = this.incoming.get(message.mid);
-        if (!inc || inc.phase !== 'precopy') return;
-        inc.pagesReceived += message.pages;
-        this.arm(ctx, inc);
-        this.host.send(ctx, fromHost, { t: 'ack', mid: message.mid, round: message.round, seq: message.seq, pages: inc.pagesReceived });
-        return;
+  onDatagram(ctx: NodeContext, fromHost: string, datagram: VmotionDatagram): void {
+    const out = this.outgoing.get(datagram.mid);
+    const inc = this.incoming.get(datagram.mid);
+    const known = out ?? inc;
+    if (known !== undefined) {
+      const peer = out !== undefined ? out.to : inc!.from;
+      if (peer !== fromHost) return;
+      for (const body of known.stream.onDatagram(ctx, datagram)) {
+        if (out !== undefined && this.outgoing.get(out.mid) === out) this.onSourceBody(ctx, out, body);
+        else if (inc !== undefined && this.incoming.get(inc.mid) === inc) this.onDestinationBody(ctx, inc, body);
       }
-      case 'state': {
-        const inc = this.incoming.get(message.mid);
-        if (!inc || inc.phase !== 'precopy') return;
-        this.arm(ctx, inc);
-        try {
-          if (inc.assembly.add(message)) this.receiveState(ctx, inc, inc.assembly.complete());
-        } catch (error) {
-          if (!(error instanceof VmotionError)) throw error;
-          ctx.emit('node.error', { message: error.message, while: 'vmotion' });
-          this.host.send(ctx, inc.from, { t: 'abort', mid: inc.mid, reason: 'malformed-state' });
-          this.dropIncoming(ctx, inc);
-        }
-        return;
-      }
-      case 'abort': {
-        const out = this.outgoing.get(message.mid);
-        if (out) this.abortOutgoing(ctx, out, message.reason, false);
-        const inc = this.incoming.get(message.mid);
-        if (inc && inc.phase !== 'resumed') this.dropIncoming(ctx, inc);
-        return;
-      }
-      default: {
-        const out = this.outgoing.get(message.mid);
-        if (out) this.onReply(ctx, out, message);
-      }
+      known.stream.flushAck(ctx);
+      return;
     }
+    const ended = this.ended.get(datagram.mid);
+    if (ended !== undefined) {
+      ended.onDatagram(ctx, datagram);
+      return;
+    }
+    // A new migration starts with its `prepare`, the stream's first message.
+    if (datagram.seq === 0 && datagram.body?.t === 'prepare') this.prepare(ctx, fromHost, datagram);
   }
 
-  /** A DPU answered a release or an adopt. */
-  onDpuReply(ctx: NodeContext, reply: DpuVnicReply): void {
+  /**
+   * A DPU answered a release or an adopt. Only the answer of the DPU that was asked to serve counts:
+   * another DPU of the host (an independent active one of a host without failover) is never heard.
+   */
+  onDpuReply(ctx: NodeContext, dpu: string, reply: DpuVnicReply): void {
     for (const out of this.outgoing.values()) {
-      if (!out.waiting.has(reply.vnic)) continue;
+      if (out.waiting.get(reply.vnic) !== dpu) continue;
       if (out.phase === 'release' && reply.op === 'vnic.released') {
         out.exports.set(reply.vnic, reply.export);
         out.waiting.delete(reply.vnic);
@@ -263,12 +355,49 @@ export class VmotionAgent {
       }
     }
     for (const inc of this.incoming.values()) {
-      if (inc.phase !== 'adopting' || !inc.waiting.has(reply.vnic)) continue;
+      if (inc.waiting.get(reply.vnic) !== dpu) continue;
       inc.waiting.delete(reply.vnic);
       if (reply.op === 'vnic.refused') inc.refused.set(reply.vnic, reply.reason);
-      if (inc.waiting.size === 0) this.adopted(ctx, inc);
+      else inc.refused.delete(reply.vnic);
+      if (inc.waiting.size > 0) return;
+      if (inc.phase === 'adopting') this.adopted(ctx, inc);
+      else if (inc.phase === 'committing' && inc.committed) this.resume(ctx, inc);
       return;
     }
+  }
+
+  /**
+   * The host failed over to `dpu`: a release or adopt still awaited from the DPU that was given up
+   * will never be answered, and a VM that arrives but has not resumed is not served by the new
+   * DPU. Each is asked again of the new active DPU, with the firewall state the host holds for it
+   * (the export the source got, or the one that arrived with the VM).
+   */
+  onFailover(ctx: NodeContext, dpu: string): void {
+    for (const out of this.outgoing.values()) {
+      for (const [vnic, asked] of [...out.waiting]) {
+        if (asked === dpu) continue;
+        out.waiting.set(vnic, dpu);
+        if (out.phase === 'release') this.host.release(ctx, dpu, vnic, true);
+        else if (out.phase === 'readopt') this.host.adopt(ctx, dpu, this.host.datapath.vm(out.vm)!, vnic, out.exports.get(vnic) ?? null);
+      }
+    }
+    for (const inc of this.incoming.values()) {
+      if (inc.state === null || (inc.phase !== 'adopting' && inc.phase !== 'committing')) continue;
+      const vm = { ...inc.state.vm, host: this.id };
+      for (const vnic of inc.state.vnics) {
+        if (inc.waiting.get(vnic.vnic) === dpu) continue;
+        inc.waiting.set(vnic.vnic, dpu);
+        this.host.adopt(ctx, dpu, vm, vnic.vnic, vnic.dfw);
+      }
+    }
+  }
+
+  /** The manager pushed a decision (it also answers the requests that wait for it). */
+  onDecision(ctx: NodeContext, mid: string, decision: SwitchoverDecision, reason: string | null): void {
+    const out = this.outgoing.get(mid);
+    if (out !== undefined) this.sourceDecided(ctx, out, decision, reason);
+    const inc = this.incoming.get(mid);
+    if (inc !== undefined) this.destinationDecided(ctx, inc, decision, reason);
   }
 
   /** A device-channel message reached one of the VM's vNICs: a hand-off may have ended. */
@@ -284,15 +413,12 @@ export class VmotionAgent {
     const out = this.outgoing.get(mid);
     const inc = this.incoming.get(mid);
     switch (name) {
-      case 'vmotion.watchdog':
-        if (out) {
-          out.watchdog = null;
-          this.abortOutgoing(ctx, out, `peer-unreachable: no answer from ${out.to} for ${VMOTION_TIMEOUT_NS / 1e6} ms during ${out.phase}`);
-        } else if (inc && inc.phase !== 'resumed') {
-          inc.watchdog = null;
-          ctx.emit('vmotion.incoming.dropped', { mid, vm: inc.vm, from: inc.from, reason: `no word from ${inc.from} for ${VMOTION_TIMEOUT_NS / 1e6} ms` });
-          this.dropIncoming(ctx, inc);
-        }
+      case STREAM_RTO_TIMER:
+        (out ?? inc)?.stream.onTimer(ctx);
+        return true;
+      case 'vmotion.watch':
+        if (out) this.checkSource(ctx, out);
+        else if (inc) this.checkDestination(ctx, inc);
         return true;
       case 'vmotion.tx':
         if (out) {
@@ -308,11 +434,50 @@ export class VmotionAgent {
     }
   }
 
+  /** How this host takes part in migrations now, and the decisions it acted on: for the manager's resync. */
+  facts(): MigrationFact[] {
+    const out: MigrationFact[] = [];
+    for (const o of this.outgoing.values()) {
+      out.push({ mid: o.mid, vm: o.vm, from: this.id, to: o.to, role: 'source', phase: o.phase, asked: o.abortAsked !== null ? 'abort' : null, reason: o.abortAsked, decided: null });
+    }
+    for (const i of this.incoming.values()) {
+      out.push({ mid: i.mid, vm: i.vm, from: i.from, to: this.id, role: 'destination', phase: i.phase, asked: i.phase === 'committing' && !i.committed ? 'commit' : null, reason: null, decided: i.committed ? 'committed' : null });
+    }
+    out.push(...this.decided.values());
+    return out.sort((a, b) => (a.mid < b.mid ? -1 : a.mid > b.mid ? 1 : 0));
+  }
+
+  /** The VM of a vNIC that is arriving here and has not resumed yet (its DPU may already serve it), else null. */
+  arrivingVmOf(vnic: string): string | null {
+    for (const inc of this.incoming.values()) {
+      if (inc.state !== null && inc.phase !== 'resumed' && inc.state.vnics.some((v) => v.vnic === vnic)) return inc.vm;
+    }
+    return null;
+  }
+
+  /**
+   * VMs this host still runs whose vNICs its DPUs no longer serve: stunned sources whose state has
+   * left (their DPU exported and released them). A DPU taking over must not serve them.
+   */
+  releasedVms(): string[] {
+    return [...this.outgoing.values()].filter((o) => o.phase === 'transfer').map((o) => o.vm);
+  }
+
   /** A plain-data view for inspectors. */
   inspect(): unknown {
     return {
-      outgoing: [...this.outgoing.values()].map((o) => ({ mid: o.mid, vm: o.vm, to: o.to, phase: o.phase, rounds: o.rounds, batch: o.batch && { round: o.batch.round, pages: o.batch.pages, sent: o.batch.sent, acked: o.batch.acked } })),
-      incoming: [...this.incoming.values()].map((i) => ({ mid: i.mid, vm: i.vm, from: i.from, phase: i.phase, pagesReceived: i.pagesReceived })),
+      outgoing: [...this.outgoing.values()].map((o) => ({
+        mid: o.mid,
+        vm: o.vm,
+        to: o.to,
+        phase: o.phase,
+        rounds: o.rounds,
+        abortAsked: o.abortAsked,
+        batch: o.batch && { round: o.batch.round, pages: o.batch.pages, batches: o.batch.batches, sent: o.batch.sent, blocked: o.batch.blocked },
+        stream: o.stream.inspect(),
+      })),
+      incoming: [...this.incoming.values()].map((i) => ({ mid: i.mid, vm: i.vm, from: i.from, phase: i.phase, pagesReceived: i.pagesReceived, committed: i.committed, stream: i.stream.inspect() })),
+      decided: [...this.decided.values()].map((d) => ({ mid: d.mid, role: d.role, decided: d.decided })),
       malformed: this.malformed,
     };
   }
@@ -324,42 +489,45 @@ export class VmotionAgent {
 
   // --- source ---------------------------------------------------------------------------------
 
-  private onReply(ctx: NodeContext, out: Outgoing, message: VmotionMessage): void {
-    switch (message.t) {
+  private onSourceBody(ctx: NodeContext, out: Outgoing, body: VmotionBody): void {
+    switch (body.t) {
       case 'verdict': {
         if (out.phase !== 'prepare') return;
-        ctx.emit('vmotion.precheck', { mid: out.mid, vm: out.vm, to: out.to, ok: message.ok, checks: message.checks });
-        if (!message.ok) {
-          const failed = message.checks.filter((c) => !c.ok).map((c) => c.name);
+        const manager = { name: 'manager', ok: true, detail: `${this.host.manager?.id ?? 'the manager'} registered the migration` };
+        ctx.emit('vmotion.precheck', { mid: out.mid, vm: out.vm, to: out.to, ok: body.ok, checks: [manager, ...body.checks] });
+        if (!body.ok) {
+          const failed = body.checks.filter((c) => !c.ok).map((c) => c.name);
           this.abortOutgoing(ctx, out, `precheck-failed: ${failed.join(', ')}`, false);
           return;
         }
-        this.arm(ctx, out);
         out.phase = 'handoff';
         // Passthrough cannot migrate: every VF hands its state to the backend first.
         for (const vnic of this.host.datapath.vnicsOf(out.vm)) vnic.setMigrating(ctx, true);
         this.maybeStartPrecopy(ctx, out);
         return;
       }
-      case 'ack': {
-        const run = out.batch;
-        if (!run || message.round !== run.round || message.seq !== run.acked) return;
-        run.acked++;
-        this.arm(ctx, out);
-        if (run.acked === run.batches) this.roundDone(ctx, out, run);
-        return;
-      }
       case 'resumed':
-        if (out.phase !== 'transfer') return;
-        this.cancel(ctx, out);
-        this.outgoing.delete(out.mid);
-        ctx.emit('vmotion.source.released', { mid: out.mid, vm: out.vm, to: out.to });
-        this.host.datapath.removeVm(out.vm);
-        this.host.vmsChanged(ctx);
+        // The destination resumes only on the manager's commit: this is the decision, heard first.
+        this.sourceDecided(ctx, out, 'committed', null);
+        return;
+      case 'abort':
+        if (out.phase === 'transfer' || out.phase === 'readopt') this.askAbort(ctx, out, body.reason);
+        else this.abortOutgoing(ctx, out, body.reason, false);
         return;
       default:
         return;
     }
+  }
+
+  /** The stream acknowledged more: a blocked batch may go, a round may be complete. */
+  private onSourceAcked(ctx: NodeContext, out: Outgoing): void {
+    const run = out.batch;
+    if (run === null) return;
+    if (run.blocked && out.stream.windowOpen) {
+      run.blocked = false;
+      this.sendBatch(ctx, out);
+    }
+    if (out.batch === run && run.lastSeq !== null && out.stream.acknowledged > run.lastSeq) this.roundDone(ctx, out, run);
   }
 
   private maybeStartPrecopy(ctx: NodeContext, out: Outgoing): void {
@@ -374,7 +542,14 @@ export class VmotionAgent {
       maxPrecopyNs: out.options.maxPrecopy,
       throttle: { enabled: out.options.throttle },
     });
-    this.startRound(ctx, out, out.planner.firstRound());
+    const first = out.planner.firstRound();
+    // Throttling may start with the first round already: say so then, not only when it changes.
+    if (first.throttleFactor < 1) this.emitThrottle(ctx, out, first);
+    this.startRound(ctx, out, first);
+  }
+
+  private emitThrottle(ctx: NodeContext, out: Outgoing, round: Round): void {
+    ctx.emit('vmotion.throttle', { mid: out.mid, vm: out.vm, round: round.index, factor: round.throttleFactor, sleepNs: round.throttleSleepNs, reason: 'the guest dirties memory faster than the link carries it' });
   }
 
   private startRound(ctx: NodeContext, out: Outgoing, plan: Round | null, finalPages = 0): void {
@@ -387,36 +562,46 @@ export class VmotionAgent {
       final: plan === null,
       plan,
       sent: 0,
-      acked: 0,
+      blocked: false,
+      lastSeq: null,
     };
     this.scheduleBatch(ctx, out);
   }
 
-  /** The next batch leaves when its bytes have crossed the path (at once for an empty one). */
+  /** The next batch leaves when its bytes have crossed the path (and the bytes of batches sent again), at once for an empty one. */
   private scheduleBatch(ctx: NodeContext, out: Outgoing): void {
     const run = out.batch!;
     const pages = Math.max(0, Math.min(PAGES_PER_BATCH, run.pages - run.sent * PAGES_PER_BATCH));
-    if (pages === 0) {
+    const debt = out.txDebtNs;
+    out.txDebtNs = 0;
+    if (pages === 0 && debt === 0) {
       this.sendBatch(ctx, out);
       return;
     }
     const bytes = pages * out.planner!.pageBytes;
-    out.txTimer = ctx.setTimer(Math.max(1, Math.ceil((bytes * 1e9) / out.bytesPerSec)), 'vmotion.tx', { mid: out.mid });
+    out.txTimer = ctx.setTimer(Math.max(1, Math.ceil((bytes * 1e9) / out.bytesPerSec) + debt), 'vmotion.tx', { mid: out.mid });
   }
 
-  /** Sends the batch whose bytes have just crossed, and schedules the next. */
+  /** Sends the batch whose bytes have just crossed (when the window has room), and schedules the next. */
   private sendBatch(ctx: NodeContext, out: Outgoing): void {
     const run = out.batch;
     if (!run || run.sent >= run.batches) return;
+    if (!out.stream.windowOpen) {
+      run.blocked = true;
+      return;
+    }
     const pages = Math.max(0, Math.min(PAGES_PER_BATCH, run.pages - run.sent * PAGES_PER_BATCH));
-    const seq = run.sent++;
-    this.host.send(ctx, out.to, { t: 'pages', mid: out.mid, round: run.round, seq, last: run.sent === run.batches, pages });
+    const batch = run.sent++;
+    const last = run.sent === run.batches;
+    const seq = out.stream.send(ctx, { t: 'pages', round: run.round, batch, last, pages });
+    if (last) run.lastSeq = seq;
     if (run.sent < run.batches) this.scheduleBatch(ctx, out);
   }
 
   private roundDone(ctx: NodeContext, out: Outgoing, run: BatchRun): void {
     const durationNs = Math.max(1, ctx.now() - run.startNs);
     const bytes = run.pages * out.planner!.pageBytes;
+    out.batch = null;
     if (run.final) {
       this.release(ctx, out);
       return;
@@ -438,9 +623,7 @@ export class VmotionAgent {
       throttleSleepNs: run.plan?.throttleSleepNs ?? 0,
     });
     if (step.kind === 'round') {
-      if (step.throttleFactor < 1 && (run.plan?.throttleFactor ?? 1) !== step.throttleFactor) {
-        ctx.emit('vmotion.throttle', { mid: out.mid, vm: out.vm, factor: step.throttleFactor, sleepNs: step.throttleSleepNs, reason: 'the guest dirties memory faster than the link carries it' });
-      }
+      if (step.throttleFactor < 1 && (run.plan?.throttleFactor ?? 1) !== step.throttleFactor) this.emitThrottle(ctx, out, step);
       this.startRound(ctx, out, step);
       return;
     }
@@ -448,31 +631,59 @@ export class VmotionAgent {
       this.abortOutgoing(ctx, out, `no-convergence: pre-copy ran ${step.rounds} rounds over ${out.options.maxPrecopy / 1e6} ms without meeting the ${out.options.switchoverGoal / 1e6} ms switchover goal`);
       return;
     }
-    // Switchover: the VM stops; what it dirtied last goes now.
-    out.stunNs = ctx.now();
-    this.host.datapath.freeze(out.vm);
-    ctx.emit('vmotion.stun', { mid: out.mid, vm: out.vm, host: this.id, remainingPages: step.remainingPages, estimatedNs: step.estimatedNs, rounds: out.rounds });
-    out.phase = 'final';
-    this.startRound(ctx, out, null, step.remainingPages);
+    // Switchover: the manager hears of it before the VM stops, or the VM never stops.
+    out.phase = 'arming';
+    out.arming = { step, sinceNs: ctx.now(), throttleFactor: run.plan?.throttleFactor ?? 1 };
+    const manager = this.host.manager!;
+    manager.announce(
+      ctx,
+      'begin',
+      this.ref(out),
+      (c, ok, reason) => {
+        if (out.phase !== 'arming' || out.abortReason !== null) return;
+        if (!ok) this.abortOutgoing(c, out, `manager-refused: ${manager.id} would not begin the switchover (${reason ?? 'no reason given'})`);
+        else this.stun(c, out);
+      },
+      (c) => {
+        if (out.phase !== 'arming' || out.abortReason !== null) return;
+        this.abortOutgoing(c, out, `manager-unreachable: no answer from ${manager.id} for ${VMOTION_MANAGER_WAIT_NS / 1e6} ms before the switchover; the VM was never stopped`);
+      },
+    );
   }
 
-  /** The final pages are across: the DPUs give up the VM's vNICs; the active one exports their firewall state. */
+  /** The VM stops; what it dirtied last (and while the manager was told) goes now. */
+  private stun(ctx: NodeContext, out: Outgoing): void {
+    const arming = out.arming!;
+    const spec = this.host.datapath.vm(out.vm)!;
+    const waitedNs = ctx.now() - arming.sinceNs;
+    const allPages = Math.floor((spec.memoryMiB * 1024 * 1024) / out.planner!.pageBytes);
+    const extra = Math.ceil((spec.dirtyPagesPerSec * arming.throttleFactor * waitedNs) / 1e9);
+    const remaining = Math.min(allPages, arming.step.remainingPages + extra);
+    out.arming = null;
+    out.stunNs = ctx.now();
+    this.host.datapath.freeze(out.vm);
+    ctx.emit('vmotion.stun', { mid: out.mid, vm: out.vm, host: this.id, remainingPages: remaining, estimatedNs: arming.step.estimatedNs, rounds: out.rounds });
+    out.phase = 'final';
+    this.startRound(ctx, out, null, remaining);
+  }
+
+  /** The final pages are across: the DPUs give up the VM's vNICs; the serving one exports their firewall state. */
   private release(ctx: NodeContext, out: Outgoing): void {
     out.phase = 'release';
     const { active, others } = this.host.dpus();
     const vnics = this.host.datapath.vnicsOf(out.vm);
     for (const vnic of vnics) {
-      for (const dpu of others) this.host.release(ctx, dpu, vnic.id, false);
+      for (const dpu of others) this.host.release(ctx, dpu, vnic.id, false, true);
       if (active === null) out.exports.set(vnic.id, null);
       else {
-        out.waiting.add(vnic.id);
+        out.waiting.set(vnic.id, active);
         this.host.release(ctx, active, vnic.id, true);
       }
     }
     if (out.waiting.size === 0) this.transfer(ctx, out);
   }
 
-  /** Sends what moves at the switchover, in parts. */
+  /** Sends what moves at the switchover, in parts. From here on the source no longer decides alone. */
   private transfer(ctx: NodeContext, out: Outgoing): void {
     out.phase = 'transfer';
     const datapath = this.host.datapath;
@@ -488,29 +699,77 @@ export class VmotionAgent {
       guest: datapath.exportGuest(out.vm, ctx.now()),
       vnics: datapath.vnicsOf(out.vm).map((v) => ({ ...v.exportMigration(), dfw: out.exports.get(v.id) ?? null })),
     };
-    const parts = stateParts(out.mid, state);
+    const parts = stateParts(state);
     ctx.emit('vmotion.transfer', {
       mid: out.mid,
       vm: out.vm,
       to: out.to,
       parts: parts.length,
-      bytes: parts.reduce((n, p) => n + (p.t === 'state' ? p.data.length : 0), 0),
+      bytes: parts.reduce((n, p) => n + p.data.length, 0),
       vnics: state.vnics.map((v) => ({ vnic: v.vnic, mac: v.mac, requested: v.requested, device: handoffRegisters(v.device), dfw: v.dfw !== null })),
     });
-    for (const part of parts) this.host.send(ctx, out.to, part);
-    this.arm(ctx, out);
+    // A state larger than the window waits for acknowledgements, part by part.
+    out.transferQueue = parts;
+    this.sendState(ctx, out);
+    // The decision is pushed to the source too; asking covers a push that was lost.
+    this.host.manager!.decide(ctx, this.ref(out), { kind: 'query' }, (c, decision, reason) => this.sourceDecided(c, out, decision, reason));
+  }
+
+  /** Sends as many state parts as the window takes. */
+  private sendState(ctx: NodeContext, out: Outgoing): void {
+    const queue = out.transferQueue;
+    while (queue.length > 0 && out.stream.windowOpen) out.stream.send(ctx, queue.shift()!);
+  }
+
+  /** After the state left, the source may not abort alone: it asks the manager, who answers with its one decision. */
+  private askAbort(ctx: NodeContext, out: Outgoing, reason: string): void {
+    if (out.abortAsked !== null || out.phase !== 'transfer') return;
+    out.abortAsked = reason;
+    ctx.emit('vmotion.abort.asked', { mid: out.mid, vm: out.vm, role: 'source', manager: this.host.manager!.id, reason });
+    this.host.manager!.decide(ctx, this.ref(out), { kind: 'abort', reason }, (c, decision, why) => this.sourceDecided(c, out, decision, why));
+  }
+
+  /** The manager's decision reached the source: let the VM go, or take it back. Acts once. */
+  private sourceDecided(ctx: NodeContext, out: Outgoing, decision: SwitchoverDecision, reason: string | null): void {
+    if (this.outgoing.get(out.mid) !== out || out.abortReason !== null) return;
+    if (out.phase !== 'transfer') {
+      // Decided before the state left (the manager aborted on another's word): nothing else ran it.
+      if (decision === 'aborted') this.abortOutgoing(ctx, out, reason ?? `aborted by ${this.host.manager?.id ?? 'the manager'}`, true, false);
+      return;
+    }
+    this.host.manager!.forget(ctx, out.mid);
+    this.remember(out.mid, { mid: out.mid, vm: out.vm, from: this.id, to: out.to, role: 'source', phase: 'done', asked: null, reason, decided: decision });
+    ctx.emit('vmotion.decision', { mid: out.mid, vm: out.vm, role: 'source', decision, reason });
+    if (decision === 'committed') {
+      this.close(ctx, out.mid, out.stream, out);
+      this.outgoing.delete(out.mid);
+      ctx.emit('vmotion.source.released', { mid: out.mid, vm: out.vm, to: out.to });
+      this.host.datapath.removeVm(out.vm);
+      this.host.vmsChanged(ctx);
+      return;
+    }
+    out.abortReason = reason ?? 'aborted';
+    this.readopt(ctx, out);
   }
 
   /**
-   * The migration ends at the source: the VM carries on there. Before the stun it only leaves the
-   * backend (its vNICs ask for VFs again); after it, the DPU takes the vNICs back with the firewall
-   * state it exported, then the VM runs again.
+   * The migration ends at the source, decided here (the state never left): the VM carries on there.
+   * Before the stun it only leaves the backend (its vNICs ask for VFs again); after it, the DPU
+   * takes the vNICs back with the firewall state it exported, then the VM runs again. The
+   * destination and the manager are told (the manager records the abort).
    */
-  private abortOutgoing(ctx: NodeContext, out: Outgoing, reason: string, tellPeer = true): void {
+  private abortOutgoing(ctx: NodeContext, out: Outgoing, reason: string, tellPeer = true, tellManager = true): void {
     if (out.abortReason !== null) return;
     out.abortReason = reason;
-    this.cancel(ctx, out);
-    if (tellPeer) this.host.send(ctx, out.to, { t: 'abort', mid: out.mid, reason });
+    if (tellPeer) out.stream.send(ctx, { t: 'abort', reason });
+    const manager = this.host.manager;
+    if (tellManager && manager !== null && out.phase !== 'register') manager.decide(ctx, this.ref(out), { kind: 'abort', reason }, () => undefined);
+    this.readopt(ctx, out);
+  }
+
+  /** Takes the vNICs back on the serving DPU with their exports when they were released, then resumes the VM here. */
+  private readopt(ctx: NodeContext, out: Outgoing): void {
+    this.stopSending(ctx, out);
     const released = out.phase === 'transfer' || (out.phase === 'release' && out.exports.size > 0);
     if (out.stunNs !== null && released) {
       out.phase = 'readopt';
@@ -518,9 +777,9 @@ export class VmotionAgent {
       const { active, others } = this.host.dpus();
       const spec = this.host.datapath.vm(out.vm)!;
       for (const vnic of this.host.datapath.vnicsOf(out.vm)) {
-        for (const dpu of others) this.host.adopt(ctx, dpu, spec, vnic.id, null);
+        for (const dpu of others) this.host.adopt(ctx, dpu, spec, vnic.id, null, true);
         if (active !== null) {
-          out.waiting.add(vnic.id);
+          out.waiting.set(vnic.id, active);
           this.host.adopt(ctx, active, spec, vnic.id, out.exports.get(vnic.id) ?? null);
         }
       }
@@ -530,41 +789,96 @@ export class VmotionAgent {
   }
 
   private resumeAtSource(ctx: NodeContext, out: Outgoing): void {
+    this.close(ctx, out.mid, out.stream, out);
     this.outgoing.delete(out.mid);
     if (out.stunNs !== null) this.host.datapath.thaw(ctx, out.vm);
     for (const vnic of this.host.datapath.vnicsOf(out.vm)) vnic.setMigrating(ctx, false);
     this.emitDone(ctx, { mid: out.mid, vm: out.vm, from: this.id, to: out.to, result: 'aborted', reason: out.abortReason, rounds: out.rounds, switchoverNs: null, downtimeNs: out.stunNs === null ? null : ctx.now() - out.stunNs });
   }
 
+  /** The manager refused or did not answer the registration: the migration ends before anything moved. */
+  private managerPrecheckFailed(ctx: NodeContext, out: Outgoing, detail: string, reason: string): void {
+    ctx.emit('vmotion.precheck', { mid: out.mid, vm: out.vm, to: out.to, ok: false, checks: [{ name: 'manager', ok: false, detail }] });
+    out.abortReason = reason;
+    this.resumeAtSource(ctx, out);
+  }
+
+  /** The source's watch: a destination silent for too long ends the migration (or makes the source ask to). */
+  private checkSource(ctx: NodeContext, out: Outgoing): void {
+    out.watch = null;
+    const silentNs = ctx.now() - (out.stream.lastHeardNs ?? out.startNs);
+    if (silentNs >= VMOTION_SILENCE_NS) {
+      const reason = `peer-unreachable: no answer from ${out.to} for ${VMOTION_SILENCE_NS / 1e6} ms during ${out.phase}`;
+      if (out.phase === 'transfer') this.askAbort(ctx, out, reason);
+      else if (out.phase !== 'readopt' && out.phase !== 'register' && out.phase !== 'arming') {
+        this.abortOutgoing(ctx, out, reason);
+        return;
+      }
+    }
+    this.watch(ctx, out);
+  }
+
+  private stopSending(ctx: NodeContext, out: Outgoing): void {
+    if (out.txTimer !== null) ctx.cancelTimer(out.txTimer);
+    out.txTimer = null;
+    out.batch = null;
+    out.transferQueue = [];
+  }
+
   // --- destination ----------------------------------------------------------------------------
 
-  private prepare(ctx: NodeContext, fromHost: string, message: Extract<VmotionMessage, { t: 'prepare' }>): void {
-    const checks = this.prechecks(message);
+  private prepare(ctx: NodeContext, fromHost: string, datagram: VmotionDatagram): void {
+    const inc: Incoming = {
+      mid: datagram.mid,
+      vm: (datagram.body as Extract<VmotionBody, { t: 'prepare' }>).vm,
+      from: fromHost,
+      stream: this.stream(datagram.mid, fromHost, () => inc),
+      phase: 'precopy',
+      assembly: new StateAssembly(),
+      state: null,
+      waiting: new Map(),
+      refused: new Map(),
+      committed: false,
+      pagesReceived: 0,
+      resumeNs: null,
+      watch: null,
+      settleSince: null,
+    };
+    const body = inc.stream.onDatagram(ctx, datagram)[0] as Extract<VmotionBody, { t: 'prepare' }>;
+    const checks = this.prechecks(body);
     const ok = checks.every((c) => c.ok);
-    if (ok) {
-      const inc: Incoming = {
-        mid: message.mid,
-        vm: message.vm,
-        from: fromHost,
-        options: resolveOptions(undefined),
-        phase: 'precopy',
-        assembly: new StateAssembly(),
-        state: null,
-        waiting: new Set(),
-        refused: new Map(),
-        pagesReceived: 0,
-        resumeNs: null,
-        watchdog: null,
-        settleSince: null,
-      };
-      this.incoming.set(message.mid, inc);
-      this.arm(ctx, inc);
+    if (!ok) inc.phase = 'refused';
+    this.incoming.set(inc.mid, inc);
+    inc.stream.send(ctx, { t: 'verdict', ok, checks });
+    this.watch(ctx, inc);
+  }
+
+  private onDestinationBody(ctx: NodeContext, inc: Incoming, body: VmotionBody): void {
+    switch (body.t) {
+      case 'pages':
+        inc.pagesReceived += body.pages;
+        return;
+      case 'state':
+        if (inc.phase !== 'precopy') return;
+        try {
+          if (inc.assembly.add(body)) this.receiveState(ctx, inc, inc.assembly.complete());
+        } catch (error) {
+          if (!(error instanceof VmotionError || error instanceof GuestStateError || error instanceof Vmxnet3Error)) throw error;
+          ctx.emit('node.error', { message: error.message, while: 'vmotion' });
+          this.giveBack(ctx, inc, `malformed-state: ${error.message}`, true);
+        }
+        return;
+      case 'abort':
+        // The source gave up before the state left (or asks the manager itself): nothing to resume.
+        if (inc.phase === 'precopy' || inc.phase === 'adopting') this.giveBack(ctx, inc, body.reason, false);
+        return;
+      default:
+        return;
     }
-    this.host.send(ctx, fromHost, { t: 'verdict', mid: message.mid, ok, checks });
   }
 
   /** The destination's prechecks: room for the vCPUs, a compatible DPU, the VM's segments. */
-  private prechecks(message: Extract<VmotionMessage, { t: 'prepare' }>): PrecheckResult[] {
+  private prechecks(message: Extract<VmotionBody, { t: 'prepare' }>): PrecheckResult[] {
     const vm = vmSpecOf(this.host.topology, message.vm);
     const here = this.host.datapath;
     const used = here.vmIds().reduce((n, id) => n + (here.vm(id)?.vcpus ?? 0), 0) + [...this.incoming.values()].reduce((n, i) => n + (vmSpecOf(this.host.topology, i.vm)?.vcpus ?? 0), 0);
@@ -582,49 +896,71 @@ export class VmotionAgent {
     return checks;
   }
 
-  /** The whole switchover state is in: the DPU takes the vNICs, importing their firewall state first. */
+  /**
+   * The whole switchover state is in: checked (it must run here, or the destination gives it back
+   * before anything is decided), then the DPU takes the vNICs, importing their firewall state first.
+   */
   private receiveState(ctx: NodeContext, inc: Incoming, raw: unknown): void {
     const state = raw as SwitchoverState;
     if (typeof state !== 'object' || state === null || typeof state.vm !== 'object' || !Array.isArray(state.vnics)) throw new VmotionError('malformed-state', `vMotion state for ${inc.vm} lacks the VM or its vNICs`);
+    this.host.datapath.checkArrival(state.vm, state.vnics, state.guest);
     inc.state = state;
     inc.phase = 'adopting';
     const { active, others } = this.host.dpus();
     const vm = { ...state.vm, host: this.id };
     for (const vnic of state.vnics) {
-      for (const dpu of others) this.host.adopt(ctx, dpu, vm, vnic.vnic, null);
+      for (const dpu of others) this.host.adopt(ctx, dpu, vm, vnic.vnic, null, true);
       if (active !== null) {
-        inc.waiting.add(vnic.vnic);
+        inc.waiting.set(vnic.vnic, active);
         this.host.adopt(ctx, active, vm, vnic.vnic, vnic.dfw);
       }
     }
     if (inc.waiting.size === 0) this.adopted(ctx, inc);
   }
 
-  /** Every vNIC was adopted (or refused): resume here, or give the VM back to the source. */
+  /** Every vNIC was adopted (or refused): ask the manager to commit, or give the VM back. */
   private adopted(ctx: NodeContext, inc: Incoming): void {
     const state = inc.state!;
     if (inc.refused.size > 0 && state.options.onDfwRefused === 'abort') {
       const detail = [...inc.refused].map(([vnic, reason]) => `${vnic}: ${reason}`).join(', ');
-      this.giveBack(ctx, inc, `dfw-import-refused (${detail})`);
+      this.giveBack(ctx, inc, `dfw-import-refused (${detail})`, true);
       return;
     }
+    inc.phase = 'committing';
+    this.host.manager!.decide(ctx, this.ref(inc), { kind: 'commit' }, (c, decision, reason) => this.destinationDecided(c, inc, decision, reason));
+  }
+
+  /** The manager's decision reached the destination: resume, or give the VM back. Acts once. */
+  private destinationDecided(ctx: NodeContext, inc: Incoming, decision: SwitchoverDecision, reason: string | null): void {
+    if (this.incoming.get(inc.mid) !== inc || inc.phase === 'resumed' || inc.committed) return;
+    if (decision === 'aborted') {
+      if (inc.phase === 'committing' || inc.phase === 'adopting') {
+        this.remember(inc.mid, { mid: inc.mid, vm: inc.vm, from: inc.from, to: this.id, role: 'destination', phase: 'done', asked: null, reason, decided: 'aborted' });
+        ctx.emit('vmotion.decision', { mid: inc.mid, vm: inc.vm, role: 'destination', decision, reason });
+      }
+      this.giveBack(ctx, inc, `aborted by ${this.host.manager?.id ?? 'the manager'}: ${reason ?? 'no reason given'}`, false);
+      return;
+    }
+    if (inc.phase !== 'committing') return;
+    inc.committed = true;
+    this.host.manager!.forget(ctx, inc.mid);
+    this.remember(inc.mid, { mid: inc.mid, vm: inc.vm, from: inc.from, to: this.id, role: 'destination', phase: 'done', asked: null, reason: null, decided: 'committed' });
+    ctx.emit('vmotion.decision', { mid: inc.mid, vm: inc.vm, role: 'destination', decision, reason });
+    // After a failover the new DPU adopts the vNICs again first.
+    if (inc.waiting.size === 0) this.resume(ctx, inc);
+  }
+
+  /** Committed: the VM runs here now. */
+  private resume(ctx: NodeContext, inc: Incoming): void {
+    const state = inc.state!;
     const datapath = this.host.datapath;
-    try {
-      datapath.arriveVm(ctx, state.vm, state.vnics, state.guest, this.host.dpus().active);
-    } catch (error) {
-      if (!(error instanceof GuestStateError || error instanceof Vmxnet3Error || error instanceof VmotionError)) throw error;
-      // What arrived cannot run here: the DPUs let the vNICs go and the VM goes back to the source.
-      datapath.removeVm(inc.vm);
-      this.giveBack(ctx, inc, `malformed-state: ${error.message}`);
-      return;
-    }
+    datapath.arriveVm(ctx, state.vm, state.vnics, state.guest, this.host.dpus().active);
     this.host.vmsChanged(ctx);
     inc.phase = 'resumed';
     inc.resumeNs = ctx.now();
     datapath.deliveryLog(inc.vm).watchFor(inc.vm, state.digests);
     ctx.emit('vmotion.resume', { mid: inc.mid, vm: inc.vm, host: this.id, from: inc.from, switchoverNs: ctx.now() - state.stunNs });
-    this.cancelTimer(ctx, inc);
-    this.host.send(ctx, inc.from, { t: 'resumed', mid: inc.mid });
+    inc.stream.send(ctx, { t: 'resumed' });
     for (const vnic of datapath.vnicsOf(inc.vm)) if (inc.refused.has(vnic.id)) vnic.disconnect(ctx);
     this.announce(ctx, inc);
     for (const vnic of datapath.vnicsOf(inc.vm)) vnic.setMigrating(ctx, false);
@@ -632,15 +968,28 @@ export class VmotionAgent {
     this.maybeFinish(ctx, inc);
   }
 
-  /** The destination gives the VM back before resuming it: its DPUs let the vNICs go, the source takes over again. */
-  private giveBack(ctx: NodeContext, inc: Incoming, reason: string): void {
+  /**
+   * The destination gives the VM back before resuming it: its DPUs let the vNICs go, the source
+   * takes over again. With `ask`, the destination decided this itself and asks the manager to
+   * abort (once the state may have left the source, only the manager's decision counts); the
+   * source hears it on the stream too.
+   */
+  private giveBack(ctx: NodeContext, inc: Incoming, reason: string, ask: boolean): void {
     const { active, others } = this.host.dpus();
     for (const vnic of inc.state?.vnics ?? []) {
-      if (inc.refused.has(vnic.vnic)) continue;
-      for (const dpu of [...others, ...(active === null ? [] : [active])]) this.host.release(ctx, dpu, vnic.vnic, false);
+      // The other DPUs noted every vNIC; the serving one attached only those it did not refuse.
+      for (const dpu of others) this.host.release(ctx, dpu, vnic.vnic, false, true);
+      if (active !== null && !inc.refused.has(vnic.vnic)) this.host.release(ctx, active, vnic.vnic, false);
     }
-    this.host.send(ctx, inc.from, { t: 'abort', mid: inc.mid, reason });
-    this.dropIncoming(ctx, inc);
+    if (ask) {
+      inc.stream.send(ctx, { t: 'abort', reason });
+      this.host.manager?.decide(ctx, this.ref(inc), { kind: 'abort', reason }, () => undefined);
+    } else {
+      this.host.manager?.forget(ctx, inc.mid);
+    }
+    ctx.emit('vmotion.incoming.dropped', { mid: inc.mid, vm: inc.vm, from: inc.from, reason });
+    this.close(ctx, inc.mid, inc.stream, inc);
+    this.incoming.delete(inc.mid);
   }
 
   /**
@@ -670,6 +1019,7 @@ export class VmotionAgent {
       ctx.setTimer(SETTLE_POLL_NS, 'vmotion.settle', { mid: inc.mid });
       return;
     }
+    this.close(ctx, inc.mid, inc.stream, inc);
     this.incoming.delete(inc.mid);
     const state = inc.state!;
     const views = vnics.map((v) => v.inspect());
@@ -692,34 +1042,78 @@ export class VmotionAgent {
     });
   }
 
-  private dropIncoming(ctx: NodeContext, inc: Incoming): void {
-    this.cancelTimer(ctx, inc);
-    this.incoming.delete(inc.mid);
+  /** The destination's watch: a source silent for too long, before the destination asked to commit, ends the migration here. */
+  private checkDestination(ctx: NodeContext, inc: Incoming): void {
+    inc.watch = null;
+    if (inc.phase !== 'precopy' && inc.phase !== 'refused') return;
+    const silentNs = ctx.now() - (inc.stream.lastHeardNs ?? ctx.now());
+    if (silentNs >= VMOTION_SILENCE_NS && inc.phase === 'refused') {
+      this.close(ctx, inc.mid, inc.stream, inc);
+      this.incoming.delete(inc.mid);
+      return;
+    }
+    if (silentNs >= VMOTION_SILENCE_NS) {
+      this.giveBack(ctx, inc, `no word from ${inc.from} for ${VMOTION_SILENCE_NS / 1e6} ms`, true);
+      return;
+    }
+    this.watch(ctx, inc);
   }
 
   // --- helpers --------------------------------------------------------------------------------
 
+  /** A migration's stream towards `peer`, its acknowledgements and retransmissions wired to the run they belong to. */
+  private stream(mid: string, peer: string, run: () => Outgoing | Incoming): VmotionStream {
+    return new VmotionStream(mid, {
+      send: (ctx, datagram) => this.host.send(ctx, peer, datagram),
+      onAcked: (ctx) => {
+        const r = run();
+        if (!('to' in r)) {
+          // A refusal is over once the source has the verdict.
+          if (r.phase === 'refused' && this.incoming.get(r.mid) === r && r.stream.acknowledged === r.stream.sent) {
+            this.close(ctx, r.mid, r.stream, r);
+            this.incoming.delete(r.mid);
+          }
+          return;
+        }
+        if (this.outgoing.get(r.mid) !== r) return;
+        if (r.phase === 'transfer') this.sendState(ctx, r);
+        else this.onSourceAcked(ctx, r);
+      },
+      onRetransmit: (_ctx, body) => {
+        const r = run();
+        // A lost batch of pages crosses the link again: the next batch waits for those bytes too.
+        if (body.t === 'pages' && 'to' in r && r.planner !== null) r.txDebtNs += Math.ceil((body.pages * r.planner.pageBytes * 1e9) / r.bytesPerSec);
+      },
+    });
+  }
+
+  /** A migration ended here: its stream stops sending but still acknowledges what comes late. */
+  private close(ctx: NodeContext, mid: string, stream: VmotionStream, run: Outgoing | Incoming | null): void {
+    stream.close(ctx);
+    if (run !== null && run.watch !== null) ctx.cancelTimer(run.watch);
+    if (run !== null) run.watch = null;
+    if (run !== null && 'to' in run) this.stopSending(ctx, run);
+    this.ended.set(mid, stream);
+    while (this.ended.size > REMEMBERED) this.ended.delete(this.ended.keys().next().value!);
+  }
+
+  private remember(mid: string, fact: MigrationFact): void {
+    this.decided.set(mid, fact);
+    while (this.decided.size > REMEMBERED) this.decided.delete(this.decided.keys().next().value!);
+  }
+
+  private watch(ctx: NodeContext, run: Outgoing | Incoming): void {
+    if (run.watch !== null) ctx.cancelTimer(run.watch);
+    run.watch = ctx.setTimer(WATCH_NS, 'vmotion.watch', { mid: run.mid });
+  }
+
+  private ref(run: Outgoing | Incoming): MigrationRef {
+    return 'to' in run ? { mid: run.mid, vm: run.vm, from: this.id, to: run.to } : { mid: run.mid, vm: run.vm, from: run.from, to: this.id };
+  }
+
   /** Records `vmotion.done`; the durations and the reason default to null. */
   private emitDone(ctx: NodeContext, payload: Omit<VmotionDone, 'switchoverNs' | 'downtimeNs' | 'reason'> & Partial<VmotionDone>): void {
     ctx.emit('vmotion.done', { switchoverNs: null, downtimeNs: null, reason: null, ...payload });
-  }
-
-  /** (Re)starts the watchdog: the migration ends if the other host stays silent. */
-  private arm(ctx: NodeContext, run: Outgoing | Incoming): void {
-    this.cancelTimer(ctx, run);
-    run.watchdog = ctx.setTimer(VMOTION_TIMEOUT_NS, 'vmotion.watchdog', { mid: run.mid });
-  }
-
-  private cancelTimer(ctx: NodeContext, run: Outgoing | Incoming): void {
-    if (run.watchdog !== null) ctx.cancelTimer(run.watchdog);
-    run.watchdog = null;
-  }
-
-  private cancel(ctx: NodeContext, out: Outgoing): void {
-    this.cancelTimer(ctx, out);
-    if (out.txTimer !== null) ctx.cancelTimer(out.txTimer);
-    out.txTimer = null;
-    out.batch = null;
   }
 
   private dpuModel(dpu: string | null): string | null {

@@ -377,8 +377,9 @@ export class HostVnic {
       this.drop(ctx, 'malformed', channel, error.message);
       return none;
     }
-    if (message.vnic !== this.id) {
-      this.drop(ctx, 'wrong-vnic', channel, `A message for ${message.vnic} reached vNIC ${this.id}`);
+    const about = 'vnic' in message ? message.vnic : null;
+    if (about !== this.id) {
+      this.drop(ctx, 'wrong-vnic', channel, `A ${message.op} message for ${about ?? 'no vNIC'} reached vNIC ${this.id}`);
       return none;
     }
     const result = channel === 'dma' ? this.onDma(ctx, message as DmaMessage) : this.onMailbox(ctx, message as MailboxMessage);
@@ -892,5 +893,5 @@ export function handoffRegisters(state: Vmxnet3DeviceState): HandoffRegisters {
 
 /** The host as `eligibleMode` needs it: only whether it has a DPU matters there. */
 function hostWith(vm: VmSpec, dpu: string | null): HostSpec {
-  return { id: vm.host, x86Cores: 0, dpus: dpu === null ? [] : [dpu], heartbeat: { intervalNs: 0, misses: 0 }, failover: { active: [], standby: [], failback: false }, vms: [vm] };
+  return { id: vm.host, x86Cores: 0, dpus: dpu === null ? [] : [dpu], heartbeat: { intervalNs: 0, misses: 0 }, failover: { active: [], standby: [], failback: false }, vms: [vm], manager: null };
 }

@@ -168,6 +168,28 @@ export class ControlPlane {
   }
 
   /**
+   * Applies what the management plane pushed (`processes/mgmt`): each host is behind its TEP, each
+   * vNIC on its host behind its TEP. vNICs the topology does not define are ignored. Returns the
+   * hosts and the vNICs whose place changed, sorted.
+   */
+  applyTable(hosts: readonly { readonly host: string; readonly tep: Ipv4Address }[], vnics: readonly { readonly vnic: string; readonly host: string; readonly tep: Ipv4Address }[]): { hosts: string[]; vnics: string[] } {
+    const movedHosts: string[] = [];
+    for (const { host, tep } of hosts) {
+      if (!this.hostTeps.has(host) || this.hostTeps.get(host) === tep) continue;
+      this.hostTeps.set(host, tep);
+      movedHosts.push(host);
+    }
+    const moved: string[] = [];
+    for (const { vnic, host, tep } of vnics) {
+      const entry = this.byVnic.get(vnic);
+      if (!entry || (entry.host === host && entry.tep === tep)) continue;
+      this.byVnic.set(vnic, { ...entry, host, tep });
+      moved.push(vnic);
+    }
+    return { hosts: movedHosts.sort(byString), vnics: moved.sort(byString) };
+  }
+
+  /**
    * Points a host and every vNIC on it at a new TEP (the host's standby DPU took over); returns
    * the ids of the vNICs that changed, sorted.
    */

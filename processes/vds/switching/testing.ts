@@ -260,7 +260,7 @@ export function hostVnics(topology: ResolvedTopology, host: string): LocalVnic[]
  */
 export function switchFor(topology: ResolvedTopology, owner: string, extra: Partial<OverlaySwitchOptions> = {}): { sw: OverlaySwitch; ctx: FakeContext } {
   const node = topology.nodes.find((n) => n.id === owner);
-  if (!node || node.kind === 'switch') throw new Error(`No DPU or host ${owner}`);
+  if (!node || node.kind === 'switch' || node.kind === 'manager') throw new Error(`No DPU or host ${owner}`);
   const uplinks = node.kind === 'dpu' ? node.spec.uplinks : node.ports.map((p) => p.name);
   const vnics = node.kind === 'host' ? hostVnics(topology, owner) : node.spec.role === 'active' ? hostVnics(topology, node.spec.host) : [];
   const sw = new OverlaySwitch({ owner, topology, tep: tepOf(topology, owner), uplinks, vnics, ...extra });

@@ -1,0 +1,81 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
+import { dpulab, lastJson, tempDir } from './support/cli.js';
+import { payloads } from './support/events.js';
+
+interface RunJson {
+  db: string;
+  flows: Array<{ flow: string; sent: number; delivered: number; lost: number }>;
+  vmotions: Array<{ vm: string; result: string }>;
+}
+
+/** The default lab as YAML data, for a test to change before it runs. */
+interface LabData {
+  hosts: Array<{ vms: Array<Record<string, unknown>> }>;
+}
+
+describe('losses nobody could see are on the record', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+
+  function run(name: string, steps: unknown[], end: string, edit?: (lab: LabData) => void): RunJson {
+    const args = ['run'];
+    if (edit) {
+      const lab = parse(DEFAULT_LAB_YAML) as LabData;
+      edit(lab);
+      const topology = join(tmp.dir, `${name}.lab.yaml`);
+      writeFileSync(topology, stringify(lab));
+      args.push(topology);
+    }
+    const scenario = join(tmp.dir, `${name}.yaml`);
+    writeFileSync(scenario, stringify({ name, end, steps }));
+    const result = dpulab([...args, '--scenario', scenario, '--seed', '2', '--in-process', '--json', '--db', join(tmp.dir, `${name}.db`)]);
+    expect(result.code, result.stderr).toBe(0);
+    return lastJson<RunJson>(result);
+  }
+
+  it('every frame that reaches a stunned VM is dropped with a frame.drop (vm-stunned), one per frame the flow lost', () => {
+    // A small VM migrates in about 100 ms; a frame every 200 us meets its stun of about a millisecond.
+    const small = (lab: LabData): void => {
+      const web01 = lab.hosts.flatMap((h) => h.vms).find((v) => v.id === 'web-01')!;
+      Object.assign(web01, { memoryMiB: 256, memoryReservationMiB: 256 });
+    };
+    const result = run(
+      'stun',
+      [
+        { at: '100ms', action: 'flow.start', flow: { id: 'burst', kind: 'udp', from: 'web-02', to: 'web-01', ratePps: 5000 } },
+        { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+        { at: '700ms', action: 'flow.stop', flow: 'burst' },
+      ],
+      '800ms',
+      small,
+    );
+    expect(result.vmotions.map((v) => v.result)).toEqual(['success']);
+    const burst = result.flows.find((f) => f.flow === 'burst')!;
+    expect(burst.lost).toBeGreaterThan(0);
+    // Dropped at the source while it is stopped, or at the destination while the switchover is decided.
+    const stunned = payloads(result.db, ['frame.drop']).filter((e) => e.p.reason === 'vm-stunned');
+    expect(stunned).toHaveLength(burst.lost);
+    expect(stunned.every((e) => e.p.vm === 'web-01' && e.p.vnic === 'web-01.eth0' && e.p.len > 0)).toBe(true);
+    // They fall between the stun and the resume.
+    const stun = payloads(result.db, ['vmotion.stun'])[0]!.vtime;
+    const resume = payloads(result.db, ['vmotion.resume'])[0]!.vtime;
+    expect(stunned.every((e) => e.vtime >= stun && e.vtime <= resume)).toBe(true);
+  });
+
+  it('a guest that dirties memory faster than half the link is throttled from round 0, and vmotion.throttle says so before the first round ends', () => {
+    const hot = (lab: LabData): void => {
+      const web01 = lab.hosts.flatMap((h) => h.vms).find((v) => v.id === 'web-01')!;
+      web01.dirtyPagesPerSec = 500_000;
+    };
+    const result = run('throttle', [{ at: '100ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' }], '6s', hot);
+    const throttles = payloads(result.db, ['vmotion.throttle']);
+    const rounds = payloads(result.db, ['vmotion.precopy.round']);
+    expect(rounds[0]!.p.throttleFactor).toBeLessThan(1);
+    expect(throttles[0]!.p).toMatchObject({ round: 0, factor: rounds[0]!.p.throttleFactor });
+    expect(throttles[0]!.vtime).toBeLessThan(rounds[0]!.vtime);
+  });
+});
