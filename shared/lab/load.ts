@@ -182,7 +182,7 @@ class LabParser {
         const c = checked.value;
         if (c.min !== undefined && c.max !== undefined && c.min > c.max) this.problems.push({ path: [...path, 'max'], message: `must be at least min (${c.min})` });
         const measure = this.measure(c.measure, [...path, 'measure']);
-        return measure === null ? null : { type, measure, min: c.min ?? null, max: c.max ?? null, fix: c.fix ?? null };
+        return measure === null ? null : { type, measure, min: c.min ?? null, max: c.max ?? null, answerWithin: c.answerWithin ?? null, fix: c.fix ?? null };
       }
     }
   }
@@ -362,6 +362,7 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
     title: e!.title,
     introduction: e!.introduction,
     file: fileName,
+    version: String(e!.version ?? 1),
     seed: e!.seed ?? 1,
     topology: topology!,
     topologySource,

@@ -102,8 +102,18 @@ describe('the lab panel in the browser', () => {
     await runUntil(page, ui, '2s', 2e9);
     // The failover happened meanwhile: its tasks passed already, the rest wait for more.
     await page.locator('#lab-tasks li[data-task="kill"][data-status="passed"]').waitFor({ timeout: 10_000 });
-    await page.locator('#lab-tasks li[data-task="detection"][data-status="passed"]').waitFor({ timeout: 10_000 });
+    // Detection is measured, but it is the student's to state: it waits for a note.
+    expect(await page.locator('#lab-tasks li[data-task="detection"]').getAttribute('data-status')).toBe('pending');
     expect(await page.locator('#lab-tasks li[data-task="rejoin"]').getAttribute('data-status')).toBe('pending');
+    let detectNs: number | undefined;
+    expect(await until(async () => {
+      const failed = dpulab(['log', firstLabDb, '--kind', 'dpu.failed', '--json']).stdout.trim();
+      detectNs = failed === '' ? undefined : (JSON.parse(failed.split('\n')[0]!) as { payload: { detectNs: number } }).payload.detectNs;
+      return detectNs !== undefined;
+    }, 10_000)).toBe(true);
+    await page.fill('#lab-step', `{ action: note, text: "detection took ${(detectNs! / 1e6).toFixed(3)} ms" }`);
+    await page.click('#lab-step-send');
+    await waitForText(page.locator('#lab-step-result'), 'Scheduled note', 5000);
     await page.selectOption('#kill-node', 'dpu-02a');
     await page.click('#restart-button');
     await waitForText(page.locator('#action-result'), 'Scheduled restart', 5000);
