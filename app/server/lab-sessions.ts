@@ -20,7 +20,8 @@ import { ApiError, parseRequest } from './errors.js';
 import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from '../common/lab-protocol.js';
 import { LiveRun } from './live-run.js';
 import { LiveSession } from './live-session.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { CaptureSink } from './capture-stream.js';
+import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 /** How often a changed grade goes out on the stream. */
@@ -116,6 +117,10 @@ export class LabSessions implements UiSession, LabRoutes {
   }
   act(record: Readonly<Record<string, unknown>>): ActionResponse {
     return this.session().act(record);
+  }
+  /** A capture of the session of the moment: a lab that replaces it ends the capture. */
+  capture(query: CaptureQuery, sink: CaptureSink): () => void {
+    return this.session().capture(query, sink);
   }
 
   subscribe(send: (message: ServerMessage) => void): () => void {

@@ -97,9 +97,13 @@ export class LiveRun {
     return new LiveRun(options);
   }
 
-  /** Adds a listener for every event from now on. */
-  onEvents(listener: EventListener): void {
+  /** Adds a listener for every event from now on; returns the function that removes it. */
+  onEvents(listener: EventListener): () => void {
     this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   /** A node's own plain-data state; null when it is not running (or the run is over). */
@@ -129,7 +133,7 @@ export class LiveRun {
   }
 
   private publish(events: readonly RecordedEvent[]): void {
-    for (const listener of this.listeners) listener(events);
+    for (const listener of [...this.listeners]) listener(events);
   }
 
   private async runToEnd(): Promise<LiveRunEnd> {

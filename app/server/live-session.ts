@@ -14,7 +14,8 @@ import { ApiError } from './errors.js';
 import { jsonSafe, toUiEvent } from './event-json.js';
 import type { LiveRun, LiveRunEnd } from './live-run.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import { LiveCaptures, type CaptureSink } from './capture-stream.js';
+import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import { OnlineInvariants } from '../../processes/controller/invariants.js';
 import { INVARIANTS, type InvariantReport } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
@@ -57,12 +58,14 @@ export class LiveSession implements UiSession {
   /** Events the checks have read. */
   private checkedUpTo = 0;
   private verdict: InvariantReport | null = null;
+  private readonly captures: LiveCaptures;
 
   constructor(private readonly run: LiveRun) {
     this.topology = run.options.prepared.topology;
     this.speed = run.options.speed;
     this.reader = EventLogReader.open(run.options.db);
     this.checks = new OnlineInvariants(this.topology);
+    this.captures = new LiveCaptures(run, this.topology);
     run.onEvents((events) => {
       for (const e of events) this.onEvent(toUiEvent(e));
       if (this.pending.length > MAX_BATCH) {
@@ -217,6 +220,10 @@ export class LiveSession implements UiSession {
     return { scheduled: { atNs, record: checked } };
   }
 
+  capture(query: CaptureQuery, sink: CaptureSink): () => void {
+    return this.captures.start(query, sink);
+  }
+
   subscribe(send: (message: ServerMessage) => void): () => void {
     send({ t: 'hello', run: this.info(), state: this.timeline.latest() });
     this.subscribers.add(send);
@@ -226,6 +233,7 @@ export class LiveSession implements UiSession {
   async close(): Promise<void> {
     clearInterval(this.ticker);
     this.subscribers.clear();
+    this.captures.endAll();
     if (!this.run.finished) {
       this.run.interrupt();
       let timer: NodeJS.Timeout | undefined;
