@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUILTIN_LABS } from '../shared/lab/builtin/index.js';
 import { loadLab } from '../shared/lab/load.js';
-import { isActionName } from '../shared/scenario/actions.js';
+import { isActionName } from '../shared/actions/schema.js';
 import { dpulab, lastJson, nodeProcesses, tempDir } from './support/cli.js';
 
 interface TaskJson {

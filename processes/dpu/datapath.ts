@@ -1,5 +1,5 @@
 import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
-import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { FrameError } from '../../shared/net/errors.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
@@ -390,16 +390,17 @@ export class DpuDatapath implements HaDatapathHooks {
   }
 
   /** Management-plane pushes. Returns false for an action that is not the datapath's. */
-  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): boolean {
-    if (action === 'dfw.rule.add') {
-      this.firewall.addRule(ctx, args.rule as DfwRuleOutput);
-      return true;
+  onAction(ctx: NodeContext, action: NodeAction): boolean {
+    switch (action.action) {
+      case 'dfw.rule.add':
+        this.firewall.addRule(ctx, action.args.rule);
+        return true;
+      case 'dfw.rule.remove':
+        this.firewall.removeRule(ctx, action.args.rule);
+        return true;
+      default:
+        return false;
     }
-    if (action === 'dfw.rule.remove') {
-      this.firewall.removeRule(ctx, String(args.rule));
-      return true;
-    }
-    return false;
   }
 
   /** Records the Arm cost of the run so far (at the end of the run). */

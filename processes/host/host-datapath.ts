@@ -1,5 +1,5 @@
 import type { HostNode, ResolvedTopology, VmSpec } from '../../shared/topology/types.js';
-import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
 import { allVnics, endpointResolver } from '../vds/endpoints.js';
@@ -17,12 +17,11 @@ import {
   buildTraceflowPacket,
   observeFirewall,
   observeTrace,
-  parseTraceflowRequest,
   planTraceflow,
   SwitchTraceWatcher,
   traceOf,
-  TraceflowError,
   type SwitchTraceCall,
+  type TraceflowRequest,
   type TracedFrame,
 } from '../vds/traceflow.js';
 
@@ -175,11 +174,11 @@ export class HostDatapath {
   }
 
   /** Guest apps, vNIC modes and (without DPUs) firewall rules. False for other actions. */
-  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): boolean {
-    switch (action) {
+  onAction(ctx: NodeContext, action: NodeAction): boolean {
+    switch (action.action) {
       case 'flow.start': {
         // Every host hears it (VMs move): the one running the VM acts.
-        const flow = args.flow as { from: string };
+        const { flow } = action.args;
         this.stacks.get(flow.from)?.startFlow(ctx, flow);
         return true;
       }
@@ -187,26 +186,27 @@ export class HostDatapath {
         // Every host hears it; only the one whose VM runs the flow acts.
         for (const stack of this.stacks.values()) {
           try {
-            stack.stopFlow(ctx, String(args.flow));
+            stack.stopFlow(ctx, action.args.flow);
           } catch (error) {
             if (!(error instanceof FlowError && error.code === 'unknown-flow')) throw error;
           }
         }
         return true;
       case 'vnic.mode':
-        this.vnics.get(String(args.vnic))?.setRequested(ctx, args.mode as 'uptv2' | 'mux' | 'emulated');
+        this.vnics.get(action.args.vnic)?.setRequested(ctx, action.args.mode);
         return true;
       case 'vm.reserve':
-        this.reserve(ctx, String(args.vm), Number(args.memoryReservationMiB));
+        this.reserve(ctx, action.args.vm, action.args.memoryReservationMiB);
         return true;
       case 'dfw.rule.add':
-        this.firewall?.addRule(ctx, args.rule as DfwRuleOutput);
+        this.firewall?.addRule(ctx, action.args.rule);
         return this.firewall !== null;
       case 'dfw.rule.remove':
-        this.firewall?.removeRule(ctx, String(args.rule));
+        this.firewall?.removeRule(ctx, action.args.rule);
         return this.firewall !== null;
       case 'traceflow':
-        return this.traceflow(ctx, args);
+        this.traceflow(ctx, action.args.trace);
+        return true;
       default:
         return false;
     }
@@ -348,26 +348,17 @@ export class HostDatapath {
    * The `traceflow` action: builds the marked packet from the vNIC's MAC and address towards the
    * destination (its VM's MAC on the same segment, the distributed router's otherwise) and sends
    * it on the vNIC as the guest would. A packet the guest could not address is recorded as
-   * dropped at the source. False when the vNIC is not on this host.
+   * dropped at the source. Only the host running the vNIC acts.
    */
-  private traceflow(ctx: NodeContext, args: Readonly<Record<string, unknown>>): boolean {
-    const request = parseTraceflowRequest(args);
-    if (!request) return false;
+  private traceflow(ctx: NodeContext, request: TraceflowRequest): void {
     const vnic = this.vnics.get(request.vnic);
     // Every host hears it (VMs move): the one running the vNIC acts.
-    if (!vnic) return true;
-    let plan;
-    try {
-      plan = planTraceflow(this.topology, request);
-    } catch (error) {
-      if (!(error instanceof TraceflowError)) throw error;
-      ctx.emit('node.error', { message: error.message, while: 'action' });
-      return true;
-    }
+    if (!vnic) return;
+    const plan = planTraceflow(this.topology, request);
     const vm = this.vmOf.get(vnic.id) ?? null;
     if (!plan.ok) {
       observeTrace(ctx, request.id, 'dropped', `not sent by ${vnic.id}: ${plan.message}`, { where: 'source', reason: plan.reason, rule: null, vnic: vnic.id, vm });
-      return true;
+      return;
     }
     const f = plan.fields;
     const port = f.protocol === 'icmp' ? null : f.dstPort;
@@ -387,7 +378,6 @@ export class HostDatapath {
     if (outcome === 'dropped') {
       observeTrace(ctx, request.id, 'dropped', `dropped by ${vnic.id}: its TX ring is full`, { where: 'vnic', reason: 'tx-ring-full', rule: null, vnic: vnic.id, vm });
     }
-    return true;
   }
 
   /** A guest sent a frame on one of its vNICs; returns what became of it. */

@@ -1,4 +1,5 @@
 import type { ResolvedNode, ResolvedTopology, ResolvedWire } from '../../shared/topology/types.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import type { Channel, NodeContext, NodeCore } from './types.js';
 
 /**
@@ -37,6 +38,7 @@ export function scriptedCore(handlers: Partial<{
   frame: (ctx: NodeContext, port: string, bytes: Uint8Array, channel: Channel) => void;
   timer: (ctx: NodeContext, name: string, data: unknown) => void;
   link: (ctx: NodeContext, port: string, up: boolean) => void;
+  action: (ctx: NodeContext, action: NodeAction) => void;
   end: (ctx: NodeContext) => void;
 }>): NodeCore {
   return {
@@ -44,7 +46,7 @@ export function scriptedCore(handlers: Partial<{
     onFrame: (ctx, port, bytes, channel) => handlers.frame?.(ctx, port, bytes, channel),
     onTimer: (ctx, name, data) => handlers.timer?.(ctx, name, data),
     onLink: (ctx, port, up) => handlers.link?.(ctx, port, up),
-    onAction: () => undefined,
+    onAction: (ctx, action) => handlers.action?.(ctx, action),
     onEnd: (ctx) => handlers.end?.(ctx),
     inspect: () => null,
   };

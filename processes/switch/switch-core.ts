@@ -1,4 +1,5 @@
 import { isMulticastMac } from '../../shared/net/mac.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
 import type { ResolvedTopology, SwitchNode } from '../../shared/topology/types.js';
 import { LldpAgent } from '../common/lldp-agent.js';
@@ -208,8 +209,8 @@ export class SwitchCore implements NodeCore {
     }
   }
 
-  onAction(ctx: NodeContext, action: string): void {
-    ctx.emit('node.error', { message: `Switch ${this.node.id} has no action ${action}`, while: 'action' });
+  onAction(ctx: NodeContext, action: NodeAction): void {
+    ctx.emit('node.error', { message: `Switch ${this.node.id} has no action ${action.action}`, while: 'action' });
   }
 
   onEnd(): void {}

@@ -8,15 +8,16 @@ import { formatDuration } from '../units.js';
 import { fileStem } from '../topology/load.js';
 import { durationSchema } from '../topology/schema.js';
 import type { ResolvedTopology } from '../topology/types.js';
-import { YamlSource, checkWithSchema, didYouMean, formatPath, sortProblems } from '../topology/yaml-source.js';
+import { YamlSource, checkWithSchema, formatPath, sortProblems } from '../topology/yaml-source.js';
 import type { DataPath, PathProblem, SourceProblem } from '../topology/yaml-source.js';
-import { ACTION_NAMES, STEP_SCHEMAS, actionReferences, isActionName, knownReferenceIds, referenceNoun, referenceResolves } from './actions.js';
+import { parseAction, stepSchema, type Action } from '../actions/schema.js';
+import { actionProblems, knownIds } from '../actions/topology.js';
 import { ScenarioError } from './errors.js';
-import type { Scenario, ScenarioAction, ScenarioStep } from './types.js';
+import type { Scenario, ScenarioStep } from './types.js';
 
 export { DEFAULT_SCENARIO_FILE, DEFAULT_SCENARIO_YAML } from './default-scenario.js';
 export { ScenarioError } from './errors.js';
-export type { Scenario, ScenarioAction, ScenarioStep } from './types.js';
+export type { Scenario, ScenarioStep } from './types.js';
 
 /** The top level of a scenario file; steps are checked one by one against their action's schema. */
 export const scenarioEnvelopeSchema = z.strictObject({
@@ -52,20 +53,7 @@ export function loadScenario(text: string, fileName: string, options: { readonly
   const rawSteps = Array.isArray(data.steps) ? (data.steps as unknown[]) : [];
   rawSteps.forEach((raw, index) => {
     const path = ['steps', index];
-    const action = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>).action : undefined;
-    if (!isActionName(action)) {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-        problems.push({ path, message: 'expected a step such as { at: 1s, action: note, text: "..." }' });
-      } else if (action === undefined) {
-        problems.push({ path: [...path, 'action'], message: `required (one of ${ACTION_NAMES.join(', ')})` });
-      } else {
-        const shown = typeof action === 'string' ? `"${action}"` : String(action);
-        const hint = typeof action === 'string' ? didYouMean(action, ACTION_NAMES) : '';
-        problems.push({ path: [...path, 'action'], message: `unknown action ${shown} (actions: ${ACTION_NAMES.join(', ')})${hint}` });
-      }
-      return;
-    }
-    const checked = checkWithSchema(STEP_SCHEMAS[action], raw, path);
+    const checked = parseAction(raw, stepSchema, path);
     if (!checked.ok) {
       problems.push(...checked.problems);
       return;
@@ -74,7 +62,7 @@ export function loadScenario(text: string, fileName: string, options: { readonly
     if (endNs !== null && at > endNs) {
       problems.push({ path: [...path, 'at'], message: `${formatDuration(at)} is after the end of the run (end: ${formatDuration(endNs)})` });
     }
-    const step = { atNs: at, index, ...(fields as ScenarioAction) } as ScenarioStep;
+    const step = { atNs: at, index, ...(fields as Action) } as ScenarioStep;
     stepOrigins.set(step, { source, path });
     steps.push(step);
   });
@@ -87,28 +75,23 @@ export function loadScenario(text: string, fileName: string, options: { readonly
 }
 
 /**
- * Checks that every wire and node a scenario names exists in `topology`. Steps loaded by
- * {@link loadScenario} are located in their file; others are reported without a line.
- * `fileName` defaults to the file the steps were loaded from.
+ * Checks every step against `topology`: the wires, nodes, VMs and vNICs it names exist and can do
+ * what it asks (see `shared/actions/topology.ts`). Steps loaded by {@link loadScenario} are
+ * located in their file; others are reported without a line. `fileName` defaults to the file the
+ * steps were loaded from.
  *
- * @throws ScenarioError listing every unknown reference
+ * @throws ScenarioError listing every problem
  */
 export function validateScenarioAgainstTopology(scenario: Scenario, topology: ResolvedTopology, fileName?: string): void {
-  const known = knownReferenceIds(topology);
+  const known = knownIds(topology);
   const problems: SourceProblem[] = [];
   let loadedFrom: string | undefined;
   for (const step of scenario.steps) {
     const origin = stepOrigins.get(step);
     loadedFrom ??= origin?.source.fileName;
     const stepPath = origin?.path ?? ['steps', step.index];
-    for (const ref of actionReferences(step)) {
-      if (referenceResolves(known, ref)) continue;
-      const ids = known[ref.kind];
-      const what = referenceNoun(ref.kind);
-      const problem: PathProblem = {
-        path: [...stepPath, ...ref.field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))],
-        message: `no ${what} "${ref.id}" in topology "${topology.name}"${didYouMean(ref.id, ids)}`,
-      };
+    for (const found of actionProblems(step, topology, known)) {
+      const problem: PathProblem = { path: [...stepPath, ...found.path], message: found.message };
       problems.push(origin ? origin.source.locateProblem(problem) : { path: formatPath(problem.path), line: 0, column: 0, message: problem.message });
     }
   }

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { AddressError } from '../../../shared/net/errors.js';
 import { normalizeIp } from '../../../shared/net/ip.js';
 import { normalizeMac } from '../../../shared/net/mac.js';
-import { APP_FIXED_HEADER_LENGTH } from './app-message.js';
+import { APP_FIXED_HEADER_LENGTH } from '../../../shared/net/app-message.js';
 
 /** Connection states, named as RFC 9293 and netstat name them. */
 export type TcpState =
