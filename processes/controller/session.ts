@@ -12,9 +12,10 @@ import { emptyClusterState, type ClusterState } from '../../shared/state/cluster
 import { applyEvent } from '../../shared/state/fold.js';
 import { toClusterEvent } from '../../shared/state/recorded.js';
 import { runOutcome, type CoreUse, type DpuOutcome, type FlowOutcome, type VmotionOutcome } from '../../shared/state/summary.js';
-import { planInput } from './actions.js';
+import { acceptAction, planInput } from './actions.js';
 import type { Cluster, NodeExit } from './cluster.js';
 import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
+import type { WrittenAction } from '../../shared/actions/schema.js';
 import { InProcessCluster } from './in-process.js';
 import { EventLogWriter } from './log/writer.js';
 import { MultiProcessCluster } from './multi-process.js';
@@ -66,6 +67,8 @@ export interface RunSummary {
   readonly wallMs: number;
   readonly mode: RunMode;
   readonly status: 'completed' | 'interrupted' | 'failed';
+  /** What crashed, in words; null when nothing did. */
+  readonly reason: string | null;
   readonly topology: string;
   readonly scenario: string;
   readonly nodes: Array<{ id: string; kind: string; pid: number }>;
@@ -109,18 +112,49 @@ export function prepareRun(options: RunOptions): PreparedRun {
   return { topology, topologySource, scenario, scenarioSource, seed: options.seed ?? 1, endNs: options.untilNs ?? scenario.endNs, inputs };
 }
 
-/** A run in progress: its controller (pause, step, schedule) and its outcome. */
+/** Receives every event in seq order, in the batches the controller commits them in. */
+export type EventListener = (events: readonly RecordedEvent[]) => void;
+
+/**
+ * A run in progress: its controller (pause, step, speed), its outcome, and what a live view needs:
+ * every event as it is committed, the nodes' own state, and actions scheduled while it runs.
+ */
 export interface RunHandle {
   readonly controller: Controller;
   readonly db: string;
-  /** Resolves when the run has ended and its log is closed. */
+  readonly mode: RunMode;
+  /** The topology, scenario, seed and end the run was started with. */
+  readonly prepared: PreparedRun;
+  /**
+   * Resolves when the run has ended and its log is closed (status `interrupted` after
+   * {@link RunHandle.interrupt}); rejects when the run failed, after the log recorded why.
+   */
   readonly done: Promise<RunSummary>;
+  /** Whether the run has ended (its nodes are gone, its log closed or closing). */
+  readonly finished: boolean;
   /** Stops the run at the next window boundary; `done` then resolves with status `interrupted`. */
   interrupt(): void;
   /** Kills every node process now, synchronously (for process-exit handlers). */
   killNow(): void;
   /** The cluster as the events so far tell it (the one fold every view reads); it changes as the run goes. */
   state(): ClusterState;
+  /** Calls `listener` with every event committed from now on; returns the function that stops it. */
+  onEvents(listener: EventListener): () => void;
+  /** A node's own plain-data state (through its process, or its runtime in-process); null when it is not running or the run is over. */
+  inspect(node: string): Promise<unknown>;
+  /** Commits what the log writer holds, so that readers of the log see every event so far. */
+  flush(): void;
+  /**
+   * Schedules an action as a person writes it (`{ action: 'vmotion', vm: 'web-01', to: 'esx-02' }`,
+   * durations with units), checked as a scenario step is, at `atNs` (default: the earliest time the
+   * controller allows). Returns what is recorded and when.
+   *
+   * @throws InputError naming the field of an action the topology cannot carry out
+   * @example
+   * const run = startRun({ mode: 'in-process', db: 'out/api.db' });
+   * run.act({ action: 'kill', node: 'dpu-02a' }, { atNs: 1_000_000_000 });
+   */
+  act(action: WrittenAction, options?: { readonly atNs?: VTime }): TimedInput;
 }
 
 /** Builds the cluster for a mode. */
@@ -154,14 +188,17 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     topology: prepared.topology,
     topologyFile: prepared.topologySource?.file ?? null,
     topologyText: prepared.topologySource?.text ?? DEFAULT_LAB_YAML,
-    scenario: { name: prepared.scenario.name, text: options.scenario?.text ?? null, resolved: prepared.scenario },
+    scenario: { name: prepared.scenario.name, text: prepared.scenarioSource?.text ?? null, resolved: prepared.scenario },
     untilNs: prepared.endNs,
     zeromqVersion: mode === 'multi-process' ? zeromqVersion() : null,
     eventKinds: EVENT_KIND_DESCRIPTIONS,
   });
   writer.recordWires(prepared.topology.wires);
   const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
-  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState());
+  const listeners = new Set<EventListener>();
+  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState(), (events) => {
+    for (const listener of listeners) listener(events);
+  });
   const controller = new Controller({
     topology: prepared.topology,
     cluster,
@@ -173,6 +210,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const started = Date.now();
+  let finished = false;
   const done = (async (): Promise<RunSummary> => {
     let status: RunSummary['status'] = 'failed';
     let reason: string | null = null;
@@ -192,6 +230,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         wallMs: Date.now() - started,
         mode,
         status,
+        reason,
         topology: prepared.topology.name,
         scenario: prepared.scenario.name,
         nodes: result.nodes.map((n) => ({ id: n.id, kind: n.kind, pid: n.pid })),
@@ -210,6 +249,8 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       }
       throw error;
     } finally {
+      finished = true;
+      listeners.clear();
       await cluster.dispose();
       writer.close();
     }
@@ -217,12 +258,30 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   return {
     controller,
     db,
+    mode,
+    prepared,
     done,
+    get finished() {
+      return finished;
+    },
     interrupt: () => controller.interrupt(),
     killNow: () => {
       if (cluster instanceof MultiProcessCluster) cluster.killAllNow();
     },
     state: () => nodeWriter.state,
+    onEvents: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    inspect: async (node) => (finished ? null : cluster.inspect(node)),
+    flush: () => {
+      if (!finished) writer.flush();
+    },
+    act: (action, at = {}) => {
+      const input = { atNs: at.atNs ?? controller.earliestInputTime(), record: acceptAction(prepared.topology, action) };
+      controller.schedule(input);
+      return input;
+    },
   };
 }
 
@@ -233,8 +292,9 @@ export async function runLab(options: RunOptions): Promise<RunSummary> {
 
 /**
  * The writer as the controller's sink, also keeping the `nodes` table current (node.start and
- * node.exit events carry what the table needs, pid in the volatile part) and folding every event
- * into the cluster state the summary is read from.
+ * node.exit events carry what the table needs, pid in the volatile part), folding every event
+ * into the cluster state the summary is read from, and handing every batch to the run's listeners
+ * once the writer holds it.
  */
 class NodeLifecycleSink implements EventSink {
   private readonly machine = hostname();
@@ -243,6 +303,7 @@ class NodeLifecycleSink implements EventSink {
   constructor(
     private readonly writer: EventLogWriter,
     readonly state: ClusterState,
+    private readonly committed: EventListener,
   ) {}
 
   append(events: readonly RecordedEvent[]): void {
@@ -258,6 +319,7 @@ class NodeLifecycleSink implements EventSink {
       }
     }
     this.writer.append(events);
+    this.committed(events);
     // The writer commits in large batches; a slow (paced) run still reaches the disk every
     // quarter second, so a crash of the controller loses at most that much.
     if (Date.now() - this.lastFlush >= FLUSH_INTERVAL_MS) {

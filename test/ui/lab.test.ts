@@ -152,7 +152,7 @@ describe('the lab panel in the browser', () => {
     await waitForText(page.locator('#lab-step-result'), 'leave out at', 5000);
     await page.fill('#lab-step', '{ action: kill, node: dpu-99z }');
     await page.click('#lab-step-send');
-    await waitForText(page.locator('#lab-step-result'), 'record.node', 5000);
+    await waitForText(page.locator('#lab-step-result'), 'Action kill: node: no node "dpu-99z"', 5000);
   });
 
   it('lab api refuses an unknown lab or a malformed request, naming the field, and changes nothing', async () => {
