@@ -15,7 +15,7 @@
  */
 import { MAX_TRACE_ID_BYTES } from '../../shared/actions/schema.js';
 import type { NodeActionArgs } from '../../shared/actions/node-actions.js';
-import { DpulabError } from '../../shared/errors.js';
+import { CodedError } from '../../shared/errors.js';
 import { readU32, utf8Decode, utf8Encode, writeU32 } from '../../shared/net/bytes.js';
 import { buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../shared/net/builders.js';
 import { decodeFrame, innermostFrame } from '../../shared/net/frame.js';
@@ -54,13 +54,11 @@ const MARK_HEADER_BYTES = TRACEFLOW_MAGIC.length + 4 + 1;
 export type TraceflowErrorCode = 'bad-id' | 'unknown-vnic' | 'bad-destination';
 
 /** A traceflow that cannot be built as asked: names what was wrong. */
-export class TraceflowError extends DpulabError {
+export class TraceflowError extends CodedError<TraceflowErrorCode> {
   override readonly name = 'TraceflowError';
-  readonly code: TraceflowErrorCode;
 
   constructor(code: TraceflowErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 

@@ -3,7 +3,7 @@
  * (`shared/actions/flow.ts`), so the guest refuses exactly what the scenario loader, the UI and
  * the controller refuse. Here they become the guest's own error, naming the field.
  */
-import { DpulabError } from '../../../shared/errors.js';
+import { CodedError } from '../../../shared/errors.js';
 import { addressedFlowSpecSchema, resolveFlowDefaults } from '../../../shared/actions/flow.js';
 import type { ResolvedFlowSpec } from '../../../shared/actions/flow.js';
 import { checkWithSchema, formatPath } from '../../../shared/topology/yaml-source.js';
@@ -15,15 +15,13 @@ export type { FlowKind, ResolvedFlowSpec } from '../../../shared/actions/flow.js
 export type FlowErrorCode = 'bad-flow-spec' | 'wrong-vm' | 'duplicate-flow' | 'unknown-flow';
 
 /** A flow could not be started or stopped; `code` is stable, the message names the field. */
-export class FlowError extends DpulabError {
+export class FlowError extends CodedError<FlowErrorCode> {
   override readonly name = 'FlowError';
-  readonly code: FlowErrorCode;
   /** The flow id, when it was readable. */
   readonly flow: string | null;
 
   constructor(code: FlowErrorCode, flow: string | null, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.flow = flow;
   }
 }
