@@ -21,7 +21,6 @@ import { IpfixExporter, ipfixEndpoints } from './ipfix/exporter.js';
 import { IpfixAgent } from './ipfix/ipfix-agent.js';
 import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedFrame } from '../vds/traceflow.js';
 
-const DFW_SWEEP_TIMER = 'dfw.sweep';
 
 /**
  * Why a DPU did not relay a vMotion datagram (`frame.drop` reason): a standby (or a DPU without a
@@ -102,7 +101,6 @@ export class DpuDatapath implements HaDatapathHooks {
   private readonly vmotion: VmotionRelayCounters = { fromHost: 0, toHost: 0, drops: {} };
   /** IPFIX flow records of what the vNICs send, exported to the host's collector. */
   private readonly ipfix: IpfixAgent | null;
-  private sweepArmed: number | null = null;
   /** Records traceflow observation points from the switch's decisions. */
   private readonly traces: SwitchTraceWatcher;
 
@@ -350,7 +348,7 @@ export class DpuDatapath implements HaDatapathHooks {
     }
     this.serve(placed);
     this.place(placed, this.ownTep);
-    this.armSweep(ctx);
+    this.firewall.armSweep(ctx);
     this.reply(ctx, { op: 'vnic.adopted', vnic, imported });
   }
 
@@ -380,13 +378,7 @@ export class DpuDatapath implements HaDatapathHooks {
       return true;
     }
     if (this.ipfix?.onTimer(ctx, name)) return true;
-    if (name === DFW_SWEEP_TIMER) {
-      this.sweepArmed = null;
-      this.firewall.sweep(ctx);
-      this.armSweep(ctx);
-      return true;
-    }
-    return false;
+    return this.firewall.onTimer(ctx, name);
   }
 
   /** Management-plane pushes. Returns false for an action that is not the datapath's. */
@@ -426,7 +418,7 @@ export class DpuDatapath implements HaDatapathHooks {
     const call = this.traces.begin('vnic', frame);
     const verdict = this.firewall.filter(ctx, vnic, 'out', frame);
     this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
-    this.armSweep(ctx);
+    this.firewall.armSweep(ctx);
     if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
     // A reject is answered to the VM that sent the offending frame.
     if (verdict.reply) this.vnicPorts.toVnic(ctx, vnic, verdict.reply);
@@ -463,7 +455,7 @@ export class DpuDatapath implements HaDatapathHooks {
   private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): void {
     const verdict = this.firewall.filter(ctx, vnic, 'in', frame);
     this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
-    this.armSweep(ctx);
+    this.firewall.armSweep(ctx);
     if (trace) observeFirewall(ctx, trace, vnic, 'in', verdict);
     // A reject is answered to the sender, as if from the protected VM: switched, not filtered again.
     if (verdict.reply) this.apply(ctx, this.switch.fromVnic(ctx, vnic, verdict.reply));
@@ -490,13 +482,5 @@ export class DpuDatapath implements HaDatapathHooks {
 
   private charge(step: CostStep, mode: CostMode, bytes: number): void {
     this.cost.charge(step, mode, bytes);
-  }
-
-  /** Keeps one sweep timer at the firewall's next expiry. */
-  private armSweep(ctx: NodeContext): void {
-    const next = this.firewall.nextExpiry();
-    if (next === null || (this.sweepArmed !== null && this.sweepArmed <= next)) return;
-    this.sweepArmed = next;
-    ctx.setTimer(Math.max(0, next - ctx.now()), DFW_SWEEP_TIMER);
   }
 }

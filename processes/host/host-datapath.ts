@@ -25,7 +25,6 @@ import {
   type TracedFrame,
 } from '../vds/traceflow.js';
 
-const DFW_SWEEP_TIMER = 'dfw.sweep';
 
 /**
  * The host's networking: every VM's guest stack and vNICs, the vNICs' datapath towards the
@@ -59,7 +58,6 @@ export class HostDatapath {
   private readonly firewall: DistributedFirewall | null = null;
   /** Follows traceflow frames through the software switch. */
   private readonly traces: SwitchTraceWatcher | null = null;
-  private sweepArmed: number | null = null;
   /** vNICs moved by a failover whose new VF is not serving yet. */
   private readonly restoring = new Set<string>();
   private ha: DpuHaManager | null = null;
@@ -164,13 +162,7 @@ export class HostDatapath {
       this.apply(ctx, this.softSwitch.onTimer(ctx, name, data));
       return true;
     }
-    if (name === DFW_SWEEP_TIMER && this.firewall) {
-      this.sweepArmed = null;
-      this.firewall.sweep(ctx);
-      this.armSweep(ctx);
-      return true;
-    }
-    return false;
+    return this.firewall?.onTimer(ctx, name) ?? false;
   }
 
   /** Guest apps, vNIC modes and (without DPUs) firewall rules. False for other actions. */
@@ -411,7 +403,7 @@ export class HostDatapath {
     const call = this.traces!.begin('vnic', frame);
     const verdict = firewall.filter(ctx, vnic, 'out', frame);
     this.charge([verdict.established ? 'dfw-conntrack' : 'dfw-lookup'], 'no-dpu', frame.length);
-    this.armSweep(ctx);
+    this.firewall?.armSweep(ctx);
     if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
     if (verdict.reply) this.softDeliver(ctx, vnic, verdict.reply);
     if (verdict.action === 'allow') this.apply(ctx, this.softSwitch!.fromVnic(ctx, vnic, frame), call);
@@ -420,7 +412,7 @@ export class HostDatapath {
   private softIngress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): void {
     const verdict = this.firewall!.filter(ctx, vnic, 'in', frame);
     this.charge([verdict.established ? 'dfw-conntrack' : 'dfw-lookup'], 'no-dpu', frame.length);
-    this.armSweep(ctx);
+    this.firewall?.armSweep(ctx);
     if (trace) observeFirewall(ctx, trace, vnic, 'in', verdict);
     if (verdict.reply) this.apply(ctx, this.softSwitch!.fromVnic(ctx, vnic, verdict.reply));
     if (verdict.action === 'allow') this.softDeliver(ctx, vnic, frame);
@@ -444,13 +436,6 @@ export class HostDatapath {
 
   private charge(steps: readonly CostStep[], mode: CostMode, bytes: number): void {
     for (const step of steps) this.cost.charge(step, mode, bytes);
-  }
-
-  private armSweep(ctx: NodeContext): void {
-    const next = this.firewall?.nextExpiry() ?? null;
-    if (next === null || (this.sweepArmed !== null && this.sweepArmed <= next)) return;
-    this.sweepArmed = next;
-    ctx.setTimer(Math.max(0, next - ctx.now()), DFW_SWEEP_TIMER);
   }
 }
 
