@@ -93,7 +93,7 @@ describe('one fold for every view of a run', () => {
 
   it('one fold: the live UI session of the same run (same seed and scenario) folds to the same state', async () => {
     const prepared = prepareRun({ scenario: SCENARIO, seed: SEED });
-    const run = startRun({ db: join(tmp.dir, 'live.db'), mode: 'in-process', log: () => undefined }, prepared);
+    const run = startRun({ db: join(tmp.dir, 'live.db'), mode: 'in-process', readWhileRunning: true, log: () => undefined }, prepared);
     const session = new LiveSession(run, 0);
     try {
       const end = await run.done;

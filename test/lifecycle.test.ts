@@ -1,16 +1,16 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { eventPayload } from '../shared/events/typed.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
+import { runDirBase } from '../processes/controller/run-dir.js';
 import { childrenOf, committedEvents, dpulab, eventually, exited, isAlive, nodeProcesses, startDpulab, tempDir } from './support/cli.js';
 
-/** Run directories in tmp whose controller.pid names `pid`. */
+/** Run directories (in the user's run directory base) whose controller.pid names `pid`. */
 function runDirsOf(pid: number): string[] {
-  return readdirSync(tmpdir())
+  return readdirSync(runDirBase())
     .filter((d) => d.startsWith('dpl-'))
-    .map((d) => join(tmpdir(), d))
+    .map((d) => join(runDirBase(), d))
     .filter((dir) => {
       try {
         return readFileSync(join(dir, 'controller.pid'), 'utf8') === String(pid);
@@ -26,7 +26,7 @@ async function startLongRun(db: string, extra: string[] = []): Promise<{ child: 
   // Running means recording: the nodes have booted and exchanged their first frames.
   const running = await eventually(() => committedEvents(db) > 30, 30_000, 50);
   expect(running, child.output.stderr).toBe(true);
-  const nodes = childrenOf(child.pid!, 'processes/node/main.js');
+  const nodes = childrenOf(child.pid!, 'dist/bundle/node.js');
   expect(nodes).toHaveLength(8);
   return { child, nodes };
 }
@@ -84,6 +84,10 @@ describe('process lifecycle', () => {
       } finally {
         reader.close();
       }
+      // The stop is part of the record: a replay re-executes the run up to it, identically.
+      const replay = dpulab(['replay', db, '--verify', '--in-process']);
+      expect(replay.code, replay.stdout + replay.stderr).toBe(0);
+      expect(replay.stdout).toMatch(/identical up to its stop: interrupted at /);
     });
   }
 

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventPayload } from '../shared/events/typed.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
-import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import { MultiProcessCluster } from '../processes/controller/multi-process.js';
+import { loadDefaultLab } from '../shared/topology/load.js';
+import { childrenOf, dpulab, eventually, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
 
 interface RunJson {
   db: string;
@@ -88,6 +90,32 @@ describe('a killed node started again', () => {
       expect([...reader.events({ kinds: ['node.start'], fromNs: 1 })]).toHaveLength(12);
     } finally {
       reader.close();
+    }
+  });
+
+  it("starts a killed node's next life at the kill, and the restart takes that very process; none outlives the run", async () => {
+    const cluster = new MultiProcessCluster({ topology: loadDefaultLab(), seed: 1, log: () => undefined });
+    /** This test's processes of dpu-02a's incarnation `n`, running. */
+    const lifeOf = (n: number): number[] => childrenOf(process.pid, `--node dpu-02a --incarnation ${n} `).filter(isAlive);
+    try {
+      await cluster.start();
+      await cluster.kill('dpu-02a');
+      expect(await eventually(() => lifeOf(1).length === 1, 20_000)).toBe(true);
+      const waiting = lifeOf(1)[0];
+      // It waits: the run goes on without it until the restart.
+      expect(cluster.alive()).not.toContain('dpu-02a');
+      const info = await cluster.restart('dpu-02a', 1, 100);
+      expect(info.pid).toBe(waiting);
+      expect(cluster.alive()).toContain('dpu-02a');
+      // Killed again, with no restart to come: its third life starts, and goes with the run.
+      await cluster.kill('dpu-02a');
+      expect(await eventually(() => lifeOf(2).length === 1, 20_000)).toBe(true);
+      const third = lifeOf(2)[0]!;
+      const exits = await cluster.stop();
+      expect(exits.map((e) => e.node)).not.toContain('dpu-02a');
+      expect(await eventually(() => !isAlive(third), 5_000)).toBe(true);
+    } finally {
+      await cluster.dispose();
     }
   });
 

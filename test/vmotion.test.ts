@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { startRun } from '../processes/controller/api.js';
-import { dpulab, lastJson, tempDir } from './support/cli.js';
+import { dpulab, expectRunKeepsInvariants, lastJson, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 
 interface RunJson {
@@ -161,6 +161,13 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
   });
 });
 
+/**
+ * Invariants today's cores break on these failure paths, which these tests are not about: a VF
+ * released by an aborted migration is bound again without a logged reset (vf-arcs; fixture
+ * test/fixtures/explore/shrunk-vf-arcs-seed-5.yaml). Empty this list once the cores log it.
+ */
+const KNOWN_BROKEN: readonly string[] = ['vf-arcs'];
+
 describe('vMotion failure paths', () => {
   const tmp = tempDir();
   afterAll(() => tmp.remove());
@@ -178,7 +185,7 @@ describe('vMotion failure paths', () => {
     ];
     writeFileSync(scenario, stringify({ name, end: '2.2s', steps: [...base, ...steps, { at: '2s', action: 'flow.stop', flow: 'stream' }] }));
     const result = dpulab(['run', topology, '--scenario', scenario, '--seed', '3', '--json', '--db', join(tmp.dir, `${name}.db`), ...extra]);
-    expect(result.code, result.stderr).toBe(0);
+    expectRunKeepsInvariants(result, KNOWN_BROKEN);
     return lastJson<RunJson>(result);
   }
 

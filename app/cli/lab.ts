@@ -4,7 +4,7 @@
  * recorded run against its tasks.
  */
 import { join } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { fileNamePart } from '../../shared/file-name.js';
 import { startRun, type RunSummary } from '../../processes/controller/session.js';
 import { builtinLab } from '../../shared/lab/builtin/index.js';
 import type { LabGrade, TaskGrade } from '../../shared/lab/grader.js';
@@ -14,15 +14,9 @@ import { CliError } from './errors.js';
 import { jsonSafe, table, vtime } from './format.js';
 import { readSource } from './run.js';
 
-function integer(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`Not a non-negative integer: ${value}`);
-  return n;
-}
-
 function defaultDbPath(lab: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return join(process.cwd(), 'runs', `lab-${lab}-seed${seed}-${stamp}-${process.pid}.db`);
+  return join(process.cwd(), 'runs', `lab-${fileNamePart(lab)}-seed${seed}-${stamp}-${process.pid}.db`);
 }
 
 const STATUS_WORDS: Record<TaskGrade['status'], string> = { passed: 'passed', failed: 'FAILED', pending: 'pending' };
@@ -44,7 +38,8 @@ function jsonGrade(grade: LabGrade, db: string, warnings: readonly string[]): Re
   return { lab: grade.lab, title: grade.title, db, ok: grade.passed === grade.total, final: grade.final, passed: grade.passed, total: grade.total, tasks: grade.tasks, warnings };
 }
 
-function listCommand(flags: { json?: boolean }): void {
+/** `dpulab lab list`. */
+export function listCommand(flags: { json?: boolean }): void {
   const labs = listLabs();
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ labs })}\n`);
@@ -54,7 +49,8 @@ function listCommand(flags: { json?: boolean }): void {
   process.stdout.write('\n  next: dpulab lab show NAME    dpulab lab run NAME [--solution | --scenario FILE]    dpulab lab check NAME DB\n');
 }
 
-function showCommand(name: string): void {
+/** `dpulab lab show`. */
+export function showCommand(name: string): void {
   const builtin = builtinLab(name);
   const text = builtin ? builtin.yaml : readSource(name, 'lab').text;
   openLab(name);
@@ -91,7 +87,8 @@ function readableRun(lab: Lab, s: RunSummary): string {
   return lines.join('\n');
 }
 
-async function runCommand(name: string, flags: RunFlags): Promise<void> {
+/** `dpulab lab run`. */
+export async function runCommand(name: string, flags: RunFlags): Promise<void> {
   if (flags.solution && flags.scenario !== undefined) throw new CliError('Give --solution or --scenario, not both');
   const lab = openLab(name);
   let added = null;
@@ -130,43 +127,14 @@ async function runCommand(name: string, flags: RunFlags): Promise<void> {
     process.stdout.write(`${readableRun(lab, summary)}\n\n${readableGrade(grade, summary.db, warnings)}\n\n  next: dpulab lab check ${name} ${summary.db}    dpulab ui --db ${summary.db}\n`);
   }
   if (summary.status === 'interrupted') process.exitCode = stoppedBy === 'SIGTERM' ? 143 : 130;
-  else if (summary.crashed.length > 0) process.exitCode = 1;
+  else if (summary.status === 'failed' || summary.crashed.length > 0) process.exitCode = 1;
 }
 
-function checkCommand(name: string, db: string, flags: { json?: boolean }): void {
+/** `dpulab lab check`. */
+export function checkCommand(name: string, db: string, flags: { json?: boolean }): void {
   const lab = openLab(name);
   const { grade, warnings } = gradeLog(lab, db);
   if (flags.json) process.stdout.write(`${JSON.stringify(jsonGrade(grade, db, warnings))}\n`);
   else process.stdout.write(`${readableGrade(grade, db, warnings)}\n`);
   if (grade.passed !== grade.total) process.exitCode = 1;
-}
-
-/**
- * Fills in the `lab` command and its subcommands. Takes the command from the main program
- * (`program.command('lab')`) so that the subcommands inherit its settings (exit override, output).
- */
-export function labCommand(lab: Command): Command {
-  lab.description('Lab exercises: a topology, a starting scenario and tasks checked on the event log');
-  lab.command('list').description('List the built-in labs').option('--json', 'one JSON object').action(listCommand);
-  lab.command('show').description("Print a lab's file (a built-in lab's YAML, to read or adapt)").argument('<lab>', 'built-in lab name or lab file').action(showCommand);
-  lab
-    .command('run')
-    .description("Run a lab: its starting scenario plus the steps of --scenario (or of its --solution), then grade the run")
-    .argument('<lab>', 'built-in lab name or lab file')
-    .option('--solution', "add the lab's reference solution to the starting scenario")
-    .option('--scenario <file>', 'scenario whose steps are added to the starting scenario (the run lasts until the later end)')
-    .option('--seed <n>', "seed of every random stream (default: the lab's)", integer)
-    .option('--db <file>', 'event log to write (default: runs/lab-<name>-seed<n>-<time>.db)')
-    .option('--overwrite', 'replace an existing dpulab event log at --db')
-    .option('--in-process', 'run every node core in this process instead of one process per node')
-    .option('--json', 'print one JSON object on stdout, last: the run summary and the grade')
-    .action(runCommand);
-  lab
-    .command('check')
-    .description("Grade a recorded run against a lab's tasks (exit 0 when every task passes)")
-    .argument('<lab>', 'built-in lab name or lab file')
-    .argument('<db>', 'event log of the run')
-    .option('--json', 'one JSON object: every task with its status and why')
-    .action(checkCommand);
-  return lab;
 }

@@ -2,7 +2,7 @@ import { decode } from '../../shared/codec.js';
 import { EventLogReader, type EventFilter } from '../../processes/controller/log/reader.js';
 import { parseDuration } from '../../shared/units.js';
 import { CliError } from './errors.js';
-import { compactPayload, jsonSafe, table, vtime } from './format.js';
+import { compactPayload, jsonSafe, printable, table, vtime } from './format.js';
 
 /** Decodes a payload; a damaged one is shown as such rather than stopping the listing. */
 function payloadOf(bytes: Uint8Array): unknown {
@@ -44,7 +44,7 @@ export async function logCommand(db: string, flags: LogFlags): Promise<void> {
     if (flags.json) {
       for (const e of reader.events(filter)) {
         const line = { seq: e.seq, vtime: e.vtime, node: e.node, kind: e.kind, cause: e.cause, payload: jsonSafe(payloadOf(e.payload)), volatile: e.volatile ? jsonSafe(payloadOf(e.volatile)) : null };
-        process.stdout.write(`${JSON.stringify(line)}\n`);
+        process.stdout.write(`${printable(JSON.stringify(line))}\n`);
       }
       return;
     }

@@ -4,26 +4,30 @@
  * Exit codes: 0 success; 1 the run or check did not pass (a node crashed, a replay diverged);
  * 2 bad input (usage, a topology, scenario or database that cannot be used).
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
-import { labCommand } from './lab.js';
-import { logCommand } from './log.js';
-import { pcapCommand } from './pcap.js';
-import { replayCommand } from './replay.js';
-import { runCommand } from './run.js';
-import { nonNegative, port, uiCommand } from './ui.js';
-import { exitCodeFor, reportError } from './errors.js';
+import { integer, nonNegative, nonNegativeInteger, port, positive, positiveInteger } from './options.js';
+import { FAULT_KINDS } from '../../processes/controller/explore/fault-kinds.js';
 
-function integer(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`Not an integer: ${value}`);
-  return n;
+// Each subcommand is loaded when it runs (the bundle keeps each in a chunk of its own): the
+// command line is parsed with commander alone, and `dpulab log` never loads the controller.
+/** A subcommand's action; commander hands it the arguments and flags it parsed. */
+type Action = (...args: never[]) => void | Promise<void>;
+
+/** An action that loads its module first. */
+function lazy(load: () => Promise<Action>): (...args: unknown[]) => Promise<void> {
+  return async (...args) => {
+    const action = (await load()) as (...parsed: unknown[]) => void | Promise<void>;
+    await action(...args);
+  };
 }
 
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Not a positive number: ${value}`);
-  return n;
+// A reader that goes away (`dpulab log DB | head`) is not an error: stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
 }
 
 const program = new Command()
@@ -46,7 +50,7 @@ program
   .option('--realtime', 'pace virtual time to the wall clock')
   .addOption(new Option('--speed <factor>', 'with --realtime: virtual seconds per wall second').argParser(positive).default(1))
   .option('--json', 'print one JSON object on stdout, last')
-  .action(runCommand);
+  .action(lazy(async () => (await import('./run.js')).runCommand));
 
 program
   .command('replay')
@@ -56,7 +60,7 @@ program
   .option('--in-process', 're-execute in one process whatever mode the run was recorded in')
   .option('--multi-process', 're-execute with one process per node whatever mode the run was recorded in')
   .option('--json', 'print one JSON object on stdout, last')
-  .action(replayCommand);
+  .action(lazy(async () => (await import('./replay.js')).replayCommand));
 
 program
   .command('log')
@@ -68,7 +72,7 @@ program
   .option('--to <time>', 'before this virtual time')
   .option('--limit <n>', 'at most this many events', integer)
   .option('--json', 'one JSON object per line, payload decoded')
-  .action(logCommand);
+  .action(lazy(async () => (await import('./log.js')).logCommand));
 
 program
   .command('pcap')
@@ -76,7 +80,7 @@ program
   .argument('<db>', 'event log')
   .requiredOption('--wire <id>', 'wire id (see dpulab log DB --kind frame.tx, or the topology)')
   .requiredOption('-o, --output <file>', 'pcapng file to write')
-  .action(pcapCommand);
+  .action(lazy(async () => (await import('./pcap.js')).pcapCommand));
 
 program
   .command('ui')
@@ -92,9 +96,54 @@ program
   .option('--in-process', 'live mode: run every node core in this process instead of one process per node')
   .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))
   .option('--lab <lab>', 'start in a lab (built-in name or lab file), paused at 0; with --db, grade the recording against it')
-  .action(uiCommand);
+  .addOption(new Option('--ipc', 'serve the desktop shell that started this process over IPC instead of HTTP').hideHelp())
+  .action(lazy(async () => (await import('./ui.js')).uiCommand));
 
-labCommand(program.command('lab'));
+program
+  .command('explore')
+  .description('Run seeded fault schedules, check every invariant on each run, save and shrink the failing ones')
+  .argument('[topology]', 'topology YAML file (default: the embedded default lab)')
+  .option('--runs <n>', 'number of runs', positiveInteger, 20)
+  .option('--seed <n>', 'seed of the first run; run i uses seed + i', integer, 1)
+  .option('--faults <list>', `fault kinds to draw, comma-separated (${FAULT_KINDS.join(', ')}; default all)`)
+  .option('--jobs <n>', 'child processes running runs in parallel', positiveInteger, 1)
+  .option('--out <dir>', 'where failing and shrunk scenarios go (default: runs/explore-seed<n>-<time>)')
+  .option('--multi-process', 'one process per node in every run, instead of every core in one process')
+  .option('--no-shrink', 'save failing runs without shrinking them')
+  .option('--shrink-budget <n>', 'most runs shrinking one failure may take', positiveInteger, 120)
+  .option('--json', 'print one JSON object on stdout, last')
+  .action(lazy(async () => (await import('./explore.js')).exploreCommand));
+
+const lab = program.command('lab').description('Lab exercises: a topology, a starting scenario and tasks checked on the event log');
+lab
+  .command('list')
+  .description('List the built-in labs')
+  .option('--json', 'one JSON object')
+  .action(lazy(async () => (await import('./lab.js')).listCommand));
+lab
+  .command('show')
+  .description("Print a lab's file (a built-in lab's YAML, to read or adapt)")
+  .argument('<lab>', 'built-in lab name or lab file')
+  .action(lazy(async () => (await import('./lab.js')).showCommand));
+lab
+  .command('run')
+  .description('Run a lab: its starting scenario plus the steps of --scenario (or of its --solution), then grade the run')
+  .argument('<lab>', 'built-in lab name or lab file')
+  .option('--solution', "add the lab's reference solution to the starting scenario")
+  .option('--scenario <file>', 'scenario whose steps are added to the starting scenario (the run lasts until the later end)')
+  .option('--seed <n>', "seed of every random stream (default: the lab's)", nonNegativeInteger)
+  .option('--db <file>', 'event log to write (default: runs/lab-<name>-seed<n>-<time>.db)')
+  .option('--overwrite', 'replace an existing dpulab event log at --db')
+  .option('--in-process', 'run every node core in this process instead of one process per node')
+  .option('--json', 'print one JSON object on stdout, last: the run summary and the grade')
+  .action(lazy(async () => (await import('./lab.js')).runCommand));
+lab
+  .command('check')
+  .description("Grade a recorded run against a lab's tasks (exit 0 when every task passes)")
+  .argument('<lab>', 'built-in lab name or lab file')
+  .argument('<db>', 'event log of the run')
+  .option('--json', 'one JSON object: every task with its status and why')
+  .action(lazy(async () => (await import('./lab.js')).checkCommand));
 
 try {
   await program.parseAsync(process.argv);
@@ -102,6 +151,7 @@ try {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else {
+    const { exitCodeFor, reportError } = await import('./errors.js');
     reportError(error);
     process.exitCode = exitCodeFor(error);
   }

@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readInputFile } from '../lab/input-file.js';
 import { prepareRun, startRun, type RunSummary, type SourceFile } from '../../processes/controller/session.js';
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import { parseDuration } from '../../shared/units.js';
-import { CliError } from './errors.js';
+import { CliError, exitCodeFor, reportError } from './errors.js';
 import { table, vtime } from './format.js';
+import { INVARIANTS } from '../../shared/invariants/index.js';
 
 interface RunFlags {
   scenario?: string;
@@ -17,13 +18,12 @@ interface RunFlags {
   json?: boolean;
 }
 
-/** Reads a file named on the command line; a missing one is a usage error naming it. */
+/**
+ * Reads a file named on the command line: a regular file of UTF-8 text within the size limit,
+ * else an InputFileError naming it (exit 2).
+ */
 export function readSource(path: string, what: string): SourceFile {
-  try {
-    return { text: readFileSync(path, 'utf8'), file: path };
-  } catch (error) {
-    throw new CliError(`Cannot read ${what} file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
+  return { text: readInputFile(path, `${what} file`), file: path };
 }
 
 export async function runCommand(topologyPath: string | undefined, flags: RunFlags): Promise<void> {
@@ -60,7 +60,15 @@ export async function runCommand(topologyPath: string | undefined, flags: RunFla
   process.on('SIGTERM', onSignal);
   process.on('exit', () => handle.killNow());
 
-  const summary = await handle.done;
+  let summary: RunSummary;
+  try {
+    summary = await handle.done;
+  } catch (error) {
+    reportError(error);
+    process.stderr.write(`dpulab: the run was stopped; what was recorded is in ${handle.db}, marked failed\n`);
+    process.exitCode = exitCodeFor(error);
+    return;
+  }
   progress?.clear();
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -69,7 +77,7 @@ export async function runCommand(topologyPath: string | undefined, flags: RunFla
   }
   // The shell convention for a command stopped by a signal: 128 + its number.
   if (summary.status === 'interrupted') process.exitCode = stoppedBy === 'SIGTERM' ? 143 : 130;
-  else if (summary.crashed.length > 0) process.exitCode = 1;
+  else if (summary.status === 'failed' || summary.crashed.length > 0 || summary.invariants.broken.length > 0) process.exitCode = 1;
 }
 
 function parseUntil(text: string): number {
@@ -103,6 +111,7 @@ function readableSummary(s: RunSummary): string {
   const lines: string[] = [];
   lines.push(`dpulab run: ${s.topology} / ${s.scenario}, seed ${s.seed}, ${s.mode}: ${s.status}`);
   lines.push(`  ${s.events} events in ${s.windows} windows, ${vtime(s.virtualTimeNs)} virtual in ${s.wallMs} ms wall`);
+  if (s.status === 'failed' && s.reason !== null) lines.push(`  ! ${s.reason}`);
   lines.push(`  fingerprint ${s.fingerprint}`);
   lines.push(`  event log   ${s.db}`);
   lines.push('');
@@ -155,6 +164,16 @@ function readableSummary(s: RunSummary): string {
     );
   }
   for (const c of s.crashed) lines.push(`\n  ! node ${c.node} ${c.reason ?? 'exited'} during the run`);
+  lines.push('');
+  if (s.invariants.broken.length === 0) {
+    lines.push(`  invariants: all ${INVARIANTS.length} hold over ${s.invariants.events} events`);
+  } else {
+    lines.push(`  invariants: ${s.invariants.broken.length} of ${INVARIANTS.length} broken (${s.invariants.violations} violations)`);
+    for (const v of s.invariants.broken) {
+      lines.push(`  ! ${v.invariant}: first broken at seq ${v.event.seq}, ${vtime(v.event.vtime)}, ${v.event.node}, ${v.event.kind}`);
+      lines.push(`      ${v.message}`);
+    }
+  }
   lines.push('');
   lines.push(`  next: dpulab log ${s.db} --kind lldp.neighbor    dpulab replay ${s.db} --verify`);
   return lines.join('\n');

@@ -1,31 +1,18 @@
 import { dirname, join } from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { fileNamePart } from '../../shared/file-name.js';
 import { prepareRun, startRun } from '../../processes/controller/session.js';
 import { parseDuration } from '../../shared/units.js';
 import { LabSessions } from '../server/lab-sessions.js';
 import { LiveSession } from '../server/live-session.js';
 import { ReplaySession } from '../server/replay-session.js';
 import { startUiServer, type UiServer } from '../server/http-server.js';
+import { parentChannel, startIpcServer } from '../server/ipc-server.js';
 import type { UiSession } from '../server/session.js';
 import { CliError } from './errors.js';
 import { readSource } from './run.js';
 
 /** A live run in the UI lasts at least this long unless `--until` says otherwise: time to look around. */
 export const DEFAULT_UI_RUN_NS = 10 * 60 * 1_000_000_000;
-
-/** `--port`: 0 to 65535. */
-export function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`Not a port number: ${value}`);
-  return n;
-}
-
-/** `--speed`: a factor, 0 for as fast as possible. */
-export function nonNegative(value: string): number {
-  const n = Number(value);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Not a non-negative number: ${value}`);
-  return n;
-}
 
 interface UiFlags {
   port: number;
@@ -38,11 +25,12 @@ interface UiFlags {
   inProcess?: boolean;
   speed: number;
   lab?: string;
+  ipc?: boolean;
 }
 
 function defaultRecordPath(topology: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return join(process.cwd(), 'runs', `${topology}-seed${seed}-ui-${stamp}-${process.pid}.db`);
+  return join(process.cwd(), 'runs', `${fileNamePart(topology)}-seed${seed}-ui-${stamp}-${process.pid}.db`);
 }
 
 function liveSession(topologyPath: string | undefined, flags: UiFlags): UiSession {
@@ -67,6 +55,7 @@ function liveSession(topologyPath: string | undefined, flags: UiFlags): UiSessio
       db,
       overwrite: flags.overwrite ?? false,
       mode: flags.inProcess ? 'in-process' : 'multi-process',
+      readWhileRunning: true,
       ...(flags.speed > 0 ? { pace: { speed: flags.speed } } : {}),
       log: (line) => process.stderr.write(`${line}\n`),
     },
@@ -107,17 +96,27 @@ export async function uiCommand(topologyPath: string | undefined, flags: UiFlags
       throw error;
     }
   }
-  let server: UiServer;
-  try {
-    server = await startUiServer({ session, labs: session, port: flags.port });
-  } catch (error) {
-    await session.close();
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`Port ${flags.port} is in use: pass --port 0 for any free port`);
-    throw error;
+  let server: { close(): Promise<void> | void };
+  if (flags.ipc) {
+    // The desktop shell: the API over the IPC channel to it, and no port at all.
+    const channel = parentChannel();
+    if (channel === null) {
+      await session.close();
+      throw new CliError('--ipc serves the desktop shell that started this process: there is none');
+    }
+    server = startIpcServer({ session, labs: session }, channel);
+  } else {
+    let http: UiServer;
+    try {
+      http = await startUiServer({ session, labs: session, port: flags.port });
+    } catch (error) {
+      await session.close();
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`Port ${flags.port} is in use: pass --port 0 for any free port`);
+      throw error;
+    }
+    server = http;
+    process.stdout.write(`dpulab ui: ${http.url}\n`);
   }
-  process.stdout.write(`dpulab ui: ${server.url}\n`);
-  // A parent that forked this server (the desktop shell) learns the address without parsing output.
-  process.send?.({ type: 'dpulab-ui', url: server.url });
 
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;

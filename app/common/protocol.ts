@@ -8,6 +8,7 @@ import type { ResolvedTopology } from '../../shared/topology/types.js';
 import type { InputRecord } from '../../shared/events/catalogue.js';
 import type { ClusterState, ClusterEvent } from '../../shared/state/cluster-state.js';
 import type { NodeStateView } from '../../shared/state/node-view.js';
+import type { Violation } from '../../shared/invariants/index.js';
 import type { LabMessage, SessionMode } from './lab-protocol.js';
 
 export type { SessionMode } from './lab-protocol.js';
@@ -180,6 +181,18 @@ export interface FrameResponse {
   /** Every decoded layer (binary fields as hex); null when there is no frame or it does not decode. */
   readonly decoded: unknown;
   readonly error: { readonly code: string; readonly layer: string; readonly offset: number; readonly message: string } | null;
+}
+
+/** `GET /api/invariants`: what the invariant checkers say about the run so far. */
+export interface InvariantsResponse {
+  /** Every invariant checked, with its meaning. */
+  readonly invariants: readonly { readonly id: string; readonly meaning: string }[];
+  /** Events checked so far. */
+  readonly checked: number;
+  /** True once the run has ended and was judged as a whole (a live run before its end: false). */
+  readonly final: boolean;
+  /** Every violation, in the order found. */
+  readonly violations: readonly Violation[];
 }
 
 /** `POST /api/action`. */

@@ -4,7 +4,6 @@
  * runs. Used by `dpulab lab` and by the UI server.
  */
 import { DpulabError } from '../../shared/errors.js';
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { planInput } from '../../processes/controller/actions.js';
 import type { TimedInput } from '../../processes/controller/controller.js';
@@ -21,6 +20,8 @@ import { emptyClusterState, type ClusterState } from '../../shared/state/cluster
 import { applyEvent } from '../../shared/state/fold.js';
 import { toClusterEvent } from '../../shared/state/recorded.js';
 import { loadScenario, validateScenarioAgainstTopology } from '../../shared/scenario/load.js';
+import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML } from '../../shared/topology/load.js';
+import { besideLab, InputFileError, readInputFile } from './input-file.js';
 
 /** A lab name that is neither built in nor a readable file. */
 export class LabNotFoundError extends DpulabError {
@@ -31,14 +32,6 @@ export class LabNotFoundError extends DpulabError {
   }
 }
 
-/** Reads a text file, saying why it cannot in the error's message (`ENOENT`). */
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error((error as NodeJS.ErrnoException).code ?? (error as Error).message);
-  }
-}
 
 /**
  * A lab by built-in name (`kill-a-dpu`) or by the path of a lab file; files it names are read
@@ -52,14 +45,32 @@ export function openLab(nameOrPath: string): Lab {
   if (builtin) return loadLab(builtin.yaml, builtin.file);
   let text: string;
   try {
-    text = readText(nameOrPath);
+    text = readInputFile(nameOrPath, 'lab file');
   } catch (error) {
-    const why = (error as Error).message === 'ENOENT' ? 'not a built-in lab, and no such file' : `cannot read it (${(error as Error).message})`;
-    throw new LabNotFoundError(nameOrPath, why);
+    if (error instanceof InputFileError && error.code === 'unreadable' && error.message.endsWith('ENOENT')) {
+      throw new LabNotFoundError(nameOrPath, 'not a built-in lab, and no such file');
+    }
+    throw error;
   }
-  // A file the lab names is shown as the lab file's directory joined with the name, as given.
-  const named = (path: string): string => (isAbsolute(path) ? path : join(dirname(nameOrPath), path));
-  return loadLab(text, nameOrPath, { readFile: (path): LabSource => ({ text: readText(named(path)), file: named(path) }) });
+  return loadLab(text, nameOrPath, { readFile: (path) => namedByLab(nameOrPath, path) });
+}
+
+/**
+ * A file a lab file names: a built-in one (`default-lab.yaml`, the embedded default lab), or a
+ * file beside the lab file, read as any input file is. The name is shown as the lab file's
+ * directory joined with it, as given.
+ */
+function namedByLab(labFile: string, path: string): LabSource {
+  if (path === DEFAULT_LAB_FILE) return { text: DEFAULT_LAB_YAML, file: DEFAULT_LAB_FILE };
+  const shown = isAbsolute(path) ? path : join(dirname(labFile), path);
+  try {
+    besideLab(labFile, path);
+    return { text: readInputFile(shown, 'file'), file: shown };
+  } catch (error) {
+    // The lab loader says which key named the file and that it cannot be read; this says why.
+    if (!(error instanceof InputFileError)) throw error;
+    throw new Error(error.code === 'outside' ? error.message : error.message.replace(/^Cannot read file .*?: /, ''));
+  }
 }
 
 /** One line of `dpulab lab list`. */
@@ -80,7 +91,7 @@ export function listLabs(): LabListing[] {
 /** A student's scenario file, checked against the lab's topology. */
 export function loadStudentScenario(lab: Lab, source: SourceFile): LabScenario {
   const scenario = loadScenario(source.text, source.file);
-  validateScenarioAgainstTopology(scenario, lab.topology, source.file);
+  validateScenarioAgainstTopology(scenario, lab.topology, source.file, { after: lab.start.scenario });
   return { scenario, source };
 }
 
@@ -138,8 +149,10 @@ export function gradeLog(lab: Lab, db: string): LogGrade {
     if (run.scenarioName === null || !(run.scenarioName === lab.name || run.scenarioName.startsWith(`${lab.name}+`))) {
       warnings.push(`The run was not started from lab ${lab.name} (its scenario is ${run.scenarioName ?? 'none'}): its starting steps may be missing`);
     }
-    if (run.status === 'running') warnings.push('The run has not finished (or its controller died): checks that wait for the end are still pending');
-    return { grade: grader.grade(run.status !== 'running', state), run, warnings, state };
+    if (run.status === 'running') warnings.push('The run has not finished: checks that wait for the end are still pending');
+    if (run.status === 'crashed') warnings.push('The run never finished (its controller died): checks that wait for the end stay pending');
+    const ended = run.status !== 'running' && run.status !== 'crashed';
+    return { grade: grader.grade(ended, state), run, warnings, state };
   } finally {
     reader.close();
   }

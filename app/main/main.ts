@@ -1,95 +1,80 @@
 /**
- * The desktop shell: the same UI `dpulab ui` serves, in a window. The server runs in a plain
- * Node child process (the compiled CLI, `ui --port 0`), never in this one; the window loads it
- * over http://127.0.0.1 like any browser would, with every Electron hardening on:
+ * The desktop shell: the same UI `dpulab ui` serves, in a window, with no HTTP at all. The page
+ * is served by the shell's own `dpulab://app/` protocol; its `/api/*` calls and its stream go over
+ * IPC to a UI server child (`dpulab ui --ipc`), so no port is open for another process or user to
+ * find. Every Electron hardening is on (docs/security.md goes through the checklist):
  *
- * - contextIsolation, sandbox, no nodeIntegration, webSecurity on, no webviews;
- * - the preload exposes one named function per call (`dpulab.saveReport`, `dpulab.openDatabase`),
- *   and every IPC handler checks that the calling frame comes from the server's origin;
- * - navigation away from that origin and new windows are denied, permission requests refused;
- * - the server child is killed when the app quits.
+ * - contextIsolation, sandbox, no nodeIntegration, webSecurity on, no webviews, no new windows;
+ * - navigation anywhere but `dpulab://app/` is denied; permission requests and checks refused;
+ * - the preload exposes one named function per call, and every IPC handler checks that the
+ *   calling frame is the app's page;
+ * - fuses (electron-builder.yml) turn off running as Node, NODE_OPTIONS and the inspector flags,
+ *   and make the app load only from its integrity-checked asar;
+ * - "open database" starts the new server first and keeps the old one until the new one is up;
+ * - the server child is stopped when the app quits.
+ *
+ * The server child: in development the system's Node (the native addons are built for it;
+ * DPULAB_NODE picks another) through `child_process.fork`; packaged, an Electron utility process,
+ * which needs no ELECTRON_RUN_AS_NODE. A packaged app runs its labs in-process (every core in the
+ * server child, the same log as separate processes): with the RunAsNode fuse off, the Electron
+ * binary cannot start node processes.
  */
-import { app, BrowserWindow, dialog, ipcMain, session, type IpcMainInvokeEvent } from 'electron';
-import { fork, type ChildProcess } from 'node:child_process';
+import { app, BrowserWindow, dialog, ipcMain, protocol, session, utilityProcess, type IpcMainEvent, type IpcMainInvokeEvent, type WebContents } from 'electron';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { APP_SCHEME, APP_URL, createAppProtocolHandler, isAppUrl } from './app-protocol.js';
+import { forkLink, UiServerSwitch, type ChildLink } from './ui-child.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The compiled command line, beside this file in dist/app/. */
 const CLI = join(here, '..', 'cli', 'main.js');
 /** The preload, bundled into one CommonJS file by the build (a sandboxed preload cannot import). */
 const PRELOAD = join(here, '..', 'preload', 'preload.cjs');
-/** Longest wait for the server to say where it listens. */
-const SERVER_START_MS = 30_000;
+/** The bundled renderer. */
+const STATIC_DIR = join(here, '..', 'server', 'static');
 /** Largest report the renderer may ask to save. */
 const MAX_REPORT_BYTES = 5 * 1024 * 1024;
 
-let server: ChildProcess | null = null;
-let origin: string | null = null;
+const servers = new UiServerSwitch();
 let mainWindow: BrowserWindow | null = null;
+/** Open streams, per page, so a reload or a closed window ends them. */
+const streams = new Map<number, () => void>();
+/** Pages whose end is watched. */
+const watched = new Set<number>();
+
+// Before the app is ready: the page's scheme is a secure, standard one that fetch may use.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+
+/** How to start `dpulab ui --ipc ARGS`: a Node fork in development, a utility process packaged. */
+function serverChild(args: readonly string[]): () => ChildLink {
+  if (!app.isPackaged) return () => forkLink(CLI, ['ui', '--ipc', ...args], process.env.DPULAB_NODE ?? 'node');
+  return () => {
+    const child = utilityProcess.fork(CLI, ['ui', '--ipc', '--in-process', ...args], { serviceName: 'dpulab UI server', stdio: 'inherit' });
+    return {
+      postMessage: (m) => child.postMessage(m),
+      onMessage: (l) => child.on('message', l),
+      onExit: (l) => child.once('exit', (code) => l(`code ${String(code)}`)),
+      // A utility process has no signals to choose from: kill() ends it.
+      kill: () => child.kill(),
+    };
+  };
+}
+
+/** Whether an IPC call comes from the app's own page (not some other content). */
+function trusted(event: IpcMainInvokeEvent | IpcMainEvent): boolean {
+  return isAppUrl(event.senderFrame?.url);
+}
 
 /**
- * Starts `dpulab ui --port 0 ARGS` in a child process and resolves with its URL. In development
- * the child runs on the system's Node (the native addons were built for it; DPULAB_NODE overrides
- * which one); packaged, on Electron's own Node, whose addons electron-builder rebuilt.
+ * Shows the run `args` describe: its server is started first; only once it is up does the
+ * window switch to it and the old one stop. If it fails, the window stays on the old one.
  */
-function startServer(args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = fork(CLI, ['ui', '--port', '0', ...args], {
-      execPath: app.isPackaged ? process.execPath : (process.env.DPULAB_NODE ?? 'node'),
-      // Electron as Node: also what the node processes the server spawns inherit.
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    server = child;
-    const timer = setTimeout(() => reject(new Error('The UI server did not start in time')), SERVER_START_MS);
-    child.on('message', (message: unknown) => {
-      const m = message as { type?: unknown; url?: unknown };
-      if (m?.type === 'dpulab-ui' && typeof m.url === 'string') {
-        clearTimeout(timer);
-        resolve(m.url);
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (server === child) server = null;
-      reject(new Error(`The UI server exited (${signal ?? `code ${code}`})`));
-    });
-  });
-}
-
-/** Stops the server child and waits for it to go. */
-function stopServer(): Promise<void> {
-  const child = server;
-  server = null;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-/** Whether an IPC call comes from a frame of the server's page (not some other content). */
-function trusted(event: IpcMainInvokeEvent): boolean {
-  const url = event.senderFrame?.url;
-  if (!url || !origin) return false;
-  try {
-    return new URL(url).origin === origin;
-  } catch {
-    return false;
-  }
-}
-
-async function load(args: readonly string[]): Promise<void> {
-  await stopServer();
-  const url = await startServer(args);
-  origin = new URL(url).origin;
-  await mainWindow?.loadURL(url);
+async function show(args: readonly string[]): Promise<void> {
+  await servers.switchTo(serverChild(args));
+  for (const stop of streams.values()) stop();
+  streams.clear();
+  await mainWindow?.loadURL(APP_URL);
 }
 
 function createWindow(): BrowserWindow {
@@ -103,6 +88,7 @@ function createWindow(): BrowserWindow {
       sandbox: true,
       nodeIntegration: false,
       nodeIntegrationInSubFrames: false,
+      nodeIntegrationInWorker: false,
       webSecurity: true,
       allowRunningInsecureContent: false,
       webviewTag: false,
@@ -112,24 +98,49 @@ function createWindow(): BrowserWindow {
     },
   });
   window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
-  const sameOrigin = (url: string): boolean => {
-    try {
-      return origin !== null && new URL(url).origin === origin;
-    } catch {
-      return false;
-    }
-  };
   window.webContents.on('will-navigate', (event, url) => {
-    if (!sameOrigin(url)) event.preventDefault();
+    if (!isAppUrl(url)) event.preventDefault();
   });
   window.webContents.on('will-redirect', (event, url) => {
-    if (!sameOrigin(url)) event.preventDefault();
+    if (!isAppUrl(url)) event.preventDefault();
   });
   window.on('closed', () => {
     mainWindow = null;
   });
   return window;
 }
+
+/** Ends the stream a page opened (a reload, a closed window). */
+function endStream(contents: WebContents): void {
+  streams.get(contents.id)?.();
+  streams.delete(contents.id);
+}
+
+ipcMain.on('dpulab:stream-open', (event) => {
+  if (!trusted(event)) return;
+  const contents = event.sender;
+  endStream(contents);
+  const server = servers.active;
+  if (server === null) return;
+  streams.set(
+    contents.id,
+    server.subscribe((message) => {
+      if (!contents.isDestroyed()) contents.send('dpulab:stream', message);
+    }),
+  );
+  // A reload opens a new stream, which ends the old one above; a closed page ends its own.
+  if (!watched.has(contents.id)) {
+    watched.add(contents.id);
+    contents.once('destroyed', () => {
+      endStream(contents);
+      watched.delete(contents.id);
+    });
+  }
+});
+
+ipcMain.on('dpulab:stream-close', (event) => {
+  if (trusted(event)) endStream(event.sender);
+});
 
 ipcMain.handle('dpulab:save-report', async (event, text: unknown) => {
   if (!trusted(event) || typeof text !== 'string' || Buffer.byteLength(text) > MAX_REPORT_BYTES || !mainWindow) return false;
@@ -144,8 +155,14 @@ ipcMain.handle('dpulab:open-database', async (event) => {
   const { canceled, filePaths } = await dialog.showOpenDialog(mainWindow, { properties: ['openFile'], filters: [{ name: 'dpulab event log', extensions: ['db'] }] });
   const file = filePaths[0];
   if (canceled || !file) return false;
-  await load(['--db', file]);
-  return true;
+  try {
+    await show(['--db', file]);
+    return true;
+  } catch (error) {
+    // The run on screen goes on: only a server that came up replaces it.
+    dialog.showErrorBox('dpulab', `Cannot open ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    return false;
+  }
 });
 
 app.on('web-contents-created', (_event, contents) => {
@@ -155,16 +172,20 @@ app.on('web-contents-created', (_event, contents) => {
 
 app.on('window-all-closed', () => app.quit());
 app.on('before-quit', () => {
-  server?.kill('SIGTERM');
+  void servers.stop();
 });
-process.on('exit', () => server?.kill('SIGKILL'));
 
 await app.whenReady();
+const handler = createAppProtocolHandler(STATIC_DIR, () => servers.active);
+protocol.handle(APP_SCHEME, handler);
+// No permission for anything: not asked for (request), not reported as granted (check), no devices.
 session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+session.defaultSession.setPermissionCheckHandler(() => false);
+session.defaultSession.setDevicePermissionHandler(() => false);
 mainWindow = createWindow();
-const db = process.argv.find((arg, i) => process.argv[i - 1] === '--db');
+const db = process.argv.find((_arg, i) => process.argv[i - 1] === '--db');
 try {
-  await load(db ? ['--db', db] : []);
+  await show(db ? ['--db', db] : []);
 } catch (error) {
   dialog.showErrorBox('dpulab', error instanceof Error ? error.message : String(error));
   app.quit();

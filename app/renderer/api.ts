@@ -1,10 +1,11 @@
 /// <reference lib="dom" />
 /**
- * The renderer's only way out: HTTP to `/api/*` and the WebSocket `/api/stream`, on the origin
- * the page came from (in the desktop shell too).
+ * The renderer's only way out: `/api/*` on the origin the page came from (HTTP in a browser, the
+ * shell's `dpulab://app/` protocol in the desktop app) and the stream (a WebSocket to
+ * `/api/stream`, or the preload's IPC stream in the desktop app).
  */
 import { DpulabError } from '../../shared/errors.js';
-import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
+import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
 import type { ClusterState } from '../../shared/state/cluster-state.js';
 
 /** An answer other than 2xx: the server's error body. */
@@ -66,6 +67,7 @@ export const api = {
   state: (at?: number): Promise<ClusterState> => call(`/api/state${query({ at })}`),
   inspect: (node: string, at?: number): Promise<InspectResponse> => call(`/api/inspect/${encodeURIComponent(node)}${query({ at })}`),
   frame: (seq: number): Promise<FrameResponse> => call(`/api/frame/${seq}`),
+  invariants: (): Promise<InvariantsResponse> => call('/api/invariants'),
   control: (body: { op: 'pause' | 'resume' | 'step' } | { op: 'speed'; speed: number } | { op: 'until'; atNs?: number; kind?: string }): Promise<RunStatus> => post('/api/control', body),
   action: (record: Record<string, unknown>): Promise<ActionResponse> => post('/api/action', { record }),
 };
@@ -75,6 +77,9 @@ export const api = {
  * `onMessage`, connection changes to `onConnection`.
  */
 export function openStream(onMessage: (message: ServerMessage) => void, onConnection: (connected: boolean) => void): () => void {
+  // In the desktop shell the stream comes over IPC, through the preload: there is no WebSocket.
+  const desktop = (window as unknown as { dpulab?: { openStream?: (m: (message: ServerMessage) => void, c: (connected: boolean) => void) => () => void } }).dpulab;
+  if (desktop?.openStream) return desktop.openStream(onMessage, onConnection);
   let socket: WebSocket | null = null;
   let closed = false;
   let retry: number | undefined;

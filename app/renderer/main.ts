@@ -16,6 +16,7 @@ import { ActionsView } from './views/actions.js';
 import { ChartsView } from './views/charts.js';
 import { EventsView } from './views/events.js';
 import { InspectorView } from './views/inspector.js';
+import { InvariantsView } from './views/invariants.js';
 import { LabPanel } from './views/lab.js';
 import { SequenceView } from './views/sequence.js';
 import { TimeBar } from './views/time-bar.js';
@@ -111,6 +112,7 @@ new EventsView(byId('tab-events'), store, pick);
 const sequence = new SequenceView(byId('tab-sequence'), store, pick);
 const charts = new ChartsView(byId('tab-charts'), store);
 const actions = new ActionsView(byId('tab-actions'), store);
+const invariants = new InvariantsView(byId('tab-invariants'), store, pick);
 new TimeBar(byId('header'), byId('replay-bar'), store, (seq) => void seek(seq), report);
 const labPanel = new LabPanel(byId('lab-panel'), store);
 
@@ -124,6 +126,7 @@ function showTab(name: string): void {
   }
   sequence.visible = name === 'sequence';
   charts.visible = name === 'charts';
+  invariants.visible = name === 'invariants';
   if (name === 'sequence') sequence.show();
   if (name === 'charts') charts.show();
 }

@@ -9,6 +9,9 @@ import { CONTENT_SECURITY_POLICY, startUiServer, type UiServer } from './http-se
 import type { ControlRequest, EventsQuery, RunStatus } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
+/** The access token the tests' server is started with. */
+const TOKEN = 'test-token-0123456789';
+
 const STATUS: RunStatus = { state: 'running', vtime: 5, paused: false, speed: 1, events: 0, until: null, message: null };
 
 /** A session that records what reached it. */
@@ -30,6 +33,7 @@ function fakeSession(): UiSession & { calls: string[] } {
     frame: () => {
       throw new ApiError(404, 'no-event', 'No event', 'seq');
     },
+    invariants: () => ({ invariants: [{ id: 'vm-one-host', meaning: 'A VM runs on one host at a time' }], checked: 3, final: false, violations: [] }),
     control: async (request: ControlRequest) => {
       calls.push(`control ${request.op}`);
       return STATUS;
@@ -52,7 +56,7 @@ describe('UI server', () => {
     dir = mkdtempSync(join(tmpdir(), 'dpulab-static-'));
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>t</title>');
     session = fakeSession();
-    server = await startUiServer({ session, port: 0, staticDir: dir });
+    server = await startUiServer({ session, port: 0, staticDir: dir, token: TOKEN });
   });
 
   afterAll(async () => {
@@ -60,29 +64,31 @@ describe('UI server', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const post = (path: string, body: unknown, type = 'application/json') => fetch(new URL(path, server.url), { method: 'POST', headers: { 'Content-Type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  /** A request with the access token, as the page sends it after opening the printed address. */
+  const get = (path: string, init: RequestInit = {}) => fetch(new URL(path, server.url), { ...init, headers: { Authorization: `Bearer ${TOKEN}`, ...(init.headers as Record<string, string> | undefined) } });
+  const post = (path: string, body: unknown, type = 'application/json') => get(path, { method: 'POST', headers: { 'Content-Type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
   it('ui server listens on 127.0.0.1 and serves the page under its content security policy', async () => {
-    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    const page = await fetch(server.url);
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}/?token=${TOKEN}`);
+    const page = await get('/');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
     expect(CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
-    expect((await fetch(new URL('/nothing.js', server.url))).status).toBe(404);
+    expect((await get('/nothing.js')).status).toBe(404);
   });
 
   it('ui server answers a malformed request with 400 naming the field, and the session never sees it', async () => {
     const before = session.calls.length;
     const cases: Array<[Promise<Response>, string]> = [
-      [fetch(new URL('/api/events?limit=-3', server.url)), 'limit'],
-      [fetch(new URL('/api/events?kind=LLDP!', server.url)), 'kind.0'],
-      [fetch(new URL('/api/events?from=1&from=2', server.url)), 'from'],
-      [fetch(new URL('/api/events?colour=red', server.url)), 'colour'],
+      [get('/api/events?limit=-3'), 'limit'],
+      [get('/api/events?kind=LLDP!'), 'kind.0'],
+      [get('/api/events?from=1&from=2'), 'from'],
+      [get('/api/events?colour=red'), 'colour'],
       [post('/api/control', { op: 'rewind' }), 'op'],
       [post('/api/control', { op: 'until' }), 'atNs'],
       [post('/api/action', { record: { text: 'no action' } }), 'record.action'],
       [post('/api/action', { nothing: true }), 'record'],
-      [fetch(new URL('/api/frame/abc', server.url)), 'seq'],
+      [get('/api/frame/abc'), 'seq'],
     ];
     for (const [request, field] of cases) {
       const response = await request;
@@ -97,10 +103,10 @@ describe('UI server', () => {
     const before = session.calls.length;
     expect((await post('/api/action', 'record=1', 'application/x-www-form-urlencoded')).status).toBe(415);
     expect((await post('/api/action', '{not json')).status).toBe(400);
-    expect((await fetch(new URL('/api/control', server.url))).status).toBe(405);
+    expect((await get('/api/control')).status).toBe(405);
     // A page on another name resolving to 127.0.0.1 (DNS rebinding) gets nothing.
     const rebound = await new Promise<number>((resolve, reject) => {
-      const req = request(new URL('/api/run', server.url), { headers: { Host: `attacker.example:${server.port}` } }, (res) => {
+      const req = request(new URL('/api/run', server.url), { headers: { Host: `attacker.example:${server.port}`, Authorization: `Bearer ${TOKEN}` } }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });
@@ -114,11 +120,64 @@ describe('UI server', () => {
   it('ui server passes well-formed calls to the session', async () => {
     expect((await post('/api/action', { record: { action: 'note', text: 'hi' } })).status).toBe(200);
     expect((await post('/api/control', { op: 'speed', speed: 2 })).status).toBe(200);
-    const events = await fetch(new URL('/api/events?kind=lldp&kind=dfw.*&node=tor-a&order=desc', server.url));
+    const events = await get('/api/events?kind=lldp&kind=dfw.*&node=tor-a&order=desc');
     expect(events.status).toBe(200);
     expect(session.calls.slice(-3)).toEqual(['act note', 'control speed', `events ${JSON.stringify({ limit: 200, kind: ['lldp', 'dfw.*'], node: ['tor-a'], order: 'desc', bytes: '0' })}`]);
-    const missing = await fetch(new URL('/api/inspect/nope', server.url));
+    const missing = await get('/api/inspect/nope');
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { field: string }).field).toBe('node');
+  });
+
+  it('ui server answers a malformed path with 400, not 500', async () => {
+    for (const [path, field] of [['/api/inspect/%E0%A4%A', 'node'], ['/api/frame/%ZZ', 'seq']] as const) {
+      const response = await get(path);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { field: string }).field).toBe(field);
+    }
+  });
+
+  it('ui server serves nothing without its access token, and trades the printed address for a cookie', async () => {
+    const before = session.calls.length;
+    expect((await fetch(new URL('/', server.url))).status).toBe(403);
+    expect((await fetch(new URL('/api/run', server.url))).status).toBe(403);
+    expect((await fetch(new URL('/api/run', server.url), { headers: { Authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(403);
+    const refused = await fetch(new URL('/api/action', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ record: { action: 'note', text: 'x' } }) });
+    expect(refused.status).toBe(403);
+    expect(session.calls.length).toBe(before);
+
+    // The printed address: a redirect that drops the token from the address bar and sets the cookie.
+    const opened = await fetch(server.url, { redirect: 'manual' });
+    expect(opened.status).toBe(302);
+    expect(opened.headers.get('location')).toBe('/');
+    const cookie = opened.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(new RegExp(`^dpulab-token-${server.port}=${TOKEN}; HttpOnly; SameSite=Strict; Path=/$`));
+    const withCookie = await fetch(new URL('/api/run', server.url), { headers: { Cookie: cookie.split(';')[0]! } });
+    expect(withCookie.status).toBe(200);
+  });
+
+  it('ui server upgrades the stream only with the access token', async () => {
+    const upgrade = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(new URL('/api/stream', server.url), { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers } });
+        req.on('upgrade', (res, socket) => {
+          socket.destroy();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await upgrade({})).toBe(403);
+    expect(await upgrade({ Cookie: `dpulab-token-${server.port}=${TOKEN}` })).toBe(101);
+  });
+
+  it('ui server answers /api/invariants from the session and refuses query parameters there', async () => {
+    const ok = await get('/api/invariants');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ invariants: [{ id: 'vm-one-host', meaning: 'A VM runs on one host at a time' }], checked: 3, final: false, violations: [] });
+    expect((await get('/api/invariants?at=3')).status).toBe(400);
   });
 });

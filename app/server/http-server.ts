@@ -1,13 +1,23 @@
 /**
  * The UI's HTTP and WebSocket server, on 127.0.0.1 only: the bundled renderer under a strict
  * Content-Security-Policy, the JSON API, and `/api/stream` pushing batches of events, states and
- * statuses. Every request is parsed with the zod schemas of `protocol.ts`; a malformed one gets
- * 400 naming the field and changes nothing.
+ * statuses. Every request is parsed with the zod schemas of `protocol.ts`; a malformed one
+ * (a bad field, a path that is not valid percent-encoding) gets 400 naming it and changes nothing.
  *
- * Pages of other origins cannot drive it: requests must carry this server's Host (no DNS
+ * Only whoever was given the address can use it: every launch makes a random token, printed in
+ * the address (`/?token=...`, as Jupyter does). Opening that address sets an HttpOnly,
+ * SameSite=Strict cookie and drops the token from the address bar; every later request, the
+ * stream included, must carry the cookie, an `Authorization: Bearer` header or a `token`
+ * parameter, or gets 403. Another local user or process that finds the port cannot drive it.
+ *
+ * Pages of other origins cannot drive it either: requests must carry this server's Host (no DNS
  * rebinding), POSTs must be `application/json` (no form or no-preflight cross-site request), and
  * the stream only upgrades for this server's own Origin.
+ *
+ * The API itself (`createApiHandler`) does not depend on HTTP: the desktop shell reaches it over
+ * IPC instead (`ipc-server.ts`).
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { DpulabError } from '../../shared/errors.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -60,9 +70,11 @@ export class StaticFilesError extends DpulabError {
 
 /** A running UI server. */
 export interface UiServer {
-  /** `http://127.0.0.1:PORT/` */
+  /** `http://127.0.0.1:PORT/?token=TOKEN`: the address to open, with its access token. */
   readonly url: string;
   readonly port: number;
+  /** This launch's access token. */
+  readonly token: string;
   /** Closes every socket and the listener. */
   close(): Promise<void>;
 }
@@ -75,6 +87,34 @@ export interface UiServerOptions {
   readonly staticDir?: string;
   /** `/api/lab` (the lab panel), when the session offers labs. */
   readonly labs?: LabRoutes;
+  /** The access token; a fresh random one when absent (tests give their own). */
+  readonly token?: string;
+}
+
+/** What the API needs: the session, and the lab routes when it offers labs. */
+export interface ApiOptions {
+  readonly session: UiSession;
+  readonly labs?: LabRoutes;
+}
+
+/** One API request, however it arrived: HTTP, or IPC from the desktop shell. */
+export interface ApiRequest {
+  readonly method: string;
+  /** Path and query, e.g. `/api/events?kind=lldp.*`. */
+  readonly path: string;
+  /** Reads the body as JSON (415 if it is not JSON, 413 if too large, 400 if malformed). */
+  readonly body: () => Promise<unknown>;
+}
+
+/** An API answer: an HTTP status and a JSON body. */
+export interface ApiAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** A new random access token (24 bytes, base64url). */
+export function newAccessToken(): string {
+  return randomBytes(24).toString('base64url');
 }
 
 function loadStatic(dir: string): Map<string, { type: string; body: Buffer }> {
@@ -138,17 +178,23 @@ function queryObject(params: URLSearchParams, repeatable: readonly string[]): Re
   return out;
 }
 
-/** Starts the server; resolves once it listens. */
-export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
-  const files = loadStatic(options.staticDir ?? DEFAULT_STATIC_DIR);
-  const session = options.session;
-  let port = 0;
-  const allowedHosts = (): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
-  const allowedOrigins = (): string[] => allowedHosts().map((h) => `http://${h}`);
+/** A path parameter, percent-decoded; malformed encoding (`%E0%A4%A`) is a 400 naming the field. */
+function pathParam(encoded: string, field: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new ApiError(400, 'invalid-request', `Invalid ${field}: not valid percent-encoding`, field);
+  }
+}
 
-  async function api(req: IncomingMessage, url: URL): Promise<{ status: number; body: unknown }> {
+/**
+ * The JSON API as a function of a request, whatever carries it. Every answer is a status and a
+ * JSON body; a refused request is an ApiError's status and body, anything else a 500.
+ */
+export function createApiHandler(options: ApiOptions): (request: ApiRequest) => Promise<ApiAnswer> {
+  const session = options.session;
+  const api = async (method: string, url: URL, body: () => Promise<unknown>): Promise<ApiAnswer> => {
     const path = url.pathname;
-    const method = req.method ?? 'GET';
     const get = (): void => {
       if (method !== 'GET' && method !== 'HEAD') throw new ApiError(405, 'method', `${path} takes GET`);
     };
@@ -164,6 +210,11 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       get();
       return { status: 200, body: session.events(parseRequest(eventsQuerySchema, queryObject(url.searchParams, ['kind', 'node']))) };
     }
+    if (path === '/api/invariants') {
+      get();
+      parseRequest(emptyQuerySchema, queryObject(url.searchParams, []));
+      return { status: 200, body: session.invariants() };
+    }
     if (path === '/api/state') {
       get();
       const { at } = parseRequest(atQuerySchema, queryObject(url.searchParams, []));
@@ -171,29 +222,85 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     }
     if (path.startsWith('/api/inspect/')) {
       get();
-      const { node } = parseRequest(nodeParamSchema, { node: decodeURIComponent(path.slice('/api/inspect/'.length)) });
+      const { node } = parseRequest(nodeParamSchema, { node: pathParam(path.slice('/api/inspect/'.length), 'node') });
       const { at } = parseRequest(atQuerySchema, queryObject(url.searchParams, []));
       return { status: 200, body: await session.inspect(node, at) };
     }
     if (path.startsWith('/api/frame/')) {
       get();
-      const { seq } = parseRequest(seqParamSchema, { seq: path.slice('/api/frame/'.length) });
+      const { seq } = parseRequest(seqParamSchema, { seq: pathParam(path.slice('/api/frame/'.length), 'seq') });
       return { status: 200, body: session.frame(seq) };
     }
     if (path === '/api/control') {
       post();
-      const request = parseRequest(controlSchema, await readJsonBody(req));
+      const request = parseRequest(controlSchema, await body());
       return { status: 200, body: await session.control(request) };
     }
     if (path === '/api/action') {
       post();
-      const { record } = parseRequest(actionRequestSchema, await readJsonBody(req));
+      const { record } = parseRequest(actionRequestSchema, await body());
       return { status: 200, body: session.act(record) };
     }
-    const lab = options.labs?.handle(method, path, () => readJsonBody(req));
+    const lab = options.labs?.handle(method, path, body);
     if (lab) return lab;
     throw new ApiError(404, 'not-found', `No API ${path}`);
+  };
+  return async (request) => {
+    try {
+      let url: URL;
+      try {
+        url = new URL(request.path, 'http://127.0.0.1');
+      } catch {
+        throw new ApiError(400, 'invalid-request', 'Invalid path: not a valid URL path', 'path');
+      }
+      // The access token may ride along as a parameter; it is not part of any query.
+      url.searchParams.delete('token');
+      return await api(request.method, url, request.body);
+    } catch (error) {
+      if (error instanceof ApiError) return { status: error.status, body: error.body() };
+      return { status: 500, body: { error: error instanceof Error ? error.message : String(error), code: 'internal', field: null } };
+    }
+  };
+}
+
+/** The cookie that carries the access token, one per port (cookies do not tell ports apart). */
+function cookieName(port: number): string {
+  return `dpulab-token-${port}`;
+}
+
+/** Whether two tokens are equal, in time that does not depend on where they differ. */
+function sameToken(given: string | undefined, token: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The token a request carries: its cookie, an Authorization header, or a `token` parameter. */
+function tokensOf(req: IncomingMessage, url: URL, port: number): string[] {
+  const found: string[] = [];
+  const name = cookieName(port);
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) found.push(part.slice(eq + 1).trim());
   }
+  const auth = /^(?:Bearer|token)\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  if (auth) found.push(auth[1]!);
+  const param = url.searchParams.get('token');
+  if (param !== null) found.push(param);
+  return found;
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
+  const files = loadStatic(options.staticDir ?? DEFAULT_STATIC_DIR);
+  const session = options.session;
+  const token = options.token ?? newAccessToken();
+  const handleApi = createApiHandler({ session, ...(options.labs ? { labs: options.labs } : {}) });
+  let port = 0;
+  const authorized = (req: IncomingMessage, url: URL): boolean => tokensOf(req, url, port).some((t) => sameToken(t, token));
+  const allowedHosts = (): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
+  const allowedOrigins = (): string[] => allowedHosts().map((h) => `http://${h}`);
 
   const server: Server = createServer((req, res) => {
     securityHeaders(res);
@@ -201,15 +308,35 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       sendJson(res, 421, { error: 'This server answers only to 127.0.0.1 and localhost', code: 'bad-host', field: null });
       return;
     }
-    const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+    } catch {
+      sendJson(res, 400, { error: 'Invalid path: not a valid URL path', code: 'invalid-request', field: 'path' });
+      return;
+    }
+    if (!authorized(req, url)) {
+      if (url.pathname.startsWith('/api/')) {
+        sendJson(res, 403, { error: 'This dpulab UI needs its access token: open the address dpulab ui printed', code: 'no-token', field: null });
+      } else {
+        res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end('This dpulab UI needs its access token: open the address `dpulab ui` printed (it ends in ?token=...).\n');
+      }
+      return;
+    }
     if (url.pathname.startsWith('/api/')) {
-      api(req, url).then(
-        ({ status, body }) => sendJson(res, status, body),
-        (error: unknown) => {
-          if (error instanceof ApiError) sendJson(res, error.status, error.body());
-          else sendJson(res, 500, { error: error instanceof Error ? error.message : String(error), code: 'internal', field: null });
-        },
-      );
+      void handleApi({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}`, body: () => readJsonBody(req) }).then(({ status, body }) => sendJson(res, status, body));
+      return;
+    }
+    if (url.searchParams.has('token')) {
+      // Opened from the printed address: keep the token in a cookie, drop it from the address bar.
+      url.searchParams.delete('token');
+      res.writeHead(302, {
+        'Set-Cookie': `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+        Location: `${url.pathname}${url.search}`,
+        'Cache-Control': 'no-store',
+      });
+      res.end();
       return;
     }
     const file = files.get(url.pathname);
@@ -224,9 +351,14 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    } catch {
+      url = new URL('http://127.0.0.1/invalid');
+    }
     const origin = req.headers.origin;
-    if (url.pathname !== '/api/stream' || !allowedHosts().includes(req.headers.host ?? '') || (origin !== undefined && !allowedOrigins().includes(origin))) {
+    if (url.pathname !== '/api/stream' || !allowedHosts().includes(req.headers.host ?? '') || (origin !== undefined && !allowedOrigins().includes(origin)) || !authorized(req, url)) {
       socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       socket.destroy();
       return;
@@ -258,8 +390,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   });
 
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
+    token,
     close: async () => {
       for (const client of wss.clients) client.terminate();
       wss.close();

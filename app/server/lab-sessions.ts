@@ -19,7 +19,7 @@ import { gradeLog, listLabs, openLab, prepareLabRun } from '../lab/labs.js';
 import { ApiError, parseRequest } from './errors.js';
 import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from '../common/lab-protocol.js';
 import { LiveSession } from './live-session.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 /** How often a changed grade goes out on the stream. */
@@ -107,6 +107,9 @@ export class LabSessions implements UiSession, LabRoutes {
   frame(seq: number): FrameResponse {
     return this.session().frame(seq);
   }
+  invariants(): InvariantsResponse {
+    return this.session().invariants();
+  }
   control(request: ControlRequest): Promise<RunStatus> {
     return this.session().control(request);
   }
@@ -178,7 +181,7 @@ export class LabSessions implements UiSession, LabRoutes {
     const db = this.runs === 0 && this.settings.firstDb !== undefined ? this.settings.firstDb : this.recordPath(lab, prepared.seed);
     this.runs++;
     const { speed } = this.settings;
-    const run = startRun({ db, mode: this.settings.mode, ...(speed > 0 ? { pace: { speed } } : {}), log: this.settings.log }, prepared);
+    const run = startRun({ db, mode: this.settings.mode, readWhileRunning: true, ...(speed > 0 ? { pace: { speed } } : {}), log: this.settings.log }, prepared);
     process.on('exit', () => run.killNow());
     const grader = new LabGrader(lab);
     let final = false;

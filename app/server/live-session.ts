@@ -15,7 +15,8 @@ import { actionRefused, availableActions } from './actions.js';
 import { ApiError } from './errors.js';
 import { jsonSafe, toUiEvent } from './event-json.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import { INVARIANTS } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
 
 /** How often batches, states and statuses go out. */
@@ -153,6 +154,13 @@ export class LiveSession implements UiSession {
   frame(seq: number): FrameResponse {
     this.run.flush();
     return frameAt(this.reader, seq);
+  }
+
+  /** Reads the events recorded since the last call into the checks; judges the run whole once it has ended. */
+  /** The run's own checkers' verdict (they read every event as it is committed; whole once the run has ended). */
+  invariants(): InvariantsResponse {
+    const { report, final } = this.run.invariants();
+    return { invariants: INVARIANTS.map((i) => ({ id: i.id, meaning: i.meaning })), checked: report.events, final, violations: report.violations };
   }
 
   async control(request: ControlRequest): Promise<RunStatus> {

@@ -4,16 +4,42 @@
  * in slices, so the server answers while it builds), with snapshots that make every seek fold at
  * most one snapshot interval of events.
  */
+import { EventLogError } from '../../processes/controller/log/errors.js';
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import type { ClusterState } from '../../shared/state/cluster-state.js';
 import { nodeStateView } from '../../shared/state/node-view.js';
-import { Timeline } from '../../shared/state/timeline.js';
+import { decodeLabSnapshot, LAB_SNAPSHOT_NODE } from '../../shared/state/snapshots.js';
+import { DEFAULT_SNAPSHOT_INTERVAL, Timeline } from '../../shared/state/timeline.js';
 import { ApiError } from './errors.js';
 import { toClusterEvent } from '../../shared/state/recorded.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import { checkEventLog } from '../../processes/controller/invariants.js';
+import { INVARIANTS } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
+
+/**
+ * A timeline that starts from the lab-state copies the recorder stored (every
+ * DEFAULT_SNAPSHOT_INTERVAL events), from the first on as long as they follow each other and
+ * this fold can use them; each copy is decoded when a seek first needs it. Without them, an
+ * empty timeline that folds from the first event.
+ */
+function restoredTimeline(reader: EventLogReader): Timeline {
+  const stored: Uint8Array[] = [];
+  for (const { seq, state } of reader.snapshots(LAB_SNAPSHOT_NODE)) {
+    if (seq !== (stored.length + 1) * DEFAULT_SNAPSHOT_INTERVAL) break;
+    stored.push(state);
+  }
+  // The last copy is read now (the timeline carries on from it): one of another fold version,
+  // or unreadable, means none is used.
+  while (stored.length > 0 && decodeLabSnapshot(stored[stored.length - 1]!) === null) stored.pop();
+  return Timeline.restore(stored.length, (i) => {
+    const state = decodeLabSnapshot(stored[i]!);
+    if (state === null) throw new ApiError(500, 'bad-snapshot', `The log's lab state after event ${(i + 1) * DEFAULT_SNAPSHOT_INTERVAL - 1} cannot be read`);
+    return state;
+  });
+}
 
 /** Events folded per slice of background work. */
 const SLICE = 5000;
@@ -22,16 +48,33 @@ const SLICE = 5000;
 export class ReplaySession implements UiSession {
   readonly mode = 'replay' as const;
   private readonly reader: EventLogReader;
-  private readonly timeline = new Timeline();
+  private readonly timeline: Timeline;
   private readonly topology: ResolvedTopology;
   private readonly total: number;
   private building: NodeJS.Immediate | null = null;
+  private verdict: InvariantsResponse | null = null;
 
   /** Opens a log read-only; throws EventLogError for a file that is not a usable dpulab log. */
   constructor(readonly db: string) {
     this.reader = EventLogReader.open(db);
-    this.topology = JSON.parse(this.reader.run().topologyJson) as ResolvedTopology;
+    try {
+      // Seeking and folding count on seqs dense from 0; a log altered after the fact (a deleted
+      // row, a negative seq) is refused here, before anything is served, not halfway through.
+      const { min, max, count } = this.reader.seqRange();
+      if (count > 0 && (min !== 0 || max !== count - 1)) {
+        throw new EventLogError('corrupt', db, `Event log is corrupt: ${db} (its ${count} events are numbered ${String(min)} to ${String(max)}: seqs must run from 0 without gaps)`);
+      }
+      try {
+        this.topology = JSON.parse(this.reader.run().topologyJson) as ResolvedTopology;
+      } catch (error) {
+        throw new EventLogError('corrupt', db, `Event log is corrupt: ${db} (runs.topology_json is not JSON)`, { cause: error });
+      }
+    } catch (error) {
+      this.reader.close();
+      throw error;
+    }
     this.total = this.reader.count();
+    this.timeline = restoredTimeline(this.reader);
     this.building = setImmediate(() => this.buildSlice());
   }
 
@@ -82,6 +125,15 @@ export class ReplaySession implements UiSession {
     return frameAt(this.reader, seq);
   }
 
+  /** Judged once, on the first request: one pass over the log (it blocks the server for that pass). */
+  invariants(): InvariantsResponse {
+    if (this.verdict === null) {
+      const report = checkEventLog(this.db);
+      this.verdict = { invariants: INVARIANTS.map((i) => ({ id: i.id, meaning: i.meaning })), checked: report.events, final: this.reader.run().status === 'completed', violations: report.violations };
+    }
+    return this.verdict;
+  }
+
   async control(): Promise<RunStatus> {
     throw new ApiError(409, 'replay', 'A recorded run has no time to control: seek instead');
   }
@@ -112,7 +164,13 @@ export class ReplaySession implements UiSession {
     this.building = null;
     const from = this.timeline.length;
     if (from >= this.total) return;
-    this.buildTo(Math.min(this.total, from + SLICE) - 1);
+    try {
+      this.buildTo(Math.min(this.total, from + SLICE) - 1);
+    } catch (error) {
+      // A page the file damaged: the background build stops; a seek there answers with the error.
+      process.stderr.write(`dpulab ui: ${error instanceof Error ? error.message : String(error)}\n`);
+      return;
+    }
     this.building = setImmediate(() => this.buildSlice());
   }
 }

@@ -4,7 +4,7 @@
  * ApiError; none changes anything when it throws.
  */
 import type { ClusterState } from '../../shared/state/cluster-state.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from '../common/protocol.js';
+import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from '../common/protocol.js';
 
 /** A run as the UI sees it. */
 export interface UiSession {
@@ -20,6 +20,8 @@ export interface UiSession {
   inspect(node: string, at?: number): Promise<InspectResponse>;
   /** `GET /api/frame/:seq`. */
   frame(seq: number): FrameResponse;
+  /** `GET /api/invariants`. */
+  invariants(): InvariantsResponse;
   /** `POST /api/control`. */
   control(request: ControlRequest): Promise<RunStatus>;
   /** `POST /api/action`: `record` already parsed as `{action, ...}`. */

@@ -75,6 +75,13 @@ function plan(topology: ResolvedTopology, record: Action): InputPlan {
       const up = record.state === 'up';
       return { deliveries: [wire.a, wire.b].map((end) => ({ node: end.node, input: { type: 'link', port: end.port, up } as const })) };
     }
+    case 'impair': {
+      const wire = topology.wires.find((w) => w.id === record.wire)!;
+      // The record passed the action schema: probabilities in [0, 1], whole ns (absent: none).
+      const impairments = { loss: record.loss ?? 0, corrupt: record.corrupt ?? 0, duplicate: record.duplicate ?? 0, jitterNs: record.jitter ?? 0 };
+      // Each end impairs what it transmits: both directions of the wire.
+      return { deliveries: [wire.a, wire.b].map((end) => ({ node: end.node, input: { type: 'impair', port: end.port, impairments, durationNs: record.duration } as const })) };
+    }
     case 'kill':
       // A dead box's cables lose carrier at the other end.
       return { deliveries: peerLinks(topology, record.node, false), kill: record.node };

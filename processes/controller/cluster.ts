@@ -47,6 +47,13 @@ export interface Cluster {
    * Nodes not listed have nothing before the horizon and stay idle.
    */
   runWindow(horizon: VTime, participants: readonly string[], inputs: ReadonlyMap<string, GrantedInput[]>): Promise<WindowReport>;
+  /**
+   * Optional, for a cluster that holds every node itself: runs every node instant before `until`
+   * (at most `maxSteps`) without windows, and returns their events (in any order), the instants
+   * run and the time of the earliest instant left. The controller uses it in batch runs between
+   * inputs; the events must be those windows would give.
+   */
+  runInstants?(until: VTime, maxSteps: number): { events: NodeEvent[]; steps: number; next: VTime };
   /** Kills a node at a window boundary (SIGKILL to its process), after its last frames were received. */
   kill(node: string): Promise<NodeExit>;
   /**

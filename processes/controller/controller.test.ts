@@ -238,3 +238,138 @@ describe('Controller scheduling', () => {
     for (let i = 1; i < events.length; i++) expect(events[i]!.vtime).toBeGreaterThanOrEqual(events[i - 1]!.vtime);
   });
 });
+
+describe('Controller restarts', () => {
+  it('Controller numbers a node restarted at the instant of its kill after all its earlier events, so causes stay exact', async () => {
+    // b sends a to-a frame every microsecond; a records each (as a node.error, the simplest kind
+    // of the catalogue). b is killed and started again at one instant while its last frames are
+    // still on the wire: a's records of them must name the frames' own frame.tx as cause, not an
+    // event of b's next life.
+    const PAIR = chainTopology(['a', 'b'], [{ a: 'a', b: 'b', latencyNs: 10_000 }]);
+    const core = (id: string): NodeCore =>
+      id === 'b'
+        ? scriptedCore({ boot: (ctx) => ctx.setTimer(1_000, 'tx'), timer: (ctx) => (ctx.send('to-a', new Uint8Array(60)), ctx.setTimer(1_000, 'tx')) })
+        : scriptedCore({ frame: (ctx) => ctx.emit('node.error', { message: 'got a frame', while: 'frame' }) });
+    const events: RecordedEvent[] = [];
+    const controller = new Controller({
+      topology: PAIR,
+      cluster: new InProcessCluster(PAIR, 1, (node) => core(node.id)),
+      sink: { append: (batch) => void events.push(...batch) },
+      endNs: 60_000,
+      inputs: [
+        { atNs: 25_500, record: { action: 'kill', node: 'b' } },
+        { atNs: 25_500, record: { action: 'restart', node: 'b' } },
+      ],
+      plan: (record) => planInput(PAIR, record),
+    });
+    await controller.run();
+    const bySeq = new Map(events.map((e) => [e.seq, e]));
+    const got = events.filter((e) => e.kind === 'node.error' && e.node === 'a');
+    expect(got.length).toBeGreaterThan(20);
+    for (const e of got) {
+      const cause = bySeq.get(e.cause!)!;
+      expect({ kind: cause.kind, node: cause.node }).toEqual({ kind: 'frame.tx', node: 'b' });
+      expect((decode(cause.payload) as { arrival: number }).arrival).toBe(e.vtime);
+    }
+  });
+});
+
+describe('Controller stops', () => {
+  function view(events: RecordedEvent[]): string[] {
+    return events.map((e) => `${e.seq} ${e.vtime} ${e.node} ${e.kind} ${Buffer.from(e.payload).toString('hex')}`);
+  }
+
+  it('Controller stops an interrupted run between windows, records run.stop, and a replay stops at the same event', async () => {
+    const events: RecordedEvent[] = [];
+    let controller: Controller | null = null;
+    controller = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 3, () => gossipCore()),
+      // Interrupted from inside a window's commit, as a signal arriving mid-window would.
+      sink: {
+        append: (batch) => {
+          events.push(...batch);
+          if (events.length > 200) controller!.interrupt();
+        },
+      },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+    });
+    const result = await controller.run();
+    expect(result.status).toBe('interrupted');
+    const stops = events.filter((e) => e.kind === 'run.stop');
+    expect(stops).toHaveLength(1);
+    expect(decode(stops[0]!.payload)).toEqual({ reason: 'interrupted', detail: null });
+    // After the stop come only the nodes' planned exits.
+    expect(events.slice(stops[0]!.seq + 1).map((e) => e.kind)).toEqual(['node.exit', 'node.exit', 'node.exit', 'node.exit']);
+
+    const replayed: RecordedEvent[] = [];
+    const replay = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 3, () => gossipCore()),
+      sink: { append: (batch) => void replayed.push(...batch) },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      stopAt: { vtime: stops[0]!.vtime, reason: 'interrupted', detail: null },
+    });
+    expect((await replay.run()).status).toBe('interrupted');
+    expect(view(replayed)).toEqual(view(events));
+  });
+
+  it('Controller replay stops where a paced run was interrupted, though its windows are larger', async () => {
+    // Paced: every wall-clock reading moves 1 ms, a thousandth of real speed: windows of 1 us.
+    const wall = { ms: 0 };
+    const events: RecordedEvent[] = [];
+    let controller: Controller | null = null;
+    controller = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 4, () => gossipCore()),
+      sink: {
+        append: (batch) => {
+          events.push(...batch);
+          if (events.length > 150) controller!.interrupt();
+        },
+      },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      pace: { speed: 0.001 },
+      wallClock: () => (wall.ms += 1),
+    });
+    expect((await controller.run()).status).toBe('interrupted');
+    const stop = events.find((e) => e.kind === 'run.stop')!;
+    const replayed: RecordedEvent[] = [];
+    await new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 4, () => gossipCore()),
+      sink: { append: (batch) => void replayed.push(...batch) },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      stopAt: { vtime: stop.vtime, reason: 'interrupted', detail: null },
+    }).run();
+    expect(view(replayed)).toEqual(view(events));
+  });
+
+  it('Controller stops a run that goes over its event budget, with status failed and the reason', async () => {
+    const events: RecordedEvent[] = [];
+    const controller = new Controller({
+      topology: GOSSIP,
+      cluster: new InProcessCluster(GOSSIP, 1, () => gossipCore()),
+      sink: { append: (batch) => void events.push(...batch) },
+      endNs: 10_000_000,
+      inputs: [],
+      plan: (record) => planInput(GOSSIP, record),
+      eventBudgetPerMs: 50,
+    });
+    const result = await controller.run();
+    expect(result.status).toBe('failed');
+    expect(result.reason).toMatch(/^Event budget exceeded: more than 50 events in the virtual millisecond at 0 ms/);
+    // Stopped no later than the end of the millisecond that went over, of a 10 ms run.
+    expect(result.virtualTimeNs).toBeLessThanOrEqual(1_000_000);
+    const stop = events.find((e) => e.kind === 'run.stop')!;
+    expect(decode(stop.payload)).toMatchObject({ reason: 'event-budget' });
+  });
+});

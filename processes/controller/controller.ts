@@ -45,7 +45,43 @@ export interface ControllerOptions {
   readonly onProgress?: (progress: RunProgress) => void;
   /** Wall clock for pacing and progress; the only clock the controller reads. */
   readonly wallClock?: () => number;
+  /**
+   * Most events allowed in one virtual millisecond (DEFAULT_EVENT_BUDGET_PER_MS when absent,
+   * Infinity for none). A run that goes over stops after the window with status `failed`, instead
+   * of filling a disk with a switching loop.
+   */
+  readonly eventBudgetPerMs?: number;
+  /**
+   * A replay of a run that stopped early: no window goes past the virtual time of the
+   * recording's `run.stop` event, the run stops there and records the same stop. The replay does
+   * not apply the event budget: the recording says where the run stopped.
+   */
+  readonly stopAt?: RecordedStop;
 }
+
+/**
+ * Node instants a cluster that can run them without windows (in-process) runs per call, before
+ * the controller records their events and lets signals and the UI in.
+ */
+const INSTANTS_PER_BATCH = 4096;
+
+/** Why and when a run stopped before its end, as its `run.stop` event says. */
+export interface RecordedStop {
+  /** The virtual time of the `run.stop` event: everything before it was handled, nothing after. */
+  readonly vtime: VTime;
+  readonly reason: StopReason;
+  readonly detail: string | null;
+}
+
+/** `interrupted`: Ctrl-C, SIGTERM, a UI stop; `event-budget`: too many events in a virtual millisecond. */
+export type StopReason = 'interrupted' | 'event-budget';
+
+/**
+ * Events one virtual millisecond may hold before the run is stopped as runaway. The default lab's
+ * busiest millisecond (a vMotion's pre-copy) holds about 3,000; a switching loop without loop
+ * prevention makes over 100,000.
+ */
+export const DEFAULT_EVENT_BUDGET_PER_MS = 50_000;
 
 export interface RunProgress {
   readonly vtime: VTime;
@@ -55,7 +91,10 @@ export interface RunProgress {
 }
 
 export interface ControllerResult {
-  readonly status: 'completed' | 'interrupted' | 'stopped-by-sink';
+  /** `failed`: the run went over its event budget (see `reason`). */
+  readonly status: 'completed' | 'interrupted' | 'failed' | 'stopped-by-sink';
+  /** Why a run stopped early, in words; null for a completed run. */
+  readonly reason: string | null;
   readonly events: number;
   readonly windows: number;
   readonly virtualTimeNs: VTime;
@@ -91,6 +130,12 @@ export class Controller {
   /** Counts `schedule` calls, so a window planned before one can be planned again. */
   private scheduled = 0;
   private interrupted = false;
+  /** Set when the event budget is exceeded: the run stops at the next window boundary. */
+  private overBudget: string | null = null;
+  private readonly budgetPerMs: number;
+  /** Events committed per virtual millisecond, for the budget: the current millisecond only. */
+  private budgetMs = -1;
+  private budgetCount = 0;
   private paused = false;
   private stepRequested = false;
   private resumeWaiters: Array<() => void> = [];
@@ -103,6 +148,7 @@ export class Controller {
     this.pending = [...options.inputs].sort((a, b) => a.atNs - b.atNs);
     this.speed = options.pace?.speed ?? 0;
     this.wallClock = options.wallClock ?? (() => Date.now());
+    this.budgetPerMs = options.stopAt ? Infinity : (options.eventBudgetPerMs ?? DEFAULT_EVENT_BUDGET_PER_MS);
     for (const node of options.topology.nodes) {
       let min = Infinity;
       for (const w of options.topology.wires) {
@@ -178,29 +224,93 @@ export class Controller {
       bootInputs.set(n.id, [this.grantedInput(0, { type: 'boot' }, start.nodeSeq)]);
     }
     let status: ControllerResult['status'] = 'completed';
+    /** Events of the window being planned and run: its inputs, then what its nodes report. */
     let windowEvents: NodeEvent[] = startEvents;
+    /** Events of the last window run, committed while the next one runs. */
+    let uncommitted: NodeEvent[] | null = null;
     let inputs = bootInputs;
     let endDelivered = false;
+    const nextOf = new Map<string, VTime>();
 
+    let stop: { reason: StopReason; detail: string | null } | null = null;
     for (;;) {
-      if (this.interrupted) {
-        status = 'interrupted';
-        break;
+      // A run stops only here, between windows, before anything of the next window is planned:
+      // everything before its virtual time is handled, nothing at or after it. A replay stops at
+      // the same virtual time, whatever its windows (they never cross it).
+      stop = this.stopRequest();
+      if (stop !== null) break;
+      // In a batch run between inputs, a cluster holding every node runs their instants from a
+      // heap, with no window to plan; the windows below take over at the next input or the end.
+      if (cluster.runInstants && inputs.size === 0 && !endDelivered && this.speed <= 0 && !this.paused) {
+        // With an event budget, a batch ends at the next virtual millisecond, so a runaway run
+        // stops within the millisecond that went over, as it does with windows.
+        const budgetEnd = this.budgetPerMs === Infinity ? Infinity : (Math.floor(this.vtime / 1_000_000) + 1) * 1_000_000;
+        const until = Math.min(this.pending[0]?.atNs ?? Infinity, endNs, this.options.stopAt?.vtime ?? Infinity, budgetEnd);
+        const batch = cluster.runInstants(until, INSTANTS_PER_BATCH);
+        if (batch.steps > 0) {
+          if (uncommitted !== null) batch.events.unshift(...uncommitted);
+          uncommitted = null;
+          this.windows += batch.steps;
+          this.vtime = Math.max(this.vtime, Math.min(batch.next, until));
+          if (!this.commit(batch.events)) {
+            status = 'stopped-by-sink';
+            break;
+          }
+          this.options.onProgress?.({ vtime: this.vtime, endNs, events: this.seq, windows: this.windows });
+          if (batch.steps === INSTANTS_PER_BATCH) await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
       }
       // The earliest thing that can happen anywhere.
-      const alive = cluster.alive();
-      const nextOf = new Map<string, VTime>();
-      for (const id of alive) {
+      nextOf.clear();
+      let T = Infinity;
+      for (const id of cluster.alive()) {
         let t = cluster.nextTime(id);
-        for (const i of inputs.get(id) ?? []) t = Math.min(t, i.arrival);
+        const queued = inputs.get(id);
+        if (queued) for (const i of queued) t = Math.min(t, i.arrival);
         nextOf.set(id, t);
+        T = Math.min(T, t);
       }
       const nextInput = this.pending[0] && this.pending[0].atNs < endNs ? this.pending[0].atNs : Infinity;
-      let T = Math.min(...nextOf.values(), nextInput, endDelivered ? Infinity : endNs);
+      T = Math.min(T, nextInput, endDelivered ? Infinity : endNs);
       if (!Number.isFinite(T)) break;
       T = Math.max(T, this.vtime);
+      const replayedStop = this.options.stopAt;
+      if (replayedStop && T >= replayedStop.vtime) {
+        // Nothing happens before the recorded stop any more: the clock reaches it, as it did then.
+        this.vtime = Math.max(this.vtime, replayedStop.vtime);
+        stop = { reason: replayedStop.reason, detail: replayedStop.detail };
+        break;
+      }
 
-      // Inputs due now: record them, plan them; kills happen here, at the boundary.
+      // Pause, step and real-time pacing, before the window's inputs are planned: a stop asked
+      // for meanwhile is taken at the top of the loop with nothing of this window done.
+      if ((this.speed > 0 || this.paused) && uncommitted !== null) {
+        // Whoever paces or pauses the run watches it: what ran so far is recorded before waiting.
+        const kept = this.commit(uncommitted);
+        uncommitted = null;
+        if (!kept) {
+          status = 'stopped-by-sink';
+          break;
+        }
+      }
+      const scheduled = this.scheduled;
+      const allowed = await this.paced(T);
+      if (this.scheduled !== scheduled || this.interrupted) {
+        // An input arrived while we waited for the wall clock: plan this window again around it.
+        continue;
+      }
+
+      // Inputs due now: record them, plan them; kills happen here, at the boundary. What ran
+      // before is recorded first: a restart numbers its node's events after every earlier one.
+      if (uncommitted !== null && this.pending.length > 0 && this.pending[0]!.atNs <= T && this.pending[0]!.atNs < endNs) {
+        const kept = this.commit(uncommitted);
+        uncommitted = null;
+        if (!kept) {
+          status = 'stopped-by-sink';
+          break;
+        }
+      }
       while (this.pending.length > 0 && this.pending[0]!.atNs <= T && this.pending[0]!.atNs < endNs) {
         const input = this.pending.shift()!;
         const plan = this.options.plan(input.record);
@@ -210,6 +320,7 @@ export class Controller {
         if (plan.kill !== undefined && cluster.alive().includes(plan.kill)) {
           const exit = await cluster.kill(plan.kill);
           windowEvents.push(this.exitEvent(input.atNs, exit));
+          nextOf.delete(plan.kill);
         }
         // A restart of a node that is running is recorded and does nothing more.
         if (plan.restart !== undefined && !cluster.alive().includes(plan.restart)) {
@@ -245,22 +356,25 @@ export class Controller {
       for (const [id, t] of nextOf) horizon = Math.min(horizon, t + (this.minOut.get(id) ?? Infinity));
       horizon = Math.min(horizon, nextInput);
       if (!endDelivered) horizon = Math.min(horizon, endNs);
-      const scheduled = this.scheduled;
-      horizon = await this.paced(T, horizon);
-      if (this.scheduled !== scheduled) {
-        // An input arrived while we waited for the wall clock: plan this window again around it.
-        // What was already planned (inputs, events) carries over; nothing has run yet.
-        continue;
-      }
-      if (this.interrupted) {
-        status = 'interrupted';
-        break;
-      }
+      horizon = Math.min(horizon, allowed, this.options.stopAt?.vtime ?? Infinity);
       if (!Number.isFinite(horizon)) horizon = endNs + 1;
 
-      const participants = [...nextOf].filter(([, t]) => t < horizon).map(([id]) => id);
+      const participants: string[] = [];
+      for (const [id, t] of nextOf) if (t < horizon) participants.push(id);
       this.running = horizon;
-      const report = await cluster.runWindow(horizon, participants, inputs);
+      // The nodes run this window while the last one's events are ordered and recorded.
+      const running = cluster.runWindow(horizon, participants, inputs);
+      if (uncommitted !== null) {
+        const kept = this.commit(uncommitted);
+        uncommitted = null;
+        if (!kept) {
+          await running;
+          this.running = 0;
+          status = 'stopped-by-sink';
+          break;
+        }
+      }
+      const report = await running;
       this.running = 0;
       this.windows++;
       for (const e of report.events) windowEvents.push(e);
@@ -268,17 +382,19 @@ export class Controller {
         this.crashed.push(exit);
         windowEvents.push(this.exitEvent(T, exit));
       }
-      if (!this.commit(windowEvents)) {
-        status = 'stopped-by-sink';
-        break;
-      }
+      uncommitted = windowEvents;
       windowEvents = [];
       inputs = new Map();
       this.vtime = Math.min(horizon, endNs);
       this.options.onProgress?.({ vtime: this.vtime, endNs, events: this.seq, windows: this.windows });
       if (endDelivered && cluster.alive().every((id) => !Number.isFinite(cluster.nextTime(id)))) break;
     }
+    if (uncommitted !== null && status !== 'stopped-by-sink' && !this.commit(uncommitted)) status = 'stopped-by-sink';
 
+    if (stop !== null) {
+      status = stop.reason === 'interrupted' ? 'interrupted' : 'failed';
+      windowEvents.push(this.controllerEvent(this.vtime, 'run.stop', { reason: stop.reason, detail: stop.detail }));
+    }
     // Planned exits at the end, in node order, so they are part of the deterministic log.
     const exits = await cluster.stop();
     const endTime = status === 'completed' ? endNs : this.vtime;
@@ -287,6 +403,7 @@ export class Controller {
     if (status !== 'stopped-by-sink') this.commit(windowEvents.concat(exits.map((exit) => this.exitEvent(endTime, exit))));
     return {
       status,
+      reason: stop === null ? null : stop.detail === null ? stop.reason : stop.detail,
       events: this.seq,
       windows: this.windows,
       virtualTimeNs: endTime,
@@ -295,12 +412,37 @@ export class Controller {
     };
   }
 
+  /** Whether the run must stop now, and why. */
+  private stopRequest(): { reason: StopReason; detail: string | null } | null {
+    const replayed = this.options.stopAt;
+    if (replayed) return this.vtime >= replayed.vtime ? { reason: replayed.reason, detail: replayed.detail } : null;
+    if (this.overBudget !== null) return { reason: 'event-budget', detail: this.overBudget };
+    if (this.interrupted) return { reason: 'interrupted', detail: null };
+    return null;
+  }
+
+  /** Counts events per virtual millisecond; the first millisecond over budget stops the run. */
+  private countForBudget(vtime: VTime): void {
+    const ms = Math.floor(vtime / 1_000_000);
+    if (ms !== this.budgetMs) {
+      this.budgetMs = ms;
+      this.budgetCount = 0;
+    }
+    this.budgetCount++;
+    if (this.budgetCount === this.budgetPerMs + 1 && this.overBudget === null) {
+      this.overBudget =
+        `Event budget exceeded: more than ${this.budgetPerMs} events in the virtual millisecond at ${ms} ms ` +
+        '(a switching loop or a broadcast storm?); the run was stopped';
+    }
+  }
+
   /** Orders a window's events, gives them their seq and resolves their causes; hands them to the sink. */
   private commit(events: NodeEvent[]): boolean {
     if (events.length === 0) return true;
     events.sort(compareNodeEvents);
     const recorded: RecordedEvent[] = [];
     for (const e of events) {
+      if (this.budgetPerMs !== Infinity) this.countForBudget(e.vtime);
       const seq = this.seq++;
       let bySeq = this.seqOf.get(e.node);
       if (!bySeq) this.seqOf.set(e.node, (bySeq = []));
@@ -336,23 +478,26 @@ export class Controller {
     return { arrival, srcSeq: this.inputSeq++, causeSeq, input };
   }
 
-  /** Applies pause, step and real-time pacing to a proposed horizon. */
-  private async paced(T: VTime, horizon: VTime): Promise<VTime> {
+  /**
+   * Applies pause, step and real-time pacing to a window starting at T: waits until it may run,
+   * and returns the latest horizon it may have (Infinity in batch mode).
+   */
+  private async paced(T: VTime): Promise<VTime> {
     for (;;) {
-      if (this.interrupted) return horizon;
+      if (this.interrupted) return Infinity;
       if (this.paused && !this.stepRequested) {
         await new Promise<void>((resolve) => this.resumeWaiters.push(resolve));
         continue;
       }
       if (this.paused && this.stepRequested) {
         this.stepRequested = false;
-        return Math.min(horizon, T + 1);
+        return T + 1;
       }
-      if (this.speed <= 0) return horizon;
+      if (this.speed <= 0) return Infinity;
       const wall = this.wallClock();
       this.paceOrigin ??= { wall, vtime: T };
       const allowed = this.paceOrigin.vtime + Math.floor((wall - this.paceOrigin.wall) * 1e6 * this.speed);
-      if (allowed > T) return Math.min(horizon, allowed);
+      if (allowed > T) return allowed;
       // Nothing to handle yet, but the virtual clock still moves with the wall clock.
       this.vtime = Math.max(this.vtime, allowed);
       const waitMs = Math.min(50, Math.max(1, (T - allowed) / 1e6 / this.speed));

@@ -1,4 +1,4 @@
-import { CONTROLLER_NODE, type VTime } from '../../shared/events.js';
+import { compareNodeIds, CONTROLLER_NODE, type NodeEvent, type VTime } from '../../shared/events.js';
 import type { ResolvedNode, ResolvedTopology } from '../../shared/topology/types.js';
 import { createCore } from '../cores.js';
 import { NodeRuntime } from '../runtime/node-runtime.js';
@@ -77,9 +77,57 @@ export class InProcessCluster implements Cluster {
         port: frame.toPort,
         channel: frame.channel,
         bytes: frame.bytes,
+        ...(frame.corrupted === true ? { corrupted: true } : {}),
       });
     }
     return { events, exits: [] };
+  }
+
+  /**
+   * Runs every node instant before `until`, at most `maxSteps` of them, without windows: the
+   * earliest instant of any node is taken from a heap and run, and its frames are queued on their
+   * receivers at once (they arrive after the instant, since every wire has a latency). Each node
+   * handles the very messages in the very order the windows would give it, so its events are the
+   * same; ordered by (vtime, node, nodeSeq) they are the same log.
+   *
+   * Returns the events, the instants run, and the time of the earliest instant left.
+   */
+  runInstants(until: VTime, maxSteps: number): { events: NodeEvent[]; steps: number; next: VTime } {
+    const heap = new InstantHeap();
+    for (const [id, runtime] of this.runtimes) heap.push(runtime.nextTime(), id);
+    const events: NodeEvent[] = [];
+    let steps = 0;
+    for (;;) {
+      const top = heap.peek();
+      if (top === null || top.time >= until || steps >= maxSteps) return { events, steps, next: top?.time ?? Infinity };
+      heap.pop();
+      const runtime = this.runtimes.get(top.node)!;
+      // Stale: the node's earliest message changed since this entry was pushed.
+      if (runtime.nextTime() !== top.time) continue;
+      steps++;
+      const result = runtime.runWindow(top.time + 1);
+      for (const e of result.events) events.push(e);
+      for (const frame of result.out) {
+        const receiver = this.runtimes.get(frame.toNode);
+        // A frame towards a dead node is lost, as it is when its process is gone.
+        if (!receiver) continue;
+        const before = receiver.nextTime();
+        receiver.deliver({
+          type: 'frame',
+          arrival: frame.arrival,
+          src: top.node,
+          srcSeq: frame.srcSeq,
+          cause: frame.cause,
+          port: frame.toPort,
+          channel: frame.channel,
+          bytes: frame.bytes,
+          ...(frame.corrupted === true ? { corrupted: true } : {}),
+        });
+        if (frame.arrival < before) heap.push(frame.arrival, frame.toNode);
+      }
+      const next = runtime.nextTime();
+      if (Number.isFinite(next)) heap.push(next, top.node);
+    }
   }
 
   async kill(node: string): Promise<NodeExit> {
@@ -107,5 +155,69 @@ export class InProcessCluster implements Cluster {
 
   async dispose(): Promise<void> {
     this.runtimes.clear();
+  }
+}
+
+/** Node instants by (time, node id): the order in which the in-process engine runs them. */
+class InstantHeap {
+  private readonly times: number[] = [];
+  private readonly nodes: string[] = [];
+
+  push(time: number, node: string): void {
+    if (!Number.isFinite(time)) return;
+    const times = this.times;
+    const nodes = this.nodes;
+    let i = times.length;
+    times.push(time);
+    nodes.push(node);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(time, node, times[parent]!, nodes[parent]!)) break;
+      times[i] = times[parent]!;
+      nodes[i] = nodes[parent]!;
+      i = parent;
+    }
+    times[i] = time;
+    nodes[i] = node;
+  }
+
+  peek(): { time: number; node: string } | null {
+    return this.times.length === 0 ? null : { time: this.times[0]!, node: this.nodes[0]! };
+  }
+
+  pop(): void {
+    const times = this.times;
+    const nodes = this.nodes;
+    const time = times.pop()!;
+    const node = nodes.pop()!;
+    if (times.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = -1;
+      let mTime = time;
+      let mNode = node;
+      if (l < times.length && this.before(times[l]!, nodes[l]!, mTime, mNode)) {
+        m = l;
+        mTime = times[l]!;
+        mNode = nodes[l]!;
+      }
+      if (r < times.length && this.before(times[r]!, nodes[r]!, mTime, mNode)) {
+        m = r;
+        mTime = times[r]!;
+        mNode = nodes[r]!;
+      }
+      if (m < 0) break;
+      times[i] = mTime;
+      nodes[i] = mNode;
+      i = m;
+    }
+    times[i] = time;
+    nodes[i] = node;
+  }
+
+  private before(t1: number, n1: string, t2: number, n2: string): boolean {
+    return t1 !== t2 ? t1 < t2 : compareNodeIds(n1, n2) < 0;
   }
 }

@@ -1,10 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { RecordedEvent, VTime } from '../../shared/events.js';
 import { EVENT_KIND_DESCRIPTIONS } from '../../shared/events/catalogue.js';
 import { eventPayload, eventVolatile } from '../../shared/events/typed.js';
+import { fileNamePart } from '../../shared/file-name.js';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, loadTopology } from '../../shared/topology/load.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import { DEFAULT_SCENARIO_YAML, loadScenario, validateScenarioAgainstTopology, type Scenario } from '../../shared/scenario/load.js';
@@ -17,8 +17,11 @@ import type { Cluster, NodeExit } from './cluster.js';
 import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
 import type { WrittenAction } from '../../shared/actions/schema.js';
 import { InProcessCluster } from './in-process.js';
+import { EventRecorder } from './log/recorder.js';
 import { EventLogWriter } from './log/writer.js';
 import { MultiProcessCluster } from './multi-process.js';
+import { OnlineInvariants } from './invariants.js';
+import type { InvariantReport, Violation } from '../../shared/invariants/index.js';
 import { DPULAB_VERSION } from './package-root.js';
 
 const require = createRequire(import.meta.url);
@@ -55,6 +58,13 @@ export interface RunOptions {
   /** Where node log lines and controller warnings go. */
   readonly log?: (line: string) => void;
   readonly onProgress?: (progress: RunProgress) => void;
+  /** Most events in one virtual millisecond before the run fails as runaway (DEFAULT_EVENT_BUDGET_PER_MS). */
+  readonly eventBudgetPerMs?: number;
+  /**
+   * The log is queried while the run goes on (the live UI): write it in this thread with its
+   * indexes, so that what `flush` commits is readable at once.
+   */
+  readonly readWhileRunning?: boolean;
 }
 
 export interface RunSummary {
@@ -67,7 +77,7 @@ export interface RunSummary {
   readonly wallMs: number;
   readonly mode: RunMode;
   readonly status: 'completed' | 'interrupted' | 'failed';
-  /** What crashed, in words; null when nothing did. */
+  /** Why the run failed or what crashed, in words; null when nothing did. */
   readonly reason: string | null;
   readonly topology: string;
   readonly scenario: string;
@@ -82,6 +92,18 @@ export interface RunSummary {
   readonly vmotions: VmotionOutcome[];
   /** Every DPU at the end: the role its host gives it, the role it runs, its health. */
   readonly dpus: DpuOutcome[];
+  /** The invariant checkers' verdict on the log (`shared/invariants`). */
+  readonly invariants: InvariantVerdict;
+}
+
+/** What the invariant checkers said about a run. */
+export interface InvariantVerdict {
+  /** Events checked. */
+  readonly events: number;
+  /** Violations found, in all. */
+  readonly violations: number;
+  /** The first event that broke each invariant, one entry per broken invariant. */
+  readonly broken: readonly Violation[];
 }
 
 /** A prepared run: validated inputs, ready to start. Errors in files surface here, before any process. */
@@ -140,6 +162,11 @@ export interface RunHandle {
   state(): ClusterState;
   /** Calls `listener` with every event committed from now on; returns the function that stops it. */
   onEvents(listener: EventListener): () => void;
+  /**
+   * The invariant checkers' verdict on the events so far (they read every event as it is
+   * committed); `final` once a run that ended has been judged whole.
+   */
+  invariants(): { readonly report: InvariantReport; readonly final: boolean };
   /** A node's own plain-data state (through its process, or its runtime in-process); null when it is not running or the run is over. */
   inspect(node: string): Promise<unknown>;
   /** Commits what the log writer holds, so that readers of the log see every event so far. */
@@ -164,7 +191,7 @@ function makeCluster(mode: RunMode, topology: ResolvedTopology, seed: number, lo
 
 function defaultDbPath(topology: string, seed: number): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return join(process.cwd(), 'runs', `${topology}-seed${seed}-${stamp}-${process.pid}.db`);
+  return join(process.cwd(), 'runs', `${fileNamePart(topology)}-seed${seed}-${stamp}-${process.pid}.db`);
 }
 
 /**
@@ -179,8 +206,12 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   const mode = options.mode ?? 'multi-process';
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const db = options.db ?? defaultDbPath(prepared.topology.name, prepared.seed);
-  mkdirSync(dirname(db), { recursive: true });
-  const writer = EventLogWriter.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false });
+  // A batch run's log is written by a thread of its own, its indexes built when the run ends,
+  // with copies of the lab state for viewers to seek from: recording stays off the path between
+  // windows. A log read while it is written (the live UI) is written here, indexed from the
+  // start, so that what a flush commits is there for the next query.
+  const writerOptions = { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false };
+  const writer: RunLog = options.readWhileRunning ? EventLogWriter.open(db, writerOptions) : EventRecorder.open(db, { ...writerOptions, deferIndexes: true, labSnapshots: true });
   writer.beginRun({
     id: `${prepared.topology.name}-seed${prepared.seed}`,
     seed: prepared.seed,
@@ -194,9 +225,18 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     eventKinds: EVENT_KIND_DESCRIPTIONS,
   });
   writer.recordWires(prepared.topology.wires);
-  const cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
+  let cluster: Cluster;
+  try {
+    cluster = makeCluster(mode, prepared.topology, prepared.seed, log);
+  } catch (error) {
+    // No node started (say the run directory could not be made): the log says why, not `running`.
+    writer.finishRun({ status: 'failed', endVtime: 0, exitReason: error instanceof Error ? error.message : String(error) });
+    writer.close();
+    throw error;
+  }
+  const checks = new OnlineInvariants(prepared.topology);
   const listeners = new Set<EventListener>();
-  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState(), (events) => {
+  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState(), checks, (events) => {
     for (const listener of listeners) listener(events);
   });
   const controller = new Controller({
@@ -208,17 +248,24 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     plan: (record) => planInput(prepared.topology, record),
     ...(options.pace ? { pace: options.pace } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.eventBudgetPerMs !== undefined ? { eventBudgetPerMs: options.eventBudgetPerMs } : {}),
   });
   const started = Date.now();
   let finished = false;
+  let finalVerdict: InvariantReport | null = null;
   const done = (async (): Promise<RunSummary> => {
     let status: RunSummary['status'] = 'failed';
     let reason: string | null = null;
+    let failure: unknown;
     try {
       const result = await controller.run();
-      status = result.status === 'completed' ? 'completed' : 'interrupted';
-      reason = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
+      status = result.status === 'completed' ? 'completed' : result.status === 'failed' ? 'failed' : 'interrupted';
+      const crashed = result.crashed.length > 0 ? result.crashed.map((c) => `${c.node} ${c.reason ?? 'exited'}`).join('; ') : null;
+      reason = [result.status === 'failed' ? result.reason : null, crashed].filter((r) => r !== null).join('; ') || null;
       const fingerprint = writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
+      // An interrupted run is judged on what happened, not as a whole: its end is not the scenario's.
+      const verdict = status === 'completed' ? checks.finish(result.virtualTimeNs) : checks.sofar();
+      finalVerdict = verdict;
       const outcome = runOutcome(nodeWriter.state, prepared.topology);
       return {
         db,
@@ -239,8 +286,11 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
         cores: outcome.cores,
         vmotions: outcome.vmotions,
         dpus: outcome.dpus,
+        invariants: { events: verdict.events, violations: verdict.violations.length, broken: verdict.firstByInvariant },
       };
     } catch (error) {
+      failure = error;
+      finalVerdict = checks.sofar();
       reason = error instanceof Error ? error.message : String(error);
       try {
         writer.finishRun({ status: 'failed', endVtime: controller.now(), exitReason: reason });
@@ -252,7 +302,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       finished = true;
       listeners.clear();
       await cluster.dispose();
-      writer.close();
+      closeAfter(writer, failure);
     }
   })();
   return {
@@ -274,6 +324,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       return () => listeners.delete(listener);
     },
     inspect: async (node) => (finished ? null : cluster.inspect(node)),
+    invariants: () => ({ report: finalVerdict ?? checks.sofar(), final: finalVerdict !== null }),
     flush: () => {
       if (!finished) writer.flush();
     },
@@ -283,6 +334,21 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       return input;
     },
   };
+}
+
+/** What a run writes its log through: the recorder thread, or a writer in this thread. */
+type RunLog = Pick<EventLogWriter, 'beginRun' | 'recordWires' | 'recordNode' | 'updateNodeExit' | 'append' | 'flush' | 'finishRun' | 'close'>;
+
+/**
+ * Closes the log at the end of a run. A log that cannot be written any more (a full disk) fails
+ * the close too; that is reported by the error that ended the run, if there was one.
+ */
+function closeAfter(writer: RunLog, failure: unknown): void {
+  try {
+    writer.close();
+  } catch (error) {
+    if (failure === undefined) throw error;
+  }
 }
 
 /** Runs to the end and returns the summary. */
@@ -301,8 +367,9 @@ class NodeLifecycleSink implements EventSink {
   private lastFlush = Date.now();
 
   constructor(
-    private readonly writer: EventLogWriter,
+    private readonly writer: RunLog,
     readonly state: ClusterState,
+    private readonly checks: OnlineInvariants,
     private readonly committed: EventListener,
   ) {}
 
@@ -319,6 +386,7 @@ class NodeLifecycleSink implements EventSink {
       }
     }
     this.writer.append(events);
+    this.checks.append(events);
     this.committed(events);
     // The writer commits in large batches; a slow (paced) run still reaches the disk every
     // quarter second, so a crash of the controller loses at most that much.

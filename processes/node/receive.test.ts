@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pair } from 'zeromq';
-import { messages } from './receive.js';
+import { messages, receiveEach } from './receive.js';
 import { SendQueue } from './send-queue.js';
 
 let opened: Pair[] = [];
@@ -27,6 +27,23 @@ describe('receiving and sending across timeouts', () => {
       for await (const [body] of messages(a, 10)) got.push(body!.toString());
     })();
     await sleep(60); // several receive timeouts pass with nothing to read
+    await b.send('first');
+    await sleep(40);
+    await b.send('second');
+    while (got.length < 2) await sleep(5);
+    a.close();
+    await reading;
+    expect(got).toEqual(['first', 'second']);
+  });
+
+  it('receiveEach() hands over each message once through its timeouts, and resolves when the socket closes', async () => {
+    const a = pair();
+    const b = pair();
+    await a.bind('inproc://receive-each');
+    b.connect('inproc://receive-each');
+    const got: string[] = [];
+    const reading = receiveEach(a, ([body]) => got.push(body!.toString()), 10);
+    await sleep(60);
     await b.send('first');
     await sleep(40);
     await b.send('second');

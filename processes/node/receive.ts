@@ -26,3 +26,22 @@ export async function* messages(socket: ReceivingSocket, recheckMs = RECHECK_MS)
     }
   }
 }
+
+/**
+ * Hands every message of a socket to `onMessage`, in order, until the socket is closed; resolves
+ * then. The same lost-wake-up guard as {@link messages}, without an async generator: a message
+ * costs zeromq.js's own receive and nothing more, and the handler runs before the next receive.
+ */
+export async function receiveEach(socket: ReceivingSocket, onMessage: (parts: Buffer[]) => void, recheckMs = RECHECK_MS): Promise<void> {
+  socket.receiveTimeout = recheckMs;
+  while (!socket.closed) {
+    let parts: Buffer[];
+    try {
+      parts = await socket.receive();
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EAGAIN') throw error;
+      continue;
+    }
+    onMessage(parts);
+  }
+}

@@ -138,6 +138,31 @@ describe('NodeRuntime', () => {
     expect(first.draws.slice(2)).toEqual(first.draws.slice(0, 2));
   });
 
+  it('NodeRuntime applies an impairment burst for its duration only, then the wire is as the topology says', () => {
+    const rt = runtimeFor(
+      scriptedCore({
+        timer: (ctx) => {
+          for (let i = 0; i < 40; i++) ctx.send('to-b', new Uint8Array(60));
+        },
+        boot: (ctx) => {
+          ctx.setTimer(100, 'during');
+          ctx.setTimer(2_000, 'after');
+        },
+      }),
+    );
+    rt.deliver(input(0, 0, { type: 'boot' }));
+    rt.deliver(input(50, 1, { type: 'impair', port: 'to-b', impairments: { loss: 0.5, corrupt: 0, duplicate: 0.5, jitterNs: 300 }, durationNs: 1_000 }));
+    const tx = payloads(rt.runWindow(10_000).events, 'frame.tx');
+    const during = tx.slice(0, 40);
+    const after = tx.slice(40);
+    expect(during.filter((p) => p.fate === 'lost').length).toBeGreaterThan(5);
+    expect(during.filter((p) => p.fate === 'duplicated').length).toBeGreaterThan(2);
+    // Jitter reorders: some frame arrives before the one sent ahead of it.
+    const arrivals = during.filter((p) => p.fate !== 'lost').map((p) => p.arrival as number);
+    expect(arrivals.some((a, i) => i > 0 && a < arrivals[i - 1]!)).toBe(true);
+    expect(after.every((p) => p.fate === 'delivered')).toBe(true);
+  });
+
   it('NodeRuntime records a failing core as node.error and goes on with the next message', () => {
     let handled = 0;
     const rt = runtimeFor(
@@ -181,5 +206,25 @@ describe('NodeRuntime', () => {
     rt.runWindow(1_000);
     expect(fired).toEqual([]);
     expect(rt.nextTime()).toBe(Infinity);
+  });
+
+  it('NodeRuntime accepts a message only if it does not arrive before what it already handled', () => {
+    const rt = runtimeFor(scriptedCore({}));
+    expect(rt.accepts(0)).toBe(true);
+    rt.deliver(input(500, 0, { type: 'boot' }));
+    rt.runWindow(1_000);
+    expect(rt.accepts(499)).toBe(false);
+    expect(rt.accepts(500)).toBe(true);
+    expect(rt.accepts(2_000)).toBe(true);
+  });
+
+  it('NodeRuntime drops a frame the wire corrupted as its frame check sequence would, counting it malformed', () => {
+    const received: Uint8Array[] = [];
+    const rt = runtimeFor(scriptedCore({ frame: (_ctx, _port, bytes) => void received.push(bytes) }));
+    rt.deliver({ type: 'frame', arrival: 10, src: 'b', srcSeq: 0, cause: null, port: 'to-b', channel: 'eth', bytes: new Uint8Array(60), corrupted: true });
+    rt.deliver({ type: 'frame', arrival: 20, src: 'b', srcSeq: 1, cause: null, port: 'to-b', channel: 'eth', bytes: new Uint8Array(60) });
+    const { events } = rt.runWindow(100);
+    expect(received).toHaveLength(1);
+    expect(payloads(events, 'frame.malformed')).toEqual([{ port: 'to-b', code: 'bad-fcs', offset: 0, message: 'Frame check sequence does not match: the frame was corrupted on the wire' }]);
   });
 });

@@ -21,12 +21,16 @@ interface PortState {
   readonly port: string;
   readonly wire: string;
   readonly direction: 'a>b' | 'b>a';
+  /** The direction as a number (see `WireDirection` in protocol.ts). */
+  readonly directionId: number;
   readonly peerNode: string;
   readonly peerPort: string;
   readonly latencyNs: VTime;
   readonly bandwidthBps: number;
   readonly ethernet: boolean;
   readonly impairments: Impairments;
+  /** A burst of impairments (`impair` action) in force until `until`, replacing the wire's own. */
+  burst: { readonly impairments: Impairments; readonly until: VTime } | null;
   /** The wire direction's own random stream: impairments never disturb the node's stream. */
   readonly random: RandomStream;
   up: boolean;
@@ -88,7 +92,7 @@ export class NodeRuntime {
     this.nodeSeq = options.nodeSeqBase;
     this.srcSeq = options.incarnation * SRC_SEQ_PER_INCARNATION;
     this.random = new RandomStream(options.seed, 'node', options.nodeId, String(options.incarnation));
-    for (const wire of options.topology.wires) {
+    options.topology.wires.forEach((wire, wireIndex) => {
       for (const [self, peer, direction] of [
         [wire.a, wire.b, 'a>b'],
         [wire.b, wire.a, 'b>a'],
@@ -98,12 +102,14 @@ export class NodeRuntime {
           port: self.port,
           wire: wire.id,
           direction,
+          directionId: wireIndex * 2 + (direction === 'a>b' ? 0 : 1),
           peerNode: peer.node,
           peerPort: peer.port,
           latencyNs: wire.latencyNs,
           bandwidthBps: wire.bandwidthBps,
           ethernet: wire.kind === 'ethernet',
           impairments: wire.impairments,
+          burst: null,
           random: new RandomStream(options.seed, 'wire', wire.id, direction, String(options.incarnation)),
           up: true,
           busyUntil: 0,
@@ -112,13 +118,22 @@ export class NodeRuntime {
           drops: 0,
         });
       }
-    }
+    });
     this.ctx = this.makeContext();
   }
 
   /** Queues a message (a frame from a peer, an input from the controller). */
   deliver(message: QueuedMessage): void {
     this.queue.push(message);
+  }
+
+  /**
+   * Whether a message arriving at `arrival` can still be handled in order: not before the last
+   * message this node handled. A frame from the past would make the node's history change after
+   * the fact; the shell drops it instead (only a stranger on a wire can send one).
+   */
+  accepts(arrival: VTime): boolean {
+    return arrival >= this.now;
   }
 
   /** Arrival time of the next message this node will handle, or Infinity. */
@@ -180,6 +195,12 @@ export class NodeRuntime {
           this.emit('frame.drop', { port: message.port, reason: 'link-down', len: message.bytes.length });
           return;
         }
+        if (message.corrupted === true) {
+          // What a NIC's frame check sequence catches: dropped, counted as malformed, never decoded.
+          if (port) port.drops++;
+          this.emit('frame.malformed', { port: message.port, code: 'bad-fcs', offset: 0, message: 'Frame check sequence does not match: the frame was corrupted on the wire' });
+          return;
+        }
         this.core.onFrame(this.ctx, message.port, message.bytes, message.channel);
         return;
       }
@@ -211,6 +232,15 @@ export class NodeRuntime {
         port.up = input.up;
         this.emit('link.state', { port: input.port, wire: port.wire, up: input.up });
         this.core.onLink(this.ctx, input.port, input.up);
+        return;
+      }
+      case 'impair': {
+        const port = this.ports.get(input.port);
+        if (!port) {
+          this.emit('node.error', { message: `No wire on port ${input.port}`, while: 'input' });
+          return;
+        }
+        port.burst = { impairments: input.impairments, until: this.now + input.durationNs };
         return;
       }
       case 'action': {
@@ -251,7 +281,8 @@ export class NodeRuntime {
     port.txFrames++;
     port.txBytes += bytes.length;
 
-    const imp = port.impairments;
+    if (port.burst !== null && this.now >= port.burst.until) port.burst = null;
+    const imp = port.burst?.impairments ?? port.impairments;
     const lost = port.random.chance(imp.loss);
     const duplicated = !lost && port.random.chance(imp.duplicate);
     let onWire = bytes;
@@ -280,6 +311,7 @@ export class NodeRuntime {
     for (let i = 0; i < copies; i++) {
       this.out.push({
         wire: port.wire,
+        direction: port.directionId,
         toNode: port.peerNode,
         toPort: port.peerPort,
         arrival,
@@ -287,6 +319,7 @@ export class NodeRuntime {
         channel,
         bytes: onWire,
         cause: txEvent,
+        ...(corruptedAt !== null ? { corrupted: true } : {}),
       });
     }
     return true;

@@ -1,4 +1,5 @@
 import type { LocalEventId, VTime } from '../../shared/events.js';
+import type { Impairments } from '../../shared/topology/types.js';
 import type { EventVolatile, NodeEventKind, NodeEventPayloads } from '../../shared/events/catalogue.js';
 import type { NodeAction } from '../../shared/actions/node-actions.js';
 
@@ -20,6 +21,8 @@ export type NodeInput =
   | { readonly type: 'boot' }
   | { readonly type: 'end' }
   | { readonly type: 'link'; readonly port: string; readonly up: boolean }
+  /** The port's impairments become these for `durationNs`, then the wire's own again. */
+  | { readonly type: 'impair'; readonly port: string; readonly impairments: Impairments; readonly durationNs: VTime }
   | { readonly type: 'action'; readonly action: string; readonly args: Readonly<Record<string, unknown>> };
 
 /** Everything a node core may do to the world. It is the only door to time, randomness and I/O. */
@@ -72,7 +75,14 @@ export interface NodeCore {
 
 /** A message waiting in a node's queue, ordered by (arrival, src, srcSeq). */
 export type QueuedMessage =
-  | (MessageKey & { readonly type: 'frame'; readonly port: string; readonly channel: Channel; readonly bytes: Uint8Array })
+  | (MessageKey & {
+      readonly type: 'frame';
+      readonly port: string;
+      readonly channel: Channel;
+      readonly bytes: Uint8Array;
+      /** The wire corrupted it: its frame check sequence would not match (see `OutboundFrame.corrupted`). */
+      readonly corrupted?: boolean;
+    })
   | (MessageKey & { readonly type: 'timer'; readonly timerId: number; readonly name: string; readonly data: unknown })
   | (MessageKey & { readonly type: 'input'; readonly input: NodeInput });
 
@@ -88,6 +98,8 @@ export interface MessageKey {
 /** A frame leaving this node, to be carried by the wire to its peer. */
 export interface OutboundFrame {
   readonly wire: string;
+  /** The directed wire it leaves on: 2 x the wire's index in the topology, +1 from `b` to `a`. */
+  readonly direction: number;
   readonly toNode: string;
   readonly toPort: string;
   readonly arrival: VTime;
@@ -95,4 +107,9 @@ export interface OutboundFrame {
   readonly channel: Channel;
   readonly bytes: Uint8Array;
   readonly cause: LocalEventId;
+  /**
+   * The wire's impairment flipped a byte. Frames carry no FCS here; this flag is what the
+   * receiver's frame check sequence would find, so the receiver drops the frame as a NIC does.
+   */
+  readonly corrupted?: boolean;
 }

@@ -39,6 +39,11 @@ export class MacTable {
     return this.entries.get(`${vlan}/${mac}`)?.port;
   }
 
+  /** Forgets everything learned on any port but `port` (a spanning tree topology change). */
+  flushAllBut(port: string | null): void {
+    for (const [key, entry] of [...this.entries]) if (entry.port !== port) this.entries.delete(key);
+  }
+
   /** Forgets everything learned on a port (its link went down). */
   flushPort(port: string): void {
     for (const [key, entry] of [...this.entries]) if (entry.port === port) this.entries.delete(key);

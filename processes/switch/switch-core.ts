@@ -1,6 +1,7 @@
 import { isMulticastMac } from '../../shared/net/mac.js';
 import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
+import { isBpduFrame } from '../../shared/net/stp.js';
 import type { ResolvedTopology, SwitchNode } from '../../shared/topology/types.js';
 import { LldpAgent } from '../common/lldp-agent.js';
 import { observeTrace, traceOf, type TracedFrame } from '../vds/traceflow.js';
@@ -9,6 +10,8 @@ import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { EgressFrame } from './egress-frame.js';
 import { MacTable } from './mac-table.js';
 import { PortMirror } from './port-mirror.js';
+import { pathCostOf, SpanningTree, type StpPortSetup } from './spanning-tree.js';
+import { StormControl } from './storm-control.js';
 import { VlanPort } from './vlan-port.js';
 import type { SwitchDropReason } from './vlan-port.js';
 
@@ -22,6 +25,10 @@ interface PortCounters {
   filtered: number;
   /** Mirror copies sent out of this port (a mirror destination); also counted in txFrames. */
   mirrored: number;
+  /** Received frames discarded because the spanning tree blocks the port. */
+  stpDiscarded: number;
+  /** Frames that would have been flooded, dropped by storm control. */
+  stormDropped: number;
 }
 
 /**
@@ -34,6 +41,10 @@ interface PortCounters {
  * dropped by VLAN filtering, on a mirror destination or towards a down port. A frame carrying a
  * traceflow mark (also inside GENEVE) is recorded as `traceflow.observe` point `physical-switch`
  * with the ports it left on, or `dropped` with the switch's reason.
+ *
+ * With `stp`, a rapid spanning tree runs on the ports that face other switches running one
+ * (`spanning-tree.ts`): a port it blocks neither forwards nor learns. Storm control
+ * (`storm-control.ts`) bounds what each port may flood. BPDUs are consumed, never forwarded.
  */
 export class SwitchCore implements NodeCore {
   private readonly lldp: LldpAgent;
@@ -44,6 +55,10 @@ export class SwitchCore implements NodeCore {
   private readonly vlanPorts = new Map<string, VlanPort>();
   private readonly mirror: PortMirror;
   private readonly drops = new Map<SwitchDropReason, number>();
+  private readonly stp: SpanningTree | null;
+  private readonly storm: StormControl;
+  /** BPDUs received by a switch that runs no spanning tree (consumed, as every bridge does). */
+  private bpdusIgnored = 0;
 
   constructor(private readonly node: SwitchNode, topology: ResolvedTopology) {
     const cabled = new Set<string>();
@@ -52,7 +67,9 @@ export class SwitchCore implements NodeCore {
       if (w.b.node === node.id) cabled.add(w.b.port);
     }
     this.cabled = node.ports.map((p) => p.name).filter((p) => cabled.has(p));
-    for (const p of this.cabled) this.counters.set(p, { rxFrames: 0, txFrames: 0, floods: 0, rxDrops: 0, filtered: 0, mirrored: 0 });
+    for (const p of this.cabled) this.counters.set(p, { rxFrames: 0, txFrames: 0, floods: 0, rxDrops: 0, filtered: 0, mirrored: 0, stpDiscarded: 0, stormDropped: 0 });
+    this.storm = new StormControl(node.spec.stormControl ?? null);
+    this.stp = node.spec.stp ? new SpanningTree(node.spec.stp, node.ports[0]!.mac, stpPorts(node, topology), { portBlocked: (port) => this.macs.flushPort(port), topologyChanged: (except) => this.macs.flushAllBut(except) }) : null;
     for (const p of node.ports) this.vlanPorts.set(p.name, VlanPort.fromSpec(node.spec, p.name));
     this.mirror = new PortMirror(node.spec.mirror ?? []);
     this.macs = new MacTable(node.spec.macAgingNs);
@@ -64,6 +81,7 @@ export class SwitchCore implements NodeCore {
 
   onBoot(ctx: NodeContext): void {
     this.lldp.start(ctx);
+    this.stp?.start(ctx);
   }
 
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, _channel: Channel): void {
@@ -72,6 +90,10 @@ export class SwitchCore implements NodeCore {
       eth = decodeEthernet(bytes);
       if (eth.etherType === ETHERTYPE_LLDP) {
         this.lldp.receive(ctx, port, bytes);
+        return;
+      }
+      if (isBpduFrame(bytes)) {
+        if (this.stp?.receive(ctx, port, bytes) !== true) this.bpdusIgnored++;
         return;
       }
     } catch (error) {
@@ -96,9 +118,21 @@ export class SwitchCore implements NodeCore {
       return;
     }
     const vlan = verdict.vlan;
+    if (this.stp !== null && !this.stp.forwards(port)) {
+      // A blocked port is how the tree breaks a loop: it neither forwards nor learns, silently.
+      if (counters) counters.stpDiscarded++;
+      if (trace) this.observeBlocked(ctx, trace, port, vlan);
+      return;
+    }
+    const out = isMulticastMac(eth.dst) ? undefined : this.macs.lookup(vlan, eth.dst);
+    if (out === undefined && !this.storm.admit(ctx, port)) {
+      // Dropped before learning: the frames of a storm must not move MACs back and forth.
+      if (counters) counters.stormDropped++;
+      if (trace) this.drop(ctx, port, 'storm-control', vlan, bytes.length, trace);
+      return;
+    }
     if (!isMulticastMac(eth.src)) this.macs.learn(ctx, vlan, eth.src, port);
     const frame = new EgressFrame(bytes, eth);
-    const out = isMulticastMac(eth.dst) ? undefined : this.macs.lookup(vlan, eth.dst);
     if (out !== undefined) {
       if (out === port) {
         if (counters) counters.filtered++;
@@ -112,13 +146,24 @@ export class SwitchCore implements NodeCore {
     }
     const flooded: string[] = [];
     for (const p of this.cabled) {
-      if (p === port || this.mirror.isDestination(p) || !this.vlanPort(p).carries(vlan)) continue;
+      if (p === port || this.mirror.isDestination(p) || !this.vlanPort(p).carries(vlan) || (this.stp !== null && !this.stp.forwards(p))) continue;
       if (this.transmit(ctx, p, vlan, frame)) {
         this.counters.get(p)!.floods++;
         flooded.push(p);
       }
     }
     if (trace) this.observe(ctx, trace, port, flooded, vlan, true);
+  }
+
+  /** A traceflow copy received on a port the spanning tree blocks: it goes no further. */
+  private observeBlocked(ctx: NodeContext, trace: TracedFrame, port: string, vlan: number): void {
+    observeTrace(ctx, trace.id, 'dropped', `not forwarded by physical switch ${this.node.id}: port ${port} is blocked by the spanning tree, vlan ${vlan}`, {
+      where: 'physical-switch',
+      reason: 'stp-discarding',
+      rule: null,
+      port,
+      vlan,
+    });
   }
 
   /** A traceflow copy that goes no further: its destination was learned on the port it came in on (not a drop for the switch). */
@@ -197,6 +242,7 @@ export class SwitchCore implements NodeCore {
 
   onTimer(ctx: NodeContext, name: string, data: unknown): void {
     if (name === 'mac.sweep') this.macs.sweep(ctx);
+    else if (name === 'stp.hello') this.stp?.onHello(ctx);
     else this.lldp.onTimer(ctx, name, data);
   }
 
@@ -207,6 +253,7 @@ export class SwitchCore implements NodeCore {
       this.macs.flushPort(port);
       this.lldp.onLinkDown(ctx, port);
     }
+    this.stp?.onLink(ctx, port, up);
   }
 
   onAction(ctx: NodeContext, action: NodeAction): void {
@@ -225,6 +272,26 @@ export class SwitchCore implements NodeCore {
       drops: Object.fromEntries([...this.drops].sort(([a], [b]) => (a < b ? -1 : 1))),
       lldp: this.lldp.table(),
       malformed: this.malformed.counts(),
+      stp: this.stp?.inspect() ?? null,
+      stormControl: this.storm.inspect(),
+      bpdusIgnored: this.bpdusIgnored,
     };
   }
+}
+
+/**
+ * The ports of a switch that run its spanning tree: those cabled to another switch that runs one
+ * too. Ports to DPUs and hosts (and to switches without a tree) are edge ports: always forwarding.
+ */
+function stpPorts(node: SwitchNode, topology: ResolvedTopology): StpPortSetup[] {
+  const stpSwitches = new Set(topology.nodes.filter((n) => n.kind === 'switch' && n.spec.stp).map((n) => n.id));
+  const out: StpPortSetup[] = [];
+  node.ports.forEach((p, i) => {
+    const wire = topology.wires.find((w) => (w.a.node === node.id && w.a.port === p.name) || (w.b.node === node.id && w.b.port === p.name));
+    if (!wire) return;
+    const peer = wire.a.node === node.id && wire.a.port === p.name ? wire.b.node : wire.a.node;
+    if (!stpSwitches.has(peer)) return;
+    out.push({ name: p.name, wire: wire.id, number: i + 1, mac: p.mac, pathCost: pathCostOf(wire.bandwidthBps) });
+  });
+  return out;
 }

@@ -14,17 +14,18 @@ export class FakeContext extends TestContext {
 
 /**
  * A topology with switch `tor-a` (8 ports, `switchLines` appended to its entry, indented by four
- * spaces) cabled port for port to `tor-b`, so that every port of tor-a is cabled.
+ * spaces) whose every port is cabled to a switch of its own (`peer-1`..`peer-8`): no loop.
  */
 export function switchTopology(switchLines = ''): ResolvedTopology {
-  const wires = Array.from({ length: 8 }, (_, i) => `  - { a: tor-a:swp${i + 1}, b: tor-b:swp${i + 1} }`).join('\n');
+  const peers = Array.from({ length: 8 }, (_, i) => `  - { id: peer-${i + 1}, ports: 1 }`).join('\n');
+  const wires = Array.from({ length: 8 }, (_, i) => `  - { a: tor-a:swp${i + 1}, b: peer-${i + 1}:swp1 }`).join('\n');
   return loadTopology(
     `hosts:
   - id: esx-01
 switches:
   - id: tor-a
     ports: 8
-${switchLines}  - { id: tor-b, ports: 8 }
+${switchLines}${peers}
 wires:
 ${wires}
 `,

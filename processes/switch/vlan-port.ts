@@ -12,7 +12,7 @@ export const DEFAULT_PORT_VLANS: SwitchPortVlans = { mode: 'trunk', allowed: [{ 
  * - `mirror-destination`: a frame arrived on a mirror destination port, which forwards nothing.
  * - `link-down`: the port the destination MAC was learned on is down.
  */
-export type SwitchDropReason = 'vlan-not-allowed' | 'tagged-on-access' | 'mirror-destination' | 'link-down';
+export type SwitchDropReason = 'vlan-not-allowed' | 'tagged-on-access' | 'mirror-destination' | 'link-down' | 'storm-control';
 
 /** Where a received frame belongs: its VLAN, or the reason it is dropped. */
 export type IngressVerdict = { readonly vlan: number; readonly drop?: undefined } | { readonly drop: SwitchDropReason; readonly vlan?: undefined };

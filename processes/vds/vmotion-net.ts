@@ -22,8 +22,7 @@ import { macFromString, normalizeMac } from '../../shared/net/mac.js';
 import type { MacAddress } from '../../shared/net/mac.js';
 import type { Ipv4Address } from '../../shared/net/ip.js';
 import { decodeUdp } from '../../shared/net/udp.js';
-import { VMOTION_VNI } from '../../shared/topology/schema.js';
-import type { ResolvedTopology } from '../../shared/topology/types.js';
+import { VMOTION_VNI, type ResolvedTopology } from '../../shared/topology/types.js';
 import { ROUTER_MAC, tepMac } from './switching/tep.js';
 
 export { VMOTION_VNI };

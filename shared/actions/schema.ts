@@ -29,6 +29,9 @@ export const VNIC_MODES = ['uptv2', 'mux', 'emulated'] as const;
 /** A TCP or UDP port a packet is sent to. */
 export const portSchema = z.int().min(1).max(65_535);
 
+/** A probability, from 0 (never) to 1 (always). */
+export const probabilitySchema = z.number().min(0).max(1);
+
 /** A wire id as the topology names it (`up-01a-a`, `dpu-01a:p0--tor-a:swp1`). */
 export const wireIdSchema = z.string().regex(WIRE_ID_PATTERN, {
   error: (issue) => `expected a wire id of letters, digits, ".", "_", ":" or "-", got ${describeValue(issue.input)}`,
@@ -84,6 +87,25 @@ function actionSchemas<D extends z.ZodType<number>>(duration: DurationField<D>) 
   return {
     /** Takes a wire down (both ends see carrier loss) or brings it back up. */
     link: action('link', { wire: wireIdSchema, state: z.enum(['up', 'down']) }),
+    /**
+     * Impairs a wire, both directions, for a while: its loss, corruption and duplication
+     * probabilities and its jitter are these instead of the topology's until `duration` has
+     * passed (fields left out count as 0). Jitter reorders frames. Drawn from each direction's own
+     * seeded stream, so a run replays exactly.
+     */
+    impair: action('impair', {
+      wire: wireIdSchema,
+      /** Probability in [0, 1] that a frame is lost. */
+      loss: probabilitySchema.optional(),
+      /** Probability in [0, 1] that one byte of a frame is flipped. */
+      corrupt: probabilitySchema.optional(),
+      /** Probability in [0, 1] that a frame arrives twice. */
+      duplicate: probabilitySchema.optional(),
+      /** Extra delay drawn uniformly in [0, jitter] per frame. */
+      jitter: duration(0).optional(),
+      /** How long the burst lasts. */
+      duration: duration(1),
+    }),
     /** Kills a node's process abruptly, as a power loss or crash would. */
     kill: action('kill', { node: nameSchema('a node id') }),
     /** Starts a killed node's process again: it boots as a new incarnation. */

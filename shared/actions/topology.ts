@@ -62,6 +62,7 @@ export function actionProblems(action: Action, topology: ResolvedTopology, known
   };
   switch (action.action) {
     case 'link':
+    case 'impair':
       exists(['wire'], 'wire', action.wire);
       break;
     case 'kill':

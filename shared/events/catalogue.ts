@@ -176,6 +176,8 @@ export interface NodeEventPayloads {
   'node.exit': { readonly node: string; readonly incarnation: number; readonly code: number | null; readonly signal: string | null; readonly planned: boolean; readonly reason: string | null };
   /** `while`: what the core was handling (a message type, `input`, `action`, `vmotion`). */
   'node.error': { readonly message: string; readonly while: string };
+  /** The run stopped before its end, between windows; the exits of the stop follow it. */
+  'run.stop': { readonly reason: 'interrupted' | 'event-budget'; readonly detail: string | null };
 
   // --- wires and ports
   'frame.tx': {
@@ -206,7 +208,19 @@ export interface NodeEventPayloads {
   // --- physical switches
   'mac.learn': { readonly vlan: number; readonly mac: string; readonly port: string; readonly movedFrom: string | null };
   'mac.age': { readonly vlan: number; readonly mac: string; readonly port: string };
-  'switch.drop': { readonly port: string; readonly reason: 'vlan-not-allowed' | 'tagged-on-access' | 'mirror-destination' | 'link-down'; readonly vlan: number; readonly len: number };
+  'switch.drop': { readonly port: string; readonly reason: 'vlan-not-allowed' | 'tagged-on-access' | 'mirror-destination' | 'link-down' | 'storm-control'; readonly vlan: number; readonly len: number };
+  /** `root`: the root bridge id as 16 hex digits (priority, MAC), as `stp.root` gives it. */
+  'stp.port': {
+    readonly port: string;
+    readonly wire: string;
+    readonly role: 'root' | 'designated' | 'alternate' | 'backup' | 'disabled';
+    readonly state: 'forwarding' | 'discarding';
+    readonly root: string;
+    readonly rootCost: number;
+  };
+  /** `rootPort` null: this switch is the root. Bridge ids as 16 hex digits (priority, MAC). */
+  'stp.root': { readonly root: string; readonly rootCost: number; readonly rootPort: string | null; readonly bridge: string };
+  'switch.storm': { readonly port: string; readonly state: 'suppressing' | 'cleared'; readonly dropped: number; readonly pps: number; readonly burst: number };
 
   // --- the host's view of its DPUs, failover
   'dpu.state': { readonly dpu: string; readonly state: 'MANAGED' | 'UNAVAILABLE' | 'UNMANAGED' | 'UNUSED' | 'INVALID'; readonly role: 'active' | 'standby' | null; readonly reason: string };
@@ -487,6 +501,7 @@ export type EventVolatile<K extends EventKind> = K extends keyof EventVolatiles 
 /** What each input kind records, in a line: `input.<action>` events are the controller's. */
 const INPUT_MEANINGS: { readonly [K in InputEventKind]: string } = {
   'input.link': 'Input: a wire was taken down or brought up',
+  'input.impair': 'Input: a wire is impaired, both directions, for a while (loss, corruption, duplication and jitter instead of its own; absent ones are 0)',
   'input.kill': 'Input: a node process is killed with SIGKILL',
   'input.restart': 'Input: a killed node is started again',
   'input.dpu.failover': 'Input: a host is asked to fail over to its standby DPU',
@@ -509,16 +524,20 @@ export const EVENT_MEANINGS: { readonly [K in EventKind]: string } = {
   'node.start': 'The controller started a node, first or again after a kill (volatile: pid, mode)',
   'node.exit': 'A node ended: planned at the end of the run or by a kill, or a crash with its code, signal and reason',
   'node.error': 'A node core failed to handle a message and went on (volatile: stack)',
+  'run.stop': 'The run stopped before its end: interrupted (Ctrl-C, SIGTERM, a UI stop) or over its event budget; the planned exits of the stop follow',
   ...INPUT_MEANINGS,
   'frame.tx': 'A frame was put on a wire: when it starts and arrives, and whether it is delivered, lost, corrupted or duplicated',
   'frame.drop': 'A frame could not be sent or was lost at a down port, or a node dropped it on purpose (a DPU that does not relay a vMotion datagram gives reason vmotion-standby, vmotion-unreachable, vmotion-not-local, vmotion-malformed or vmotion-<switch drop reason>)',
-  'frame.malformed': 'A received frame could not be decoded and was dropped',
+  'frame.malformed': 'A received frame could not be decoded, or failed its frame check sequence (code bad-fcs: the wire corrupted it), and was dropped',
   'link.state': 'A port saw its wire go up or down',
   'lldp.neighbor': 'LLDP learned or changed the neighbour on a port',
   'lldp.expired': 'An LLDP neighbour timed out (reason ttl) or its link went down (reason link-down)',
   'mac.learn': 'A switch learned a MAC on a port or saw it move',
   'mac.age': 'A MAC table entry aged out',
   'switch.drop': 'A physical switch dropped a frame',
+  'stp.port': "A switch's spanning tree gave a port another role or state; a discarding port cuts a loop",
+  'stp.root': 'A switch changed its view of the spanning tree: the root bridge, its cost to it, its root port',
+  'switch.storm': 'Storm control on a switch port started dropping flooded frames, or stopped (with how many it dropped)',
   'dpu.state': 'The host changed its view of a DPU',
   'dpu.heartbeat.miss': 'A DPU did not answer a heartbeat in time',
   'dpu.failed': 'A host declared its active DPU failed (crash, linkDown, userInitiated or failback) and picked the DPU taking over',
@@ -609,7 +628,9 @@ export const EVENT_FIELDS = {
   'node.start': ['node', 'kind', 'incarnation'],
   'node.exit': ['node', 'incarnation', 'code', 'signal', 'planned', 'reason'],
   'node.error': ['message', 'while'],
+  'run.stop': ['reason', 'detail'],
   'input.link': ['action', 'wire', 'state', 'step?'],
+  'input.impair': ['action', 'wire', 'loss?', 'corrupt?', 'duplicate?', 'jitter?', 'duration', 'step?'],
   'input.kill': ['action', 'node', 'step?'],
   'input.restart': ['action', 'node', 'step?'],
   'input.dpu.failover': ['action', 'host', 'step?'],
@@ -631,6 +652,9 @@ export const EVENT_FIELDS = {
   'mac.learn': ['vlan', 'mac', 'port', 'movedFrom'],
   'mac.age': ['vlan', 'mac', 'port'],
   'switch.drop': ['port', 'reason', 'vlan', 'len'],
+  'stp.port': ['port', 'wire', 'role', 'state', 'root', 'rootCost'],
+  'stp.root': ['root', 'rootCost', 'rootPort', 'bridge'],
+  'switch.storm': ['port', 'state', 'dropped', 'pps', 'burst'],
   'dpu.state': ['dpu', 'state', 'role', 'reason'],
   'dpu.heartbeat.miss': ['dpu', 'seq', 'misses'],
   'dpu.failed': ['dpu', 'reason', 'detectNs', 'to'],

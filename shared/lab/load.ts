@@ -8,7 +8,6 @@
  * its problems at their real line and column in the lab file.
  */
 
-import { parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { knownIds } from '../actions/topology.js';
 import { loadScenario, ScenarioError, validateScenarioAgainstTopology } from '../scenario/load.js';
@@ -207,10 +206,11 @@ class LabParser {
  * The text of an embedded part with its position kept: everything before it blanked (line
  * breaks kept), nothing after it. YAML allows the root of a document to be indented.
  */
-function cutOut(text: string, key: string): string | null {
-  const node = parseDocument(text).get(key, true);
-  if (!isNode(node) || !node.range) return null;
-  const [start, end] = node.range;
+function cutOut(source: YamlSource, text: string, key: string): string | null {
+  // The file as already parsed: parsing it again per part would be wasted work.
+  const range = source.rangeOf([key]);
+  if (range === null) return null;
+  const [start, end] = range;
   return text.slice(0, start).replace(/[^\n]/g, ' ') + text.slice(start, end);
 }
 
@@ -278,7 +278,7 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
   const partSource = (key: 'topology' | 'scenario' | 'solution'): { source: LabSource; embedded: boolean } | null => {
     const value = data[key];
     if (isRecord(value)) {
-      const cut = cutOut(text, key);
+      const cut = cutOut(source, text, key);
       return cut === null ? null : { source: { text: cut, file: fileName }, embedded: true };
     }
     if (typeof value !== 'string' || value === '') return null;
@@ -317,12 +317,13 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
   }
 
   // Scenarios: the start and the solution, each checked against the topology.
-  const scenario = (key: 'scenario' | 'solution'): LabScenario | null => {
+  const scenario = (key: 'scenario' | 'solution', after: Scenario | null): LabScenario | null => {
     const part = partSource(key);
     if (part === null) return null;
     try {
       const loaded: Scenario = loadScenario(part.source.text, part.source.file);
-      if (topology !== null) validateScenarioAgainstTopology(loaded, topology, part.source.file);
+      // The solution is added to the start: what the start begins, it may end.
+      if (topology !== null) validateScenarioAgainstTopology(loaded, topology, part.source.file, after === null ? {} : { after });
       return { scenario: loaded, source: part.embedded ? { text: tidy(part.source.text), file: fileName } : part.source };
     } catch (error) {
       if (!(error instanceof ScenarioError)) throw error;
@@ -339,9 +340,9 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
     const yaml = emptyStartYaml(`${name}-start`);
     start = { scenario: loadScenario(yaml, fileName), source: { text: yaml, file: fileName } };
   } else {
-    start = scenario('scenario');
+    start = scenario('scenario', null);
   }
-  const solution = data.solution === undefined ? null : scenario('solution');
+  const solution = data.solution === undefined ? null : scenario('solution', start?.scenario ?? null);
 
   // What the checks name must exist.
   if (topology !== null) {

@@ -5,7 +5,7 @@
  * integers up to 2^53, far beyond any frame, and unfolded sums can be combined by addition and a
  * known word subtracted again, which is how decoders report the checksum they expected.
  */
-import { parseIp } from './ip.js';
+import { ipBytes } from './ip.js';
 import { EncodeError } from './errors.js';
 
 /** Adds the bytes in [start, end) to `initial` as big-endian 16-bit words; an odd last byte is padded with zero. */
@@ -53,8 +53,8 @@ export interface PseudoHeader {
 
 /** Builds a PseudoHeader from two address strings of the same family. */
 export function pseudoHeader(srcIp: string, dstIp: string): PseudoHeader {
-  const src = parseIp(srcIp);
-  const dst = parseIp(dstIp);
+  const src = ipBytes(srcIp);
+  const dst = ipBytes(dstIp);
   if (src.length !== dst.length) {
     throw new EncodeError('bad-value', 'dstIp', `Source ${srcIp} and destination ${dstIp} are of different IP families`);
   }

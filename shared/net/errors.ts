@@ -40,6 +40,7 @@ export type FrameLayer =
   | 'tcp'
   | 'geneve'
   | 'lldp'
+  | 'stp'
   | 'frame';
 
 /**

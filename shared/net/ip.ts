@@ -19,10 +19,46 @@ export type IpAddress = string;
 export type IpFamily = 4 | 6;
 
 /**
+ * Addresses recur (every frame a host sends names the same few), so each distinct text is parsed
+ * once per family. Bounded: a run that sees more distinct addresses starts the memo afresh.
+ */
+const MEMO_LIMIT = 4096;
+const v4Memo = new Map<string, Uint8Array>();
+const v6Memo = new Map<string, Uint8Array>();
+const cidrMemo = new Map<string, Cidr>();
+
+function memo<T>(map: Map<string, T>, text: string, parse: (text: string) => T): T {
+  let value = map.get(text);
+  if (value === undefined) {
+    value = parse(text);
+    if (map.size >= MEMO_LIMIT) map.clear();
+    map.set(text, value);
+  }
+  return value;
+}
+
+/**
+ * The 4 or 16 bytes of an address of either family, parsed once per distinct text and shared:
+ * read them, never write them (`parseIp` gives a copy of one's own). Throws as parseIp does.
+ */
+export function ipBytes(text: string): Uint8Array {
+  return text.includes(':') ? memo(v6Memo, text, parseIpv6Text) : memo(v4Memo, text, parseIpv4Text);
+}
+
+/** Like `ipBytes` for IPv4 text only: throws as parseIpv4 does for anything else. */
+export function ipv4Bytes(text: string): Uint8Array {
+  return memo(v4Memo, text, parseIpv4Text);
+}
+
+/**
  * Parses a dotted quad into 4 bytes. Leading zeros are rejected because some stacks read
  * `010` as octal; accepting it would make the same text mean different hosts.
  */
 export function parseIpv4(text: string): Uint8Array {
+  return memo(v4Memo, text, parseIpv4Text).slice();
+}
+
+function parseIpv4Text(text: string): Uint8Array {
   const parts = text.split('.');
   const out = new Uint8Array(4);
   const bad = (): AddressError =>
@@ -48,6 +84,10 @@ export function formatIpv4(bytes: Uint8Array, offset = 0): Ipv4Address {
  * into 16 bytes. Zone ids (`%eth0`) are rejected: they are not part of an address on the wire.
  */
 export function parseIpv6(text: string): Uint8Array {
+  return memo(v6Memo, text, parseIpv6Text).slice();
+}
+
+function parseIpv6Text(text: string): Uint8Array {
   const bad = (why: string): AddressError => new AddressError('bad-ipv6', text, `IPv6 address ${JSON.stringify(text)} ${why}`);
   const halves = text.split('::');
   if (halves.length > 2) throw bad('has more than one "::"');
@@ -148,17 +188,12 @@ export function isIpv6(text: string): boolean {
 /** The family of an address written as text; throws AddressError if it is neither. */
 export function ipFamily(text: string): IpFamily {
   // A colon can only appear in IPv6 text, so the family is known before full parsing.
-  if (text.includes(':')) {
-    parseIpv6(text);
-    return 6;
-  }
-  parseIpv4(text);
-  return 4;
+  return ipBytes(text).length === 4 ? 4 : 6;
 }
 
 /** Parses either family into 4 or 16 bytes. */
 export function parseIp(text: string): Uint8Array {
-  return text.includes(':') ? parseIpv6(text) : parseIpv4(text);
+  return ipBytes(text).slice();
 }
 
 /** Formats 4 or 16 bytes as an address of the matching family. */
@@ -212,11 +247,15 @@ export interface Cidr {
  * `network` gives the prefix itself. A bare address is treated as a host prefix (/32 or /128).
  */
 export function parseCidr(text: string): Cidr {
+  return memo(cidrMemo, text, parseCidrText);
+}
+
+function parseCidrText(text: string): Cidr {
   const slash = text.indexOf('/');
   const addressText = slash < 0 ? text : text.slice(0, slash);
   let bytes: Uint8Array;
   try {
-    bytes = parseIp(addressText);
+    bytes = ipBytes(addressText);
   } catch {
     throw new AddressError('bad-cidr', text, `CIDR ${JSON.stringify(text)} does not start with a valid IP address`);
   }
@@ -248,7 +287,7 @@ export function formatCidr(cidr: Cidr): string {
 /** True when `address` lies inside `cidr` (an address of the other family never does). */
 export function cidrContains(cidr: Cidr | string, address: IpAddress | Uint8Array): boolean {
   const prefix = typeof cidr === 'string' ? parseCidr(cidr) : cidr;
-  const bytes = typeof address === 'string' ? parseIp(address) : address;
+  const bytes = typeof address === 'string' ? ipBytes(address) : address;
   return prefixMatch(prefix.networkBytes, bytes, prefix.prefixLength);
 }
 

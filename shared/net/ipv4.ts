@@ -5,7 +5,7 @@
 import { checkLength, checkRange, clampEnd, hex, need, readU16, readU8, writeU16 } from './bytes.js';
 import { finishChecksum, checksumMismatch, onesComplementSum } from './checksum.js';
 import { EncodeError, FrameError } from './errors.js';
-import { formatIpv4, parseIpv4 } from './ip.js';
+import { formatIpv4, ipv4Bytes } from './ip.js';
 import type { Ipv4Address } from './ip.js';
 
 /** IANA protocol number of ICMP. */
@@ -104,8 +104,8 @@ export function encodeIpv4(fields: Ipv4Fields): Uint8Array {
   writeU16(out, 6, (fields.dontFragment ? 0x4000 : 0) | (fields.moreFragments ? 0x2000 : 0) | (fragmentOffset / 8));
   out[8] = checkRange('ttl', fields.ttl ?? 64, 0, 255);
   out[9] = checkRange('protocol', fields.protocol, 0, 255);
-  out.set(parseIpv4(fields.src), 12);
-  out.set(parseIpv4(fields.dst), 16);
+  out.set(ipv4Bytes(fields.src), 12);
+  out.set(ipv4Bytes(fields.dst), 16);
   out.set(options, IPV4_MIN_HEADER_LENGTH);
   writeU16(out, 10, finishChecksum(onesComplementSum(out, 0, headerLength)));
   out.set(fields.payload, headerLength);

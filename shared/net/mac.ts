@@ -24,10 +24,36 @@ export const MAC_LENGTH = 6;
 const MAC_TEXT = /^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$/;
 
 /**
+ * Addresses recur (a run has a few hundred, each on every frame it sends), so each distinct text
+ * is parsed once. Bounded: a run that sees more distinct addresses starts the memo afresh.
+ */
+const MEMO_LIMIT = 4096;
+const macMemo = new Map<string, Uint8Array>();
+const canonicalMemo = new Map<string, MacAddress>();
+
+/**
+ * The 6 bytes of a MAC address, parsed once per distinct text and shared: read them, never
+ * write them (`parseMac` gives a copy of one's own). Throws AddressError as parseMac does.
+ */
+export function macBytes(text: string): Uint8Array {
+  let bytes = macMemo.get(text);
+  if (bytes === undefined) {
+    bytes = parseMacText(text);
+    if (macMemo.size >= MEMO_LIMIT) macMemo.clear();
+    macMemo.set(text, bytes);
+  }
+  return bytes;
+}
+
+/**
  * Parses `aa:bb:cc:dd:ee:ff` or `AA-BB-CC-DD-EE-FF` into 6 bytes.
  * Mixed separators and one-digit groups are rejected: they are almost always typos.
  */
 export function parseMac(text: string): Uint8Array {
+  return macBytes(text).slice();
+}
+
+function parseMacText(text: string): Uint8Array {
   const match = MAC_TEXT.exec(text);
   if (match === null || (text.includes(':') && text.includes('-'))) {
     throw new AddressError('bad-mac', text, `MAC address ${JSON.stringify(text)} is not six hex pairs separated by colons or dashes`);
@@ -49,21 +75,27 @@ export function formatMac(bytes: Uint8Array, offset = 0): MacAddress {
 
 /** Returns the canonical form of a MAC address written in any accepted form. */
 export function normalizeMac(text: string): MacAddress {
-  return formatMac(parseMac(text));
+  let canonical = canonicalMemo.get(text);
+  if (canonical === undefined) {
+    canonical = formatMac(macBytes(text));
+    if (canonicalMemo.size >= MEMO_LIMIT) canonicalMemo.clear();
+    canonicalMemo.set(text, canonical);
+  }
+  return canonical;
 }
 
 /** Writes a MAC address into `target` at `offset`. */
 export function writeMac(target: Uint8Array, offset: number, mac: MacAddress | Uint8Array): void {
-  target.set(typeof mac === 'string' ? parseMac(mac) : mac.subarray(0, MAC_LENGTH), offset);
+  target.set(typeof mac === 'string' ? macBytes(mac) : mac.subarray(0, MAC_LENGTH), offset);
 }
 
 function firstOctet(mac: MacAddress | Uint8Array): number {
-  return typeof mac === 'string' ? parseMac(mac)[0]! : (mac[0] ?? 0);
+  return typeof mac === 'string' ? macBytes(mac)[0]! : (mac[0] ?? 0);
 }
 
 /** True for ff:ff:ff:ff:ff:ff. */
 export function isBroadcastMac(mac: MacAddress | Uint8Array): boolean {
-  const bytes = typeof mac === 'string' ? parseMac(mac) : mac;
+  const bytes = typeof mac === 'string' ? macBytes(mac) : mac;
   for (let i = 0; i < MAC_LENGTH; i++) if (bytes[i] !== 0xff) return false;
   return true;
 }

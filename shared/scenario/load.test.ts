@@ -50,6 +50,14 @@ describe('loadScenario', () => {
     expect(() => validateScenarioAgainstTopology(scenario, lab)).not.toThrow();
   });
 
+  test('an impair step loads with durations in ns, and names a bad probability and an unknown wire', () => {
+    const scenario = loadScenario(`end: 2s\nsteps:\n  - { at: 1s, action: impair, wire: up-01a-a, loss: 0.2, jitter: 50us, duration: 300ms }\n`, 'burst.yaml', { topology: lab });
+    expect(scenario.steps).toEqual([{ atNs: 1e9, index: 0, action: 'impair', wire: 'up-01a-a', loss: 0.2, jitter: 50_000, duration: 300_000_000 }]);
+    expect(problemLines(`end: 2s\nsteps:\n  - { at: 1s, action: impair, wire: up-01a-a, loss: 1.5, duration: 1s }\n`)).toEqual(['run.yaml:3:53: steps[0].loss: must be at most 1']);
+    const unknown = scenarioError(() => loadScenario(`end: 2s\nsteps:\n  - { at: 1s, action: impair, wire: up-9, duration: 1s }\n`, 'w.yaml', { topology: lab }));
+    expect(unknown.message).toContain('w.yaml:3:37: steps[0].wire: no wire "up-9" in topology "default-lab"');
+  });
+
   test('sorts steps by time, keeping file order among equal times, and keeps each step\'s file index', () => {
     const scenario = loadScenario(FAILOVER, 'failover.yaml');
     expect(scenario.steps).toEqual([
@@ -75,7 +83,7 @@ describe('loadScenario', () => {
     expect(error.file).toBe('failover.yaml');
     expect(error.message).toBe(
       'Invalid scenario in failover.yaml (1 problem)\n' +
-        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode) (did you mean "note"?)',
+        'failover.yaml:6:23: steps[2].action: unknown action "nte" (actions: dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, impair, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode) (did you mean "note"?)',
     );
   });
 
@@ -93,7 +101,7 @@ steps:
       'run.yaml:4:52: steps[1].state: expected one of "up", "down", got "sideways"',
       'run.yaml:5:44: steps[2].signal: unknown key (known keys: at, action, node)',
       'run.yaml:6:11: steps[3].at: 4 s is after the end of the run (end: 3 s)',
-      'run.yaml:7:5: steps[4].action: required (one of dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode)',
+      'run.yaml:7:5: steps[4].action: required (one of dfw.rule.add, dfw.rule.remove, dpu.failover, flow.start, flow.stop, impair, kill, link, note, restart, traceflow, vm.reserve, vmotion, vnic.mode)',
     ]);
   });
 
@@ -180,5 +188,51 @@ describe('scenario flow, firewall and vNIC steps', () => {
   test('a rule endpoint may be an address or CIDR instead of a VM', () => {
     const cidr = text.replace('destinations: [app-01]', 'destinations: [10.0.2.0/24, "fd00:2::/64", any]');
     expect(() => loadScenario(cidr, 'cidr.yaml', { topology: lab })).not.toThrow();
+  });
+});
+
+describe('validateScenarioAgainstTopology across steps', () => {
+  const check = (text: string, after?: Scenario): string[] => {
+    const scenario = loadScenario(text, 'run.yaml');
+    try {
+      validateScenarioAgainstTopology(scenario, lab, 'run.yaml', after ? { after } : {});
+      return [];
+    } catch (error) {
+      if (!(error instanceof ScenarioError)) throw error;
+      return error.message.split('\n').slice(1);
+    }
+  };
+
+  test('a flow stopped or a rule removed must have been started or added earlier', () => {
+    const lines = check(`end: 2s
+steps:
+  - { at: 100ms, action: flow.stop, flow: t1 }
+  - { at: 200ms, action: flow.start, flow: { id: t1, kind: ping, from: web-01, to: web-02 } }
+  - { at: 300ms, action: flow.stop, flow: t1 }
+  - { at: 400ms, action: flow.stop, flow: t2 }
+  - { at: 500ms, action: dfw.rule.remove, rule: no-ping }
+  - { at: 600ms, action: dfw.rule.add, rule: { id: no-ping, destinations: [web-02], service: { protocol: icmp }, action: drop } }
+  - { at: 700ms, action: dfw.rule.remove, rule: no-pin }
+`);
+    expect(lines).toEqual([
+      'run.yaml:3:43: steps[0].flow: no flow "t1" is started before this step (a flow.start with id t1 must come earlier)',
+      'run.yaml:6:43: steps[3].flow: no flow "t2" is started before this step (a flow.start with id t2 must come earlier)',
+      'run.yaml:7:49: steps[4].rule: no rule "no-ping" is added before this step (a dfw.rule.add with id no-ping must come earlier)',
+      'run.yaml:9:49: steps[6].rule: no rule "no-pin" is added before this step (a dfw.rule.add with id no-pin must come earlier) (did you mean "no-ping"?)',
+    ]);
+  });
+
+  test('a scenario added to another may stop what the other started before it, not after', () => {
+    const start = loadScenario('end: 2s\nsteps:\n  - { at: 1s, action: flow.start, flow: { id: lab-flow, kind: ping, from: web-01, to: web-02 } }\n', 'start.yaml');
+    expect(check('end: 2s\nsteps:\n  - { at: 1.5s, action: flow.stop, flow: lab-flow }\n', start)).toEqual([]);
+    expect(check('end: 2s\nsteps:\n  - { at: 0.5s, action: flow.stop, flow: lab-flow }\n', start)).toHaveLength(1);
+  });
+
+  test('a vMotion of a VM to the host it runs on is refused at load', () => {
+    expect(check('end: 2s\nsteps:\n  - { at: 1s, action: vmotion, vm: web-01, to: esx-01 }\n')).toEqual([
+      'run.yaml:3:48: steps[0].to: VM web-01 already runs on esx-01: a vMotion must go to another host',
+    ]);
+    // After a first vMotion, where the VM is depends on how it went: a move back is accepted.
+    expect(check('end: 2s\nsteps:\n  - { at: 1s, action: vmotion, vm: web-01, to: esx-02 }\n  - { at: 1.5s, action: vmotion, vm: web-01, to: esx-01 }\n')).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { formatDuration } from '../units.js';
 import { fileStem } from '../topology/load.js';
 import { durationSchema } from '../topology/schema.js';
 import type { ResolvedTopology } from '../topology/types.js';
-import { YamlSource, checkWithSchema, formatPath, sortProblems } from '../topology/yaml-source.js';
+import { YamlSource, checkWithSchema, didYouMean, formatPath, sortProblems } from '../topology/yaml-source.js';
 import type { DataPath, PathProblem, SourceProblem } from '../topology/yaml-source.js';
 import { parseAction, stepSchema, type Action } from '../actions/schema.js';
 import { actionProblems, knownIds } from '../actions/topology.js';
@@ -74,18 +74,39 @@ export function loadScenario(text: string, fileName: string, options: { readonly
   return scenario;
 }
 
+/** How {@link validateScenarioAgainstTopology} sees the scenario it checks. */
+export interface ScenarioContext {
+  /**
+   * The scenario this one is added to (a lab's start, for a student's scenario or the solution):
+   * what its steps start, add and move counts, in time order, the start's first at equal times.
+   */
+  readonly after?: Scenario;
+}
+
 /**
- * Checks every step against `topology`: the wires, nodes, VMs and vNICs it names exist and can do
- * what it asks (see `shared/actions/topology.ts`). Steps loaded by {@link loadScenario} are
- * located in their file; others are reported without a line. `fileName` defaults to the file the
- * steps were loaded from.
+ * Checks a scenario against the topology it runs on and against itself:
+ *
+ * - every wire, node, VM and vNIC a step names exists in `topology` and can do what the step asks
+ *   (see `shared/actions/topology.ts`);
+ * - a `flow.stop` stops a flow a `flow.start` started before it, a `dfw.rule.remove` removes a
+ *   rule a `dfw.rule.add` added before it (with `context.after`, the steps of the scenario it is
+ *   added to count too);
+ * - a `vmotion` does not move a VM to the host it is on.
+ *
+ * Steps loaded by {@link loadScenario} are located in their file; others are reported without a
+ * line. `fileName` defaults to the file the steps were loaded from.
  *
  * @throws ScenarioError listing every problem
  */
-export function validateScenarioAgainstTopology(scenario: Scenario, topology: ResolvedTopology, fileName?: string): void {
+export function validateScenarioAgainstTopology(scenario: Scenario, topology: ResolvedTopology, fileName?: string, context: ScenarioContext = {}): void {
   const known = knownIds(topology);
   const problems: SourceProblem[] = [];
   let loadedFrom: string | undefined;
+  const report = (step: ScenarioStep, field: readonly (string | number)[], message: string): void => {
+    const origin = stepOrigins.get(step);
+    const problem: PathProblem = { path: [...(origin?.path ?? ['steps', step.index]), ...field], message };
+    problems.push(origin ? origin.source.locateProblem(problem) : { path: formatPath(problem.path), line: 0, column: 0, message });
+  };
   for (const step of scenario.steps) {
     const origin = stepOrigins.get(step);
     loadedFrom ??= origin?.source.fileName;
@@ -95,5 +116,53 @@ export function validateScenarioAgainstTopology(scenario: Scenario, topology: Re
       problems.push(origin ? origin.source.locateProblem(problem) : { path: formatPath(problem.path), line: 0, column: 0, message: problem.message });
     }
   }
+  checkAcrossSteps(scenario, topology, context.after ?? null, report);
   if (problems.length > 0) throw new ScenarioError(fileName ?? loadedFrom ?? 'scenario', sortProblems(problems));
+}
+
+/**
+ * The checks that need the steps before a step: ids a step refers to must have been introduced
+ * earlier, and a VM must not be sent to the host it runs on. One pass in time order, so linear.
+ */
+function checkAcrossSteps(
+  scenario: Scenario,
+  topology: ResolvedTopology,
+  after: Scenario | null,
+  report: (step: ScenarioStep, field: readonly (string | number)[], message: string) => void,
+): void {
+  const hostOf = new Map<string, string>();
+  for (const node of topology.nodes) if (node.kind === 'host') for (const vm of node.spec.vms) hostOf.set(vm.id, node.id);
+  const moved = new Set<string>();
+  const flows = new Map<string, ScenarioStep>();
+  const rules = new Map<string, ScenarioStep>();
+  // The scenario added to comes first among equal times, as combineScenarios orders them.
+  const own = new Set(scenario.steps);
+  const steps = [...(after?.steps ?? []), ...scenario.steps].map((step, order) => ({ step, order }));
+  steps.sort((a, b) => a.step.atNs - b.step.atNs || a.order - b.order);
+  for (const { step } of steps) {
+    const mine = own.has(step);
+    switch (step.action) {
+      case 'flow.start':
+        flows.set(step.flow.id, step);
+        break;
+      case 'flow.stop':
+        if (mine && !flows.has(step.flow)) report(step, ['flow'], `no flow "${step.flow}" is started before this step (a flow.start with id ${step.flow} must come earlier)${didYouMean(step.flow, flows.keys())}`);
+        break;
+      case 'dfw.rule.add':
+        rules.set(step.rule.id, step);
+        break;
+      case 'dfw.rule.remove':
+        if (mine && !rules.has(step.rule)) report(step, ['rule'], `no rule "${step.rule}" is added before this step (a dfw.rule.add with id ${step.rule} must come earlier)${didYouMean(step.rule, rules.keys())}`);
+        break;
+      case 'vmotion':
+        // Only before its first vMotion is a VM's host certain: a migration may fail at run time.
+        if (mine && !moved.has(step.vm) && hostOf.get(step.vm) === step.to) {
+          report(step, ['to'], `VM ${step.vm} already runs on ${step.to}: a vMotion must go to another host`);
+        }
+        moved.add(step.vm);
+        break;
+      default:
+        break;
+    }
+  }
 }

@@ -131,6 +131,8 @@ export interface PortView {
   wire: string;
   up: boolean;
   since: number;
+  /** A switch port its spanning tree keeps discarding (`stp.port`): it cuts a loop. */
+  blocked?: boolean;
 }
 
 /** An LLDP neighbour on a port. */

@@ -31,6 +31,16 @@ describe('cluster state fold', () => {
     expect(state.ports['dpu-01a:p0']!.up).toBe(true);
   });
 
+  it('fold marks a switch port its spanning tree blocks, and clears it when the port forwards', () => {
+    const state = foldEvents([ev(1, 'tor-b', 'stp.port', { port: 'swp7', wire: 'isl-ab2', role: 'alternate', state: 'discarding', root: '1000020000000001', rootCost: 200 })]);
+    expect(state.ports['tor-b:swp7']).toMatchObject({ wire: 'isl-ab2', up: true, blocked: true });
+    // A link change keeps what the tree said; the tree's next word changes it.
+    applyEvent(state, ev(2, 'tor-b', 'link.state', { port: 'swp7', wire: 'isl-ab2', up: true }));
+    expect(state.ports['tor-b:swp7']!.blocked).toBe(true);
+    applyEvent(state, ev(3, 'tor-b', 'stp.port', { port: 'swp7', wire: 'isl-ab2', role: 'root', state: 'forwarding', root: '1000020000000001', rootCost: 800 }));
+    expect(state.ports['tor-b:swp7']!.blocked).toBe(false);
+  });
+
   it('fold learns, moves and ages MAC entries per switch, and keeps LLDP neighbours until they expire', () => {
     const state = foldEvents([
       ev(1, 'tor-a', 'mac.learn', { vlan: 1, mac: '02:00:00:00:00:01', port: 'swp1', movedFrom: null }),

@@ -17,6 +17,7 @@ export const FOLDED_KINDS: ReadonlySet<string> = new Set([
   'node.start',
   'node.exit',
   'link.state',
+  'stp.port',
   'lldp.neighbor',
   'lldp.expired',
   'mac.learn',
@@ -145,7 +146,14 @@ export function applyEvent(state: ClusterState, event: ClusterEvent): void {
     }
     case 'link.state': {
       const port = str(p.port);
-      state.ports[`${event.node}:${port}`] = { node: event.node, port, wire: str(p.wire), up: p.up === true, since: at };
+      const blocked = state.ports[`${event.node}:${port}`]?.blocked;
+      state.ports[`${event.node}:${port}`] = { node: event.node, port, wire: str(p.wire), up: p.up === true, since: at, ...(blocked === undefined ? {} : { blocked }) };
+      break;
+    }
+    case 'stp.port': {
+      const port = str(p.port);
+      const key = `${event.node}:${port}`;
+      state.ports[key] = { ...(state.ports[key] ?? { node: event.node, port, wire: str(p.wire), up: true, since: at }), blocked: p.state === 'discarding' };
       break;
     }
     case 'lldp.neighbor':

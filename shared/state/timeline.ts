@@ -26,12 +26,41 @@ export class TimelineError extends DpulabError {
 
 /** The state after each prefix of an event log, by snapshots. */
 export class Timeline {
-  private readonly head: ClusterState = emptyClusterState();
-  /** snapshots[i] is the state after the events [0, (i + 1) * interval). */
-  private readonly snapshots: ClusterState[] = [];
+  private head: ClusterState = emptyClusterState();
+  /**
+   * snapshots[i] is the state after the events [0, (i + 1) * interval), or how to get it (a
+   * stored copy not read yet: a long run's copies are read one seek at a time).
+   */
+  private readonly snapshots: Array<ClusterState | (() => ClusterState)> = [];
 
   constructor(readonly interval: number = DEFAULT_SNAPSHOT_INTERVAL) {
     if (!Number.isSafeInteger(interval) || interval < 1) throw new RangeError(`Snapshot interval must be a positive integer, got ${interval}`);
+  }
+
+  /**
+   * A timeline that carries on from stored snapshots (an event log's, see `snapshots.ts`):
+   * `load(i)` gives the state after the events [0, (i + 1) * interval), for i below `count`, and is
+   * called only when a seek needs that copy (and for the last, which the timeline carries on from).
+   * The timeline then holds every event up to the end of the last copy, and appends from there.
+   */
+  static restore(count: number, load: (index: number) => ClusterState, interval: number = DEFAULT_SNAPSHOT_INTERVAL): Timeline {
+    const timeline = new Timeline(interval);
+    for (let i = 0; i < count; i++) {
+      timeline.snapshots.push(() => {
+        const state = load(i);
+        if (state.seq !== (i + 1) * interval - 1) throw new TimelineError('not-dense', `Snapshot ${i} holds the state after event ${state.seq}, not after event ${(i + 1) * interval - 1}`);
+        timeline.snapshots[i] = state;
+        return state;
+      });
+    }
+    if (count > 0) timeline.head = cloneClusterState(timeline.snapshot(count - 1));
+    return timeline;
+  }
+
+  /** The state after the events [0, (index + 1) * interval), read now if it was stored. */
+  private snapshot(index: number): ClusterState {
+    const entry = this.snapshots[index]!;
+    return typeof entry === 'function' ? entry() : entry;
   }
 
   /** Events appended so far. */
@@ -61,7 +90,7 @@ export class Timeline {
     }
     if (seq === this.head.seq) return cloneClusterState(this.head);
     const index = Math.floor((seq + 1) / this.interval) - 1;
-    const snapshot = index >= 0 ? this.snapshots[index] : undefined;
+    const snapshot = index >= 0 && index < this.snapshots.length ? this.snapshot(index) : undefined;
     const state = snapshot ? cloneClusterState(snapshot) : emptyClusterState();
     const from = snapshot ? (index + 1) * this.interval : 0;
     for (const event of events(from, seq + 1)) {

@@ -284,6 +284,7 @@ wires:
       'lab.yaml:5:15: hosts[0].vms[1].id: duplicate id "vm-1" (already a VM at hosts[0].vms[0])',
       'lab.yaml:6:15: hosts[0].vms[2].id: duplicate id "tor-a" (already a switch at switches[0])',
       'lab.yaml:8:11: dpus[0].id: duplicate id "esx-01" (already a host at hosts[0])',
+      'lab.yaml:12:5: wires[0]: this wire closes a switching loop through tor-a (wires w), in which a broadcast would circle forever: remove one of these wires, or run a spanning tree on tor-a (stp: true)',
       'lab.yaml:13:11: wires[1].id: duplicate wire id "w" (already at wires[0])',
       'lab.yaml:13:17: wires[1].a: port tor-a:swp1 is already used by wire "w" (wires[0].a)',
       'lab.yaml:13:32: wires[1].b: port tor-a:swp2 is already used by wire "w" (wires[0].b)',
@@ -308,7 +309,7 @@ wires:
       'lab.yaml:13:34: dpus[0].modle: unknown key (did you mean "model"?)',
     ]);
     expect(problemLines(SMALL.replace('{ id: tor-a, ports: 8 }', '{ id: tor-a, ports: 8, colour: red }'))).toEqual([
-      'lab.yaml:14:28: switches[0].colour: unknown key (known keys: id, ports, macAging, portConfig, mirror)',
+      'lab.yaml:14:28: switches[0].colour: unknown key (known keys: id, ports, macAging, portConfig, mirror, stp, stormControl)',
     ]);
   });
 
@@ -446,5 +447,40 @@ describe('loadTopology reserved names', () => {
   test('loadTopology rejects a node named controller, naming the line', () => {
     const text = DEFAULT_LAB_YAML.replace('id: tor-b', 'id: controller');
     expect(() => loadTopology(text, 'reserved.yaml')).toThrow(/reserved\.yaml:\d+:\d+: switches\[1\]\.id: "controller" is reserved/);
+  });
+});
+
+describe('switching loops', () => {
+  const SWITCHES = `hosts:
+  - id: esx-01
+switches:
+  - { id: s1, ports: 4 }
+  - { id: s2, ports: 4 }
+  - { id: s3, ports: 4 }
+wires:
+  - { id: a, a: s1:swp1, b: s2:swp1 }
+  - { id: b, a: s2:swp2, b: s3:swp1 }
+`;
+
+  test('a tree of switches loads; a wire that closes a loop is refused with the loop named', () => {
+    expect(() => loadTopology(SWITCHES, 'lab.yaml')).not.toThrow();
+    expect(problemLines(`${SWITCHES}  - { id: c, a: s3:swp2, b: s1:swp2 }\n`)).toEqual([
+      'lab.yaml:10:5: wires[2]: this wire closes a switching loop through s1, s2, s3 (wires b, a, c), in which a broadcast would circle forever: remove one of these wires, or run a spanning tree on s1, s2, s3 (stp: true)',
+    ]);
+    // Two wires between the same switches, and a switch cabled to itself, are loops too.
+    expect(problemLines(`${SWITCHES}  - { id: c, a: s1:swp3, b: s2:swp3 }\n  - { id: d, a: s3:swp3, b: s3:swp4 }\n`).map((l) => l.replace(/, in which.*/, ''))).toEqual([
+      'lab.yaml:10:5: wires[2]: this wire closes a switching loop through s1, s2 (wires a, c)',
+      'lab.yaml:11:5: wires[3]: this wire closes a switching loop through s3 (wires d)',
+    ]);
+  });
+
+  test('a loop is accepted when every switch on it runs a spanning tree', () => {
+    const withStp = SWITCHES.replace(/ports: 4 }/g, 'ports: 4, stp: true }');
+    const topology = loadTopology(`${withStp}  - { id: c, a: s3:swp2, b: s1:swp2 }\n`, 'lab.yaml');
+    const s1 = topology.nodes.find((n) => n.id === 's1');
+    expect(s1?.kind === 'switch' && s1.spec.stp).toEqual({ priority: 32768, helloNs: 2e9, maxAgeNs: 20e9, forwardDelayNs: 15e9 });
+    expect(problemLines(`${SWITCHES.replace('{ id: s1, ports: 4 }', '{ id: s1, ports: 4, stp: { priority: 4097 } }')}`)).toEqual([
+      'lab.yaml:4:42: switches[0].stp.priority: must be a multiple of 4096 (0, 4096, ..., 61440)',
+    ]);
   });
 });

@@ -13,8 +13,9 @@ import { CONTROLLER_NODE } from '../events.js';
 import { cidrContains, formatCidr, ipv4ToUint32, uint32ToIpv4 } from '../net/ip.js';
 import type { Cidr, IpAddress, Ipv4Address } from '../net/ip.js';
 import { isMulticastMac } from '../net/mac.js';
+import { switchingLoops } from './loops.js';
 import { derivePortMac, deriveVnicMac } from './macs.js';
-import { ALL_VLANS, DEFAULT_NATIVE_VLAN, VMOTION_VNI } from './schema.js';
+import { ALL_VLANS, DEFAULT_NATIVE_VLAN, TOPOLOGY_DEFAULTS, VMOTION_VNI } from './schema.js';
 import type { DpuEntry, HostEntry, SegmentEntry, SwitchEntry, VnicEntry, WireEntry, WrittenIp } from './schema.js';
 import type {
   DpuNode,
@@ -25,6 +26,7 @@ import type {
   ResolvedTopology,
   ResolvedWire,
   SegmentSpec,
+  StpSpec,
   SwitchNode,
   SwitchPortVlans,
   VlanRange,
@@ -287,9 +289,32 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
         macAgingNs: sw.macAging,
         portConfig: switchModes.get(sw.id)?.portConfig ?? {},
         mirror: switchModes.get(sw.id)?.mirror ?? [],
+        stp: stpSpecOf(sw),
+        stormControl: sw.stormControl === false ? null : (sw.stormControl ?? { pps: TOPOLOGY_DEFAULTS.stormControlPps, burst: TOPOLOGY_DEFAULTS.stormControlBurst }),
       },
     };
     nodes.push(node);
+  }
+
+  // Loops among switches: refused unless every switch on the loop runs a spanning tree.
+  const stpOn = new Set(switches.filter((e) => stpSpecOf(e.value) !== null).map((e) => e.value.id));
+  // Only wires between existing switch ports nobody else has: one reported as wrong is no link.
+  const takenPorts = new Set<string>();
+  const links = entries.wires.flatMap(({ index, value: w }) => {
+    const ends = [`${w.a.node}:${w.a.port}`, `${w.b.node}:${w.b.port}`];
+    const fresh = ends[0] !== ends[1] && ends.every((end) => !takenPorts.has(end));
+    for (const end of ends) takenPorts.add(end);
+    const real = [w.a, w.b].every((end) => switchPorts.get(end.node)?.includes(end.port) === true);
+    if (!fresh || !real) return [];
+    return [{ id: w.id ?? `${w.a.node}:${w.a.port}--${w.b.node}:${w.b.port}`, index, a: w.a.node, b: w.b.node }];
+  });
+  for (const loop of switchingLoops(links)) {
+    const without = loop.switches.filter((id) => !stpOn.has(id));
+    if (without.length === 0) continue;
+    report(
+      ['wires', loop.closing.index],
+      `this wire closes a switching loop through ${loop.switches.join(', ')} (wires ${loop.wires.map((w) => w.id).join(', ')}), in which a broadcast would circle forever: remove one of these wires, or run a spanning tree on ${without.join(', ')} (stp: true)`,
+    );
   }
 
   const topology: ResolvedTopology = {
@@ -299,6 +324,13 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
     segments: [...segments.values()].map((s) => s.spec).sort(byId),
   };
   return { topology, problems };
+}
+
+/** A switch's spanning tree: none unless asked for, the defaults for `stp: true`. */
+function stpSpecOf(sw: SwitchEntry): StpSpec | null {
+  if (sw.stp === undefined || sw.stp === false) return null;
+  const given = sw.stp === true ? { priority: TOPOLOGY_DEFAULTS.stpPriority, hello: TOPOLOGY_DEFAULTS.stpHelloNs, maxAge: TOPOLOGY_DEFAULTS.stpMaxAgeNs, forwardDelay: TOPOLOGY_DEFAULTS.stpForwardDelayNs } : sw.stp;
+  return { priority: given.priority, helloNs: given.hello, maxAgeNs: given.maxAge, forwardDelayNs: given.forwardDelay };
 }
 
 /** Records a problem at `path`; `at: 'key'` points at the mapping key rather than its value. */

@@ -138,6 +138,19 @@ export const TOPOLOGY_DEFAULTS = {
   dpuVfs: 16,
   /** The DFW export format a DPU writes and reads: version 1, the only one the firewall defines today. */
   dpuDfwExportVersion: 1,
+  /** Bridge priority: 32768, the 802.1D-2004 default (Table 17-2). */
+  stpPriority: 32768,
+  /** Spanning tree timers: the 802.1D-2004 defaults (Table 17-1). */
+  stpHelloNs: 2 * NS_PER_S,
+  stpMaxAgeNs: 20 * NS_PER_S,
+  stpForwardDelayNs: 15 * NS_PER_S,
+  /**
+   * Storm control, flooded frames per second per port and the burst allowed: an assumption, far
+   * above what a lab floods (ARP, RARP, neighbour discovery) and far below the line rate a loop
+   * reaches. Switches leave the level to the operator (e.g. `storm-control broadcast level`).
+   */
+  stormControlPps: 1_000,
+  stormControlBurst: 100,
 } as const;
 
 /** A `node:port` wire end. */
@@ -157,12 +170,8 @@ const probabilitySchema = z.number().min(0).max(1);
 
 const positiveInt = () => z.int().min(1);
 
-/**
- * The GENEVE VNI of the vMotion network (host-to-host vMotion datagrams tunnelled between DPUs,
- * see `processes/vds/vmotion-net.ts`): the highest 24-bit VNI, kept out of every segment so a
- * tunnelled vMotion datagram is never taken for a VM's frame.
- */
-export const VMOTION_VNI = 16_777_215;
+/** The GENEVE VNI of the vMotion network, reserved: see `types.ts`. */
+export { VMOTION_VNI } from './types.js';
 
 /** VNIC datapath modes; see `VnicMode` in types.ts. */
 export const VNIC_MODES = ['uptv2', 'mux', 'emulated'] as const satisfies readonly VnicMode[];
@@ -323,6 +332,25 @@ export const mirrorSchema = z.strictObject({
   destination: nameSchema('a port name'),
 });
 
+/** A switch's `stp:` settings, 802.1D-2004 defaults (17.13, Table 17-1). */
+export const stpSchema = z.strictObject({
+  priority: z
+    .int()
+    .min(0)
+    .max(61440)
+    .refine((n) => n % 4096 === 0, { error: 'must be a multiple of 4096 (0, 4096, ..., 61440)' })
+    .default(TOPOLOGY_DEFAULTS.stpPriority),
+  hello: durationSchema({ minNs: 1 }).default(TOPOLOGY_DEFAULTS.stpHelloNs),
+  maxAge: durationSchema({ minNs: 1 }).default(TOPOLOGY_DEFAULTS.stpMaxAgeNs),
+  forwardDelay: durationSchema({ minNs: 1 }).default(TOPOLOGY_DEFAULTS.stpForwardDelayNs),
+});
+
+/** A switch's `stormControl:` settings. */
+export const stormControlSchema = z.strictObject({
+  pps: z.int().min(1).default(TOPOLOGY_DEFAULTS.stormControlPps),
+  burst: z.int().min(1).default(TOPOLOGY_DEFAULTS.stormControlBurst),
+});
+
 /** One entry of `switches:`. `ports: 8` means `swp1`..`swp8`. */
 export const switchSchema = z.strictObject({
   id: nameSchema('a switch id'),
@@ -336,6 +364,13 @@ export const switchSchema = z.strictObject({
   portConfig: z.record(z.string(), switchPortSchema).optional(),
   /** Port mirroring sessions. */
   mirror: z.array(mirrorSchema).optional(),
+  /**
+   * Rapid spanning tree on the ports that face other switches running one: `true` for the
+   * defaults, or the bridge priority and timers. A loop among switches is refused without it.
+   */
+  stp: z.union([z.boolean(), stpSchema]).optional(),
+  /** Broadcast, multicast and unknown-unicast frames admitted per port; `false` turns it off. */
+  stormControl: z.union([z.literal(false), stormControlSchema]).optional(),
 });
 
 /** One entry of `wires:` (Ethernet only; PCIe wires are implicit). */

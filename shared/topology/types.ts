@@ -14,6 +14,14 @@ export interface ResolvedTopology {
 
 export type NodeKind = 'host' | 'dpu' | 'switch';
 
+/**
+ * The GENEVE VNI of the vMotion network (host-to-host vMotion datagrams tunnelled between DPUs,
+ * see `processes/vds/vmotion-net.ts`): the highest 24-bit VNI, kept out of every segment so a
+ * tunnelled vMotion datagram is never taken for a VM's frame. It lives here, with the types,
+ * so that node processes get it without the topology loader (its schema and the YAML parser).
+ */
+export const VMOTION_VNI = 16_777_215;
+
 export interface PortSpec {
   /** Port name, unique on its node: `p0` on a DPU, `swp3` on a switch, a DPU id on a host. */
   readonly name: string;
@@ -83,6 +91,29 @@ export interface SwitchSpec {
   readonly portConfig?: Readonly<Record<string, SwitchPortVlans>>;
   /** Port mirroring sessions, in file order; absent or empty: none. */
   readonly mirror?: readonly MirrorSession[];
+  /** The rapid spanning tree this switch runs on ports that face switches running one; absent or null: none. */
+  readonly stp?: StpSpec | null;
+  /** Broadcast, multicast and unknown-unicast limit per port; absent or null: none. */
+  readonly stormControl?: StormControlSpec | null;
+}
+
+/** A switch's spanning tree settings (802.1D-2004 defaults: hello 2 s, max age 20 s, forward delay 15 s). */
+export interface StpSpec {
+  /** Bridge priority, a multiple of 4096 from 0 to 61440; lowest becomes root (default 32768). */
+  readonly priority: number;
+  readonly helloNs: VTime;
+  readonly maxAgeNs: VTime;
+  readonly forwardDelayNs: VTime;
+}
+
+/**
+ * Storm control on every port of a switch: frames that would be flooded (broadcast, multicast,
+ * unknown unicast) are admitted by a token bucket of `pps` per second holding at most `burst`;
+ * the rest are dropped and counted, and `switch.storm` says when suppression starts and ends.
+ */
+export interface StormControlSpec {
+  readonly pps: number;
+  readonly burst: number;
 }
 
 /** An inclusive range of VLAN ids. */

@@ -101,3 +101,29 @@ describe('problem reports', () => {
     expect(formatProblem('f.yaml', { path: 'a.b', line: 2, column: 3, message: 'm' })).toBe('f.yaml:2:3: a.b: m');
   });
 });
+
+describe('YamlSource hostile documents', () => {
+  test('an alias bomb is refused as a located problem, not expanded', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) levels.push(`l${i}: &l${i} [${Array(9).fill(i === 1 ? '*a' : `*l${i - 1}`).join(', ')}]`);
+    const source = new YamlSource(`${levels.join('\n')}\n`, 'bomb.yaml');
+    expect(source.data).toBeNull();
+    expect(source.syntaxProblems).toEqual([
+      expect.objectContaining({ line: 2, column: 10, message: expect.stringMatching(/^YAML aliases: they expand to too much \(more than 1000 alias uses\)/) }),
+    ]);
+  });
+
+  test('an alias without an anchor is a located problem', () => {
+    const source = new YamlSource('a: 1\nb: *nowhere\n', 'x.yaml');
+    expect(source.syntaxProblems).toEqual([{ path: '', line: 2, column: 4, message: 'YAML alias: *nowhere has no anchor &nowhere before it' }]);
+  });
+
+  test('a repeated key is found in every mapping, nested and flow ones too', () => {
+    const source = new YamlSource('a: 1\nb: { c: 1, c: 2 }\nd:\n  - e: 1\n    e: 2\na: 3\n', 'x.yaml');
+    expect(source.syntaxProblems.map((p) => `${p.line}:${p.column} ${p.message}`)).toEqual([
+      '6:1 YAML syntax: map keys must be unique',
+      '2:12 YAML syntax: map keys must be unique',
+      '5:5 YAML syntax: map keys must be unique',
+    ]);
+  });
+});

@@ -7,8 +7,8 @@
  * to its nearest existing parent when the value is missing (a required key points at its map).
  */
 
-import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
-import type { Document } from 'yaml';
+import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument, visit } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 
 /** A path into the parsed data: mapping keys and list indices, as zod reports them. */
@@ -41,6 +41,17 @@ export interface SourcePosition {
 }
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/**
+ * Alias uses a document may make once expanded. Aliases that refer to aliases multiply (a "billion
+ * laughs" bomb); past this the document is refused instead of filling memory.
+ */
+export const MAX_ALIAS_COUNT = 1000;
+
+/** A data path as a map key: numbers (list indices) and strings (keys) stay apart. */
+function pathKey(path: DataPath): string {
+  return JSON.stringify(path);
+}
 
 /** Renders a data path for people: `wires[3].b`, `hosts[0].vms[1].vnics[0].ipv4`. */
 export function formatPath(path: DataPath): string {
@@ -238,17 +249,81 @@ export class YamlSource {
   readonly data: unknown;
   private readonly doc: Document.Parsed;
   private readonly lines: LineCounter;
+  private nodes: Map<string, { node: unknown; key?: YamlNode }> | null = null;
 
   constructor(text: string, fileName: string) {
     this.fileName = fileName;
     this.lines = new LineCounter();
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
-    this.syntaxProblems = this.doc.errors.map((error) => {
+    // The parser's own duplicate-key check compares each key with every earlier one (quadratic
+    // in a map's size); `duplicateKeys` does the same in one pass.
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: false });
+    const problems: SourceProblem[] = this.doc.errors.map((error) => {
       const { line, column } = this.position(error.pos[0]);
       const message = error.message.replace(/\s+/g, ' ').trim();
       return { path: '', line, column, message: `YAML syntax: ${message.charAt(0).toLowerCase()}${message.slice(1)}` };
     });
-    this.data = this.syntaxProblems.length > 0 ? null : this.doc.toJS({ maxAliasCount: 1000 });
+    if (problems.length === 0) problems.push(...this.duplicateKeys(), ...this.unresolvedAliases());
+    let data: unknown = null;
+    if (problems.length === 0) {
+      try {
+        data = this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      } catch (error) {
+        // The only other way toJS fails: aliases that expand beyond the limit (an alias bomb).
+        const first = this.firstAlias();
+        problems.push({
+          path: '',
+          line: first?.line ?? 1,
+          column: first?.column ?? 1,
+          message: `YAML aliases: they expand to too much (more than ${MAX_ALIAS_COUNT} alias uses): ${error instanceof Error ? error.message.toLowerCase() : 'refused'}`,
+        });
+      }
+    }
+    this.syntaxProblems = problems;
+    this.data = problems.length > 0 ? null : data;
+  }
+
+  /** Every key of a mapping written a second time, at the repeat, in one pass over the document. */
+  private duplicateKeys(): SourceProblem[] {
+    const problems: SourceProblem[] = [];
+    visit(this.doc, {
+      Map: (_key, map) => {
+        const seen = new Set<string>();
+        for (const pair of map.items) {
+          if (!isScalar(pair.key)) continue;
+          const key = `${typeof pair.key.value}:${String(pair.key.value)}`;
+          if (seen.has(key) && pair.key.range) {
+            const { line, column } = this.position(pair.key.range[0]);
+            problems.push({ path: '', line, column, message: 'YAML syntax: map keys must be unique' });
+          }
+          seen.add(key);
+        }
+      },
+    });
+    return problems;
+  }
+
+  /** Every alias without an anchor before it. */
+  private unresolvedAliases(): SourceProblem[] {
+    const problems: SourceProblem[] = [];
+    visit(this.doc, {
+      Alias: (_key, alias) => {
+        if (alias.resolve(this.doc) !== undefined) return;
+        const { line, column } = this.position(alias.range?.[0] ?? 0);
+        problems.push({ path: '', line, column, message: `YAML alias: *${alias.source} has no anchor &${alias.source} before it` });
+      },
+    });
+    return problems;
+  }
+
+  private firstAlias(): SourcePosition | null {
+    let first: SourcePosition | null = null;
+    visit(this.doc, {
+      Alias: (_key, alias) => {
+        first = this.position(alias.range?.[0] ?? 0);
+        return visit.BREAK;
+      },
+    });
+    return first;
   }
 
   /** The 1-based line and column of a character offset in the text. */
@@ -263,20 +338,20 @@ export class YamlSource {
    */
   locate(path: DataPath, at: 'key' | 'value' = 'value'): SourcePosition {
     if (at === 'key' && path.length > 0) {
-      const parent = this.nodeAt(path.slice(0, -1));
-      const last = String(path[path.length - 1]);
-      if (isMap(parent)) {
-        for (const pair of parent.items) {
-          const key = pair.key;
-          if (isScalar(key) && String(key.value) === last && key.range) return this.position(key.range[0]);
-        }
-      }
+      const key = this.keyAt(path);
+      if (key?.range) return this.position(key.range[0]);
     }
     for (let n = path.length; n >= 0; n--) {
       const node = this.nodeAt(path.slice(0, n));
       if (isNode(node) && node.range) return this.position(node.range[0]);
     }
     return { line: 1, column: 1 };
+  }
+
+  /** The character range of the value at `path` (start, end), or null when it is not in the file. */
+  rangeOf(path: DataPath): readonly [number, number] | null {
+    const node = this.nodeAt(path);
+    return isNode(node) && node.range ? [node.range[0], node.range[1]] : null;
   }
 
   /** Locates a semantic or schema problem in this file. */
@@ -287,6 +362,41 @@ export class YamlSource {
 
   private nodeAt(path: DataPath): unknown {
     if (path.length === 0) return this.doc.contents;
-    return this.doc.getIn(path, true);
+    return this.index().get(pathKey(path))?.node;
+  }
+
+  private keyAt(path: DataPath): YamlNode | undefined {
+    return this.index().get(pathKey(path))?.key;
+  }
+
+  /**
+   * Every node of the document by its data path, built once on the first lookup: locating a
+   * problem is then a map lookup, so a file with many problems is located in linear time.
+   */
+  private index(): Map<string, { node: unknown; key?: YamlNode }> {
+    if (this.nodes !== null) return this.nodes;
+    const nodes = new Map<string, { node: unknown; key?: YamlNode }>();
+    const walk = (node: unknown, path: (string | number)[]): void => {
+      if (isMap(node)) {
+        for (const pair of node.items) {
+          if (!isScalar(pair.key)) continue;
+          const child = [...path, String(pair.key.value)];
+          const key = pathKey(child);
+          // The first occurrence wins, as it does when a duplicate key is reported.
+          if (!nodes.has(key)) nodes.set(key, { node: pair.value, key: pair.key });
+          walk(pair.value, child);
+        }
+      } else if (isSeq(node)) {
+        node.items.forEach((item, i) => {
+          const child = [...path, i];
+          nodes.set(pathKey(child), { node: item });
+          walk(item, child);
+        });
+      }
+      // An alias is not followed: what it points at is located where it is written.
+    };
+    walk(this.doc.contents, []);
+    this.nodes = nodes;
+    return nodes;
   }
 }

@@ -35,6 +35,22 @@ export function lastJson<T = Record<string, unknown>>(result: CliResult): T {
   return JSON.parse(lines[lines.length - 1]!) as T;
 }
 
+/**
+ * Asserts that a `dpulab run --json` completed and kept every invariant, except those listed in
+ * `knownBroken`: bugs of today's cores that a test about something else must not trip on (each
+ * has a regression fixture in `test/fixtures/explore/`). Exit 1 for those alone is accepted; any
+ * other invariant, a crash or another exit code fails.
+ */
+export function expectRunKeepsInvariants(result: CliResult, knownBroken: readonly string[] = []): void {
+  if (result.code === 0) return;
+  if (result.code !== 1) throw new Error(`dpulab run exited ${String(result.code)}: ${result.stderr}`);
+  const summary = lastJson<{ crashed: unknown[]; invariants: { broken: { invariant: string; message: string }[] } }>(result);
+  const unexpected = summary.invariants.broken.filter((v) => !knownBroken.includes(v.invariant));
+  if (summary.crashed.length > 0 || unexpected.length > 0) {
+    throw new Error(`dpulab run broke ${unexpected.map((v) => `${v.invariant} (${v.message})`).join('; ') || 'nothing'}${summary.crashed.length > 0 ? `, nodes crashed: ${JSON.stringify(summary.crashed)}` : ''}`);
+  }
+}
+
 /** Starts `dpulab ARGS` in the background, for tests that signal it while it runs. */
 export function startDpulab(args: readonly string[]): ChildProcess & { output: { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, [DPULAB_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: taggedEnv }) as ChildProcess & { output: { stdout: string; stderr: string } };
@@ -68,7 +84,7 @@ export function nodeProcesses(): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (!cmdline.includes('processes/node/main.js')) continue;
+      if (!cmdline.includes('dist/bundle/node.js')) continue;
       const tagged = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`DPULAB_TEST_TAG=${TEST_TAG}`);
       if (tagged && isAlive(Number(entry))) pids.push(Number(entry));
     } catch {

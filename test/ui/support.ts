@@ -40,8 +40,10 @@ export function writeUiScenario(dir: string): string {
 /** A running `dpulab ui`. */
 export interface UiProcess {
   readonly child: ChildProcess & { output: { stdout: string; stderr: string } };
-  /** `http://127.0.0.1:PORT/` */
+  /** `http://127.0.0.1:PORT/?token=TOKEN`, as printed: opening it in a browser sets the token cookie. */
   readonly url: string;
+  /** The access token in that address, for direct API calls. */
+  readonly token: string;
   /** SIGTERM, then waits for the exit (SIGKILL after 20 s). */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -65,7 +67,7 @@ export async function startUi(args: readonly string[]): Promise<UiProcess> {
   const child = startDpulab(['ui', '--port', '0', ...args]);
   let url = '';
   const ok = await until(() => {
-    const match = /dpulab ui: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(child.output.stdout);
+    const match = /dpulab ui: (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(child.output.stdout);
     if (match) url = match[1]!;
     return match !== null || child.exitCode !== null;
   }, 30_000);
@@ -76,6 +78,7 @@ export async function startUi(args: readonly string[]): Promise<UiProcess> {
   return {
     child,
     url,
+    token: new URL(url).searchParams.get('token') ?? '',
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -171,13 +174,13 @@ export async function closeLiveUi(live: LiveUi | undefined): Promise<{ code: num
 
 /** GETs a JSON API path. */
 export async function apiGet<T = Record<string, unknown>>(ui: UiProcess, path: string): Promise<{ status: number; body: T }> {
-  const response = await fetch(new URL(path, ui.url));
+  const response = await fetch(new URL(path, ui.url), { headers: { Authorization: `Bearer ${ui.token}` } });
   return { status: response.status, body: (await response.json()) as T };
 }
 
 /** POSTs JSON to an API path. */
 export async function apiPost<T = Record<string, unknown>>(ui: UiProcess, path: string, body: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(new URL(path, ui.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(new URL(path, ui.url), { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ui.token}` }, body: JSON.stringify(body) });
   return { status: response.status, body: (await response.json()) as T };
 }
 

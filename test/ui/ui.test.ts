@@ -36,7 +36,8 @@ describe('dpulab ui on a live run of the default lab', () => {
   liveUiHooks(tmp, (live) => ({ ui, page, pageErrors } = live));
 
   it('ui page is served under a strict content security policy', async () => {
-    const response = await fetch(ui.url);
+    const response = await fetch(new URL('/', ui.url), { headers: { Authorization: `Bearer ${ui.token}` } });
+    expect(response.status).toBe(200);
     const csp = response.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("default-src 'self'");
     expect(csp).toContain("script-src 'self'");

@@ -143,6 +143,7 @@ const STYLE: cytoscape.StylesheetJson = [
     },
   },
   { selector: 'edge.wire.down', style: { 'line-style': 'dashed', 'line-dash-pattern': [6, 4] } },
+  { selector: 'edge.wire.blocked', style: { 'line-style': 'dotted', opacity: 0.5 } },
   { selector: 'edge.vnic', style: { width: 2, 'line-color': 'data(color)', 'curve-style': 'straight', 'target-arrow-shape': 'none', opacity: 0.9 } },
   { selector: 'edge.vnic.mux', style: { 'line-style': 'dashed' } },
   { selector: 'edge.vnic.emulated', style: { 'line-style': 'dotted', width: 2.5 } },
@@ -353,6 +354,7 @@ export class TopologyView {
         const edge = cy.getElementById(id.wire(wire.id));
         edge.data({ width, color, label: up && load > 0 ? `${rate(load)} f/s` : '' });
         edge.toggleClass('down', !up);
+        edge.toggleClass('blocked', up && [wire.a, wire.b].some((end) => lab.ports[`${end.node}:${end.port}`]?.blocked === true));
         mirror.push(h('li', { 'data-id': wire.id, 'data-kind': 'wire', 'data-state': up ? 'up' : 'down', 'data-load': Math.round(load) }, `${wire.id}: ${up ? 'up' : 'down'}, ${Math.round(load)} frames/s`));
       }
     });

@@ -46,7 +46,9 @@ export type EventLogWriteErrorCode =
   /** An event's vtime is lower than the previous event's. */
   | 'vtime-backwards'
   /** A run or node field out of range (a seed that is not a safe integer, a negative time). */
-  | 'invalid-argument';
+  | 'invalid-argument'
+  /** Another writer holds the log's lock (the message names it): one writer per log. */
+  | 'locked';
 
 /** A programming or usage error detected by the writer; nothing of the offending call was kept. */
 export class EventLogWriteError extends DpulabError {
@@ -56,7 +58,7 @@ export class EventLogWriteError extends DpulabError {
     readonly code: EventLogWriteErrorCode,
     message: string,
   ) {
-    super(message, { fromInput: code === 'exists' || code === 'foreign-file' || code === 'invalid-argument' });
+    super(message, { fromInput: code === 'exists' || code === 'foreign-file' || code === 'invalid-argument' || code === 'locked' });
   }
 }
 

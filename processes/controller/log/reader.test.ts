@@ -208,6 +208,40 @@ describe('EventLogReader', () => {
     );
   });
 
+  it('EventLogReader filters a log whose writer died before building its indexes as it filters a finished one', () => {
+    const path = join(tempDir(), 'run.db');
+    const events = testEvents(0, 300);
+    // The writer defers its indexes to the end of the run and is never closed: as if the
+    // controller had been killed mid-run.
+    const writer = EventLogWriter.open(path, { dpulabVersion: '0.1.0-test', deferIndexes: true });
+    try {
+      writer.beginRun(testRunInfo());
+      writer.append(events);
+      writer.flush();
+      const indexes = new Database(path, { readonly: true });
+      expect(indexes.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%'").get()).toEqual({ n: 0 });
+      indexes.close();
+      const expectFilter = (filter: EventFilter, keep: (e: RecordedEvent) => boolean): void => {
+        withReader(path, (reader) => expect(seqs(reader.events(filter))).toEqual(events.filter(keep).map((e) => e.seq)));
+      };
+      expectFilter({ kinds: ['lldp.*', 'link.up'] }, (e) => e.kind !== 'lldpx.other');
+      expectFilter({ nodes: ['tor', 'dpu-a'] }, (e) => e.node === 'tor' || e.node === 'dpu-a');
+      expectFilter({ fromNs: 100, toNs: 200 }, (e) => e.vtime >= 100 && e.vtime < 200);
+      expectFilter({ fromNs: 101 }, (e) => e.vtime >= 101);
+      expectFilter({ fromNs: 5000 }, () => false);
+      expectFilter({ kinds: ['link.up'], nodes: ['host-1'], fromNs: 50 }, (e) => e.kind === 'link.up' && e.node === 'host-1' && e.vtime >= 50);
+    } finally {
+      writer.close();
+    }
+    const after = new Database(path, { readonly: true });
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name").all()).toEqual([
+      { name: 'events_kind' },
+      { name: 'events_node' },
+      { name: 'events_vtime' },
+    ]);
+    after.close();
+  });
+
   it('EventLogReader treats GLOB characters in a kind prefix literally', () => {
     const path = join(tempDir(), 'run.db');
     const events = [
@@ -283,6 +317,8 @@ describe('EventLogReader.verifyFingerprint', () => {
         stored: reader.run().fingerprint,
         events: 1000,
         checkpointsChecked: 10,
+        checkpointsOk: true,
+        verifiedThrough: 1000,
         problems: [],
       });
     });
@@ -393,7 +429,7 @@ describe('EventLogReader.verifyFingerprint', () => {
       const result = reader.verifyFingerprint();
       expect(result).toMatchObject({ ok: false, stored: null, events: 35, checkpointsChecked: 3 });
       expect(result.firstBadCheckpoint).toBeUndefined();
-      expect(result.problems).toEqual(['The run has no fingerprint: it never finished (status running)']);
+      expect(result.problems).toEqual(['The run has no fingerprint: it never finished (status crashed)']);
     });
   });
 });
@@ -529,7 +565,7 @@ describe('EventLogReader.open', () => {
       if (failure !== null) expectLogError(failure, ['corrupt', 'incomplete'], path);
       else expect((verification as FingerprintVerification | null)?.ok, `seed ${seed}`).toBe(false);
     }
-  });
+  }, 30_000);
 
   it('EventLogReader.check reports a healthy log as ok', () => {
     const path = join(tempDir(), 'run.db');

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { RecordedEvent, VTime } from '../../../shared/events.js';
 import { EventLogError, InvalidEventError } from './errors.js';
 import { Fingerprint } from './fingerprint.js';
+import { EventLogLock } from './lock.js';
 import {
   LOG_FORMAT,
   REQUIRED_TABLES,
@@ -64,6 +65,13 @@ export interface FingerprintVerification {
   readonly checkpointsChecked: number;
   /** The earliest checkpoint that does not match, if any. */
   readonly firstBadCheckpoint?: BadCheckpoint;
+  /**
+   * The events are dense and every checkpoint matches: what `ok` means for a run that never
+   * finished (and so has no run fingerprint to compare).
+   */
+  readonly checkpointsOk: boolean;
+  /** The seq of the last checkpoint that matches with none bad before it (0 when none does). */
+  readonly verifiedThrough: number;
   /** What is wrong, one sentence each; empty when ok. */
   readonly problems: readonly string[];
 }
@@ -219,6 +227,7 @@ export class EventLogReader {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
+  private writerGone = false;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
@@ -308,13 +317,25 @@ export class EventLogReader {
         endVtime: row.end_vtime as number | null,
         events: row.events as number,
         fingerprint: row.fingerprint as string | null,
-        status: row.status as RunStatus,
+        status: this.reportedStatus(row.status as RunStatus),
         exitReason: row.exit_reason as string | null,
         versions,
         startedWall: row.started_wall as string,
         endedWall: row.ended_wall as string | null,
       };
     });
+  }
+
+  /**
+   * A stored `running` is `crashed` once nobody holds the log's lock: the writer holds it for the
+   * whole run and the kernel releases it when the writer dies. Once crashed, always crashed.
+   */
+  private reportedStatus(stored: RunStatus): RunRecord['status'] {
+    if (stored !== 'running') return stored;
+    if (this.writerGone) return 'crashed';
+    // A lock file that cannot be probed (read-only media) says nothing: keep what is stored.
+    this.writerGone = EventLogLock.holder(this.path) === null;
+    return this.writerGone ? 'crashed' : 'running';
   }
 
   /** Every node start, ordered by id then incarnation. */
@@ -349,6 +370,25 @@ export class EventLogReader {
   /** Number of events stored (the highest seq + 1: seqs are dense). */
   count(): number {
     return this.guard(() => (this.statement('SELECT coalesce(max(seq) + 1, 0) AS n FROM events').get() as { n: number }).n);
+  }
+
+  /**
+   * The snapshots stored for `node` (see `snapshots` in docs/event-log.md), by seq: its state
+   * (msgpack) after events [0, seq). Only those covering events the log holds.
+   */
+  snapshots(node: string): Array<{ readonly seq: number; readonly state: Uint8Array }> {
+    const count = this.count();
+    return this.guard(
+      () => this.statement('SELECT seq, state FROM snapshots WHERE node = ? AND seq <= ? ORDER BY seq').all(node, count) as Array<{ seq: number; state: Uint8Array }>,
+    );
+  }
+
+  /**
+   * The lowest and highest seq stored and how many events there are: a log whose seqs are dense
+   * from 0, as the writer makes them, has `min` 0 and `max` `count - 1`.
+   */
+  seqRange(): { min: number | null; max: number | null; count: number } {
+    return this.guard(() => this.statement('SELECT min(seq) AS min, max(seq) AS max, count(*) AS count FROM events').get() as { min: number | null; max: number | null; count: number });
   }
 
   /** The event with this seq, or undefined. */
@@ -420,7 +460,10 @@ export class EventLogReader {
         const sql = `SELECT ${EVENT_COLUMNS} FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}${tail}`;
         return this.stream(this.db.prepare(sql), [...params, ...tailParams]);
       }
-      const sql = `SELECT ${EVENT_COLUMNS} FROM events INDEXED BY ${drive.index} WHERE ${[`${drive.column} = ?`, ...where].join(' AND ')}${tail}`;
+      // A log whose writer died before it built its indexes (they come when a run finishes) is
+      // read without them: one scan in seq order per value.
+      const indexed = this.hasIndex(drive.index) ? ` INDEXED BY ${drive.index}` : '';
+      const sql = `SELECT ${EVENT_COLUMNS} FROM events${indexed} WHERE ${[`${drive.column} = ?`, ...where].join(' AND ')}${tail}`;
       const streams = drive.values.map((value) => this.stream(this.db.prepare(sql), [value, ...params, ...tailParams]));
       return streams.length === 1 && streams[0] !== undefined ? streams[0] : mergeBySeq(streams, limit ?? Infinity);
     });
@@ -457,6 +500,7 @@ export class EventLogReader {
     let checked = 0;
     let next = 0;
     let previousCheckpoint = 0;
+    let verifiedThrough = 0;
     let poisoned = false;
 
     const compareCheckpoints = (): void => {
@@ -466,6 +510,7 @@ export class EventLogReader {
         const recomputed = poisoned ? null : fp.digestHex();
         if (cp.seq === fp.events && recomputed === cp.fingerprint) {
           previousCheckpoint = cp.seq;
+          if (firstBad === undefined) verifiedThrough = cp.seq;
           continue;
         }
         if (firstBad === undefined) {
@@ -504,6 +549,7 @@ export class EventLogReader {
     }
 
     const recomputed = fp.digestHex();
+    const checkpointsOk = problems.length === 0;
     if (run.fingerprint === null) {
       problems.push(`The run has no fingerprint: it never finished (status ${run.status})`);
     } else {
@@ -516,6 +562,8 @@ export class EventLogReader {
       stored: run.fingerprint,
       events: fp.events,
       checkpointsChecked: checked,
+      checkpointsOk,
+      verifiedThrough,
       problems,
     };
     return firstBad === undefined ? result : { ...result, firstBadCheckpoint: firstBad };
@@ -539,13 +587,30 @@ export class EventLogReader {
     this.db.close();
   }
 
+  /** Whether the log has the index `name` (a log whose run did not finish may lack the event indexes). */
+  private hasIndex(name: string): boolean {
+    return this.statement("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) !== undefined;
+  }
+
   /** The seq of the first event at or after `vtime` (the event count when there is none). */
   private firstSeqAtOrAfter(vtime: VTime): number {
     return this.guard(() => {
-      const row = this.statement('SELECT seq FROM events WHERE vtime >= ? ORDER BY vtime, seq LIMIT 1').get(vtime) as
-        | { seq: number }
-        | undefined;
-      return row?.seq ?? this.count();
+      if (this.hasIndex('events_vtime')) {
+        const row = this.statement('SELECT seq FROM events WHERE vtime >= ? ORDER BY vtime, seq LIMIT 1').get(vtime) as
+          | { seq: number }
+          | undefined;
+        return row?.seq ?? this.count();
+      }
+      // Without the index: vtime never decreases along seq, and seqs are dense, so bisect.
+      const at = this.statement('SELECT vtime FROM events WHERE seq = ?');
+      let lo = 0;
+      let hi = this.count();
+      while (lo < hi) {
+        const mid = Math.floor((lo + hi) / 2);
+        if ((at.get(mid) as { vtime: number }).vtime >= vtime) hi = mid;
+        else lo = mid + 1;
+      }
+      return lo;
     });
   }
 

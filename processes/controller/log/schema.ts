@@ -111,10 +111,24 @@ export const SCHEMA_STATEMENTS: readonly string[] = [
   )`,
 ];
 
-/** Creates every table and index of the current version and fills `meta`, in one transaction. */
-export function createSchema(db: Database.Database, dpulabVersion: string): void {
+/**
+ * The secondary indexes of `events`. A writer may create them when its run finishes instead of
+ * with the schema (maintaining three indexes per insert is most of what an insert costs); a
+ * finished log has them either way, and a reader copes with a log whose writer died before.
+ */
+export const EVENT_INDEX_STATEMENTS: readonly string[] = SCHEMA_STATEMENTS.filter((sql) => sql.startsWith('CREATE INDEX events_'));
+
+/** Names of the indexes in EVENT_INDEX_STATEMENTS. */
+export const EVENT_INDEXES: readonly string[] = EVENT_INDEX_STATEMENTS.map((sql) => /^CREATE INDEX (\w+)/.exec(sql)![1]!);
+
+/**
+ * Creates every table and index of the current version and fills `meta`, in one transaction;
+ * with `eventIndexes: false`, leaves out EVENT_INDEX_STATEMENTS (see createEventIndexes).
+ */
+export function createSchema(db: Database.Database, dpulabVersion: string, options: { readonly eventIndexes?: boolean } = {}): void {
+  const withIndexes = options.eventIndexes ?? true;
   db.transaction(() => {
-    for (const sql of SCHEMA_STATEMENTS) db.exec(sql);
+    for (const sql of SCHEMA_STATEMENTS) if (withIndexes || !EVENT_INDEX_STATEMENTS.includes(sql)) db.exec(sql);
     const setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
     setMeta.run('format', LOG_FORMAT);
     setMeta.run('schema_version', String(SCHEMA_VERSION));
@@ -122,11 +136,22 @@ export function createSchema(db: Database.Database, dpulabVersion: string): void
   })();
 }
 
+/** Creates the indexes of EVENT_INDEX_STATEMENTS that are missing (in the caller's transaction, if any). */
+export function createEventIndexes(db: Database.Database): void {
+  for (const sql of EVENT_INDEX_STATEMENTS) db.exec(sql.replace('CREATE INDEX', 'CREATE INDEX IF NOT EXISTS'));
+}
+
 /** How the run was executed: one OS process per node, or every node inside the controller. */
 export type RunMode = 'multi-process' | 'in-process';
 
-/** Lifecycle of a run: `running` until the writer finishes it; a crashed run stays `running`. */
+/** Lifecycle of a run as stored: `running` until the writer finishes it; a crashed run stays `running`. */
 export type RunStatus = 'running' | 'completed' | 'interrupted' | 'failed';
+
+/**
+ * The status a reader reports: the stored one, except that a `running` run whose writer no longer
+ * holds the log's lock is `crashed` (its writer died before it could finish the run).
+ */
+export type ReportedRunStatus = RunStatus | 'crashed';
 
 /** The versions of the software that produced a run, stored as JSON in `runs.versions`. */
 export interface RunVersions {
@@ -156,7 +181,8 @@ export interface RunRecord {
   readonly events: number;
   /** Hex SHA-256 over the canonical encoding of all events; null until finished. */
   readonly fingerprint: string | null;
-  readonly status: RunStatus;
+  /** The stored status, or `crashed` for a `running` run nobody writes any more. */
+  readonly status: ReportedRunStatus;
   readonly exitReason: string | null;
   readonly versions: RunVersions;
   readonly startedWall: string;

@@ -1,10 +1,12 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode } from '../../../shared/codec.js';
 import { EventLogWriteError, InvalidEventError } from './errors.js';
 import { Fingerprint } from './fingerprint.js';
+import { EventLogLock, lockPathOf } from './lock.js';
+import { EventLogReader } from './reader.js';
 import { LOG_FORMAT, REQUIRED_TABLES } from './schema.js';
 import { removeTempDirs, tempDir, testEvent, testEvents, testRunInfo, writeTestLog } from './testing.js';
 import { EventLogWriter } from './writer.js';
@@ -215,7 +217,26 @@ describe('EventLogWriter', () => {
     ]);
   });
 
-  it('EventLogWriter close commits buffered events of an unfinished run and leaves it running', () => {
+  it('EventLogWriter with deferred indexes builds them when the run finishes, and writes the same log', () => {
+    const dir = tempDir();
+    const indexes = (path: string): string[] =>
+      query<{ name: string }>(path, "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name").map((r) => r.name);
+    const fingerprints: string[] = [];
+    for (const deferIndexes of [false, true]) {
+      const path = join(dir, `${String(deferIndexes)}.db`);
+      const writer = EventLogWriter.open(path, { dpulabVersion: '0.1.0-test', deferIndexes });
+      writer.beginRun(testRunInfo());
+      writer.append(testEvents(0, 50));
+      writer.flush();
+      expect(indexes(path)).toEqual(deferIndexes ? [] : ['events_kind', 'events_node', 'events_vtime']);
+      fingerprints.push(writer.finishRun({ status: 'completed', endVtime: 1000, exitReason: null }));
+      writer.close();
+      expect(indexes(path)).toEqual(['events_kind', 'events_node', 'events_vtime']);
+    }
+    expect(fingerprints[1]).toBe(fingerprints[0]);
+  });
+
+  it('EventLogWriter close commits buffered events of an unfinished run and leaves it running (stored)', () => {
     const path = join(tempDir(), 'run.db');
     const writer = openWriter(path, { checkpointInterval: 10 });
     writer.beginRun(testRunInfo());
@@ -224,5 +245,79 @@ describe('EventLogWriter', () => {
     expect(query<{ n: number }>(path, 'SELECT count(*) AS n FROM events')[0]?.n).toBe(25);
     expect(query(path, 'SELECT status, fingerprint, events FROM runs')).toEqual([{ status: 'running', fingerprint: null, events: 0 }]);
     expect(query<{ seq: number }>(path, 'SELECT seq FROM checkpoints').map((r) => r.seq)).toEqual([10, 20]);
+  });
+
+  it('EventLogWriter refuses a second writer of the same log, even with overwrite, naming the holder', () => {
+    const path = join(tempDir(), 'run.db');
+    const first = openWriter(path);
+    first.beginRun(testRunInfo());
+    first.append(testEvents(0, 30));
+    first.flush();
+    for (const overwrite of [false, true]) {
+      let error: unknown;
+      try {
+        openWriter(path, { overwrite });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(EventLogWriteError);
+      expect((error as EventLogWriteError).code).toBe('locked');
+      expect((error as Error).message).toContain(`pid ${String(process.pid)}`);
+    }
+    expect(EventLogLock.holder(path)).toMatchObject({ pid: process.pid });
+    // The first run goes on, and nothing of it was lost.
+    first.append(testEvents(30, 40));
+    first.finishRun({ status: 'completed', endVtime: 200, exitReason: null });
+    first.close();
+    expect(query<{ n: number }>(path, 'SELECT count(*) AS n FROM events')[0]?.n).toBe(40);
+  });
+
+  it('EventLogWriter lets the log go when closed: no lock file left, the next writer may take it', () => {
+    const dir = tempDir();
+    const path = join(dir, 'run.db');
+    writeTestLog(path, 5);
+    expect(readdirSync(dir)).toEqual(['run.db']);
+    expect(EventLogLock.holder(path)).toBeNull();
+    writeTestLog(path, 3, { overwrite: true });
+    expect(existsSync(lockPathOf(path))).toBe(false);
+  });
+
+  it('EventLogWriter folds the WAL into the database file at each checkpoint, so the file alone reads up to it', () => {
+    const dir = tempDir();
+    const path = join(dir, 'run.db');
+    const writer = openWriter(path, { checkpointInterval: 100, batchSize: 64 });
+    writer.beginRun(testRunInfo());
+    writer.append(testEvents(0, 250));
+    writer.flush();
+    expect(writer.stats.walCheckpoints).toBeGreaterThanOrEqual(3);
+    // What a crash leaves, copied without its -wal: the run is there, up to the last checkpoint.
+    const copy = join(tempDir(), 'copy.db');
+    copyFileSync(path, copy);
+    const reader = EventLogReader.open(copy);
+    try {
+      expect(reader.count()).toBeGreaterThanOrEqual(200);
+      expect(reader.run().status).toBe('crashed');
+      const verification = reader.verifyFingerprint();
+      expect(verification.firstBadCheckpoint).toBeUndefined();
+      expect(verification.checkpointsChecked).toBeGreaterThanOrEqual(2);
+    } finally {
+      reader.close();
+      writer.close();
+    }
+  });
+
+  it('EventLogReader reports a run as running while its writer holds the log, crashed once nobody does', () => {
+    const path = join(tempDir(), 'run.db');
+    const writer = openWriter(path);
+    writer.beginRun(testRunInfo());
+    writer.flush();
+    const reader = EventLogReader.open(path);
+    try {
+      expect(reader.run().status).toBe('running');
+      writer.close();
+      expect(reader.run().status).toBe('crashed');
+    } finally {
+      reader.close();
+    }
   });
 });

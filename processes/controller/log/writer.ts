@@ -2,9 +2,11 @@ import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { RecordedEvent, VTime } from '../../../shared/events.js';
 import type { ResolvedTopology, ResolvedWire } from '../../../shared/topology/types.js';
+import { environmentError, orEnvironmentError, prepareDirectoryFor } from '../environment.js';
 import { EventLogWriteError, InvalidEventError } from './errors.js';
 import { Fingerprint } from './fingerprint.js';
-import { createSchema, LOG_FORMAT, SQLITE_MAGIC, type RunMode, type RunStatus, type RunVersions } from './schema.js';
+import { EventLogLock } from './lock.js';
+import { createEventIndexes, createSchema, LOG_FORMAT, SQLITE_MAGIC, type RunMode, type RunStatus, type RunVersions } from './schema.js';
 
 /** Events buffered before the writer commits them on its own. */
 export const DEFAULT_BATCH_SIZE = 4096;
@@ -22,6 +24,11 @@ export interface EventLogWriterOptions {
   readonly batchSize?: number;
   /** Write a checkpoint every this many events (default DEFAULT_CHECKPOINT_INTERVAL). */
   readonly checkpointInterval?: number;
+  /**
+   * Create the secondary indexes of `events` when the run finishes (or the log closes) instead
+   * of at the start: inserts run faster, and readers of a live run must do without them.
+   */
+  readonly deferIndexes?: boolean;
 }
 
 /** The scenario a run executes, as given and as resolved. */
@@ -96,6 +103,8 @@ export interface EventLogWriterStats {
   readonly written: number;
   /** Checkpoint rows committed. */
   readonly checkpoints: number;
+  /** WAL checkpoints that folded the WAL into the database file (see `foldWal`). */
+  readonly walCheckpoints: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -186,7 +195,10 @@ export class EventLogWriter {
   private readonly batchSize: number;
   private readonly checkpointInterval: number;
   private readonly dpulabVersion: string;
-  private readonly counters: Mutable<EventLogWriterStats> = { commits: 0, appended: 0, written: 0, checkpoints: 0 };
+  /** Whether the event indexes are still to be created (deferIndexes). */
+  private indexesPending: boolean;
+  private readonly counters: Mutable<EventLogWriterStats> = { commits: 0, appended: 0, written: 0, checkpoints: 0, walCheckpoints: 0 };
+  private readonly lock: EventLogLock;
 
   private fingerprint = new Fingerprint();
   private buffer: RecordedEvent[] = [];
@@ -199,20 +211,24 @@ export class EventLogWriter {
   private readonly insertEvent: Database.Statement;
   private readonly insertCheckpoint: Database.Statement;
   private readonly insertKind: Database.Statement;
+  private readonly insertSnapshot: Database.Statement;
   private readonly insertNode: Database.Statement;
   private readonly updateNode: Database.Statement;
   private readonly writeBatch: (events: readonly RecordedEvent[], fingerprint: Fingerprint) => { checkpoints: number; kinds: string[] };
 
-  private constructor(path: string, db: Database.Database, options: EventLogWriterOptions) {
+  private constructor(path: string, db: Database.Database, lock: EventLogLock, options: EventLogWriterOptions) {
     this.path = path;
     this.db = db;
+    this.lock = lock;
     this.dpulabVersion = options.dpulabVersion;
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     this.checkpointInterval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
+    this.indexesPending = options.deferIndexes ?? false;
 
     this.insertEvent = db.prepare('INSERT INTO events (seq, vtime, node, kind, cause, payload, volatile) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertCheckpoint = db.prepare('INSERT INTO checkpoints (seq, vtime, fingerprint) VALUES (?, ?, ?)');
     this.insertKind = db.prepare('INSERT OR IGNORE INTO event_kinds (kind, description) VALUES (?, ?)');
+    this.insertSnapshot = db.prepare('INSERT OR REPLACE INTO snapshots (seq, node, state) VALUES (?, ?, ?)');
     this.insertNode = db.prepare(
       'INSERT INTO nodes (id, kind, incarnation, pid, machine, started_wall) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -241,14 +257,28 @@ export class EventLogWriter {
   }
 
   /**
-   * Creates the log at `path` with the current schema, in WAL mode.
+   * Creates the log at `path` with the current schema, in WAL mode, and holds its lock (see
+   * lock.ts) until `close`.
    *
-   * Refuses (EventLogWriteError) a path holding anything but nothing, an empty file, or, with
-   * `overwrite`, an existing dpulab event log; a foreign file is never modified.
+   * Refuses (EventLogWriteError) a log another writer holds ('locked', naming the holder), and a
+   * path holding anything but nothing, an empty file, or, with `overwrite`, an existing dpulab
+   * event log; a foreign file is never modified.
    */
   static open(path: string, options: EventLogWriterOptions): EventLogWriter {
     if (options.batchSize !== undefined) requireSafeInteger('Batch size', options.batchSize, 1);
     if (options.checkpointInterval !== undefined) requireSafeInteger('Checkpoint interval', options.checkpointInterval, 1);
+    prepareDirectoryFor(path, 'create the event log');
+    // The lock comes first: a second run must not remove the log of the first, even with overwrite.
+    const lock = orEnvironmentError('lock the event log', path, () => EventLogLock.acquire(path));
+    try {
+      return orEnvironmentError('create the event log', path, () => EventLogWriter.create(path, lock, options));
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  private static create(path: string, lock: EventLogLock, options: EventLogWriterOptions): EventLogWriter {
     const existing = inspectExisting(path);
     switch (existing.state) {
       case 'foreign':
@@ -270,12 +300,15 @@ export class EventLogWriter {
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      createSchema(db, options.dpulabVersion);
-      const writer = new EventLogWriter(path, db, options);
+      createSchema(db, options.dpulabVersion, { eventIndexes: !(options.deferIndexes ?? false) });
+      const writer = new EventLogWriter(path, db, lock, options);
       writer.counters.commits += 1;
       return writer;
     } catch (err) {
       db.close();
+      // Whatever was there is gone already (nothing, an empty file or our own old log): leave no
+      // half-made log behind, say on a full disk.
+      for (const file of [path, ...sidecars(path)]) rmSync(file, { force: true });
       throw err;
     }
   }
@@ -329,6 +362,7 @@ export class EventLogWriter {
     this.counters.commits += 1;
     for (const [kind] of kinds) this.knownKinds.add(kind);
     this.state = 'running';
+    this.foldWal();
   }
 
   /** Records the start of a node process (one row per id and incarnation). */
@@ -365,6 +399,7 @@ export class EventLogWriter {
       }
     })();
     this.counters.commits += 1;
+    this.foldWal();
   }
 
   /**
@@ -405,6 +440,19 @@ export class EventLogWriter {
     while (this.buffer.length >= this.batchSize) this.commit(this.batchSize);
   }
 
+  /**
+   * Stores a snapshot: `node`'s state (msgpack) after events [0, seq), which must all have been
+   * appended. Commits the buffered events first, so a snapshot never covers events the file lacks.
+   */
+  recordSnapshot(seq: number, node: string, state: Uint8Array): void {
+    this.requireState('running', 'recordSnapshot');
+    requireSafeInteger('Snapshot seq', seq);
+    if (seq > this.nextSeq) throw new EventLogWriteError('invalid-argument', `Snapshot at ${String(seq)} covers events not appended yet (${String(this.nextSeq)} so far)`);
+    this.flush();
+    this.insertSnapshot.run(seq, node, state);
+    this.counters.commits += 1;
+  }
+
   /** Commits every buffered event now. */
   flush(): void {
     if (this.state === 'closed') throw new EventLogWriteError('bad-state', `Cannot flush: the event log ${this.path} is closed`);
@@ -415,24 +463,42 @@ export class EventLogWriter {
    * Ends the run: commits buffered events, writes the final checkpoint (unless the last periodic
    * one already covers every event) and the run's status, end time, event count and fingerprint.
    * Returns the run's fingerprint.
+   *
+   * A run ending as `failed` is marked so even when its buffered events cannot be written (a full
+   * disk): they are dropped, the reason says how many, and the fingerprint covers what was written,
+   * so the log still verifies as far as it goes.
    */
   finishRun(end: RunEnd): string {
     this.requireState('running', 'finishRun');
     requireSafeInteger('Run endVtime', end.endVtime);
-    this.flush();
+    let exitReason = end.exitReason;
+    try {
+      this.flush();
+    } catch (err) {
+      if (end.status !== 'failed' || environmentError(err, 'write', this.path) === null) throw err;
+      const lost = this.buffer.length;
+      this.buffer = [];
+      this.nextSeq = this.fingerprint.events;
+      exitReason = `${exitReason ?? 'failed'} (${String(lost)} events that could not be written were lost)`;
+    }
     const count = this.fingerprint.events;
     const fingerprint = this.fingerprint.digestHex();
     const needsCheckpoint = count === 0 || count % this.checkpointInterval !== 0;
     const update = this.db.prepare(
       `UPDATE runs SET end_vtime = ?, events = ?, fingerprint = ?, status = ?, exit_reason = ?, ended_wall = ?`,
     );
-    this.db.transaction(() => {
-      if (needsCheckpoint) this.insertCheckpoint.run(count, this.lastWrittenVtime, fingerprint);
-      update.run(end.endVtime, count, fingerprint, end.status, end.exitReason, end.endedWall ?? nowIso());
-    })();
+    orEnvironmentError('write the event log', this.path, () =>
+      this.db.transaction(() => {
+        if (needsCheckpoint) this.insertCheckpoint.run(count, this.lastWrittenVtime, fingerprint);
+        update.run(end.endVtime, count, fingerprint, end.status, exitReason, end.endedWall ?? nowIso());
+        if (this.indexesPending) createEventIndexes(this.db);
+      })(),
+    );
+    this.indexesPending = false;
     this.counters.commits += 1;
     if (needsCheckpoint) this.counters.checkpoints += 1;
     this.state = 'finished';
+    this.foldWal();
     return fingerprint;
   }
 
@@ -445,7 +511,14 @@ export class EventLogWriter {
     try {
       if (this.buffer.length > 0) this.commit(this.buffer.length);
     } finally {
+      // Even when that commit failed (a full disk), the file is closed and the lock let go.
       this.state = 'closed';
+      try {
+        // A run that never finished still leaves a log with the usual indexes.
+        if (this.indexesPending) createEventIndexes(this.db);
+      } catch {
+        // The reader does without them.
+      }
       try {
         // Best effort: a reader still holding the file keeps it in WAL mode, which is harmless.
         this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -454,6 +527,22 @@ export class EventLogWriter {
         // The database stays valid in WAL mode; SQLite folds the WAL in on the next open.
       }
       this.db.close();
+      this.lock.release();
+    }
+  }
+
+  /**
+   * Copies what the WAL holds into the database file (a passive WAL checkpoint: it never waits
+   * for readers), so that the `.db` file alone, copied or left behind by a crash, is a readable
+   * log up to here. Called when the run starts, with every fingerprint checkpoint and at its end,
+   * so what the file alone holds can always be verified against a checkpoint.
+   */
+  private foldWal(): void {
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+      this.counters.walCheckpoints += 1;
+    } catch {
+      // A reader in the middle of a transaction may hold it back; the next fold catches up.
     }
   }
 
@@ -461,7 +550,7 @@ export class EventLogWriter {
   private commit(n: number): void {
     const batch = n === this.buffer.length ? this.buffer : this.buffer.slice(0, n);
     const fp = this.fingerprint.clone();
-    const { checkpoints, kinds } = this.writeBatch(batch, fp);
+    const { checkpoints, kinds } = orEnvironmentError('write the event log', this.path, () => this.writeBatch(batch, fp));
     this.fingerprint = fp;
     for (const kind of kinds) this.knownKinds.add(kind);
     this.buffer = n === this.buffer.length ? [] : this.buffer.slice(n);
@@ -470,6 +559,7 @@ export class EventLogWriter {
     this.counters.commits += 1;
     this.counters.written += batch.length;
     this.counters.checkpoints += checkpoints;
+    if (checkpoints > 0) this.foldWal();
   }
 
   private requireState(state: 'created' | 'running', call: string): void {

@@ -152,54 +152,58 @@ export function seqLe(a: number, b: number): boolean {
   return seqDiff(a, b) <= 0;
 }
 
-/** Bytes an app wrote, from the oldest unacknowledged one on. */
+/**
+ * Bytes an app wrote, from the oldest unacknowledged one on, in a ring: writing copies the bytes
+ * in at the tail, an acknowledgement moves the head, and reading any stretch is at most two
+ * copies, however many writes it spans. The ring doubles when a write does not fit.
+ */
 class SendQueue {
-  private chunks: Uint8Array[] = [];
-  private headOffset = 0;
+  private ring = new Uint8Array(4096);
+  /** Index in `ring` of the oldest byte. */
+  private head = 0;
   length = 0;
 
   push(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    this.chunks.push(bytes.slice());
+    if (this.length + bytes.length > this.ring.length) this.grow(this.length + bytes.length);
+    const tail = (this.head + this.length) % this.ring.length;
+    const first = Math.min(bytes.length, this.ring.length - tail);
+    this.ring.set(bytes.subarray(0, first), tail);
+    if (first < bytes.length) this.ring.set(bytes.subarray(first), 0);
     this.length += bytes.length;
   }
 
   /** A copy of `count` bytes from `offset`. */
   read(offset: number, count: number): Uint8Array {
     const out = new Uint8Array(count);
-    let skip = this.headOffset + offset;
-    let filled = 0;
-    for (const chunk of this.chunks) {
-      if (filled === count) break;
-      if (skip >= chunk.length) {
-        skip -= chunk.length;
-        continue;
-      }
-      const n = Math.min(chunk.length - skip, count - filled);
-      out.set(chunk.subarray(skip, skip + n), filled);
-      filled += n;
-      skip = 0;
-    }
+    const start = (this.head + offset) % this.ring.length;
+    const first = Math.min(count, this.ring.length - start);
+    out.set(this.ring.subarray(start, start + first), 0);
+    if (first < count) out.set(this.ring.subarray(0, count - first), first);
     return out;
   }
 
   /** Replaces the whole queue with a copy of `bytes` (a restored connection). */
   replace(bytes: Uint8Array): void {
-    // A copy, and a plain Uint8Array even when msgpack gave a Buffer (whose slice() is a view).
-    this.chunks = bytes.length > 0 ? [new Uint8Array(bytes)] : [];
-    this.headOffset = 0;
-    this.length = bytes.length;
+    this.head = 0;
+    this.length = 0;
+    this.push(bytes);
   }
 
   /** Drops the first `count` bytes (they were acknowledged). */
   consume(count: number): void {
     this.length -= count;
-    let rest = count + this.headOffset;
-    while (this.chunks.length > 0 && rest >= this.chunks[0]!.length) {
-      rest -= this.chunks[0]!.length;
-      this.chunks.shift();
-    }
-    this.headOffset = rest;
+    this.head = this.length === 0 ? 0 : (this.head + count) % this.ring.length;
+  }
+
+  /** Moves the queued bytes to the start of a ring of at least `needed` bytes. */
+  private grow(needed: number): void {
+    let size = this.ring.length * 2;
+    while (size < needed) size *= 2;
+    const ring = new Uint8Array(size);
+    ring.set(this.read(0, this.length));
+    this.ring = ring;
+    this.head = 0;
   }
 }
 

@@ -1,0 +1,87 @@
+/**
+ * Regression fixtures: the failures `dpulab explore --runs 200 --seed 1` found on the cores as
+ * they were when issue 11 was filed, each shrunk to its smallest schedule
+ * (`test/fixtures/explore/shrunk-<invariant>-seed-<S>.yaml`, replayable with the command in its
+ * header).
+ *
+ * `brokenToday: true` asserts that the invariant still breaks, at the same kind of event: the bug
+ * is still there. Once a core fix lands, flip its line to `false` and the same test asserts the
+ * invariant holds on that schedule from then on.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runSchedule } from '../processes/controller/explore/runner.js';
+import { ROOT } from './support/cli.js';
+
+const DIR = join(ROOT, 'test', 'fixtures', 'explore');
+
+interface Fixture {
+  readonly file: string;
+  readonly brokenToday: boolean;
+  /** What the schedule does and which fix should make it hold. */
+  readonly bug: string;
+}
+
+const FIXTURES: readonly Fixture[] = [
+  {
+    file: 'shrunk-traffic-recovers-seed-15.yaml',
+    brokenToday: true,
+    bug: 'a failover on each host (user-initiated here) black-holes the ping for good: remote DPUs keep tunnelling to the demoted DPUs (issue 11, points 2 and 3: the manager pushes overlay tables to every DPU)',
+  },
+  {
+    file: 'shrunk-drops-logged-seed-15.yaml',
+    brokenToday: true,
+    bug: 'the same schedule: a demoted (standby) DPU discards the overlay frames still tunnelled to it without frame.drop (issue 11, point 5)',
+  },
+  {
+    file: 'shrunk-vf-arcs-seed-5.yaml',
+    brokenToday: true,
+    bug: 'a VF released by a vMotion is left in STOP_COPY and later bound again from RUNNING with no vf.state for the reset (issue 11, point 5)',
+  },
+  {
+    file: 'shrunk-dfw-before-resume-seed-4.yaml',
+    brokenToday: true,
+    bug: "a user-initiated failover on the source during pre-copy: the VM resumes on the destination with no dfw.import there, its connection table lost (the switchover's firewall export does not survive the source's failover)",
+  },
+  {
+    file: 'shrunk-vmotion-ends-once-seed-25.yaml',
+    brokenToday: true,
+    bug: "a 16 GiB VM with maxPrecopy 2 s: its first pre-copy round alone takes 5.5 s, and maxPrecopy is only checked between rounds, so the migration outlives its limit",
+  },
+  {
+    file: 'shrunk-no-core-error-seed-41.yaml',
+    brokenToday: true,
+    bug: 'a DPU misses a rule added while it was down, no one resyncs its rules when it comes back, and removing the rule then throws in its core (node.error) (issue 11, point 3). Written by hand from the shrunk run once scenarios refused removing a rule never added',
+  },
+];
+
+/** The invariant and seed a fixture's file name gives. */
+function parse(file: string): { invariant: string; seed: number } {
+  const match = /^shrunk-(.+)-seed-(\d+)\.yaml$/.exec(file);
+  if (!match) throw new Error(`Fixture ${file} is not named shrunk-<invariant>-seed-<S>.yaml`);
+  return { invariant: match[1]!, seed: Number(match[2]) };
+}
+
+describe('explore fixtures', () => {
+  it('explore fixtures: every file has its line in the table, and every line its file', () => {
+    expect(readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort()).toEqual(FIXTURES.map((f) => f.file).sort());
+  });
+
+  for (const fixture of FIXTURES) {
+    const { invariant, seed } = parse(fixture.file);
+    it(`explore fixture ${fixture.file} ${fixture.brokenToday ? 'still breaks' : 'keeps'} ${invariant}`, { timeout: 180_000 }, async () => {
+      const text = readFileSync(join(DIR, fixture.file), 'utf8');
+      // The header says which event broke it when the fixture was found: the same kind must break it again.
+      const kind = /^# seq \d+ at [^(]+\((\S+)\)/m.exec(text)?.[1];
+      const result = await runSchedule({ scenario: { text, file: fixture.file }, seed, ...(fixture.brokenToday ? { stopOn: invariant } : {}) });
+      const found = result.violations.filter((v) => v.invariant === invariant);
+      if (fixture.brokenToday) {
+        expect(found.length, fixture.bug).toBeGreaterThan(0);
+        expect(found[0]!.event.kind).toBe(kind);
+      } else {
+        expect(found, fixture.bug).toEqual([]);
+      }
+    });
+  }
+});
