@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_LABS } from '../shared/lab/builtin/index.js';
 import { loadLab } from '../shared/lab/load.js';
-import { isActionName } from '../shared/scenario/actions.js';
+import { isActionName } from '../shared/actions/schema.js';
 import { dpulab, lastJson, nodeProcesses, ROOT, tempDir } from './support/cli.js';
 
 interface TaskJson {

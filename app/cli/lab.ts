@@ -108,19 +108,9 @@ export async function runCommand(name: string, flags: RunFlags): Promise<void> {
     label = 'student scenario';
   }
   const seed = flags.seed ?? lab.seed;
-  const run = prepareLabRun(lab, added, { seed, label });
+  const prepared = prepareLabRun(lab, added, { seed, label });
   const db = flags.db ?? defaultDbPath(lab.name, seed);
-  const handle = startRun(
-    {
-      ...(run.topology ? { topology: run.topology } : {}),
-      scenario: { text: run.scenarioText, file: run.prepared.scenarioSource?.file ?? lab.file },
-      seed,
-      db,
-      overwrite: flags.overwrite ?? false,
-      mode: flags.inProcess ? 'in-process' : 'multi-process',
-    },
-    run.prepared,
-  );
+  const handle = startRun({ db, overwrite: flags.overwrite ?? false, mode: flags.inProcess ? 'in-process' : 'multi-process' }, prepared);
   let stoppedBy: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stoppedBy !== null) {

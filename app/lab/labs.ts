@@ -112,40 +112,26 @@ export function loadStudentScenario(lab: Lab, source: SourceFile): LabScenario {
   return { scenario, source };
 }
 
-/** A run of a lab, ready for `startRun` or a live UI run. */
-export interface PreparedLabRun {
-  readonly prepared: PreparedRun;
-  /** The scenario text the run records: the start, then what was added. */
-  readonly scenarioText: string;
-  /** The topology as `startRun` takes it; absent for the embedded default lab. */
-  readonly topology?: SourceFile;
-}
-
 /**
  * The run of a lab: its topology, its starting scenario plus `added` (a student's scenario or
  * the reference solution; null: the start alone), every input checked by the planner.
  */
-export function prepareLabRun(lab: Lab, added: LabScenario | null, options: { seed?: number; untilNs?: number; label?: string } = {}): PreparedLabRun {
+export function prepareLabRun(lab: Lab, added: LabScenario | null, options: { seed?: number; untilNs?: number; label?: string } = {}): PreparedRun {
   const combined = combineScenarios(lab, added, options.label ?? 'added');
   const inputs = combined.scenario.steps.map((step) => {
     const { atNs, index, ...action } = step;
     return { atNs, record: { ...action, step: index } } as TimedInput;
   });
   for (const input of inputs) planInput(lab.topology, input.record);
-  const topology = lab.topologySource ?? undefined;
-  const seed = options.seed ?? lab.seed;
   return {
-    prepared: {
-      topology: lab.topology,
-      topologySource: topology ?? null,
-      scenario: combined.scenario,
-      scenarioSource: { text: combined.text, file: added?.source.file ?? lab.file },
-      seed,
-      endNs: options.untilNs ?? combined.scenario.endNs,
-      inputs,
-    },
-    scenarioText: combined.text,
-    ...(topology ? { topology } : {}),
+    topology: lab.topology,
+    topologySource: lab.topologySource ?? null,
+    scenario: combined.scenario,
+    // What the run records as its scenario: the lab's start, then what was added.
+    scenarioSource: { text: combined.text, file: added?.source.file ?? lab.file },
+    seed: options.seed ?? lab.seed,
+    endNs: options.untilNs ?? combined.scenario.endNs,
+    inputs,
   };
 }
 

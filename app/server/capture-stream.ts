@@ -14,7 +14,7 @@ import type { EventLogReader } from '../../processes/controller/log/reader.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
 import type { CaptureQuery } from '../common/protocol.js';
 import { ApiError } from './errors.js';
-import type { LiveRun } from './live-run.js';
+import type { RunHandle } from '../../processes/controller/session.js';
 
 /**
  * Bytes a reader may leave unread before a live capture drops frames instead of buffering them
@@ -63,12 +63,13 @@ export class LiveCaptures {
   private stopListening: (() => void) | null = null;
   private ended = false;
 
-  constructor(
-    private readonly run: LiveRun,
-    private readonly topology: ResolvedTopology,
-  ) {
-    this.wires = capturedWires(topology);
-    void run.done.then(() => this.endAll());
+  private readonly topology: ResolvedTopology;
+
+  constructor(private readonly run: RunHandle) {
+    this.topology = run.prepared.topology;
+    this.wires = capturedWires(this.topology);
+    const end = (): void => this.endAll();
+    void run.done.then(end, end);
   }
 
   /**
@@ -80,7 +81,7 @@ export class LiveCaptures {
   start(query: CaptureQuery, sink: CaptureSink): () => void {
     if (this.ended || this.run.finished) {
       const flag = query.wire !== undefined ? `--wire ${query.wire}` : `--vnic ${query.vnic!}`;
-      throw new ApiError(409, 'run-ended', `The run has ended: there is nothing left to capture live (dpulab pcap ${this.run.options.db} ${flag} exports what it recorded)`);
+      throw new ApiError(409, 'run-ended', `The run has ended: there is nothing left to capture live (dpulab pcap ${this.run.db} ${flag} exports what it recorded)`);
     }
     const capture = openCapture(query, this.wires, this.topology, `topology ${this.topology.name}`);
     sink.write(capture.header());
