@@ -47,7 +47,7 @@ const FIXTURES: readonly Fixture[] = [
   },
   {
     file: 'shrunk-vmotion-ends-once-seed-25.yaml',
-    brokenToday: true,
+    brokenToday: false,
     bug: "a 16 GiB VM with maxPrecopy 2 s: its first pre-copy round alone takes 5.5 s, and maxPrecopy is only checked between rounds, so the migration outlives its limit",
   },
   {
