@@ -52,7 +52,7 @@ const FIXTURES: readonly Fixture[] = [
   },
   {
     file: 'shrunk-no-core-error-seed-41.yaml',
-    brokenToday: true,
+    brokenToday: false,
     bug: 'a DPU misses a rule added while it was down, no one resyncs its rules when it comes back, and removing the rule then throws in its core (node.error) (issue 11, point 3). Written by hand from the shrunk run once scenarios refused removing a rule never added',
   },
 ];
