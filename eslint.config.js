@@ -30,7 +30,7 @@ const deterministicGlobals = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'out/**', 'docs/**'] },
+  { ignores: ['dist/**', 'dist-dev/**', 'node_modules/**', 'out/**', 'docs/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -36,6 +36,27 @@ export abstract class DpulabError extends Error {
   }
 }
 
+/**
+ * A dpulab error whose thrower picks the code from a closed set `C` (a union of strings the
+ * error's module declares), the form most modules' errors take.
+ *
+ * @example
+ * export type CostErrorCode = 'bad-parameter' | 'wrong-core';
+ * export class CostError extends CodedError<CostErrorCode> {
+ *   override readonly name = 'CostError';
+ * }
+ * throw new CostError('bad-parameter', 'Cost parameter vf.rx is negative');
+ */
+export abstract class CodedError<C extends string> extends DpulabError {
+  /** Stable reason, one of `C`. */
+  readonly code: C;
+
+  constructor(code: C, message: string, options?: DpulabErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
 /** Whether a thrown value is one of dpulab's own errors. */
 export function isDpulabError(error: unknown): error is DpulabError {
   return error instanceof DpulabError;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { ESLint } from 'eslint';
@@ -84,7 +85,7 @@ describe('the layers', () => {
     expect(importsOf('processes/runtime/types.ts')).toContain('shared/events.ts');
   });
 
-  it('architecture lint refuses an import that runs up a layer or across node kinds', async () => {
+  it('architecture lint refuses an import that runs up a layer, across node kinds or into a test helper', async () => {
     const eslint = new ESLint({ cwd: ROOT });
     const cases: Array<[string, string]> = [
       ['processes/dpu/probe.ts', "import { LiveSession } from '../../app/server/live-session.js';\nexport const x = LiveSession;\n"],
@@ -92,6 +93,8 @@ describe('the layers', () => {
       ['processes/vds/probe.ts', "import { DpuCore } from '../dpu/dpu-core.js';\nexport const x = DpuCore;\n"],
       ['shared/probe.ts', "import { Controller } from '../processes/controller/controller.js';\nexport const x = Controller;\n"],
       ['app/renderer/probe.ts', "import { startRun } from '../../processes/controller/session.js';\nexport const x = startRun;\n"],
+      ['processes/dpu/probe.ts', "import { LabContext } from './ha/testing.js';\nexport const x = LabContext;\n"],
+      ['app/server/probe.ts', "import { tempDir } from '../../test/support/cli.js';\nexport const x = tempDir;\n"],
     ];
     for (const [file, text] of cases) {
       const [result] = await eslint.lintText(text, { filePath: join(ROOT, file) });
@@ -101,5 +104,14 @@ describe('the layers', () => {
     }
     const [allowed] = await eslint.lintText("import { OverlaySwitch } from '../vds/switching/index.js';\nexport const x = OverlaySwitch;\n", { filePath: join(ROOT, 'processes/dpu/probe.ts') });
     expect(allowed!.messages.filter((m) => m.ruleId === 'local/layers')).toEqual([]);
+  });
+
+  it('architecture the package ships no test helper: no testing.js, nothing of test/, in what npm packs', () => {
+    // After `npm run build` (the integration tests run on a built tree): what `npm pack` would publish.
+    const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
+    expect(packed.status, packed.stderr).toBe(0);
+    const files = (JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+    expect(files).toContain('dist/processes/controller/api.js');
+    expect(files.filter((f) => /(^|\/)testing\.js(\.map)?$|^dist\/test\/|^dist-dev\//.test(f))).toEqual([]);
   });
 });

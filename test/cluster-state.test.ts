@@ -14,7 +14,6 @@ import { EventLogReader } from '../processes/controller/log/reader.js';
 import { prepareRun, startRun, type RunSummary } from '../processes/controller/session.js';
 import { combineReports, type FlowReport } from '../processes/host/guest/checker.js';
 import { gradeLog, openLab } from '../app/lab/labs.js';
-import { LiveRun } from '../app/server/live-run.js';
 import { LiveSession } from '../app/server/live-session.js';
 import { ReplaySession } from '../app/server/replay-session.js';
 import { DEFAULT_SCENARIO_YAML } from '../shared/scenario/default-scenario.js';
@@ -94,8 +93,8 @@ describe('one fold for every view of a run', () => {
 
   it('one fold: the live UI session of the same run (same seed and scenario) folds to the same state', async () => {
     const prepared = prepareRun({ scenario: SCENARIO, seed: SEED });
-    const run = LiveRun.start({ prepared, scenarioText: SCENARIO.text, db: join(tmp.dir, 'live.db'), overwrite: false, mode: 'in-process', speed: 0, log: () => undefined });
-    const session = new LiveSession(run);
+    const run = startRun({ db: join(tmp.dir, 'live.db'), mode: 'in-process', readWhileRunning: true, log: () => undefined }, prepared);
+    const session = new LiveSession(run, 0);
     try {
       const end = await run.done;
       expect(end.fingerprint).toBe(summary.fingerprint);

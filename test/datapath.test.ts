@@ -138,6 +138,38 @@ describe('the emulated network on the default lab', () => {
     // The two segments, and the vMotion network's reserved VNI (web-01's migration).
     expect(new Set(vni.trim().split('\n').map((v) => Number(v)))).toEqual(new Set([5001, 5002, 16777215]));
   });
+
+  it("pcap --vnic captures what the guest sent and received, from the dma channel, on both hosts web-01 ran on", () => {
+    const file = join(tmp.dir, 'web-01.eth0.pcapng');
+    const result = dpulab(['pcap', run.db, '--vnic', 'web-01.eth0', '-o', file]);
+    expect(result.code, result.stderr).toBe(0);
+    // web-01 moves to esx-02 by vMotion: its frames cross esx-01's pcie wire, then esx-02's.
+    expect(result.stderr).toMatch(/frames sent and \d+ received by vNIC web-01\.eth0 .*\(dma channel of pcie-dpu-01a, pcie-dpu-02b\)/);
+    const checks = ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE'];
+    const filter = '_ws.malformed || (_ws.expert.severity >= warning && _ws.expert.group != "Sequence")';
+    const bad = spawnSync('tshark', ['-r', file, ...checks, '-Y', filter], { encoding: 'utf8' });
+    expect(bad.status, bad.stderr).toBe(0);
+    expect(bad.stdout.trim()).toBe('');
+    const fields = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.protocols', '-e', 'frame.p2p_dir', '-e', 'eth.src', '-e', 'eth.dst'], { encoding: 'utf8' });
+    const rows = fields.stdout.trim().split('\n').map((line) => line.split('\t'));
+    const protocols = rows.map((r) => r[0]!);
+    // The guest's own traffic, no GENEVE (that is the DPU's): neighbour resolution and its TCP stream.
+    expect(protocols.some((p) => p === 'eth:ethertype:arp' || p.includes('icmpv6'))).toBe(true);
+    expect(protocols.some((p) => p.startsWith('eth:ethertype:ip:tcp'))).toBe(true);
+    expect(protocols.some((p) => p.includes('geneve'))).toBe(false);
+    // Direction flags (Wireshark's p2p_dir: 0 sent, 1 received): every sent frame is from the vNIC's one MAC, no received one is.
+    const sent = rows.filter((r) => r[1] === '0');
+    const received = rows.filter((r) => r[1] === '1');
+    expect(sent.length).toBeGreaterThan(0);
+    expect(received.length).toBeGreaterThan(0);
+    const own = new Set(sent.map((r) => r[2]));
+    expect(own.size).toBe(1);
+    expect(received.some((r) => own.has(r[2]))).toBe(false);
+
+    const unknown = dpulab(['pcap', run.db, '--vnic', 'web-09.eth0', '-o', join(tmp.dir, 'none.pcapng')]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe(`dpulab: No vNIC web-09.eth0 in ${run.db} (vNICs: app-01.eth0, app-02.eth0, db-01.eth0, web-01.eth0, web-02.eth0)\n`);
+  });
 });
 
 describe('what the DPU takes off the host', () => {

@@ -1,10 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_LABS } from '../shared/lab/builtin/index.js';
 import { loadLab } from '../shared/lab/load.js';
-import { isActionName } from '../shared/scenario/actions.js';
-import { dpulab, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import { isActionName } from '../shared/actions/schema.js';
+import { dpulab, lastJson, nodeProcesses, ROOT, tempDir } from './support/cli.js';
 
 interface TaskJson {
   id: string;
@@ -65,7 +66,8 @@ describe('built-in labs', () => {
     it(`lab ${builtin.name}: a run with no user actions fails every task, each with the advice of the check that failed`, () => {
       const db = join(tmp.dir, `${builtin.name}-nothing.db`);
       const result = dpulab(['lab', 'run', builtin.name, '--in-process', '--json', '--db', db]);
-      expect(result.code, result.stderr).toBe(0);
+      // A lab run whose tasks fail exits 1, as lab check does.
+      expect(result.code, result.stderr).toBe(1);
       const grade = lastJson<LabRunJson>(result).grade;
       expect(grade.passed).toBe(0);
       for (const task of grade.tasks) {
@@ -105,16 +107,17 @@ describe('dpulab lab', () => {
     expect(loadLab(result.stdout, 'copy.yaml').tasks.map((t) => t.id)).toContain('detection');
   });
 
-  it("lab run --scenario adds a student's steps to the start: a kill without a restart passes the failover tasks only", () => {
+  it("lab run --scenario adds a student's steps to the start: a kill alone passes the failover tasks only", () => {
     const scenario = join(tmp.dir, 'student.yaml');
     writeFileSync(scenario, 'name: student\nend: 4s\nsteps:\n  - { at: 1s, action: kill, node: dpu-02a }\n');
     const db = join(tmp.dir, 'student.db');
     const result = dpulab(['lab', 'run', 'kill-a-dpu', '--scenario', scenario, '--in-process', '--json', '--db', db]);
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr).toBe(1);
     const run = lastJson<LabRunJson>(result);
     expect(run.scenario).toBe('kill-a-dpu+student');
     const status = Object.fromEntries(run.grade.tasks.map((t) => [t.id, t.status]));
-    expect(status).toEqual({ kill: 'passed', detection: 'passed', failover: 'passed', 'streams-survive': 'passed', rejoin: 'failed', 'in-sync': 'failed' });
+    // Detection follows from the kill, but stating it is the student's own step: it fails without a note.
+    expect(status).toEqual({ kill: 'passed', detection: 'failed', failover: 'passed', 'streams-survive': 'passed', rejoin: 'failed', 'in-sync': 'failed' });
     expect(run.grade.tasks.find((t) => t.id === 'rejoin')!.reason).toBe(
       'No dpu.role at esx-02 with dpu = dpu-02a and role = standby and reason = rejoined (nearest: at 1.301 s on esx-02, reason = crash, role = standby): restart dpu-02a once esx-02 has failed over to dpu-02b',
     );
@@ -131,14 +134,13 @@ describe('dpulab lab', () => {
     expect(dpulab(['replay', db, '--verify', '--in-process']).code).toBe(0);
   });
 
-  it('lab check --json lists every task with pass or fail and why, and warns about a run of another lab', () => {
-    const db = join(tmp.dir, 'other.db');
-    expect(dpulab(['run', '--in-process', '--until', '1s', '--db', db]).code).toBe(0);
+  it('lab check --json lists every task with pass or fail and why', () => {
+    const db = join(tmp.dir, 'inactive.db');
+    expect(dpulab(['lab', 'run', 'passthrough-inactive', '--in-process', '--db', db]).code).toBe(1);
     const result = dpulab(['lab', 'check', 'passthrough-inactive', db, '--json']);
     expect(result.code).toBe(1);
     const grade = lastJson<GradeJson>(result);
-    expect(grade).toMatchObject({ lab: 'passthrough-inactive', ok: false, final: true, total: 3 });
-    expect(grade.warnings).toEqual([expect.stringContaining('was not started from lab passthrough-inactive')]);
+    expect(grade).toMatchObject({ lab: 'passthrough-inactive', ok: false, final: true, total: 3, warnings: [] });
     expect(grade.tasks.map((t) => [t.id, t.status])).toEqual([
       ['diagnose', 'failed'],
       ['fix', 'failed'],
@@ -185,5 +187,133 @@ tasks:
 
   it('leaves no node process behind', () => {
     expect(nodeProcesses()).toEqual([]);
+  });
+});
+
+interface RefusalJson {
+  lab: string;
+  ok: false;
+  refused: true;
+  problems: string[];
+}
+
+/** A copy of a log with `change` applied to its database, as a forger would with any SQLite tool. */
+function tampered(from: string, to: string, change: (db: Database.Database) => void): string {
+  copyFileSync(from, to);
+  const db = new Database(to);
+  try {
+    change(db);
+  } finally {
+    db.close();
+  }
+  return to;
+}
+
+describe('lab check binds a grade to the log', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.remove());
+  const solution = join(tmp.dir, 'solution.db');
+  const start = join(tmp.dir, 'start.db');
+  let solutionFingerprint = '';
+
+  beforeAll(() => {
+    const run = dpulab(['lab', 'run', 'kill-a-dpu', '--solution', '--in-process', '--json', '--db', solution]);
+    expect(run.code, run.stderr).toBe(0);
+    solutionFingerprint = lastJson<{ fingerprint: string }>(run).fingerprint;
+    // Without the student's steps every task fails, and lab run says so with exit 1.
+    expect(dpulab(['lab', 'run', 'kill-a-dpu', '--in-process', '--db', start]).code).toBe(1);
+  });
+
+  it("a grade carries the log's fingerprint and seed, the lab's id, version and digest, and the dpulab versions", () => {
+    const result = dpulab(['lab', 'check', 'kill-a-dpu', solution, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const grade = lastJson<GradeJson & Record<string, unknown>>(result);
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(grade).toMatchObject({ lab: 'kill-a-dpu', ok: true, fingerprint: solutionFingerprint, seed: 1, labVersion: '1', recordedBy: version, gradedBy: version });
+    expect(grade.labSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(dpulab(['lab', 'check', 'kill-a-dpu', solution]).stdout).toContain(`fingerprint ${solutionFingerprint}, seed 1, lab version 1`);
+  });
+
+  it('a log with one frame event altered is refused with exit 1, naming the checkpoint it breaks', () => {
+    const altered = tampered(solution, join(tmp.dir, 'altered.db'), (db) => {
+      const row = db.prepare("SELECT seq, payload FROM events WHERE kind = 'frame.tx' ORDER BY seq LIMIT 1 OFFSET 500").get() as { seq: number; payload: Buffer };
+      const payload = Buffer.from(row.payload);
+      payload[payload.length - 1]! ^= 1; // one bit of the frame's bytes
+      db.prepare('UPDATE events SET payload = ? WHERE seq = ?').run(payload, row.seq);
+    });
+    const result = dpulab(['lab', 'check', 'kill-a-dpu', altered, '--json']);
+    expect(result.code).toBe(1);
+    const refusal = lastJson<RefusalJson>(result);
+    expect(refusal).toMatchObject({ lab: 'kill-a-dpu', ok: false, refused: true });
+    expect(refusal.problems).toEqual([expect.stringMatching(/^Its events do not match its checkpoints and fingerprint, so it was altered after it was recorded \(Events \[0, \d+\) do not match their checkpoint/)]);
+    const readable = dpulab(['lab', 'check', 'kill-a-dpu', altered]);
+    expect(readable.code).toBe(1);
+    expect(readable.stdout).toContain('REFUSED, not graded');
+    expect(readable.stdout).not.toContain('tasks passed');
+  });
+
+  it('events appended from another run are refused', () => {
+    // The solution's failover and rejoin events copied after the end of a run where nothing was done.
+    const forged = tampered(start, join(tmp.dir, 'appended.db'), (db) => {
+      db.exec(`ATTACH '${solution}' AS other`);
+      const next = (db.prepare('SELECT max(seq) + 1 AS n FROM events').get() as { n: number }).n;
+      const last = (db.prepare('SELECT max(vtime) AS t FROM events').get() as { t: number }).t;
+      db.prepare(
+        `INSERT INTO events (seq, vtime, node, kind, cause, payload, volatile)
+         SELECT ? + row_number() OVER (ORDER BY seq) - 1, ? + 1, node, kind, NULL, payload, volatile FROM other.events
+         WHERE kind IN ('dpu.failed', 'dpu.failover.done', 'dpu.role', 'ha.sync.bulk.end', 'input.note')`,
+      ).run(next, last);
+      db.prepare('UPDATE runs SET events = (SELECT count(*) FROM events)').run();
+    });
+    const before = dpulab(['lab', 'check', 'kill-a-dpu', start, '--json']);
+    expect(lastJson<GradeJson>(before).passed).toBe(0);
+    const result = dpulab(['lab', 'check', 'kill-a-dpu', forged, '--json']);
+    expect(result.code).toBe(1);
+    expect(lastJson<RefusalJson>(result).problems.join(' ')).toContain('The recomputed fingerprint differs from the run fingerprint');
+  });
+
+  it("a plain dpulab run log is refused for a lab: not the lab's starting scenario", () => {
+    const plain = join(tmp.dir, 'plain.db');
+    expect(dpulab(['run', '--in-process', '--until', '1s', '--db', plain]).code).toBe(0);
+    const result = dpulab(['lab', 'check', 'kill-a-dpu', plain, '--json']);
+    expect(result.code).toBe(1);
+    expect(lastJson<RefusalJson>(result).problems).toEqual([
+      "It was not started from lab kill-a-dpu's starting scenario (it ran scenario default): 4 of its 4 starting steps are missing or changed, the first flow.start at 300 ms (step 0)",
+      "It ended at 1 s, before the lab's starting scenario ends (4 s)",
+    ]);
+  });
+
+  it("a run of another lab is refused: a starting step of this lab's is missing", () => {
+    const other = join(tmp.dir, 'other-lab.db');
+    expect(dpulab(['lab', 'run', 'passthrough-inactive', '--in-process', '--db', other]).code).toBe(1);
+    const result = dpulab(['lab', 'check', 'kill-a-dpu', other, '--json']);
+    expect(result.code).toBe(1);
+    expect(lastJson<RefusalJson>(result).problems[0]).toMatch(/^It was not started from lab kill-a-dpu's starting scenario/);
+  });
+
+  it('lab check --all --csv grades a directory of submissions, one row each, refusals with their reason', () => {
+    const dir = join(tmp.dir, 'class');
+    mkdirSync(dir);
+    copyFileSync(solution, join(dir, 'alice.db'));
+    copyFileSync(start, join(dir, 'bob.db'));
+    tampered(solution, join(dir, 'carol.db'), (db) => db.prepare("UPDATE events SET node = 'esx-01' WHERE seq = (SELECT min(seq) FROM events WHERE kind = 'dpu.failed')").run());
+    writeFileSync(join(dir, 'notes.txt'), 'not a submission');
+    const result = dpulab(['lab', 'check', 'kill-a-dpu', '--all', dir, '--csv']);
+    expect(result.code, result.stderr).toBe(1); // not every submission passed
+    const [header, ...rows] = result.stdout.trim().split('\n').map((line) => line.split(','));
+    expect(header!.slice(0, 10)).toEqual(['submission', 'status', 'passed', 'total', 'kill', 'detection', 'failover', 'streams-survive', 'rejoin', 'in-sync']);
+    const column = (name: string): number => header!.indexOf(name);
+    expect(rows.map((r) => [r[0], r[1], r[2]])).toEqual([
+      ['alice.db', 'passed', '6'],
+      ['bob.db', 'failed', '0'],
+      ['carol.db', 'refused', ''],
+    ]);
+    expect(rows[0]![column('fingerprint')]).toBe(solutionFingerprint);
+    expect(rows[1]![column('kill')]).toBe('failed');
+    expect(rows[2]!.slice(column('problems')).join(',')).toContain('altered after it was recorded');
+
+    const json = lastJson<{ submissions: Array<{ db: string; status: string }> }>(dpulab(['lab', 'check', 'kill-a-dpu', '--all', dir, '--json']));
+    expect(json.submissions.map((s) => s.status)).toEqual(['passed', 'failed', 'refused']);
+    expect(dpulab(['lab', 'check', 'kill-a-dpu', '--all', join(tmp.dir, 'nowhere')]).code).toBe(2);
   });
 });

@@ -351,7 +351,8 @@ describe('vMotion from the TypeScript API', () => {
   it('a test schedules a vmotion on a running cluster and reads its outcome from the log', async () => {
     const scenario = { file: 'api.yaml', text: 'name: api\nend: 2s\nsteps:\n  - { at: 100ms, action: flow.start, flow: { id: s, kind: tcp, from: web-01, to: db-01, ratePps: 100 } }\n' };
     const run = startRun({ scenario, seed: 5, mode: 'in-process', db: join(tmp.dir, 'api.db') });
-    run.controller.schedule({ atNs: 300_000_000, record: { action: 'vmotion', vm: 'web-01', to: 'esx-02' } });
+    expect(run.act({ action: 'vmotion', vm: 'web-01', to: 'esx-02', options: { switchoverGoal: '200ms' } }, { atNs: 300_000_000 }).record).toEqual({ action: 'vmotion', vm: 'web-01', to: 'esx-02', options: { switchoverGoal: 200_000_000 } });
+    expect(() => run.act({ action: 'vmotion', vm: 'web-09', to: 'esx-02' })).toThrow('Action vmotion: vm: no VM "web-09" in topology "default-lab"');
     const summary = await run.done;
     expect(summary.status).toBe('completed');
     const done = payloads(run.db, ['vmotion.done']);

@@ -40,8 +40,15 @@ export function layerOf(file) {
   return null;
 }
 
+/** Test helpers: unit tests, their `testing.ts` fixtures and everything under `test/`. */
+export function isTestSupport(file) {
+  return /\.test\.ts$|(^|\/)testing\.ts$|^test\//.test(file);
+}
+
 /** Whether `from` (repository-relative) may import `to`; null when allowed, else the reason. */
 export function forbiddenImport(from, to) {
+  // The build compiles what shipped code imports: a test helper imported there would ship in dist/.
+  if (isTestSupport(to)) return `${from} may not import the test helper ${to} (test helpers stay out of dist/)`;
   const layer = layerOf(from);
   if (layer === null) return null;
   const [folder, allowed] = layer;
@@ -56,8 +63,7 @@ export const layersRule = {
   create(context) {
     const root = context.cwd;
     const file = path.relative(root, context.filename).split(path.sep).join('/');
-    const isTestSupport = /\.test\.ts$|(^|\/)testing\.ts$|^test\//.test(file);
-    if (isTestSupport) return {};
+    if (isTestSupport(file)) return {};
     function check(node) {
       const spec = node.source && node.source.value;
       if (typeof spec !== 'string' || !spec.startsWith('.')) return;

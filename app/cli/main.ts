@@ -76,9 +76,10 @@ program
 
 program
   .command('pcap')
-  .description('Export the frames a wire carried as pcapng (one interface per direction)')
+  .description("Export as pcapng the frames a wire carried (one interface per direction), or what a guest sent and received on a vNIC")
   .argument('<db>', 'event log')
-  .requiredOption('--wire <id>', 'wire id (see dpulab log DB --kind frame.tx, or the topology)')
+  .option('--wire <id>', 'wire id (see dpulab log DB --kind frame.tx, or the topology)')
+  .option('--vnic <id>', "vNIC id (web-01.eth0): the guest's frames, from the pcie dma channel")
   .requiredOption('-o, --output <file>', 'pcapng file to write')
   .action(lazy(async () => (await import('./pcap.js')).pcapCommand));
 
@@ -139,11 +140,21 @@ lab
   .action(lazy(async () => (await import('./lab.js')).runCommand));
 lab
   .command('check')
-  .description("Grade a recorded run against a lab's tasks (exit 0 when every task passes)")
+  .description("Grade a recorded run against a lab's tasks (exit 0 when every task passes); a log that was altered or is not a run of the lab is refused (exit 1)")
   .argument('<lab>', 'built-in lab name or lab file')
-  .argument('<db>', 'event log of the run')
+  .argument('[db]', 'event log of the run')
+  .option('--all <dir>', "grade every event log (*.db) in a directory: a class's submissions")
+  .option('--csv', 'with --all: one CSV row per submission')
   .option('--json', 'one JSON object: every task with its status and why')
   .action(lazy(async () => (await import('./lab.js')).checkCommand));
+
+program
+  .command('topology')
+  .description('Built-in topologies')
+  .command('show')
+  .description('Print a built-in topology as YAML (the default lab, with comments): dpulab topology show > mine.yaml, edit, dpulab run mine.yaml')
+  .argument('[name]', 'built-in topology', 'default')
+  .action(lazy(async () => (await import('./topology.js')).showCommand));
 
 try {
   await program.parseAsync(process.argv);

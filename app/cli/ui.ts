@@ -1,9 +1,8 @@
 import { dirname, join } from 'node:path';
 import { fileNamePart } from '../../shared/file-name.js';
-import { prepareRun } from '../../processes/controller/session.js';
+import { prepareRun, startRun } from '../../processes/controller/session.js';
 import { parseDuration } from '../../shared/units.js';
 import { LabSessions } from '../server/lab-sessions.js';
-import { LiveRun } from '../server/live-run.js';
 import { LiveSession } from '../server/live-session.js';
 import { ReplaySession } from '../server/replay-session.js';
 import { startUiServer, type UiServer } from '../server/http-server.js';
@@ -51,18 +50,20 @@ function liveSession(topologyPath: string | undefined, flags: UiFlags): UiSessio
     ...(untilNs !== undefined ? { untilNs } : {}),
   });
   const db = flags.record ?? defaultRecordPath(prepared.topology.name, prepared.seed);
-  const run = LiveRun.start({
-    prepared: untilNs === undefined ? { ...prepared, endNs: Math.max(prepared.endNs, DEFAULT_UI_RUN_NS) } : prepared,
-    scenarioText: scenario?.text ?? null,
-    db,
-    overwrite: flags.overwrite ?? false,
-    mode: flags.inProcess ? 'in-process' : 'multi-process',
-    speed: flags.speed,
-    log: (line) => process.stderr.write(`${line}\n`),
-  });
+  const run = startRun(
+    {
+      db,
+      overwrite: flags.overwrite ?? false,
+      mode: flags.inProcess ? 'in-process' : 'multi-process',
+      readWhileRunning: true,
+      ...(flags.speed > 0 ? { pace: { speed: flags.speed } } : {}),
+      log: (line) => process.stderr.write(`${line}\n`),
+    },
+    untilNs === undefined ? { ...prepared, endNs: Math.max(prepared.endNs, DEFAULT_UI_RUN_NS) } : prepared,
+  );
   process.on('exit', () => run.killNow());
   process.stderr.write(`dpulab ui: recording to ${db}\n`);
-  return new LiveSession(run);
+  return new LiveSession(run, flags.speed);
 }
 
 /**

@@ -8,7 +8,7 @@
  * and the stream need not know that it changes.
  */
 import { join } from 'node:path';
-import type { RunMode } from '../../processes/controller/session.js';
+import { startRun, type RunMode } from '../../processes/controller/session.js';
 import { decode } from '../../shared/codec.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { BUILTIN_LABS } from '../../shared/lab/builtin/index.js';
@@ -18,7 +18,6 @@ import type { ClusterState } from '../../shared/state/cluster-state.js';
 import { gradeLog, listLabs, openLab, prepareLabRun } from '../lab/labs.js';
 import { ApiError, parseRequest } from './errors.js';
 import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from '../common/lab-protocol.js';
-import { LiveRun } from './live-run.js';
 import { LiveSession } from './live-session.js';
 import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
@@ -178,21 +177,23 @@ export class LabSessions implements UiSession, LabRoutes {
       this.pushGrade(true);
       return;
     }
-    const { prepared, scenarioText } = prepareLabRun(lab, null);
+    const prepared = prepareLabRun(lab, null);
     const db = this.runs === 0 && this.settings.firstDb !== undefined ? this.settings.firstDb : this.recordPath(lab, prepared.seed);
     this.runs++;
-    const run = LiveRun.start({ prepared, scenarioText, db, overwrite: false, mode: this.settings.mode, speed: this.settings.speed, log: this.settings.log });
+    const { speed } = this.settings;
+    const run = startRun({ db, mode: this.settings.mode, readWhileRunning: true, ...(speed > 0 ? { pace: { speed } } : {}), log: this.settings.log }, prepared);
     process.on('exit', () => run.killNow());
     const grader = new LabGrader(lab);
     let final = false;
     run.onEvents((events: readonly RecordedEvent[]) => {
       for (const e of events) if (grader.wants(e.kind)) grader.feed({ seq: e.seq, vtime: e.vtime, node: e.node, kind: e.kind, payload: decode(e.payload) });
     });
-    void run.done.then(() => {
+    const graded = (): void => {
       final = true;
       this.pushGrade(false);
-    });
-    const session = new LiveSession(run);
+    };
+    void run.done.then(graded, graded);
+    const session = new LiveSession(run, speed);
     // The lab waits for the student: virtual time starts when they resume it.
     await session.control({ op: 'pause' });
     this.settings.log(`dpulab ui: lab ${lab.name}, recording to ${db}`);

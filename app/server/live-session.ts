@@ -9,14 +9,14 @@ import { kindMatches } from '../../shared/state/kinds.js';
 import type { ClusterState, ClusterEvent } from '../../shared/state/cluster-state.js';
 import { nodeStateView } from '../../shared/state/node-view.js';
 import { Timeline } from '../../shared/state/timeline.js';
-import { availableActions, validateAction } from './actions.js';
+import type { RunHandle } from '../../processes/controller/session.js';
+import type { WrittenAction } from '../../shared/actions/schema.js';
+import { actionRefused, availableActions } from './actions.js';
 import { ApiError } from './errors.js';
 import { jsonSafe, toUiEvent } from './event-json.js';
-import type { LiveRun, LiveRunEnd } from './live-run.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
 import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
-import { OnlineInvariants } from '../../processes/controller/invariants.js';
-import { INVARIANTS, type InvariantReport } from '../../shared/invariants/index.js';
+import { INVARIANTS } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
 
 /** How often batches, states and statuses go out. */
@@ -29,6 +29,14 @@ const STATE_EVERY_TICKS = 4;
 const STOP_DEADLINE_MS = 15_000;
 /** Longest wait for a node to answer an inspection. */
 const INSPECT_TIMEOUT_MS = 5000;
+
+/** How the run ended, as the status line tells it. */
+interface RunEnd {
+  readonly status: 'completed' | 'interrupted' | 'failed';
+  readonly virtualTimeNs: number;
+  readonly fingerprint: string | null;
+  readonly reason: string | null;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -47,22 +55,20 @@ export class LiveSession implements UiSession {
   private speed: number;
   private until: { atNs?: number; kind?: string } | null = null;
   private message: string | null = null;
-  private end: LiveRunEnd | null = null;
+  private end: RunEnd | null = null;
   private ticks = 0;
   private stateSentSeq = -2;
   private lastStatus = '';
   private readonly ticker: NodeJS.Timeout;
-  /** The invariants, judged from the log when asked (nothing is spent on them until then). */
-  private readonly checks: OnlineInvariants;
-  /** Events the checks have read. */
-  private checkedUpTo = 0;
-  private verdict: InvariantReport | null = null;
 
-  constructor(private readonly run: LiveRun) {
-    this.topology = run.options.prepared.topology;
-    this.speed = run.options.speed;
-    this.reader = EventLogReader.open(run.options.db);
-    this.checks = new OnlineInvariants(this.topology);
+  /** @param speed the pace the run was started at (virtual seconds per wall second; 0 as fast as possible) */
+  constructor(
+    private readonly run: RunHandle,
+    speed: number,
+  ) {
+    this.topology = run.prepared.topology;
+    this.speed = speed;
+    this.reader = EventLogReader.open(run.db);
     run.onEvents((events) => {
       for (const e of events) this.onEvent(toUiEvent(e));
       if (this.pending.length > MAX_BATCH) {
@@ -70,7 +76,11 @@ export class LiveSession implements UiSession {
         this.pending.splice(0, this.pending.length - MAX_BATCH);
       }
     });
-    void run.done.then((end) => {
+    const ended = run.done.then(
+      (summary): RunEnd => ({ status: summary.status, virtualTimeNs: summary.virtualTimeNs, fingerprint: summary.fingerprint, reason: summary.reason }),
+      (error: unknown): RunEnd => ({ status: 'failed', virtualTimeNs: run.controller.now(), fingerprint: null, reason: error instanceof Error ? error.message : String(error) }),
+    );
+    void ended.then((end) => {
       this.end = end;
       this.until = null;
       this.message = end.status === 'completed' ? 'The run completed' : `The run ${end.status}${end.reason ? `: ${end.reason}` : ''}`;
@@ -80,7 +90,7 @@ export class LiveSession implements UiSession {
   }
 
   info(): RunResponse {
-    const { prepared, mode, db } = this.run.options;
+    const { prepared, mode, db } = this.run;
     return {
       mode: 'live',
       run: {
@@ -147,18 +157,10 @@ export class LiveSession implements UiSession {
   }
 
   /** Reads the events recorded since the last call into the checks; judges the run whole once it has ended. */
+  /** The run's own checkers' verdict (they read every event as it is committed; whole once the run has ended). */
   invariants(): InvariantsResponse {
-    if (this.verdict === null) {
-      this.run.flush();
-      for (const e of this.reader.events({ fromSeq: this.checkedUpTo })) {
-        this.checks.append([e]);
-        this.checkedUpTo = e.seq + 1;
-      }
-      // Every event of an ended run is in the log once the run is done: judge it whole.
-      if (this.end !== null) this.verdict = this.end.status === 'completed' ? this.checks.finish(this.end.virtualTimeNs) : this.checks.sofar();
-    }
-    const report = this.verdict ?? this.checks.sofar();
-    return { invariants: INVARIANTS.map((i) => ({ id: i.id, meaning: i.meaning })), checked: report.events, final: this.verdict !== null, violations: report.violations };
+    const { report, final } = this.run.invariants();
+    return { invariants: INVARIANTS.map((i) => ({ id: i.id, meaning: i.meaning })), checked: report.events, final, violations: report.violations };
   }
 
   async control(request: ControlRequest): Promise<RunStatus> {
@@ -206,15 +208,16 @@ export class LiveSession implements UiSession {
 
   act(record: Readonly<Record<string, unknown>>): ActionResponse {
     if (this.end) throw new ApiError(409, 'run-ended', 'The run has ended: actions need a running lab');
-    const checked = validateAction(this.topology, record);
-    const controller = this.run.controller;
-    const atNs = controller.earliestInputTime();
+    let scheduled;
     try {
-      controller.schedule({ atNs, record: checked });
+      // The run checks the record as a scenario step (the one action schema) before scheduling it.
+      scheduled = this.run.act(record as WrittenAction);
     } catch (error) {
+      const refused = actionRefused(error);
+      if (refused instanceof ApiError) throw refused;
       throw new ApiError(409, 'cannot-schedule', error instanceof Error ? error.message : String(error));
     }
-    return { scheduled: { atNs, record: checked } };
+    return { scheduled };
   }
 
   subscribe(send: (message: ServerMessage) => void): () => void {
@@ -229,7 +232,13 @@ export class LiveSession implements UiSession {
     if (!this.run.finished) {
       this.run.interrupt();
       let timer: NodeJS.Timeout | undefined;
-      const ended = await Promise.race([this.run.done.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STOP_DEADLINE_MS)))]);
+      const ended = await Promise.race([
+        this.run.done.then(
+          () => true,
+          () => true,
+        ),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STOP_DEADLINE_MS))),
+      ]);
       clearTimeout(timer);
       if (!ended) this.run.killNow();
     }

@@ -1,172 +1,124 @@
 import { DpulabError } from '../../shared/errors.js';
-import type { ResolvedTopology, VnicSpec } from '../../shared/topology/types.js';
-import { z } from 'zod';
-import { flowSpecSchema, traceflowSpecSchema } from '../../shared/scenario/actions.js';
-import { isIpv4, isIpv6 } from '../../shared/net/ip.js';
-import { dfwRuleSchema } from '../../shared/scenario/dfw-rule.js';
+import type { InputRecord } from '../../shared/events/catalogue.js';
+import type { NodeActionArgs, NodeActionName } from '../../shared/actions/node-actions.js';
+import { parseAction, recordedInputSchema, writtenActionSchema, type Action } from '../../shared/actions/schema.js';
+import { actionProblems, destinationAddress, traceSource } from '../../shared/actions/topology.js';
+import type { ResolvedTopology } from '../../shared/topology/types.js';
+import { formatPath, type CheckResult, type DataPath, type PathProblem } from '../../shared/topology/yaml-source.js';
 import type { NodeInput } from '../runtime/types.js';
-import type { InputPlan, TimedInput } from './controller.js';
-
-/** A `vmotion` step's options once loaded: durations in ns. */
-const resolvedVmotionOptions = z.strictObject({
-  switchoverGoal: z.number().int().positive().optional(),
-  maxPrecopy: z.number().int().positive().optional(),
-  throttle: z.boolean().optional(),
-  onDfwRefused: z.enum(['abort', 'disconnect']).optional(),
-});
+import type { InputPlan } from './controller.js';
 
 /** An input the controller cannot carry out: names the action and what was wrong. */
 export class InputError extends DpulabError {
   readonly code = 'invalid-input';
-  constructor(message: string) {
+  /** The path of the field at fault in the record (`['flow', 'payloadBytes']`), empty for the record as a whole. */
+  readonly path: DataPath;
+  constructor(message: string, path: DataPath = []) {
     super(message, { fromInput: true });
     this.name = 'InputError';
+    this.path = path;
   }
+}
+
+/**
+ * Reads an action as a person wrote it (UI, API: durations with units, rule shorthands) and checks
+ * it against the topology. Returns it as it will be recorded, defaults filled in, as a scenario
+ * step would be.
+ *
+ * @throws InputError naming the action and the field at fault
+ */
+export function acceptAction(topology: ResolvedTopology, written: unknown): InputRecord {
+  return checked(topology, written, parseAction(written, writtenActionSchema));
+}
+
+/**
+ * Reads a record as a recorded action and checks it against the topology: the check every input
+ * passes before it is planned, whether it came from a scenario, the UI, the API or a recorded log
+ * (a database we may not have written).
+ *
+ * @throws InputError naming the action and the field at fault
+ */
+export function checkInput(topology: ResolvedTopology, record: unknown): InputRecord {
+  return checked(topology, record, parseAction(record, recordedInputSchema));
+}
+
+function checked(topology: ResolvedTopology, record: unknown, parsed: CheckResult<Action>): InputRecord {
+  if (!parsed.ok) throw inputError(record, parsed.problems[0]!);
+  const problem = actionProblems(parsed.value, topology)[0];
+  if (problem) throw inputError(record, problem);
+  return parsed.value as InputRecord;
+}
+
+function inputError(record: unknown, problem: PathProblem): InputError {
+  const name = typeof record === 'object' && record !== null ? (record as { action?: unknown }).action : undefined;
+  const field = formatPath(problem.path);
+  const where = field === '' ? '' : `${field}: `;
+  const message = typeof name === 'string' && field !== 'action' ? `Action ${name}: ${where}${problem.message}` : `Invalid action: ${where}${problem.message}`;
+  return new InputError(message, problem.path);
 }
 
 /**
  * Turns a recorded input (`input.<action>` payload) into what it does to the cluster. The same
  * function serves scenario steps, API and UI actions, and replays of recorded inputs, so a
  * replay does exactly what the run did.
+ *
+ * @throws InputError when the record is no action the topology can carry out
  */
-export function planInput(topology: ResolvedTopology, record: TimedInput['record']): InputPlan {
+export function planInput(topology: ResolvedTopology, record: InputRecord): InputPlan {
+  return plan(topology, checkInput(topology, record));
+}
+
+function plan(topology: ResolvedTopology, record: Action): InputPlan {
   switch (record.action) {
     case 'link': {
-      const wire = topology.wires.find((w) => w.id === record.wire);
-      if (!wire) throw new InputError(`Action link: no wire ${String(record.wire)}`);
-      if (record.state !== 'up' && record.state !== 'down') throw new InputError(`Action link: state must be up or down, got ${String(record.state)}`);
+      const wire = topology.wires.find((w) => w.id === record.wire)!;
       const up = record.state === 'up';
-      return {
-        deliveries: [wire.a, wire.b].map((end) => ({ node: end.node, input: { type: 'link', port: end.port, up } as const })),
-      };
+      return { deliveries: [wire.a, wire.b].map((end) => ({ node: end.node, input: { type: 'link', port: end.port, up } as const })) };
     }
     case 'impair': {
-      const wire = topology.wires.find((w) => w.id === record.wire);
-      if (!wire) throw new InputError(`Action impair: no wire ${String(record.wire)}`);
-      const impairments = {
-        loss: probability('loss', record.loss),
-        corrupt: probability('corrupt', record.corrupt),
-        duplicate: probability('duplicate', record.duplicate),
-        jitterNs: wholeNs('jitter', record.jitter ?? 0, 0),
-      };
-      const durationNs = wholeNs('duration', record.duration, 1);
+      const wire = topology.wires.find((w) => w.id === record.wire)!;
+      // The record passed the action schema: probabilities in [0, 1], whole ns (absent: none).
+      const impairments = { loss: record.loss ?? 0, corrupt: record.corrupt ?? 0, duplicate: record.duplicate ?? 0, jitterNs: record.jitter ?? 0 };
       // Each end impairs what it transmits: both directions of the wire.
-      return { deliveries: [wire.a, wire.b].map((end) => ({ node: end.node, input: { type: 'impair', port: end.port, impairments, durationNs } as const })) };
+      return { deliveries: [wire.a, wire.b].map((end) => ({ node: end.node, input: { type: 'impair', port: end.port, impairments, durationNs: record.duration } as const })) };
     }
-    case 'kill': {
-      const node = topology.nodes.find((n) => n.id === record.node);
-      if (!node) throw new InputError(`Action kill: no node ${String(record.node)}`);
+    case 'kill':
       // A dead box's cables lose carrier at the other end.
-      return { deliveries: peerLinks(topology, node.id, false), kill: node.id };
-    }
-    case 'restart': {
-      const node = topology.nodes.find((n) => n.id === record.node);
-      if (!node) throw new InputError(`Action restart: no node ${String(record.node)}`);
-      return { deliveries: peerLinks(topology, node.id, true), restart: node.id };
-    }
-    case 'dpu.failover': {
-      const host = topology.nodes.find((n) => n.id === record.host);
-      if (host?.kind !== 'host') throw new InputError(`Action dpu.failover: no host ${String(record.host)}`);
-      return { deliveries: [{ node: host.id, input: action('dpu.failover', {}) }] };
-    }
+      return { deliveries: peerLinks(topology, record.node, false), kill: record.node };
+    case 'restart':
+      return { deliveries: peerLinks(topology, record.node, true), restart: record.node };
+    case 'dpu.failover':
+      return { deliveries: [{ node: record.host, input: nodeAction('dpu.failover', {}) }] };
     case 'note':
-      if (typeof record.text !== 'string') throw new InputError('Action note: text must be a string');
       return { deliveries: [] };
     case 'flow.start': {
-      const flow = flowSpecSchema.safeParse(record.flow);
-      if (!flow.success) throw new InputError(`Action flow.start: ${flow.error.issues[0]?.path.join('.') ?? 'flow'}: ${flow.error.issues[0]?.message ?? 'invalid'}`);
-      vmHost(topology, flow.data.from);
-      const to = resolveDestination(topology, flow.data.to);
+      const destination = destinationAddress(topology, record.flow.to);
+      if (!destination.ok) throw new Error(destination.message);
       // VMs move (vMotion) and the controller keeps no state: every host hears it, the one running the VM acts.
-      return { deliveries: everyHost(topology, action('flow.start', { flow: { ...flow.data, to } })) };
+      return { deliveries: everyHost(topology, nodeAction('flow.start', { flow: { ...record.flow, to: destination.address } })) };
     }
     case 'flow.stop':
-      if (typeof record.flow !== 'string') throw new InputError('Action flow.stop: flow must be a flow id');
       // The controller keeps no state between inputs: every host hears it, the one running the flow acts.
-      return { deliveries: hosts(topology).map((node) => ({ node, input: action('flow.stop', { flow: record.flow }) })) };
-    case 'dfw.rule.add': {
-      const rule = dfwRuleSchema.safeParse(record.rule);
-      if (!rule.success) throw new InputError(`Action dfw.rule.add: rule.${rule.error.issues[0]?.path.join('.') ?? ''}: ${rule.error.issues[0]?.message ?? 'invalid'}`);
-      return { deliveries: firewallNodes(topology).map((node) => ({ node, input: action('dfw.rule.add', { rule: rule.data }) })) };
-    }
+      return { deliveries: everyHost(topology, nodeAction('flow.stop', { flow: record.flow })) };
+    case 'dfw.rule.add':
+      return { deliveries: firewallNodes(topology).map((node) => ({ node, input: nodeAction('dfw.rule.add', { rule: record.rule }) })) };
     case 'dfw.rule.remove':
-      if (typeof record.rule !== 'string') throw new InputError('Action dfw.rule.remove: rule must be a rule id');
-      return { deliveries: firewallNodes(topology).map((node) => ({ node, input: action('dfw.rule.remove', { rule: record.rule }) })) };
-    case 'vnic.mode': {
-      const mode = record.mode;
-      if (mode !== 'uptv2' && mode !== 'mux' && mode !== 'emulated') throw new InputError(`Action vnic.mode: mode must be uptv2, mux or emulated, got ${String(mode)}`);
-      vnicHost(topology, String(record.vnic));
-      return { deliveries: everyHost(topology, action('vnic.mode', { vnic: record.vnic, mode })) };
-    }
+      return { deliveries: firewallNodes(topology).map((node) => ({ node, input: nodeAction('dfw.rule.remove', { rule: record.rule }) })) };
+    case 'vnic.mode':
+      return { deliveries: everyHost(topology, nodeAction('vnic.mode', { vnic: record.vnic, mode: record.mode })) };
     case 'traceflow': {
-      const trace = traceflowSpecSchema.safeParse(record.trace);
-      if (!trace.success) throw new InputError(`Action traceflow: trace.${trace.error.issues[0]?.path.join('.') ?? ''}: ${trace.error.issues[0]?.message ?? 'invalid'}`);
-      const { id, from, to, protocol = 'icmp', port } = trace.data;
-      const source = traceSource(topology, from);
-      const address = traceDestination(topology, to);
-      if ((isIpv6(address) ? source.vnic.ipv6 : source.vnic.ipv4) === null) throw new InputError(`Action traceflow: vNIC ${source.vnic.id} has no address of the family of ${address}`);
+      const { id, from, to, protocol = 'icmp', port } = record.trace;
+      const vnic = traceSource(topology, from)!;
+      const destination = destinationAddress(topology, to);
+      if (!destination.ok) throw new Error(destination.message);
       // The host resolves MACs from the topology, as the guest's ARP would.
-      const request = { id, vnic: source.vnic.id, to: address, protocol, port: port ?? null };
-      return { deliveries: everyHost(topology, action('traceflow', { trace: request })) };
+      return { deliveries: everyHost(topology, nodeAction('traceflow', { trace: { id, vnic: vnic.id, to: destination.address, protocol, port: port ?? null } })) };
     }
-    case 'vmotion': {
-      const vm = String(record.vm);
-      vmHost(topology, vm);
-      const to = topology.nodes.find((n) => n.id === record.to);
-      if (to?.kind !== 'host') throw new InputError(`Action vmotion: to: no host ${String(record.to)} in topology ${topology.name}`);
-      const options = resolvedVmotionOptions.safeParse(record.options ?? {});
-      if (!options.success) throw new InputError(`Action vmotion: options.${options.error.issues[0]?.path.join('.') ?? ''}: ${options.error.issues[0]?.message ?? 'invalid'}`);
-      return { deliveries: everyHost(topology, action('vmotion', { vm, to: to.id, options: options.data })) };
-    }
-    case 'vm.reserve': {
-      const vm = String(record.vm);
-      vmHost(topology, vm);
-      const mib = record.memoryReservationMiB;
-      if (typeof mib !== 'number' || !Number.isInteger(mib) || mib < 0) throw new InputError(`Action vm.reserve: memoryReservationMiB must be a whole number of MiB, got ${String(mib)}`);
-      return { deliveries: everyHost(topology, action('vm.reserve', { vm, memoryReservationMiB: mib })) };
-    }
-    default:
-      throw new InputError(`Unknown action ${(record as { action: string }).action}`);
+    case 'vmotion':
+      return { deliveries: everyHost(topology, nodeAction('vmotion', { vm: record.vm, to: record.to, options: record.options ?? {} })) };
+    case 'vm.reserve':
+      return { deliveries: everyHost(topology, nodeAction('vm.reserve', { vm: record.vm, memoryReservationMiB: record.memoryReservationMiB })) };
   }
-}
-
-/** A probability of an `impair` record (absent: 0). */
-function probability(field: string, value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new InputError(`Action impair: ${field} must be a probability in [0, 1], got ${String(value)}`);
-  return value;
-}
-
-/** A whole number of ns of an `impair` record, at least `min`. */
-function wholeNs(field: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new InputError(`Action impair: ${field} must be a whole number of ns, at least ${min}, got ${String(value)}`);
-  return value;
-}
-
-/** The vNIC a traceflow leaves from: a vNIC by id, or a VM's first vNIC; and its host. */
-function traceSource(topology: ResolvedTopology, from: string): { host: string; vnic: VnicSpec } {
-  for (const node of topology.nodes) {
-    if (node.kind !== 'host') continue;
-    for (const vm of node.spec.vms) {
-      const vnic = vm.id === from ? vm.vnics[0] : vm.vnics.find((v) => v.id === from);
-      if (vnic) return { host: node.id, vnic };
-      if (vm.id === from) throw new InputError(`Action traceflow: VM ${from} has no vNIC to send from`);
-    }
-  }
-  throw new InputError(`Action traceflow: no VM or vNIC ${from} in topology ${topology.name}`);
-}
-
-/** A traceflow's destination as an address: a VM's first vNIC's IPv4 address, a vNIC's IPv4 address, or an address as given. */
-function traceDestination(topology: ResolvedTopology, to: string): string {
-  for (const node of topology.nodes) {
-    if (node.kind !== 'host') continue;
-    for (const vm of node.spec.vms) {
-      const vnic = vm.id === to ? vm.vnics[0] : vm.vnics.find((v) => v.id === to);
-      if (vnic) return vnic.ipv4.split('/')[0]!;
-    }
-  }
-  if (isIpv4(to) || isIpv6(to)) return to;
-  throw new InputError(`Action traceflow: trace.to ${to} is no VM, vNIC or IP address of topology ${topology.name}`);
 }
 
 /** Link state changes at the far end of every wire of `node`. */
@@ -179,17 +131,14 @@ function peerLinks(topology: ResolvedTopology, node: string, up: boolean): Array
   return out;
 }
 
-function action(name: string, args: Record<string, unknown>): NodeInput {
+/** The input that has a node carry out an action; typed by the node's own schema of it. */
+function nodeAction<K extends NodeActionName>(name: K, args: NodeActionArgs<K>): NodeInput {
   return { type: 'action', action: name, args };
 }
 
 /** The same input for every host: the one that runs the VM concerned acts, the others ignore it. */
 function everyHost(topology: ResolvedTopology, input: NodeInput): Array<{ node: string; input: NodeInput }> {
-  return hosts(topology).map((node) => ({ node, input }));
-}
-
-function hosts(topology: ResolvedTopology): string[] {
-  return topology.nodes.filter((n) => n.kind === 'host').map((n) => n.id);
+  return topology.nodes.filter((n) => n.kind === 'host').map((n) => ({ node: n.id, input }));
 }
 
 /**
@@ -198,28 +147,4 @@ function hosts(topology: ResolvedTopology): string[] {
  */
 function firewallNodes(topology: ResolvedTopology): string[] {
   return topology.nodes.filter((n) => n.kind === 'dpu' || (n.kind === 'host' && n.spec.dpus.length === 0)).map((n) => n.id);
-}
-
-function vmHost(topology: ResolvedTopology, vm: string): string {
-  for (const node of topology.nodes) if (node.kind === 'host' && node.spec.vms.some((v) => v.id === vm)) return node.id;
-  throw new InputError(`No VM ${vm} in topology ${topology.name}`);
-}
-
-function vnicHost(topology: ResolvedTopology, vnic: string): string {
-  for (const node of topology.nodes) if (node.kind === 'host' && node.spec.vms.some((v) => v.vnics.some((n) => n.id === vnic))) return node.id;
-  throw new InputError(`No vNIC ${vnic} in topology ${topology.name}`);
-}
-
-/** A flow's destination as an address: a VM id becomes its first vNIC's IPv4 address. */
-function resolveDestination(topology: ResolvedTopology, to: string): string {
-  for (const node of topology.nodes) {
-    if (node.kind !== 'host') continue;
-    const vm = node.spec.vms.find((v) => v.id === to);
-    if (vm) {
-      const first = vm.vnics[0];
-      if (!first) throw new InputError(`VM ${to} has no vNIC to send to`);
-      return first.ipv4.split('/')[0]!;
-    }
-  }
-  return to;
 }

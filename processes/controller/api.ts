@@ -1,9 +1,13 @@
 /**
- * The dpulab TypeScript API for test authors: start a cluster, act on it, await events, read the
+ * The dpulab TypeScript API for test authors: start a cluster, act on it (`run.act`, the actions
+ * of `WRITTEN_ACTIONS`, checked as scenario steps are), await events (`run.onEvents`), read the
  * log. `import { runLab, startRun, verifyReplay, EventLogReader } from 'dpulab'`.
  */
 export { prepareRun, runLab, startRun, DEFAULT_END_NS } from './session.js';
-export type { PreparedRun, RunHandle, RunMode, RunOptions, RunSummary, SourceFile } from './session.js';
+export type { EventListener, PreparedRun, RunHandle, RunMode, RunOptions, RunSummary, SourceFile } from './session.js';
+export { acceptAction, InputError } from './actions.js';
+export { ACTION_NAMES, WRITTEN_ACTIONS } from '../../shared/actions/schema.js';
+export type { Action, ActionName, WrittenAction } from '../../shared/actions/schema.js';
 export { foldLog } from './cluster-state.js';
 export { applyEvent, foldEvents } from '../../shared/state/fold.js';
 export { emptyClusterState } from '../../shared/state/cluster-state.js';

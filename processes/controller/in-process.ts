@@ -3,8 +3,23 @@ import type { ResolvedNode, ResolvedTopology } from '../../shared/topology/types
 import { createCore } from '../cores.js';
 import { NodeRuntime } from '../runtime/node-runtime.js';
 import type { GrantedInput } from '../runtime/protocol.js';
-import type { NodeCore } from '../runtime/types.js';
+import type { NodeCore, OutboundFrame } from '../runtime/types.js';
 import type { Cluster, NodeExit, NodeProcessInfo, WindowReport } from './cluster.js';
+
+/** A frame `from` sent, as its receiver's runtime takes it (the wire's corruption mark included). */
+function arrivingFrame(from: string, frame: OutboundFrame): Parameters<NodeRuntime['deliver']>[0] {
+  return {
+    type: 'frame',
+    arrival: frame.arrival,
+    src: from,
+    srcSeq: frame.srcSeq,
+    cause: frame.cause,
+    port: frame.toPort,
+    channel: frame.channel,
+    bytes: frame.bytes,
+    ...(frame.corrupted === true ? { corrupted: true } : {}),
+  };
+}
 
 /**
  * Every node core in this one OS process. Frames produced in a window are handed to their
@@ -68,17 +83,7 @@ export class InProcessCluster implements Cluster {
     }
     for (const { from, frame } of outbound) {
       // A frame towards a dead node is lost, as it is when its process is gone.
-      this.runtimes.get(frame.toNode)?.deliver({
-        type: 'frame',
-        arrival: frame.arrival,
-        src: from,
-        srcSeq: frame.srcSeq,
-        cause: frame.cause,
-        port: frame.toPort,
-        channel: frame.channel,
-        bytes: frame.bytes,
-        ...(frame.corrupted === true ? { corrupted: true } : {}),
-      });
+      this.runtimes.get(frame.toNode)?.deliver(arrivingFrame(from, frame));
     }
     return { events, exits: [] };
   }
@@ -112,17 +117,7 @@ export class InProcessCluster implements Cluster {
         // A frame towards a dead node is lost, as it is when its process is gone.
         if (!receiver) continue;
         const before = receiver.nextTime();
-        receiver.deliver({
-          type: 'frame',
-          arrival: frame.arrival,
-          src: top.node,
-          srcSeq: frame.srcSeq,
-          cause: frame.cause,
-          port: frame.toPort,
-          channel: frame.channel,
-          bytes: frame.bytes,
-          ...(frame.corrupted === true ? { corrupted: true } : {}),
-        });
+        receiver.deliver(arrivingFrame(top.node, frame));
         if (frame.arrival < before) heap.push(frame.arrival, frame.toNode);
       }
       const next = runtime.nextTime();

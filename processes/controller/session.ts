@@ -12,14 +12,16 @@ import { emptyClusterState, type ClusterState } from '../../shared/state/cluster
 import { applyEvent } from '../../shared/state/fold.js';
 import { toClusterEvent } from '../../shared/state/recorded.js';
 import { runOutcome, type CoreUse, type DpuOutcome, type FlowOutcome, type VmotionOutcome } from '../../shared/state/summary.js';
-import { planInput } from './actions.js';
+import { acceptAction, planInput } from './actions.js';
 import type { Cluster, NodeExit } from './cluster.js';
 import { Controller, type EventSink, type RunProgress, type TimedInput } from './controller.js';
+import type { WrittenAction } from '../../shared/actions/schema.js';
 import { InProcessCluster } from './in-process.js';
 import { EventRecorder } from './log/recorder.js';
+import { EventLogWriter } from './log/writer.js';
 import { MultiProcessCluster } from './multi-process.js';
 import { OnlineInvariants } from './invariants.js';
-import type { Violation } from '../../shared/invariants/index.js';
+import type { InvariantReport, Violation } from '../../shared/invariants/index.js';
 import { DPULAB_VERSION } from './package-root.js';
 
 const require = createRequire(import.meta.url);
@@ -58,6 +60,11 @@ export interface RunOptions {
   readonly onProgress?: (progress: RunProgress) => void;
   /** Most events in one virtual millisecond before the run fails as runaway (DEFAULT_EVENT_BUDGET_PER_MS). */
   readonly eventBudgetPerMs?: number;
+  /**
+   * The log is queried while the run goes on (the live UI): write it in this thread with its
+   * indexes, so that what `flush` commits is readable at once.
+   */
+  readonly readWhileRunning?: boolean;
 }
 
 export interface RunSummary {
@@ -127,18 +134,54 @@ export function prepareRun(options: RunOptions): PreparedRun {
   return { topology, topologySource, scenario, scenarioSource, seed: options.seed ?? 1, endNs: options.untilNs ?? scenario.endNs, inputs };
 }
 
-/** A run in progress: its controller (pause, step, schedule) and its outcome. */
+/** Receives every event in seq order, in the batches the controller commits them in. */
+export type EventListener = (events: readonly RecordedEvent[]) => void;
+
+/**
+ * A run in progress: its controller (pause, step, speed), its outcome, and what a live view needs:
+ * every event as it is committed, the nodes' own state, and actions scheduled while it runs.
+ */
 export interface RunHandle {
   readonly controller: Controller;
   readonly db: string;
-  /** Resolves when the run has ended and its log is closed. */
+  readonly mode: RunMode;
+  /** The topology, scenario, seed and end the run was started with. */
+  readonly prepared: PreparedRun;
+  /**
+   * Resolves when the run has ended and its log is closed (status `interrupted` after
+   * {@link RunHandle.interrupt}); rejects when the run failed, after the log recorded why.
+   */
   readonly done: Promise<RunSummary>;
+  /** Whether the run has ended (its nodes are gone, its log closed or closing). */
+  readonly finished: boolean;
   /** Stops the run at the next window boundary; `done` then resolves with status `interrupted`. */
   interrupt(): void;
   /** Kills every node process now, synchronously (for process-exit handlers). */
   killNow(): void;
   /** The cluster as the events so far tell it (the one fold every view reads); it changes as the run goes. */
   state(): ClusterState;
+  /** Calls `listener` with every event committed from now on; returns the function that stops it. */
+  onEvents(listener: EventListener): () => void;
+  /**
+   * The invariant checkers' verdict on the events so far (they read every event as it is
+   * committed); `final` once a run that ended has been judged whole.
+   */
+  invariants(): { readonly report: InvariantReport; readonly final: boolean };
+  /** A node's own plain-data state (through its process, or its runtime in-process); null when it is not running or the run is over. */
+  inspect(node: string): Promise<unknown>;
+  /** Commits what the log writer holds, so that readers of the log see every event so far. */
+  flush(): void;
+  /**
+   * Schedules an action as a person writes it (`{ action: 'vmotion', vm: 'web-01', to: 'esx-02' }`,
+   * durations with units), checked as a scenario step is, at `atNs` (default: the earliest time the
+   * controller allows). Returns what is recorded and when.
+   *
+   * @throws InputError naming the field of an action the topology cannot carry out
+   * @example
+   * const run = startRun({ mode: 'in-process', db: 'out/api.db' });
+   * run.act({ action: 'kill', node: 'dpu-02a' }, { atNs: 1_000_000_000 });
+   */
+  act(action: WrittenAction, options?: { readonly atNs?: VTime }): TimedInput;
 }
 
 /** Builds the cluster for a mode. */
@@ -163,9 +206,12 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   const mode = options.mode ?? 'multi-process';
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const db = options.db ?? defaultDbPath(prepared.topology.name, prepared.seed);
-  // The log is written by a thread of its own, its indexes built when the run ends, with copies
-  // of the lab state for viewers to seek from: recording stays off the path between windows.
-  const writer = EventRecorder.open(db, { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false, deferIndexes: true, labSnapshots: true });
+  // A batch run's log is written by a thread of its own, its indexes built when the run ends,
+  // with copies of the lab state for viewers to seek from: recording stays off the path between
+  // windows. A log read while it is written (the live UI) is written here, indexed from the
+  // start, so that what a flush commits is there for the next query.
+  const writerOptions = { dpulabVersion: DPULAB_VERSION, overwrite: options.overwrite ?? false };
+  const writer: RunLog = options.readWhileRunning ? EventLogWriter.open(db, writerOptions) : EventRecorder.open(db, { ...writerOptions, deferIndexes: true, labSnapshots: true });
   writer.beginRun({
     id: `${prepared.topology.name}-seed${prepared.seed}`,
     seed: prepared.seed,
@@ -173,7 +219,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     topology: prepared.topology,
     topologyFile: prepared.topologySource?.file ?? null,
     topologyText: prepared.topologySource?.text ?? DEFAULT_LAB_YAML,
-    scenario: { name: prepared.scenario.name, text: options.scenario?.text ?? null, resolved: prepared.scenario },
+    scenario: { name: prepared.scenario.name, text: prepared.scenarioSource?.text ?? null, resolved: prepared.scenario },
     untilNs: prepared.endNs,
     zeromqVersion: mode === 'multi-process' ? zeromqVersion() : null,
     eventKinds: EVENT_KIND_DESCRIPTIONS,
@@ -189,7 +235,10 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     throw error;
   }
   const checks = new OnlineInvariants(prepared.topology);
-  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState(), checks);
+  const listeners = new Set<EventListener>();
+  const nodeWriter = new NodeLifecycleSink(writer, emptyClusterState(), checks, (events) => {
+    for (const listener of listeners) listener(events);
+  });
   const controller = new Controller({
     topology: prepared.topology,
     cluster,
@@ -202,6 +251,8 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
     ...(options.eventBudgetPerMs !== undefined ? { eventBudgetPerMs: options.eventBudgetPerMs } : {}),
   });
   const started = Date.now();
+  let finished = false;
+  let finalVerdict: InvariantReport | null = null;
   const done = (async (): Promise<RunSummary> => {
     let status: RunSummary['status'] = 'failed';
     let reason: string | null = null;
@@ -214,6 +265,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       const fingerprint = writer.finishRun({ status, endVtime: result.virtualTimeNs, exitReason: reason });
       // An interrupted run is judged on what happened, not as a whole: its end is not the scenario's.
       const verdict = status === 'completed' ? checks.finish(result.virtualTimeNs) : checks.sofar();
+      finalVerdict = verdict;
       const outcome = runOutcome(nodeWriter.state, prepared.topology);
       return {
         db,
@@ -238,6 +290,7 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       };
     } catch (error) {
       failure = error;
+      finalVerdict = checks.sofar();
       reason = error instanceof Error ? error.message : String(error);
       try {
         writer.finishRun({ status: 'failed', endVtime: controller.now(), exitReason: reason });
@@ -246,6 +299,8 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
       }
       throw error;
     } finally {
+      finished = true;
+      listeners.clear();
       await cluster.dispose();
       closeAfter(writer, failure);
     }
@@ -253,20 +308,42 @@ export function startRun(options: RunOptions, prepared: PreparedRun = prepareRun
   return {
     controller,
     db,
+    mode,
+    prepared,
     done,
+    get finished() {
+      return finished;
+    },
     interrupt: () => controller.interrupt(),
     killNow: () => {
       if (cluster instanceof MultiProcessCluster) cluster.killAllNow();
     },
     state: () => nodeWriter.state,
+    onEvents: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    inspect: async (node) => (finished ? null : cluster.inspect(node)),
+    invariants: () => ({ report: finalVerdict ?? checks.sofar(), final: finalVerdict !== null }),
+    flush: () => {
+      if (!finished) writer.flush();
+    },
+    act: (action, at = {}) => {
+      const input = { atNs: at.atNs ?? controller.earliestInputTime(), record: acceptAction(prepared.topology, action) };
+      controller.schedule(input);
+      return input;
+    },
   };
 }
+
+/** What a run writes its log through: the recorder thread, or a writer in this thread. */
+type RunLog = Pick<EventLogWriter, 'beginRun' | 'recordWires' | 'recordNode' | 'updateNodeExit' | 'append' | 'flush' | 'finishRun' | 'close'>;
 
 /**
  * Closes the log at the end of a run. A log that cannot be written any more (a full disk) fails
  * the close too; that is reported by the error that ended the run, if there was one.
  */
-function closeAfter(writer: EventRecorder, failure: unknown): void {
+function closeAfter(writer: RunLog, failure: unknown): void {
   try {
     writer.close();
   } catch (error) {
@@ -281,17 +358,19 @@ export async function runLab(options: RunOptions): Promise<RunSummary> {
 
 /**
  * The writer as the controller's sink, also keeping the `nodes` table current (node.start and
- * node.exit events carry what the table needs, pid in the volatile part) and folding every event
- * into the cluster state the summary is read from.
+ * node.exit events carry what the table needs, pid in the volatile part), folding every event
+ * into the cluster state the summary is read from, and handing every batch to the run's listeners
+ * once the writer holds it.
  */
 class NodeLifecycleSink implements EventSink {
   private readonly machine = hostname();
   private lastFlush = Date.now();
 
   constructor(
-    private readonly writer: EventRecorder,
+    private readonly writer: RunLog,
     readonly state: ClusterState,
     private readonly checks: OnlineInvariants,
+    private readonly committed: EventListener,
   ) {}
 
   append(events: readonly RecordedEvent[]): void {
@@ -308,6 +387,7 @@ class NodeLifecycleSink implements EventSink {
     }
     this.writer.append(events);
     this.checks.append(events);
+    this.committed(events);
     // The writer commits in large batches; a slow (paced) run still reaches the disk every
     // quarter second, so a crash of the controller loses at most that much.
     if (Date.now() - this.lastFlush >= FLUSH_INTERVAL_MS) {

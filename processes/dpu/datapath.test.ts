@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
+import { dfwRuleSchema } from '../../shared/actions/dfw-rule.js';
 import { buildGeneveFrame } from '../../shared/net/builders.js';
 import { decodeFrame } from '../../shared/net/frame.js';
 import { loadTopology } from '../../shared/topology/load.js';
@@ -163,9 +165,9 @@ class Rack {
     return this.events.filter((e) => e.node === dpu && e.kind === kind).map((e) => e.payload);
   }
 
-  action(dpu: string, action: string, args: Record<string, unknown>): void {
+  action(dpu: string, action: NodeAction): void {
     const { core, ctx } = this.dpu(dpu);
-    core.onAction(ctx, action, args);
+    core.onAction(ctx, action);
   }
 }
 
@@ -212,7 +214,7 @@ describe('DpuDatapath settings', () => {
 describe('DpuDatapath vNIC release and adoption (vMotion)', () => {
   it('release with export records the rule and the connection with its remaining timeout, answers with them and lets the vNIC go', () => {
     const rack = new Rack(lab());
-    rack.action('dpu-a1', 'dfw.rule.add', { rule: WEB_TCP });
+    rack.action('dpu-a1', { action: 'dfw.rule.add', args: { rule: dfwRuleSchema.parse(WEB_TCP) } });
     establish(rack);
     rack.clock.now = 10 * S;
     const exported = releaseWithExport(rack);
@@ -255,7 +257,7 @@ describe('DpuDatapath vNIC release and adoption (vMotion)', () => {
 
   it('adopt with a good export carries an established connection on without a rule evaluation', () => {
     const rack = new Rack(lab());
-    for (const dpu of ['dpu-a1', 'dpu-b1']) rack.action(dpu, 'dfw.rule.add', { rule: WEB_TCP });
+    for (const dpu of ['dpu-a1', 'dpu-b1']) rack.action(dpu, { action: 'dfw.rule.add', args: { rule: dfwRuleSchema.parse(WEB_TCP) } });
     establish(rack);
     rack.clock.now = 10 * S;
     const exported = releaseWithExport(rack);

@@ -1,5 +1,5 @@
 import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
-import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { FrameError } from '../../shared/net/errors.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
@@ -21,7 +21,6 @@ import { IpfixExporter, ipfixEndpoints } from './ipfix/exporter.js';
 import { IpfixAgent } from './ipfix/ipfix-agent.js';
 import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedFrame } from '../vds/traceflow.js';
 
-const DFW_SWEEP_TIMER = 'dfw.sweep';
 
 /**
  * Why a DPU did not relay a vMotion datagram (`frame.drop` reason): a standby (or a DPU without a
@@ -100,7 +99,6 @@ export class DpuDatapath implements HaDatapathHooks {
   private readonly vmotion: VmotionRelayCounters = { fromHost: 0, toHost: 0, drops: {} };
   /** IPFIX flow records of what the vNICs send, exported to the host's collector. */
   private readonly ipfix: IpfixAgent | null;
-  private sweepArmed: number | null = null;
   /** Records traceflow observation points from the switch's decisions. */
   private readonly traces: SwitchTraceWatcher;
 
@@ -200,7 +198,7 @@ export class DpuDatapath implements HaDatapathHooks {
     this.hostVnics = listed.sort(byId);
     if (!this.serving) return;
     for (const v of this.hostVnics) this.serve(v);
-    this.armSweep(ctx);
+    this.firewall.armSweep(ctx);
   }
 
   /** True when no uplink carries traffic (all down): the DPU reports it to its host. */
@@ -373,7 +371,7 @@ export class DpuDatapath implements HaDatapathHooks {
     }
     this.serve(placed);
     this.place(placed, this.ownTep);
-    this.armSweep(ctx);
+    this.firewall.armSweep(ctx);
     this.reply(ctx, { op: 'vnic.adopted', vnic, imported });
   }
 
@@ -402,26 +400,21 @@ export class DpuDatapath implements HaDatapathHooks {
       return true;
     }
     if (this.ipfix?.onTimer(ctx, name)) return true;
-    if (name === DFW_SWEEP_TIMER) {
-      this.sweepArmed = null;
-      this.firewall.sweep(ctx);
-      this.armSweep(ctx);
-      return true;
-    }
-    return false;
+    return this.firewall.onTimer(ctx, name);
   }
 
   /** Management-plane pushes. Returns false for an action that is not the datapath's. */
-  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): boolean {
-    if (action === 'dfw.rule.add') {
-      this.firewall.addRule(ctx, args.rule as DfwRuleOutput);
-      return true;
+  onAction(ctx: NodeContext, action: NodeAction): boolean {
+    switch (action.action) {
+      case 'dfw.rule.add':
+        this.firewall.addRule(ctx, action.args.rule);
+        return true;
+      case 'dfw.rule.remove':
+        this.firewall.removeRule(ctx, action.args.rule);
+        return true;
+      default:
+        return false;
     }
-    if (action === 'dfw.rule.remove') {
-      this.firewall.removeRule(ctx, String(args.rule));
-      return true;
-    }
-    return false;
   }
 
   /** Records the Arm cost of the run so far (at the end of the run). */
@@ -447,7 +440,7 @@ export class DpuDatapath implements HaDatapathHooks {
     const call = this.traces.begin('vnic', frame);
     const verdict = this.firewall.filter(ctx, vnic, 'out', frame);
     this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
-    this.armSweep(ctx);
+    this.firewall.armSweep(ctx);
     if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
     // A reject is answered to the VM that sent the offending frame.
     if (verdict.reply) this.vnicPorts.toVnic(ctx, vnic, verdict.reply);
@@ -484,7 +477,7 @@ export class DpuDatapath implements HaDatapathHooks {
   private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): void {
     const verdict = this.firewall.filter(ctx, vnic, 'in', frame);
     this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
-    this.armSweep(ctx);
+    this.firewall.armSweep(ctx);
     if (trace) observeFirewall(ctx, trace, vnic, 'in', verdict);
     // A reject is answered to the sender, as if from the protected VM: switched, not filtered again.
     if (verdict.reply) this.apply(ctx, this.switch.fromVnic(ctx, vnic, verdict.reply));
@@ -522,13 +515,5 @@ export class DpuDatapath implements HaDatapathHooks {
 
   private charge(step: CostStep, mode: CostMode, bytes: number): void {
     this.cost.charge(step, mode, bytes);
-  }
-
-  /** Keeps one sweep timer at the firewall's next expiry. */
-  private armSweep(ctx: NodeContext): void {
-    const next = this.firewall.nextExpiry();
-    if (next === null || (this.sweepArmed !== null && this.sweepArmed <= next)) return;
-    this.sweepArmed = next;
-    ctx.setTimer(Math.max(0, next - ctx.now()), DFW_SWEEP_TIMER);
   }
 }

@@ -1,4 +1,5 @@
 import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import type { DpuNode, ResolvedTopology } from '../../shared/topology/types.js';
 import { LldpAgent } from '../common/lldp-agent.js';
 import { MalformedCounter } from '../common/malformed.js';
@@ -91,8 +92,8 @@ export class DpuCore implements NodeCore {
     this.ha.onUplinks(ctx, this.datapath.allUplinksDown());
   }
 
-  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): void {
-    if (!this.datapath.onAction(ctx, action, args)) ctx.emit('node.error', { message: `DPU ${this.node.id} cannot do ${action}`, while: 'action' });
+  onAction(ctx: NodeContext, action: NodeAction): void {
+    if (!this.datapath.onAction(ctx, action)) ctx.emit('node.error', { message: `DPU ${this.node.id} cannot do ${action.action}`, while: 'action' });
   }
 
   onEnd(ctx: NodeContext): void {

@@ -1,4 +1,5 @@
 import type { HostNode, ResolvedTopology } from '../../shared/topology/types.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { hostRelay, mgmtRelayTable, type MgmtRelayTable } from '../pcie/mgmt-network.js';
 import { DpuHaManager, type FailoverDecision } from './ha/failover.js';
 import { parseHaHeartbeat } from '../pcie/ha-heartbeat.js';
@@ -220,16 +221,16 @@ export class HostCore implements NodeCore {
     this.datapath.onLink(ctx, port, up);
   }
 
-  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): void {
-    if (action === 'dpu.failover') {
+  onAction(ctx: NodeContext, action: NodeAction): void {
+    if (action.action === 'dpu.failover') {
       this.apply(ctx, this.ha.failover(ctx, 'userInitiated'));
       return;
     }
-    if (action === 'vmotion') {
-      this.vmotion.onAction(ctx, args);
+    if (action.action === 'vmotion') {
+      this.vmotion.onAction(ctx, action.args);
       return;
     }
-    if (!this.datapath.onAction(ctx, action, args)) ctx.emit('node.error', { message: `Host ${this.node.id} cannot do ${action}`, while: 'action' });
+    if (!this.datapath.onAction(ctx, action)) ctx.emit('node.error', { message: `Host ${this.node.id} cannot do ${action.action}`, while: 'action' });
   }
 
   onEnd(ctx: NodeContext): void {

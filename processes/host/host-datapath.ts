@@ -1,5 +1,5 @@
 import type { HostNode, ResolvedTopology, VmSpec } from '../../shared/topology/types.js';
-import type { DfwRuleOutput } from '../../shared/scenario/dfw-rule.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
 import { allVnics, endpointResolver } from '../vds/endpoints.js';
@@ -20,16 +20,14 @@ import {
   buildTraceflowPacket,
   observeFirewall,
   observeTrace,
-  parseTraceflowRequest,
   planTraceflow,
   SwitchTraceWatcher,
   traceOf,
-  TraceflowError,
   type SwitchTraceCall,
+  type TraceflowRequest,
   type TracedFrame,
 } from '../vds/traceflow.js';
 
-const DFW_SWEEP_TIMER = 'dfw.sweep';
 
 /**
  * The host's networking: every VM's guest stack and vNICs, the vNICs' datapath towards the
@@ -65,7 +63,6 @@ export class HostDatapath {
   private readonly firewall: DistributedFirewall | null = null;
   /** Follows traceflow frames through the software switch. */
   private readonly traces: SwitchTraceWatcher | null = null;
-  private sweepArmed: number | null = null;
   /** VMs of the topology kept off at a restart until the manager says they are this host's. */
   private readonly parked = new Map<string, VmSpec>();
   /** vNICs moved by a failover whose new VF is not serving yet. */
@@ -219,21 +216,15 @@ export class HostDatapath {
       this.apply(ctx, this.softSwitch.onTimer(ctx, name, data));
       return true;
     }
-    if (name === DFW_SWEEP_TIMER && this.firewall) {
-      this.sweepArmed = null;
-      this.firewall.sweep(ctx);
-      this.armSweep(ctx);
-      return true;
-    }
-    return false;
+    return this.firewall?.onTimer(ctx, name) ?? false;
   }
 
   /** Guest apps, vNIC modes and (without DPUs) firewall rules. False for other actions. */
-  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): boolean {
-    switch (action) {
+  onAction(ctx: NodeContext, action: NodeAction): boolean {
+    switch (action.action) {
       case 'flow.start': {
         // Every host hears it (VMs move): the one running the VM acts.
-        const flow = args.flow as { from: string };
+        const { flow } = action.args;
         this.stacks.get(flow.from)?.startFlow(ctx, flow);
         return true;
       }
@@ -241,26 +232,27 @@ export class HostDatapath {
         // Every host hears it; only the one whose VM runs the flow acts.
         for (const stack of this.stacks.values()) {
           try {
-            stack.stopFlow(ctx, String(args.flow));
+            stack.stopFlow(ctx, action.args.flow);
           } catch (error) {
             if (!(error instanceof FlowError && error.code === 'unknown-flow')) throw error;
           }
         }
         return true;
       case 'vnic.mode':
-        this.vnics.get(String(args.vnic))?.setRequested(ctx, args.mode as 'uptv2' | 'mux' | 'emulated');
+        this.vnics.get(action.args.vnic)?.setRequested(ctx, action.args.mode);
         return true;
       case 'vm.reserve':
-        this.reserve(ctx, String(args.vm), Number(args.memoryReservationMiB));
+        this.reserve(ctx, action.args.vm, action.args.memoryReservationMiB);
         return true;
       case 'dfw.rule.add':
-        this.firewall?.addRule(ctx, args.rule as DfwRuleOutput);
+        this.firewall?.addRule(ctx, action.args.rule);
         return this.firewall !== null;
       case 'dfw.rule.remove':
-        this.firewall?.removeRule(ctx, String(args.rule));
+        this.firewall?.removeRule(ctx, action.args.rule);
         return this.firewall !== null;
       case 'traceflow':
-        return this.traceflow(ctx, args);
+        this.traceflow(ctx, action.args.trace);
+        return true;
       default:
         return false;
     }
@@ -416,26 +408,17 @@ export class HostDatapath {
    * The `traceflow` action: builds the marked packet from the vNIC's MAC and address towards the
    * destination (its VM's MAC on the same segment, the distributed router's otherwise) and sends
    * it on the vNIC as the guest would. A packet the guest could not address is recorded as
-   * dropped at the source. False when the vNIC is not on this host.
+   * dropped at the source. Only the host running the vNIC acts.
    */
-  private traceflow(ctx: NodeContext, args: Readonly<Record<string, unknown>>): boolean {
-    const request = parseTraceflowRequest(args);
-    if (!request) return false;
+  private traceflow(ctx: NodeContext, request: TraceflowRequest): void {
     const vnic = this.vnics.get(request.vnic);
     // Every host hears it (VMs move): the one running the vNIC acts.
-    if (!vnic) return true;
-    let plan;
-    try {
-      plan = planTraceflow(this.topology, request);
-    } catch (error) {
-      if (!(error instanceof TraceflowError)) throw error;
-      ctx.emit('node.error', { message: error.message, while: 'action' });
-      return true;
-    }
+    if (!vnic) return;
+    const plan = planTraceflow(this.topology, request);
     const vm = this.vmOf.get(vnic.id) ?? null;
     if (!plan.ok) {
       observeTrace(ctx, request.id, 'dropped', `not sent by ${vnic.id}: ${plan.message}`, { where: 'source', reason: plan.reason, rule: null, vnic: vnic.id, vm });
-      return true;
+      return;
     }
     const f = plan.fields;
     const port = f.protocol === 'icmp' ? null : f.dstPort;
@@ -455,7 +438,6 @@ export class HostDatapath {
     if (outcome === 'dropped') {
       observeTrace(ctx, request.id, 'dropped', `dropped by ${vnic.id}: its TX ring is full`, { where: 'vnic', reason: 'tx-ring-full', rule: null, vnic: vnic.id, vm });
     }
-    return true;
   }
 
   /** A guest sent a frame on one of its vNICs; returns what became of it. */
@@ -489,7 +471,7 @@ export class HostDatapath {
     const call = this.traces!.begin('vnic', frame);
     const verdict = firewall.filter(ctx, vnic, 'out', frame);
     this.charge([verdict.established ? 'dfw-conntrack' : 'dfw-lookup'], 'no-dpu', frame.length);
-    this.armSweep(ctx);
+    this.firewall?.armSweep(ctx);
     if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
     if (verdict.reply) this.softDeliver(ctx, vnic, verdict.reply);
     if (verdict.action === 'allow') this.apply(ctx, this.softSwitch!.fromVnic(ctx, vnic, frame), call);
@@ -498,7 +480,7 @@ export class HostDatapath {
   private softIngress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): void {
     const verdict = this.firewall!.filter(ctx, vnic, 'in', frame);
     this.charge([verdict.established ? 'dfw-conntrack' : 'dfw-lookup'], 'no-dpu', frame.length);
-    this.armSweep(ctx);
+    this.firewall?.armSweep(ctx);
     if (trace) observeFirewall(ctx, trace, vnic, 'in', verdict);
     if (verdict.reply) this.apply(ctx, this.softSwitch!.fromVnic(ctx, vnic, verdict.reply));
     if (verdict.action === 'allow') this.softDeliver(ctx, vnic, frame);
@@ -522,13 +504,6 @@ export class HostDatapath {
 
   private charge(steps: readonly CostStep[], mode: CostMode, bytes: number): void {
     for (const step of steps) this.cost.charge(step, mode, bytes);
-  }
-
-  private armSweep(ctx: NodeContext): void {
-    const next = this.firewall?.nextExpiry() ?? null;
-    if (next === null || (this.sweepArmed !== null && this.sweepArmed <= next)) return;
-    this.sweepArmed = next;
-    ctx.setTimer(Math.max(0, next - ctx.now()), DFW_SWEEP_TIMER);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ManagerNode, ResolvedTopology } from '../../shared/topology/types.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { MalformedCounter } from '../common/malformed.js';
 import { MANAGER_MGMT_IP, managerEndpoint, nodeEndpoint, tableReceivers } from '../mgmt/addresses.js';
 import { MgmtMessageError } from '../mgmt/errors.js';
@@ -119,8 +120,8 @@ export class ManagerCore implements NodeCore {
     }
   }
 
-  onAction(ctx: NodeContext, action: string): void {
-    ctx.emit('node.error', { message: `Manager ${this.node.id} cannot do ${action}`, while: 'action' });
+  onAction(ctx: NodeContext, action: NodeAction): void {
+    ctx.emit('node.error', { message: `Manager ${this.node.id} has no action ${action.action}`, while: 'action' });
   }
 
   onEnd(): void {}

@@ -183,6 +183,21 @@ describe('NodeRuntime', () => {
     expect(payloads(events, 'node.error')).toEqual([{ message: 'Core bug', while: 'timer' }]);
   });
 
+  it('NodeRuntime hands a core only actions whose arguments parse, and names the field of one that does not', () => {
+    const taken: unknown[] = [];
+    const rt = runtimeFor(scriptedCore({ action: (_ctx, action) => taken.push(action) }));
+    rt.deliver(input(0, 0, { type: 'boot' }));
+    rt.deliver(input(10, 1, { type: 'action', action: 'vm.reserve', args: { vm: 'web-01', memoryReservationMiB: 'all' } }));
+    rt.deliver(input(20, 2, { type: 'action', action: 'teleport', args: {} }));
+    rt.deliver(input(30, 3, { type: 'action', action: 'vm.reserve', args: { vm: 'web-01', memoryReservationMiB: 2048 } }));
+    const { events } = rt.runWindow(100);
+    expect(payloads(events, 'node.error')).toEqual([
+      { message: 'Action vm.reserve: args.memoryReservationMiB: expected an integer, got "all"', while: 'action' },
+      { message: 'Unknown action teleport', while: 'action' },
+    ]);
+    expect(taken).toEqual([{ action: 'vm.reserve', args: { vm: 'web-01', memoryReservationMiB: 2048 } }]);
+  });
+
   it('NodeRuntime ignores everything after the end of the run', () => {
     const fired: number[] = [];
     const rt = runtimeFor(scriptedCore({ boot: (ctx) => ctx.setTimer(100, 'late'), timer: (ctx) => fired.push(ctx.now()) }));

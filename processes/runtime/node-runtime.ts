@@ -1,6 +1,7 @@
 import { encode } from '../../shared/codec.js';
 import type { LocalEventId, NodeEvent, VTime } from '../../shared/events.js';
 import type { EventVolatile, NodeEventKind, NodeEventPayloads } from '../../shared/events/catalogue.js';
+import { parseNodeAction } from '../../shared/actions/node-actions.js';
 import { RandomStream } from '../../shared/random.js';
 import type { Impairments, ResolvedTopology } from '../../shared/topology/types.js';
 import { MessageQueue } from './queue.js';
@@ -242,9 +243,13 @@ export class NodeRuntime {
         port.burst = { impairments: input.impairments, until: this.now + input.durationNs };
         return;
       }
-      case 'action':
-        this.core.onAction(this.ctx, input.action, input.args);
+      case 'action': {
+        // The arguments crossed the control channel: read them before the core trusts their types.
+        const checked = parseNodeAction(input.action, input.args);
+        if (checked.ok) this.core.onAction(this.ctx, checked.action);
+        else this.emit('node.error', { message: checked.message, while: 'action' });
         return;
+      }
     }
   }
 

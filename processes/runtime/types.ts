@@ -1,6 +1,7 @@
 import type { LocalEventId, VTime } from '../../shared/events.js';
 import type { Impairments } from '../../shared/topology/types.js';
 import type { EventVolatile, NodeEventKind, NodeEventPayloads } from '../../shared/events/catalogue.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 
 /**
  * What a wire carries besides Ethernet. Ethernet wires carry `eth` only; pcie wires carry the
@@ -13,7 +14,8 @@ export const CHANNELS: readonly Channel[] = ['eth', 'mgmt', 'doorbell', 'dma', '
 /**
  * An input the controller injects into a node at a virtual time it chose: a scenario step, a UI
  * action, the boot of the node, the end of the run. Inputs are recorded, so a replay injects the
- * same inputs at the same times.
+ * same inputs at the same times. An action's arguments are unchecked here (they crossed the
+ * control channel); the runtime reads them with `parseNodeAction` before the core sees them.
  */
 export type NodeInput =
   | { readonly type: 'boot' }
@@ -60,8 +62,11 @@ export interface NodeCore {
   onTimer(ctx: NodeContext, name: string, data: unknown): void;
   /** A port's link went up or down. */
   onLink(ctx: NodeContext, port: string, up: boolean): void;
-  /** A controller action addressed to this node (scenario step or UI action). */
-  onAction(ctx: NodeContext, action: string, args: Readonly<Record<string, unknown>>): void;
+  /**
+   * A controller action addressed to this node (scenario step, UI or API action), its arguments
+   * already checked against the node's schema of them (`shared/actions/node-actions.ts`).
+   */
+  onAction(ctx: NodeContext, action: NodeAction): void;
   /** The run ends at this instant: emit final reports. */
   onEnd(ctx: NodeContext): void;
   /** A plain-data view of the state, for inspectors and snapshots. */

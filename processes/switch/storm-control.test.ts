@@ -7,14 +7,14 @@ describe('storm control', () => {
     for (let i = 0; i < 5; i++) core.onFrame(ctx, 'swp1', udpFrame(MAC_A, BROADCAST), 'eth');
     // Three floods of seven ports each; two frames dropped, one event for the start of it.
     expect(ctx.takeSent()).toHaveLength(3 * 7);
-    expect(ctx.events('switch.storm')).toEqual([{ port: 'swp1', state: 'suppressing', dropped: 0, pps: 1000, burst: 3 }]);
-    expect(ctx.events('switch.drop')).toEqual([]);
+    expect(ctx.payloads('switch.storm')).toEqual([{ port: 'swp1', state: 'suppressing', dropped: 0, pps: 1000, burst: 3 }]);
+    expect(ctx.payloads('switch.drop')).toEqual([]);
 
     // A millisecond later one more token: the flood passes and suppression ends, with its count.
     ctx.time = 1_000_000;
     core.onFrame(ctx, 'swp1', udpFrame(MAC_A, BROADCAST), 'eth');
     expect(ctx.takeSent()).toHaveLength(7);
-    expect(ctx.events('switch.storm').at(-1)).toEqual({ port: 'swp1', state: 'cleared', dropped: 2, pps: 1000, burst: 3 });
+    expect(ctx.payloads('switch.storm').at(-1)).toEqual({ port: 'swp1', state: 'cleared', dropped: 2, pps: 1000, burst: 3 });
     expect((core.inspect() as { ports: Array<{ port: string; stormDropped: number }> }).ports.find((p) => p.port === 'swp1')?.stormDropped).toBe(2);
   });
 
@@ -26,15 +26,15 @@ describe('storm control', () => {
     expect(ctx.takeSent().map((s) => s.port)).toEqual(['swp2', 'swp2', 'swp2', 'swp2', 'swp2']);
     core.onFrame(ctx, 'swp3', udpFrame(MAC_A, BROADCAST), 'eth');
     expect(ctx.takeSent()).toHaveLength(7);
-    expect(ctx.events('switch.storm')).toEqual([]);
+    expect(ctx.payloads('switch.storm')).toEqual([]);
   });
 
   it('storm control is on by default and off with stormControl: false', () => {
     const on = switchUnderTest();
     for (let i = 0; i < 101; i++) on.core.onFrame(on.ctx, 'swp1', udpFrame(MAC_A, BROADCAST), 'eth');
-    expect(on.ctx.events('switch.storm')).toHaveLength(1);
+    expect(on.ctx.payloads('switch.storm')).toHaveLength(1);
     const off = switchUnderTest('    stormControl: false\n');
     for (let i = 0; i < 200; i++) off.core.onFrame(off.ctx, 'swp1', udpFrame(MAC_A, BROADCAST), 'eth');
-    expect(off.ctx.events('switch.storm')).toEqual([]);
+    expect(off.ctx.payloads('switch.storm')).toEqual([]);
   });
 });

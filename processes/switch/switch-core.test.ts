@@ -29,7 +29,7 @@ describe('SwitchCore with default ports', () => {
   test('learns untagged stations in the native VLAN 1 and then forwards to the learned port only', () => {
     const { core, ctx } = switchUnderTest();
     core.onFrame(ctx, 'swp3', udpFrame(MAC_A, BROADCAST), 'eth');
-    expect(ctx.events('mac.learn')).toEqual([{ vlan: 1, mac: MAC_A, port: 'swp3', movedFrom: null }]);
+    expect(ctx.payloads('mac.learn')).toEqual([{ vlan: 1, mac: MAC_A, port: 'swp3', movedFrom: null }]);
     ctx.takeSent();
     core.onFrame(ctx, 'swp5', udpFrame(MAC_B, MAC_A), 'eth');
     expect(egress(ctx)).toEqual([['swp3', null]]);
@@ -42,7 +42,7 @@ describe('SwitchCore with default ports', () => {
     ctx.takeSent();
     core.onFrame(ctx, 'swp3', udpFrame(MAC_B, MAC_A), 'eth');
     expect(ctx.takeSent()).toEqual([]);
-    expect(ctx.events('switch.drop')).toEqual([]);
+    expect(ctx.payloads('switch.drop')).toEqual([]);
   });
 
   test('consumes LLDP frames: never forwarded, never learned', () => {
@@ -50,8 +50,8 @@ describe('SwitchCore with default ports', () => {
     const lldp = buildLldpFrame({ srcMac: '02:00:00:00:00:01', chassisMac: '02:00:00:00:00:01', portId: 'p0', ttlSec: 120, systemName: 'dpu-01a' });
     core.onFrame(ctx, 'swp1', lldp, 'eth');
     expect(ctx.takeSent()).toEqual([]);
-    expect(ctx.events('mac.learn')).toEqual([]);
-    expect(ctx.events('lldp.neighbor')).toHaveLength(1);
+    expect(ctx.payloads('mac.learn')).toEqual([]);
+    expect(ctx.payloads('lldp.neighbor')).toHaveLength(1);
   });
 
   test('skips ports whose link is down and forgets what it learned on them', () => {
@@ -106,7 +106,7 @@ describe('SwitchCore VLANs', () => {
       ['swp7', 20],
       ['swp8', 20],
     ]);
-    expect(ctx.events('mac.learn').map((e) => [e.vlan, e.mac])).toEqual([
+    expect(ctx.payloads('mac.learn').map((e) => [e.vlan, e.mac])).toEqual([
       [10, MAC_A],
       [20, MAC_B],
     ]);
@@ -117,8 +117,8 @@ describe('SwitchCore VLANs', () => {
     const frame = udpFrame(MAC_A, BROADCAST, 40);
     core.onFrame(ctx, 'swp5', frame, 'eth');
     expect(ctx.takeSent()).toEqual([]);
-    expect(ctx.events('mac.learn')).toEqual([]);
-    expect(ctx.events('switch.drop')).toEqual([{ port: 'swp5', reason: 'vlan-not-allowed', vlan: 40, len: frame.length }]);
+    expect(ctx.payloads('mac.learn')).toEqual([]);
+    expect(ctx.payloads('switch.drop')).toEqual([{ port: 'swp5', reason: 'vlan-not-allowed', vlan: 40, len: frame.length }]);
     expect(core.inspect()).toMatchObject({ drops: { 'vlan-not-allowed': 1 } });
   });
 
@@ -126,14 +126,14 @@ describe('SwitchCore VLANs', () => {
     const { core, ctx } = switchUnderTest(VLAN_LAB);
     core.onFrame(ctx, 'swp7', udpFrame(MAC_A, BROADCAST), 'eth');
     expect(ctx.takeSent()).toEqual([]);
-    expect(ctx.events('switch.drop')).toMatchObject([{ port: 'swp7', reason: 'vlan-not-allowed', vlan: 99 }]);
+    expect(ctx.payloads('switch.drop')).toMatchObject([{ port: 'swp7', reason: 'vlan-not-allowed', vlan: 99 }]);
   });
 
   test('an access port drops frames tagged with another VLAN, takes its own and priority-tagged ones', () => {
     const { core, ctx } = switchUnderTest(VLAN_LAB);
     core.onFrame(ctx, 'swp1', udpFrame(MAC_A, BROADCAST, 20), 'eth');
     expect(ctx.takeSent()).toEqual([]);
-    expect(ctx.events('switch.drop')).toMatchObject([{ port: 'swp1', reason: 'tagged-on-access', vlan: 20 }]);
+    expect(ctx.payloads('switch.drop')).toMatchObject([{ port: 'swp1', reason: 'tagged-on-access', vlan: 20 }]);
     core.onFrame(ctx, 'swp1', udpFrame(MAC_A, BROADCAST, 10), 'eth');
     expect(egress(ctx).map(([p]) => p)).toEqual(['swp2', 'swp4', 'swp6', 'swp7', 'swp8']);
     core.onFrame(ctx, 'swp1', udpFrame(MAC_A, BROADCAST, { vid: 0, pcp: 6, dei: false }), 'eth');
@@ -159,7 +159,7 @@ describe('SwitchCore VLANs', () => {
       ['swp1', null],
       ['swp3', null],
     ]);
-    expect(ctx.events('mac.learn').filter((e) => e.mac === MAC_A).map((e) => [e.vlan, e.port, e.movedFrom])).toEqual([
+    expect(ctx.payloads('mac.learn').filter((e) => e.mac === MAC_A).map((e) => [e.vlan, e.port, e.movedFrom])).toEqual([
       [10, 'swp1', null],
       [20, 'swp3', null],
     ]);
@@ -201,8 +201,8 @@ describe('SwitchCore port mirroring', () => {
     const { core, ctx } = switchUnderTest(MIRROR_LAB);
     const wrongVlan = udpFrame(MAC_A, BROADCAST, 30);
     core.onFrame(ctx, 'swp1', wrongVlan, 'eth');
-    expect(ctx.takeSent()).toEqual([{ port: 'swp7', bytes: wrongVlan }]);
-    expect(ctx.events('switch.drop')).toMatchObject([{ reason: 'tagged-on-access' }]);
+    expect(ctx.takeSent()).toEqual([{ port: 'swp7', bytes: wrongVlan, channel: 'eth' }]);
+    expect(ctx.payloads('switch.drop')).toMatchObject([{ reason: 'tagged-on-access' }]);
   });
 
   test('copies what a source port sends, as sent (tagged), and not what it receives', () => {
@@ -232,8 +232,8 @@ describe('SwitchCore port mirroring', () => {
     const { core, ctx } = switchUnderTest(MIRROR_LAB);
     core.onFrame(ctx, 'swp7', udpFrame(MAC_C, BROADCAST), 'eth');
     expect(ctx.takeSent()).toEqual([]);
-    expect(ctx.events('mac.learn')).toEqual([]);
-    expect(ctx.events('switch.drop')).toMatchObject([{ port: 'swp7', reason: 'mirror-destination', vlan: 1 }]);
+    expect(ctx.payloads('mac.learn')).toEqual([]);
+    expect(ctx.payloads('switch.drop')).toMatchObject([{ port: 'swp7', reason: 'mirror-destination', vlan: 1 }]);
   });
 
   test('sends no copy while the destination link is down', () => {

@@ -1,4 +1,5 @@
 import { isMulticastMac } from '../../shared/net/mac.js';
+import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { decodeEthernet, ETHERTYPE_LLDP } from '../../shared/net/ethernet.js';
 import { isBpduFrame } from '../../shared/net/stp.js';
 import type { ResolvedTopology, SwitchNode } from '../../shared/topology/types.js';
@@ -255,8 +256,8 @@ export class SwitchCore implements NodeCore {
     this.stp?.onLink(ctx, port, up);
   }
 
-  onAction(ctx: NodeContext, action: string): void {
-    ctx.emit('node.error', { message: `Switch ${this.node.id} has no action ${action}`, while: 'action' });
+  onAction(ctx: NodeContext, action: NodeAction): void {
+    ctx.emit('node.error', { message: `Switch ${this.node.id} has no action ${action.action}`, while: 'action' });
   }
 
   onEnd(): void {}

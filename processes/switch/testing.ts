@@ -2,58 +2,13 @@ import { buildUdpFrame } from '../../shared/net/builders.js';
 import type { VlanTag } from '../../shared/net/ethernet.js';
 import { loadTopology } from '../../shared/topology/load.js';
 import type { ResolvedTopology, SwitchNode } from '../../shared/topology/types.js';
-import type { Channel, NodeContext } from '../runtime/types.js';
+import { TestContext } from '../runtime/testing.js';
 import { SwitchCore } from './switch-core.js';
 
-/**
- * A hand-driven NodeContext for switch tests: time is a field, timers wait in a list until
- * `advance` fires them, ports can be taken down, frames sent and events emitted are recorded.
- */
-export class FakeContext implements NodeContext {
-  readonly nodeId = 'tor-a';
-  time = 0;
-  readonly emitted: Array<{ kind: string; payload: Readonly<Record<string, unknown>> }> = [];
-  sent: Array<{ port: string; bytes: Uint8Array }> = [];
-  readonly down = new Set<string>();
-  timers: Array<{ id: number; at: number; name: string; data: unknown }> = [];
-  private nextId = 1;
-
-  now(): number {
-    return this.time;
-  }
-  random(): number {
-    return 0.25;
-  }
-  setTimer(delayNs: number, name: string, data?: unknown): number {
-    const id = this.nextId++;
-    this.timers.push({ id, at: this.time + delayNs, name, data });
-    return id;
-  }
-  cancelTimer(id: number): void {
-    this.timers = this.timers.filter((t) => t.id !== id);
-  }
-  send(port: string, bytes: Uint8Array, _channel: Channel = 'eth'): boolean {
-    if (this.down.has(port)) return false;
-    this.sent.push({ port, bytes });
-    return true;
-  }
-  linkUp(port: string): boolean {
-    return !this.down.has(port);
-  }
-  emit(kind: string, payload: Readonly<Record<string, unknown>>): void {
-    this.emitted.push({ kind, payload });
-  }
-
-  /** Events of one kind, payloads only. */
-  events(kind: string): Array<Readonly<Record<string, unknown>>> {
-    return this.emitted.filter((e) => e.kind === kind).map((e) => e.payload);
-  }
-
-  /** Frames sent since the last call, then forgets them. */
-  takeSent(): Array<{ port: string; bytes: Uint8Array }> {
-    const sent = this.sent;
-    this.sent = [];
-    return sent;
+/** The test context the switch tests drive, as switch `tor-a`. */
+export class FakeContext extends TestContext {
+  constructor() {
+    super('tor-a', 0.25);
   }
 }
 

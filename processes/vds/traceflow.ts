@@ -13,7 +13,9 @@
  * The trace number is the FNV-1a hash of the id: a frame whose payload merely starts with the
  * magic is not taken for a trace unless the number matches the id that follows.
  */
-import { DpulabError } from '../../shared/errors.js';
+import { MAX_TRACE_ID_BYTES } from '../../shared/actions/schema.js';
+import type { NodeActionArgs } from '../../shared/actions/node-actions.js';
+import { CodedError } from '../../shared/errors.js';
 import { readU32, utf8Decode, utf8Encode, writeU32 } from '../../shared/net/bytes.js';
 import { buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../shared/net/builders.js';
 import { decodeFrame, innermostFrame } from '../../shared/net/frame.js';
@@ -36,8 +38,6 @@ export const TRACEFLOW_EVENT = 'traceflow.observe' as const;
 /** The eight bytes a mark starts with: ASCII `DPLTRACE`. */
 export const TRACEFLOW_MAGIC: Uint8Array = utf8Encode('DPLTRACE');
 
-/** Longest trace id, in UTF-8 bytes (the scenario schema allows 64 characters of a name). */
-export const MAX_TRACE_ID_BYTES = 64;
 
 /** Guest TTL (hop limit) of a traceflow packet, as a Linux guest sends. */
 export const TRACEFLOW_TTL = 64;
@@ -54,13 +54,11 @@ const MARK_HEADER_BYTES = TRACEFLOW_MAGIC.length + 4 + 1;
 export type TraceflowErrorCode = 'bad-id' | 'unknown-vnic' | 'bad-destination';
 
 /** A traceflow that cannot be built as asked: names what was wrong. */
-export class TraceflowError extends DpulabError {
+export class TraceflowError extends CodedError<TraceflowErrorCode> {
   override readonly name = 'TraceflowError';
-  readonly code: TraceflowErrorCode;
 
   constructor(code: TraceflowErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 
@@ -220,26 +218,7 @@ export function traceOf(frame: Uint8Array): TracedFrame | null {
 // ---------------------------------------------------------------- the request and its addresses
 
 /** A traceflow as the controller hands it to the source VM's host: the vNIC chosen and the destination as an address. */
-export interface TraceflowRequest {
-  readonly id: string;
-  readonly vnic: string;
-  /** An IPv4 or IPv6 address. */
-  readonly to: IpAddress;
-  readonly protocol: TraceflowProtocol;
-  /** TCP or UDP destination port; null for ICMP. */
-  readonly port: number | null;
-}
-
-/** Reads a request from action arguments; null when they are not one. */
-export function parseTraceflowRequest(args: Readonly<Record<string, unknown>>): TraceflowRequest | null {
-  const t = args.trace as Record<string, unknown> | undefined;
-  if (!t || typeof t !== 'object') return null;
-  const { id, vnic, to, protocol, port } = t;
-  if (typeof id !== 'string' || typeof vnic !== 'string' || typeof to !== 'string') return null;
-  if (protocol !== 'icmp' && protocol !== 'tcp' && protocol !== 'udp') return null;
-  if (port !== null && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) return null;
-  return { id, vnic, to, protocol, port };
-}
+export type TraceflowRequest = NodeActionArgs<'traceflow'>['trace'];
 
 /** The packet to build for a request, or why the source guest could not send it. */
 export type TraceflowPlan =

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from '../codec.js';
 import type { RecordedEvent } from '../events.js';
-import { STEP_SCHEMAS } from '../scenario/actions.js';
+import { ACTION_NAMES } from '../actions/schema.js';
 import { ALL_EVENT_KINDS, EVENT_FIELDS, EVENT_KIND_DESCRIPTIONS, EVENT_MEANINGS, isEventKind, payloadProblems, type EventPayloads } from './catalogue.js';
 import { decodeEvent, EventDecodeError, eventInput, eventPayload, eventVolatile, typedEvent } from './typed.js';
 
@@ -11,8 +11,8 @@ function recorded(kind: string, payload: unknown, volatile: unknown = null, seq 
 
 describe('event catalogue', () => {
   it('event catalogue declares an input kind for every scenario action', () => {
-    for (const action of Object.keys(STEP_SCHEMAS)) expect(isEventKind(`input.${action}`), action).toBe(true);
-    expect(ALL_EVENT_KINDS.filter((k) => k.startsWith('input.'))).toHaveLength(Object.keys(STEP_SCHEMAS).length);
+    for (const action of ACTION_NAMES) expect(isEventKind(`input.${action}`), action).toBe(true);
+    expect(ALL_EVENT_KINDS.filter((k) => k.startsWith('input.'))).toHaveLength(ACTION_NAMES.length);
   });
 
   it('event catalogue gives every kind a meaning that reads as a sentence, and its fields', () => {

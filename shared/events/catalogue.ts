@@ -16,7 +16,7 @@
  */
 
 import type { NodeKind, VnicMode } from '../topology/types.js';
-import type { ScenarioAction, ScenarioActionName } from '../scenario/types.js';
+import type { Action, ActionName } from '../actions/schema.js';
 import type { DeviceStatus, InterruptState, RxQueueState, TxQueueState, Vmxnet3Registers } from '../vmxnet3/state.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -172,15 +172,15 @@ export interface ModeCost {
 }
 
 /** The input an `input.<action>` event records: the scenario step or UI action, and the step's index when it came from a scenario. */
-export type InputRecord<A extends ScenarioActionName = ScenarioActionName> = A extends ScenarioActionName
-  ? Extract<ScenarioAction, { readonly action: A }> & { readonly step?: number }
+export type InputRecord<A extends ActionName = ActionName> = A extends ActionName
+  ? Extract<Action, { readonly action: A }> & { readonly step?: number }
   : never;
 
 /** The kind an input is recorded under: `input.<action>`. */
-export type InputEventKind = `input.${ScenarioActionName}`;
+export type InputEventKind = `input.${ActionName}`;
 
 /** The payload of each `input.<action>` kind. */
-export type InputEventPayloads = { readonly [A in ScenarioActionName as `input.${A}`]: InputRecord<A> };
+export type InputEventPayloads = { readonly [A in ActionName as `input.${A}`]: InputRecord<A> };
 
 // ---------------------------------------------------------------------------------------------
 // The payload of every kind

@@ -23,12 +23,13 @@ export type TypedEvent<K extends EventKind = EventKind> = {
   };
 }[K];
 
-/** An event as the UI server sends it: the envelope with the payload already decoded. */
+/** An event with its payload already decoded (as the UI server sends it, as the fold reads it). */
 export interface DecodedEvent {
   readonly seq: number;
   readonly vtime: number;
   readonly node: string;
   readonly kind: string;
+  /** Seq of the event that caused this one, or null. */
   readonly cause: number | null;
   readonly payload: unknown;
 }

@@ -191,6 +191,27 @@ describe('threshold checks', () => {
     expect(picked('max')).toContain('is 9,');
     expect(picked('sum')).toContain('is 16,');
   });
+
+  test('a threshold check with answerWithin needs a note stating the measured value, and does not give the value away', () => {
+    const detection = lab(`  - { id: d, text: t, check: { type: threshold, measure: { name: detection, host: esx-02 }, max: 400ms, answerWithin: 1ms, fix: say it in a note } }\n`);
+    const failed = ev(1300, 'esx-02', 'dpu.failed', { dpu: 'dpu-02a', reason: 'crash', detectNs: 399_997_984, to: 'dpu-02b' });
+    const note = (text: string): LabEvent => ev(3900, 'controller', 'input.note', { action: 'note', text, step: 5 });
+
+    const silent = only(gradeEvents(detection, [failed]));
+    expect(silent).toMatchObject({ status: 'failed', reason: 'No note on the timeline states the failover detection time of esx-02: say it in a note' });
+    expect(silent.checks[0]!.observed).toBeNull();
+    expect(silent.reason).not.toContain('399');
+
+    const wrong = only(gradeEvents(detection, [failed, note('detection took 300 ms')]));
+    expect(wrong.reason).toBe('No note on the timeline states the failover detection time of esx-02 within 1 ms (the notes state 300 ms): say it in a note');
+
+    expect(only(gradeEvents(detection, [failed, note('esx-02 gave up on dpu-02a after 399.998 ms')])).status).toBe('passed');
+    expect(only(gradeEvents(detection, [failed, note('about 0.4s')])).status).toBe('passed');
+    // Live, before the run ends, a missing answer is still pending.
+    const grader = new LabGrader(detection);
+    grader.feed(failed);
+    expect(only(grader.grade(false, emptyClusterState())).status).toBe('pending');
+  });
 });
 
 describe('tasks', () => {

@@ -6,7 +6,7 @@
  * fold of its own. The same grader grades a finished log headless and a live run event by event.
  */
 
-import { formatDuration } from '../units.js';
+import { formatDuration, parseDuration } from '../units.js';
 import type { ClusterState } from '../state/cluster-state.js';
 import { foldEvents } from '../state/fold.js';
 import { flowOutcome } from '../state/summary.js';
@@ -252,8 +252,49 @@ function judge(check: ThresholdCheck, label: string, unit: MeasureUnit, value: n
   return { type: 'threshold', status: 'passed', reason: null, observed };
 }
 
+/** A duration as people write it in a note: `399.998 ms`, `0.4s`, `12 µs`. */
+const DURATION_IN_TEXT = /(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)(?![\p{L}])/gu;
+const NUMBER_IN_TEXT = /-?\d+(?:\.\d+)?/g;
+
+/** Every value a note's text states in a measure's unit: durations for `ns`, plain numbers otherwise. */
+function statedValues(text: string, unit: MeasureUnit): number[] {
+  if (unit !== 'ns') return [...text.matchAll(NUMBER_IN_TEXT)].map((m) => Number(m[0]));
+  return [...text.matchAll(DURATION_IN_TEXT)].map((m) => parseDuration(`${m[1]}${m[2]}`));
+}
+
+/**
+ * The student's answer to a measuring task: the notes put on the timeline (`input.note`), each
+ * read for the values it states. The measured value is never quoted while the answer is missing,
+ * so that the grade does not give it away.
+ */
+class NoteAnswers {
+  private readonly notes: string[] = [];
+
+  constructor(private readonly within: number) {}
+
+  feed(event: LabEvent): void {
+    if (event.kind !== 'input.note') return;
+    const text = valueAt(event.payload, 'text');
+    if (typeof text === 'string') this.notes.push(text);
+  }
+
+  /** The threshold's grade once its value is known, holding it back until a note states the value. */
+  grade(measured: CheckGrade, value: number, label: string, unit: MeasureUnit, fix: string | null, final: boolean): CheckGrade {
+    if (measured.status !== 'passed') return measured;
+    const stated = this.notes.flatMap((note) => statedValues(note, unit));
+    if (stated.some((v) => Math.abs(v - value) <= this.within)) return measured;
+    const status = final ? 'failed' : 'pending';
+    const what =
+      stated.length === 0
+        ? `no note on the timeline states ${label}`
+        : `no note on the timeline states ${label} within ${formatMeasured(unit, this.within)} (the notes state ${stated.map((v) => formatMeasured(unit, v)).join(', ')})`;
+    return { type: 'threshold', status, reason: sentence(withFix(what, fix)), observed: null };
+  }
+}
+
 class FieldThresholdEvaluator implements CheckEvaluator {
   private readonly tracker: MatchTracker;
+  private readonly answers: NoteAnswers | null;
   private value: number | null = null;
   private withoutNumber: LabEvent | null = null;
 
@@ -262,9 +303,11 @@ class FieldThresholdEvaluator implements CheckEvaluator {
     private readonly measure: FieldMeasure,
   ) {
     this.tracker = new MatchTracker(measure.matcher);
+    this.answers = check.answerWithin === null ? null : new NoteAnswers(check.answerWithin);
   }
 
   feed(event: LabEvent): void {
+    this.answers?.feed(event);
     if (!this.tracker.feed(event)) return;
     const raw = valueAt(event.payload, this.measure.field);
     if (typeof raw !== 'number' || !Number.isFinite(raw)) {
@@ -293,7 +336,10 @@ class FieldThresholdEvaluator implements CheckEvaluator {
 
   grade(final: boolean): CheckGrade {
     const { label, unit, field } = this.measure;
-    if (this.value !== null) return judge(this.check, label, unit, this.value, '');
+    if (this.value !== null) {
+      const measured = judge(this.check, label, unit, this.value, '');
+      return this.answers === null ? measured : this.answers.grade(measured, this.value, label, unit, this.check.fix, final);
+    }
     const status = final ? 'failed' : 'pending';
     if (this.withoutNumber !== null) {
       return { type: 'threshold', status, reason: sentence(withFix(`cannot measure ${label}: ${this.tracker.describe()} ${whereAndWhen(this.withoutNumber)} has no number in ${field}`, this.check.fix)), observed: null };
@@ -304,12 +350,18 @@ class FieldThresholdEvaluator implements CheckEvaluator {
 
 /** A flow's loss, from the flow as the cluster state holds it (both ends' latest reports joined). */
 class FlowLossEvaluator implements CheckEvaluator {
+  private readonly answers: NoteAnswers | null;
+
   constructor(
     private readonly check: ThresholdCheck,
     private readonly measure: FlowLossMeasure,
-  ) {}
+  ) {
+    this.answers = check.answerWithin === null ? null : new NoteAnswers(check.answerWithin);
+  }
 
-  feed(): void {}
+  feed(event: LabEvent): void {
+    this.answers?.feed(event);
+  }
 
   grade(final: boolean, state: ClusterState): CheckGrade {
     const flow = state.flows[this.measure.flow];
@@ -318,7 +370,8 @@ class FlowLossEvaluator implements CheckEvaluator {
       const status = final ? 'failed' : 'pending';
       return { type: 'threshold', status, reason: sentence(withFix(`cannot measure ${this.measure.label}: no flow.report from the sender of flow ${this.measure.flow}`, this.check.fix)), observed: null };
     }
-    return judge(this.check, this.measure.label, 'messages', outcome.lost, ` (sent ${outcome.sent}, delivered ${outcome.delivered})`);
+    const measured = judge(this.check, this.measure.label, 'messages', outcome.lost, ` (sent ${outcome.sent}, delivered ${outcome.delivered})`);
+    return this.answers === null ? measured : this.answers.grade(measured, outcome.lost, this.measure.label, 'messages', this.check.fix, final);
   }
 }
 
@@ -343,9 +396,11 @@ function checkKinds(check: Check): string[] {
       return [check.matcher.kind];
     case 'order':
       return [check.first.kind, check.then.kind];
-    case 'threshold':
+    case 'threshold': {
       // A flow's loss comes from the cluster state, not from events the check matches.
-      return check.measure.type === 'field' ? [check.measure.matcher.kind] : [];
+      const measured = check.measure.type === 'field' ? [check.measure.matcher.kind] : [];
+      return check.answerWithin === null ? measured : [...measured, 'input.note'];
+    }
   }
 }
 

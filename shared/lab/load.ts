@@ -9,7 +9,7 @@
  */
 
 import type { z } from 'zod';
-import { knownReferenceIds } from '../scenario/actions.js';
+import { knownIds } from '../actions/topology.js';
 import { loadScenario, ScenarioError, validateScenarioAgainstTopology } from '../scenario/load.js';
 import type { Scenario } from '../scenario/types.js';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, fileStem, loadTopology, TopologyError } from '../topology/load.js';
@@ -182,7 +182,7 @@ class LabParser {
         const c = checked.value;
         if (c.min !== undefined && c.max !== undefined && c.min > c.max) this.problems.push({ path: [...path, 'max'], message: `must be at least min (${c.min})` });
         const measure = this.measure(c.measure, [...path, 'measure']);
-        return measure === null ? null : { type, measure, min: c.min ?? null, max: c.max ?? null, fix: c.fix ?? null };
+        return measure === null ? null : { type, measure, min: c.min ?? null, max: c.max ?? null, answerWithin: c.answerWithin ?? null, fix: c.fix ?? null };
       }
     }
   }
@@ -346,10 +346,9 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
 
   // What the checks name must exist.
   if (topology !== null) {
-    const known = knownReferenceIds(topology);
-    const hosts = new Set(topology.nodes.filter((n) => n.kind === 'host').map((n) => n.id));
+    const known = knownIds(topology);
     for (const ref of parser.references) {
-      const ids = ref.kind === 'host' ? hosts : ref.kind === 'vm' ? known.vm : known.node;
+      const ids = ref.kind === 'host' ? known.host : ref.kind === 'vm' ? known.vm : known.node;
       if (!ids.has(ref.id)) parser.problems.push({ path: ref.path, message: `no ${ref.kind === 'vm' ? 'VM' : ref.kind} "${ref.id}" in topology "${topology.name}"${didYouMean(ref.id, ids)}` });
     }
   }
@@ -362,6 +361,7 @@ export function loadLab(text: string, fileName: string, options: LoadLabOptions 
     title: e!.title,
     introduction: e!.introduction,
     file: fileName,
+    version: String(e!.version ?? 1),
     seed: e!.seed ?? 1,
     topology: topology!,
     topologySource,

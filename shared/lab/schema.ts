@@ -80,6 +80,8 @@ export const CHECK_SCHEMAS = {
       measure: z.record(z.string(), z.unknown()),
       min: numberOrDurationSchema.optional(),
       max: numberOrDurationSchema.optional(),
+      /** The student states the measured value in a note, within this much. */
+      answerWithin: numberOrDurationSchema.optional(),
       fix: fixSchema,
     })
     .refine((c) => c.min !== undefined || c.max !== undefined, { message: 'give min, max or both', path: ['max'] }),
@@ -128,6 +130,8 @@ export const labEnvelopeSchema = z.strictObject({
   name: nameSchema('a lab name').optional(),
   title: z.string().min(1),
   introduction: z.string().min(1),
+  /** Quoted in every grade; default 1. */
+  version: z.union([z.int().min(1), z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]*$/, 'expected a version such as 2 or 1.1')]).optional(),
   seed: z.int().min(0).optional(),
   /** Absent: the embedded default lab. */
   topology: partSchema.optional(),

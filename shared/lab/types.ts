@@ -101,6 +101,12 @@ export interface ThresholdCheck {
   readonly measure: Measure;
   readonly min: number | null;
   readonly max: number | null;
+  /**
+   * When set, measuring is the student's job: the check also needs a `note` on the timeline that
+   * states the measured value, within this much (in the measure's unit). Without it a measure that
+   * follows from another task's action would pass with no step of its own.
+   */
+  readonly answerWithin: number | null;
   readonly fix: string | null;
 }
 
@@ -135,6 +141,8 @@ export interface Lab {
   readonly introduction: string;
   /** The lab file it came from. */
   readonly file: string;
+  /** The lab file's `version` (default 1), quoted in every grade: bump it when the tasks change. */
+  readonly version: string;
   readonly seed: number;
   readonly topology: ResolvedTopology;
   /** The topology's YAML, or null for the embedded default lab. */

@@ -5,7 +5,7 @@
  * that code, so codes are part of the contract and never change meaning. Messages are for people;
  * they name the layer and field and are free to improve.
  */
-import { DpulabError } from '../errors.js';
+import { CodedError, DpulabError } from '../errors.js';
 
 /**
  * Why a frame was rejected.
@@ -77,16 +77,13 @@ export type AddressErrorCode = 'bad-mac' | 'bad-ipv4' | 'bad-ipv6' | 'bad-cidr';
  *
  * Separate from FrameError because it comes from configuration and code, not from the wire.
  */
-export class AddressError extends DpulabError {
+export class AddressError extends CodedError<AddressErrorCode> {
   override readonly name = 'AddressError';
-  /** Stable reason. */
-  readonly code: AddressErrorCode;
   /** The text that was rejected. */
   readonly input: string;
 
   constructor(code: AddressErrorCode, input: string, detail: string) {
-    super(detail);
-    this.code = code;
+    super(code, detail);
     this.input = input;
   }
 }
@@ -98,16 +95,13 @@ export type EncodeErrorCode = 'out-of-range' | 'too-long' | 'bad-value';
  * An encoder was given fields that cannot be represented on the wire (a VLAN id above 4095, a
  * UDP payload over 65507 bytes, a text TLV over 255 bytes). Raised instead of silently truncating.
  */
-export class EncodeError extends DpulabError {
+export class EncodeError extends CodedError<EncodeErrorCode> {
   override readonly name = 'EncodeError';
-  /** Stable reason. */
-  readonly code: EncodeErrorCode;
   /** The field that was out of range, e.g. `vlan.vid`. */
   readonly field: string;
 
   constructor(code: EncodeErrorCode, field: string, detail: string) {
-    super(detail);
-    this.code = code;
+    super(code, detail);
     this.field = field;
   }
 }

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { loadDefaultLab } from '../topology/load.js';
 import { DEFAULT_SCENARIO_FILE, DEFAULT_SCENARIO_YAML, ScenarioError, loadScenario, validateScenarioAgainstTopology } from './load.js';
 import type { Scenario } from './types.js';
-import { dfwRuleSchema } from './dfw-rule.js';
+import { dfwRuleSchema } from '../actions/dfw-rule.js';
 
 const lab = loadDefaultLab();
 

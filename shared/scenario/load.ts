@@ -10,13 +10,14 @@ import { durationSchema } from '../topology/schema.js';
 import type { ResolvedTopology } from '../topology/types.js';
 import { YamlSource, checkWithSchema, didYouMean, formatPath, sortProblems } from '../topology/yaml-source.js';
 import type { DataPath, PathProblem, SourceProblem } from '../topology/yaml-source.js';
-import { ACTION_NAMES, STEP_SCHEMAS, actionReferences, isActionName, knownReferenceIds, referenceNoun, referenceResolves } from './actions.js';
+import { parseAction, stepSchema, type Action } from '../actions/schema.js';
+import { actionProblems, knownIds } from '../actions/topology.js';
 import { ScenarioError } from './errors.js';
-import type { Scenario, ScenarioAction, ScenarioStep } from './types.js';
+import type { Scenario, ScenarioStep } from './types.js';
 
 export { DEFAULT_SCENARIO_FILE, DEFAULT_SCENARIO_YAML } from './default-scenario.js';
 export { ScenarioError } from './errors.js';
-export type { Scenario, ScenarioAction, ScenarioStep } from './types.js';
+export type { Scenario, ScenarioStep } from './types.js';
 
 /** The top level of a scenario file; steps are checked one by one against their action's schema. */
 export const scenarioEnvelopeSchema = z.strictObject({
@@ -52,20 +53,7 @@ export function loadScenario(text: string, fileName: string, options: { readonly
   const rawSteps = Array.isArray(data.steps) ? (data.steps as unknown[]) : [];
   rawSteps.forEach((raw, index) => {
     const path = ['steps', index];
-    const action = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>).action : undefined;
-    if (!isActionName(action)) {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-        problems.push({ path, message: 'expected a step such as { at: 1s, action: note, text: "..." }' });
-      } else if (action === undefined) {
-        problems.push({ path: [...path, 'action'], message: `required (one of ${ACTION_NAMES.join(', ')})` });
-      } else {
-        const shown = typeof action === 'string' ? `"${action}"` : String(action);
-        const hint = typeof action === 'string' ? didYouMean(action, ACTION_NAMES) : '';
-        problems.push({ path: [...path, 'action'], message: `unknown action ${shown} (actions: ${ACTION_NAMES.join(', ')})${hint}` });
-      }
-      return;
-    }
-    const checked = checkWithSchema(STEP_SCHEMAS[action], raw, path);
+    const checked = parseAction(raw, stepSchema, path);
     if (!checked.ok) {
       problems.push(...checked.problems);
       return;
@@ -74,7 +62,7 @@ export function loadScenario(text: string, fileName: string, options: { readonly
     if (endNs !== null && at > endNs) {
       problems.push({ path: [...path, 'at'], message: `${formatDuration(at)} is after the end of the run (end: ${formatDuration(endNs)})` });
     }
-    const step = { atNs: at, index, ...(fields as ScenarioAction) } as ScenarioStep;
+    const step = { atNs: at, index, ...(fields as Action) } as ScenarioStep;
     stepOrigins.set(step, { source, path });
     steps.push(step);
   });
@@ -98,7 +86,8 @@ export interface ScenarioContext {
 /**
  * Checks a scenario against the topology it runs on and against itself:
  *
- * - every wire and node it names exists in `topology`;
+ * - every wire, node, VM and vNIC a step names exists in `topology` and can do what the step asks
+ *   (see `shared/actions/topology.ts`);
  * - a `flow.stop` stops a flow a `flow.start` started before it, a `dfw.rule.remove` removes a
  *   rule a `dfw.rule.add` added before it (with `context.after`, the steps of the scenario it is
  *   added to count too);
@@ -110,7 +99,7 @@ export interface ScenarioContext {
  * @throws ScenarioError listing every problem
  */
 export function validateScenarioAgainstTopology(scenario: Scenario, topology: ResolvedTopology, fileName?: string, context: ScenarioContext = {}): void {
-  const known = knownReferenceIds(topology);
+  const known = knownIds(topology);
   const problems: SourceProblem[] = [];
   let loadedFrom: string | undefined;
   const report = (step: ScenarioStep, field: readonly (string | number)[], message: string): void => {
@@ -122,14 +111,8 @@ export function validateScenarioAgainstTopology(scenario: Scenario, topology: Re
     const origin = stepOrigins.get(step);
     loadedFrom ??= origin?.source.fileName;
     const stepPath = origin?.path ?? ['steps', step.index];
-    for (const ref of actionReferences(step)) {
-      if (referenceResolves(known, ref)) continue;
-      const ids = known[ref.kind];
-      const what = referenceNoun(ref.kind);
-      const problem: PathProblem = {
-        path: [...stepPath, ...ref.field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))],
-        message: `no ${what} "${ref.id}" in topology "${topology.name}"${didYouMean(ref.id, ids)}`,
-      };
+    for (const found of actionProblems(step, topology, known)) {
+      const problem: PathProblem = { path: [...stepPath, ...found.path], message: found.message };
       problems.push(origin ? origin.source.locateProblem(problem) : { path: formatPath(problem.path), line: 0, column: 0, message: problem.message });
     }
   }

@@ -10,17 +10,13 @@
  * JSON out), so it can be cloned, sent over a socket and compared in a test.
  */
 
-/** One recorded event with its payload decoded to plain data: what the fold reads. */
-export interface ClusterEvent {
-  readonly seq: number;
-  readonly vtime: number;
-  readonly node: string;
-  readonly kind: string;
-  /** Seq of the event that caused this one, or null. */
-  readonly cause: number | null;
-  /** The decoded payload; binary fields are hex strings or bytes (the fold never reads them). */
-  readonly payload: unknown;
-}
+import type { DecodedEvent } from '../events/typed.js';
+
+/**
+ * One recorded event with its payload decoded to plain data: what the fold reads (binary fields
+ * are hex strings or bytes; the fold never reads them). The same envelope the UI server sends.
+ */
+export type ClusterEvent = DecodedEvent;
 
 /** A node's life: started, killed, restarted. */
 export interface NodeLife {

@@ -5,7 +5,7 @@
  * it says what the UI says about the same log.
  */
 import type { ResolvedTopology } from '../topology/types.js';
-import type { ClusterState, FlowView } from './cluster-state.js';
+import type { ClusterState, FlowReportView, FlowView } from './cluster-state.js';
 import { dpuRoleView } from './node-view.js';
 
 /** A flow's outcome with both sides joined. */
@@ -78,22 +78,24 @@ export interface RunOutcome {
   readonly dpus: DpuOutcome[];
 }
 
+/** What the join reads of one side's flow report: a `flow.report` payload, or the fold's copy of one. */
+export type FlowReportCounts = Pick<FlowReportView, 'sent' | 'delivered' | 'duplicated' | 'reordered' | 'retransmits' | 'rttNs' | 'tcpState' | 'closeReason' | 'unreachable'>;
+
 /**
  * Joins a flow's latest sender and receiver reports: for a ping the sender's report is complete;
- * for TCP and UDP the receiver counts what arrived (no receiver report: nothing arrived).
+ * for TCP and UDP the receiver counts what arrived (no receiver report: nothing arrived). lost =
+ * sent - delivered, never below 0 (messages in flight when the reports were taken count as lost).
+ * The one join the run summary, the UI and the guest's tests read a flow's outcome through.
  */
-export function flowOutcome(flow: FlowView): FlowOutcome | null {
-  const sender = flow.sender;
-  if (sender === null) return null;
+export function joinFlowReports(flow: { readonly id: string; readonly kind: string; readonly from: string; readonly to: string }, sender: FlowReportCounts, receiver: FlowReportCounts | null): FlowOutcome {
   const fromReceiver = flow.kind !== 'ping';
-  const receiver = flow.receiver;
   const delivered = (fromReceiver ? receiver?.delivered : sender.delivered) ?? 0;
   const sent = sender.sent ?? 0;
   return {
     flow: flow.id,
     kind: flow.kind,
-    from: sender.from ?? flow.from,
-    to: sender.to ?? flow.to,
+    from: flow.from,
+    to: flow.to,
     sent,
     delivered,
     lost: Math.max(0, sent - delivered),
@@ -105,6 +107,13 @@ export function flowOutcome(flow: FlowView): FlowOutcome | null {
     closeReason: sender.closeReason,
     unreachable: sender.unreachable ?? 0,
   };
+}
+
+/** A flow's outcome from the fold's view of it; null until its sender has reported. */
+export function flowOutcome(flow: FlowView): FlowOutcome | null {
+  const sender = flow.sender;
+  if (sender === null) return null;
+  return joinFlowReports({ id: flow.id, kind: flow.kind, from: sender.from ?? flow.from, to: sender.to ?? flow.to }, sender, flow.receiver);
 }
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -5,7 +5,7 @@
  * ring, a register that does not exist) is a bug in whoever drives it or a corrupted hand-off, not
  * something to paper over: the model throws, with a stable `code` the callers count and test by.
  */
-import { DpulabError } from '../errors.js';
+import { CodedError } from '../errors.js';
 
 /**
  * Why an operation on the device or the driver was refused.
@@ -52,16 +52,13 @@ export type Vmxnet3ErrorCode =
   | 'not-probed';
 
 /** An operation the vmxnet3 device or driver model refuses; `code` is stable, `problems` lists details. */
-export class Vmxnet3Error extends DpulabError {
+export class Vmxnet3Error extends CodedError<Vmxnet3ErrorCode> {
   override readonly name = 'Vmxnet3Error';
-  /** Stable reason, for counters and tests. */
-  readonly code: Vmxnet3ErrorCode;
   /** Every problem found, for validations that look at many fields (shared area, snapshot). */
   readonly problems: readonly string[];
 
   constructor(code: Vmxnet3ErrorCode, message: string, problems: readonly string[] = []) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.problems = problems;
   }
 }

@@ -1,12 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { EventLogReader } from '../../processes/controller/log/reader.js';
+import { PACKAGE_ROOT } from '../../processes/controller/package-root.js';
 
-/** The project root, from this file (test/support/cli.ts, or its compiled twin). */
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..').replace(/[/\\]dist$/, '');
+/** The project root (the same from source, from dist-dev/ or from dist/). */
+export const ROOT = PACKAGE_ROOT;
 export const DPULAB_BIN = join(ROOT, 'bin', 'dpulab.js');
 
 export interface CliResult {

@@ -14,30 +14,12 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dpulab, nodeProcesses, ROOT, tempDir } from '../support/cli.js';
-import { apiGet, apiPost, clickTopology, launchBrowser, openTab, startUi, UI_SCENARIO_YAML, until, waitForText, type UiProcess, VIEWPORT } from './support.js';
+import { apiGet, apiPost, clickTopology, launchBrowser, openTab, startUi, UI_SCENARIO_YAML, until, waitForText, type UiProcess, VIEWPORT, runUntil, openRecording, seekTo } from './support.js';
 
 const SHOTS_DIR = process.env.DPULAB_SCREENSHOTS;
 
-interface RunBody {
-  status: { state: string; vtime: number; paused: boolean; events: number };
-}
-
 interface EventsBody {
   events: Array<{ seq: number; vtime: number; kind: string; node: string; payload: Record<string, unknown> }>;
-}
-
-async function runStatus(ui: UiProcess): Promise<RunBody['status']> {
-  return (await apiGet<RunBody>(ui, '/api/run')).body.status;
-}
-
-/** Runs until a virtual time with the header's time control; waits until it pauses there. */
-async function runUntil(page: Page, ui: UiProcess, text: string, ns: number): Promise<void> {
-  await page.fill('#until', text);
-  await page.click('#until-go');
-  expect(await until(async () => {
-    const s = await runStatus(ui);
-    return s.paused && s.vtime >= ns;
-  }, 60_000)).toBe(true);
 }
 
 /** An attribute of a topology element's accessible mirror. */
@@ -235,11 +217,8 @@ describe('dpulab ui --db: seeking a recorded run across its failovers', () => {
     writeFileSync(scenario, `${UI_SCENARIO_YAML}  - { at: 1.2s, action: kill, node: dpu-02a }\n  - { at: 1.8s, action: kill, node: dpu-01a }\n`);
     const run = dpulab(['run', '--in-process', '--seed', '2', '--scenario', scenario, '--until', '2.5s', '--db', db, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    [ui, browser] = await Promise.all([startUi(['--db', db]), launchBrowser()]);
+    ({ ui, browser, page } = await openRecording(db, { acceptDownloads: true }));
     for (const e of (await apiGet<EventsBody>(ui, '/api/events?kind=dpu.failed&kind=dpu.failover.done')).body.events) at[`${e.node} ${e.kind}`] = e.seq;
-    page = await browser.newPage({ viewport: VIEWPORT, acceptDownloads: true });
-    await page.goto(ui.url);
-    await page.locator('#scrubber').waitFor();
   });
 
   afterAll(async () => {
@@ -248,21 +227,15 @@ describe('dpulab ui --db: seeking a recorded run across its failovers', () => {
     tmp.remove();
   });
 
-  async function seekTo(seq: number): Promise<void> {
-    await page.fill('#jump', String(seq));
-    await page.click('#jump-go');
-    await waitForText(page.locator('#cursor-label'), `event ${seq} of`, 5000);
-  }
-
   it('ui recording: before esx-02 fails over dpu-02b is standby and web-02.eth0 goes to dpu-02a; from its failover.done, dpu-02b is active and serves it', async () => {
     expect(Object.keys(at).sort()).toEqual(['esx-01 dpu.failed', 'esx-01 dpu.failover.done', 'esx-02 dpu.failed', 'esx-02 dpu.failover.done']);
-    await seekTo(at['esx-02 dpu.failed']! - 1);
+    await seekTo(page, at['esx-02 dpu.failed']! - 1);
     await drawn(page, 'dpu-02b', 'data-state', 'standby', 5000);
     expect(await mirror(page, 'dpu-02a', 'data-state')).toBe('failed');
     expect(await mirror(page, 'web-02.eth0', 'data-dpu')).toBe('dpu-02a');
     expect(await mirror(page, 'web-02.eth0', 'data-broken')).toBe('true');
 
-    await seekTo(at['esx-02 dpu.failover.done']!);
+    await seekTo(page, at['esx-02 dpu.failover.done']!);
     await drawn(page, 'dpu-02b', 'data-state', 'active', 5000);
     await drawn(page, 'web-02.eth0', 'data-dpu', 'dpu-02b', 5000);
     expect(await mirror(page, 'web-02.eth0', 'data-device')).toMatch(/^vf \d+$/);
@@ -279,14 +252,14 @@ describe('dpulab ui --db: seeking a recorded run across its failovers', () => {
     await page.screenshot({ path: join(SHOTS, 'failover-replay.png') });
 
     // Backwards again: standby, and the line back to the dead DPU.
-    await seekTo(at['esx-02 dpu.failed']! - 1);
+    await seekTo(page, at['esx-02 dpu.failed']! - 1);
     await drawn(page, 'dpu-02b', 'data-state', 'standby', 5000);
     await drawn(page, 'web-02.eth0', 'data-dpu', 'dpu-02a', 5000);
     expect(reportRole(await report(page, tmp.dir), 'dpu-02b')).toBe('standby');
   });
 
   it('ui recording: after the failover of each host both promoted DPUs are active, the inspectors and the report agree', async () => {
-    await seekTo(at['esx-01 dpu.failover.done']!);
+    await seekTo(page, at['esx-01 dpu.failover.done']!);
     await drawn(page, 'dpu-01b', 'data-state', 'active', 5000);
     expect(await Promise.all(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b'].map((d) => mirror(page, d, 'data-state')))).toEqual(['failed', 'active', 'failed', 'active']);
     for (const vnic of ['app-01.eth0', 'db-01.eth0', 'web-01.eth0']) expect(await mirror(page, vnic, 'data-dpu')).toBe('dpu-01b');

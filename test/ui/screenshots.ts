@@ -1,7 +1,7 @@
 /**
  * Makes the screenshots in docs/screenshots with a real browser: run it by hand after a build,
  *
- *   node dist/test/ui/screenshots.js [OUTPUT_DIR]
+ *   npm run build:dev && node dist-dev/test/ui/screenshots.js [OUTPUT_DIR]
  *
  * topology.png (a live run with traffic), inspector.png (a DPU's live state), sequence-chart.png
  * (a firewall rule pushed to every DPU, cause to effect), then a vMotion of web-01 to esx-02

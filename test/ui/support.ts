@@ -119,6 +119,53 @@ export async function openLiveUi(dir: string, pageOptions: { acceptDownloads?: b
   return { ui, browser, page, pageErrors };
 }
 
+/** A `dpulab ui --db` on a recorded run, with a Chromium page open on it once its scrubber is drawn. */
+export interface RecordingUi {
+  readonly ui: UiProcess;
+  readonly browser: Browser;
+  readonly page: Page;
+}
+
+/** Opens a recorded run in `dpulab ui --db` and a browser page on it, ready to seek. */
+export async function openRecording(db: string, pageOptions: { acceptDownloads?: boolean } = {}): Promise<RecordingUi> {
+  const [ui, browser] = await Promise.all([startUi(['--db', db]), launchBrowser()]);
+  const page = await browser.newPage({ viewport: VIEWPORT, ...pageOptions });
+  await page.goto(ui.url);
+  await page.locator('#scrubber').waitFor();
+  return { ui, browser, page };
+}
+
+/** Moves a recording's cursor to an event with the jump box; waits until the cursor says so. */
+export async function seekTo(page: Page, seq: number): Promise<void> {
+  await page.fill('#jump', String(seq));
+  await page.click('#jump-go');
+  await waitForText(page.locator('#cursor-label'), `event ${seq} of`, 5000);
+}
+
+/** The run status `/api/run` gives. */
+export interface RunStatus {
+  readonly state: string;
+  readonly vtime: number;
+  readonly paused: boolean;
+  readonly events: number;
+}
+
+/** The run status as the API gives it now. */
+export async function runStatus(ui: UiProcess): Promise<RunStatus> {
+  return (await apiGet<{ status: RunStatus }>(ui, '/api/run')).body.status;
+}
+
+/** Runs a live UI until a virtual time with the header's time control; fails unless it pauses there in time. */
+export async function runUntil(page: Page, ui: UiProcess, text: string, ns: number, timeoutMs = 60_000): Promise<void> {
+  await page.fill('#until', text);
+  await page.click('#until-go');
+  const paused = await until(async () => {
+    const s = await runStatus(ui);
+    return s.paused && s.vtime >= ns;
+  }, timeoutMs);
+  if (!paused) throw new Error(`The run did not pause at ${text} within ${timeoutMs} ms`);
+}
+
 /** Closes the browser and stops the server with SIGTERM; returns how the server exited. */
 export async function closeLiveUi(live: LiveUi | undefined): Promise<{ code: number | null } | undefined> {
   await live?.browser.close();

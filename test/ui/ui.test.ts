@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dpulab, nodeProcesses, tempDir } from '../support/cli.js';
-import { apiGet, apiPost, clickTopology, launchBrowser, openTab, startUi, topologyState, until, waitForText, writeUiScenario, type UiProcess, type LiveUi, openLiveUi, closeLiveUi, VIEWPORT } from './support.js';
+import { dpulab, tempDir } from '../support/cli.js';
+import { apiGet, apiPost, clickTopology, openTab, topologyState, until, waitForText, writeUiScenario, type UiProcess, runStatus, openRecording } from './support.js';
+import { liveUiHooks } from './live-suite.js';
 
 interface RunBody {
   mode: string;
@@ -22,10 +23,6 @@ async function pageClock(page: Page): Promise<number> {
   return Math.round(Number(text.replace(/\s*s$/, '')) * 1e9);
 }
 
-async function runStatus(ui: UiProcess): Promise<RunBody['status']> {
-  return (await apiGet<RunBody>(ui, '/api/run')).body.status;
-}
-
 /** Inputs recorded from the UI and API (scenario steps carry their `step` index). */
 async function actionInputs(ui: UiProcess): Promise<number> {
   return (await apiGet<EventsBody>(ui, '/api/events?kind=input&limit=5000')).body.events.filter((e) => !('step' in e.payload)).length;
@@ -36,20 +33,7 @@ describe('dpulab ui on a live run of the default lab', () => {
   let ui: UiProcess;
   let page: Page;
   let pageErrors: string[] = [];
-  let live: LiveUi | undefined;
-
-  beforeAll(async () => {
-    live = await openLiveUi(tmp.dir);
-    ({ ui, page, pageErrors } = live);
-  });
-
-  afterAll(async () => {
-    const exit = await closeLiveUi(live);
-    tmp.remove();
-    // Stopped by SIGTERM, as the command line promises, and no node process left behind.
-    expect(exit?.code).toBe(143);
-    expect(nodeProcesses()).toEqual([]);
-  });
+  liveUiHooks(tmp, (live) => ({ ui, page, pageErrors } = live));
 
   it('ui page is served under a strict content security policy', async () => {
     const response = await fetch(new URL('/', ui.url), { headers: { Authorization: `Bearer ${ui.token}` } });
@@ -220,11 +204,8 @@ describe('dpulab ui --db on a recorded run', () => {
   beforeAll(async () => {
     const run = dpulab(['run', '--in-process', '--seed', '5', '--scenario', writeUiScenario(tmp.dir), '--until', '2s', '--db', db, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    [ui, browser] = await Promise.all([startUi(['--db', db]), launchBrowser()]);
+    ({ ui, browser, page } = await openRecording(db));
     total = (await apiGet<RunBody>(ui, '/api/run')).body.status.events;
-    page = await browser.newPage({ viewport: VIEWPORT });
-    await page.goto(ui.url);
-    await page.locator('#scrubber').waitFor();
   });
 
   afterAll(async () => {

@@ -12,8 +12,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dpulab, nodeProcesses, tempDir } from '../support/cli.js';
-import { apiGet, clickTopology, launchBrowser, openTab, startUi, topologyState, UI_SCENARIO_YAML, until, waitForText, type UiProcess, type LiveUi, openLiveUi, closeLiveUi, VIEWPORT } from './support.js';
+import { dpulab, tempDir } from '../support/cli.js';
+import { apiGet, clickTopology, openTab, topologyState, UI_SCENARIO_YAML, until, waitForText, type UiProcess, openRecording, seekTo } from './support.js';
+import { liveUiHooks } from './live-suite.js';
 
 interface EventsBody {
   events: Array<{ seq: number; vtime: number; kind: string; node: string; payload: Record<string, unknown> }>;
@@ -68,20 +69,7 @@ describe('dpulab ui: vMotion by dragging a VM onto another host', () => {
   let ui: UiProcess;
   let page: Page;
   let pageErrors: string[] = [];
-  let live: LiveUi | undefined;
-
-  beforeAll(async () => {
-    live = await openLiveUi(tmp.dir);
-    ({ ui, page, pageErrors } = live);
-  });
-
-  afterAll(async () => {
-    const exit = await closeLiveUi(live);
-    tmp.remove();
-    // Stopped by SIGTERM, as the command line promises, and no node process left behind.
-    expect(exit?.code).toBe(143);
-    expect(nodeProcesses()).toEqual([]);
-  });
+  liveUiHooks(tmp, (live) => ({ ui, page, pageErrors } = live));
 
   it('ui offers vmotion: VMs can be dragged and the Actions tab has a vMotion form', async () => {
     const run = (await apiGet<{ actions: string[] }>(ui, '/api/run')).body;
@@ -186,13 +174,10 @@ describe('dpulab ui --db on a recorded vMotion', () => {
     writeFileSync(scenario, `${UI_SCENARIO_YAML}  - { at: 1.2s, action: vmotion, vm: web-01, to: esx-02 }\n`);
     const run = dpulab(['run', '--in-process', '--seed', '4', '--scenario', scenario, '--until', '2.5s', '--db', db, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    [ui, browser] = await Promise.all([startUi(['--db', db]), launchBrowser()]);
+    ({ ui, browser, page } = await openRecording(db));
     resume = (await apiGet<EventsBody>(ui, '/api/events?kind=vmotion.resume')).body.events[0]?.seq ?? -1;
     // The destination's firewall import: from here until the manager commits, the VM is still on its source.
     imported = (await apiGet<EventsBody>(ui, '/api/events?kind=dfw.import')).body.events.find((e) => e.node.startsWith('dpu-02'))?.seq ?? -1;
-    page = await browser.newPage({ viewport: VIEWPORT });
-    await page.goto(ui.url);
-    await page.locator('#scrubber').waitFor();
   });
 
   afterAll(async () => {
@@ -201,32 +186,26 @@ describe('dpulab ui --db on a recorded vMotion', () => {
     tmp.remove();
   });
 
-  async function seekTo(seq: number): Promise<void> {
-    await page.fill('#jump', String(seq));
-    await page.click('#jump-go');
-    await waitForText(page.locator('#cursor-label'), `event ${seq} of`, 5000);
-  }
-
   it('ui recording draws web-01 on esx-01 before its resume and on esx-02 from it, also seeking backwards', async () => {
     expect(resume).toBeGreaterThan(0);
     expect(imported).toBeGreaterThan(0);
     expect(imported).toBeLessThan(resume);
     // At the last event it is on esx-02.
     expect(await until(() => drawnIn(page, 'web-01', 'esx-02'), 10_000)).toBe(true);
-    await seekTo(imported);
+    await seekTo(page, imported);
     expect(await until(() => drawnIn(page, 'web-01', 'esx-01'), 5000)).toBe(true);
     expect(await until(async () => (await mirror(page, 'web-01', 'data-vmotion')) === 'dfw-import', 5000)).toBe(true);
     // Mid-migration, the inspector shows the phase from the log.
     await clickTopology(page, 'web-01');
     await waitForText(page.locator('.inspector-title .source'), 'on esx-01', 5000);
     await waitForText(page.locator('.inspector-title'), 'vMotion: firewall state imported', 5000);
-    await seekTo(resume);
+    await seekTo(page, resume);
     expect(await until(() => drawnIn(page, 'web-01', 'esx-02'), 5000)).toBe(true);
     await waitForText(page.locator('.inspector-title .source'), 'on esx-02', 5000);
     // Backwards again: the VM goes back into esx-01's box.
-    await seekTo(resume - 1);
+    await seekTo(page, resume - 1);
     expect(await until(() => drawnIn(page, 'web-01', 'esx-01'), 5000)).toBe(true);
-    await seekTo(0);
+    await seekTo(page, 0);
     expect(await until(() => drawnIn(page, 'web-01', 'esx-01'), 5000)).toBe(true);
     expect(await mirror(page, 'web-01', 'data-vmotion')).toBe('');
   });

@@ -1,4 +1,4 @@
-import { DpulabError } from '../../../shared/errors.js';
+import { CodedError } from '../../../shared/errors.js';
 
 /** Why a cost parameter or a charge was refused. */
 export type CostErrorCode = 'bad-parameter' | 'unknown-step' | 'wrong-core' | 'bad-bytes';
@@ -8,13 +8,10 @@ export type CostErrorCode = 'bad-parameter' | 'unknown-step' | 'wrong-core' | 'b
  * meter of the wrong core type (a guest driver step on a DPU, a VF step on a host). Both are
  * mistakes in code or configuration, never in the traffic, so they are raised rather than counted.
  */
-export class CostError extends DpulabError {
+export class CostError extends CodedError<CostErrorCode> {
   override readonly name = 'CostError';
-  /** Stable reason. */
-  readonly code: CostErrorCode;
 
   constructor(code: CostErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }

@@ -14,13 +14,13 @@ import { stringify } from 'yaml';
 import { RandomStream } from '../../../shared/random.js';
 import type { VTime } from '../../../shared/events.js';
 import type { ResolvedTopology, VmSpec } from '../../../shared/topology/types.js';
-import type { ScenarioAction, VmotionOptions } from '../../../shared/scenario/types.js';
-import type { DfwRuleOutput } from '../../../shared/scenario/dfw-rule.js';
+import type { Action, VmotionOptions } from '../../../shared/actions/schema.js';
+import type { DfwRuleOutput } from '../../../shared/actions/dfw-rule.js';
 import { DEFAULT_SETTLE_NS } from '../../../shared/invariants/index.js';
 import { FAULT_KINDS, type FaultKind } from './fault-kinds.js';
 
 /** One step of a schedule: an action at a virtual time. */
-export type ScheduleStep = { readonly atNs: VTime } & ScenarioAction;
+export type ScheduleStep = { readonly atNs: VTime } & Action;
 
 /** What a run does to the lab. */
 export interface Schedule {

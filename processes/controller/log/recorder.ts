@@ -208,31 +208,30 @@ export class EventRecorder {
   /** Waits for the thread's reply to a call; throws the error it reports. */
   private await(what: string): Extract<RecorderReply, { ok: true }> {
     for (;;) {
-      const message = receiveMessageOnPort(this.replies);
-      if (message) {
-        const reply = message.message as RecorderReply;
-        if (reply.ok) return reply;
-        if (reply.unsolicited) {
-          this.failure ??= reviveError(reply.error);
-          continue;
-        }
-        throw reviveError(reply.error);
-      }
+      const reply = this.nextReply();
+      if (reply) return reply;
       Atomics.store(this.signal, 0, 0);
       // The reply may have come between the look and the reset: look again before sleeping.
-      const again = receiveMessageOnPort(this.replies);
-      if (again) {
-        const reply = again.message as RecorderReply;
-        if (reply.ok) return reply;
-        if (reply.unsolicited) {
-          this.failure ??= reviveError(reply.error);
-          continue;
-        }
-        throw reviveError(reply.error);
-      }
+      const again = this.nextReply();
+      if (again) return again;
       if (Atomics.wait(this.signal, 0, 0, SYNC_DEADLINE_MS) === 'timed-out') {
         throw new EventLogWriteError('bad-state', `The recorder of ${this.path} did not answer (${what}) within ${SYNC_DEADLINE_MS} ms`);
       }
+    }
+  }
+
+  /**
+   * The reply to the call waiting, if it is on the port; throws the error it reports. A failure
+   * the thread reported on its own is kept for the next append, and the port read on.
+   */
+  private nextReply(): Extract<RecorderReply, { ok: true }> | null {
+    for (;;) {
+      const message = receiveMessageOnPort(this.replies);
+      if (!message) return null;
+      const reply = message.message as RecorderReply;
+      if (reply.ok) return reply;
+      if (!reply.unsolicited) throw reviveError(reply.error);
+      this.failure ??= reviveError(reply.error);
     }
   }
 }

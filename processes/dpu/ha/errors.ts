@@ -3,7 +3,7 @@
  * it: a malformed sync message is dropped and counted (`SyncMessageError` is what the decoder
  * throws for the caller to count). `HaSetupError` is a caller bug or a topology that does not fit.
  */
-import { DpulabError } from '../../../shared/errors.js';
+import { CodedError, DpulabError } from '../../../shared/errors.js';
 
 /**
  * Why HA could not be set up or driven.
@@ -14,13 +14,11 @@ import { DpulabError } from '../../../shared/errors.js';
 export type HaSetupErrorCode = 'unknown-dpu' | 'unknown-host' | 'bad-option';
 
 /** A HA module was built or called with something that cannot work; `code` is stable. */
-export class HaSetupError extends DpulabError {
+export class HaSetupError extends CodedError<HaSetupErrorCode> {
   override readonly name = 'HaSetupError';
-  readonly code: HaSetupErrorCode;
 
   constructor(code: HaSetupErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 

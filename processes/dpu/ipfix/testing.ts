@@ -1,61 +1,10 @@
-import type { Channel, NodeContext } from '../../runtime/types.js';
+import { TestContext } from '../../runtime/testing.js';
 import type { FlowInterfaces, FlowKey } from './flow-cache.js';
 
-/** A frame a fake context was asked to send. */
-export interface SentFrame {
-  readonly port: string;
-  readonly bytes: Uint8Array;
-  readonly channel: Channel;
-}
-
-/**
- * A hand-driven NodeContext for tests: time is a field, timers wait in a list until `advance`
- * fires them, frames sent and events emitted are recorded.
- */
-export class FakeContext implements NodeContext {
-  readonly nodeId = 'dpu-test';
-  time = 0;
-  readonly emitted: Array<{ kind: string; payload: Readonly<Record<string, unknown>> }> = [];
-  readonly sent: SentFrame[] = [];
-  timers: Array<{ id: number; at: number; name: string; data: unknown }> = [];
-  private nextId = 1;
-
-  now(): number {
-    return this.time;
-  }
-  random(): number {
-    return 0.5;
-  }
-  setTimer(delayNs: number, name: string, data?: unknown): number {
-    const id = this.nextId++;
-    this.timers.push({ id, at: this.time + delayNs, name, data });
-    return id;
-  }
-  cancelTimer(id: number): void {
-    this.timers = this.timers.filter((t) => t.id !== id);
-  }
-  send(port: string, bytes: Uint8Array, channel: Channel = 'eth'): boolean {
-    this.sent.push({ port, bytes, channel });
-    return true;
-  }
-  linkUp(): boolean {
-    return true;
-  }
-  emit(kind: string, payload: Readonly<Record<string, unknown>>): void {
-    this.emitted.push({ kind, payload });
-  }
-
-  /** Moves time to `at`, firing every timer due by then, in time order, through `fire`. */
-  advance(at: number, fire: (name: string, data: unknown) => void): void {
-    for (let fired = 0; ; fired++) {
-      if (fired > 100_000) throw new Error(`Timers keep firing at ${this.time} ns: a timer re-arms itself without moving on`);
-      const due = this.timers.filter((t) => t.at <= at).sort((a, b) => a.at - b.at || a.id - b.id)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((t) => t !== due);
-      this.time = due.at;
-      fire(due.name, due.data);
-    }
-    this.time = at;
+/** The test context the IPFIX tests drive, as a DPU (`dpu-test`). */
+export class FakeContext extends TestContext {
+  constructor() {
+    super('dpu-test', 0.5);
   }
 }
 

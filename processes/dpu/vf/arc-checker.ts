@@ -1,29 +1,13 @@
+import { VFIO_V2_ARCS } from '../../../shared/invariants/devices.js';
 import type { VfioState } from './vfio.js';
 
 /**
- * The VFIO migration v2 arcs as the kernel's uapi header lists them, written out again on their
- * own: the state machine (`vfio.ts`) takes its arcs from its own table, and this checker watches
- * what it did against this one. Two tables, so a mistake in one shows as a violation instead of
- * passing unnoticed. `via: 'error'` arcs into ERROR and `via: 'reset'` arcs out of anything are
- * legal by definition.
+ * Arcs are judged against the VFIO migration v2 arcs as the invariants write them out
+ * (`shared/invariants/devices.ts`), a table apart from the state machine's own (`vfio.ts`): a
+ * mistake in one shows as a violation instead of passing unnoticed. `via: 'error'` arcs into ERROR
+ * and `via: 'reset'` arcs out of anything are legal by definition.
  */
-const LEGAL = new Set([
-  'RUNNING>RUNNING_P2P',
-  'RUNNING_P2P>RUNNING',
-  'RUNNING_P2P>STOP',
-  'STOP>RUNNING_P2P',
-  'STOP>STOP_COPY',
-  'STOP_COPY>STOP',
-  'STOP>RESUMING',
-  'RESUMING>STOP',
-  'RUNNING>PRE_COPY',
-  'PRE_COPY>RUNNING',
-  'RUNNING_P2P>PRE_COPY_P2P',
-  'PRE_COPY_P2P>RUNNING_P2P',
-  'PRE_COPY>PRE_COPY_P2P',
-  'PRE_COPY_P2P>PRE_COPY',
-  'PRE_COPY_P2P>STOP_COPY',
-]);
+const LEGAL = VFIO_V2_ARCS;
 
 /** Why an arc a VF took is not a VFIO v2 arc, or null when it is. */
 export function illegalArc(from: VfioState, to: VfioState, via: 'arc' | 'error' | 'reset'): string | null {

@@ -5,7 +5,7 @@
  * refused, as the kernel refuses them with EINVAL. What throws is a caller doing something the
  * function's state forbids outright: DMA while stopped, reading device state outside STOP_COPY.
  */
-import { DpulabError } from '../../../shared/errors.js';
+import { CodedError } from '../../../shared/errors.js';
 
 /**
  * Why a virtual function refused an operation.
@@ -19,15 +19,13 @@ import { DpulabError } from '../../../shared/errors.js';
 export type VfErrorCode = 'dma-refused' | 'wrong-state' | 'not-bound' | 'already-bound' | 'bad-pool-size';
 
 /** An operation a virtual function refuses; `code` is stable. */
-export class VfError extends DpulabError {
+export class VfError extends CodedError<VfErrorCode> {
   override readonly name = 'VfError';
-  readonly code: VfErrorCode;
   /** The function's index, null for errors of the pool. */
   readonly vf: number | null;
 
   constructor(code: VfErrorCode, vf: number | null, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.vf = vf;
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { VTime } from '../../../shared/events.js';
 import type { NodeContext } from '../../runtime/types.js';
-import { decodeAppHeader, encodeAppMessage, AppMessageStream } from './app-message.js';
+import { decodeAppHeader, encodeAppMessage, AppMessageStream } from '../../../shared/net/app-message.js';
 import type { FlowReport, ReceivedFlow, ReceiverFlows } from './checker.js';
 import { RttStats, SequenceChecker } from './checker.js';
 import type { ResolvedFlowSpec } from './flow-spec.js';

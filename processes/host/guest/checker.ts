@@ -10,6 +10,7 @@
  */
 import type { VTime } from '../../../shared/events.js';
 import type { FlowReportPayload, RttSummary } from '../../../shared/events/catalogue.js';
+import { joinFlowReports, type FlowOutcome } from '../../../shared/state/summary.js';
 import type { FlowKind } from './flow-spec.js';
 import type { ReceivedFlowState, SequenceCheckerState } from './state.js';
 
@@ -126,24 +127,8 @@ export type FlowSide = 'sender' | 'receiver';
 /** The payload of a `flow.report` event (declared in the event catalogue). */
 export type FlowReport = FlowReportPayload;
 
-/** A flow's outcome with both sides joined. */
-export interface FlowSummary {
-  readonly flow: string;
-  readonly kind: FlowKind;
-  readonly from: string;
-  readonly to: string;
-  readonly sent: number;
-  readonly delivered: number;
-  readonly lost: number;
-  readonly duplicated: number;
-  readonly reordered: number;
-  readonly retransmits: number;
-  readonly rttNs: RttSummary | null;
-  /** Sender's TCP state and close reason. */
-  readonly tcpState: string | null;
-  readonly closeReason: string | null;
-  readonly unreachable: number;
-}
+/** A flow's outcome with both sides joined (the run summary's, with the guest's flow kind). */
+export type FlowSummary = FlowOutcome & { readonly kind: FlowKind };
 
 /**
  * Joins the latest sender and receiver reports of one flow. lost = sent - delivered (never below
@@ -152,25 +137,7 @@ export interface FlowSummary {
  * sender report is complete, so its receiver is always null.
  */
 export function combineReports(sender: FlowReport, receiver: FlowReport | null): FlowSummary {
-  const fromReceiver = sender.kind !== 'ping';
-  const delivered = (fromReceiver ? receiver?.delivered : sender.delivered) ?? 0;
-  const sent = sender.sent ?? 0;
-  return {
-    flow: sender.flow,
-    kind: sender.kind,
-    from: sender.from,
-    to: sender.to,
-    sent,
-    delivered,
-    lost: Math.max(0, sent - delivered),
-    duplicated: (fromReceiver ? receiver?.duplicated : sender.duplicated) ?? 0,
-    reordered: (fromReceiver ? receiver?.reordered : sender.reordered) ?? 0,
-    retransmits: sender.retransmits ?? 0,
-    rttNs: sender.rttNs,
-    tcpState: sender.tcpState,
-    closeReason: sender.closeReason,
-    unreachable: sender.unreachable ?? 0,
-  };
+  return { ...joinFlowReports({ id: sender.flow, kind: sender.kind, from: sender.from, to: sender.to }, sender, receiver), kind: sender.kind };
 }
 
 /** A receiver-side flow: what arrived of it at this VM. */

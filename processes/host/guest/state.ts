@@ -12,12 +12,12 @@
  * or a remaining delay (`remainingNs`), because the VM is frozen while its state travels and
  * carries on from the same instant of its own life on the other side.
  */
-import { DpulabError } from '../../../shared/errors.js';
+import { CodedError } from '../../../shared/errors.js';
 import { z } from 'zod';
 import { AddressError } from '../../../shared/net/errors.js';
 import { normalizeIp } from '../../../shared/net/ip.js';
 import { normalizeMac } from '../../../shared/net/mac.js';
-import { APP_FIXED_HEADER_LENGTH } from './app-message.js';
+import { APP_FIXED_HEADER_LENGTH } from '../../../shared/net/app-message.js';
 
 /** Connection states, named as RFC 9293 and netstat name them. */
 export type TcpState =
@@ -56,17 +56,15 @@ export type GuestStateErrorCode = 'malformed-state';
  * no table lists). `field` is the path of the first problem (`connections[0].tcp.sndUna`);
  * `problems` lists every one found.
  */
-export class GuestStateError extends DpulabError {
+export class GuestStateError extends CodedError<GuestStateErrorCode> {
   override readonly name = 'GuestStateError';
-  readonly code: GuestStateErrorCode;
   /** Path of the first wrong field, `` for the state as a whole. */
   readonly field: string;
   /** Every problem, as `path: what is wrong`. */
   readonly problems: readonly string[];
 
   constructor(code: GuestStateErrorCode, field: string, message: string, problems: readonly string[] = []) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.field = field;
     this.problems = problems;
   }

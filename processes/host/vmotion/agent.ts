@@ -39,7 +39,8 @@
  */
 import type { EventPayloads } from '../../../shared/events/catalogue.js';
 import type { VTime } from '../../../shared/events.js';
-import type { VmotionOptions } from '../../../shared/scenario/types.js';
+import type { NodeActionArgs } from '../../../shared/actions/node-actions.js';
+import type { VmotionOptions } from '../../../shared/actions/schema.js';
 import type { HostNode, ResolvedTopology, VmSpec } from '../../../shared/topology/types.js';
 import type { NodeContext } from '../../runtime/types.js';
 
@@ -252,12 +253,11 @@ export class VmotionAgent {
   // --- inputs ---------------------------------------------------------------------------------
 
   /** The `vmotion` action: every host hears it; the one running the VM starts the migration. */
-  onAction(ctx: NodeContext, args: Readonly<Record<string, unknown>>): void {
-    const vm = String(args.vm);
-    const to = String(args.to);
+  onAction(ctx: NodeContext, args: NodeActionArgs<'vmotion'>): void {
+    const { vm, to } = args;
     const spec = this.host.datapath.vm(vm);
     if (!spec) return;
-    const options = resolveOptions(args.options as VmotionOptions | undefined);
+    const options = resolveOptions(args.options);
     const mid = `${vm}/${this.id}/${++this.started}`;
     ctx.emit('vmotion.start', { mid, vm, from: this.id, to, memoryMiB: spec.memoryMiB, dirtyPagesPerSec: spec.dirtyPagesPerSec, vnics: spec.vnics.map((v) => v.id), options });
     const busy = [...this.outgoing.values()].some((o) => o.vm === vm);

@@ -1,4 +1,4 @@
-import { DpulabError } from '../../../shared/errors.js';
+import { CodedError } from '../../../shared/errors.js';
 
 /** Why the pre-copy planner refused a configuration, a measurement or a call. */
 export type PrecopyErrorCode = 'bad-config' | 'bad-measurement' | 'bad-sequence';
@@ -8,14 +8,11 @@ export type PrecopyErrorCode = 'bad-config' | 'bad-measurement' | 'bad-sequence'
  * throughput of zero), or a call out of order (`nextRound` before `firstRound`, or after the plan
  * ended). These are mistakes in the caller, never in the guest, so they are raised.
  */
-export class PrecopyError extends DpulabError {
+export class PrecopyError extends CodedError<PrecopyErrorCode> {
   override readonly name = 'PrecopyError';
-  /** Stable reason. */
-  readonly code: PrecopyErrorCode;
 
   constructor(code: PrecopyErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 
@@ -27,12 +24,10 @@ export class PrecopyError extends DpulabError {
 export type VmotionErrorCode = 'malformed-message' | 'malformed-state';
 
 /** A vMotion message or state that could not be used; `code` is stable. */
-export class VmotionError extends DpulabError {
+export class VmotionError extends CodedError<VmotionErrorCode> {
   override readonly name = 'VmotionError';
-  readonly code: VmotionErrorCode;
 
   constructor(code: VmotionErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }

@@ -1,4 +1,4 @@
-import { DpulabError } from '../../../shared/errors.js';
+import { CodedError } from '../../../shared/errors.js';
 
 /**
  * Why a host vNIC refused to be driven: a caller bug, never bad input from a wire (messages from
@@ -12,12 +12,10 @@ import { DpulabError } from '../../../shared/errors.js';
 export type HostVnicErrorCode = 'not-booted' | 'already-booted' | 'no-dpu' | 'not-in-backend';
 
 /** A host vNIC operation refused; `code` is stable. */
-export class HostVnicError extends DpulabError {
+export class HostVnicError extends CodedError<HostVnicErrorCode> {
   override readonly name = 'HostVnicError';
-  readonly code: HostVnicErrorCode;
 
   constructor(code: HostVnicErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }

@@ -2,7 +2,7 @@
  * Errors the distributed firewall raises. Each carries a stable `code`: callers branch on it
  * (a failed import keeps the vNIC disconnected), messages are for people.
  */
-import { DpulabError } from '../../../shared/errors.js';
+import { CodedError, DpulabError } from '../../../shared/errors.js';
 
 /** Why a rule was refused. */
 export type DfwRuleErrorCode =
@@ -15,35 +15,29 @@ export type DfwRuleErrorCode =
   | 'bad-service';
 
 /** A rule pushed to the firewall cannot be installed; the rule set in force is left unchanged. */
-export class DfwRuleError extends DpulabError {
+export class DfwRuleError extends CodedError<DfwRuleErrorCode> {
   override readonly name = 'DfwRuleError';
-  /** Stable reason. */
-  readonly code: DfwRuleErrorCode;
   /** The id of the offending rule. */
   readonly ruleId: string;
 
   constructor(code: DfwRuleErrorCode, ruleId: string, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.ruleId = ruleId;
   }
 }
 
-/** Why an exported filter state could not be imported. */
+/** Why an exported filter state could not be imported: `unknown-version` for a blob from a newer or older format, `malformed` for anything else. */
 export type DfwImportErrorCode = 'unknown-version' | 'malformed';
 
 /**
  * An exported filter state (the state that moves with a VM on vMotion) could not be imported.
  * Nothing of it was applied; the caller keeps the vNIC disconnected (fail closed).
  */
-export class DfwImportError extends DpulabError {
+export class DfwImportError extends CodedError<DfwImportErrorCode> {
   override readonly name = 'DfwImportError';
-  /** Stable reason: `unknown-version` for a blob from a newer or older format, `malformed` for anything else. */
-  readonly code: DfwImportErrorCode;
 
   constructor(code: DfwImportErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 

@@ -38,6 +38,9 @@ import { buildRejectReply } from './reject.js';
 import { compareRules, compileRule, DFW_DEFAULT_RULE_ID, defaultRule, ruleAppliesTo, ruleMatches } from './rule.js';
 import type { CompiledRule, DfwAction, DfwPacketDirection, DfwRule, VnicIdentity } from './rule.js';
 
+
+/** The name of the timer that sweeps out idle connections. */
+const DFW_SWEEP_TIMER = 'dfw.sweep';
 /** How a firewall is set up. */
 export interface DfwOptions {
   /** The node the firewall runs on, for inspectors. */
@@ -195,6 +198,8 @@ export class DistributedFirewall {
   private readonly table: ConnectionTable;
   private readonly vnics = new Map<string, VnicFilter>();
   private readonly counters = new Map<string, RuleCounter>();
+  /** When the sweep timer is set to fire; null when none is set. */
+  private sweepArmed: VTime | null = null;
   /** The management plane's rules, in evaluation order. */
   private rules: CompiledRule[] = [];
   private ruleGeneration = 0;
@@ -352,6 +357,27 @@ export class DistributedFirewall {
   /** When the next connection times out, for the owner's sweep timer; null with no connections. */
   nextExpiry(): VTime | null {
     return this.table.nextExpiry();
+  }
+
+  /**
+   * Keeps one timer ({@link DFW_SWEEP_TIMER}) at the next connection expiry, so idle connections
+   * go when their timeout runs out. The owner calls it after anything that adds or refreshes
+   * connections (a packet judged, an import) and hands its timers to {@link onTimer}.
+   */
+  armSweep(ctx: NodeContext): void {
+    const next = this.nextExpiry();
+    if (next === null || (this.sweepArmed !== null && this.sweepArmed <= next)) return;
+    this.sweepArmed = next;
+    ctx.setTimer(Math.max(0, next - ctx.now()), DFW_SWEEP_TIMER);
+  }
+
+  /** Handles the firewall's sweep timer (expires what ran out, sets the timer again); false for any other timer. */
+  onTimer(ctx: NodeContext, name: string): boolean {
+    if (name !== DFW_SWEEP_TIMER) return false;
+    this.sweepArmed = null;
+    this.sweep(ctx);
+    this.armSweep(ctx);
+    return true;
   }
 
   /**

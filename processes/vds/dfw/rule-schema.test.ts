@@ -2,8 +2,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { parse } from 'yaml';
 import { DistributedFirewall } from './firewall.js';
 import type { DfwRule } from './rule.js';
-import { dfwRuleSchema } from '../../../shared/scenario/dfw-rule.js';
-import type { DfwRuleOutput } from '../../../shared/scenario/dfw-rule.js';
+import { dfwRuleSchema } from '../../../shared/actions/dfw-rule.js';
+import type { DfwRuleOutput } from '../../../shared/actions/dfw-rule.js';
 import { CLIENT, FakeContext, tcp, WEB } from './testing.js';
 
 describe('dfwRuleSchema', () => {

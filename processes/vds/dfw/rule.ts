@@ -5,6 +5,7 @@
 import { AddressError } from '../../../shared/net/errors.js';
 import { cidrContains, parseCidr } from '../../../shared/net/ip.js';
 import type { Cidr, IpAddress } from '../../../shared/net/ip.js';
+import { isAddressTerm } from '../../../shared/actions/dfw-rule.js';
 import { DfwRuleError } from './errors.js';
 import type { IpPacket } from './packet.js';
 
@@ -95,16 +96,11 @@ function isAny(list: readonly string[]): boolean {
   return list.length === 0 || list.includes('any');
 }
 
-/** Text that is meant as an address: has a slash or a colon, or is all digits and dots. */
-function looksLikeAddress(term: string): boolean {
-  return term.includes('/') || term.includes(':') || /^[0-9.]+$/.test(term);
-}
-
 function compileTerms(rule: DfwRule, field: 'sources' | 'destinations'): AddressTerm[] | null {
   const list = rule[field];
   if (isAny(list)) return null;
   return list.map((term): AddressTerm => {
-    if (!looksLikeAddress(term)) return { kind: 'name', name: term };
+    if (!isAddressTerm(term)) return { kind: 'name', name: term };
     try {
       return { kind: 'cidr', cidr: parseCidr(term) };
     } catch (error) {

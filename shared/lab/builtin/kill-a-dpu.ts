@@ -41,6 +41,7 @@ solution:
   steps:
     - { at: 1s, action: kill, node: dpu-02a }
     - { at: 2s, action: restart, node: dpu-02a }
+    - { at: 3.9s, action: note, text: "esx-02 declared dpu-02a failed 399.998 ms after its last heartbeat answer" }
 tasks:
   - id: kill
     text: Kill \`dpu-02a\`, the active DPU of \`esx-02\`, while the streams run.
@@ -54,14 +55,16 @@ tasks:
       show: [reason]
       fix: kill dpu-02a while the streams run (they run from 0.3 s to 3.5 s)
   - id: detection
-    text: Measure how long \`esx-02\` took to declare \`dpu-02a\` failed. It must stay within three missed heartbeats plus one interval, 400 ms.
+    text: Measure how long \`esx-02\` took to declare \`dpu-02a\` failed, and say it in a note on the timeline. It must stay within three missed heartbeats plus one interval, 400 ms.
     hints:
-      - "\`dpu.failed\` carries \`detectNs\`: from the failed DPU's last answered heartbeat to the host's decision. \`dpu.heartbeat.miss\` events show the misses."
+      - "\`dpu.failed\` carries \`detectNs\`: from the failed DPU's last answered heartbeat to the host's decision (\`dpulab log DB --kind dpu.failed\`). \`dpu.heartbeat.miss\` events show the misses."
+      - "The same steps and seed give the same run: add a note stating what you measured and run again, \`{ at: 3.9s, action: note, text: 'detection took 123.456 ms' }\`."
     check:
       type: threshold
       measure: { name: detection, host: esx-02 }
       max: 400ms
-      fix: kill dpu-02a first; detection runs from its last heartbeat answer to esx-02's decision
+      answerWithin: 1ms
+      fix: kill dpu-02a, read detectNs in its dpu.failed event, and state it in a note step (within 1 ms)
   - id: failover
     text: The standby took over every vNIC of \`esx-02\`.
     hints:

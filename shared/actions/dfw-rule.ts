@@ -1,10 +1,12 @@
 /**
  * The schema of a firewall rule as written in YAML (scenario steps `{action: dfw.rule.add,
- * rule: {...}}`, rule files): checks the shape, fills the defaults and turns port shorthands
- * into ranges, producing the plain rule object the firewall takes. Imports nothing but zod, so
- * it can move to shared/ with the other file schemas.
+ * rule: {...}}`, UI and API actions): checks the shape and the terms, fills the defaults and turns
+ * port shorthands into ranges, producing the plain rule object the firewall takes. Its output
+ * parses again to itself, so a recorded rule replays as it ran.
  */
 import { z } from 'zod';
+import { parseCidr } from '../net/ip.js';
+import { NAME_PATTERN, nameSchema } from '../topology/schema.js';
 
 /** The id the firewall keeps for its own default rule. */
 const RESERVED_RULE_ID = 'default';
@@ -32,11 +34,43 @@ const portListSchema = z
   .transform((value) => (Array.isArray(value) ? value : [value]))
   .default([]);
 
-/** VM ids, vNIC ids, addresses, CIDR prefixes or `any`: one or a list; absent means any. */
-const termListSchema = z
-  .union([z.string().min(1), z.array(z.string().min(1))])
-  .transform((value) => (Array.isArray(value) ? value : [value]))
-  .default(['any']);
+/** Text meant as an address or CIDR prefix rather than an id: it has a slash or a colon, or is all digits and dots. */
+export function isAddressTerm(term: string): boolean {
+  return term.includes('/') || term.includes(':') || /^[0-9.]+$/.test(term);
+}
+
+/** Whether an address term parses as the firewall will parse it. */
+function parsesAsCidr(term: string): boolean {
+  try {
+    parseCidr(term);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One term of `sources` or `destinations`: `any`, a VM or vNIC id, an address or a CIDR prefix. */
+const addressTermSchema = z.string().superRefine((term, ctx) => {
+  if (term === 'any') return;
+  if (isAddressTerm(term)) {
+    if (!parsesAsCidr(term)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(term)} is neither an IPv4 or IPv6 address nor a CIDR prefix` });
+  } else if (!NAME_PATTERN.test(term)) {
+    ctx.addIssue({ code: 'custom', message: `expected any, a VM or vNIC id, an address or a CIDR prefix, got ${JSON.stringify(term)}` });
+  }
+});
+
+/** One term of `appliedTo`: `any` or a VM or vNIC id (a rule is carried by vNIC filters, not by addresses). */
+const appliedToTermSchema = z.string().refine((term) => term === 'any' || (!isAddressTerm(term) && NAME_PATTERN.test(term)), {
+  error: (issue) => `expected any or a VM or vNIC id, got ${JSON.stringify(issue.input)}`,
+});
+
+/** Terms of one kind: one or a list; absent means any. */
+function termListSchema(term: z.ZodType<string>) {
+  return z
+    .union([term, z.array(term)])
+    .transform((value) => (Array.isArray(value) ? value : [value]))
+    .default(['any']);
+}
 
 /** The service a rule matches. Ports only for tcp and udp, an ICMP type only for icmp and icmpv6. */
 export const dfwServiceSchema = z
@@ -58,15 +92,13 @@ export const dfwServiceSchema = z
 
 /** A distributed firewall rule as written in YAML, with its defaults filled in. */
 export const dfwRuleSchema = z.strictObject({
-  id: z
-    .string()
-    .min(1)
+  id: nameSchema('a rule id')
     .refine((id) => id !== RESERVED_RULE_ID, { error: `rule id "${RESERVED_RULE_ID}" is reserved for the default rule` }),
   /** Lower first; ties by id. */
   priority: z.int().min(0).default(1000),
-  appliedTo: termListSchema,
-  sources: termListSchema,
-  destinations: termListSchema,
+  appliedTo: termListSchema(appliedToTermSchema),
+  sources: termListSchema(addressTermSchema),
+  destinations: termListSchema(addressTermSchema),
   service: dfwServiceSchema.default({ protocol: 'any', destinationPorts: [], sourcePorts: [], icmpType: null }),
   direction: z.enum(['in', 'out', 'in-out']).default('in-out'),
   action: z.enum(['allow', 'drop', 'reject']),

@@ -14,8 +14,8 @@
  *    17  n    flow id, UTF-8
  *   17+n      filler: the sequence number's low byte plus the offset, so corruption shows
  */
-import { readU32, utf8Decode, utf8Encode, writeU32 } from '../../../shared/net/bytes.js';
-import { fnv1a32 } from '../../../shared/net/hash.js';
+import { readU32, utf8Decode, utf8Encode, writeU32 } from './bytes.js';
+import { fnv1a32 } from './hash.js';
 
 /** First four bytes of every app message. */
 export const APP_MAGIC = 0x44504c46;
