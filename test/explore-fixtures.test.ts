@@ -66,6 +66,11 @@ const FIXTURES: readonly Fixture[] = [
     bug: 'the same schedule: dpu-02b discards those overlay frames for web-02 without frame.drop (not fixed yet)',
   },
   {
+    file: 'shrunk-ring-view-seed-42.yaml',
+    brokenToday: true,
+    bug: "the same schedule: when dpu-02a's pcie wire comes back, web-02.eth0's hand-off from dpu-02a's VF to the backend finds the VF's RX completions ahead of the host's shadow (vnic.checker.violation; not fixed yet)",
+  },
+  {
     file: 'shrunk-no-core-error-seed-61.yaml',
     brokenToday: true,
     bug: "a jitter burst on the pcie wire of dpu-02a reorders a TX descriptor ahead of its doorbell; the VF refuses it (pcie.drop) and its ring stays stuck at that slot, so web-02 sends nothing from then on; the vMotion hand-off copies the stuck index into the emulated backend, which throws on the guest's next descriptor (node.error). PCIe does not reorder posted writes: the wire or the VF must keep the order (not fixed yet)",
