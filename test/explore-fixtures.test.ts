@@ -72,8 +72,8 @@ const FIXTURES: readonly Fixture[] = [
   },
   {
     file: 'shrunk-no-core-error-seed-61.yaml',
-    brokenToday: true,
-    bug: "a jitter burst on the pcie wire of dpu-02a reorders a TX descriptor ahead of its doorbell; the VF refuses it (pcie.drop) and its ring stays stuck at that slot, so web-02 sends nothing from then on; the vMotion hand-off copies the stuck index into the emulated backend, which throws on the guest's next descriptor (node.error). PCIe does not reorder posted writes: the wire or the VF must keep the order (not fixed yet)",
+    brokenToday: false,
+    bug: "a jitter burst on the pcie wire of dpu-02a reordered a TX descriptor ahead of its doorbell; the VF refused it (pcie.drop) and its ring stayed stuck at that slot, so web-02 sent nothing from then on; the vMotion hand-off copied the stuck index into the emulated backend, which threw on the guest's next descriptor (node.error). Fixed: a PCIe link keeps its frames in order whatever its jitter, as PCIe keeps posted writes in order",
   },
 ];
 
