@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RandomStream } from '../../../shared/random.js';
-import { LabContext } from '../../dpu/ha/testing.js';
+import { TestContext, TestLab } from '../../runtime/testing.js';
 import { decodeVmotionDatagram, encodeVmotionDatagram, type VmotionBody, type VmotionDatagram } from './messages.js';
 import { STREAM_RTO_TIMER, VmotionStream } from './stream.js';
 
@@ -17,8 +17,8 @@ interface Link {
  */
 class Pair {
   readonly clock = { now: 0 };
-  readonly a = new LabContext('esx-a', this.clock);
-  readonly b = new LabContext('esx-b', this.clock);
+  readonly a = new TestContext('esx-a', { clock: this.clock });
+  readonly b = new TestContext('esx-b', { clock: this.clock });
   readonly received: { a: VmotionBody[]; b: VmotionBody[] } = { a: [], b: [] };
   readonly sa: VmotionStream;
   readonly sb: VmotionStream;
