@@ -84,6 +84,15 @@ program
   .action(lazy(async () => (await import('./pcap.js')).pcapCommand));
 
 program
+  .command('capture')
+  .description("Stream a wire's frames, or what a guest sent and received on a vNIC, as pcapng from a running dpulab ui, while the run goes")
+  .argument('<url>', 'the address dpulab ui printed, with its token (http://127.0.0.1:PORT/?token=...)')
+  .option('--wire <id>', 'wire id (up-01a-a)')
+  .option('--vnic <id>', "vNIC id (web-01.eth0): the guest's frames")
+  .option('-o, --output <file>', 'pcapng file to write (default: stdout, e.g. | wireshark -k -i -)')
+  .action(lazy(async () => (await import('./capture.js')).captureCommand));
+
+program
   .command('ui')
   .description('Serve the browser UI on 127.0.0.1: a live run of the lab, or a recorded run with --db')
   .argument('[topology]', 'topology YAML file (live mode; default: the embedded default lab)')

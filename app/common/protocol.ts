@@ -84,6 +84,16 @@ export const actionRequestSchema = z.strictObject({
   record: z.looseObject({ action: z.string().min(1).max(100) }),
 });
 
+/** `GET /api/capture` query: a wire id or a vNIC id (`web-01.eth0`), exactly one. */
+export const captureQuerySchema = z
+  .strictObject({ wire: nodeIdSchema.optional(), vnic: nodeIdSchema.optional() })
+  .refine((v) => (v.wire === undefined) !== (v.vnic === undefined), { error: 'give exactly one of wire and vnic', path: ['wire'] });
+/** A parsed `GET /api/capture` query. */
+export type CaptureQuery = z.output<typeof captureQuerySchema>;
+
+/** The media type of `/api/capture`: pcapng (`application/vnd.tcpdump.pcap` is the older pcap format). */
+export const PCAPNG_MEDIA_TYPE = 'application/x-pcapng';
+
 /** An error answer: what was wrong and, for a malformed request, the field. */
 export interface ApiErrorBody {
   readonly error: string;

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyClusterState } from '../../shared/state/cluster-state.js';
 import { ApiError } from './errors.js';
 import { CONTENT_SECURITY_POLICY, startUiServer, type UiServer } from './http-server.js';
-import type { ControlRequest, EventsQuery, RunStatus } from '../common/protocol.js';
+import type { CaptureQuery, ControlRequest, EventsQuery, RunStatus } from '../common/protocol.js';
+import type { CaptureSink } from './capture-stream.js';
 import type { UiSession } from './session.js';
 
 /** The access token the tests' server is started with. */
@@ -14,11 +15,22 @@ const TOKEN = 'test-token-0123456789';
 
 const STATUS: RunStatus = { state: 'running', vtime: 5, paused: false, speed: 1, events: 0, until: null, message: null };
 
-/** A session that records what reached it. */
-function fakeSession(): UiSession & { calls: string[] } {
+/** A session that records what reached it; its captures are held in `captures` for the test to feed. */
+function fakeSession(): UiSession & { calls: string[]; captures: Array<{ query: CaptureQuery; sink: CaptureSink; stopped: boolean }> } {
   const calls: string[] = [];
+  const captures: Array<{ query: CaptureQuery; sink: CaptureSink; stopped: boolean }> = [];
   return {
     calls,
+    captures,
+    capture: (query: CaptureQuery, sink: CaptureSink) => {
+      if (query.vnic === 'web-09.eth0') throw new ApiError(400, 'unknown-capture-target', 'Invalid vnic: No vNIC web-09.eth0 in topology t (vNICs: web-01.eth0)', 'vnic');
+      const entry = { query, sink, stopped: false };
+      captures.push(entry);
+      sink.write(new Uint8Array([1, 2, 3, 4]));
+      return () => {
+        entry.stopped = true;
+      };
+    },
     mode: 'live',
     info: () => ({ mode: 'live', run: { id: 'r', topology: 't', scenario: null, seed: 1, runMode: 'in-process', db: 'x.db', endNs: 10, fingerprint: null }, topology: { name: 't', nodes: [], wires: [], segments: [] }, status: STATUS, actions: ['note'] }),
     status: () => STATUS,
@@ -45,6 +57,15 @@ function fakeSession(): UiSession & { calls: string[] } {
     subscribe: () => () => undefined,
     close: async () => undefined,
   };
+}
+
+/** Polls `check` every 10 ms for up to 2 s. */
+async function until(check: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 200; i++) {
+    if (check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return check();
 }
 
 describe('UI server', () => {
@@ -172,6 +193,48 @@ describe('UI server', () => {
       });
     expect(await upgrade({})).toBe(403);
     expect(await upgrade({ Cookie: `dpulab-token-${server.port}=${TOKEN}` })).toBe(101);
+  });
+
+  it('ui server streams a capture as pcapng, chunked, until the session ends it, and stops feeding a reader that went away', async () => {
+    const response = await get('/api/capture?wire=up-01a-a');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/x-pcapng');
+    expect(response.headers.get('content-disposition')).toBe('attachment; filename="up-01a-a.pcapng"');
+    expect(response.headers.get('transfer-encoding')).toBe('chunked');
+    const reader = response.body!.getReader();
+    // The header the session wrote arrives before the session ends the stream.
+    expect([...((await reader.read()).value ?? [])]).toEqual([1, 2, 3, 4]);
+    const capture = session.captures.at(-1)!;
+    expect(capture.query).toEqual({ wire: 'up-01a-a' });
+    capture.sink.write(new Uint8Array([5, 6]));
+    capture.sink.end();
+    const rest: number[] = [];
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest.push(...chunk.value);
+    expect(rest).toEqual([5, 6]);
+
+    const gone = new AbortController();
+    const second = await get('/api/capture?vnic=web-01.eth0', { signal: gone.signal });
+    expect(second.status).toBe(200);
+    gone.abort();
+    expect(await until(() => session.captures.at(-1)!.stopped)).toBe(true);
+  });
+
+  it('ui server refuses a capture of nothing, of two things, of an unknown vNIC or without the token, with nothing started', async () => {
+    const before = session.captures.length;
+    const cases: Array<[string, number, string | null]> = [
+      ['/api/capture', 400, 'wire'],
+      ['/api/capture?wire=a&vnic=b', 400, 'wire'],
+      ['/api/capture?wire=bad id', 400, 'wire'],
+      ['/api/capture?port=3', 400, 'port'],
+      ['/api/capture?vnic=web-09.eth0', 400, 'vnic'],
+    ];
+    for (const [path, status, field] of cases) {
+      const response = await get(path);
+      expect({ path, status: response.status, field: ((await response.json()) as { field: string | null }).field }).toEqual({ path, status, field });
+    }
+    expect((await fetch(new URL('/api/capture?wire=up-01a-a', server.url))).status).toBe(403);
+    expect((await get('/api/capture?wire=up-01a-a', { method: 'POST' })).status).toBe(405);
+    expect(session.captures.length).toBe(before);
   });
 
   it('ui server answers /api/invariants from the session and refuses query parameters there', async () => {

@@ -14,6 +14,9 @@
  * rebinding), POSTs must be `application/json` (no form or no-preflight cross-site request), and
  * the stream only upgrades for this server's own Origin.
  *
+ * `/api/capture?wire=ID` (or `vnic=ID`) answers a pcapng stream, chunked, that lasts as long as
+ * the live run (`capture-stream.ts`); it is HTTP only, not part of the JSON API.
+ *
  * The API itself (`createApiHandler`) does not depend on HTTP: the desktop shell reaches it over
  * IPC instead (`ipc-server.ts`).
  */
@@ -26,7 +29,8 @@ import { extname, join } from 'node:path';
 import { PACKAGE_ROOT } from '../../processes/controller/package-root.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError, parseRequest } from './errors.js';
-import { actionRequestSchema, atQuerySchema, controlSchema, emptyQuerySchema, eventsQuerySchema, nodeParamSchema, seqParamSchema, type ServerMessage } from '../common/protocol.js';
+import { actionRequestSchema, atQuerySchema, captureQuerySchema, controlSchema, PCAPNG_MEDIA_TYPE, emptyQuerySchema, eventsQuerySchema, nodeParamSchema, seqParamSchema, type ServerMessage } from '../common/protocol.js';
+import type { CaptureSink } from './capture-stream.js';
 import type { LabRoutes } from './lab-sessions.js';
 import type { UiSession } from './session.js';
 
@@ -241,6 +245,10 @@ export function createApiHandler(options: ApiOptions): (request: ApiRequest) => 
       const { record } = parseRequest(actionRequestSchema, await body());
       return { status: 200, body: session.act(record) };
     }
+    if (path === '/api/capture') {
+      // A stream, not a JSON answer: the HTTP server serves it itself (startUiServer).
+      throw new ApiError(501, 'not-streamed', 'A capture is a stream: ask the HTTP server of dpulab ui (dpulab capture URL --wire ID), or export a recording with dpulab pcap DB');
+    }
     const lab = options.labs?.handle(method, path, body);
     if (lab) return lab;
     throw new ApiError(404, 'not-found', `No API ${path}`);
@@ -324,6 +332,10 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       }
       return;
     }
+    if (url.pathname === '/api/capture') {
+      serveCapture(req, res, url);
+      return;
+    }
     if (url.pathname.startsWith('/api/')) {
       void handleApi({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}`, body: () => readJsonBody(req) }).then(({ status, body }) => sendJson(res, status, body));
       return;
@@ -348,6 +360,46 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     res.writeHead(200, { 'Content-Type': file.type, 'Content-Length': file.body.length, 'Cache-Control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : file.body);
   });
+
+  /** Open capture streams, each with the function that stops it, ended cleanly on close. */
+  const captures = new Map<ServerResponse, () => void>();
+  const serveCapture = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    let stop: () => void;
+    try {
+      if (req.method !== 'GET') throw new ApiError(405, 'method', '/api/capture takes GET');
+      url.searchParams.delete('token');
+      const query = parseRequest(captureQuerySchema, queryObject(url.searchParams, []));
+      const id = query.wire ?? query.vnic!;
+      const sink: CaptureSink = {
+        write: (bytes) => {
+          if (res.destroyed || res.writableEnded) return;
+          if (!res.headersSent) {
+            // Chunked, as long as the run: no Content-Length. The id is a checked node id, safe in a header.
+            res.writeHead(200, { 'Content-Type': PCAPNG_MEDIA_TYPE, 'Content-Disposition': `attachment; filename="${id}.pcapng"`, 'Cache-Control': 'no-store' });
+          }
+          res.write(bytes);
+        },
+        backlog: () => res.writableLength,
+        drained: () => new Promise<void>((resolve) => (res.writableLength === 0 || res.destroyed ? resolve() : (res.once('drain', resolve), res.once('close', resolve)))),
+        end: () => {
+          captures.delete(res);
+          if (!res.destroyed && !res.writableEnded) res.end();
+        },
+      };
+      stop = session.capture(query, sink);
+    } catch (error) {
+      if (error instanceof ApiError) sendJson(res, error.status, error.body());
+      else sendJson(res, 500, { error: error instanceof Error ? error.message : String(error), code: 'internal', field: null });
+      return;
+    }
+    if (res.writableEnded) return;
+    captures.set(res, stop);
+    // The reader went away (Wireshark closed, the download cancelled): stop feeding it.
+    res.on('close', () => {
+      captures.delete(res);
+      stop();
+    });
+  };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   server.on('upgrade', (req, socket, head) => {
@@ -394,6 +446,20 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     port,
     token,
     close: async () => {
+      // Captures end as a complete file rather than a cut connection: `dpulab capture` exits 0.
+      const finished = [...captures].map(([res, stop]) => {
+        stop();
+        return new Promise<void>((resolve) => {
+          if (res.writableFinished || res.destroyed) resolve();
+          res.once('finish', resolve);
+          res.once('close', resolve);
+          res.end();
+        });
+      });
+      captures.clear();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(finished), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+      clearTimeout(timer);
       for (const client of wss.clients) client.terminate();
       wss.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

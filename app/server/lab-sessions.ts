@@ -19,7 +19,8 @@ import { gradeLog, listLabs, openLab, prepareLabRun } from '../lab/labs.js';
 import { ApiError, parseRequest } from './errors.js';
 import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from '../common/lab-protocol.js';
 import { LiveSession } from './live-session.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { CaptureSink } from './capture-stream.js';
+import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 /** How often a changed grade goes out on the stream. */
@@ -115,6 +116,10 @@ export class LabSessions implements UiSession, LabRoutes {
   }
   act(record: Readonly<Record<string, unknown>>): ActionResponse {
     return this.session().act(record);
+  }
+  /** A capture of the session of the moment: a lab that replaces it ends the capture. */
+  capture(query: CaptureQuery, sink: CaptureSink): () => void {
+    return this.session().capture(query, sink);
   }
 
   subscribe(send: (message: ServerMessage) => void): () => void {

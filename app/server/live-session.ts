@@ -15,7 +15,8 @@ import { actionRefused, availableActions } from './actions.js';
 import { ApiError } from './errors.js';
 import { jsonSafe, toUiEvent } from './event-json.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import { LiveCaptures, type CaptureSink } from './capture-stream.js';
+import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import { INVARIANTS } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
 
@@ -60,6 +61,7 @@ export class LiveSession implements UiSession {
   private stateSentSeq = -2;
   private lastStatus = '';
   private readonly ticker: NodeJS.Timeout;
+  private readonly captures: LiveCaptures;
 
   /** @param speed the pace the run was started at (virtual seconds per wall second; 0 as fast as possible) */
   constructor(
@@ -69,6 +71,7 @@ export class LiveSession implements UiSession {
     this.topology = run.prepared.topology;
     this.speed = speed;
     this.reader = EventLogReader.open(run.db);
+    this.captures = new LiveCaptures(run);
     run.onEvents((events) => {
       for (const e of events) this.onEvent(toUiEvent(e));
       if (this.pending.length > MAX_BATCH) {
@@ -220,6 +223,10 @@ export class LiveSession implements UiSession {
     return { scheduled };
   }
 
+  capture(query: CaptureQuery, sink: CaptureSink): () => void {
+    return this.captures.start(query, sink);
+  }
+
   subscribe(send: (message: ServerMessage) => void): () => void {
     send({ t: 'hello', run: this.info(), state: this.timeline.latest() });
     this.subscribers.add(send);
@@ -229,6 +236,7 @@ export class LiveSession implements UiSession {
   async close(): Promise<void> {
     clearInterval(this.ticker);
     this.subscribers.clear();
+    this.captures.endAll();
     if (!this.run.finished) {
       this.run.interrupt();
       let timer: NodeJS.Timeout | undefined;

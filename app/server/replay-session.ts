@@ -14,7 +14,8 @@ import { DEFAULT_SNAPSHOT_INTERVAL, Timeline } from '../../shared/state/timeline
 import { ApiError } from './errors.js';
 import { toClusterEvent } from '../../shared/state/recorded.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
-import type { ActionResponse, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import { replayCapture, type CaptureSink } from './capture-stream.js';
+import type { ActionResponse, CaptureQuery, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
 import { checkEventLog } from '../../processes/controller/invariants.js';
 import { INVARIANTS } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
@@ -53,6 +54,7 @@ export class ReplaySession implements UiSession {
   private readonly total: number;
   private building: NodeJS.Immediate | null = null;
   private verdict: InvariantsResponse | null = null;
+  private readonly captures = new Set<() => void>();
 
   /** Opens a log read-only; throws EventLogError for a file that is not a usable dpulab log. */
   constructor(readonly db: string) {
@@ -142,6 +144,16 @@ export class ReplaySession implements UiSession {
     throw new ApiError(409, 'replay', 'A recorded run cannot be changed: actions need a live run');
   }
 
+  /** The whole recording's capture, in slices: a recording has no present to follow. */
+  capture(query: CaptureQuery, sink: CaptureSink): () => void {
+    const stop = replayCapture(this.reader, this.db, this.topology, query, sink);
+    this.captures.add(stop);
+    return () => {
+      this.captures.delete(stop);
+      stop();
+    };
+  }
+
   subscribe(send: (message: ServerMessage) => void): () => void {
     send({ t: 'hello', run: this.info(), state: this.stateAt() });
     return () => undefined;
@@ -150,6 +162,8 @@ export class ReplaySession implements UiSession {
   async close(): Promise<void> {
     if (this.building) clearImmediate(this.building);
     this.building = null;
+    for (const stop of this.captures) stop();
+    this.captures.clear();
     this.reader.close();
   }
 

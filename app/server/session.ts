@@ -4,7 +4,8 @@
  * ApiError; none changes anything when it throws.
  */
 import type { ClusterState } from '../../shared/state/cluster-state.js';
-import type { ActionResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from '../common/protocol.js';
+import type { CaptureSink } from './capture-stream.js';
+import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from '../common/protocol.js';
 
 /** A run as the UI sees it. */
 export interface UiSession {
@@ -26,6 +27,12 @@ export interface UiSession {
   control(request: ControlRequest): Promise<RunStatus>;
   /** `POST /api/action`: `record` already parsed as `{action, ...}`. */
   act(record: Readonly<Record<string, unknown>>): ActionResponse;
+  /**
+   * `GET /api/capture`: writes a pcapng capture of a wire or vNIC to `sink` (its header at once),
+   * live until the run ends, over a recording the whole of it; returns the function that stops it.
+   * Throws an ApiError (400 naming `wire` or `vnic`) before writing anything.
+   */
+  capture(query: CaptureQuery, sink: CaptureSink): () => void;
   /** Pushes messages to `send` (first a hello) until the returned function is called. */
   subscribe(send: (message: ServerMessage) => void): () => void;
   /** Stops the run (if any), releases the log. */

@@ -332,6 +332,21 @@ function vmotionSection(migration: MigrationView | null): HTMLElement | null {
 }
 
 /** The inspector panel. */
+/** Run states after which a live run has nothing left to capture. */
+const ENDED = new Set(['completed', 'interrupted', 'failed']);
+
+/**
+ * "Capture": a link that downloads `/api/capture` for a wire or vNIC, a pcapng file that grows as
+ * the live run records frames (over a recording: the recording's capture). None in the desktop
+ * shell, whose protocol carries JSON calls and no stream, nor once a live run has ended.
+ */
+function captureLink(store: Store, field: 'wire' | 'vnic', id: string): HTMLElement | null {
+  if (window.dpulab || (store.live && ENDED.has(store.status?.state ?? ''))) return null;
+  const what = field === 'wire' ? "this wire's frames" : 'what the guest sends and receives';
+  const title = store.live ? `Streams ${what} as pcapng while the run goes; from a shell: dpulab capture URL --${field} ${id} | wireshark -k -i -` : `The recording's capture of ${what}, as pcapng`;
+  return h('p', { class: 'capture' }, h('a', { class: 'button', href: `/api/capture?${field}=${encodeURIComponent(id)}`, download: `${id}.pcapng`, title, 'data-capture': id }, `Capture ${id} (${store.live ? 'live ' : ''}pcapng)`));
+}
+
 export class InspectorView {
   private generation = 0;
   private refresh: number | undefined;
@@ -408,7 +423,7 @@ export class InspectorView {
         const lab = this.store.lab;
         const host = vmHostOf(lab, vm.id, home.id);
         const underWay = migrationUnderWay(lab, vm.id);
-        const vnics = await Promise.all(vm.vnics.map((n) => vnicView(this.store, n.id)));
+        const vnics = await Promise.all(vm.vnics.map(async (n) => [captureLink(this.store, 'vnic', n.id), await vnicView(this.store, n.id)]));
         return h(
           'div',
           { class: 'inspector' },
@@ -420,11 +435,11 @@ export class InspectorView {
             ['dirty pages', `${vm.dirtyPagesPerSec} per second`],
           ]),
           vmotionSection(underWay ?? lastMigration(lab, vm.id)),
-          vnics,
+          vnics.flat(),
         );
       }
       case 'vnic':
-        return h('div', { class: 'inspector' }, title('vNIC', s.id), await vnicView(this.store, s.id));
+        return h('div', { class: 'inspector' }, title('vNIC', s.id), captureLink(this.store, 'vnic', s.id), await vnicView(this.store, s.id));
       case 'wire': {
         const wire = run.topology.wires.find((w) => w.id === s.id);
         if (!wire) return h('p', { class: 'empty' }, `No wire ${s.id}`);
@@ -442,6 +457,7 @@ export class InspectorView {
             ['frames carried', String(lab.wires[wire.id]?.total ?? 0)],
             ['impairments', JSON.stringify(wire.impairments)],
           ]),
+          captureLink(this.store, 'wire', wire.id),
           h('p', { class: 'muted' }, `dpulab pcap ${run.run.db} --wire ${wire.id} -o ${wire.id}.pcapng`),
         );
       }
