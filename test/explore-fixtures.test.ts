@@ -47,13 +47,33 @@ const FIXTURES: readonly Fixture[] = [
   },
   {
     file: 'shrunk-vmotion-ends-once-seed-25.yaml',
-    brokenToday: true,
+    brokenToday: false,
     bug: "a 16 GiB VM with maxPrecopy 2 s: its first pre-copy round alone takes 5.5 s, and maxPrecopy is only checked between rounds, so the migration outlives its limit",
   },
   {
     file: 'shrunk-no-core-error-seed-41.yaml',
-    brokenToday: true,
+    brokenToday: false,
     bug: 'a DPU misses a rule added while it was down, no one resyncs its rules when it comes back, and removing the rule then throws in its core (node.error) (issue 11, point 3). Written by hand from the shrunk run once scenarios refused removing a rule never added',
+  },
+  {
+    file: 'shrunk-traffic-recovers-seed-42.yaml',
+    brokenToday: true,
+    bug: "esx-02's pcie wire to its active DPU dpu-02a goes down (the host fails over to dpu-02b) and comes back: the UDP flow to web-02 (esx-02) never recovers, dpu-02b receiving its GENEVE frames and delivering none (found by explore --runs 200 after the fixes above; not fixed yet)",
+  },
+  {
+    file: 'shrunk-drops-logged-seed-42.yaml',
+    brokenToday: true,
+    bug: 'the same schedule: dpu-02b discards those overlay frames for web-02 without frame.drop (not fixed yet)',
+  },
+  {
+    file: 'shrunk-ring-view-seed-42.yaml',
+    brokenToday: true,
+    bug: "the same schedule: when dpu-02a's pcie wire comes back, web-02.eth0's hand-off from dpu-02a's VF to the backend finds the VF's RX completions ahead of the host's shadow (vnic.checker.violation; not fixed yet)",
+  },
+  {
+    file: 'shrunk-no-core-error-seed-61.yaml',
+    brokenToday: false,
+    bug: "a jitter burst on the pcie wire of dpu-02a reordered a TX descriptor ahead of its doorbell; the VF refused it (pcie.drop) and its ring stayed stuck at that slot, so web-02 sent nothing from then on; the vMotion hand-off copied the stuck index into the emulated backend, which threw on the guest's next descriptor (node.error). Fixed: a PCIe link keeps its frames in order whatever its jitter, as PCIe keeps posted writes in order",
   },
 ];
 

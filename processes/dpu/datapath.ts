@@ -13,7 +13,7 @@ import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction, type Tun
 import { buildRarpAnnouncement, ETHERTYPE_RARP } from '../vds/switching/rarp.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
 import { captureState, type HaStateView } from './ha/change-tracker.js';
-import { commitReplica, type SyncReplica } from './ha/replica.js';
+import { commitReplica, installReplicatedRules, type SyncReplica } from './ha/replica.js';
 import type { HaDatapathHooks, PromoteReason } from './ha/dpu-ha-agent.js';
 import { tryDecodeFrame } from '../../shared/net/frame.js';
 import { FlowCache, type FlowKey } from './ipfix/flow-cache.js';
@@ -154,6 +154,11 @@ export class DpuDatapath implements HaDatapathHooks {
         if (uplink !== null) ctx.send(uplink, buildRarpAnnouncement(v.mac));
       }
     }
+  }
+
+  /** HA: the standby's replica changed; a rule set newer than its own goes into its firewall. */
+  replicated(ctx: NodeContext, replica: SyncReplica): void {
+    installReplicatedRules(ctx, replica, this.firewall);
   }
 
   /** HA: this DPU becomes standby and lets go of the host's vNICs. */

@@ -28,6 +28,8 @@ interface PortState {
   readonly latencyNs: VTime;
   readonly bandwidthBps: number;
   readonly ethernet: boolean;
+  /** A PCIe link: it delivers in order, whatever its jitter. */
+  readonly inOrder: boolean;
   readonly impairments: Impairments;
   /** A burst of impairments (`impair` action) in force until `until`, replacing the wire's own. */
   burst: { readonly impairments: Impairments; readonly until: VTime } | null;
@@ -36,6 +38,8 @@ interface PortState {
   up: boolean;
   /** When the transmitter is free again: frames queue behind each other at the wire's bandwidth. */
   busyUntil: VTime;
+  /** The latest arrival given so far (kept for an in-order link). */
+  lastArrival: VTime;
   txFrames: number;
   txBytes: number;
   drops: number;
@@ -108,11 +112,13 @@ export class NodeRuntime {
           latencyNs: wire.latencyNs,
           bandwidthBps: wire.bandwidthBps,
           ethernet: wire.kind === 'ethernet',
+          inOrder: wire.kind === 'pcie',
           impairments: wire.impairments,
           burst: null,
           random: new RandomStream(options.seed, 'wire', wire.id, direction, String(options.incarnation)),
           up: true,
           busyUntil: 0,
+          lastArrival: 0,
           txFrames: 0,
           txBytes: 0,
           drops: 0,
@@ -293,7 +299,10 @@ export class NodeRuntime {
       onWire[corruptedAt] = onWire[corruptedAt]! ^ (1 + port.random.int(255));
     }
     const jitter = imp.jitterNs > 0 ? port.random.int(imp.jitterNs + 1) : 0;
-    const arrival = txEnd + port.latencyNs + jitter;
+    // Jitter may reorder frames on a network wire (it stands for a path through a network), never
+    // on a PCIe link: PCIe keeps posted writes in order, so a descriptor never overtakes its doorbell.
+    const arrival = port.inOrder ? Math.max(txEnd + port.latencyNs + jitter, port.lastArrival) : txEnd + port.latencyNs + jitter;
+    port.lastArrival = arrival;
 
     const txEvent = this.emit('frame.tx', {
       wire: port.wire,

@@ -266,6 +266,7 @@ export interface NodeEventPayloads {
 
   // --- the distributed firewall
   'dfw.rules': { readonly generation: number; readonly count: number; readonly change: 'set' | 'add' | 'remove'; readonly rule: string | null };
+  'dfw.rule.absent': { readonly rule: string; readonly generation: number; readonly count: number };
   'dfw.rule.hit': { readonly vnic: string; readonly rule: string; readonly action: 'allow' | 'drop' | 'reject'; readonly dir: 'in' | 'out' } & DfwFlowFields;
   'dfw.conn.new': {
     readonly vnic: string;
@@ -605,6 +606,7 @@ export const EVENT_MEANINGS: { readonly [K in EventKind]: string } = {
   'dpu.vnics.reconnected': 'A host reconnected vNICs that had no DPU',
   'vnic.failover': "A vNIC was rebuilt on another DPU from the host's shadow of its device",
   'dfw.rules': 'A firewall rule set changed: set as a whole, a rule added or removed',
+  'dfw.rule.absent': 'A firewall was asked to remove a rule it does not hold (it missed the rule while down): nothing changed',
   'dfw.rule.hit': 'A new connection or untracked packet was judged by a rule, never one judged by its connection entry',
   'dfw.conn.new': 'A connection entry was created',
   'dfw.conn.state': 'A tracked TCP connection changed state',
@@ -735,6 +737,7 @@ export const EVENT_FIELDS = {
   'dpu.vnics.reconnected': ['dpu', 'reason', 'vnics'],
   'vnic.failover': ['vnic', 'vm', 'from', 'to', 'lostTx', 'mode'],
   'dfw.rules': ['generation', 'count', 'change', 'rule'],
+  'dfw.rule.absent': ['rule', 'generation', 'count'],
   'dfw.rule.hit': ['vnic', 'rule', 'action', 'dir', 'proto', 'src', 'dst', 'sport', 'dport', 'icmpType'],
   'dfw.conn.new': ['vnic', 'conn', 'rule', 'dir', 'proto', 'src', 'sport', 'dst', 'dport', 'state'],
   'dfw.conn.state': ['vnic', 'conn', 'rule', 'from', 'to'],

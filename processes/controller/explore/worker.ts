@@ -25,7 +25,8 @@ let topology: ReturnType<typeof setupTopology> | null = null;
 let chain: Promise<void> = Promise.resolve();
 
 function answer(message: WorkerAnswer): void {
-  process.send?.(message);
+  // The explorer may be gone (it failed, or was stopped): an answer to no one is not an error.
+  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
 }
 
 process.on('message', (raw) => {

@@ -10,7 +10,7 @@ import { captureState } from './change-tracker.js';
 import { DpuHaAgent } from './dpu-ha-agent.js';
 import type { HaDatapathHooks, PromoteReason } from './dpu-ha-agent.js';
 import { hostRelay, mgmtRelayTable } from '../../pcie/mgmt-network.js';
-import { commitReplica } from './replica.js';
+import { commitReplica, installReplicatedRules } from './replica.js';
 import type { SyncReplica } from './replica.js';
 import { TestLab } from '../../runtime/testing.js';
 import type { TestContext } from '../../runtime/testing.js';
@@ -46,6 +46,10 @@ class FakeDatapath implements HaDatapathHooks {
   demote(): void {
     this.firewall.detach(WEB.vnic);
     this.serving = false;
+  }
+
+  replicated(ctx: LabContext, replica: SyncReplica): void {
+    installReplicatedRules(ctx, replica, this.firewall);
   }
 }
 
@@ -223,6 +227,32 @@ describe('DpuHaAgent', () => {
     expect(c.payloads('ha.role').filter((p) => p.dpu === 'dpu-01a').map((p) => `${String(p.from)}>${String(p.to)}`)).toEqual(['null>active', 'null>pending', 'pending>standby']);
     // No failback by default: dpu-01b stays active.
     expect(c.decisions.map((d) => d.kind)).toEqual(['failover']);
+  });
+
+  it('DpuHaAgent brings a standby that restarted up to date with a rule added while it was down, so removing that rule later works on both', () => {
+    const DNS = rule({ id: 'dns', action: 'drop', service: { protocol: 'udp', destinationPorts: [{ from: 53, to: 53 }] } });
+    const c = new Cluster();
+    c.boot();
+    c.run(50 * MS);
+    c.kill('dpu-01b');
+    const a = c.dpu('dpu-01a');
+    a.datapath.firewall.addRule(a.ctx, DNS);
+    c.run(200 * MS);
+    // It boots with the rules it had from the start only (generation 1, no dns)...
+    c.restart('dpu-01b');
+    expect(c.dpu('dpu-01b').datapath.firewall.ruleSet().map((r) => r.id)).toEqual(['ssh', 'default']);
+    c.run(600 * MS);
+    // ...and the active's snapshot brings it the rest once it rejoined as standby.
+    const b = c.dpu('dpu-01b');
+    expect(b.agent.role).toBe('standby');
+    expect(b.datapath.firewall.ruleSet().map((r) => r.id)).toEqual(['dns', 'ssh', 'default']);
+    expect(b.datapath.firewall.generation).toBe(a.datapath.firewall.generation);
+    // The next push (a removal, to every DPU) finds the rule on both and keeps them in step.
+    for (const node of [a, b]) node.datapath.firewall.removeRule(node.ctx, 'dns');
+    c.run(700 * MS);
+    expect(c.payloads('dfw.rule.absent')).toEqual([]);
+    expect(b.datapath.firewall.ruleSet().map((r) => r.id)).toEqual(['ssh', 'default']);
+    expect(b.datapath.firewall.generation).toBe(a.datapath.firewall.generation);
   });
 
   it('DpuHaAgent reports its uplinks all down at once, and the host fails over to a standby that commits its replica', () => {

@@ -48,6 +48,11 @@ export interface HaDatapathHooks {
   promote(ctx: NodeContext, replica: SyncReplica, reason: PromoteReason): void;
   /** This DPU becomes standby: evict the host's vNICs from the VF endpoint, the switch and the firewall. */
   demote(ctx: NodeContext): void;
+  /**
+   * The standby's replica took records from the active: install its rule set into the firewall
+   * when newer (`installReplicatedRules`), so a standby that missed pushes while down catches up.
+   */
+  replicated(ctx: NodeContext, replica: SyncReplica): void;
 }
 
 /** How an agent is built. */
@@ -167,6 +172,7 @@ export class DpuHaAgent {
       const records = this.receiver.onFrame(ctx, bytes);
       if (records === null) return false;
       this.replica.apply(records, ctx.now());
+      if (records.length > 0) this.hooks.replicated(ctx, this.replica);
       return true;
     }
     return false;

@@ -182,6 +182,23 @@ export class SyncReplica {
   }
 }
 
+/**
+ * Installs the active's rule set, as replicated, into this DPU's own firewall when it is newer than
+ * the firewall's; returns the generation installed, or null when the firewall's was as new.
+ *
+ * A standby does this as the records arrive, not only at a takeover: a DPU that was down when
+ * rules were pushed (and restarted as standby) holds only the topology's rules, and the active's
+ * snapshot is the one place that still has the rest. Caught up this way, it judges the next push
+ * (a removal of a rule it missed) against the same set as its peer. Generations are comparable
+ * because every DPU counts the same pushes; a restarted one counts from 0 and jumps to its
+ * peer's.
+ */
+export function installReplicatedRules(ctx: NodeContext, replica: SyncReplica, firewall: DistributedFirewall): number | null {
+  if (replica.generation === null || replica.generation <= firewall.generation) return null;
+  firewall.setRules(ctx, replica.rules(), replica.generation);
+  return replica.generation;
+}
+
 /** What a commit installed. */
 export interface CommitSummary {
   /** The rule generation installed from the replica, or null when the firewall's own was as new. */
@@ -201,11 +218,7 @@ export interface CommitSummary {
  */
 export function commitReplica(ctx: NodeContext, replica: SyncReplica, firewall: DistributedFirewall, vnics: readonly string[] = replica.vnics()): CommitSummary {
   const now = ctx.now();
-  let generation: number | null = null;
-  if (replica.generation !== null && replica.generation > firewall.generation) {
-    firewall.setRules(ctx, replica.rules(), replica.generation);
-    generation = replica.generation;
-  }
+  const generation = installReplicatedRules(ctx, replica, firewall);
   const imported: DfwImportSummary[] = [];
   for (const vnic of [...vnics].sort(byString)) {
     const exported = replica.exportOf(vnic, now, firewall.exportVersion);

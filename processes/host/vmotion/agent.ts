@@ -158,6 +158,8 @@ interface Outgoing {
   abortAsked: string | null;
   watch: number | null;
   txTimer: number | null;
+  /** Fires when the pre-copy limit passes in the middle of the round now running (`vmotion.limit`). */
+  limitTimer: number | null;
   /** Link time owed by page batches sent again, added to the next batch's pacing. */
   txDebtNs: VTime;
   /** State parts still to send (the window was full). */
@@ -283,6 +285,7 @@ export class VmotionAgent {
       abortAsked: null,
       watch: null,
       txTimer: null,
+      limitTimer: null,
       txDebtNs: 0,
       transferQueue: [],
     };
@@ -429,6 +432,12 @@ export class VmotionAgent {
       case 'vmotion.settle':
         if (inc) this.maybeFinish(ctx, inc);
         return true;
+      case 'vmotion.limit':
+        if (out) {
+          out.limitTimer = null;
+          this.precopyExpired(ctx, out);
+        }
+        return true;
       default:
         return true;
     }
@@ -554,6 +563,8 @@ export class VmotionAgent {
 
   private startRound(ctx: NodeContext, out: Outgoing, plan: Round | null, finalPages = 0): void {
     const pages = plan?.pages ?? finalPages;
+    // The pre-copy limit holds inside a round: one round may last far longer than the limit.
+    if (plan !== null) out.limitTimer = ctx.setTimer(Math.max(1, out.planner!.remainingNs), 'vmotion.limit', { mid: out.mid });
     out.batch = {
       round: plan?.index ?? out.rounds,
       pages,
@@ -602,6 +613,7 @@ export class VmotionAgent {
     const durationNs = Math.max(1, ctx.now() - run.startNs);
     const bytes = run.pages * out.planner!.pageBytes;
     out.batch = null;
+    this.cancelLimit(ctx, out);
     if (run.final) {
       this.release(ctx, out);
       return;
@@ -628,7 +640,7 @@ export class VmotionAgent {
       return;
     }
     if (step.kind === 'abort') {
-      this.abortOutgoing(ctx, out, `no-convergence: pre-copy ran ${step.rounds} rounds over ${out.options.maxPrecopy / 1e6} ms without meeting the ${out.options.switchoverGoal / 1e6} ms switchover goal`);
+      this.abortOutgoing(ctx, out, noConvergence(out, step.rounds));
       return;
     }
     // Switchover: the manager hears of it before the VM stops, or the VM never stops.
@@ -649,6 +661,22 @@ export class VmotionAgent {
         this.abortOutgoing(c, out, `manager-unreachable: no answer from ${manager.id} for ${VMOTION_MANAGER_WAIT_NS / 1e6} ms before the switchover; the VM was never stopped`);
       },
     );
+  }
+
+  /**
+   * The pre-copy limit passed while a round was still on its way: the migration ends now, as it
+   * would have after the round, and the round's remaining batches are not sent.
+   */
+  private precopyExpired(ctx: NodeContext, out: Outgoing): void {
+    const run = out.batch;
+    if (out.phase !== 'precopy' || out.abortReason !== null || run === null || run.final) return;
+    const step = out.planner!.expire({ durationNs: ctx.now() - run.startNs });
+    this.abortOutgoing(ctx, out, `${noConvergence(out, step.rounds)} (round ${run.round} cut off at the limit)`);
+  }
+
+  private cancelLimit(ctx: NodeContext, out: Outgoing): void {
+    if (out.limitTimer !== null) ctx.cancelTimer(out.limitTimer);
+    out.limitTimer = null;
   }
 
   /** The VM stops; what it dirtied last (and while the manager was told) goes now. */
@@ -821,6 +849,7 @@ export class VmotionAgent {
   private stopSending(ctx: NodeContext, out: Outgoing): void {
     if (out.txTimer !== null) ctx.cancelTimer(out.txTimer);
     out.txTimer = null;
+    this.cancelLimit(ctx, out);
     out.batch = null;
     out.transferQueue = [];
   }
@@ -1121,6 +1150,11 @@ export class VmotionAgent {
     const node = this.host.topology.nodes.find((n) => n.id === dpu);
     return node?.kind === 'dpu' ? node.spec.model : null;
   }
+}
+
+/** The reason of a migration that did not converge within its pre-copy limit. */
+function noConvergence(out: Outgoing, rounds: number): string {
+  return `no-convergence: pre-copy ran ${rounds} rounds over ${out.options.maxPrecopy / 1e6} ms without meeting the ${out.options.switchoverGoal / 1e6} ms switchover goal`;
 }
 
 function vmSpecOf(topology: ResolvedTopology, vm: string): VmSpec | undefined {

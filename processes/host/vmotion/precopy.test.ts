@@ -57,6 +57,28 @@ describe('PrecopyPlanner', () => {
     expect(run.rounds.every((round) => round.throttleFactor === 1)).toBe(true);
   });
 
+  it('precopy limit passes inside a round longer than the limit: expire aborts with no-convergence and no round completed', () => {
+    // 16 GiB over 25 Gb/s: the first pass alone takes 5.5 s, the limit is 2 s.
+    const p = planner({ memoryMiB: 16_384, dirtyPagesPerSec: 2000 }, LINK_25G, { maxPrecopyNs: 2_000_000_000 });
+    const first = p.firstRound();
+    expect(first.estimatedNs).toBeGreaterThan(5_000_000_000);
+    expect(p.remainingNs).toBe(2_000_000_000);
+    expect(() => p.expire({ durationNs: 1_999_999_999 })).toThrow(expect.objectContaining({ code: 'bad-measurement' }));
+    expect(p.expire({ durationNs: 2_000_000_000 })).toEqual({ kind: 'abort', reason: 'no-convergence', rounds: 0 });
+    expect(p.elapsedNs).toBe(2_000_000_000);
+    expect(() => p.nextRound({ pagesSent: first.pages, durationNs: first.estimatedNs, bytesPerSec: LINK_25G })).toThrow(expect.objectContaining({ code: 'bad-sequence' }));
+  });
+
+  it('precopy remainingNs shrinks by each reported round, so a later round is cut at the same overall limit', () => {
+    const p = planner(HOT_VM, LINK_10G, { throttle: { enabled: false }, maxPrecopyNs: 5_000_000_000 });
+    const first = p.firstRound();
+    const second = p.nextRound({ pagesSent: first.pages, durationNs: first.estimatedNs, bytesPerSec: LINK_10G });
+    expect(second.kind).toBe('round');
+    expect(p.remainingNs).toBe(5_000_000_000 - first.estimatedNs);
+    expect(p.expire({ durationNs: p.remainingNs })).toEqual({ kind: 'abort', reason: 'no-convergence', rounds: 1 });
+    expect(p.elapsedNs).toBe(5_000_000_000);
+  });
+
   it('precopy throttling is bounded and cannot save a guest far faster than the link', () => {
     const p = planner({ memoryMiB: 4096, dirtyPagesPerSec: 4_000_000 }, LINK_10G);
     const throttle = p.throttleFor(LINK_10G);

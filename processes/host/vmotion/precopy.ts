@@ -22,7 +22,8 @@
  *
  * So the throttle never sleeps longer than a few milliseconds at a time, and a guest that dirties
  * faster than even the strongest throttle can absorb still fails to converge and aborts once
- * pre-copy has run for `maxPrecopyNs`.
+ * pre-copy has run for `maxPrecopyNs`. The limit holds inside a round too: the caller arms a timer
+ * for `remainingNs` when a round starts and calls `expire` if it fires before the round ends.
  *
  * Determinism: every count and duration is an integer, products are taken in BigInt, divisions are
  * floors (or ceilings where a duration must not be underestimated). Fractional configuration
@@ -246,6 +247,28 @@ export class PrecopyPlanner {
       return { kind: 'abort', reason: 'no-convergence', rounds: this.#completed };
     }
     return this.#plan(this.#completed, remaining, bytesPerSec);
+  }
+
+  /**
+   * Pre-copy time left before `maxPrecopyNs`, in ns, counting only the rounds already reported:
+   * how long the round now running may take before the limit passes in its middle.
+   */
+  get remainingNs(): number {
+    return Math.max(0, this.maxPrecopyNs - this.#elapsedNs);
+  }
+
+  /**
+   * Ends pre-copy because its limit passed while a round was still running (`durationNs` of it
+   * so far, at least `remainingNs`): a round may take far longer than the limit (a large VM's
+   * first pass over a slow link), and a limit checked only between rounds would let the
+   * migration outlive it. The cut-off round does not count as completed.
+   */
+  expire(running: { readonly durationNs: number }): PrecopyAbort {
+    if (this.#state !== 'running') throw new PrecopyError('bad-sequence', this.#state === 'new' ? 'No round was planned yet: call firstRound first' : 'Pre-copy already ended');
+    requireMeasurement('durationNs', running.durationNs, this.remainingNs, Number.MAX_SAFE_INTEGER);
+    this.#elapsedNs += running.durationNs;
+    this.#end();
+    return { kind: 'abort', reason: 'no-convergence', rounds: this.#completed };
   }
 
   /** How long sending `remainingPages` takes at `bytesPerSec`, in ns, rounded up: the stun time of a switchover. */

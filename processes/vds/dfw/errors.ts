@@ -9,7 +9,6 @@ export type DfwRuleErrorCode =
   | 'bad-id'
   | 'duplicate-id'
   | 'reserved-id'
-  | 'unknown-rule'
   | 'bad-priority'
   | 'bad-address'
   | 'bad-port'

@@ -189,7 +189,17 @@ describe('DistributedFirewall rule set changes', () => {
       [8, 'add', 1],
       [9, 'remove', 0],
     ]);
-    expect(() => fw.removeRule(ctx, 'block')).toThrow(DfwRuleError);
+  });
+
+  it('a firewall asked to remove a rule it does not hold records dfw.rule.absent and changes nothing', () => {
+    const ctx = new FakeContext();
+    const fw = firewall();
+    fw.setRules(ctx, [rule({ id: 'keep', action: 'drop', service: { protocol: 'udp', destinationPorts: [{ from: 9, to: 9 }] } })], 4);
+    expect(() => fw.removeRule(ctx, 'missed-while-down')).not.toThrow();
+    expect(ctx.of('dfw.rule.absent')).toEqual([{ rule: 'missed-while-down', generation: 4, count: 1 }]);
+    expect(ctx.of('dfw.rules')).toHaveLength(1);
+    expect(fw.generation).toBe(4);
+    expect(fw.ruleSet().map((r) => r.id)).toEqual(['keep', 'default']);
   });
 
   it('an established connection keeps flowing after the rule that allowed it is replaced by a drop', () => {

@@ -288,11 +288,19 @@ export class DistributedFirewall {
     this.changed(ctx, 'add', rule.id);
   }
 
-  /** Removes one rule (also from any vNIC that had it from an import). */
+  /**
+   * Removes one rule (also from any vNIC that had it from an import). A rule this firewall does not
+   * hold (its node was down when the rule was pushed and has not caught up yet) leaves everything
+   * as it is: the removal's intent already holds here, so it is recorded (`dfw.rule.absent`) and
+   * the generation stays, never an error in the node's core.
+   */
   removeRule(ctx: NodeContext, id: string): void {
     const installed = this.rules.some((r) => r.rule.id === id);
     const imported = [...this.vnics.values()].some((f) => f.imported.some((r) => r.rule.id === id));
-    if (!installed && !imported) throw new DfwRuleError('unknown-rule', id, `No rule ${id} is installed`);
+    if (!installed && !imported) {
+      ctx.emit('dfw.rule.absent', { rule: id, generation: this.ruleGeneration, count: this.rules.length });
+      return;
+    }
     this.rules = this.rules.filter((r) => r.rule.id !== id);
     this.dropImported(id);
     this.changed(ctx, 'remove', id);
