@@ -48,7 +48,7 @@ class FakeDatapath implements HaDatapathHooks {
     this.serving = false;
   }
 
-  replicated(ctx: LabContext, replica: SyncReplica): void {
+  replicated(ctx: TestContext, replica: SyncReplica): void {
     installReplicatedRules(ctx, replica, this.firewall);
   }
 }

@@ -196,8 +196,8 @@ describe('DistributedFirewall rule set changes', () => {
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'keep', action: 'drop', service: { protocol: 'udp', destinationPorts: [{ from: 9, to: 9 }] } })], 4);
     expect(() => fw.removeRule(ctx, 'missed-while-down')).not.toThrow();
-    expect(ctx.of('dfw.rule.absent')).toEqual([{ rule: 'missed-while-down', generation: 4, count: 1 }]);
-    expect(ctx.of('dfw.rules')).toHaveLength(1);
+    expect(ctx.payloads('dfw.rule.absent')).toEqual([{ rule: 'missed-while-down', generation: 4, count: 1 }]);
+    expect(ctx.payloads('dfw.rules')).toHaveLength(1);
     expect(fw.generation).toBe(4);
     expect(fw.ruleSet().map((r) => r.id)).toEqual(['keep', 'default']);
   });
