@@ -7,6 +7,7 @@ import { eventPayload } from '../shared/events/typed.js';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, lastJson, tempDir } from './support/cli.js';
+import { labWithoutDpus } from './support/labs.js';
 
 /** The default scenario's flows that a firewall rule rejects. */
 const BLOCKED = ['web-db-blocked', 'web01-db-after-move'];
@@ -39,27 +40,6 @@ function labInMode(mode: 'uptv2' | 'mux'): string {
       for (const vnic of vm.vnics) vnic.mode = mode;
     }
   }
-  return stringify(lab);
-}
-
-/** The default lab without DPUs: each host cabled where its active DPU was, switching on x86. */
-function labWithoutDpus(): string {
-  const lab = parse(labInMode('uptv2')) as Lab;
-  const activeOf = new Map<string, string>();
-  for (const host of lab.hosts) {
-    const failover = host.failover as { active: string[] } | undefined;
-    const active = failover?.active[0] ?? lab.dpus!.filter((d) => d.host === host.id).map((d) => d.id).sort()[0]!;
-    activeOf.set(active, host.id);
-    delete host.failover;
-    host.uplinks = ['vmnic0', 'vmnic1'];
-  }
-  delete lab.dpus;
-  lab.wires = lab.wires.flatMap((w) => {
-    const [node, port] = w.a.split(':') as [string, string];
-    if (!node.startsWith('dpu-')) return [w];
-    const host = activeOf.get(node);
-    return host ? [{ ...w, a: `${host}:${port === 'p0' ? 'vmnic0' : 'vmnic1'}` }] : [];
-  });
   return stringify(lab);
 }
 
@@ -191,7 +171,7 @@ describe('what the DPU takes off the host', () => {
     // The default traffic, without the DPU kill (a lab without DPUs has no dpu-02a) and without
     // the vMotion (its emulated phase would blur what each mode costs).
     writeFileSync(join(tmp.dir, 'traffic.yaml'), DEFAULT_SCENARIO_YAML.split('\n').filter((l) => !/action: (kill|restart|vmotion)/.test(l)).join('\n'));
-    const runs = { uptv2: runLab('uptv2', labInMode('uptv2')), mux: runLab('mux', labInMode('mux')), 'no-dpu': runLab('no-dpu', labWithoutDpus()) };
+    const runs = { uptv2: runLab('uptv2', labInMode('uptv2')), mux: runLab('mux', labInMode('mux')), 'no-dpu': runLab('no-dpu', labWithoutDpus(labInMode('uptv2'))) };
     const total = (r: RunJson, kind: 'host' | 'dpu'): number => r.cores.filter((c) => c.nodeKind === kind).reduce((n, c) => n + c.coresUsed, 0);
     const x86 = { uptv2: total(runs.uptv2, 'host'), mux: total(runs.mux, 'host'), noDpu: total(runs['no-dpu'], 'host') };
     const arm = { uptv2: total(runs.uptv2, 'dpu'), mux: total(runs.mux, 'dpu'), noDpu: total(runs['no-dpu'], 'dpu') };

@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventPayload } from '../shared/events/typed.js';
-import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, lastJson, tempDir } from './support/cli.js';
+import { labWithoutDpus } from './support/labs.js';
 
 interface Observation {
   vtime: number;
@@ -28,28 +27,6 @@ steps:
   - { at: 1100ms, action: traceflow, trace: { id: same-host, from: app-01, to: db-01, protocol: udp } }
   - { at: 1200ms, action: traceflow, trace: { id: blocked, from: web-02.eth0, to: db-01, protocol: tcp, port: 5201 } }
 `;
-
-type Lab = { hosts: Array<Record<string, unknown> & { id: string }>; dpus?: Array<{ id: string; host: string }>; wires: Array<{ id: string; a: string; b: string }> };
-
-/** The default lab without DPUs: each host cabled where its active DPU was, switching and filtering on x86. */
-function labWithoutDpus(): string {
-  const lab = parse(DEFAULT_LAB_YAML) as Lab;
-  const activeOf = new Map<string, string>();
-  for (const host of lab.hosts) {
-    const failover = host.failover as { active: string[] } | undefined;
-    activeOf.set(failover?.active[0] ?? lab.dpus!.filter((d) => d.host === host.id).map((d) => d.id).sort()[0]!, host.id);
-    delete host.failover;
-    host.uplinks = ['vmnic0', 'vmnic1'];
-  }
-  delete lab.dpus;
-  lab.wires = lab.wires.flatMap((w) => {
-    const [node, port] = w.a.split(':') as [string, string];
-    if (!node.startsWith('dpu-')) return [w];
-    const host = activeOf.get(node);
-    return host ? [{ ...w, a: `${host}:${port === 'p0' ? 'vmnic0' : 'vmnic1'}` }] : [];
-  });
-  return stringify(lab);
-}
 
 function observations(db: string): Observation[] {
   const reader = EventLogReader.open(db);

@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { MAX_API_BODY_BYTES, pageContentSecurityPolicy, RENDERER_MEDIA_TYPES } from '../common/page-serving.js';
 
 /** The scheme and the one host the shell serves. */
 export const APP_SCHEME = 'dpulab';
@@ -17,30 +18,7 @@ export const APP_URL = `${APP_SCHEME}://${APP_HOST}/`;
  * The page's Content-Security-Policy in the shell: nothing but the app itself. No `ws:` source:
  * the stream comes over IPC through the preload.
  */
-export const APP_CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self'",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
-
-/** Largest request body passed on, as the HTTP server accepts. */
-const MAX_BODY_BYTES = 64 * 1024;
+export const APP_CONTENT_SECURITY_POLICY = pageContentSecurityPolicy();
 
 /** Where API calls go: the UI server child, or none while it starts. */
 export interface ApiChannel {
@@ -78,7 +56,7 @@ function json(status: number, body: unknown): Response {
 export function createAppProtocolHandler(staticDir: string, api: () => ApiChannel | null): (request: Request) => Promise<Response> {
   const files = new Map<string, { type: string; body: Buffer }>();
   for (const name of readdirSync(staticDir)) {
-    const type = TYPES[extname(name)];
+    const type = RENDERER_MEDIA_TYPES[extname(name)];
     if (type) files.set(`/${name}`, { type, body: readFileSync(join(staticDir, name)) });
   }
   const index = files.get('/index.html');
@@ -100,7 +78,7 @@ export function createAppProtocolHandler(staticDir: string, api: () => ApiChanne
         // The same rules as over HTTP: JSON only, and not too much of it.
         if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) return json(415, { error: 'Send the body as application/json', code: 'not-json', field: null });
         body = await request.text();
-        if (Buffer.byteLength(body) > MAX_BODY_BYTES) return json(413, { error: `The body exceeds ${MAX_BODY_BYTES} bytes`, code: 'too-large', field: null });
+        if (Buffer.byteLength(body) > MAX_API_BODY_BYTES) return json(413, { error: `The body exceeds ${MAX_API_BODY_BYTES} bytes`, code: 'too-large', field: null });
       }
       const answer = await channel.request(request.method, `${url.pathname}${url.search}`, body);
       return json(answer.status, answer.body);

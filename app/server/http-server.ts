@@ -30,6 +30,7 @@ import { PACKAGE_ROOT } from '../../processes/controller/package-root.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError, parseRequest } from './errors.js';
 import { actionRequestSchema, atQuerySchema, captureQuerySchema, controlSchema, PCAPNG_MEDIA_TYPE, emptyQuerySchema, eventsQuerySchema, nodeParamSchema, seqParamSchema, type ServerMessage } from '../common/protocol.js';
+import { MAX_API_BODY_BYTES, pageContentSecurityPolicy, RENDERER_MEDIA_TYPES } from '../common/page-serving.js';
 import type { CaptureSink } from './capture-stream.js';
 import type { LabRoutes } from './lab-sessions.js';
 import type { UiSession } from './session.js';
@@ -37,31 +38,8 @@ import type { UiSession } from './session.js';
 /** Where `npm run build` puts the bundled renderer. */
 export const DEFAULT_STATIC_DIR = join(PACKAGE_ROOT, 'dist', 'app', 'server', 'static');
 
-/** The page's Content-Security-Policy: nothing but this origin, no inline script, no frames. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self'",
-  "font-src 'self'",
-  "connect-src 'self' ws://127.0.0.1:*",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
-
-/** Largest request body accepted. */
-const MAX_BODY_BYTES = 64 * 1024;
+/** The page's Content-Security-Policy over HTTP: its own origin and the server's WebSocket. */
+export const CONTENT_SECURITY_POLICY = pageContentSecurityPolicy(['ws://127.0.0.1:*']);
 
 /** The bundled renderer is missing: the project was not built. */
 export class StaticFilesError extends DpulabError {
@@ -130,7 +108,7 @@ function loadStatic(dir: string): Map<string, { type: string; body: Buffer }> {
     throw new StaticFilesError(dir);
   }
   for (const name of names) {
-    const type = TYPES[extname(name)];
+    const type = RENDERER_MEDIA_TYPES[extname(name)];
     if (type) files.set(`/${name}`, { type, body: readFileSync(join(dir, name)) });
   }
   if (!files.has('/index.html')) throw new StaticFilesError(dir);
@@ -160,7 +138,7 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'too-large', `The body exceeds ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_API_BODY_BYTES) throw new ApiError(413, 'too-large', `The body exceeds ${MAX_API_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   try {

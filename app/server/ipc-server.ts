@@ -9,12 +9,10 @@
  * one that does not parse is answered with an error if it has an id, else dropped.
  */
 import { z } from 'zod';
+import { MAX_API_BODY_BYTES } from '../common/page-serving.js';
 import type { ServerMessage } from '../common/protocol.js';
 import { ApiError } from './errors.js';
 import { createApiHandler, type ApiOptions } from './http-server.js';
-
-/** Largest request body accepted, as over HTTP. */
-const MAX_BODY_BYTES = 64 * 1024;
 
 /** What the parent sends. */
 export const parentMessageSchema = z.discriminatedUnion('t', [
@@ -74,7 +72,7 @@ export function startIpcServer(options: ApiOptions, channel: ParentChannel): Ipc
       case 'api': {
         const body = async (): Promise<unknown> => {
           const text = message.body ?? '';
-          if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new ApiError(413, 'too-large', `The body exceeds ${MAX_BODY_BYTES} bytes`);
+          if (Buffer.byteLength(text) > MAX_API_BODY_BYTES) throw new ApiError(413, 'too-large', `The body exceeds ${MAX_API_BODY_BYTES} bytes`);
           try {
             return JSON.parse(text);
           } catch {

@@ -19,8 +19,8 @@ import { DFW_EXPORT_VERSION } from '../vds/dfw/export.js';
 import type { DfwExport } from '../vds/dfw/export.js';
 import { captureState, ChangeTracker } from './ha/change-tracker.js';
 import { SyncReplica } from './ha/replica.js';
-import { LabContext } from './ha/testing.js';
-import type { LabEvent } from './ha/testing.js';
+import { TestContext } from '../runtime/testing.js';
+import type { TestEvent } from '../runtime/testing.js';
 import { dpuTepIp, tepMac } from '../vds/switching/tep.js';
 import { decodeMailbox } from '../pcie/messages.js';
 import { DEFAULT_VF_COUNT } from './vf/vf-pool.js';
@@ -93,13 +93,13 @@ function geneve(topology: ResolvedTopology, from: string, to: string, vni: numbe
  */
 class Rack {
   readonly clock = { now: 0 };
-  readonly events: LabEvent[] = [];
-  private readonly cores = new Map<string, { core: DpuCore; ctx: LabContext; carried: number }>();
+  readonly events: TestEvent[] = [];
+  private readonly cores = new Map<string, { core: DpuCore; ctx: TestContext; carried: number }>();
 
   constructor(readonly topology: ResolvedTopology) {
     for (const node of topology.nodes) {
       if (node.kind !== 'dpu') continue;
-      const ctx = new LabContext(node.id, this.clock, this.events);
+      const ctx = new TestContext(node.id, { clock: this.clock, events: this.events });
       const core = new DpuCore(node, topology);
       core.onBoot(ctx);
       this.cores.set(node.id, { core, ctx, carried: 0 });
@@ -107,7 +107,7 @@ class Rack {
     this.pump();
   }
 
-  private dpu(id: string): { core: DpuCore; ctx: LabContext; carried: number } {
+  private dpu(id: string): { core: DpuCore; ctx: TestContext; carried: number } {
     const entry = this.cores.get(id);
     if (entry === undefined) throw new Error(`No DPU ${id}`);
     return entry;
@@ -353,8 +353,8 @@ describe('DpuDatapath vNIC moves on a standby DPU', () => {
   it('a standby forgets a released vNIC (list and replica): a takeover neither serves nor commits it', () => {
     const topology = lab();
     const clock = { now: 0 };
-    const activeCtx = new LabContext('dpu-a1', clock);
-    const standbyCtx = new LabContext('dpu-a2', clock);
+    const activeCtx = new TestContext('dpu-a1', { clock: clock });
+    const standbyCtx = new TestContext('dpu-a2', { clock: clock });
     const active = new DpuDatapath(dpuNode(topology, 'dpu-a1'), topology);
     let replica = new SyncReplica();
     const standby = new DpuDatapath(dpuNode(topology, 'dpu-a2'), topology, { replica: () => replica });
@@ -386,7 +386,7 @@ describe('DpuDatapath vNIC moves on a standby DPU', () => {
 
   it('a standby adds an adopted vNIC to its list without answering, and serves it after a takeover', () => {
     const topology = lab();
-    const ctx = new LabContext('dpu-b2', { now: 0 });
+    const ctx = new TestContext('dpu-b2');
     const standby = new DpuDatapath(dpuNode(topology, 'dpu-b2'), topology, { replica: () => new SyncReplica() });
     standby.boot(ctx);
     standby.fromHost(ctx, 'mailbox', encodeMailbox({ op: 'vnic.adopt', vnic: WEB_A, placement: placementOf(topology, WEB_A), export: null }));

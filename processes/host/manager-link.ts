@@ -13,8 +13,7 @@
 import type { HostNode, ResolvedTopology } from '../../shared/topology/types.js';
 import type { MalformedCounter } from '../common/malformed.js';
 import { ManagerClient } from '../mgmt/client.js';
-import { MgmtMessageError } from '../mgmt/errors.js';
-import { parseMgmtFrame, type MgmtMessage, type MigrationFact, type TableVersion } from '../mgmt/messages.js';
+import { takeMgmtFrame, type MigrationFact, type TableVersion } from '../mgmt/messages.js';
 import { OverlayTableReceiver } from '../mgmt/table-receiver.js';
 import type { NodeContext } from '../runtime/types.js';
 import type { ControlPlane } from '../vds/switching/control-plane.js';
@@ -78,14 +77,7 @@ export class HostManagerLink implements VmotionManager {
 
   /** A frame on the management port. */
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array): void {
-    let message: MgmtMessage | null;
-    try {
-      message = parseMgmtFrame(bytes);
-    } catch (error) {
-      if (error instanceof MgmtMessageError) this.malformed.recordPayload(ctx, port, error.code, error.message);
-      else this.malformed.record(ctx, port, error);
-      return;
-    }
+    const message = takeMgmtFrame(ctx, this.malformed, port, bytes);
     if (message === null) return;
     this.client.heard(ctx);
     switch (message.t) {

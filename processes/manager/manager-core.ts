@@ -2,8 +2,7 @@ import type { ManagerNode, ResolvedTopology } from '../../shared/topology/types.
 import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { MalformedCounter } from '../common/malformed.js';
 import { MANAGER_MGMT_IP, managerEndpoint, nodeEndpoint, tableReceivers } from '../mgmt/addresses.js';
-import { MgmtMessageError } from '../mgmt/errors.js';
-import { buildMgmtFrame, parseMgmtFrame, type MgmtMessage, type MgmtRequest } from '../mgmt/messages.js';
+import { buildMgmtFrame, takeMgmtFrame, type MgmtMessage, type MgmtRequest } from '../mgmt/messages.js';
 import type { Channel, NodeContext, NodeCore } from '../runtime/types.js';
 import { Inventory, managerEpoch } from './inventory.js';
 import { TablePublisher } from './publisher.js';
@@ -82,14 +81,7 @@ export class ManagerCore implements NodeCore {
   }
 
   onFrame(ctx: NodeContext, port: string, bytes: Uint8Array, _channel: Channel): void {
-    let message: MgmtMessage | null;
-    try {
-      message = parseMgmtFrame(bytes);
-    } catch (error) {
-      if (error instanceof MgmtMessageError) this.malformed.recordPayload(ctx, port, error.code, error.message);
-      else this.malformed.record(ctx, port, error);
-      return;
-    }
+    const message = takeMgmtFrame(ctx, this.malformed, port, bytes);
     if (message === null) return;
     if ('node' in message && message.node !== port) {
       ctx.emit('frame.malformed', { port, code: 'wrong-node', offset: 0, message: `A ${message.t} from ${port} names node ${message.node}` });

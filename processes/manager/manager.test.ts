@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadDefaultLab } from '../../shared/topology/load.js';
-import { LabContext } from '../dpu/ha/testing.js';
+import { TestContext } from '../runtime/testing.js';
 import type { MgmtMessage, MigrationFact } from '../mgmt/messages.js';
 import { Inventory } from './inventory.js';
 import { TablePublisher, TABLE_RETRY_TIMER } from './publisher.js';
@@ -9,9 +9,9 @@ import { Switchovers, type MigrationRef } from './switchovers.js';
 const lab = loadDefaultLab();
 const REF: MigrationRef = { mid: 'web-01/esx-01/1', vm: 'web-01', from: 'esx-01', to: 'esx-02' };
 
-function switchovers(known = new Set(['esx-01', 'esx-02'])): { s: Switchovers; ctx: LabContext; decided: string[]; known: Set<string> } {
+function switchovers(known = new Set(['esx-01', 'esx-02'])): { s: Switchovers; ctx: TestContext; decided: string[]; known: Set<string> } {
   const decided: string[] = [];
-  const ctx = new LabContext('vcenter', { now: 0 });
+  const ctx = new TestContext('vcenter');
   const s = new Switchovers({ known: (h) => known.has(h), hostOf: () => 'esx-01', decided: (_c, m, decision) => void decided.push(`${m.mid}:${decision}`) });
   return { s, ctx, decided, known };
 }
@@ -62,7 +62,7 @@ describe('Switchovers', () => {
 
 describe('Inventory and TablePublisher', () => {
   it('Inventory makes a generation per change and gives a node the delta since the generation it holds', () => {
-    const ctx = new LabContext('vcenter', { now: 0 });
+    const ctx = new TestContext('vcenter');
     const inventory = new Inventory(lab, { epoch: 0, known: true });
     expect(inventory.generation).toBe(0);
     inventory.setDpus(ctx, 'esx-02', 'dpu-02b', 'dpu-02a', 'failover');
@@ -77,7 +77,7 @@ describe('Inventory and TablePublisher', () => {
 
   it('TablePublisher sends every DPU what it lacks until it acknowledges, the whole table to one of another epoch', () => {
     const clock = { now: 0 };
-    const ctx = new LabContext('vcenter', clock);
+    const ctx = new TestContext('vcenter', { clock });
     const inventory = new Inventory(lab, { epoch: 0, known: true });
     const sent: Array<[string, MgmtMessage]> = [];
     const publisher = new TablePublisher(['dpu-01a', 'dpu-01b'], inventory, (_c, node, message) => void sent.push([node, message]), { epoch: 0, generation: 0 });

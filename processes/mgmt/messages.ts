@@ -33,6 +33,8 @@ import { decode, encode } from '../../shared/codec.js';
 import { buildUdpIpv4Frame } from '../../shared/net/builders.js';
 import { decodeFrame } from '../../shared/net/frame.js';
 import { MGMT_UDP_PORT, type MgmtEndpoint } from './addresses.js';
+import type { MalformedCounter } from '../common/malformed.js';
+import type { NodeContext } from '../runtime/types.js';
 import { MgmtMessageError } from './errors.js';
 
 /** The version of the payload format this code writes and reads. */
@@ -192,3 +194,18 @@ export function parseMgmtFrame(bytes: Uint8Array): MgmtMessage | null {
 
 /** Table entries per `table` part: each entry is about 150 bytes, so a part stays within one MTU. */
 export const TABLE_ENTRIES_PER_PART = 8;
+
+/**
+ * A frame that came in on a management port, read as {@link parseMgmtFrame} reads it, with what
+ * does not read counted as malformed on that port (a bad payload by its code, a frame that does
+ * not decode by the decoder's). Null for a malformed frame and for one that carries no message.
+ */
+export function takeMgmtFrame(ctx: NodeContext, malformed: MalformedCounter, port: string, bytes: Uint8Array): MgmtMessage | null {
+  try {
+    return parseMgmtFrame(bytes);
+  } catch (error) {
+    if (error instanceof MgmtMessageError) malformed.recordPayload(ctx, port, error.code, error.message);
+    else malformed.record(ctx, port, error);
+    return null;
+  }
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encode } from '../../shared/codec.js';
 import { decodeFrame } from '../../shared/net/frame.js';
 import { loadDefaultLab } from '../../shared/topology/load.js';
-import { LabContext } from '../dpu/ha/testing.js';
+import { TestContext } from '../runtime/testing.js';
 import { managerEndpoint, MANAGER_MGMT_IP, MGMT_UDP_PORT, mgmtIp, nodeEndpoint, tableReceivers } from './addresses.js';
 import { ManagerClient, MGMT_UNREACHABLE_NS } from './client.js';
 import { MgmtMessageError } from './errors.js';
@@ -55,18 +55,14 @@ describe('management messages', () => {
 });
 
 describe('ManagerClient', () => {
-  function client(): { ctx: LabContext; clock: { now: number }; c: ManagerClient } {
+  function client(): { ctx: TestContext; clock: { now: number }; c: ManagerClient } {
     const clock = { now: 1_000 };
-    const ctx = new LabContext('esx-01', clock);
+    const ctx = new TestContext('esx-01', { clock });
     return { ctx, clock, c: new ManagerClient(lab, 'esx-01') };
   }
 
-  function fire(ctx: LabContext, c: ManagerClient, clock: { now: number }, until: number): void {
-    for (let t = ctx.takeDue(until); t !== undefined; t = ctx.takeDue(until)) {
-      clock.now = t.at;
-      c.onTimer(ctx, t.name, t.data);
-    }
-    clock.now = until;
+  function fire(ctx: TestContext, c: ManagerClient, _clock: { now: number }, until: number): void {
+    ctx.advance(until, (name, data) => c.onTimer(ctx, name, data));
   }
 
   it('ManagerClient retries a request with backoff until answered, and says when the manager went silent and came back', () => {
@@ -107,7 +103,7 @@ describe('OverlayTableReceiver', () => {
   const part = (fields: Partial<Extract<MgmtMessage, { t: 'table' }>>): Extract<MgmtMessage, { t: 'table' }> => ({ t: 'table', epoch: 0, generation: 1, base: 0, part: 0, parts: 1, hosts: [], vnics: [], ...fields });
 
   it('OverlayTableReceiver applies a generation once all its parts are in, a delta only on the generation it follows', () => {
-    const ctx = new LabContext('dpu-01b', { now: 5 });
+    const ctx = new TestContext('dpu-01b', { clock: { now: 5 } });
     const applied: string[][] = [];
     const receiver = new OverlayTableReceiver((_hosts, vnics) => {
       applied.push(vnics.map((v) => v.vnic));

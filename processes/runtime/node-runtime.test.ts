@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decode } from '../../shared/codec.js';
 import type { NodeEvent } from '../../shared/events.js';
 import { NodeRuntime } from './node-runtime.js';
-import { chainTopology, scriptedCore } from './testing.js';
+import { chainTopology, RuntimeLab, scriptedCore } from './testing.js';
 import type { NodeCore, NodeInput, QueuedMessage } from './types.js';
 
 function runtimeFor(core: NodeCore, options: { latencyNs?: number; bandwidthBps?: number; loss?: number; seed?: number } = {}): NodeRuntime {
@@ -250,5 +250,33 @@ describe('NodeRuntime', () => {
     const { events } = rt.runWindow(100);
     expect(received).toHaveLength(1);
     expect(payloads(events, 'frame.malformed')).toEqual([{ port: 'to-b', code: 'bad-fcs', offset: 0, message: 'Frame check sequence does not match: the frame was corrupted on the wire' }]);
+  });
+});
+
+describe('RuntimeLab', () => {
+  it('RuntimeLab carries frames between two real runtimes after the wire latency, and fires their timers on one clock', () => {
+    const topology = chainTopology(['a', 'b'], [{ a: 'a', b: 'b', latencyNs: 1_000 }]);
+    const lab = new RuntimeLab(topology, {
+      a: scriptedCore({ boot: (ctx) => ctx.setTimer(5_000, 'ping'), timer: (ctx) => ctx.send('to-b', new Uint8Array(40)) }),
+      b: scriptedCore({ frame: (ctx, port, bytes) => ctx.send(port, bytes.slice(0, 20)) }),
+    });
+    lab.boot();
+    lab.run(1_000_000);
+    // 40 bytes + 20 of Ethernet overhead at 8 Gb/s take 60 ns to serialise, then 1 µs on the wire.
+    expect(lab.payloads('frame.tx').map((p) => [p.port, p.txStart, p.arrival])).toEqual([
+      ['to-b', 5_000, 6_060],
+      ['to-a', 6_060, 7_100],
+    ]);
+    expect(lab.now).toBe(1_000_000);
+  });
+
+  it('RuntimeLab loses what a wire with loss 1 loses: the peer never hears of it', () => {
+    const heard: number[] = [];
+    const topology = chainTopology(['a', 'b'], [{ a: 'a', b: 'b', latencyNs: 1_000, loss: 1 }]);
+    const lab = new RuntimeLab(topology, { a: scriptedCore({ boot: (ctx) => ctx.send('to-b', new Uint8Array(60)) }), b: scriptedCore({ frame: (ctx) => heard.push(ctx.now()) }) });
+    lab.boot();
+    lab.run(1_000_000);
+    expect(lab.payloads('frame.tx').map((p) => p.fate)).toEqual(['lost']);
+    expect(heard).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import { SwitchCore } from './switch-core.js';
 /** The test context the switch tests drive, as switch `tor-a`. */
 export class FakeContext extends TestContext {
   constructor() {
-    super('tor-a', 0.25);
+    super('tor-a', { random: 0.25 });
   }
 }
 

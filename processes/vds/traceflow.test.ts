@@ -6,7 +6,8 @@ import { loadTopology, DEFAULT_LAB_YAML } from '../../shared/topology/load.js';
 import type { SwitchAction } from './switching/actions.js';
 import { routedCopy } from './switching/router.js';
 import { dpuTepIp, ROUTER_MAC, tepMac } from './switching/tep.js';
-import { switchFor, switchingLab, type FakeContext } from './switching/testing.js';
+import type { TestContext } from '../runtime/testing.js';
+import { switchFor, switchingLab } from './switching/testing.js';
 import type { OverlaySwitch } from './switching/overlay-switch.js';
 import {
   buildTraceflowPacket,
@@ -30,7 +31,7 @@ function packet(protocol: TraceflowPacketFields['protocol'], id = 't1'): Uint8Ar
   return buildTraceflowPacket({ id, protocol, ...WEB_01, ...WEB_02, dstPort: protocol === 'icmp' ? 0 : 5201 });
 }
 
-function observations(ctx: FakeContext): TraceflowObservation[] {
+function observations(ctx: TestContext): TraceflowObservation[] {
   return ctx.eventsOf(TRACEFLOW_EVENT).map((e) => e.payload as unknown as TraceflowObservation);
 }
 
@@ -158,13 +159,13 @@ describe('switch trace watcher', () => {
   };
 
   /** One switch call through a watcher, as a datapath performs it; returns the actions. */
-  function drive(watcher: SwitchTraceWatcher, ctx: FakeContext, call: SwitchTraceCall, actions: SwitchAction[]): SwitchAction[] {
+  function drive(watcher: SwitchTraceWatcher, ctx: TestContext, call: SwitchTraceCall, actions: SwitchAction[]): SwitchAction[] {
     for (const action of actions) watcher.see(ctx, call, action);
     watcher.end(ctx, call);
     return actions;
   }
 
-  function fromVnic(sw: OverlaySwitch, ctx: FakeContext, watcher: SwitchTraceWatcher, vm: string, frame: Uint8Array): SwitchAction[] {
+  function fromVnic(sw: OverlaySwitch, ctx: TestContext, watcher: SwitchTraceWatcher, vm: string, frame: Uint8Array): SwitchAction[] {
     return drive(watcher, ctx, watcher.begin('vnic', frame), sw.fromVnic(ctx, spec(vm).id, frame));
   }
 
@@ -198,7 +199,7 @@ describe('switch trace watcher', () => {
     const { sw, ctx } = switchFor(lab, 'dpu-a');
     const watcher = new SwitchTraceWatcher(() => sw.inspect().arpPending);
     fromVnic(sw, ctx, watcher, 'web-a1', traced('web-a1', 'web-b1', spec('web-b1').mac));
-    for (let timer = ctx.takeNext(Infinity); timer; timer = ctx.takeNext(Infinity)) {
+    for (let timer = ctx.takeDue(); timer; timer = ctx.takeDue()) {
       ctx.time = timer.at;
       drive(watcher, ctx, watcher.begin('none', null), sw.onTimer(ctx, timer.name, timer.data));
     }

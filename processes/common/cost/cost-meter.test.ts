@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import type { NodeContext } from '../../runtime/types.js';
+import { TestContext } from '../../runtime/testing.js';
 import { CostMeter, emitCostReport } from './cost-meter.js';
 import { CostError } from './errors.js';
 import { COST_PARAMETERS, DEFAULT_ARM_SLOWDOWN } from './parameters.js';
@@ -134,13 +134,14 @@ describe('cost model defaults', () => {
 
 describe('emitCostReport', () => {
   test('records cost.report with the report, the node kind and the core type', () => {
-    const emitted: Array<{ kind: string; payload: Readonly<Record<string, unknown>> }> = [];
-    const ctx = { now: () => 2_000_000_000, emit: (kind: string, payload: Readonly<Record<string, unknown>>) => emitted.push({ kind, payload }) } as unknown as NodeContext;
+    const ctx = new TestContext('dpu-01a', { clock: { now: 2_000_000_000 } });
     const meter = new CostMeter({ core: 'arm' });
     meter.charge('switch', 'uptv2', 1000);
     emitCostReport(ctx, meter, { nodeKind: 'dpu', coresAvailable: 8 });
-    expect(emitted).toEqual([
+    expect(ctx.events).toEqual([
       {
+        node: 'dpu-01a',
+        time: 2_000_000_000,
         kind: 'cost.report',
         payload: {
           nodeKind: 'dpu',

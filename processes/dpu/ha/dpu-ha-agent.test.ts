@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { loadDefaultLab } from '../../../shared/topology/load.js';
-import type { Channel } from '../../runtime/types.js';
 import { DPU_MGMT_IP, HOST_MGMT_IP } from '../../pcie/heartbeat.js';
 import { DpuHaManager } from '../../host/ha/failover.js';
 import type { FailoverDecision } from '../../host/ha/failover.js';
@@ -13,8 +12,8 @@ import type { HaDatapathHooks, PromoteReason } from './dpu-ha-agent.js';
 import { hostRelay, mgmtRelayTable } from '../../pcie/mgmt-network.js';
 import { commitReplica, installReplicatedRules } from './replica.js';
 import type { SyncReplica } from './replica.js';
-import { LabContext } from './testing.js';
-import type { LabEvent } from './testing.js';
+import { TestLab } from '../../runtime/testing.js';
+import type { TestContext } from '../../runtime/testing.js';
 
 const lab = loadDefaultLab();
 const host = lab.nodes.find((n) => n.id === 'esx-01')!;
@@ -37,7 +36,7 @@ class FakeDatapath implements HaDatapathHooks {
     return captureState(this.firewall, null, this.serving ? [WEB.vnic] : [], now);
   }
 
-  promote(ctx: LabContext, replica: SyncReplica, reason: PromoteReason): void {
+  promote(ctx: TestContext, replica: SyncReplica, reason: PromoteReason): void {
     this.promotions.push(reason);
     if (reason === 'takeover') commitReplica(ctx, replica, this.firewall);
     if (!this.firewall.attached(WEB.vnic)) this.firewall.attach(WEB);
@@ -49,13 +48,13 @@ class FakeDatapath implements HaDatapathHooks {
     this.serving = false;
   }
 
-  replicated(ctx: LabContext, replica: SyncReplica): void {
+  replicated(ctx: TestContext, replica: SyncReplica): void {
     installReplicatedRules(ctx, replica, this.firewall);
   }
 }
 
 interface DpuNode {
-  ctx: LabContext;
+  ctx: TestContext;
   agent: DpuHaAgent;
   datapath: FakeDatapath;
   alive: boolean;
@@ -67,19 +66,17 @@ interface DpuNode {
  * DPUs and follows its HA manager's decisions (restoring every vNIC at once).
  */
 class Cluster {
-  readonly clock = { now: 0 };
-  readonly events: LabEvent[] = [];
-  readonly hostCtx = new LabContext('esx-01', this.clock, this.events);
+  readonly lab = new TestLab();
+  readonly clock = this.lab.clock;
+  readonly events = this.lab.events;
+  readonly hostCtx = this.lab.context('esx-01', () => this.heartbeatTick(), { random: 0.5, onSend: (port, bytes) => this.put(port, 'pcie', bytes) });
   readonly manager = new DpuHaManager(hostSpec);
   readonly dpus = new Map<string, DpuNode>();
   readonly decisions: FailoverDecision[] = [];
   private readonly table = mgmtRelayTable(lab, 'esx-01');
-  private wire: Array<{ to: string; port: string; bytes: Uint8Array; arrival: number; order: number }> = [];
-  private order = 0;
   private readonly beats = new Map<string, { seq: number; answered: number; misses: number; state: 'MANAGED' | 'UNAVAILABLE' }>();
 
   constructor() {
-    this.hostCtx.send = (port, bytes) => this.put(port, 'pcie', bytes);
     for (const dpu of ['dpu-01a', 'dpu-01b']) {
       this.dpus.set(dpu, this.newDpu(dpu));
       this.beats.set(dpu, { seq: 0, answered: 0, misses: 0, state: 'MANAGED' });
@@ -114,45 +111,28 @@ class Cluster {
   }
 
   run(until: number): void {
-    for (;;) {
-      const contexts = [this.hostCtx, ...[...this.dpus.values()].filter((n) => n.alive).map((n) => n.ctx)];
-      const timerAt = contexts.map((c) => c.nextDue()).filter((t): t is number => t !== null);
-      const next = Math.min(this.wire[0]?.arrival ?? Infinity, ...timerAt);
-      if (next > until) {
-        this.clock.now = until;
-        return;
-      }
-      this.clock.now = next;
-      const frame = this.wire[0];
-      if (frame !== undefined && frame.arrival === next) {
-        this.wire.shift();
-        this.deliver(frame.to, frame.port, frame.bytes);
-        continue;
-      }
-      for (const ctx of contexts) {
-        const timer = ctx.takeDue(next);
-        if (timer === undefined) continue;
-        if (ctx === this.hostCtx) this.heartbeatTick();
-        else [...this.dpus.values()].find((n) => n.ctx === ctx)!.agent.onTimer(ctx, timer.name);
-        break;
-      }
-    }
+    this.lab.run(until);
   }
 
   payloads(kind: string): Array<Readonly<Record<string, unknown>>> {
-    return this.events.filter((e) => e.kind === kind).map((e) => e.payload);
+    return this.lab.payloads(kind);
   }
 
   private newDpu(dpu: string): DpuNode {
-    const ctx = new LabContext(dpu, this.clock, this.events);
-    ctx.send = (port: string, bytes: Uint8Array, _channel?: Channel) => port === 'pcie' && this.put('esx-01', dpu, bytes);
     const datapath = new FakeDatapath(dpu);
-    return { ctx, agent: new DpuHaAgent({ topology: lab, dpu, hooks: datapath }), datapath, alive: true };
+    const node: DpuNode = {
+      // A dead DPU's timers are cleared by `kill`; the guard covers none set after.
+      ctx: this.lab.context(dpu, (name) => node.alive && node.agent.onTimer(node.ctx, name), { random: 0.5, onSend: (port, bytes) => port === 'pcie' && this.put('esx-01', dpu, bytes) }),
+      agent: new DpuHaAgent({ topology: lab, dpu, hooks: datapath }),
+      datapath,
+      alive: true,
+    };
+    return node;
   }
 
   private put(to: string, port: string, bytes: Uint8Array): boolean {
-    this.wire.push({ to, port, bytes: new Uint8Array(bytes), arrival: this.clock.now + 1_000, order: this.order++ });
-    this.wire.sort((a, b) => a.arrival - b.arrival || a.order - b.order);
+    const copy = new Uint8Array(bytes);
+    this.lab.after(1_000, () => this.deliver(to, port, copy));
     return true;
   }
 
@@ -203,7 +183,7 @@ class Cluster {
 }
 
 /** The SSH connection WEB → DB:22, opened through a firewall. */
-function openSsh(fw: DistributedFirewall, ctx: LabContext): void {
+function openSsh(fw: DistributedFirewall, ctx: TestContext): void {
   expect(fw.filter(ctx, WEB.vnic, 'out', tcp(WEB, DB, [40000, 22], { syn: true }, 1000)).action).toBe('allow');
   expect(fw.filter(ctx, WEB.vnic, 'in', tcp(DB, WEB, [22, 40000], { syn: true, ack: true }, 5000, 1001)).action).toBe('allow');
   expect(fw.filter(ctx, WEB.vnic, 'out', tcp(WEB, DB, [40000, 22], { ack: true }, 1001, 5001)).action).toBe('allow');

@@ -1,11 +1,11 @@
 /**
- * For tests: node contexts over one shared virtual clock with real timers, and `SyncLab`, a sync
- * sender and receiver joined by a fake management link that can lose, duplicate and reorder
- * messages (seeded), carrying real frames through the wire format by default.
+ * For tests: `SyncLab`, a sync sender and receiver on one test lab's clock, joined by a fake
+ * management link that can lose, duplicate and reorder messages (seeded), carrying real frames
+ * through the wire format by default.
  */
 import type { VTime } from '../../../shared/events.js';
 import { seededRandom } from '../../../shared/net/testing.js';
-import type { Channel, NodeContext } from '../../runtime/types.js';
+import { TestLab } from '../../runtime/testing.js';
 import type { MgmtEndpoint } from '../../pcie/mgmt-network.js';
 import { buildSyncFrame } from './sync-messages.js';
 import type { SyncMessage } from './sync-messages.js';
@@ -13,78 +13,6 @@ import type { SyncRecord } from './sync-records.js';
 import { SyncReceiver, SyncSender } from './state-sync.js';
 import type { SyncReceiverOptions, SyncSenderOptions } from './state-sync.js';
 import { SyncReplica } from './replica.js';
-
-/** An event a lab context recorded. */
-export interface LabEvent {
-  readonly node: string;
-  readonly time: VTime;
-  readonly kind: string;
-  readonly payload: Readonly<Record<string, unknown>>;
-}
-
-/** A pending timer of a lab context. */
-export interface LabTimer {
-  readonly id: number;
-  readonly at: VTime;
-  readonly name: string;
-  readonly data: unknown;
-}
-
-/** A NodeContext over a shared clock: timers are kept for the test to fire, emits and sends recorded. */
-export class LabContext implements NodeContext {
-  timers: LabTimer[] = [];
-  readonly sent: Array<{ port: string; bytes: Uint8Array; channel: Channel | undefined }> = [];
-  private nextTimer = 1;
-
-  constructor(
-    readonly nodeId: string,
-    readonly clock: { now: VTime },
-    readonly events: LabEvent[] = [],
-  ) {}
-
-  now(): VTime {
-    return this.clock.now;
-  }
-
-  random(): number {
-    return 0.5;
-  }
-
-  setTimer(delayNs: VTime, name: string, data?: unknown): number {
-    const id = this.nextTimer++;
-    this.timers.push({ id, at: this.clock.now + delayNs, name, data });
-    return id;
-  }
-
-  cancelTimer(id: number): void {
-    this.timers = this.timers.filter((t) => t.id !== id);
-  }
-
-  send(port: string, bytes: Uint8Array, channel?: Channel): boolean {
-    this.sent.push({ port, bytes: new Uint8Array(bytes), channel });
-    return true;
-  }
-
-  linkUp(): boolean {
-    return true;
-  }
-
-  emit(kind: string, payload: Readonly<Record<string, unknown>>): void {
-    this.events.push({ node: this.nodeId, time: this.clock.now, kind, payload });
-  }
-
-  /** The earliest timer due by `time` (the first set on a tie), removed; undefined when none. */
-  takeDue(time: VTime): LabTimer | undefined {
-    const due = this.timers.filter((t) => t.at <= time).sort((a, b) => a.at - b.at || a.id - b.id)[0];
-    if (due !== undefined) this.timers = this.timers.filter((t) => t !== due);
-    return due;
-  }
-
-  /** When the next timer is due, or null. */
-  nextDue(): VTime | null {
-    return this.timers.reduce<VTime | null>((min, t) => (min === null || t.at < min ? t.at : min), null);
-  }
-}
 
 /** How the lab's link misbehaves; every probability applies to each message in each direction. */
 export interface LinkImpairments {
@@ -110,8 +38,6 @@ export interface SyncLabOptions {
 
 interface InFlight {
   to: 'active' | 'standby';
-  arrival: VTime;
-  order: number;
   message: SyncMessage;
   bytes: Uint8Array | null;
 }
@@ -121,10 +47,11 @@ const STANDBY: MgmtEndpoint = { node: 'dpu-b', mac: '02:00:00:00:00:0b', ip: '16
 
 /** A sender (on `dpu-a`) and a receiver with its replica (on `dpu-b`) joined by an impaired link. */
 export class SyncLab {
-  readonly clock = { now: 0 };
-  readonly events: LabEvent[] = [];
-  readonly activeCtx = new LabContext('dpu-a', this.clock, this.events);
-  readonly standbyCtx = new LabContext('dpu-b', this.clock, this.events);
+  readonly lab = new TestLab();
+  readonly clock = this.lab.clock;
+  readonly events = this.lab.events;
+  readonly activeCtx = this.lab.context('dpu-a', (name) => this.sender.onTimer(this.activeCtx, name), { random: 0.5 });
+  readonly standbyCtx = this.lab.context('dpu-b', (name) => this.receiver.onTimer(this.standbyCtx, name), { random: 0.5 });
   sender: SyncSender;
   receiver: SyncReceiver;
   replica = new SyncReplica();
@@ -136,8 +63,6 @@ export class SyncLab {
   impairments: LinkImpairments;
   private readonly random: () => number;
   private readonly wire: boolean;
-  private inFlight: InFlight[] = [];
-  private order = 0;
   private readonly options: SyncLabOptions;
 
   constructor(options: SyncLabOptions = {}) {
@@ -152,7 +77,7 @@ export class SyncLab {
 
   /** Messages on the link now. */
   get pending(): number {
-    return this.inFlight.length;
+    return this.lab.pending();
   }
 
   /** The sender queues `records` and flushes them. */
@@ -161,28 +86,14 @@ export class SyncLab {
     this.sender.flush(this.activeCtx);
   }
 
-  /** Runs deliveries and timers in time order until `until` (default: until nothing is left, at most 1 h of virtual time). */
-  run(until: VTime = this.clock.now + 3_600_000_000_000): void {
-    for (;;) {
-      const delivery = this.inFlight[0]?.arrival ?? null;
-      const timers = [this.activeCtx.nextDue(), this.standbyCtx.nextDue()].filter((t): t is VTime => t !== null);
-      const timer = timers.length === 0 ? null : Math.min(...timers);
-      const next = [delivery, timer].filter((t): t is VTime => t !== null);
-      if (next.length === 0) return;
-      const at = Math.min(...next);
-      if (at > until) {
-        this.clock.now = until;
-        return;
-      }
-      this.clock.now = Math.max(this.clock.now, at);
-      if (delivery !== null && delivery === at) this.deliver(this.inFlight.shift()!);
-      else this.fire(at);
-    }
+  /** Runs deliveries and timers in time order until `until` (default: until nothing is left). */
+  run(until?: VTime): void {
+    this.lab.run(until);
   }
 
   /** Runs for `ns` of virtual time. */
   advance(ns: VTime): void {
-    this.run(this.clock.now + ns);
+    this.lab.advance(ns);
   }
 
   /** The standby restarts: a new receiver and an empty replica (its timers are gone with it). */
@@ -201,7 +112,7 @@ export class SyncLab {
 
   /** Payloads of the recorded events of one kind. */
   payloads(kind: string): Array<Readonly<Record<string, unknown>>> {
-    return this.events.filter((e) => e.kind === kind).map((e) => e.payload);
+    return this.lab.payloads(kind);
   }
 
   private newSender(session?: number): SyncSender {
@@ -220,10 +131,9 @@ export class SyncLab {
     const copies = this.random() < duplicate ? 2 : 1;
     const bytes = this.wire ? (to === 'standby' ? buildSyncFrame(ACTIVE, STANDBY, message) : buildSyncFrame(STANDBY, ACTIVE, message)) : null;
     for (let i = 0; i < copies; i++) {
-      const arrival = this.clock.now + latencyNs + Math.floor(this.random() * (jitterNs + 1));
-      this.inFlight.push({ to, arrival, order: this.order++, message, bytes });
+      const item = { to, message, bytes };
+      this.lab.after(latencyNs + Math.floor(this.random() * (jitterNs + 1)), () => this.deliver(item));
     }
-    this.inFlight.sort((a, b) => a.arrival - b.arrival || a.order - b.order);
   }
 
   private deliver(item: InFlight): void {
@@ -237,16 +147,6 @@ export class SyncLab {
     const outcome = item.bytes !== null ? this.sender.onFrame(this.activeCtx, item.bytes) : this.sender.onMessage(this.activeCtx, item.message);
     if (outcome === null) throw new Error('The lab carried a frame the sender did not take for state sync');
     if (outcome.bulkRequested) this.sender.bulk(this.activeCtx, this.snapshot());
-  }
-
-  private fire(at: VTime): void {
-    const active = this.activeCtx.takeDue(at);
-    if (active !== undefined) {
-      this.sender.onTimer(this.activeCtx, active.name);
-      return;
-    }
-    const standby = this.standbyCtx.takeDue(at);
-    if (standby !== undefined) this.receiver.onTimer(this.standbyCtx, standby.name);
   }
 }
 

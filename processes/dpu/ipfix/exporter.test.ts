@@ -90,7 +90,7 @@ describe('IpfixExporter', () => {
     const ctx = new FakeContext();
     expect(new IpfixExporter({ domainId: 1, from: FROM, to: TO }).export(ctx, [], 'pcie')).toEqual([]);
     expect(ctx.sent).toEqual([]);
-    expect(ctx.emitted).toEqual([]);
+    expect(ctx.events).toEqual([]);
   });
 
   test('sends on the management channel of the given port and records ipfix.export', () => {
@@ -99,7 +99,7 @@ describe('IpfixExporter', () => {
     const exporter = new IpfixExporter({ domainId: 1, from: FROM, to: TO });
     const [out] = exporter.export(ctx, [flow(1), flow(2)], 'pcie');
     expect(ctx.sent.map((s) => [s.port, s.channel, s.bytes])).toEqual([['pcie', 'mgmt', out!.frame]]);
-    expect(ctx.emitted).toEqual([{ kind: 'ipfix.export', payload: { sequence: 0, records: 2, templates: true, bytes: out!.message.length } }]);
+    expect(ctx.events).toEqual([{ node: 'dpu-test', time: 5e9, kind: 'ipfix.export', payload: { sequence: 0, records: 2, templates: true, bytes: out!.message.length } }]);
   });
 
   test('refuses a message size too small for the templates and one record', () => {

@@ -27,7 +27,7 @@ describe('IpfixAgent', () => {
     expect(ctx.timers.map((t) => [t.name, t.at])).toEqual([[IPFIX_EXPIRE_TIMER, 3 * S]]);
     ctx.advance(10 * S, (name) => a.onTimer(ctx, name));
     expect(exportedRecords(ctx)).toEqual([expect.objectContaining({ packetDeltaCount: 2, octetDeltaCount: 3000, flowStartNanoseconds: S, flowEndNanoseconds: S + 1000, flowEndReason: 1 })]);
-    expect(ctx.emitted.map((e) => e.kind)).toEqual(['ipfix.export']);
+    expect(ctx.events.map((e) => e.kind)).toEqual(['ipfix.export']);
     expect(ctx.timers).toEqual([]);
   });
 
@@ -44,7 +44,7 @@ describe('IpfixAgent', () => {
       [2, 100],
       [4, 50],
     ]);
-    expect(ctx.emitted.map((e) => e.payload.sequence)).toEqual([0, 1, 2]);
+    expect(ctx.events.map((e) => e.payload.sequence)).toEqual([0, 1, 2]);
   });
 
   test('leaves timers that are not its own to the owner', () => {

@@ -4,7 +4,7 @@ import type { FlowInterfaces, FlowKey } from './flow-cache.js';
 /** The test context the IPFIX tests drive, as a DPU (`dpu-test`). */
 export class FakeContext extends TestContext {
   constructor() {
-    super('dpu-test', 0.5);
+    super('dpu-test');
   }
 }
 

@@ -4,7 +4,7 @@ import { Rig } from '../../../shared/vmxnet3/testing.js';
 import { txprodRegister } from '../../../shared/vmxnet3/registers.js';
 import { decodeDma, encodeDma } from '../../pcie/messages.js';
 import type { DmaMessage } from '../../pcie/messages.js';
-import type { Channel, NodeContext } from '../../runtime/types.js';
+import { TestContext } from '../../runtime/testing.js';
 import { VfEndpoint } from './vf-endpoint.js';
 import { decodeMailbox, encodeDoorbell, encodeMailbox } from '../../pcie/messages.js';
 import type { MailboxMessage } from '../../pcie/messages.js';
@@ -13,29 +13,16 @@ const MAC = '00:50:56:aa:00:01';
 const PEER = '00:50:56:bb:00:01';
 
 interface Recorded {
-  ctx: NodeContext;
-  sent: Array<{ port: string; channel: Channel; bytes: Uint8Array }>;
-  events: Array<{ kind: string; payload: Readonly<Record<string, unknown>> }>;
+  ctx: TestContext;
+  sent: TestContext['sent'];
+  events: TestContext['events'];
   dma(): DmaMessage[];
   mailbox(): MailboxMessage[];
 }
 
 function dpuContext(): Recorded {
-  const sent: Recorded['sent'] = [];
-  const events: Recorded['events'] = [];
-  const ctx: NodeContext = {
-    nodeId: 'dpu-a',
-    now: () => 0,
-    random: () => 0.5,
-    setTimer: () => 0,
-    cancelTimer: () => undefined,
-    send: (port, bytes, channel) => {
-      sent.push({ port, channel: channel ?? 'eth', bytes });
-      return true;
-    },
-    linkUp: () => true,
-    emit: (kind, payload) => void events.push({ kind, payload }),
-  };
+  const ctx = new TestContext('dpu-a');
+  const { sent, events } = ctx;
   return {
     ctx,
     sent,

@@ -1,39 +1,27 @@
 import { Vmxnet3Driver } from '../../../shared/vmxnet3/driver.js';
 import type { QueueCounts, RingSizes } from '../../../shared/vmxnet3/driver.js';
 import { BAR1, CMD } from '../../../shared/vmxnet3/registers.js';
-import type { NodeContext } from '../../runtime/types.js';
+import { TestContext } from '../../runtime/testing.js';
+import type { TestEvent } from '../../runtime/testing.js';
 import type { VirtualFunction } from './virtual-function.js';
 
-/** An event a fake context recorded. */
-export interface RecordedEvent {
-  kind: string;
-  payload: Readonly<Record<string, unknown>>;
+/**
+ * For tests: a test context whose random draws step through [0, 1) by the golden ratio (so a
+ * core's draws differ from each other), and the list of the events it records.
+ */
+export function fakeContext(nodeId = 'dpu-test'): { ctx: TestContext; events: TestEvent[] } {
+  let draws = 0;
+  const ctx = new TestContext(nodeId, { random: () => (draws++ * 0.6180339887) % 1 });
+  return { ctx, events: ctx.events };
 }
 
-/**
- * For tests: a NodeContext that records what is emitted and does nothing else (virtual time stands
- * still at `time`, timers are listed, sends succeed).
- */
-export function fakeContext(nodeId = 'dpu-test'): { ctx: NodeContext; events: RecordedEvent[]; timers: Array<{ delayNs: number; name: string }>; time: { now: number } } {
-  const events: RecordedEvent[] = [];
-  const timers: Array<{ delayNs: number; name: string }> = [];
-  const time = { now: 0 };
-  let draws = 0;
-  const ctx: NodeContext = {
-    nodeId,
-    now: () => time.now,
-    random: () => ((draws++ * 0.6180339887) % 1),
-    setTimer: (delayNs, name) => timers.push({ delayNs, name }) - 1,
-    cancelTimer: () => undefined,
-    send: () => true,
-    linkUp: () => true,
-    emit: (kind, payload) => void events.push({ kind, payload }),
-  };
-  return { ctx, events, timers, time };
+/** What an event says, without who said it and when: for comparing whole events. */
+export function said(event: TestEvent | undefined): { kind: string; payload: Readonly<Record<string, unknown>> } | undefined {
+  return event === undefined ? undefined : { kind: event.kind, payload: event.payload };
 }
 
 /** The payloads of the recorded events of one kind. */
-export function payloadsOf(events: readonly RecordedEvent[], kind: string): Array<Readonly<Record<string, unknown>>> {
+export function payloadsOf(events: readonly TestEvent[], kind: string): Array<Readonly<Record<string, unknown>>> {
   return events.filter((e) => e.kind === kind).map((e) => e.payload);
 }
 

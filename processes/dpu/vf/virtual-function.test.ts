@@ -9,7 +9,7 @@ import type { VfErrorCode } from './errors.js';
 import { VirtualFunction } from './virtual-function.js';
 import { VFIO_ARCS, VFIO_STATES, legalArc } from './vfio.js';
 import type { VfioState } from './vfio.js';
-import { bringUp, fakeContext, payloadsOf } from './testing.js';
+import { bringUp, fakeContext, payloadsOf, said } from './testing.js';
 
 const MAC = '00:50:56:80:10:01';
 
@@ -77,7 +77,7 @@ describe('VirtualFunction migration arcs', () => {
       events.length = 0;
       expect(vf.transition(ctx, to)).toBe(false);
       expect(vf.state).toBe(from);
-      expect(events).toEqual([{ kind: 'vf.error', payload: { vf: 0, vnic: 'vm-a/vnic0', from, to, reason: `there is no direct arc from ${from} to ${to}` } }]);
+      expect(events.map(said)).toEqual([{ kind: 'vf.error', payload: { vf: 0, vnic: 'vm-a/vnic0', from, to, reason: `there is no direct arc from ${from} to ${to}` } }]);
     }
   });
 
@@ -100,7 +100,7 @@ describe('VirtualFunction migration arcs', () => {
     events.length = 0;
     expect(vf.request(ctx, 'PRE_COPY')).toBe(false);
     expect(vf.state).toBe('STOP_COPY');
-    expect(events).toEqual([
+    expect(events.map(said)).toEqual([
       { kind: 'vf.error', payload: { vf: 0, vnic: 'vm-a/vnic0', from: 'STOP_COPY', to: 'PRE_COPY', reason: 'the migration state machine has no path from STOP_COPY to PRE_COPY' } },
     ]);
   });
@@ -202,7 +202,7 @@ describe('VirtualFunction device state', () => {
       expect(vf.request(ctx, 'RUNNING'), what).toBe(false);
       expect(vf.state, what).toBe('ERROR');
       expect(events[0], what).toMatchObject({ kind: 'vf.error', payload: { vf: 0, vnic: 'vm-a/vnic0', from: 'RESUMING', to: 'STOP', reason } });
-      expect(events[1], what).toEqual({ kind: 'vf.state', payload: { vf: 0, vnic: 'vm-a/vnic0', from: 'RESUMING', to: 'ERROR', via: 'error' } });
+      expect(said(events[1]), what).toEqual({ kind: 'vf.state', payload: { vf: 0, vnic: 'vm-a/vnic0', from: 'RESUMING', to: 'ERROR', via: 'error' } });
       expect(events, what).toHaveLength(2);
     }
   });
@@ -224,7 +224,7 @@ describe('VirtualFunction device state', () => {
     events.length = 0;
     vf.reset(ctx);
     expect(vf.state).toBe('RUNNING');
-    expect(events).toEqual([{ kind: 'vf.state', payload: { vf: 0, vnic: 'vm-a/vnic0', from: 'ERROR', to: 'RUNNING', via: 'reset' } }]);
+    expect(events.map(said)).toEqual([{ kind: 'vf.state', payload: { vf: 0, vnic: 'vm-a/vnic0', from: 'ERROR', to: 'RUNNING', via: 'reset' } }]);
     expect(vf.device.status).toBe('reset');
     const driver = bringUp(vf);
     vf.writeRegister(0, txprodRegister(0), driver.transmit(0, 60).txprod);

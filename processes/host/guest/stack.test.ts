@@ -53,7 +53,7 @@ describe('guest stack neighbours', () => {
     t.lab.runUntil(5 * S);
     t.a.host.end();
     const failed = t.lab.eventsOf('guest.arp.failed', { vm: 'vm-a' });
-    expect(failed.map((e) => [e.at, e.payload['ip'], e.payload['probes']])).toEqual([[3 * S, '10.0.1.99', 3]]);
+    expect(failed.map((e) => [e.time, e.payload['ip'], e.payload['probes']])).toEqual([[3 * S, '10.0.1.99', 3]]);
     expect(t.link.carried).toBe(3); // every ping waited in the queue of the one unresolved entry
     const drops = t.a.stack.inspect().counters.drops;
     expect(drops['neighbor-unresolved']).toBe(20);
@@ -201,7 +201,7 @@ describe('guest stack timers', () => {
     t.lab.runUntil(5.5 * S);
     t.a.host.end();
     t.b.host.end();
-    const times = (side: string) => t.lab.eventsOf('flow.report', { flow: 'steady', side }).map((e) => [e.at / S, e.payload['final']]);
+    const times = (side: string) => t.lab.eventsOf('flow.report', { flow: 'steady', side }).map((e) => [e.time / S, e.payload['final']]);
     // Sending ends at 2.4 s: the report at 3 s is the first unchanged one, so it is skipped.
     expect(times('sender')).toEqual([[1, false], [2, false], [3, false], [5.5, true]]);
     expect(times('receiver')).toEqual([[1, false], [2, false], [3, false], [5.5, true]]);

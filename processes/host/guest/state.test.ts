@@ -10,7 +10,8 @@ import { GuestStateError } from './state.js';
 import type { GuestStackState } from './state.js';
 import { seqDiff } from './tcp.js';
 import { GuestLab, labContext, twoVms, TWO_VMS } from './testing.js';
-import type { LabEvent, LabHost, LinkOptions, TwoVms } from './testing.js';
+import type { TestEvent } from '../../runtime/testing.js';
+import type { LabHost, LinkOptions, TwoVms } from './testing.js';
 
 const S = 1_000_000_000;
 const MS = 1_000_000;
@@ -148,7 +149,7 @@ describe('guest stack state', () => {
     t.link.up = true;
     // The third request goes out 0.5 s after the restore, as it was due 0.5 s after the export.
     t.lab.runUntil(2.2 * S);
-    expect(t.lab.eventsOf('guest.arp.resolved', { vm: 'vm-a' }).map((e) => e.at)).toEqual([2.1 * S + 40_000]);
+    expect(t.lab.eventsOf('guest.arp.resolved', { vm: 'vm-a' }).map((e) => e.time)).toEqual([2.1 * S + 40_000]);
     t.b.host.end();
     expect(t.lab.lastReport('waiting', 'receiver')).toMatchObject({ delivered: 10, duplicated: 0, reordered: 0 });
     expect(t.lab.eventsOf('guest.arp.failed')).toEqual([]);
@@ -190,7 +191,7 @@ describe('guest stack state', () => {
       const resumedClient = tcp.find((c) => c.flow === 'a-b-tcp')!;
       expect(resumedClient.counters.timeouts + resumedClient.counters.fastRetransmits).toBeGreaterThan(0);
       expect(resumedClient.counters.segmentsSent).toBeGreaterThan(before.tcp.find((c) => c.flow === 'a-b-tcp')!.counters.segmentsSent);
-      expect(t.lab.eventsOf('tcp.state', { vm: 'vm-a' }).filter((e) => e.at > 545 * MS)).toEqual([]);
+      expect(t.lab.eventsOf('tcp.state', { vm: 'vm-a' }).filter((e) => e.time > 545 * MS)).toEqual([]);
 
       stopFlows(t, a);
       t.lab.runUntil(4 * S);
@@ -209,8 +210,8 @@ describe('guest stack state', () => {
       // Periodic reports come once per flow and instant: at 1.05 s (the timer it had left, after the
       // freeze), then back on whole seconds; the old object's timers, which still fire, change nothing.
       const periodic = t.lab.eventsOf('flow.report', { vm: 'vm-a', final: false });
-      expect([...new Set(periodic.map((e) => e.at))]).toEqual([1.05 * S, 2 * S, 3 * S, 4 * S]);
-      const keys = periodic.map((e) => `${e.at} ${String(e.payload['flow'])} ${String(e.payload['side'])}`);
+      expect([...new Set(periodic.map((e) => e.time))]).toEqual([1.05 * S, 2 * S, 3 * S, 4 * S]);
+      const keys = periodic.map((e) => `${e.time} ${String(e.payload['flow'])} ${String(e.payload['side'])}`);
       expect(new Set(keys).size).toBe(keys.length);
     },
   );
@@ -219,12 +220,12 @@ describe('guest stack state', () => {
     // Each node's events, in its own order. The lab runs every node off one queue, where timers
     // armed again at the restore come after other nodes' items due at the same instant; a node
     // only ever sees its own order.
-    const byNode = (events: readonly LabEvent[]): Record<string, LabEvent[]> => {
-      const out: Record<string, LabEvent[]> = {};
+    const byNode = (events: readonly TestEvent[]): Record<string, TestEvent[]> => {
+      const out: Record<string, TestEvent[]> = {};
       for (const e of events) (out[e.node] ??= []).push(e);
       return out;
     };
-    const run = (moveAt: readonly number[]): { events: Record<string, LabEvent[]>; a: unknown; b: unknown } => {
+    const run = (moveAt: readonly number[]): { events: Record<string, TestEvent[]>; a: unknown; b: unknown } => {
       const { t } = lossyRun(5);
       startFlows(t);
       const move = (): void => {

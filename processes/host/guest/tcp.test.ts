@@ -55,7 +55,7 @@ describe('tcp connection', () => {
     t.a.stack.startFlow(t.a.ctx, { id: 'syn', kind: 'tcp', from: 'vm-a', to: TWO_VMS.b4, count: 1 });
     endRun(t, 1 * S);
     // The SYN left at 0 (its RTO runs while ARP resolves), went again at 200 ms, and one round trip later the connection is up.
-    expect(t.lab.eventsOf('tcp.state', { vm: 'vm-a', state: 'ESTABLISHED' }).map((e) => e.at)).toEqual([200 * MS + 40_000]);
+    expect(t.lab.eventsOf('tcp.state', { vm: 'vm-a', state: 'ESTABLISHED' }).map((e) => e.time)).toEqual([200 * MS + 40_000]);
   });
 
   it('announces its MSS and sends segments no larger than the smaller of both', () => {
@@ -131,8 +131,8 @@ describe('tcp connection', () => {
     const closed = t.lab.eventsOf('tcp.state', { vm: 'vm-a', state: 'CLOSED' });
     expect(closed.map((e) => e.payload['reason'])).toEqual(['timeout']);
     // 200 + 400 + 800 + 1600 ms of backoff after the last acknowledged send at about 1 s.
-    expect(closed[0]!.at).toBeGreaterThan(3.9 * S);
-    expect(closed[0]!.at).toBeLessThan(4.1 * S);
+    expect(closed[0]!.time).toBeGreaterThan(3.9 * S);
+    expect(closed[0]!.time).toBeLessThan(4.1 * S);
     expect(t.lab.eventsOf('flow.stop', { flow: 'dead' })[0]?.payload['reason']).toBe('timeout');
     expect(summary(t.lab, 'dead')).toMatchObject({ tcpState: 'CLOSED', closeReason: 'timeout' });
   });
@@ -208,7 +208,7 @@ describe('tcp connection', () => {
     t.lab.runUntil(1 * S);
     t.a.stack.stopFlow(t.a.ctx, 'stop-me');
     const fin = t.lab.eventsOf('tcp.state', { vm: 'vm-a', state: 'FIN_WAIT_1' });
-    expect(fin.map((e) => e.at)).toEqual([1 * S]);
+    expect(fin.map((e) => e.time)).toEqual([1 * S]);
     endRun(t, 5 * S);
     const s = summary(t.lab, 'stop-me');
     expect(s.sent).toBe(301);

@@ -18,17 +18,11 @@ import { ndpLinkLayerAddress } from '../../../shared/net/icmpv6.js';
 import { parseMac, writeMac } from '../../../shared/net/mac.js';
 import { RandomStream } from '../../../shared/random.js';
 import type { SegmentSpec, VmSpec } from '../../../shared/topology/types.js';
+import { TestLab } from '../../runtime/testing.js';
+import type { TestContext } from '../../runtime/testing.js';
 import type { NodeContext } from '../../runtime/types.js';
 import { GuestStack } from './stack.js';
 import type { GuestStackOptions, GuestStackSettings } from './stack.js';
-
-/** An event a stack emitted, with when and where. */
-export interface LabEvent {
-  readonly at: VTime;
-  readonly node: string;
-  readonly kind: string;
-  readonly payload: Readonly<Record<string, unknown>>;
-}
 
 /** Something a link end can deliver frames to. */
 export interface LabPort {
@@ -54,44 +48,16 @@ export interface LinkOptions {
   readonly tap?: (frame: Uint8Array, from: 'a' | 'b', link: LabLink) => readonly Uint8Array[];
 }
 
-interface Scheduled {
-  readonly at: VTime;
-  readonly seq: number;
-  readonly run: () => void;
-}
-
-/** The simulator: a clock, a time-ordered queue, the recorded events. */
-export class GuestLab {
-  now: VTime = 0;
-  readonly events: LabEvent[] = [];
-  private queue: Scheduled[] = [];
-  private seq = 0;
-
-  constructor(readonly seed = 1) {}
-
+/** The simulator: the test lab (one clock, one time-ordered queue, the recorded events) with guest hosts, links and routers. */
+export class GuestLab extends TestLab {
   /** Runs `run` at virtual time `at` (not before now); same-time items run in scheduling order. */
   schedule(at: VTime, run: () => void): void {
-    const item = { at: Math.max(at, this.now), seq: this.seq++, run };
-    // Binary search for the insertion point keeps the queue sorted by (at, seq).
-    let lo = 0;
-    let hi = this.queue.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = this.queue[mid]!;
-      if (m.at < item.at || (m.at === item.at && m.seq < item.seq)) lo = mid + 1;
-      else hi = mid;
-    }
-    this.queue.splice(lo, 0, item);
+    this.at(at, run);
   }
 
   /** Processes everything due up to `untilNs`, then sets the clock there. */
   runUntil(untilNs: VTime): void {
-    while (this.queue.length > 0 && this.queue[0]!.at <= untilNs) {
-      const item = this.queue.shift()!;
-      this.now = item.at;
-      item.run();
-    }
-    this.now = Math.max(this.now, untilNs);
+    this.run(untilNs);
   }
 
   /** A host process holding one or more guest stacks that share its context (and timer stream). */
@@ -111,11 +77,6 @@ export class GuestLab {
     a.attach(link, 'a');
     b.attach(link, 'b');
     return link;
-  }
-
-  /** Events of one kind, optionally filtered on payload fields. */
-  eventsOf(kind: string, match: Readonly<Record<string, unknown>> = {}): LabEvent[] {
-    return this.events.filter((e) => e.kind === kind && Object.entries(match).every(([k, v]) => e.payload[k] === v));
   }
 
   /** Payloads of the latest `flow.report` of a flow and side. */
@@ -230,37 +191,11 @@ export class LabHost {
 }
 
 /**
- * A NodeContext on the lab's clock: timers are scheduled in the lab and handed to `onTimer`,
- * randomness comes from a stream seeded by the lab seed and the node id, emitted events are
- * checked to be plain data and recorded.
+ * A context on the lab's clock whose timers go to `onTimer`, whose random stream is seeded by the
+ * lab seed and the node id, and whose sends go nowhere (guest frames travel by lab links).
  */
-export function labContext(lab: GuestLab, nodeId: string, onTimer: (name: string, data: unknown) => void): NodeContext {
-  const random = new RandomStream(lab.seed, 'node', nodeId);
-  const cancelled = new Set<number>();
-  let nextTimer = 1;
-  return {
-    nodeId,
-    now: () => lab.now,
-    random: () => random.next(),
-    setTimer: (delayNs, name, data) => {
-      if (!(delayNs >= 0) || !Number.isInteger(delayNs)) throw new Error(`Timer ${name} needs a whole, non-negative delay, got ${delayNs}`);
-      const timerId = nextTimer++;
-      lab.schedule(lab.now + delayNs, () => {
-        if (cancelled.delete(timerId)) return;
-        onTimer(name, data);
-      });
-      return timerId;
-    },
-    cancelTimer: (timerId) => {
-      cancelled.add(timerId);
-    },
-    send: () => false,
-    linkUp: () => true,
-    emit: (kind, payload) => {
-      assertPlainData(payload, kind);
-      lab.events.push({ at: lab.now, node: nodeId, kind, payload });
-    },
-  };
+export function labContext(lab: GuestLab, nodeId: string, onTimer: (name: string, data: unknown) => void): TestContext {
+  return lab.context(nodeId, onTimer, { onSend: () => false });
 }
 
 /** A host with one VM, with shortcuts to its stack. */
@@ -357,7 +292,7 @@ export class LabLink {
       const jitter = impaired ? Math.floor(this.random.next() * (this.options.jitterNs ?? 0)) : 0;
       const bytes = frame.slice();
       this.carried++;
-      this.lab.schedule(this.lab.now + (this.options.latencyNs ?? 20_000) + jitter, () => port.deliver(bytes));
+      this.lab.after((this.options.latencyNs ?? 20_000) + jitter, () => port.deliver(bytes));
     }
   }
 }
@@ -535,25 +470,4 @@ function macFor(id: string, index: number): string {
   for (const c of id) h = (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0;
   const bytes = [0x02, (h >>> 24) & 0xff, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff, index & 0xff];
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-/**
- * Throws when `value` is not plain data a node may emit: no undefined, no functions, no class
- * instances (Map, Set, typed arrays are not allowed in event payloads here).
- */
-export function assertPlainData(value: unknown, where: string): void {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`${where}: ${value} is not a finite number`);
-    return;
-  }
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => assertPlainData(v, `${where}[${i}]`));
-    return;
-  }
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const [k, v] of Object.entries(value)) assertPlainData(v, `${where}.${k}`);
-    return;
-  }
-  throw new Error(`${where}: ${String(value)} is not plain data`);
 }

@@ -4,7 +4,7 @@
  */
 import type { HostSpec } from '../../../shared/topology/types.js';
 import { loadDefaultLab } from '../../../shared/topology/load.js';
-import { LabContext } from '../../dpu/ha/testing.js';
+import { TestContext } from '../../runtime/testing.js';
 import type { HaHeartbeat } from '../../pcie/ha-heartbeat.js';
 
 /** esx-01 of the default lab: dpu-01a active, dpu-01b standby, vNICs app-01.eth0, db-01.eth0, web-01.eth0. */
@@ -15,8 +15,8 @@ export function labHost(overrides: Partial<HostSpec> = {}): HostSpec {
 }
 
 /** A context for the host over a clock the test moves (`ctx.clock.now`). */
-export function hostContext(): LabContext {
-  return new LabContext('esx-01', { now: 0 });
+export function hostContext(): TestContext {
+  return new TestContext('esx-01');
 }
 
 /** A heartbeat reply (or status) from a DPU, with healthy defaults. */

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeContext } from '../../runtime/types.js';
+import { TestContext } from '../../runtime/testing.js';
 import { DeliveryLog, frameDigest } from './delivery-log.js';
 
-function context(clock: { now: number }, events: Array<{ kind: string; payload: Record<string, unknown> }>): NodeContext {
-  return {
-    nodeId: 'esx-02',
-    now: () => clock.now,
-    random: () => 0,
-    setTimer: () => 0,
-    cancelTimer: () => undefined,
-    send: () => true,
-    linkUp: () => true,
-    emit: (kind, payload) => void events.push({ kind, payload: { ...payload } }),
-  };
+function context(clock: { now: number }): TestContext {
+  return new TestContext('esx-02', { clock, random: 0 });
 }
 
 const frame = (n: number): Uint8Array => new Uint8Array([n, n + 1, n + 2, 0x45]);
@@ -21,16 +12,16 @@ describe('DeliveryLog', () => {
   it('remembers when frames came and the digests of the latest ones', () => {
     const clock = { now: 100 };
     const log = new DeliveryLog();
-    log.delivered(context(clock, []), [frame(1)]);
+    log.delivered(context(clock), [frame(1)]);
     clock.now = 250;
-    log.delivered(context(clock, []), [frame(2), frame(3)]);
+    log.delivered(context(clock), [frame(2), frame(3)]);
     expect([log.firstNs, log.lastNs]).toEqual([100, 250]);
     expect(log.recent()).toEqual([frame(1), frame(2), frame(3)].map(frameDigest));
   });
 
   it('reports a frame the source delivered that the destination delivers again, and only those', () => {
-    const events: Array<{ kind: string; payload: Record<string, unknown> }> = [];
-    const ctx = context({ now: 0 }, events);
+    const ctx = context({ now: 0 });
+    const events = ctx.events;
     const source = new DeliveryLog();
     source.delivered(ctx, [frame(1), frame(2)]);
     const destination = new DeliveryLog();

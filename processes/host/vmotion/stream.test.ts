@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RandomStream } from '../../../shared/random.js';
-import { LabContext } from '../../dpu/ha/testing.js';
+import { TestLab } from '../../runtime/testing.js';
+import type { TestContext } from '../../runtime/testing.js';
 import { decodeVmotionDatagram, encodeVmotionDatagram, type VmotionBody, type VmotionDatagram } from './messages.js';
 import { STREAM_RTO_TIMER, VmotionStream } from './stream.js';
 
@@ -16,14 +17,13 @@ interface Link {
  * delays datagrams (real bytes, encoded and decoded). Runs events in time order.
  */
 class Pair {
-  readonly clock = { now: 0 };
-  readonly a = new LabContext('esx-a', this.clock);
-  readonly b = new LabContext('esx-b', this.clock);
+  readonly lab = new TestLab();
+  readonly clock = this.lab.clock;
+  readonly a: TestContext = this.lab.context('esx-a', (name) => name === STREAM_RTO_TIMER && this.sa.onTimer(this.a), { random: 0.5 });
+  readonly b: TestContext = this.lab.context('esx-b', (name) => name === STREAM_RTO_TIMER && this.sb.onTimer(this.b), { random: 0.5 });
   readonly received: { a: VmotionBody[]; b: VmotionBody[] } = { a: [], b: [] };
   readonly sa: VmotionStream;
   readonly sb: VmotionStream;
-  private readonly queue: Array<{ at: number; order: number; to: 'a' | 'b'; bytes: Uint8Array }> = [];
-  private order = 0;
   private readonly random: RandomStream;
   acks = 0;
   retransmitted = 0;
@@ -43,35 +43,19 @@ class Pair {
     if (datagram.body === null) this.acks++;
     if (this.random.next() < this.link.loss) return true;
     const copies = this.random.next() < this.link.duplicate ? 2 : 1;
-    for (let i = 0; i < copies; i++) this.queue.push({ at: this.clock.now + 5_000 + Math.floor(this.random.next() * this.link.jitterNs), order: this.order++, to, bytes });
+    for (let i = 0; i < copies; i++) this.lab.after(5_000 + Math.floor(this.random.next() * this.link.jitterNs), () => this.receive(to, bytes));
     return true;
+  }
+
+  private receive(to: 'a' | 'b', bytes: Uint8Array): void {
+    const [ctx, stream, into] = to === 'a' ? [this.a, this.sa, this.received.a] : [this.b, this.sb, this.received.b];
+    into.push(...stream.onDatagram(ctx, decodeVmotionDatagram(bytes)));
+    stream.flushAck(ctx);
   }
 
   /** Runs until nothing is left to happen or `until` is reached. */
   run(until = 60_000_000_000): void {
-    for (;;) {
-      this.queue.sort((x, y) => x.at - y.at || x.order - y.order);
-      const frame = this.queue[0];
-      const timerA = this.a.nextDue();
-      const timerB = this.b.nextDue();
-      const next = Math.min(frame?.at ?? Infinity, timerA ?? Infinity, timerB ?? Infinity);
-      if (next === Infinity || next > until) return;
-      this.clock.now = next;
-      if (frame !== undefined && frame.at === next) {
-        this.queue.shift();
-        const [ctx, stream, into] = frame.to === 'a' ? [this.a, this.sa, this.received.a] : [this.b, this.sb, this.received.b];
-        into.push(...stream.onDatagram(ctx, decodeVmotionDatagram(frame.bytes)));
-        stream.flushAck(ctx);
-        continue;
-      }
-      for (const [ctx, stream] of [
-        [this.a, this.sa],
-        [this.b, this.sb],
-      ] as const) {
-        const due = ctx.takeDue(next);
-        if (due !== undefined && due.name === STREAM_RTO_TIMER) stream.onTimer(ctx);
-      }
-    }
+    while (this.lab.step(until));
   }
 }
 

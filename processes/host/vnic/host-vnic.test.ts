@@ -4,8 +4,8 @@ import { ipv6MulticastMac, solicitedNodeMulticast } from '../../../shared/net/ip
 import { encodeDma } from '../../pcie/messages.js';
 import { HostVnic, vnicOfPcieMessage } from './host-vnic.js';
 import type { TransmitResult } from './host-vnic.js';
-import { PEER_MAC, PcieBench, fakeNodeContext, numberedFrame, seqOf, testVm, testVnic } from './testing.js';
-import type { BenchEvent } from './testing.js';
+import { TestContext } from '../../runtime/testing.js';
+import { PEER_MAC, PcieBench, numberedFrame, seqOf, testVm, testVnic } from './testing.js';
 
 /** A bench with one VM of one vNIC in `mode`, booted. */
 function oneVnic(mode: 'uptv2' | 'mux' | 'emulated', options: { vfCount?: number; reservation?: number } = {}): { bench: PcieBench; id: string; mac: string } {
@@ -265,10 +265,12 @@ describe('HostVnic', () => {
   });
 
   it('HostVnic on a host without DPUs hands frames back to be switched in software and takes them from it', () => {
-    const events: BenchEvent[] = [];
-    const ctx = fakeNodeContext('host-a', { now: 0 }, events, () => {
-      throw new Error('Nothing crosses pcie on a host without DPUs');
+    const ctx = new TestContext('host-a', {
+      onSend: () => {
+        throw new Error('Nothing crosses pcie on a host without DPUs');
+      },
     });
+    const events = ctx.events;
     const spec = testVnic(1, 'uptv2');
     const vnic = new HostVnic({ vm: testVm('vm-1', [spec]), vnic: spec, dpu: null, requested: 'uptv2' });
     vnic.boot(ctx);

@@ -1,6 +1,6 @@
 /**
- * For tests: a host's vNICs and one or more DPUs' VF endpoints on fake pcie wires, with one shared
- * virtual clock. `ctx.send` on either side puts the message on the wire; `step` and `run` deliver
+ * For tests: a host's vNICs and one or more DPUs' VF endpoints on fake pcie wires, on one test
+ * lab's clock. `ctx.send` on either side puts the message on the wire; `step` and `run` deliver
  * them in (arrival, send order), which keeps each direction first in, first out as the real wire
  * does. A DPU can be killed: it stops answering, what was on its way to it is lost, what it had
  * already sent still arrives (as the runtime guarantees for a killed node).
@@ -10,42 +10,21 @@ import type { VmSpec, VnicMode, VnicSpec } from '../../../shared/topology/types.
 import { compareViews } from '../../../shared/vmxnet3/compare.js';
 import { VfEndpoint } from '../../dpu/vf-endpoint/vf-endpoint.js';
 import type { EndpointCostStep, FrameFromVnic } from '../../dpu/vf-endpoint/vf-endpoint.js';
-import type { Channel, NodeContext } from '../../runtime/types.js';
+import { TestLab } from '../../runtime/testing.js';
+import type { TestContext } from '../../runtime/testing.js';
+import type { Channel } from '../../runtime/types.js';
 import { HostVnic, vnicOfPcieMessage } from './host-vnic.js';
 import type { HostCostStep, TransmitResult } from './host-vnic.js';
 
-/** An event a fake context recorded, with the node that emitted it. */
-export interface BenchEvent {
-  node: string;
-  kind: string;
-  payload: Readonly<Record<string, unknown>>;
-}
-
 /** A message on the fake wire: to the host (from a DPU) or to a DPU. */
 interface InFlight {
-  to: 'host' | 'dpu';
+  readonly to: 'host' | 'dpu';
   /** The DPU at the other end of the wire. */
-  dpu: string;
-  channel: Channel;
-  bytes: Uint8Array;
-  arrival: number;
-  seq: number;
+  readonly dpu: string;
 }
 
-/** A NodeContext over a shared clock: emits are recorded, sends go to `onSend`, timers are not used by vNICs. */
-export function fakeNodeContext(nodeId: string, clock: { now: number }, events: BenchEvent[], onSend: (port: string, bytes: Uint8Array, channel: Channel) => boolean = () => true): NodeContext {
-  return {
-    nodeId,
-    now: () => clock.now,
-    random: () => 0.5,
-    setTimer: () => {
-      throw new Error('The vNIC datapath sets no timers');
-    },
-    cancelTimer: () => undefined,
-    send: (port, bytes, channel) => onSend(port, bytes, channel ?? 'eth'),
-    linkUp: () => true,
-    emit: (kind, payload) => void events.push({ node: nodeId, kind, payload }),
-  };
+function noTimers(): never {
+  throw new Error('The vNIC datapath sets no timers');
 }
 
 /** Options of a bench. */
@@ -63,19 +42,20 @@ export interface BenchOptions {
 /** A frame a DPU took from a vNIC, and which DPU took it. */
 export type BenchFrameFromVnic = FrameFromVnic & { dpu: string };
 
-/** A host and its DPUs joined by fake pcie wires. */
+/** A host and its DPUs joined by fake pcie wires, on one test lab's clock. */
 export class PcieBench {
-  readonly clock = { now: 0 };
-  readonly events: BenchEvent[] = [];
+  readonly lab = new TestLab();
+  readonly clock = this.lab.clock;
+  readonly events = this.lab.events;
   /** The first DPU: the one the vNICs start on. */
   readonly dpu: string;
   readonly dpus: readonly string[];
-  readonly hostCtx: NodeContext;
+  readonly hostCtx: TestContext;
   /** The first DPU's context and endpoint. */
-  readonly dpuCtx: NodeContext;
+  readonly dpuCtx: TestContext;
   readonly endpoint: VfEndpoint;
   readonly endpoints = new Map<string, VfEndpoint>();
-  readonly dpuCtxs = new Map<string, NodeContext>();
+  readonly dpuCtxs = new Map<string, TestContext>();
   readonly vnics = new Map<string, HostVnic>();
   /** Frames the DPUs took from the vNICs, in order (what their switches would get). */
   readonly fromVnic: BenchFrameFromVnic[] = [];
@@ -90,8 +70,6 @@ export class PcieBench {
   /** Messages the host sent to a killed DPU, and messages on their way to it when it was killed. */
   lostToDead = 0;
   private readonly latency: number;
-  private wire: InFlight[] = [];
-  private seq = 0;
   private readonly dead = new Set<string>();
   private readonly vfCount: number;
 
@@ -102,11 +80,11 @@ export class PcieBench {
     this.vfCount = options.vfCount ?? 16;
     for (const dpu of this.dpus) {
       this.endpoints.set(dpu, new VfEndpoint({ vfCount: this.vfCount }));
-      this.dpuCtxs.set(dpu, fakeNodeContext(dpu, this.clock, this.events, (port, bytes, channel) => (port === 'pcie' ? this.put('host', dpu, bytes, channel) : false)));
+      this.dpuCtxs.set(dpu, this.lab.context(dpu, noTimers, { random: 0.5, onSend: (port, bytes, channel) => (port === 'pcie' ? this.put('host', dpu, bytes, channel) : false) }));
     }
     this.endpoint = this.endpoints.get(this.dpu)!;
     this.dpuCtx = this.dpuCtxs.get(this.dpu)!;
-    this.hostCtx = fakeNodeContext('host-a', this.clock, this.events, (port, bytes, channel) => (this.endpoints.has(port) ? this.put('dpu', port, bytes, channel) : false));
+    this.hostCtx = this.lab.context('host-a', noTimers, { random: 0.5, onSend: (port, bytes, channel) => (this.endpoints.has(port) ? this.put('dpu', port, bytes, channel) : false) });
   }
 
   /** Adds a vNIC of a VM to the host (and tells the DPU how it is served when it is not UPTv2). */
@@ -153,9 +131,7 @@ export class PcieBench {
   kill(dpu: string): void {
     this.endpointOf(dpu);
     this.dead.add(dpu);
-    const before = this.wire.length;
-    this.wire = this.wire.filter((m) => !(m.to === 'dpu' && m.dpu === dpu));
-    this.lostToDead += before - this.wire.length;
+    this.lostToDead += this.lab.cancel((tag) => (tag as InFlight).to === 'dpu' && (tag as InFlight).dpu === dpu);
   }
 
   /**
@@ -172,25 +148,7 @@ export class PcieBench {
 
   /** Delivers the next message on the wire; false when the wire is empty. */
   step(): boolean {
-    const next = this.wire.shift();
-    if (next === undefined) return false;
-    this.clock.now = Math.max(this.clock.now, next.arrival);
-    if (next.to === 'dpu') {
-      const result = this.endpointOf(next.dpu).onPcie(this.dpuCtxs.get(next.dpu)!, next.channel, next.bytes);
-      this.fromVnic.push(...result.framesFromVnic.map((f) => ({ ...f, dpu: next.dpu })));
-      if (result.steps.length > 0) this.dpuSteps.push(result.steps);
-      return true;
-    }
-    const id = vnicOfPcieMessage(next.channel, next.bytes);
-    const target = id === null ? undefined : this.vnics.get(id);
-    if (target === undefined) {
-      this.unrouted++;
-      return true;
-    }
-    const result = target.onPcie(this.hostCtx, next.channel, next.bytes, next.dpu);
-    this.toGuest.get(target.id)!.push(...result.frames);
-    if (result.steps.length > 0) this.hostRxSteps.push(result.steps);
-    return true;
+    return this.lab.step();
   }
 
   /** Delivers messages until the wire is empty; returns how many. */
@@ -202,7 +160,7 @@ export class PcieBench {
 
   /** Messages on the wire now. */
   get pending(): number {
-    return this.wire.length;
+    return this.lab.pending();
   }
 
   /** Mismatches between a guest's driver and the device serving it now (its VF on its DPU, or the host's backend). */
@@ -216,7 +174,7 @@ export class PcieBench {
 
   /** Payloads of the recorded events of one kind. */
   payloads(kind: string): Array<Readonly<Record<string, unknown>>> {
-    return this.events.filter((e) => e.kind === kind).map((e) => e.payload);
+    return this.lab.payloads(kind);
   }
 
   private put(to: 'host' | 'dpu', dpu: string, bytes: Uint8Array, channel: Channel): boolean {
@@ -224,9 +182,28 @@ export class PcieBench {
       this.lostToDead++;
       return false;
     }
-    this.wire.push({ to, dpu, channel, bytes: new Uint8Array(bytes), arrival: this.clock.now + this.latency, seq: this.seq++ });
-    this.wire.sort((a, b) => a.arrival - b.arrival || a.seq - b.seq);
+    const copy = new Uint8Array(bytes);
+    const tag: InFlight = { to, dpu };
+    this.lab.after(this.latency, () => (to === 'dpu' ? this.toDpu(dpu, channel, copy) : this.toHost(dpu, channel, copy)), tag);
     return true;
+  }
+
+  private toDpu(dpu: string, channel: Channel, bytes: Uint8Array): void {
+    const result = this.endpointOf(dpu).onPcie(this.dpuCtxs.get(dpu)!, channel, bytes);
+    this.fromVnic.push(...result.framesFromVnic.map((f) => ({ ...f, dpu })));
+    if (result.steps.length > 0) this.dpuSteps.push(result.steps);
+  }
+
+  private toHost(dpu: string, channel: Channel, bytes: Uint8Array): void {
+    const id = vnicOfPcieMessage(channel, bytes);
+    const target = id === null ? undefined : this.vnics.get(id);
+    if (target === undefined) {
+      this.unrouted++;
+      return;
+    }
+    const result = target.onPcie(this.hostCtx, channel, bytes, dpu);
+    this.toGuest.get(target.id)!.push(...result.frames);
+    if (result.steps.length > 0) this.hostRxSteps.push(result.steps);
   }
 }
 

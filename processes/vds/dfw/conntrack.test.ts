@@ -4,7 +4,7 @@ import { NS_PER_S } from '../../../shared/units.js';
 import { connectionKey, DEFAULT_DFW_TIMEOUTS } from './conntrack.js';
 import { DistributedFirewall } from './firewall.js';
 import type { DfwOptions } from './firewall.js';
-import { CLIENT, FakeContext, ping, rule, tcp, udp, v6, WEB } from './testing.js';
+import { CLIENT, elapse, FakeContext, ping, rule, tcp, udp, v6, WEB } from './testing.js';
 
 const HTTP: readonly [number, number] = [40000, 80];
 const HTTP_BACK: readonly [number, number] = [80, 40000];
@@ -65,14 +65,14 @@ describe('connection tracking TCP', () => {
       ['fin-wait', 45],
       ['closed', 20],
     ]);
-    expect(ctx.of('dfw.conn.state').map((p) => `${p.from}>${p.to}`)).toEqual([
+    expect(ctx.payloads('dfw.conn.state').map((p) => `${p.from}>${p.to}`)).toEqual([
       'first-packet>opening',
       'opening>established',
       'established>closing',
       'closing>fin-wait',
       'fin-wait>closed',
     ]);
-    expect(ctx.of('dfw.conn.new')).toHaveLength(1);
+    expect(ctx.payloads('dfw.conn.new')).toHaveLength(1);
   });
 
   it('a FIN acknowledged before the peer closes keeps the connection closing, not closed', () => {
@@ -99,7 +99,7 @@ describe('connection tracking TCP', () => {
     fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { syn: true }, 100));
     fw.filter(ctx, WEB.vnic, 'out', tcp(WEB, CLIENT, HTTP_BACK, { syn: true, ack: true }, 500, 101));
     fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { ack: true }, 101, 501));
-    expect(ctx.of('dfw.rule.hit')).toHaveLength(1);
+    expect(ctx.payloads('dfw.rule.hit')).toHaveLength(1);
     ctx.clear();
     for (let i = 0; i < 5; i++) {
       const out = fw.filter(ctx, WEB.vnic, 'out', tcp(WEB, CLIENT, HTTP_BACK, { ack: true, psh: true }, 501 + i * 10, 101, new Uint8Array(10)));
@@ -128,7 +128,7 @@ describe('connection tracking TCP', () => {
     ctx.clear();
     const again = fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { syn: true }, 9000));
     expect(again).toMatchObject({ established: false, ruleId: 'http-in' });
-    expect(ctx.of('dfw.conn.expired')).toMatchObject([{ reason: 'reused', state: 'closed' }]);
+    expect(ctx.payloads('dfw.conn.expired')).toMatchObject([{ reason: 'reused', state: 'closed' }]);
     expect(only(fw).state).toBe('first-packet');
   });
 });
@@ -161,7 +161,7 @@ describe('connection tracking UDP and ICMP', () => {
     const fw = firewall();
     fw.filter(ctx, WEB.vnic, 'out', ping(WEB, CLIENT, 77, 1));
     expect(only(fw)).toMatchObject({ state: 'first-packet', expiresAt: 20 * NS_PER_S, srcPort: 77, dstPort: 77 });
-    ctx.advance(1);
+    elapse(ctx, 1);
     expect(fw.filter(ctx, WEB.vnic, 'in', ping(CLIENT, WEB, 77, 1, true))).toMatchObject({ action: 'allow', established: true, ruleId: 'ping-out' });
     expect(only(fw)).toMatchObject({ state: 'error-reply', expiresAt: ctx.time + 10 * NS_PER_S });
     expect(fw.filter(ctx, WEB.vnic, 'in', ping(CLIENT, WEB, 78, 1, true))).toMatchObject({ action: 'drop', ruleId: 'default' });
@@ -192,12 +192,12 @@ describe('connection tracking expiry', () => {
     const ctx = new FakeContext();
     const fw = firewall();
     fw.filter(ctx, WEB.vnic, 'out', udp(WEB, CLIENT, [5353, 53]));
-    ctx.advance(59.999);
+    elapse(ctx, 59.999);
     expect(fw.filter(ctx, WEB.vnic, 'in', udp(CLIENT, WEB, [53, 5353])).established).toBe(true);
-    ctx.advance(60);
+    elapse(ctx, 60);
     ctx.clear();
     expect(fw.filter(ctx, WEB.vnic, 'in', udp(CLIENT, WEB, [53, 5353]))).toMatchObject({ action: 'drop', established: false });
-    expect(ctx.of('dfw.conn.expired')).toMatchObject([{ vnic: WEB.vnic, rule: 'dns-out', state: 'multiple', reason: 'timeout', origPackets: 1, replyPackets: 1 }]);
+    expect(ctx.payloads('dfw.conn.expired')).toMatchObject([{ vnic: WEB.vnic, rule: 'dns-out', state: 'multiple', reason: 'timeout', origPackets: 1, replyPackets: 1 }]);
   });
 
   it('sweep removes the expired entries only and reports the next expiry', () => {
@@ -206,14 +206,14 @@ describe('connection tracking expiry', () => {
     fw.filter(ctx, WEB.vnic, 'out', udp(WEB, CLIENT, [5353, 53]));
     fw.filter(ctx, WEB.vnic, 'out', ping(WEB, CLIENT, 1, 1));
     expect(fw.nextExpiry()).toBe(2 * NS_PER_S);
-    ctx.advance(2);
+    elapse(ctx, 2);
     expect(fw.sweep(ctx)).toBe(1);
     expect(fw.connections().map((c) => c.protocol)).toEqual(['udp']);
-    ctx.advance(3);
+    elapse(ctx, 3);
     fw.sweep(ctx);
     expect(fw.connections()).toEqual([]);
     expect(fw.nextExpiry()).toBeNull();
-    expect(ctx.of('dfw.conn.expired').map((p) => p.proto)).toEqual(['icmp', 'udp']);
+    expect(ctx.payloads('dfw.conn.expired').map((p) => p.proto)).toEqual(['icmp', 'udp']);
   });
 
   it('timeouts default to NSX values and can be overridden one by one', () => {

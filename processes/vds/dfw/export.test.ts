@@ -5,7 +5,7 @@ import { DfwImportError } from './errors.js';
 import { DFW_EXPORT_VERSION } from './export.js';
 import type { DfwExport } from './export.js';
 import { DistributedFirewall } from './firewall.js';
-import { CLIENT, DB, FakeContext, rule, tcp, udp, WEB } from './testing.js';
+import { CLIENT, DB, elapse, FakeContext, rule, tcp, udp, WEB } from './testing.js';
 
 const HTTP: readonly [number, number] = [40000, 80];
 const HTTP_BACK: readonly [number, number] = [80, 40000];
@@ -25,9 +25,9 @@ function source(): { fw: DistributedFirewall; ctx: FakeContext } {
   fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { syn: true }, 100));
   fw.filter(ctx, WEB.vnic, 'out', tcp(WEB, CLIENT, HTTP_BACK, { syn: true, ack: true }, 500, 101));
   fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { ack: true }, 101, 501));
-  ctx.advance(90);
+  elapse(ctx, 90);
   fw.filter(ctx, WEB.vnic, 'out', udp(WEB, CLIENT, [5353, 53]));
-  ctx.advance(10);
+  elapse(ctx, 10);
   return { fw, ctx };
 }
 
@@ -70,7 +70,7 @@ describe('firewall export and import', () => {
     expect(data).toEqual({ action: 'allow', ruleId: 'http-in', established: true, reply: null });
     const dnsAnswer = to.filter(ctx, WEB.vnic, 'in', udp(CLIENT, WEB, [53, 5353]));
     expect(dnsAnswer).toMatchObject({ action: 'allow', established: true, ruleId: 'dns-out' });
-    expect(ctx.of('dfw.rule.hit')).toEqual([]);
+    expect(ctx.payloads('dfw.rule.hit')).toEqual([]);
   });
 
   it('import of a vNIC whose rules the importer lacks applies them to that vNIC alone', () => {
@@ -93,11 +93,11 @@ describe('firewall export and import', () => {
     ctx.time = 5_000 * NS_PER_S;
     const to = new DistributedFirewall({ node: 'dpu-b' });
     to.importVnic(blob, ctx.time);
-    ctx.advance(49.9);
+    elapse(ctx, 49.9);
     expect(to.sweep(ctx)).toBe(0);
-    ctx.advance(0.1);
+    elapse(ctx, 0.1);
     expect(to.sweep(ctx)).toBe(1);
-    expect(ctx.of('dfw.conn.expired')).toMatchObject([{ proto: 'udp', rule: 'dns-out', reason: 'timeout' }]);
+    expect(ctx.payloads('dfw.conn.expired')).toMatchObject([{ proto: 'udp', rule: 'dns-out', reason: 'timeout' }]);
   });
 
   it('import of an unknown export version throws DfwImportError unknown-version and changes nothing', () => {

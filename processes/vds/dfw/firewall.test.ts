@@ -114,10 +114,10 @@ describe('DistributedFirewall rule evaluation', () => {
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'dns', service: { protocol: 'udp' }, action: 'drop' })], 1);
     fw.filter(ctx, WEB.vnic, 'in', udp(CLIENT, WEB, [5000, 53]));
-    expect(ctx.of('dfw.rule.hit')).toEqual([
+    expect(ctx.payloads('dfw.rule.hit')).toEqual([
       { vnic: WEB.vnic, rule: 'dns', action: 'drop', dir: 'in', proto: 'udp', src: CLIENT.ip, dst: WEB.ip, sport: 5000, dport: 53, icmpType: null },
     ]);
-    expect(ctx.of('dfw.rules')).toEqual([{ generation: 1, count: 1, change: 'set', rule: null }]);
+    expect(ctx.payloads('dfw.rules')).toEqual([{ generation: 1, count: 1, change: 'set', rule: null }]);
   });
 });
 
@@ -184,7 +184,7 @@ describe('DistributedFirewall rule set changes', () => {
     expect(fw.filter(ctx, WEB.vnic, 'in', udp(CLIENT, WEB, [1, 2])).ruleId).toBe('block');
     fw.removeRule(ctx, 'block');
     expect(fw.filter(ctx, WEB.vnic, 'in', udp(CLIENT, WEB, [1, 3])).ruleId).toBe('default');
-    expect(ctx.of('dfw.rules').map((p) => [p.generation, p.change, p.count])).toEqual([
+    expect(ctx.payloads('dfw.rules').map((p) => [p.generation, p.change, p.count])).toEqual([
       [7, 'set', 0],
       [8, 'add', 1],
       [9, 'remove', 0],
@@ -196,8 +196,8 @@ describe('DistributedFirewall rule set changes', () => {
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'keep', action: 'drop', service: { protocol: 'udp', destinationPorts: [{ from: 9, to: 9 }] } })], 4);
     expect(() => fw.removeRule(ctx, 'missed-while-down')).not.toThrow();
-    expect(ctx.of('dfw.rule.absent')).toEqual([{ rule: 'missed-while-down', generation: 4, count: 1 }]);
-    expect(ctx.of('dfw.rules')).toHaveLength(1);
+    expect(ctx.payloads('dfw.rule.absent')).toEqual([{ rule: 'missed-while-down', generation: 4, count: 1 }]);
+    expect(ctx.payloads('dfw.rules')).toHaveLength(1);
     expect(fw.generation).toBe(4);
     expect(fw.ruleSet().map((r) => r.id)).toEqual(['keep', 'default']);
   });

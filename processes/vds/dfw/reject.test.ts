@@ -25,7 +25,7 @@ describe('reject answers', () => {
     expect(reply.ipv4).toMatchObject({ src: WEB.ip, dst: CLIENT.ip });
     expect(reply.tcp).toMatchObject({ srcPort: 22, dstPort: 40000, seq: 0, ack: 1_000_001, window: 0 });
     expect(reply.tcp!.flags).toMatchObject({ rst: true, ack: true, syn: false, fin: false });
-    expect(ctx.of('dfw.reject')).toMatchObject([{ vnic: WEB.vnic, rule: 'refuse', reply: 'tcp-rst', silentBecause: null, len: verdict.reply!.length }]);
+    expect(ctx.payloads('dfw.reject')).toMatchObject([{ vnic: WEB.vnic, rule: 'refuse', reply: 'tcp-rst', silentBecause: null, len: verdict.reply!.length }]);
   });
 
   it('reject answers a segment carrying ACK with a bare RST whose seq is the segment ack', () => {
@@ -47,7 +47,7 @@ describe('reject answers', () => {
     const { fw, ctx } = rejecting();
     const verdict = fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, [40000, 22], { rst: true }, 1));
     expect(verdict).toMatchObject({ action: 'reject', reply: null });
-    expect(ctx.of('dfw.reject')).toMatchObject([{ reply: 'none', silentBecause: 'rst' }]);
+    expect(ctx.payloads('dfw.reject')).toMatchObject([{ reply: 'none', silentBecause: 'rst' }]);
   });
 
   it('reject answers UDP over IPv4 with ICMP unreachable code 13 quoting the packet', () => {
@@ -78,7 +78,7 @@ describe('reject answers', () => {
     expect(reply.icmpv6).toMatchObject({ type: 1, code: 1, kind: 'destination-unreachable' });
     const original = reply.icmpv6!.kind === 'destination-unreachable' ? reply.icmpv6!.original : new Uint8Array();
     expect([...original]).toEqual([...datagram.subarray(14, 14 + 40 + 8 + 4)]);
-    expect(ctx.of('dfw.reject')).toMatchObject([{ reply: 'icmpv6-unreachable' }]);
+    expect(ctx.payloads('dfw.reject')).toMatchObject([{ reply: 'icmpv6-unreachable' }]);
   });
 
   it('reject keeps the 802.1Q tag of the refused frame', () => {
@@ -94,7 +94,7 @@ describe('reject answers', () => {
     expect(fw.filter(ctx, WEB.vnic, 'out', error)).toMatchObject({ action: 'reject', reply: null });
     const broadcast = buildUdpFrame({ srcMac: CLIENT.mac, dstMac: 'ff:ff:ff:ff:ff:ff', srcIp: CLIENT.ip, dstIp: '255.255.255.255', srcPort: 68, dstPort: 67, payload: new Uint8Array(1) });
     expect(fw.filter(ctx, WEB.vnic, 'in', broadcast).reply).toBeNull();
-    expect(ctx.of('dfw.reject').map((p) => p.silentBecause)).toEqual([null, 'icmp-error', 'group-destination']);
+    expect(ctx.payloads('dfw.reject').map((p) => p.silentBecause)).toEqual([null, 'icmp-error', 'group-destination']);
     expect(fw.vnicCounters(WEB.vnic).rejected).toBe(3);
   });
 });

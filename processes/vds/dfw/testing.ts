@@ -1,73 +1,24 @@
 /**
- * Test support for the firewall: a NodeContext whose clock the test moves and whose events it
- * reads, rules with defaults filled in, and frames between two endpoints.
+ * Test support for the firewall: the test context under its old name, a way to let time pass,
+ * rules with defaults filled in, and frames between two endpoints.
  */
-import type { VTime } from '../../../shared/events.js';
 import { buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../../shared/net/builders.js';
 import type { TcpFlags } from '../../../shared/net/tcp.js';
 import { NS_PER_S } from '../../../shared/units.js';
-import type { Channel, NodeContext } from '../../runtime/types.js';
+import { TestContext } from '../../runtime/testing.js';
 import { ANY_SERVICE } from './rule.js';
 import type { DfwRule, DfwService, VnicIdentity } from './rule.js';
 
-/** An event a FakeContext recorded. */
-export interface RecordedEvent {
-  readonly kind: string;
-  readonly payload: Readonly<Record<string, unknown>>;
+/** The test context the firewall tests drive, as a DPU (`dpu-a` unless named). */
+export class FakeContext extends TestContext {
+  constructor(nodeId = 'dpu-a') {
+    super(nodeId);
+  }
 }
 
-/** A NodeContext for tests: `time` is the clock (ns), `events` what was emitted. */
-export class FakeContext implements NodeContext {
-  readonly nodeId: string;
-  time: VTime = 0;
-  readonly events: RecordedEvent[] = [];
-  readonly sent: { port: string; bytes: Uint8Array; channel: Channel | undefined }[] = [];
-
-  constructor(nodeId = 'dpu-a') {
-    this.nodeId = nodeId;
-  }
-
-  now(): VTime {
-    return this.time;
-  }
-
-  /** Moves the clock forward by `seconds`. */
-  advance(seconds: number): void {
-    this.time += Math.round(seconds * NS_PER_S);
-  }
-
-  random(): number {
-    return 0.5;
-  }
-
-  setTimer(): number {
-    return 0;
-  }
-
-  cancelTimer(): void {}
-
-  send(port: string, bytes: Uint8Array, channel?: Channel): boolean {
-    this.sent.push({ port, bytes, channel });
-    return true;
-  }
-
-  linkUp(): boolean {
-    return true;
-  }
-
-  emit(kind: string, payload: Readonly<Record<string, unknown>>): void {
-    this.events.push({ kind, payload });
-  }
-
-  /** Payloads of the events of one kind. */
-  of(kind: string): Readonly<Record<string, unknown>>[] {
-    return this.events.filter((e) => e.kind === kind).map((e) => e.payload);
-  }
-
-  /** Forgets the events recorded so far. */
-  clear(): void {
-    this.events.length = 0;
-  }
+/** Moves a context's clock forward by `seconds`, firing nothing (the firewall's sweep timer is its own business). */
+export function elapse(ctx: TestContext, seconds: number): void {
+  ctx.time += Math.round(seconds * NS_PER_S);
 }
 
 /** A rule with every field defaulted to "any"; `id` and `action` are required. */

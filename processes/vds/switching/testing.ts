@@ -1,6 +1,6 @@
 /**
- * Test support for the distributed switch: a hand-built NodeContext (virtual time, recorded
- * events and timers, link states), a fake underlay that carries uplink frames between switches,
+ * Test support for the distributed switch: a test context that refuses sends, a fake underlay
+ * that carries uplink frames between switches on one lab clock,
  * a three-host lab with an overlay, a routed and a VLAN segment, and builders of switches from a
  * topology.
  */
@@ -9,87 +9,20 @@ import { decodeEthernet } from '../../../shared/net/ethernet.js';
 import { isMulticastMac } from '../../../shared/net/mac.js';
 import { loadTopology } from '../../../shared/topology/load.js';
 import type { HostNode, ResolvedTopology } from '../../../shared/topology/types.js';
-import type { Channel, NodeContext } from '../../runtime/types.js';
+import { TestContext, TestLab } from '../../runtime/testing.js';
 import type { SwitchAction } from './actions.js';
 import { OVERLAY_TIMER_PREFIX, OverlaySwitch } from './overlay-switch.js';
 import type { LocalVnic, OverlaySwitchOptions } from './overlay-switch.js';
 import { tepOf } from './tep.js';
 
-/** An event a fake context recorded. */
-export interface RecordedEvent {
-  readonly time: VTime;
-  readonly kind: string;
-  readonly payload: Readonly<Record<string, unknown>>;
+/** The switch returns actions and never sends itself: a context that says so if it tries. */
+function refuseSend(port: string): never {
+  throw new Error(`The switch sent on ${port} itself; it must return actions instead`);
 }
 
-/** A timer a fake context holds. */
-export interface FakeTimer {
-  readonly id: number;
-  readonly at: VTime;
-  readonly name: string;
-  readonly data: unknown;
-}
-
-/**
- * A NodeContext for one switch: time moves only when the test says, events and timers are
- * recorded, links are up unless set down. `send` throws: the switch must never send itself.
- */
-export class FakeContext implements NodeContext {
-  time: VTime = 0;
-  readonly events: RecordedEvent[] = [];
-  timers: FakeTimer[] = [];
-  private readonly down = new Set<string>();
-  private nextTimer = 1;
-
-  constructor(readonly nodeId: string) {}
-
-  now(): VTime {
-    return this.time;
-  }
-
-  random(): number {
-    return 0.5;
-  }
-
-  setTimer(delayNs: VTime, name: string, data?: unknown): number {
-    const id = this.nextTimer++;
-    this.timers.push({ id, at: this.time + delayNs, name, data });
-    return id;
-  }
-
-  cancelTimer(id: number): void {
-    this.timers = this.timers.filter((t) => t.id !== id);
-  }
-
-  send(port: string, _bytes: Uint8Array, _channel?: Channel): boolean {
-    throw new Error(`The switch sent on ${port} itself; it must return actions instead`);
-  }
-
-  linkUp(port: string): boolean {
-    return !this.down.has(port);
-  }
-
-  /** Sets a port's link state as the runtime would see it. */
-  setLink(port: string, up: boolean): void {
-    if (up) this.down.delete(port);
-    else this.down.add(port);
-  }
-
-  emit(kind: string, payload: Readonly<Record<string, unknown>>): void {
-    this.events.push({ time: this.time, kind, payload });
-  }
-
-  /** Events of one kind. */
-  eventsOf(kind: string): RecordedEvent[] {
-    return this.events.filter((e) => e.kind === kind);
-  }
-
-  /** Removes and returns the earliest timer due by `time` (the first set on a tie), if any. */
-  takeNext(time: VTime): FakeTimer | undefined {
-    const due = this.timers.filter((t) => t.at <= time).sort((a, b) => a.at - b.at || a.id - b.id)[0];
-    if (due) this.timers = this.timers.filter((t) => t !== due);
-    return due;
-  }
+/** A test context for one switch, whose `send` throws (the switch must return actions instead). */
+export function switchContext(owner: string): TestContext {
+  return new TestContext(owner, { onSend: refuseSend });
 }
 
 /** A frame that went across the fake underlay. */
@@ -109,16 +42,17 @@ export interface Delivery {
 
 interface Member {
   readonly sw: OverlaySwitch;
-  readonly ctx: FakeContext;
+  readonly ctx: TestContext;
 }
 
 /**
  * The physical network reduced to one learning L2 domain, like two top-of-rack switches joined by
  * an inter-switch link: it learns source MACs per (switch, uplink), sends a unicast to where its
  * destination was learned and floods everything else to every uplink (whose link is up) of every
- * other switch. It answers nothing itself.
+ * other switch. It answers nothing itself. The switches' contexts share one lab clock.
  */
 export class FakeUnderlay {
+  readonly lab = new TestLab();
   /** Every frame put on the underlay, in order. */
   readonly wire: WireFrame[] = [];
   /** Every frame handed to a vNIC, in order. */
@@ -128,8 +62,15 @@ export class FakeUnderlay {
   private readonly members = new Map<string, Member>();
   private readonly learned = new Map<string, { node: string; port: string }>();
 
-  /** Joins a switch (under its owner id) with its context. */
-  add(sw: OverlaySwitch, ctx: FakeContext): void {
+  /** Joins a switch (under its owner id), giving it a context on the lab's clock whose overlay timers reach it. */
+  add(sw: OverlaySwitch): void {
+    const ctx: TestContext = this.lab.context(
+      sw.owner,
+      (name, data) => {
+        if (name.startsWith(OVERLAY_TIMER_PREFIX)) this.pump(sw.owner, sw.onTimer(ctx, name, data));
+      },
+      { random: 0.5, onSend: refuseSend },
+    );
     this.members.set(sw.owner, { sw, ctx });
   }
 
@@ -161,17 +102,9 @@ export class FakeUnderlay {
     return actions;
   }
 
-  /** Moves every context's clock forward, firing the switches' timers (also those they set meanwhile) as they fall due. */
+  /** Moves the lab's clock forward, firing the switches' timers (also those they set meanwhile) as they fall due. */
   advance(ns: VTime): void {
-    for (const name of [...this.members.keys()].sort()) {
-      const { sw, ctx } = this.member(name);
-      const target = ctx.time + ns;
-      for (let timer = ctx.takeNext(target); timer; timer = ctx.takeNext(target)) {
-        ctx.time = timer.at;
-        if (timer.name.startsWith(OVERLAY_TIMER_PREFIX)) this.pump(name, sw.onTimer(ctx, timer.name, timer.data));
-      }
-      ctx.time = target;
-    }
+    this.lab.advance(ns);
   }
 
   private floodTargets(from: string): Array<{ node: string; port: string }> {
@@ -258,21 +191,22 @@ export function hostVnics(topology: ResolvedTopology, host: string): LocalVnic[]
  * The switch of a DPU (serving its host's vNICs when it is the active one) or of a host without
  * DPUs (uplinks vmnic0, vmnic1), with a fresh fake context.
  */
-export function switchFor(topology: ResolvedTopology, owner: string, extra: Partial<OverlaySwitchOptions> = {}): { sw: OverlaySwitch; ctx: FakeContext } {
+export function switchFor(topology: ResolvedTopology, owner: string, extra: Partial<OverlaySwitchOptions> = {}): { sw: OverlaySwitch; ctx: TestContext } {
+  const sw = overlaySwitchFor(topology, owner, extra);
+  return { sw, ctx: switchContext(owner) };
+}
+
+function overlaySwitchFor(topology: ResolvedTopology, owner: string, extra: Partial<OverlaySwitchOptions>): OverlaySwitch {
   const node = topology.nodes.find((n) => n.id === owner);
   if (!node || node.kind === 'switch' || node.kind === 'manager') throw new Error(`No DPU or host ${owner}`);
   const uplinks = node.kind === 'dpu' ? node.spec.uplinks : node.ports.map((p) => p.name);
   const vnics = node.kind === 'host' ? hostVnics(topology, owner) : node.spec.role === 'active' ? hostVnics(topology, node.spec.host) : [];
-  const sw = new OverlaySwitch({ owner, topology, tep: tepOf(topology, owner), uplinks, vnics, ...extra });
-  return { sw, ctx: new FakeContext(owner) };
+  return new OverlaySwitch({ owner, topology, tep: tepOf(topology, owner), uplinks, vnics, ...extra });
 }
 
 /** A fake underlay joining the switches of the given owners. */
 export function underlayOf(topology: ResolvedTopology, owners: readonly string[], extra: Partial<OverlaySwitchOptions> = {}): FakeUnderlay {
   const underlay = new FakeUnderlay();
-  for (const owner of owners) {
-    const { sw, ctx } = switchFor(topology, owner, extra);
-    underlay.add(sw, ctx);
-  }
+  for (const owner of owners) underlay.add(overlaySwitchFor(topology, owner, extra));
   return underlay;
 }
