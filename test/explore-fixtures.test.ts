@@ -57,18 +57,18 @@ const FIXTURES: readonly Fixture[] = [
   },
   {
     file: 'shrunk-traffic-recovers-seed-42.yaml',
-    brokenToday: true,
-    bug: "esx-02's pcie wire to its active DPU dpu-02a goes down (the host fails over to dpu-02b) and comes back: the UDP flow to web-02 (esx-02) never recovers, dpu-02b receiving its GENEVE frames and delivering none (found by explore --runs 200 after the fixes above; not fixed yet)",
+    brokenToday: false,
+    bug: "esx-02's pcie wire to its active DPU dpu-02a goes down (the host fails over to dpu-02b) and comes back: the UDP flow to web-02 (esx-02) never recovers, dpu-02b receiving its GENEVE frames and delivering none (found by explore --runs 200 after the fixes above). The host waited for three missed heartbeats, 350 ms after the link was back; it now fails over at the PCIe surprise-down itself",
   },
   {
     file: 'shrunk-drops-logged-seed-42.yaml',
-    brokenToday: true,
-    bug: 'the same schedule: dpu-02b discards those overlay frames for web-02 without frame.drop (not fixed yet)',
+    brokenToday: false,
+    bug: "the same schedule: dpu-02b discards those overlay frames for web-02 without frame.drop: its VF wrote at the ring position of dpu-02a's, which the completions lost on the dead link had moved past the guest's (fixed by the same surprise-down failover)",
   },
   {
     file: 'shrunk-ring-view-seed-42.yaml',
-    brokenToday: true,
-    bug: "the same schedule: when dpu-02a's pcie wire comes back, web-02.eth0's hand-off from dpu-02a's VF to the backend finds the VF's RX completions ahead of the host's shadow (vnic.checker.violation; not fixed yet)",
+    brokenToday: false,
+    bug: "the same schedule: when dpu-02a's pcie wire comes back, web-02.eth0's hand-off from dpu-02a's VF to the backend finds the VF's RX completions ahead of the host's shadow (vnic.checker.violation): the VF went on writing while its completions were lost on the link (fixed by the same surprise-down failover, before the VF writes anything more)",
   },
   {
     file: 'shrunk-no-core-error-seed-61.yaml',

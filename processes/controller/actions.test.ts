@@ -80,6 +80,15 @@ describe('planInput', () => {
     expect(plan.deliveries.map((d) => d.input)).toContainEqual({ type: 'action', action: 'flow.start', args: { flow: { id: 'u', kind: 'udp', from: 'web-01', to: '10.0.1.12' } } });
   });
 
+  it('planInput takes the carrier of a killed box\'s cables away at their far ends, but a killed DPU\'s PCIe link stays up', () => {
+    const links = (record: InputRecord) => planInput(lab, record).deliveries.map((d) => `${d.node}:${(d.input as { port: string }).port}`).sort();
+    // dpu-02a: its uplinks at the ToRs and its management cable at the manager, not esx-02's pcie port.
+    expect(links({ action: 'kill', node: 'dpu-02a' })).toEqual(['tor-a:swp3', 'tor-b:swp3', 'vcenter:dpu-02a'].sort());
+    // A killed host takes its DPUs' PCIe links down with it.
+    expect(links({ action: 'kill', node: 'esx-02' })).toEqual(expect.arrayContaining(['dpu-02a:pcie', 'dpu-02b:pcie']));
+    expect(links({ action: 'link', wire: 'pcie-dpu-02a', state: 'down' })).toEqual(['dpu-02a:pcie', 'esx-02:dpu-02a']);
+  });
+
   it('planInput refuses a recorded input the topology cannot carry out, naming the field', () => {
     const record = { action: 'vm.reserve', vm: 'web-01', memoryReservationMiB: 99_999 } as InputRecord;
     expect(() => planInput(lab, record)).toThrow(InputError);

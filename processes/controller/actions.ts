@@ -83,7 +83,7 @@ function plan(topology: ResolvedTopology, record: Action): InputPlan {
       return { deliveries: [wire.a, wire.b].map((end) => ({ node: end.node, input: { type: 'impair', port: end.port, impairments, durationNs: record.duration } as const })) };
     }
     case 'kill':
-      // A dead box's cables lose carrier at the other end.
+      // A dead box's cables lose carrier at the other end; a crashed DPU's PCIe link stays up.
       return { deliveries: peerLinks(topology, record.node, false), kill: record.node };
     case 'restart':
       return { deliveries: peerLinks(topology, record.node, true), restart: record.node };
@@ -122,9 +122,17 @@ function plan(topology: ResolvedTopology, record: Action): InputPlan {
 }
 
 /** Link state changes at the far end of every wire of `node`. */
+/**
+ * The far ends of `node`'s cables, losing or regaining carrier. A DPU is a card in its host's
+ * PCIe slot, powered by it: when its OS crashes the link stays trained and the host learns of the
+ * crash from missed heartbeats; only the wire itself going down (a `link` step) is a PCIe
+ * surprise-down.
+ */
 function peerLinks(topology: ResolvedTopology, node: string, up: boolean): Array<{ node: string; input: NodeInput }> {
   const out: Array<{ node: string; input: NodeInput }> = [];
+  const card = topology.nodes.find((n) => n.id === node)?.kind === 'dpu';
   for (const wire of topology.wires) {
+    if (card && wire.kind === 'pcie') continue;
     if (wire.a.node === node) out.push({ node: wire.b.node, input: { type: 'link', port: wire.b.port, up } });
     if (wire.b.node === node) out.push({ node: wire.a.node, input: { type: 'link', port: wire.a.port, up } });
   }

@@ -83,7 +83,8 @@ export class HeartbeatAgent {
       link.misses++;
       // Past the limit the DPU is already UNAVAILABLE: keep probing, stop repeating the news.
       if (link.misses <= this.missLimit) ctx.emit('dpu.heartbeat.miss', { dpu: link.dpu, seq: link.seq, misses: link.misses });
-      if (link.misses === this.missLimit) this.setState(ctx, link, 'UNAVAILABLE', 'heartbeat-lost');
+      // A DPU already UNAVAILABLE (its pcie link dropped before the misses ran out) stays so quietly.
+      if (link.misses === this.missLimit && link.state !== 'UNAVAILABLE') this.setState(ctx, link, 'UNAVAILABLE', 'heartbeat-lost');
     }
     this.probe(ctx, link.dpu);
     ctx.setTimer(this.intervalNs, 'hb.tick', link.dpu);
@@ -101,6 +102,19 @@ export class HeartbeatAgent {
     link.sentAt = ctx.now();
     const request: HaHeartbeat = { type: 'request', seq: link.seq, role: this.hooks.roleOf(link.dpu), uplinksDown: false, synced: false, epoch: null };
     ctx.send(link.dpu, buildHaHeartbeat({ mac: link.hostMac, ip: HOST_MGMT_IP }, { mac: link.dpuMac, ip: link.ip }, request), 'mgmt');
+  }
+
+  /**
+   * The host's pcie port towards a DPU lost its link (a PCIe surprise-down): the host sees the
+   * device vanish at once, without waiting for heartbeats to miss, so the DPU is UNAVAILABLE now.
+   * When the link returns, the DPU's next answered heartbeat makes it MANAGED again. False when
+   * `port` is no DPU of this host.
+   */
+  onLinkDown(ctx: NodeContext, port: string): boolean {
+    const link = this.links.get(port);
+    if (!link) return false;
+    if (link.state !== 'UNAVAILABLE') this.setState(ctx, link, 'UNAVAILABLE', 'pcie-surprise-down');
+    return true;
   }
 
   /** A heartbeat reply from the DPU on `port` (the host names its pcie ports after its DPUs). */

@@ -218,6 +218,8 @@ export class HostCore implements NodeCore {
 
   onLink(ctx: NodeContext, port: string, up: boolean): void {
     if (port === NODE_MGMT_PORT) return;
+    // The host names its pcie ports after its DPUs: a link lost there is a PCIe surprise-down.
+    if (!up) this.heartbeats.onLinkDown(ctx, port);
     this.datapath.onLink(ctx, port, up);
   }
 
