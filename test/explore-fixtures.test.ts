@@ -75,6 +75,16 @@ const FIXTURES: readonly Fixture[] = [
     brokenToday: false,
     bug: "a jitter burst on the pcie wire of dpu-02a reordered a TX descriptor ahead of its doorbell; the VF refused it (pcie.drop) and its ring stayed stuck at that slot, so web-02 sent nothing from then on; the vMotion hand-off copied the stuck index into the emulated backend, which threw on the guest's next descriptor (node.error). Fixed: a PCIe link keeps its frames in order whatever its jitter, as PCIe keeps posted writes in order",
   },
+  {
+    file: 'shrunk-traffic-recovers-seed-113.yaml',
+    brokenToday: false,
+    bug: "a corruption burst on esx-01's pcie wire flipped a bit of a doorbell in the sender's own buffer (a Buffer's slice() is a view, not a copy), so the recorded frame lied, the VF refused the write, and app-01's TX ring stayed stuck (found by explore --runs 200). Fixed: corruption works on a copy, and a PCIe link replays a damaged TLP instead of delivering it",
+  },
+  {
+    file: 'shrunk-drops-logged-seed-114.yaml',
+    brokenToday: true,
+    bug: "esx-02's pcie wire to dpu-02a down (failover to dpu-02b), then dpu-02b's uplink a and the inter-switch link down: tor-b floods dpu-02b's GENEVE frames for app-01 to dpu-01a's standby uplink, which discards them without frame.drop (standby-uplink); the underlay is partitioned between the hosts' active uplinks, which traffic-recovers does not yet take into account (found by explore --runs 200; not fixed yet)",
+  },
 ];
 
 /** The invariant and seed a fixture's file name gives. */

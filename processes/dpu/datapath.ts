@@ -443,7 +443,7 @@ export class DpuDatapath implements HaDatapathHooks {
     this.firewall.armSweep(ctx);
     if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
     // A reject is answered to the VM that sent the offending frame.
-    if (verdict.reply) this.vnicPorts.toVnic(ctx, vnic, verdict.reply);
+    if (verdict.reply) this.toVnic(ctx, vnic, verdict.reply);
     if (verdict.action !== 'allow') return;
     this.observeFlow(ctx, vnic, frame);
     this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call);
@@ -482,7 +482,13 @@ export class DpuDatapath implements HaDatapathHooks {
     // A reject is answered to the sender, as if from the protected VM: switched, not filtered again.
     if (verdict.reply) this.apply(ctx, this.switch.fromVnic(ctx, vnic, verdict.reply));
     if (verdict.action !== 'allow') return;
-    this.vnicPorts.toVnic(ctx, vnic, frame);
+    this.toVnic(ctx, vnic, frame);
+  }
+
+  /** Hands a frame to a vNIC; one the VF endpoint cannot deliver (no RX buffer, no VF, ...) is a logged drop. */
+  private toVnic(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+    if (this.vnicPorts.toVnic(ctx, vnic, frame)) return;
+    ctx.emit('frame.drop', { port: vnic, reason: `vnic-${this.vnicPorts.lastDrop ?? 'dropped'}`, len: frame.length, vnic });
   }
 
   /** Performs a switch call's actions; `call` follows traceflow frames through them. */

@@ -17,6 +17,13 @@ const ETHERNET_OVERHEAD_BYTES = 20;
 const SRC_SEQ_PER_INCARNATION = 1e12;
 
 /** One end of a wire as seen from the node that transmits on it. */
+/**
+ * How much later a PCIe TLP arrives when its link replays it (a lost or damaged one): an
+ * assumption of the order of PCIe's replay timer, which the specification sizes in microseconds
+ * from the link's width, speed and payload size.
+ */
+const PCIE_REPLAY_NS = 2_000;
+
 interface PortState {
   readonly port: string;
   readonly wire: string;
@@ -28,7 +35,7 @@ interface PortState {
   readonly latencyNs: VTime;
   readonly bandwidthBps: number;
   readonly ethernet: boolean;
-  /** A PCIe link: it delivers in order, whatever its jitter. */
+  /** A PCIe link: it delivers every frame once, intact and in order, whatever its impairments. */
   readonly inOrder: boolean;
   readonly impairments: Impairments;
   /** A burst of impairments (`impair` action) in force until `until`, replacing the wire's own. */
@@ -289,19 +296,30 @@ export class NodeRuntime {
 
     if (port.burst !== null && this.now >= port.burst.until) port.burst = null;
     const imp = port.burst?.impairments ?? port.impairments;
-    const lost = port.random.chance(imp.loss);
-    const duplicated = !lost && port.random.chance(imp.duplicate);
+    let lost = port.random.chance(imp.loss);
+    let duplicated = !lost && port.random.chance(imp.duplicate);
     let onWire = bytes;
     let corruptedAt: number | null = null;
     if (!lost && port.random.chance(imp.corrupt) && bytes.length > 0) {
       corruptedAt = port.random.int(bytes.length);
-      onWire = bytes.slice();
+      // A copy: the sender's bytes (often a Buffer, whose slice() is a view) stay as it wrote them.
+      onWire = new Uint8Array(bytes);
       onWire[corruptedAt] = onWire[corruptedAt]! ^ (1 + port.random.int(255));
     }
     const jitter = imp.jitterNs > 0 ? port.random.int(imp.jitterNs + 1) : 0;
-    // Jitter may reorder frames on a network wire (it stands for a path through a network), never
-    // on a PCIe link: PCIe keeps posted writes in order, so a descriptor never overtakes its doorbell.
-    const arrival = port.inOrder ? Math.max(txEnd + port.latencyNs + jitter, port.lastArrival) : txEnd + port.latencyNs + jitter;
+    let arrival = txEnd + port.latencyNs + jitter;
+    if (port.inOrder) {
+      // A PCIe link's data link layer (LCRC, sequence numbers, ACK/NAK) replays a lost or damaged
+      // TLP and discards a duplicate: the frame arrives once, intact, later. Jitter may reorder
+      // frames on a network wire (a path through a network), never here: PCIe keeps posted writes
+      // in order, so a descriptor never overtakes its doorbell.
+      if (lost || corruptedAt !== null) arrival += PCIE_REPLAY_NS;
+      lost = false;
+      duplicated = false;
+      corruptedAt = null;
+      onWire = bytes;
+      arrival = Math.max(arrival, port.lastArrival);
+    }
     port.lastArrival = arrival;
 
     const txEvent = this.emit('frame.tx', {

@@ -241,6 +241,9 @@ export class VfEndpoint {
    * dropped (counted by reason). A frame that arrives while the VF waits for the guest's state is
    * kept and written once the state is loaded.
    */
+  /** Why the last frame `toVnic` refused was dropped. */
+  lastDrop: EndpointDropReason | null = null;
+
   toVnic(ctx: NodeContext, vnic: string, frame: Uint8Array): boolean {
     const entry = this.entries.get(vnic) ?? (this.known?.has(vnic) === true ? this.entry(vnic) : null);
     if (entry === null) {
@@ -541,6 +544,7 @@ export class VfEndpoint {
 
   private count(reason: EndpointDropReason): void {
     this.drops[reason]++;
+    this.lastDrop = reason;
   }
 
   /** Counts a drop and, for a message (not an ordinary frame drop), records `pcie.drop`. */
