@@ -82,8 +82,8 @@ const FIXTURES: readonly Fixture[] = [
   },
   {
     file: 'shrunk-drops-logged-seed-114.yaml',
-    brokenToday: true,
-    bug: "esx-02's pcie wire to dpu-02a down (failover to dpu-02b), then dpu-02b's uplink a and the inter-switch link down: tor-b floods dpu-02b's GENEVE frames for app-01 to dpu-01a's standby uplink, which discards them without frame.drop (standby-uplink); the underlay is partitioned between the hosts' active uplinks, which traffic-recovers does not yet take into account (found by explore --runs 200; not fixed yet)",
+    brokenToday: false,
+    bug: "esx-02's pcie wire to dpu-02a down (failover to dpu-02b), then dpu-02b's uplink a and the inter-switch link down: tor-b floods dpu-02b's GENEVE frames for app-01 to dpu-01a's standby uplink, which discarded them without frame.drop (found by explore --runs 200). Fixed: a frame for the DPU's own tunnel endpoint discarded on its standby uplink is a logged frame.drop (standby-uplink). On this shrunk schedule the underlay stays partitioned between the hosts' active uplinks, so traffic-recovers breaks on it, as a real team without beacon probing would not recover either",
   },
 ];
 

@@ -9,7 +9,7 @@ import { parseVmotionFrame, VMOTION_VNI, type VmotionDatagram } from '../vds/vmo
 import type { Channel, NodeContext } from '../runtime/types.js';
 import { DfwImportError, DistributedFirewall, parseDfwExport, type DfwExport } from '../vds/dfw/index.js';
 import type { VnicIdentity } from '../vds/dfw/rule.js';
-import { OVERLAY_TIMER_PREFIX, OverlaySwitch, tepOf, type SwitchAction, type TunnelledFrame } from '../vds/switching/index.js';
+import { OVERLAY_TIMER_PREFIX, OverlaySwitch, STANDBY_FOR_TEP, tepOf, type SwitchAction, type TunnelledFrame } from '../vds/switching/index.js';
 import { buildRarpAnnouncement, ETHERTYPE_RARP } from '../vds/switching/rarp.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
 import { captureState, type HaStateView } from './ha/change-tracker.js';
@@ -501,6 +501,7 @@ export class DpuDatapath implements HaDatapathHooks {
       if (action.kind === 'to-uplink') ctx.send(action.port, action.frame);
       else if (action.kind === 'to-vnic') this.ingress(ctx, action.vnic, action.frame, trace);
       else if (action.steps.includes('decap')) this.overlayDrop(ctx, action, arrivedLen);
+      else if (action.reason === 'standby-uplink' && action.detail === STANDBY_FOR_TEP) ctx.emit('frame.drop', { port: action.port ?? '', reason: 'standby-uplink', len: arrivedLen, detail: action.detail });
     }
     this.traces.end(ctx, call);
   }

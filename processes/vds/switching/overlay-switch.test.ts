@@ -23,6 +23,7 @@ import type { ResolvedTopology } from '../../../shared/topology/types.js';
 import type { SwitchAction } from './actions.js';
 import { ControlPlane } from './control-plane.js';
 import type { ControlPlaneEntry } from './control-plane.js';
+import { STANDBY_FOR_TEP } from './overlay-switch.js';
 import { ETHERTYPE_RARP } from './rarp.js';
 import { hostVnics, switchFor, switchingLab, underlayOf } from './testing.js';
 import type { FakeUnderlay } from './testing.js';
@@ -381,6 +382,14 @@ describe('OverlaySwitch from an uplink', () => {
     expect(only(sw.fromUplink(ctx, 'p0', other))).toMatchObject({ kind: 'drop', reason: 'not-for-us', port: 'p0' });
     const ours = buildArpRequest({ srcMac: tepMac('dpu-01a'), senderIp: '172.16.0.10', targetIp: '172.16.0.12' });
     expect(only(sw.fromUplink(ctx, 'p1', ours))).toMatchObject({ kind: 'drop', reason: 'standby-uplink', port: 'p1' });
+    expect(only(sw.fromUplink(ctx, 'p1', ours))).not.toHaveProperty('detail');
+  });
+
+  it('OverlaySwitch marks a frame for its own tunnel endpoint that reaches the standby uplink, a loss the DPU logs', () => {
+    const { sw, ctx } = switchFor(lab, 'dpu-01a');
+    const inner = udp(vm('web-02.eth0'), vm('web-01.eth0'));
+    const frame = buildGeneveFrame({ srcMac: tepMac('dpu-02a'), dstMac: tepMac('dpu-01a'), srcIp: '172.16.0.12', dstIp: '172.16.0.10', vni: 5001, inner });
+    expect(only(sw.fromUplink(ctx, 'p1', frame))).toMatchObject({ kind: 'drop', reason: 'standby-uplink', port: 'p1', detail: STANDBY_FOR_TEP });
   });
 
   it('OverlaySwitch drops a GENEVE frame with an unknown VNI', () => {

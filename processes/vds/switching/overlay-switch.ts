@@ -27,7 +27,7 @@ import { cidrContains, normalizeIp, parseCidr } from '../../../shared/net/ip.js'
 import type { Cidr, IpAddress, Ipv4Address } from '../../../shared/net/ip.js';
 import { decodeIpv4, IP_PROTOCOL_ICMP, IP_PROTOCOL_ICMPV6, IP_PROTOCOL_UDP, IPV4_MIN_HEADER_LENGTH } from '../../../shared/net/ipv4.js';
 import { decodeIpv6, IPV6_HEADER_LENGTH } from '../../../shared/net/ipv6.js';
-import { isMulticastMac, normalizeMac, writeMac, ZERO_MAC } from '../../../shared/net/mac.js';
+import { formatMac, isMulticastMac, normalizeMac, writeMac, ZERO_MAC } from '../../../shared/net/mac.js';
 import type { MacAddress } from '../../../shared/net/mac.js';
 import { decodeUdp, UDP_HEADER_LENGTH } from '../../../shared/net/udp.js';
 import type { ResolvedTopology, SegmentSpec, VnicSpec } from '../../../shared/topology/types.js';
@@ -175,6 +175,9 @@ function whence(origin: FrameOrigin): { vnic?: string; port?: string } {
   if (origin.kind === 'uplink') return { port: origin.port };
   return {};
 }
+
+/** The `detail` of a `standby-uplink` drop of a frame addressed to this switch's tunnel endpoint. */
+export const STANDBY_FOR_TEP = 'addressed to this tunnel endpoint';
 
 function drop(reason: DropReason, origin: FrameOrigin, steps: readonly SwitchStep[] = [], detail?: string): SwitchAction {
   return { kind: 'drop', reason, ...whence(origin), steps, ...(detail !== undefined ? { detail } : {}) };
@@ -342,7 +345,12 @@ export class OverlaySwitch {
     try {
       // Only the active uplink receives: the fabric floods unknown and broadcast traffic to every
       // uplink, and taking it on a standby one too would deliver it twice.
-      if (port !== this.team.active) return this.finish([drop('standby-uplink', origin)]);
+      if (port !== this.team.active) {
+        // Traffic for our tunnel endpoint that reaches the standby uplink was flooded here for want
+        // of a path to the active one: a loss worth a record, unlike the floods both uplinks get.
+        const forUs = frame.length >= 6 && formatMac(frame) === this.tep.mac;
+        return this.finish([drop('standby-uplink', origin, [], forUs ? STANDBY_FOR_TEP : undefined)]);
+      }
       const eth = decodeEthernet(frame);
       if (eth.src === this.tep.mac) return this.finish([drop('loop', origin)]);
       if (eth.vlan && eth.vlan.vid !== 0) return this.finish(this.fromVlan(ctx, port, frame, eth, origin));
