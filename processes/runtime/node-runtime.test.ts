@@ -187,48 +187,38 @@ describe('NodeRuntime', () => {
     expect(recorded.every((bytes, i) => bytes.some((b) => b !== i))).toBe(true);
   });
 
-  it('NodeRuntime keeps a PCIe link whole under impairments: lost or damaged frames are replayed later, duplicates discarded', () => {
-    const ethernet = chainTopology(['a', 'b'], [{ a: 'a', b: 'b', latencyNs: 1_000, bandwidthBps: 8e9 }]);
-    const pcie = { ...ethernet, wires: ethernet.wires.map((w) => ({ ...w, kind: 'pcie' as const })) };
-    const rt = new NodeRuntime({
-      topology: pcie,
-      nodeId: 'a',
-      seed: 1,
-      incarnation: 0,
-      nodeSeqBase: 0,
-      core: scriptedCore({ boot: (ctx) => ctx.setTimer(100, 'send'), timer: (ctx) => { for (let i = 0; i < 40; i++) ctx.send('to-b', new Uint8Array(60)); } }),
+  /** Forty back-to-back frames from a to b on a wire of `kind`, under an impairment burst; the window's result. */
+  function burstOn(kind: 'ethernet' | 'pcie', impairments: { loss: number; corrupt: number; duplicate: number; jitterNs: number }) {
+    const chain = chainTopology(['a', 'b'], [{ a: 'a', b: 'b', latencyNs: 1_000, bandwidthBps: 8e9 }]);
+    const topology = { ...chain, wires: chain.wires.map((w) => ({ ...w, kind })) };
+    const core = scriptedCore({
+      boot: (ctx) => ctx.setTimer(100, 'send'),
+      timer: (ctx) => {
+        for (let i = 0; i < 40; i++) ctx.send('to-b', new Uint8Array(60));
+      },
     });
+    const rt = new NodeRuntime({ topology, nodeId: 'a', seed: 1, incarnation: 0, nodeSeqBase: 0, core });
     rt.deliver(input(0, 0, { type: 'boot' }));
-    rt.deliver(input(50, 1, { type: 'impair', port: 'to-b', impairments: { loss: 0.3, corrupt: 0.3, duplicate: 0.3, jitterNs: 0 }, durationNs: 1_000 }));
+    rt.deliver(input(50, 1, { type: 'impair', port: 'to-b', impairments, durationNs: 1_000 }));
     const result = rt.runWindow(100_000);
-    const tx = payloads(result.events, 'frame.tx');
+    return { out: result.out, tx: payloads(result.events, 'frame.tx') };
+  }
+
+  it('NodeRuntime keeps a PCIe link whole under impairments: lost or damaged frames are replayed later, duplicates discarded', () => {
+    const { out, tx } = burstOn('pcie', { loss: 0.3, corrupt: 0.3, duplicate: 0.3, jitterNs: 0 });
     expect(tx.map((p) => p.fate)).toEqual(new Array(40).fill('delivered'));
-    expect(result.out).toHaveLength(40);
-    expect(result.out.every((f) => f.corrupted !== true)).toBe(true);
+    expect(out).toHaveLength(40);
+    expect(out.every((f) => f.corrupted !== true)).toBe(true);
     // Some were replayed: they arrive later than back-to-back sending alone would make them.
     const arrivals = tx.map((p) => p.arrival as number);
     expect(arrivals.some((a, i) => i > 0 && a - arrivals[i - 1]! > 1_000)).toBe(true);
   });
 
   it('NodeRuntime keeps a PCIe link in order under jitter: frames are delayed, never reordered', () => {
-    const ethernet = chainTopology(['a', 'b'], [{ a: 'a', b: 'b', latencyNs: 1_000, bandwidthBps: 8e9 }]);
-    const pcie = { ...ethernet, wires: ethernet.wires.map((w) => ({ ...w, kind: 'pcie' as const })) };
-    const arrivalsOn = (topology: typeof ethernet): number[] => {
-      const rt = new NodeRuntime({
-        topology,
-        nodeId: 'a',
-        seed: 1,
-        incarnation: 0,
-        nodeSeqBase: 0,
-        core: scriptedCore({ boot: (ctx) => ctx.setTimer(100, 'send'), timer: (ctx) => { for (let i = 0; i < 40; i++) ctx.send('to-b', new Uint8Array(60)); } }),
-      });
-      rt.deliver(input(0, 0, { type: 'boot' }));
-      rt.deliver(input(50, 1, { type: 'impair', port: 'to-b', impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 300 }, durationNs: 1_000 }));
-      return payloads(rt.runWindow(10_000).events, 'frame.tx').map((p) => p.arrival as number);
-    };
+    const arrivalsOn = (kind: 'ethernet' | 'pcie'): number[] => burstOn(kind, { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 300 }).tx.map((p) => p.arrival as number);
     const reordered = (arrivals: number[]) => arrivals.some((a, i) => i > 0 && a < arrivals[i - 1]!);
-    expect(reordered(arrivalsOn(ethernet))).toBe(true);
-    const inOrder = arrivalsOn(pcie);
+    expect(reordered(arrivalsOn('ethernet'))).toBe(true);
+    const inOrder = arrivalsOn('pcie');
     expect(reordered(inOrder)).toBe(false);
     // Still jittered: some frame arrives more than its own 60 ns on the link after the one before it.
     expect(inOrder.some((a, i) => i > 0 && a - inOrder[i - 1]! > 60)).toBe(true);
