@@ -233,6 +233,7 @@ export class Controller {
     const nextOf = new Map<string, VTime>();
 
     let stop: { reason: StopReason; detail: string | null } | null = null;
+    let instantsSinceYield = 0;
     for (;;) {
       // A run stops only here, between windows, before anything of the next window is planned:
       // everything before its virtual time is handled, nothing at or after it. A replay stops at
@@ -257,7 +258,12 @@ export class Controller {
             break;
           }
           this.options.onProgress?.({ vtime: this.vtime, endNs, events: this.seq, windows: this.windows });
-          if (batch.steps === INSTANTS_PER_BATCH) await new Promise<void>((resolve) => setImmediate(resolve));
+          // Signals and the UI get their turn every INSTANTS_PER_BATCH instants, however the batches fall.
+          instantsSinceYield += batch.steps;
+          if (instantsSinceYield >= INSTANTS_PER_BATCH) {
+            instantsSinceYield = 0;
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
           continue;
         }
       }
