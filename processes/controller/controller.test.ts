@@ -7,7 +7,7 @@ import { NodeRuntime } from '../runtime/node-runtime.js';
 import { chainTopology, scriptedCore } from '../runtime/testing.js';
 import type { NodeContext, NodeCore } from '../runtime/types.js';
 import { planInput } from './actions.js';
-import { Controller, type TimedInput } from './controller.js';
+import { Controller, type ControllerOptions, type TimedInput } from './controller.js';
 import { InProcessCluster } from './in-process.js';
 
 /** Records an event of a kind only these test cores know: the catalogue is for dpulab's own cores. */
@@ -279,24 +279,33 @@ describe('Controller stops', () => {
     return events.map((e) => `${e.seq} ${e.vtime} ${e.node} ${e.kind} ${Buffer.from(e.payload).toString('hex')}`);
   }
 
-  it('Controller stops an interrupted run between windows, records run.stop, and a replay stops at the same event', async () => {
+  /**
+   * A 10 ms run of the gossip lab with `seed` and `options`, and every event it recorded. With
+   * `interruptAfter`, it is interrupted from inside a window's commit once that many events are
+   * in, as a signal arriving mid-window would.
+   */
+  async function gossipRun(seed: number, options: Partial<ControllerOptions> & { interruptAfter?: number } = {}) {
+    const { interruptAfter, ...rest } = options;
     const events: RecordedEvent[] = [];
-    let controller: Controller | null = null;
-    controller = new Controller({
+    const controller: Controller = new Controller({
       topology: GOSSIP,
-      cluster: new InProcessCluster(GOSSIP, 3, () => gossipCore()),
-      // Interrupted from inside a window's commit, as a signal arriving mid-window would.
+      cluster: new InProcessCluster(GOSSIP, seed, () => gossipCore()),
       sink: {
         append: (batch) => {
           events.push(...batch);
-          if (events.length > 200) controller!.interrupt();
+          if (interruptAfter !== undefined && events.length > interruptAfter) controller.interrupt();
         },
       },
       endNs: 10_000_000,
       inputs: [],
       plan: (record) => planInput(GOSSIP, record),
+      ...rest,
     });
-    const result = await controller.run();
+    return { result: await controller.run(), events };
+  }
+
+  it('Controller stops an interrupted run between windows, records run.stop, and a replay stops at the same event', async () => {
+    const { result, events } = await gossipRun(3, { interruptAfter: 200 });
     expect(result.status).toBe('interrupted');
     const stops = events.filter((e) => e.kind === 'run.stop');
     expect(stops).toHaveLength(1);
@@ -304,67 +313,23 @@ describe('Controller stops', () => {
     // After the stop come only the nodes' planned exits.
     expect(events.slice(stops[0]!.seq + 1).map((e) => e.kind)).toEqual(['node.exit', 'node.exit', 'node.exit', 'node.exit']);
 
-    const replayed: RecordedEvent[] = [];
-    const replay = new Controller({
-      topology: GOSSIP,
-      cluster: new InProcessCluster(GOSSIP, 3, () => gossipCore()),
-      sink: { append: (batch) => void replayed.push(...batch) },
-      endNs: 10_000_000,
-      inputs: [],
-      plan: (record) => planInput(GOSSIP, record),
-      stopAt: { vtime: stops[0]!.vtime, reason: 'interrupted', detail: null },
-    });
-    expect((await replay.run()).status).toBe('interrupted');
-    expect(view(replayed)).toEqual(view(events));
+    const replay = await gossipRun(3, { stopAt: { vtime: stops[0]!.vtime, reason: 'interrupted', detail: null } });
+    expect(replay.result.status).toBe('interrupted');
+    expect(view(replay.events)).toEqual(view(events));
   });
 
   it('Controller replay stops where a paced run was interrupted, though its windows are larger', async () => {
     // Paced: every wall-clock reading moves 1 ms, a thousandth of real speed: windows of 1 us.
     const wall = { ms: 0 };
-    const events: RecordedEvent[] = [];
-    let controller: Controller | null = null;
-    controller = new Controller({
-      topology: GOSSIP,
-      cluster: new InProcessCluster(GOSSIP, 4, () => gossipCore()),
-      sink: {
-        append: (batch) => {
-          events.push(...batch);
-          if (events.length > 150) controller!.interrupt();
-        },
-      },
-      endNs: 10_000_000,
-      inputs: [],
-      plan: (record) => planInput(GOSSIP, record),
-      pace: { speed: 0.001 },
-      wallClock: () => (wall.ms += 1),
-    });
-    expect((await controller.run()).status).toBe('interrupted');
+    const { result, events } = await gossipRun(4, { interruptAfter: 150, pace: { speed: 0.001 }, wallClock: () => (wall.ms += 1) });
+    expect(result.status).toBe('interrupted');
     const stop = events.find((e) => e.kind === 'run.stop')!;
-    const replayed: RecordedEvent[] = [];
-    await new Controller({
-      topology: GOSSIP,
-      cluster: new InProcessCluster(GOSSIP, 4, () => gossipCore()),
-      sink: { append: (batch) => void replayed.push(...batch) },
-      endNs: 10_000_000,
-      inputs: [],
-      plan: (record) => planInput(GOSSIP, record),
-      stopAt: { vtime: stop.vtime, reason: 'interrupted', detail: null },
-    }).run();
-    expect(view(replayed)).toEqual(view(events));
+    const replay = await gossipRun(4, { stopAt: { vtime: stop.vtime, reason: 'interrupted', detail: null } });
+    expect(view(replay.events)).toEqual(view(events));
   });
 
   it('Controller stops a run that goes over its event budget, with status failed and the reason', async () => {
-    const events: RecordedEvent[] = [];
-    const controller = new Controller({
-      topology: GOSSIP,
-      cluster: new InProcessCluster(GOSSIP, 1, () => gossipCore()),
-      sink: { append: (batch) => void events.push(...batch) },
-      endNs: 10_000_000,
-      inputs: [],
-      plan: (record) => planInput(GOSSIP, record),
-      eventBudgetPerMs: 50,
-    });
-    const result = await controller.run();
+    const { result, events } = await gossipRun(1, { eventBudgetPerMs: 50 });
     expect(result.status).toBe('failed');
     expect(result.reason).toMatch(/^Event budget exceeded: more than 50 events in the virtual millisecond at 0 ms/);
     // Stopped no later than the end of the millisecond that went over, of a 10 ms run.
