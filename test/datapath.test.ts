@@ -8,26 +8,12 @@ import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, lastJson, tempDir } from './support/cli.js';
 import { labWithoutDpus } from './support/labs.js';
+import type { RunSummary } from '../processes/controller/session.js';
 
 /** The default scenario's flows that a firewall rule rejects. */
 const BLOCKED = ['web-db-blocked', 'web01-db-after-move'];
-
-interface FlowOutcome {
-  flow: string;
-  kind: string;
-  sent: number;
-  delivered: number;
-  lost: number;
-  duplicated: number;
-  reordered: number;
-  tcpState: string | null;
-}
-interface RunJson {
-  db: string;
-  fingerprint: string;
-  flows: FlowOutcome[];
-  cores: Array<{ node: string; nodeKind: 'host' | 'dpu'; coreType: string; coresUsed: number; byMode: Record<string, number> }>;
-}
+/** What `dpulab run --json` prints last: the run summary. */
+type RunJson = RunSummary;
 
 type Lab = { hosts: Array<Record<string, unknown> & { id: string; vms: Array<{ vnics: Array<{ mode: string }>; memoryMiB: number; memoryReservationMiB?: number }> }>; dpus?: Array<{ id: string; host: string }>; wires: Array<{ id: string; a: string; b: string }> };
 

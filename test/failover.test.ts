@@ -6,13 +6,10 @@ import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
+import type { RunSummary } from '../processes/controller/session.js';
 
-interface RunJson {
-  db: string;
-  fingerprint: string;
-  nodes: Array<{ id: string; pid: number }>;
-  flows: Array<{ flow: string; sent: number; delivered: number; lost: number; duplicated: number; reordered: number; retransmits: number; tcpState: string | null }>;
-}
+/** What `dpulab run --json` prints last: the run summary. */
+type RunJson = RunSummary;
 
 describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started again at 2 s)', () => {
   const tmp = tempDir();

@@ -5,12 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { dpulab, lastJson, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
+import type { RunSummary } from '../processes/controller/session.js';
 
-interface RunJson {
-  db: string;
-  flows: Array<{ flow: string; sent: number; delivered: number; lost: number }>;
-  vmotions: Array<{ vm: string; result: string }>;
-}
+/** What `dpulab run --json` prints last: the run summary. */
+type RunJson = RunSummary;
 
 /** The default lab as YAML data, for a test to change before it runs. */
 interface LabData {

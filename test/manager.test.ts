@@ -5,24 +5,10 @@ import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dpulab, lastJson, nodeProcesses, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
+import type { RunSummary } from '../processes/controller/session.js';
 
-interface Flow {
-  flow: string;
-  sent: number;
-  delivered: number;
-  lost: number;
-  duplicated: number;
-  reordered: number;
-  tcpState: string | null;
-}
-
-interface RunJson {
-  db: string;
-  fingerprint: string;
-  status: string;
-  flows: Flow[];
-  nodes: Array<{ id: string; kind: string; pid: number }>;
-}
+/** What `dpulab run --json` prints last: the run summary. */
+type RunJson = RunSummary;
 
 const VIOLATIONS = ['vnic.checker.violation', 'vmotion.checker.violation', 'vf.checker.violation', 'vf.error', 'node.error'] as const;
 

@@ -6,13 +6,10 @@ import { EventLogReader } from '../processes/controller/log/reader.js';
 import { MultiProcessCluster } from '../processes/controller/multi-process.js';
 import { loadDefaultLab } from '../shared/topology/load.js';
 import { childrenOf, dpulab, eventually, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import type { RunSummary } from '../processes/controller/session.js';
 
-interface RunJson {
-  db: string;
-  fingerprint: string;
-  nodes: Array<{ id: string; pid: number }>;
-  crashed: unknown[];
-}
+/** What `dpulab run --json` prints last: the run summary. */
+type RunJson = RunSummary;
 
 const SCENARIO = `name: kill-and-restart
 end: 2s

@@ -5,18 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventPayload } from '../shared/events/typed.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
 import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import type { RunSummary } from '../processes/controller/session.js';
 
-interface RunJson {
-  db: string;
-  seed: number;
-  fingerprint: string;
-  events: number;
-  virtualTimeNs: number;
-  wallMs: number;
-  status: string;
-  nodes: Array<{ id: string; kind: string; pid: number }>;
-  crashed: unknown[];
-}
+/** What `dpulab run --json` prints last: the run summary. */
+type RunJson = RunSummary;
 
 describe('dpulab run on the default lab', () => {
   const tmp = tempDir();

@@ -7,12 +7,10 @@ import { EventLogReader } from '../processes/controller/log/reader.js';
 import { startRun } from '../processes/controller/api.js';
 import { dpulab, expectRunKeepsInvariants, lastJson, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
+import type { RunSummary } from '../processes/controller/session.js';
 
-interface RunJson {
-  db: string;
-  fingerprint: string;
-  flows: Array<{ flow: string; sent: number; delivered: number; lost: number; duplicated: number; reordered: number; retransmits: number; tcpState: string | null }>;
-}
+/** What `dpulab run --json` prints last: the run summary. */
+type RunJson = RunSummary;
 
 interface Done {
   vm: string;
