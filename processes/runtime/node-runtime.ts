@@ -296,29 +296,27 @@ export class NodeRuntime {
 
     if (port.burst !== null && this.now >= port.burst.until) port.burst = null;
     const imp = port.burst?.impairments ?? port.impairments;
-    let lost = port.random.chance(imp.loss);
-    let duplicated = !lost && port.random.chance(imp.duplicate);
-    let onWire = bytes;
-    let corruptedAt: number | null = null;
-    if (!lost && port.random.chance(imp.corrupt) && bytes.length > 0) {
-      corruptedAt = port.random.int(bytes.length);
-      // A copy: the sender's bytes (often a Buffer, whose slice() is a view) stay as it wrote them.
-      onWire = new Uint8Array(bytes);
-      onWire[corruptedAt] = onWire[corruptedAt]! ^ (1 + port.random.int(255));
-    }
+    // The draws, always in this order on the port's own stream: loss, duplication, damage, jitter.
+    const lossDrawn = port.random.chance(imp.loss);
+    const duplicateDrawn = !lossDrawn && port.random.chance(imp.duplicate);
+    const damageDrawn = !lossDrawn && port.random.chance(imp.corrupt) && bytes.length > 0;
+    const damageAt = damageDrawn ? port.random.int(bytes.length) : -1;
+    const flip = damageDrawn ? 1 + port.random.int(255) : 0;
     const jitter = imp.jitterNs > 0 ? port.random.int(imp.jitterNs + 1) : 0;
     let arrival = txEnd + port.latencyNs + jitter;
-    if (port.inOrder) {
-      // A PCIe link's data link layer (LCRC, sequence numbers, ACK/NAK) replays a lost or damaged
-      // TLP and discards a duplicate: the frame arrives once, intact, later. Jitter may reorder
-      // frames on a network wire (a path through a network), never here: PCIe keeps posted writes
-      // in order, so a descriptor never overtakes its doorbell.
-      if (lost || corruptedAt !== null) arrival += PCIE_REPLAY_NS;
-      lost = false;
-      duplicated = false;
-      corruptedAt = null;
-      onWire = bytes;
-      arrival = Math.max(arrival, port.lastArrival);
+    // A PCIe link's data link layer (LCRC, sequence numbers, ACK/NAK) replays a lost or damaged
+    // TLP and discards a duplicate: the frame arrives once, intact, later. Jitter may reorder
+    // frames on a network wire (a path through a network), never here: PCIe keeps posted writes in
+    // order, so a descriptor never overtakes its doorbell.
+    if (port.inOrder) arrival = Math.max(arrival + (lossDrawn || damageDrawn ? PCIE_REPLAY_NS : 0), port.lastArrival);
+    const lost = lossDrawn && !port.inOrder;
+    const duplicated = duplicateDrawn && !port.inOrder;
+    const corruptedAt = damageDrawn && !port.inOrder ? damageAt : null;
+    let onWire = bytes;
+    if (corruptedAt !== null) {
+      // A copy: the sender's bytes (often a Buffer, whose slice() is a view) stay as it wrote them.
+      onWire = new Uint8Array(bytes);
+      onWire[corruptedAt] = onWire[corruptedAt]! ^ flip;
     }
     port.lastArrival = arrival;
 
