@@ -360,7 +360,11 @@ export class Controller {
 
       let horizon = Infinity;
       for (const [id, t] of nextOf) horizon = Math.min(horizon, t + (this.minOut.get(id) ?? Infinity));
-      horizon = Math.min(horizon, nextInput);
+      // The next input still to come: those due at T are planned above and run in this window, so
+      // the window ends after T and a stop taken after it cannot fall between an input's record
+      // and its handling (a replay stopping there would not record the input).
+      const followingInput = this.pending[0] && this.pending[0].atNs < endNs ? this.pending[0].atNs : Infinity;
+      horizon = Math.min(horizon, followingInput);
       if (!endDelivered) horizon = Math.min(horizon, endNs);
       horizon = Math.min(horizon, allowed, this.options.stopAt?.vtime ?? Infinity);
       if (!Number.isFinite(horizon)) horizon = endNs + 1;
