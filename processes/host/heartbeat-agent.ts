@@ -41,6 +41,8 @@ export class HeartbeatAgent {
   private readonly links = new Map<string, DpuLink>();
   private readonly intervalNs: VTime;
   private readonly missLimit: number;
+  /** Whether a pcie link going down is the DPU's failure at once (the host's `pcieSurpriseDown`). */
+  private readonly surpriseDown: boolean;
 
   constructor(
     host: HostNode,
@@ -49,6 +51,7 @@ export class HeartbeatAgent {
   ) {
     this.intervalNs = host.spec.heartbeat.intervalNs;
     this.missLimit = host.spec.heartbeat.misses;
+    this.surpriseDown = host.spec.pcieSurpriseDown;
     for (const dpuId of host.spec.dpus) {
       const dpu = topology.nodes.find((n) => n.id === dpuId);
       if (!dpu || dpu.kind !== 'dpu') continue;
@@ -107,12 +110,14 @@ export class HeartbeatAgent {
   /**
    * The host's pcie port towards a DPU lost its link (a PCIe surprise-down): the host sees the
    * device vanish at once, without waiting for heartbeats to miss, so the DPU is UNAVAILABLE now.
-   * When the link returns, the DPU's next answered heartbeat makes it MANAGED again. False when
+   * When the link returns, the DPU's next answered heartbeat makes it MANAGED again. A host whose
+   * `pcieSurpriseDown` is off ignores the link and waits for the heartbeats to miss. False when
    * `port` is no DPU of this host.
    */
   onLinkDown(ctx: NodeContext, port: string): boolean {
     const link = this.links.get(port);
     if (!link) return false;
+    if (!this.surpriseDown) return true;
     if (link.state !== 'UNAVAILABLE') this.setState(ctx, link, 'UNAVAILABLE', 'pcie-surprise-down');
     return true;
   }

@@ -243,6 +243,12 @@ wires:
     expect(dpu(t, 'dpu-01b').spec).toMatchObject({ vfs: 0, dfwExportVersion: 2 });
   });
 
+  test('treats a pcie link loss as a DPU failure unless pcieSurpriseDown is false', () => {
+    expect(host(loadTopology(SMALL, 'lab.yaml'), 'esx-01').spec.pcieSurpriseDown).toBe(true);
+    const t = loadTopology(withLine(5, '  - id: esx-01\n    pcieSurpriseDown: false'), 'lab.yaml');
+    expect(host(t, 'esx-01').spec.pcieSurpriseDown).toBe(false);
+  });
+
   test('reads standby: [] as every DPU active, with no failover', () => {
     const t = loadTopology(withLine(5, '  - { id: esx-01, failover: { standby: [] } }').replace(/ {4}vms:\n( {6}.*\n| {10}.*\n)+/, ''), 'lab.yaml');
     expect(host(t, 'esx-01').spec.failover).toEqual({ active: ['dpu-01a', 'dpu-01b'], standby: [], failback: false });
@@ -417,6 +423,12 @@ wires:
       'lab.yaml:12:39: dpus[1].vfs: expected an integer, got "many"',
       'lab.yaml:12:63: dpus[1].dfwExportVersion: expected an integer, got 1.5',
       'lab.yaml:12:68: dpus[1].vf: unknown key (known keys: id, host, model, armCores, uplinks, vfs, dfwExportVersion)',
+    ]);
+  });
+
+  test('pcieSurpriseDown must be true or false, and the error names the field', () => {
+    expect(problemLines(withLine(5, '  - { id: esx-01, pcieSurpriseDown: sometimes }').replace(/ {4}vms:\n( {6}.*\n| {10}.*\n)+/, ''))).toEqual([
+      'lab.yaml:5:37: hosts[0].pcieSurpriseDown: expected true or false, got "sometimes"',
     ]);
   });
 

@@ -290,6 +290,7 @@ export function resolveTopology(entries: TopologyEntries): Resolution {
         x86Cores: host.x86Cores,
         dpus: hostDpus.get(host.id) ?? [],
         heartbeat: { intervalNs: host.heartbeat.interval, misses: host.heartbeat.misses },
+        pcieSurpriseDown: host.pcieSurpriseDown,
         failover: { ...(failovers.get(host.id) ?? { active: [], standby: [] }), failback: host.failover?.failback ?? false },
         vms: (vms.get(host.id) ?? []).sort(byId),
         manager: manager?.id ?? null,

@@ -232,6 +232,11 @@ export const hostSchema = z.strictObject({
       misses: positiveInt().default(TOPOLOGY_DEFAULTS.heartbeatMisses),
     })
     .prefault({}),
+  /**
+   * Whether the host treats its pcie link to a DPU going down (a PCIe surprise-down) as that DPU's
+   * failure at once; false: it waits for the heartbeats to miss (docs/dpu-ha.md).
+   */
+  pcieSurpriseDown: z.boolean().default(true),
   /** Omitted lists are completed in resolve from the host's DPUs (sorted by id). */
   failover: z
     .strictObject({
@@ -418,7 +423,7 @@ export const wireSchema = z.strictObject({
  */
 export const DROPPABLE_KEYS = {
   segments: ['gateway4', 'gateway6'],
-  hosts: ['x86Cores', 'heartbeat', 'failover', 'pcie', 'vms'],
+  hosts: ['x86Cores', 'heartbeat', 'pcieSurpriseDown', 'failover', 'pcie', 'vms'],
   dpus: ['model', 'armCores', 'vfs', 'dfwExportVersion'],
   switches: ['macAging', 'portConfig', 'mirror'],
   wires: ['id', 'latency', 'bandwidth', 'impairments'],

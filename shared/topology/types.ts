@@ -58,6 +58,8 @@ export interface HostSpec {
   /** DPU ids on this host, sorted. Empty: a classic host with a software switch on x86. */
   readonly dpus: readonly string[];
   readonly heartbeat: { readonly intervalNs: VTime; readonly misses: number };
+  /** A DPU whose pcie link drops is UNAVAILABLE at once (PCIe surprise-down); false: only missed heartbeats tell. */
+  readonly pcieSurpriseDown: boolean;
   /** DPU HA policy: active uplinks all on one DPU, standby on another; empty standby: no failover. */
   readonly failover: {
     readonly active: readonly string[];

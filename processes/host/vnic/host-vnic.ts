@@ -893,5 +893,5 @@ export function handoffRegisters(state: Vmxnet3DeviceState): HandoffRegisters {
 
 /** The host as `eligibleMode` needs it: only whether it has a DPU matters there. */
 function hostWith(vm: VmSpec, dpu: string | null): HostSpec {
-  return { id: vm.host, x86Cores: 0, dpus: dpu === null ? [] : [dpu], heartbeat: { intervalNs: 0, misses: 0 }, failover: { active: [], standby: [], failback: false }, vms: [vm], manager: null };
+  return { id: vm.host, x86Cores: 0, dpus: dpu === null ? [] : [dpu], heartbeat: { intervalNs: 0, misses: 0 }, pcieSurpriseDown: true, failover: { active: [], standby: [], failback: false }, vms: [vm], manager: null };
 }
