@@ -115,7 +115,7 @@ describe('one fold for every view of a run', () => {
     const joined = [...finals].sort(([a], [b]) => (a < b ? -1 : 1)).flatMap(([, sides]) => (sides.sender ? [combineReports(sides.sender, sides.receiver ?? null)] : []));
     expect(summary.flows).toEqual(joined);
     const done = payloads(db, ['vmotion.done']);
-    expect(summary.vmotions).toEqual(done.map(({ p }) => ({ vm: p.vm, from: p.from, to: p.to, result: p.result, reason: p.reason, rounds: p.rounds, switchoverNs: p.switchoverNs, downtimeNs: p.downtimeNs })));
+    expect(summary.vmotions).toEqual(done.map(({ p }) => ({ vm: p.vm, from: p.from, to: p.to, result: p.result, reason: p.reason, rounds: p.rounds, switchoverNs: p.switchoverNs, downtimeNs: p.downtimeNs, guestDowntimeNs: p.guestDowntimeNs, breakdown: p.breakdown })));
     expect(summary.dpus.map((d) => [d.dpu, d.role, d.ownRole])).toEqual([
       ['dpu-01a', 'standby', null],
       ['dpu-01b', 'active', 'active'],

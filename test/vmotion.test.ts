@@ -81,6 +81,21 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
     expect(imported.p.ok).toBe(true);
   });
 
+  it('reports a switchover of 10 to 500 ms whose parts add up, and the downtime the guest saw, in the log and the summary', () => {
+    const done = payloads(run.db, ['vmotion.done']).find((e) => e.p.vm === 'web-01')!.p;
+    expect(done.switchoverNs!).toBeGreaterThanOrEqual(10_000_000);
+    expect(done.switchoverNs!).toBeLessThanOrEqual(500_000_000);
+    const b = done.breakdown!;
+    expect(b.checkpointNs + b.transferNs + b.commitNs + b.restoreNs + b.resumeNs).toBe(done.switchoverNs);
+    for (const part of [b.checkpointNs, b.transferNs, b.restoreNs, b.resumeNs]) expect(part).toBeGreaterThan(0);
+    // The guest's last frame in or out came before the stun, its first after the resume.
+    expect(done.guestDowntimeNs!).toBeGreaterThanOrEqual(done.switchoverNs!);
+    const resume = payloads(run.db, ['vmotion.resume']).find((e) => e.p.vm === 'web-01')!.p;
+    expect(resume.breakdown).toEqual(b);
+    const summary = run.vmotions.find((m) => m.vm === 'web-01')!;
+    expect(summary).toMatchObject({ switchoverNs: done.switchoverNs, guestDowntimeNs: done.guestDowntimeNs, breakdown: b });
+  });
+
   it('completes in passthrough with a switchover within the 500 ms goal', () => {
     const done = payloads(run.db, ['vmotion.done']).filter((e) => e.p.vm === 'web-01');
     expect(done).toHaveLength(1);
@@ -150,7 +165,8 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
     // The remote tunnel endpoints, standby ones too, have it behind the destination: from the
     // manager's table at the commit (or from the RARP, whichever comes first).
     const relearned = payloads(run.db, ['overlay.relearn']).filter((e) => e.p.mac === mac && e.vtime >= resume && e.p.why === 'vm-moved');
-    const pushed = payloads(run.db, ['overlay.table']).filter((e) => e.vtime >= resume - 1_000_000 && e.p.vnics.includes('web-01.eth0'));
+    const commit = payloads(run.db, ['switchover.decision']).find((e) => e.p.vm === 'web-01')!.vtime;
+    const pushed = payloads(run.db, ['overlay.table']).filter((e) => e.vtime >= commit && e.p.vnics.includes('web-01.eth0'));
     expect(new Set([...relearned, ...pushed].map((e) => e.node))).toEqual(new Set(['dpu-01a', 'dpu-01b']));
   });
 

@@ -138,10 +138,15 @@ function readableSummary(s: RunSummary): string {
     lines.push('');
     lines.push(
       table([
-        ['vmotion', 'from', 'to', 'result', 'rounds', 'switchover', 'downtime', 'reason'],
-        ...s.vmotions.map((m) => [m.vm, m.from, m.to, m.result, String(m.rounds), m.switchoverNs === null ? '-' : vtime(m.switchoverNs), m.downtimeNs === null ? '-' : vtime(m.downtimeNs), m.reason ?? '-']),
+        ['vmotion', 'from', 'to', 'result', 'rounds', 'switchover', 'downtime', 'guest downtime', 'reason'],
+        ...s.vmotions.map((m) => [m.vm, m.from, m.to, m.result, String(m.rounds), m.switchoverNs === null ? '-' : vtime(m.switchoverNs), m.downtimeNs === null ? '-' : vtime(m.downtimeNs), m.guestDowntimeNs === null ? '-' : vtime(m.guestDowntimeNs), m.reason ?? '-']),
       ]).replace(/^/gm, '  '),
     );
+    for (const m of s.vmotions) {
+      const b = m.breakdown;
+      if (b === null) continue;
+      lines.push(`  ${m.vm} switchover: checkpoint ${vtime(b.checkpointNs)}, transfer ${vtime(b.transferNs)}, commit ${vtime(b.commitNs)}, restore ${vtime(b.restoreNs)}, resume ${vtime(b.resumeNs)}`);
+    }
   }
   if (s.dpus.length > 0) {
     lines.push('');

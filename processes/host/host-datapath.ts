@@ -446,6 +446,8 @@ export class HostDatapath {
     if (!vnic) return 'dropped';
     const result = vnic.transmit(ctx, frame);
     this.charge(result.steps, vnic.mode, frame.length);
+    const vm = this.vmOf.get(vnicId);
+    if (vm !== undefined && result.outcome !== 'dropped') this.deliveryLog(vm).sent(ctx.now());
     if (result.outcome === 'local') this.softEgress(ctx, vnicId, result.frame);
     return result.outcome;
   }

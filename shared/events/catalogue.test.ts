@@ -42,7 +42,7 @@ describe('event catalogue', () => {
 });
 
 describe('typed events', () => {
-  const done: EventPayloads['vmotion.done'] = { mid: 'm', vm: 'web-01', from: 'esx-01', to: 'esx-02', result: 'aborted', reason: 'already-migrating', rounds: 0, switchoverNs: null, downtimeNs: null };
+  const done: EventPayloads['vmotion.done'] = { mid: 'm', vm: 'web-01', from: 'esx-01', to: 'esx-02', result: 'aborted', reason: 'already-migrating', rounds: 0, switchoverNs: null, downtimeNs: null, guestDowntimeNs: null, breakdown: null };
 
   it('decodeEvent types the payload by kind', () => {
     const e = decodeEvent(recorded('vmotion.done', done));

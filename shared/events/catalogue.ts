@@ -87,6 +87,21 @@ export type TraceflowPoint = 'injected' | 'dfw' | 'routed' | 'forwarded' | 'hair
 /** The manager's decision about a migration's switchover. */
 export type SwitchoverDecisionName = 'committed' | 'aborted';
 
+/**
+ * Where a vMotion switchover's time went, stun to resume, in ns; the parts add up to the
+ * switchover. `checkpointNs`: the stunned VM's checkpoint saved at the source; `transferNs`: the
+ * last dirty pages, the firewall export and the device state across the wire; `commitNs`: the
+ * destination's DPU adopts the vNICs and the manager commits; `restoreNs`: the checkpoint loaded
+ * on the destination; `resumeNs`: the vCPUs restarted (and any wait for a DPU that took over).
+ */
+export interface SwitchoverBreakdownRecord {
+  readonly checkpointNs: number;
+  readonly transferNs: number;
+  readonly commitNs: number;
+  readonly restoreNs: number;
+  readonly resumeNs: number;
+}
+
 /** How a host takes part in a migration, as it reports it to a manager that restarted. */
 export interface MigrationFactRecord {
   readonly mid: string;
@@ -392,7 +407,8 @@ export interface NodeEventPayloads {
   };
   /** `round`: the pre-copy round the factor applies from (0, the first, when throttling starts at once). */
   'vmotion.throttle': { readonly mid: string; readonly vm: string; readonly round: number; readonly factor: number; readonly sleepNs: number; readonly reason: string };
-  'vmotion.stun': { readonly mid: string; readonly vm: string; readonly host: string; readonly remainingPages: number; readonly estimatedNs: number; readonly rounds: number };
+  /** `checkpointNs`: how long saving the stunned VM's checkpoint takes before the last pages leave (docs/cost-model.md). */
+  'vmotion.stun': { readonly mid: string; readonly vm: string; readonly host: string; readonly remainingPages: number; readonly estimatedNs: number; readonly rounds: number; readonly checkpointNs: number };
   'vmotion.transfer': {
     readonly mid: string;
     readonly vm: string;
@@ -401,7 +417,7 @@ export interface NodeEventPayloads {
     readonly bytes: number;
     readonly vnics: ReadonlyArray<{ readonly vnic: string; readonly mac: string; readonly requested: VnicMode; readonly device: HandoffRegisters; readonly dfw: boolean }>;
   };
-  'vmotion.resume': { readonly mid: string; readonly vm: string; readonly host: string; readonly from: string; readonly switchoverNs: number };
+  'vmotion.resume': { readonly mid: string; readonly vm: string; readonly host: string; readonly from: string; readonly switchoverNs: number; readonly breakdown: SwitchoverBreakdownRecord };
   'vmotion.source.released': { readonly mid: string; readonly vm: string; readonly to: string };
   'vmotion.incoming.dropped': { readonly mid: string; readonly vm: string; readonly from: string; readonly reason: string };
   /** `vnics` only when the VM arrived (a result starting with `success`). */
@@ -414,7 +430,11 @@ export interface NodeEventPayloads {
     readonly reason: string | null;
     readonly rounds: number;
     readonly switchoverNs: number | null;
+    /** The host's view: its last frame delivered to the guest on the source to its first on the destination. */
     readonly downtimeNs: number | null;
+    /** The guest's view: its last frame in or out before the stun to its first in or out after the resume. */
+    readonly guestDowntimeNs: number | null;
+    readonly breakdown: SwitchoverBreakdownRecord | null;
     readonly vnics?: ReadonlyArray<{ readonly vnic: string; readonly mode: ActiveVnicMode; readonly reason: string | null }>;
   };
   'vmotion.checker.violation': { readonly vm: string; readonly checker: string; readonly detail: string };
@@ -762,12 +782,12 @@ export const EVENT_FIELDS = {
   'vmotion.precheck': ['mid', 'vm', 'to', 'ok', 'checks'],
   'vmotion.precopy.round': ['mid', 'vm', 'round', 'pagesSent', 'pagesDirtied', 'bytes', 'durationNs', 'bytesPerSec', 'throttleFactor', 'throttleSleepNs'],
   'vmotion.throttle': ['mid', 'vm', 'round', 'factor', 'sleepNs', 'reason'],
-  'vmotion.stun': ['mid', 'vm', 'host', 'remainingPages', 'estimatedNs', 'rounds'],
+  'vmotion.stun': ['mid', 'vm', 'host', 'remainingPages', 'estimatedNs', 'rounds', 'checkpointNs'],
   'vmotion.transfer': ['mid', 'vm', 'to', 'parts', 'bytes', 'vnics'],
-  'vmotion.resume': ['mid', 'vm', 'host', 'from', 'switchoverNs'],
+  'vmotion.resume': ['mid', 'vm', 'host', 'from', 'switchoverNs', 'breakdown'],
   'vmotion.source.released': ['mid', 'vm', 'to'],
   'vmotion.incoming.dropped': ['mid', 'vm', 'from', 'reason'],
-  'vmotion.done': ['mid', 'vm', 'from', 'to', 'result', 'reason', 'rounds', 'switchoverNs', 'downtimeNs', 'vnics?'],
+  'vmotion.done': ['mid', 'vm', 'from', 'to', 'result', 'reason', 'rounds', 'switchoverNs', 'downtimeNs', 'guestDowntimeNs', 'breakdown', 'vnics?'],
   'vmotion.checker.violation': ['vm', 'checker', 'detail'],
   'vmotion.decision': ['mid', 'vm', 'role', 'decision', 'reason'],
   'vmotion.abort.asked': ['mid', 'vm', 'role', 'manager', 'reason'],

@@ -300,6 +300,19 @@ export interface MigrationView {
   reason: string | null;
   switchoverNs: number | null;
   downtimeNs: number | null;
+  /** The guest's view of the downtime: its last frame in or out before the stun to its first after the resume. */
+  guestDowntimeNs: number | null;
+  /** Where the switchover's time went (`vmotion.done`), null until it arrived. */
+  breakdown: SwitchoverBreakdownView | null;
+}
+
+/** Where a switchover's time went, in ns; the parts add up to the switchover (`docs/vmotion.md`). */
+export interface SwitchoverBreakdownView {
+  checkpointNs: number;
+  transferNs: number;
+  commitNs: number;
+  restoreNs: number;
+  resumeNs: number;
 }
 
 /** A note on the timeline. */

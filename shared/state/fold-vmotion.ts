@@ -3,7 +3,7 @@
  * its VM runs. A VM moves to its destination at `vmotion.resume` (it runs there from that
  * instant) and is back at its source when an aborted `vmotion.done` says so.
  */
-import { MAX_MIGRATIONS, MAX_PRECOPY_ROUNDS, MAX_VMOTION_STEPS, type ClusterEvent, type ClusterState, type MigrationView, type PrecopyRoundView, type VmotionPhase } from './cluster-state.js';
+import { MAX_MIGRATIONS, MAX_PRECOPY_ROUNDS, MAX_VMOTION_STEPS, type ClusterEvent, type ClusterState, type MigrationView, type PrecopyRoundView, type SwitchoverBreakdownView, type VmotionPhase } from './cluster-state.js';
 import { placeVnic } from './fold-ha.js';
 import { num, numOrNull, str, strOrNull, type Payload } from './payload.js';
 
@@ -88,6 +88,8 @@ export function applyVmotionEvent(state: ClusterState, event: ClusterEvent, p: P
       reason: null,
       switchoverNs: null,
       downtimeNs: null,
+      guestDowntimeNs: null,
+      breakdown: null,
     };
     state.migrations[mid] = migration;
     step(migration, event, 'start', `${vm} from ${from} to ${migration.to}`);
@@ -152,6 +154,8 @@ export function applyVmotionEvent(state: ClusterState, event: ClusterEvent, p: P
       migration.reason = strOrNull(p.reason);
       migration.switchoverNs = numOrNull(p.switchoverNs);
       migration.downtimeNs = numOrNull(p.downtimeNs);
+      migration.guestDowntimeNs = numOrNull(p.guestDowntimeNs);
+      migration.breakdown = breakdownOf(p.breakdown);
       migration.roundCount = num(p.rounds, migration.roundCount);
       migration.endedAt = at;
       migration.endedSeq = event.seq;
@@ -165,4 +169,11 @@ export function applyVmotionEvent(state: ClusterState, event: ClusterEvent, p: P
     default:
       break;
   }
+}
+
+/** A `breakdown` field read back, or null when it is missing or not a breakdown. */
+function breakdownOf(value: unknown): SwitchoverBreakdownView | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const b = value as Record<string, unknown>;
+  return { checkpointNs: num(b['checkpointNs']), transferNs: num(b['transferNs']), commitNs: num(b['commitNs']), restoreNs: num(b['restoreNs']), resumeNs: num(b['resumeNs']) };
 }

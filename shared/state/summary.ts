@@ -5,7 +5,7 @@
  * it says what the UI says about the same log.
  */
 import type { ResolvedTopology } from '../topology/types.js';
-import type { ClusterState, FlowReportView, FlowView } from './cluster-state.js';
+import type { ClusterState, FlowReportView, FlowView, SwitchoverBreakdownView } from './cluster-state.js';
 import { dpuRoleView } from './node-view.js';
 
 /** A flow's outcome with both sides joined. */
@@ -38,6 +38,10 @@ export interface VmotionOutcome {
   readonly rounds: number;
   readonly switchoverNs: number | null;
   readonly downtimeNs: number | null;
+  /** The downtime as the guest sees it: its last frame in or out before the stun to its first after the resume. */
+  readonly guestDowntimeNs: number | null;
+  /** Where the switchover's time went (checkpoint, transfer, commit, restore, resume), null when it did not switch over. */
+  readonly breakdown: SwitchoverBreakdownView | null;
 }
 
 /** What one node's networking cost, from its `cost.report`. */
@@ -130,7 +134,7 @@ export function runOutcome(state: ClusterState, topology: ResolvedTopology): Run
   const vmotions = Object.values(state.migrations)
     .filter((m) => m.endedSeq !== null && m.result !== null)
     .sort((a, b) => a.endedSeq! - b.endedSeq!)
-    .map((m) => ({ vm: m.vm, from: m.from, to: m.to, result: m.result!, reason: m.reason, rounds: m.roundCount, switchoverNs: m.switchoverNs, downtimeNs: m.downtimeNs }));
+    .map((m) => ({ vm: m.vm, from: m.from, to: m.to, result: m.result!, reason: m.reason, rounds: m.roundCount, switchoverNs: m.switchoverNs, downtimeNs: m.downtimeNs, guestDowntimeNs: m.guestDowntimeNs, breakdown: m.breakdown }));
   const cores = Object.keys(state.costs)
     .sort(byId)
     .map((node) => {

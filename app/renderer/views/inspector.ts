@@ -311,6 +311,11 @@ const PHASE_TEXT: Record<VmotionPhase, string> = {
   done: 'done',
 };
 
+/** Where a switchover's time went, one line: checkpoint, transfer, commit, restore, resume. */
+function breakdownText(b: NonNullable<MigrationView['breakdown']>): string {
+  return `checkpoint ${vtime(b.checkpointNs)}, transfer ${vtime(b.transferNs)}, commit ${vtime(b.commitNs)}, restore ${vtime(b.restoreNs)}, resume ${vtime(b.resumeNs)}`;
+}
+
 /** A VM's migration under way (or its last one): phase, steps, pre-copy rounds, outcome. */
 function vmotionSection(migration: MigrationView | null): HTMLElement | null {
   if (!migration) return null;
@@ -325,6 +330,8 @@ function vmotionSection(migration: MigrationView | null): HTMLElement | null {
       ['pre-copy rounds', migration.rounds.length === 0 ? '-' : migration.rounds.map((r) => `${r.pagesSent} sent / ${r.pagesDirtied} dirtied`).join(', ')],
       ['switchover', migration.switchoverNs === null ? '-' : vtime(migration.switchoverNs)],
       ['downtime', migration.downtimeNs === null ? (done ? 'no frame within a second of the resume' : '-') : vtime(migration.downtimeNs)],
+      ['guest downtime', migration.guestDowntimeNs === null ? '-' : vtime(migration.guestDowntimeNs)],
+      ...(migration.breakdown ? [['switchover parts', breakdownText(migration.breakdown)] as [string, Child]] : []),
       ...(migration.reason ? [['reason', migration.reason] as [string, Child]] : []),
     ]),
     h('div', { class: 'vmotion-steps' }, table(['time', 'node', 'step', 'what'], migration.steps.map((step) => [vtime(step.vtime), step.node, step.phase, step.detail]))),

@@ -54,6 +54,7 @@ import { PAGES_PER_BATCH, StateAssembly, stateParts, type PrecheckResult, type V
 import { VmotionError } from './errors.js';
 import { STREAM_RTO_TIMER, VmotionStream } from './stream.js';
 import { GuestStateError } from '../guest/state.js';
+import { switchoverCost } from '../../common/cost/switchover.js';
 import { Vmxnet3Error } from '../../../shared/vmxnet3/errors.js';
 
 /** Timers of the agent start with this prefix. */
@@ -131,6 +132,8 @@ type Options = Required<VmotionOptions>;
 
 /** The payload of `vmotion.done`. */
 type VmotionDone = EventPayloads['vmotion.done'];
+/** Where a switchover's time went (`vmotion.resume`, `vmotion.done`). */
+type SwitchoverBreakdown = EventPayloads['vmotion.resume']['breakdown'];
 
 type OutgoingPhase = 'register' | 'prepare' | 'handoff' | 'precopy' | 'arming' | 'final' | 'release' | 'transfer' | 'readopt';
 
@@ -147,6 +150,8 @@ interface Outgoing {
   batch: BatchRun | null;
   rounds: number;
   stunNs: VTime | null;
+  /** When the stunned VM's checkpoint was saved and the final pages began to leave. */
+  checkpointDoneNs: VTime | null;
   /** The switchover the planner chose, while the manager is told of it (`arming`). */
   arming: { readonly step: Extract<PrecopyStep, { kind: 'switchover' }>; readonly sinceNs: VTime; readonly throttleFactor: number } | null;
   readonly exports: Map<string, unknown>;
@@ -160,6 +165,8 @@ interface Outgoing {
   txTimer: number | null;
   /** Fires when the pre-copy limit passes in the middle of the round now running (`vmotion.limit`). */
   limitTimer: number | null;
+  /** Pages left to send once the checkpoint is saved (set at the stun). */
+  finalPages: number;
   /** Link time owed by page batches sent again, added to the next batch's pacing. */
   txDebtNs: VTime;
   /** State parts still to send (the window was full). */
@@ -198,6 +205,12 @@ interface Incoming {
   /** The manager committed while an adoption was still awaited (after a failover): resume once answered. */
   committed: boolean;
   pagesReceived: number;
+  /** When the whole switchover state had arrived, and when the manager's commit did. */
+  stateNs: VTime | null;
+  committedNs: VTime | null;
+  /** The restore (checkpoint load, then vCPU restart) ran to its end: the VM may resume once its vNICs are adopted. */
+  restored: boolean;
+  restoreTimer: number | null;
   resumeNs: VTime | null;
   watch: number | null;
   settleSince: VTime | null;
@@ -209,8 +222,12 @@ interface SwitchoverState {
   readonly vm: VmSpec;
   readonly options: Options;
   readonly stunNs: VTime;
+  /** When the checkpoint was saved at the source (the final pages left after it). */
+  readonly checkpointDoneNs: VTime;
   readonly rounds: number;
   readonly lastDeliveryNs: VTime | null;
+  /** The guest's last frame in or out before the stun. */
+  readonly lastActivityNs: VTime | null;
   readonly digests: readonly number[];
   readonly guest: unknown;
   readonly vnics: ReadonlyArray<VnicMigrationState & { readonly dfw: unknown }>;
@@ -278,6 +295,7 @@ export class VmotionAgent {
       batch: null,
       rounds: 0,
       stunNs: null,
+      checkpointDoneNs: null,
       arming: null,
       exports: new Map(),
       waiting: new Map(),
@@ -286,6 +304,7 @@ export class VmotionAgent {
       watch: null,
       txTimer: null,
       limitTimer: null,
+      finalPages: 0,
       txDebtNs: 0,
       transferQueue: [],
     };
@@ -364,7 +383,7 @@ export class VmotionAgent {
       else inc.refused.delete(reply.vnic);
       if (inc.waiting.size > 0) return;
       if (inc.phase === 'adopting') this.adopted(ctx, inc);
-      else if (inc.phase === 'committing' && inc.committed) this.resume(ctx, inc);
+      else if (inc.phase === 'committing' && inc.committed && inc.restored) this.resume(ctx, inc);
       return;
     }
   }
@@ -431,6 +450,19 @@ export class VmotionAgent {
         return true;
       case 'vmotion.settle':
         if (inc) this.maybeFinish(ctx, inc);
+        return true;
+      case 'vmotion.checkpoint':
+        if (out) {
+          out.txTimer = null;
+          this.checkpointSaved(ctx, out);
+        }
+        return true;
+      case 'vmotion.restore':
+        if (inc) {
+          inc.restoreTimer = null;
+          inc.restored = true;
+          if (inc.phase === 'committing' && inc.committed && inc.waiting.size === 0) this.resume(ctx, inc);
+        }
         return true;
       case 'vmotion.limit':
         if (out) {
@@ -690,9 +722,19 @@ export class VmotionAgent {
     out.arming = null;
     out.stunNs = ctx.now();
     this.host.datapath.freeze(out.vm);
-    ctx.emit('vmotion.stun', { mid: out.mid, vm: out.vm, host: this.id, remainingPages: remaining, estimatedNs: arming.step.estimatedNs, rounds: out.rounds });
+    const checkpointNs = switchoverCost({ vcpus: spec.vcpus, vnics: spec.vnics.length }).checkpointNs;
+    ctx.emit('vmotion.stun', { mid: out.mid, vm: out.vm, host: this.id, remainingPages: remaining, estimatedNs: arming.step.estimatedNs, rounds: out.rounds, checkpointNs });
     out.phase = 'final';
-    this.startRound(ctx, out, null, remaining);
+    // The checkpoint (vCPU and device state) is saved before the last pages leave.
+    out.finalPages = remaining;
+    out.txTimer = ctx.setTimer(checkpointNs, 'vmotion.checkpoint', { mid: out.mid });
+  }
+
+  /** The stunned VM's checkpoint is saved: the last dirty pages go now. */
+  private checkpointSaved(ctx: NodeContext, out: Outgoing): void {
+    if (out.phase !== 'final' || out.abortReason !== null) return;
+    out.checkpointDoneNs = ctx.now();
+    this.startRound(ctx, out, null, out.finalPages);
   }
 
   /** The final pages are across: the DPUs give up the VM's vNICs; the serving one exports their firewall state. */
@@ -721,8 +763,10 @@ export class VmotionAgent {
       vm: datapath.vm(out.vm)!,
       options: out.options,
       stunNs: out.stunNs!,
+      checkpointDoneNs: out.checkpointDoneNs ?? out.stunNs!,
       rounds: out.rounds,
       lastDeliveryNs: log.lastNs,
+      lastActivityNs: log.lastActivityNs,
       digests: log.recent(),
       guest: datapath.exportGuest(out.vm, ctx.now()),
       vnics: datapath.vnicsOf(out.vm).map((v) => ({ ...v.exportMigration(), dfw: out.exports.get(v.id) ?? null })),
@@ -869,6 +913,10 @@ export class VmotionAgent {
       refused: new Map(),
       committed: false,
       pagesReceived: 0,
+      stateNs: null,
+      committedNs: null,
+      restored: false,
+      restoreTimer: null,
       resumeNs: null,
       watch: null,
       settleSince: null,
@@ -934,6 +982,7 @@ export class VmotionAgent {
     if (typeof state !== 'object' || state === null || typeof state.vm !== 'object' || !Array.isArray(state.vnics)) throw new VmotionError('malformed-state', `vMotion state for ${inc.vm} lacks the VM or its vNICs`);
     this.host.datapath.checkArrival(state.vm, state.vnics, state.guest);
     inc.state = state;
+    inc.stateNs = ctx.now();
     inc.phase = 'adopting';
     const { active, others } = this.host.dpus();
     const vm = { ...state.vm, host: this.id };
@@ -975,8 +1024,10 @@ export class VmotionAgent {
     this.host.manager!.forget(ctx, inc.mid);
     this.remember(inc.mid, { mid: inc.mid, vm: inc.vm, from: inc.from, to: this.id, role: 'destination', phase: 'done', asked: null, reason: null, decided: 'committed' });
     ctx.emit('vmotion.decision', { mid: inc.mid, vm: inc.vm, role: 'destination', decision, reason });
-    // After a failover the new DPU adopts the vNICs again first.
-    if (inc.waiting.size === 0) this.resume(ctx, inc);
+    // The checkpoint is loaded and the vCPUs restarted; after a failover the new DPU adopts the vNICs again meanwhile.
+    inc.committedNs = ctx.now();
+    const cost = switchoverCost({ vcpus: inc.state!.vm.vcpus, vnics: inc.state!.vnics.length });
+    inc.restoreTimer = ctx.setTimer(cost.restoreNs + cost.resumeNs, 'vmotion.restore', { mid: inc.mid });
   }
 
   /** Committed: the VM runs here now. */
@@ -988,7 +1039,7 @@ export class VmotionAgent {
     inc.phase = 'resumed';
     inc.resumeNs = ctx.now();
     datapath.deliveryLog(inc.vm).watchFor(inc.vm, state.digests);
-    ctx.emit('vmotion.resume', { mid: inc.mid, vm: inc.vm, host: this.id, from: inc.from, switchoverNs: ctx.now() - state.stunNs });
+    ctx.emit('vmotion.resume', { mid: inc.mid, vm: inc.vm, host: this.id, from: inc.from, switchoverNs: ctx.now() - state.stunNs, breakdown: this.breakdown(inc) });
     inc.stream.send(ctx, { t: 'resumed' });
     for (const vnic of datapath.vnicsOf(inc.vm)) if (inc.refused.has(vnic.id)) vnic.disconnect(ctx);
     this.announce(ctx, inc);
@@ -1057,6 +1108,8 @@ export class VmotionAgent {
     const result = disconnected.length > 0 ? 'success-disconnected' : emulated.length > 0 ? 'success-emulated' : 'success';
     const reason = disconnected.length > 0 ? `dfw-import-refused: ${disconnected.map((v) => v.vnic).join(', ')} stay disconnected` : emulated.length > 0 ? emulated.map((v) => `${v.vnic}: ${v.reason ?? 'emulated'}`).join(', ') : null;
     const lastSource = state.lastDeliveryNs;
+    const lastActivity = state.lastActivityNs;
+    const firstActivity = log.firstActivityNs;
     this.emitDone(ctx, {
       mid: inc.mid,
       vm: inc.vm,
@@ -1067,8 +1120,31 @@ export class VmotionAgent {
       rounds: state.rounds,
       switchoverNs: inc.resumeNs! - state.stunNs,
       downtimeNs: lastSource === null || log.firstNs === null ? null : log.firstNs - lastSource,
+      guestDowntimeNs: lastActivity === null || firstActivity === null ? null : firstActivity - lastActivity,
+      breakdown: this.breakdown(inc),
       vnics: views.map((v) => ({ vnic: v.vnic, mode: v.active, reason: v.reason })),
     });
+  }
+
+  /**
+   * Where the switchover's time went, stun to resume, each part measured: the checkpoint saved at
+   * the source, the last pages, firewall export and state across the wire, the adopt and the
+   * manager's commit, the checkpoint restored, the vCPUs restarted (with any wait for a DPU that
+   * took over meanwhile). The parts add up to `switchoverNs`.
+   */
+  private breakdown(inc: Incoming): SwitchoverBreakdown {
+    const state = inc.state!;
+    const cost = switchoverCost({ vcpus: state.vm.vcpus, vnics: state.vnics.length });
+    const resumedNs = inc.resumeNs!;
+    const committedNs = inc.committedNs ?? resumedNs;
+    const restoreNs = Math.min(cost.restoreNs, resumedNs - committedNs);
+    return {
+      checkpointNs: state.checkpointDoneNs - state.stunNs,
+      transferNs: (inc.stateNs ?? committedNs) - state.checkpointDoneNs,
+      commitNs: committedNs - (inc.stateNs ?? committedNs),
+      restoreNs,
+      resumeNs: resumedNs - committedNs - restoreNs,
+    };
   }
 
   /** The destination's watch: a source silent for too long, before the destination asked to commit, ends the migration here. */
@@ -1141,8 +1217,8 @@ export class VmotionAgent {
   }
 
   /** Records `vmotion.done`; the durations and the reason default to null. */
-  private emitDone(ctx: NodeContext, payload: Omit<VmotionDone, 'switchoverNs' | 'downtimeNs' | 'reason'> & Partial<VmotionDone>): void {
-    ctx.emit('vmotion.done', { switchoverNs: null, downtimeNs: null, reason: null, ...payload });
+  private emitDone(ctx: NodeContext, payload: Omit<VmotionDone, 'switchoverNs' | 'downtimeNs' | 'guestDowntimeNs' | 'breakdown' | 'reason'> & Partial<VmotionDone>): void {
+    ctx.emit('vmotion.done', { switchoverNs: null, downtimeNs: null, guestDowntimeNs: null, breakdown: null, reason: null, ...payload });
   }
 
   private dpuModel(dpu: string | null): string | null {

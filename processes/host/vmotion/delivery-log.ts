@@ -24,6 +24,9 @@ export function frameDigest(frame: Uint8Array): number {
 export class DeliveryLog {
   lastNs: VTime | null = null;
   firstNs: VTime | null = null;
+  /** When the guest last sent a frame, and first sent one after it arrived (the guest's own side of the downtime). */
+  lastOutNs: VTime | null = null;
+  firstOutNs: VTime | null = null;
   droppedWhileStunned = 0;
   private digests: number[] = [];
   /** Digests delivered on the source, while the destination still checks against them. */
@@ -47,6 +50,22 @@ export class DeliveryLog {
     if (this.digests.length > DIGESTS_KEPT) this.digests = this.digests.slice(-DIGESTS_KEPT);
   }
 
+  /** Records a frame the guest sent now. */
+  sent(now: VTime): void {
+    this.firstOutNs ??= now;
+    this.lastOutNs = now;
+  }
+
+  /** The guest's last frame in or out: where the downtime the guest sees starts, at the source. */
+  get lastActivityNs(): VTime | null {
+    return this.lastNs === null ? this.lastOutNs : this.lastOutNs === null ? this.lastNs : Math.max(this.lastNs, this.lastOutNs);
+  }
+
+  /** The guest's first frame in or out since it arrived: where the downtime the guest sees ends, at the destination. */
+  get firstActivityNs(): VTime | null {
+    return this.firstNs === null ? this.firstOutNs : this.firstOutNs === null ? this.firstNs : Math.min(this.firstNs, this.firstOutNs);
+  }
+
   /** The latest digests, oldest first, to travel with the VM. */
   recent(): number[] {
     return [...this.digests];
@@ -55,6 +74,7 @@ export class DeliveryLog {
   /** On the destination: check the next deliveries against what the source delivered last. */
   watchFor(vm: string, sourceDigests: readonly number[]): void {
     this.firstNs = null;
+    this.firstOutNs = null;
     this.watch = sourceDigests.length === 0 ? null : { vm, seen: new Set(sourceDigests), left: DIGESTS_KEPT };
   }
 }
