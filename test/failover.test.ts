@@ -46,6 +46,23 @@ describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started
     ]);
   });
 
+  it("the takeover costs the new active's Arm cores more than 100 us, step by step, and the failover is done only after it", () => {
+    const done = payloads(run.db, ['dpu.failover.done'])[0]!;
+    const t = done.p.takeover!;
+    expect(t.totalNs).toBeGreaterThan(100_000);
+    expect(t.replicaCommitNs + t.vfBindNs + t.switchNs + t.tunnelNs).toBe(t.totalNs);
+    for (const part of [t.replicaCommitNs, t.vfBindNs, t.switchNs, t.tunnelNs]) expect(part).toBeGreaterThan(0);
+    expect(t.vnics).toBe(2);
+    expect(t.connections).toBeGreaterThan(0);
+    // After the decision, the failover lasts at least the takeover's work.
+    const failed = payloads(run.db, ['dpu.failed'])[0]!;
+    expect(done.vtime - failed.vtime).toBeGreaterThanOrEqual(t.totalNs);
+    // The same work is charged to dpu-02b's Arm cores in its cost report.
+    const report = payloads(run.db, ['cost.report'], ['dpu-02b']).at(-1)!.p;
+    const charged = ['takeover-replica-commit', 'takeover-vf-bind', 'takeover-switch', 'takeover-tunnel'].reduce((n, step) => n + (report.byStep[step]?.cpuNs ?? 0), 0);
+    expect(charged).toBe(t.totalNs);
+  });
+
   it('established TCP streams through the firewall keep their connections: no new rule evaluation, no duplicates', () => {
     for (const name of ['web-tcp', 'web-app-tcp']) {
       const f = run.flows.find((x) => x.flow === name)!;

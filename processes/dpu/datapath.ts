@@ -3,8 +3,9 @@ import type { NodeAction } from '../../shared/actions/node-actions.js';
 import { FrameError } from '../../shared/net/errors.js';
 import { CostMeter, emitCostReport, type CostMode } from '../common/cost/cost-meter.js';
 import type { CostStep } from '../common/cost/parameters.js';
+import { takeoverWorkNs, TAKEOVER_STEPS } from '../common/cost/takeover.js';
 import { allVnics, endpointResolver, type PlacedVnic } from '../vds/endpoints.js';
-import { encodeMailbox, type MailboxMessage, type VnicMoveRequest, type VnicPlacement, type VnicRefusal } from '../pcie/messages.js';
+import { encodeMailbox, type DpuTakeoverReport, type MailboxMessage, type VnicMoveRequest, type VnicPlacement, type VnicRefusal } from '../pcie/messages.js';
 import { parseVmotionFrame, VMOTION_VNI, type VmotionDatagram } from '../vds/vmotion-net.js';
 import type { Channel, NodeContext } from '../runtime/types.js';
 import { DfwImportError, DistributedFirewall, parseDfwExport, type DfwExport } from '../vds/dfw/index.js';
@@ -62,6 +63,12 @@ function versionOf(blob: unknown): number | null {
   return typeof version === 'number' ? version : null;
 }
 
+/** The timer that sends a takeover's report to the host, when the work is done and then again until acknowledged. */
+const TAKEOVER_REPORT_TIMER = 'dpu.takeover.report';
+/** How often an unacknowledged takeover report is sent again, and how many times in all (1 s): a pcie mailbox may lose it. */
+const TAKEOVER_REPORT_RESEND_NS = 20_000_000;
+const TAKEOVER_REPORT_SENDS = 50;
+
 /**
  * The DPU's datapath: the VFs and vNIC ports towards the host, the distributed firewall on every
  * vNIC, the offloaded switch with its tunnel endpoint and uplinks, and the Arm cost of each step.
@@ -101,6 +108,10 @@ export class DpuDatapath implements HaDatapathHooks {
   private readonly ipfix: IpfixAgent | null;
   /** Records traceflow observation points from the switch's decisions. */
   private readonly traces: SwitchTraceWatcher;
+  /** Takeovers this DPU made since it booted: the sequence number of the next report. */
+  private takeovers = 0;
+  /** The last takeover's report, resent until the host acknowledges it, and its timer. */
+  private takeover: { report: DpuTakeoverReport; timer: number | null; sends: number } | null = null;
 
   constructor(
     private readonly node: DpuNode,
@@ -141,7 +152,7 @@ export class DpuDatapath implements HaDatapathHooks {
     // active, and vMotion's adopt and release since): the host is their source of truth. The
     // replica only brings their connections; a vNIC it lacks (adopted less than a sync flush ago)
     // is served all the same, one it names that the host no longer has is not.
-    if (reason === 'takeover') commitReplica(ctx, replica, this.firewall, this.hostVnics.map((v) => v.id));
+    const committed = reason === 'takeover' ? commitReplica(ctx, replica, this.firewall, this.hostVnics.map((v) => v.id)) : null;
     for (const v of this.hostVnics) this.serve(v);
     this.serving = true;
     if (reason === 'takeover') {
@@ -153,7 +164,44 @@ export class DpuDatapath implements HaDatapathHooks {
         // ...and the physical switches learn its MAC on our uplink ("notify switches").
         if (uplink !== null) ctx.send(uplink, buildRarpAnnouncement(v.mac));
       }
+      this.chargeTakeover(ctx, { connections: committed!.connections, vnics: this.hostVnics.length, macs: committed!.macs });
     }
+  }
+
+  /**
+   * The takeover's work on this DPU's Arm cores: each step charged to the cost meter, done one
+   * after the other on one core (an assumption: the DPU's control plane is one thread), so the
+   * host hears of it (`dpu.takeover`) when their sum has passed.
+   */
+  private chargeTakeover(ctx: NodeContext, work: { connections: number; vnics: number; macs: number }): void {
+    const x86 = takeoverWorkNs(work);
+    const arm = Object.fromEntries(TAKEOVER_STEPS.map((step) => [step, this.cost.chargeWork(step, 'none', x86[step])])) as Record<(typeof TAKEOVER_STEPS)[number], number>;
+    const report: DpuTakeoverReport = {
+      op: 'dpu.takeover',
+      seq: ++this.takeovers,
+      ...work,
+      replicaCommitNs: arm['takeover-replica-commit'],
+      vfBindNs: arm['takeover-vf-bind'],
+      switchNs: arm['takeover-switch'],
+      tunnelNs: arm['takeover-tunnel'],
+      totalNs: TAKEOVER_STEPS.reduce((n, step) => n + arm[step], 0),
+    };
+    this.stopTakeoverReport(ctx);
+    this.takeover = { report, timer: ctx.setTimer(Math.max(1, report.totalNs), TAKEOVER_REPORT_TIMER), sends: 0 };
+  }
+
+  /** Sends the takeover report (again), until acknowledged or {@link TAKEOVER_REPORT_SENDS} times. */
+  private sendTakeoverReport(ctx: NodeContext): void {
+    const t = this.takeover;
+    if (t === null) return;
+    t.timer = null;
+    this.reply(ctx, t.report);
+    if (++t.sends < TAKEOVER_REPORT_SENDS) t.timer = ctx.setTimer(TAKEOVER_REPORT_RESEND_NS, TAKEOVER_REPORT_TIMER);
+  }
+
+  private stopTakeoverReport(ctx: NodeContext): void {
+    if (this.takeover?.timer != null) ctx.cancelTimer(this.takeover.timer);
+    this.takeover = null;
   }
 
   /** HA: the standby's replica changed; a rule set newer than its own goes into its firewall. */
@@ -163,6 +211,7 @@ export class DpuDatapath implements HaDatapathHooks {
 
   /** HA: this DPU becomes standby and lets go of the host's vNICs. */
   demote(ctx: NodeContext): void {
+    this.stopTakeoverReport(ctx);
     for (const v of this.local) {
       this.vnicPorts.evict(ctx, v.id);
       this.switch.removeVnic(v.id);
@@ -218,6 +267,7 @@ export class DpuDatapath implements HaDatapathHooks {
       else if (move.op === 'vnic.inventory') this.inventory(ctx, move.vnics);
       else this.adopt(ctx, move);
     }
+    for (const seq of result.takeoverAcks) if (this.takeover?.report.seq === seq) this.stopTakeoverReport(ctx);
   }
 
   /** A frame on an uplink; a vMotion datagram tunnelled to this DPU goes on to the host. */
@@ -395,6 +445,10 @@ export class DpuDatapath implements HaDatapathHooks {
 
   /** Handles the datapath's timers; false for a timer that is not its own. */
   onTimer(ctx: NodeContext, name: string, data: unknown): boolean {
+    if (name === TAKEOVER_REPORT_TIMER) {
+      this.sendTakeoverReport(ctx);
+      return true;
+    }
     if (name.startsWith(OVERLAY_TIMER_PREFIX)) {
       this.apply(ctx, this.switch.onTimer(ctx, name, data));
       return true;

@@ -103,6 +103,11 @@ export class HostCore implements NodeCore {
     this.datapath.onVnicMessage = (ctx, vm) => agent.onVnicMessage(ctx, vm);
     this.datapath.arrivingVm = (vnic) => agent.arrivingVmOf(vnic);
     this.datapath.onDpuVnicReply = (ctx, dpu, reply: DpuVnicReply) => agent.onDpuReply(ctx, dpu, reply);
+    this.datapath.onTakeoverReport = (ctx, dpu, report) => {
+      // Acknowledged whether or not a failover waits for it, so the DPU stops sending it.
+      ctx.send(dpu, encodeMailbox({ op: 'dpu.takeover.ack', seq: report.seq }), 'mailbox');
+      this.ha.onTakeover(ctx, dpu, report);
+    };
     return agent;
   }
 

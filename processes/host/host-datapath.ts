@@ -13,7 +13,7 @@ import { DeliveryLog } from './vmotion/delivery-log.js';
 import { VmotionError } from './vmotion/errors.js';
 import { Vmxnet3Device } from '../../shared/vmxnet3/device.js';
 import { Vmxnet3Driver } from '../../shared/vmxnet3/driver.js';
-import { decodeMailbox, type DpuVnicReply } from '../pcie/messages.js';
+import { decodeMailbox, type DpuTakeoverReport, type DpuVnicReply } from '../pcie/messages.js';
 import type { VTime } from '../../shared/events.js';
 import type { DpuHaManager, FailoverPlan } from './ha/failover.js';
 import {
@@ -54,6 +54,8 @@ export class HostDatapath {
   private readonly deliveries = new Map<string, DeliveryLog>();
   /** Called with a DPU's answer to a vNIC release or adopt (vMotion), and the DPU that answered. */
   onDpuVnicReply: ((ctx: NodeContext, dpu: string, reply: DpuVnicReply) => void) | null = null;
+  /** Called with a DPU's takeover report (`dpu.takeover`), and the DPU that sent it. */
+  onTakeoverReport: ((ctx: NodeContext, dpu: string, report: DpuTakeoverReport) => void) | null = null;
   /** The VM a vNIC belongs to when it is arriving by vMotion and not resumed yet (the vMotion agent knows), else null. */
   arrivingVm: ((vnic: string) => string | null) | null = null;
   /** Called after every device-channel message for a vNIC (the vMotion agent waits for hand-offs). */
@@ -139,6 +141,11 @@ export class HostDatapath {
 
   /** A message from a DPU on a device channel (the port is named after the DPU). */
   fromDpu(ctx: NodeContext, port: string, channel: Channel, bytes: Uint8Array): void {
+    const takeover = channel === 'mailbox' ? takeoverReport(bytes) : null;
+    if (takeover) {
+      this.onTakeoverReport?.(ctx, port, takeover);
+      return;
+    }
     const reply = channel === 'mailbox' ? vnicMoveReply(bytes) : null;
     if (reply) {
       this.onDpuVnicReply?.(ctx, port, reply);
@@ -506,6 +513,16 @@ export class HostDatapath {
 
   private charge(steps: readonly CostStep[], mode: CostMode, bytes: number): void {
     for (const step of steps) this.cost.charge(step, mode, bytes);
+  }
+}
+
+/** A DPU's takeover report, or null for any other (or malformed) mailbox message. */
+function takeoverReport(bytes: Uint8Array): DpuTakeoverReport | null {
+  try {
+    const message = decodeMailbox(bytes);
+    return message.op === 'dpu.takeover' ? message : null;
+  } catch {
+    return null;
   }
 }
 

@@ -131,8 +131,31 @@ const vfLoad = z.object({ op: z.literal('vf.load'), vnic, state: z.unknown() });
 /** DPU to host: the VF was released; `state` is its device state saved in STOP_COPY, null when it never ran for the guest. */
 const vfUnbound = z.object({ op: z.literal('vf.unbound'), vnic, vf: z.number().int().min(0).nullable(), state: z.unknown() });
 
+const ns = z.number().int().min(0);
+/**
+ * DPU to host: this DPU finished taking over the host's vNICs (it became active) and says what the
+ * work cost its Arm cores, step by step (`processes/common/cost/takeover.ts`), with the items each
+ * step worked through. Sent when the work is done and again every 20 ms until acknowledged.
+ */
+const dpuTakeover = z.object({
+  op: z.literal('dpu.takeover'),
+  seq: z.number().int().min(1),
+  connections: ns,
+  vnics: ns,
+  macs: ns,
+  replicaCommitNs: ns,
+  vfBindNs: ns,
+  switchNs: ns,
+  tunnelNs: ns,
+  totalNs: ns,
+});
+/** Host to DPU: the takeover report `seq` arrived; stop sending it. */
+const dpuTakeoverAck = z.object({ op: z.literal('dpu.takeover.ack'), seq: z.number().int().min(1) });
+
 /** Every mailbox message, both directions. */
-export const mailboxMessageSchema = z.discriminatedUnion('op', [...hostDpuMailboxMessages, vfLoad, vfUnbound]);
+export const mailboxMessageSchema = z.discriminatedUnion('op', [...hostDpuMailboxMessages, vfLoad, vfUnbound, dpuTakeover, dpuTakeoverAck]);
+/** A DPU's takeover report, as `dpu.takeover` carries it. */
+export type DpuTakeoverReport = z.infer<typeof dpuTakeover>;
 /** A mailbox message of either direction. */
 export type MailboxMessage = z.infer<typeof mailboxMessageSchema>;
 

@@ -266,6 +266,21 @@ export interface NodeEventPayloads {
     readonly reason: FailoverCause;
     readonly detectNs: number;
     readonly totalNs: number;
+    /**
+     * What the DPU that took over did, on its Arm cores, in ns (the Arm slowdown applied): the
+     * replica's connections committed, a VF bound and loaded per vNIC, its switch and the tunnels
+     * programmed; the items each step worked through. Null for a rebuild.
+     */
+    readonly takeover: {
+      readonly connections: number;
+      readonly vnics: number;
+      readonly macs: number;
+      readonly replicaCommitNs: number;
+      readonly vfBindNs: number;
+      readonly switchNs: number;
+      readonly tunnelNs: number;
+      readonly totalNs: number;
+    } | null;
     readonly vnics: ReadonlyArray<{ readonly vnic: string; readonly mode: string }>;
   };
   'dpu.failover.impossible': {
@@ -752,7 +767,7 @@ export const EVENT_FIELDS = {
   'dpu.heartbeat.miss': ['dpu', 'seq', 'misses'],
   'dpu.failed': ['dpu', 'reason', 'detectNs', 'to'],
   'dpu.role': ['dpu', 'role', 'reason'],
-  'dpu.failover.done': ['kind', 'from', 'to', 'reason', 'detectNs', 'totalNs', 'vnics'],
+  'dpu.failover.done': ['kind', 'from', 'to', 'reason', 'detectNs', 'totalNs', 'takeover', 'vnics'],
   'dpu.failover.impossible': ['dpu', 'reason', 'cause', 'vnicsDisconnected', 'vnics', 'message'],
   'dpu.vnics.reconnected': ['dpu', 'reason', 'vnics'],
   'vnic.failover': ['vnic', 'vm', 'from', 'to', 'lostTx', 'mode'],

@@ -3,6 +3,7 @@ import type { NodeContext } from '../../runtime/types.js';
 import { CostError } from './errors.js';
 import { checkArmSlowdown, COST_STEPS, DEFAULT_ARM_SLOWDOWN, resolveCostParameters } from './parameters.js';
 import type { CoreType, CostOverrides, CostParameter, CostStep } from './parameters.js';
+import { TAKEOVER_STEPS, type TakeoverStep } from './takeover.js';
 
 /**
  * The datapath mode a charged frame belongs to: the mode of the vNIC it came from or goes to
@@ -41,7 +42,8 @@ export interface ModeTotals {
  * is CPU time divided by elapsed virtual time: 0.5 means half of one core on average.
  */
 export interface CostReport {
-  readonly byStep: Readonly<Partial<Record<CostStep, StepTotals>>>;
+  /** Per frame step, and per piece of control-plane work (a takeover's steps) charged with `chargeWork`. */
+  readonly byStep: Readonly<Partial<Record<CostStep | TakeoverStep, StepTotals>>>;
   readonly byMode: Readonly<Partial<Record<CostMode, ModeTotals>>>;
   readonly totalCpuNs: number;
   readonly coresUsed: number;
@@ -59,7 +61,7 @@ export class CostMeter {
   readonly parameters: Readonly<Record<CostStep, CostParameter>>;
   /** The factor applied to every charge on Arm cores (1 on x86). */
   readonly factor: number;
-  private readonly steps = new Map<CostStep, { cpuNs: number; frames: number }>();
+  private readonly steps = new Map<CostStep | TakeoverStep, { cpuNs: number; frames: number }>();
   private readonly modes = new Map<CostMode, number>();
   private total = 0;
 
@@ -88,7 +90,24 @@ export class CostMeter {
    * @throws CostError when the step cannot run on this meter's cores (a bug in the caller)
    */
   charge(step: CostStep, mode: CostMode, bytes: number): number {
-    const ns = this.costOf(step, bytes);
+    return this.add(step, mode, this.costOf(step, bytes));
+  }
+
+  /**
+   * Charges one piece of control-plane work (a DPU takeover's step) of `x86Ns` on this meter's
+   * cores (times the Arm slowdown on a DPU); returns the ns charged. It counts as one "frame" of
+   * its step in the report.
+   *
+   * @throws CostError for an unknown step, a bad amount, or work charged to a host
+   */
+  chargeWork(step: TakeoverStep, mode: CostMode, x86Ns: number): number {
+    if (!TAKEOVER_STEPS.includes(step)) throw new CostError('unknown-step', `No takeover step ${JSON.stringify(step)} (steps: ${TAKEOVER_STEPS.join(', ')})`);
+    if (!Number.isFinite(x86Ns) || x86Ns < 0) throw new CostError('bad-parameter', `Takeover work ${String(x86Ns)} ns is not a duration`);
+    if (this.core !== 'arm') throw new CostError('wrong-core', `Step ${step} runs on a DPU, not on a host's x86 cores`);
+    return this.add(step, mode, Math.round(x86Ns * this.factor));
+  }
+
+  private add(step: CostStep | TakeoverStep, mode: CostMode, ns: number): number {
     const totals = this.steps.get(step);
     if (totals) {
       totals.cpuNs += ns;
@@ -109,7 +128,7 @@ export class CostMeter {
   /** The totals as plain data; `elapsedNs` is the virtual time they were spent over. */
   report(elapsedNs: VTime): CostReport {
     const cores = (cpuNs: number): number => (elapsedNs > 0 ? cpuNs / elapsedNs : 0);
-    const byStep: Partial<Record<CostStep, StepTotals>> = {};
+    const byStep: Partial<Record<CostStep | TakeoverStep, StepTotals>> = {};
     for (const step of [...this.steps.keys()].sort()) {
       const t = this.steps.get(step)!;
       byStep[step] = { cpuNs: t.cpuNs, frames: t.frames };

@@ -178,7 +178,10 @@ class Cluster {
   private decide(decision: FailoverDecision): void {
     if (decision.kind === 'none') return;
     this.decisions.push(decision);
-    if (decision.kind === 'failover' || decision.kind === 'rebuild') for (const vnic of decision.plan.vnics) this.manager.onRestored(this.hostCtx, vnic, 'emulated');
+    if (decision.kind !== 'failover' && decision.kind !== 'rebuild') return;
+    for (const vnic of decision.plan.vnics) this.manager.onRestored(this.hostCtx, vnic, 'emulated');
+    // The fake datapath does no takeover work: its report is taken as given, at once.
+    this.manager.onTakeover(this.hostCtx, decision.plan.to, { connections: 0, vnics: 0, macs: 0, replicaCommitNs: 0, vfBindNs: 0, switchNs: 0, tunnelNs: 0, totalNs: 0 });
   }
 }
 

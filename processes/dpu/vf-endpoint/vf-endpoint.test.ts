@@ -121,7 +121,7 @@ describe('VfEndpoint', () => {
     expect(endpoint.inspect().counters.drops['vf-refused']).toBe(1);
     endpoint.onPcie(rec.ctx, 'doorbell', encodeDoorbell({ vnic: 'vm-1.eth0', register: txprodRegister(0), value: d.txprod }));
     const result = endpoint.onPcie(rec.ctx, 'dma', encodeDma({ op: 'tx', vnic: 'vm-1.eth0', mode: 'uptv2', queue: 0, index: d.index, gen: d.gen, frame }));
-    expect(result).toEqual({ framesFromVnic: [{ vnic: 'vm-1.eth0', frame, mode: 'uptv2' }], steps: ['vf-dma'], vnicMoves: [] });
+    expect(result).toEqual({ framesFromVnic: [{ vnic: 'vm-1.eth0', frame, mode: 'uptv2' }], steps: ['vf-dma'], vnicMoves: [], takeoverAcks: [] });
     expect(rec.dma()).toEqual([{ op: 'txcomp', vnic: 'vm-1.eth0', queue: 0, index: 0, gen: 1 }]);
     expect(rig.driver.onTxCompletion(0, 0, 1)).toBe(1);
   });
@@ -150,7 +150,7 @@ describe('VfEndpoint', () => {
     const endpoint = new VfEndpoint();
     const frame = frameTo(PEER);
     const out = endpoint.onPcie(rec.ctx, 'dma', encodeDma({ op: 'tx', vnic: 'vm-3.eth0', mode: 'mux', queue: 0, index: 4, gen: 1, frame }));
-    expect(out).toEqual({ framesFromVnic: [{ vnic: 'vm-3.eth0', frame, mode: 'mux' }], steps: ['vf-dma'], vnicMoves: [] });
+    expect(out).toEqual({ framesFromVnic: [{ vnic: 'vm-3.eth0', frame, mode: 'mux' }], steps: ['vf-dma'], vnicMoves: [], takeoverAcks: [] });
     expect(endpoint.modeOf('vm-3.eth0')).toBe('mux');
     expect(endpoint.toVnic(rec.ctx, 'vm-3.eth0', frameTo('00:50:56:aa:00:03'))).toBe(true);
     expect(rec.dma().at(-1)).toMatchObject({ op: 'rx', vnic: 'vm-3.eth0', mode: 'mux' });
@@ -170,7 +170,7 @@ describe('VfEndpoint', () => {
     const rec = dpuContext();
     const endpoint = new VfEndpoint({ vnics: ['vm-1.eth0'] });
     const frame = frameTo(PEER);
-    expect(endpoint.onPcie(rec.ctx, 'dma', new Uint8Array([0x93, 1, 2]))).toEqual({ framesFromVnic: [], steps: [], vnicMoves: [] });
+    expect(endpoint.onPcie(rec.ctx, 'dma', new Uint8Array([0x93, 1, 2]))).toEqual({ framesFromVnic: [], steps: [], vnicMoves: [], takeoverAcks: [] });
     endpoint.onPcie(rec.ctx, 'doorbell', encodeDoorbell({ vnic: 'vm-1.eth0', register: 0x600, value: 1 }).subarray(0, 5));
     endpoint.onPcie(rec.ctx, 'mailbox', encodeMailbox({ op: 'vf.unbind', vnic: 'vm-1.eth0' }).subarray(1));
     endpoint.onPcie(rec.ctx, 'dma', encodeDma({ op: 'tx', vnic: 'vm-9.eth0', mode: 'emulated', queue: 0, index: 0, gen: 1, frame }));

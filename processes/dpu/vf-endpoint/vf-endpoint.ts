@@ -44,6 +44,8 @@ export interface EndpointResult {
   framesFromVnic: FrameFromVnic[];
   steps: EndpointCostStep[];
   vnicMoves: VnicMoveRequest[];
+  /** Takeover reports the host acknowledged (`dpu.takeover.ack`): the owner stops resending them. */
+  takeoverAcks: number[];
 }
 
 /**
@@ -212,7 +214,7 @@ export class VfEndpoint {
 
   /** A message from the host on a device channel (`dma`, `doorbell`, `mailbox`). */
   onPcie(ctx: NodeContext, channel: Channel, bytes: Uint8Array): EndpointResult {
-    const result: EndpointResult = { framesFromVnic: [], steps: [], vnicMoves: [] };
+    const result: EndpointResult = { framesFromVnic: [], steps: [], vnicMoves: [], takeoverAcks: [] };
     try {
       switch (channel) {
         case 'dma':
@@ -355,8 +357,11 @@ export class VfEndpoint {
         return this.load(ctx, message.vnic, message.state);
       case 'vf.unbind':
         return this.unbind(ctx, message.vnic);
+      case 'dpu.takeover.ack':
+        result.takeoverAcks.push(message.seq);
+        return;
       default:
-        this.drop(ctx, 'unexpected-op', message.vnic, 'mailbox', `The host sent ${message.op}, which only a DPU sends`);
+        this.drop(ctx, 'unexpected-op', 'vnic' in message ? message.vnic : null, 'mailbox', `The host sent ${message.op}, which only a DPU sends`);
     }
   }
 

@@ -22,6 +22,9 @@ function plan(decision: FailoverDecision): { from: string; to: string; reason: s
   return decision.plan;
 }
 
+/** A takeover report as a DPU sends it (`dpu.takeover`). */
+const TAKEOVER = { connections: 4, vnics: 3, macs: 2, replicaCommitNs: 36_000, vfBindNs: 195_000, switchNs: 30_000, tunnelNs: 37_500, totalNs: 298_500 };
+
 describe('DpuHaManager', () => {
   it('DpuHaManager fails over to the standby when the active stops answering, and records the detection and the total time', () => {
     const ctx = hostContext();
@@ -43,7 +46,13 @@ describe('DpuHaManager', () => {
     ctx.clock.now = 1305 * MS;
     expect(manager.onRestored(ctx, 'web-01.eth0', 'uptv2')).toBe(false);
     ctx.clock.now = 1306 * MS;
-    expect(manager.onRestored(ctx, 'app-01.eth0', 'uptv2')).toBe(true);
+    // Every vNIC is restored, but the new active has not reported its takeover work yet.
+    expect(manager.onRestored(ctx, 'app-01.eth0', 'uptv2')).toBe(false);
+    expect(ctx.events.filter((e) => e.kind === 'dpu.failover.done')).toEqual([]);
+    // A report from another DPU is not this failover's.
+    expect(manager.onTakeover(ctx, 'dpu-01a', TAKEOVER)).toBe(false);
+    ctx.clock.now = 1307 * MS;
+    expect(manager.onTakeover(ctx, 'dpu-01b', TAKEOVER)).toBe(true);
     expect(ctx.events.filter((e) => e.kind === 'dpu.failover.done').map((e) => e.payload)).toEqual([
       {
         kind: 'failover',
@@ -51,7 +60,8 @@ describe('DpuHaManager', () => {
         to: 'dpu-01b',
         reason: 'crash',
         detectNs: 399_980_000,
-        totalNs: 1306 * MS - 900 * MS - 20_000,
+        totalNs: 1307 * MS - 900 * MS - 20_000,
+        takeover: TAKEOVER,
         vnics: [
           { vnic: 'app-01.eth0', mode: 'uptv2' },
           { vnic: 'db-01.eth0', mode: 'mux' },
@@ -143,6 +153,7 @@ describe('DpuHaManager', () => {
       ctx.clock.now = 600 * MS;
       manager.onDpuState(ctx, 'dpu-01a', 'UNAVAILABLE');
       for (const vnic of VNICS) manager.onRestored(ctx, vnic, 'emulated');
+      manager.onTakeover(ctx, 'dpu-01b', TAKEOVER);
       ctx.clock.now = 5000 * MS;
       expect(manager.onDpuState(ctx, 'dpu-01a', 'MANAGED')).toEqual({ kind: 'none' });
       expect(ctx.events.filter((e) => e.kind === 'dpu.role').at(-1)?.payload).toEqual({ dpu: 'dpu-01a', role: 'standby', reason: 'rejoined' });

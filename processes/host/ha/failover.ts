@@ -24,6 +24,10 @@ import type { NodeContext } from '../../runtime/types.js';
 import type { DpuState } from '../heartbeat-agent.js';
 import { DpuHaError } from './errors.js';
 import type { DpuRole, HaHeartbeat } from '../../pcie/ha-heartbeat.js';
+import type { EventPayloads } from '../../../shared/events/catalogue.js';
+
+/** What the DPU that took over reports of its work (`dpu.takeover`), as `dpu.failover.done` records it. */
+export type TakeoverBreakdown = NonNullable<EventPayloads['dpu.failover.done']['takeover']>;
 
 /** What the manager needs of a node context: the clock and the event log. */
 export type HaContext = Pick<NodeContext, 'now' | 'emit'>;
@@ -109,6 +113,11 @@ interface InProgress {
   readonly failedAt: VTime;
   readonly pending: Set<string>;
   readonly restored: Array<{ vnic: string; mode: string }>;
+  /**
+   * The new active's report of its takeover work; a failover is done only once it came. A rebuild
+   * does not wait for one: its DPU may have kept its role through a link bounce and take nothing over.
+   */
+  takeover: TakeoverBreakdown | null;
 }
 
 interface Disconnected {
@@ -252,7 +261,23 @@ export class DpuHaManager {
     const p = this.progress;
     if (p === null || !p.pending.delete(vnic)) return false;
     p.restored.push({ vnic, mode });
-    if (p.pending.size > 0) return false;
+    return this.maybeFinish(ctx, p);
+  }
+
+  /**
+   * The DPU taking over reported its work (`dpu.takeover`). When the failover in progress went to
+   * that DPU, it is kept for `dpu.failover.done`, which now waits only for the vNICs. Returns
+   * whether the failover is done.
+   */
+  onTakeover(ctx: HaContext, dpu: string, report: TakeoverBreakdown): boolean {
+    const p = this.progress;
+    if (p === null || p.to !== dpu || p.takeover !== null) return false;
+    p.takeover = { connections: report.connections, vnics: report.vnics, macs: report.macs, replicaCommitNs: report.replicaCommitNs, vfBindNs: report.vfBindNs, switchNs: report.switchNs, tunnelNs: report.tunnelNs, totalNs: report.totalNs };
+    return this.maybeFinish(ctx, p);
+  }
+
+  private maybeFinish(ctx: HaContext, p: InProgress): boolean {
+    if (p.pending.size > 0 || (p.kind === 'failover' && p.takeover === null)) return false;
     this.finish(ctx, p);
     return true;
   }
@@ -266,7 +291,7 @@ export class DpuHaManager {
     const p = this.progress;
     if (p === null) return;
     for (const id of [...p.pending]) if (!this.vnicIds.includes(id)) p.pending.delete(id);
-    if (p.pending.size === 0) this.finish(ctx, p);
+    this.maybeFinish(ctx, p);
   }
 
   /** A plain-data view of the pair, the failover in progress and every DPU. */
@@ -318,8 +343,8 @@ export class DpuHaManager {
 
   private start(ctx: HaContext, kind: 'failover' | 'rebuild', from: string, to: string, reason: FailoverReason, detectNs: VTime, failedAt: VTime): FailoverDecision {
     const plan: FailoverPlan = { from, to, reason, detectNs, vnics: [...this.vnicIds] };
-    this.progress = { kind, from, to, reason, detectNs, failedAt, pending: new Set(this.vnicIds), restored: [] };
-    if (this.vnicIds.length === 0) this.finish(ctx, this.progress);
+    this.progress = { kind, from, to, reason, detectNs, failedAt, pending: new Set(this.vnicIds), restored: [], takeover: null };
+    this.maybeFinish(ctx, this.progress);
     return { kind, plan };
   }
 
@@ -397,6 +422,7 @@ export class DpuHaManager {
       reason: p.reason,
       detectNs: p.detectNs,
       totalNs: ctx.now() - p.failedAt,
+      takeover: p.takeover,
       vnics: [...p.restored].sort((a, b) => byString(a.vnic, b.vnic)),
     });
   }
