@@ -10,6 +10,10 @@ import { HeartbeatAgent } from './heartbeat-agent.js';
 import { HostDatapath } from './host-datapath.js';
 import { VmotionAgent, VMOTION_TIMER_PREFIX, type DpuVnicReply } from './vmotion/agent.js';
 import { decodeVmotionDatagram, encodeVmotionDatagram } from './vmotion/messages.js';
+import { PRECOPY_DEFAULTS } from './vmotion/precopy.js';
+
+/** The guest page size vMotion moves: a batch of N pages stands for N times this on the wire. */
+const PAGE_BYTES = PRECOPY_DEFAULTS.pageBytes;
 import { HostManagerLink } from './manager-link.js';
 import { NODE_MGMT_PORT } from '../mgmt/addresses.js';
 import { VmotionError } from './vmotion/errors.js';
@@ -77,7 +81,7 @@ export class HostCore implements NodeCore {
       topology,
       datapath: this.datapath,
       manager: this.manager,
-      send: (ctx, to, datagram) => this.sendVmotion(ctx, to, encodeVmotionDatagram(datagram)),
+      send: (ctx, to, datagram) => this.sendVmotion(ctx, to, encodeVmotionDatagram(datagram), datagram.body?.t === 'pages' ? datagram.body.pages * PAGE_BYTES : 0),
       dpus: () => {
         const active = this.ha.active;
         return { active, others: this.node.spec.dpus.filter((d) => d !== active) };
@@ -116,12 +120,13 @@ export class HostCore implements NodeCore {
    * vmknic: out of the `mgmt` channel of the pcie port of the DPU serving this host now, which
    * tunnels it to the destination host's DPU. False when no DPU serves the host (none, or every
    * one failed) or its wire is down. A host without DPUs cannot send: its software switch does not
-   * carry the vMotion network.
+   * carry the vMotion network. `elided`: the bytes of page contents the datagram stands for, which
+   * every wire on the way charges but no frame carries (`shared/net/elided.ts`).
    */
-  sendVmotion(ctx: NodeContext, toHost: string, payload: Uint8Array): boolean {
+  sendVmotion(ctx: NodeContext, toHost: string, payload: Uint8Array, elided = 0): boolean {
     const dpu = this.ha.active;
     if (dpu === null || this.ha.vnicsDisconnected) return false;
-    return ctx.send(dpu, buildVmotionFrame(this.topology, this.node.id, toHost, payload), 'mgmt');
+    return ctx.send(dpu, buildVmotionFrame(this.topology, this.node.id, toHost, payload, elided), 'mgmt');
   }
 
   /**

@@ -3,6 +3,7 @@ import type { LocalEventId, NodeEvent, VTime } from '../../shared/events.js';
 import type { EventVolatile, NodeEventKind, NodeEventPayloads } from '../../shared/events/catalogue.js';
 import { parseNodeAction } from '../../shared/actions/node-actions.js';
 import { RandomStream } from '../../shared/random.js';
+import { elidedBytes } from '../../shared/net/elided.js';
 import type { Impairments, ResolvedTopology } from '../../shared/topology/types.js';
 import { MessageQueue } from './queue.js';
 import type { Channel, NodeContext, NodeCore, NodeInput, OutboundFrame, QueuedMessage } from './types.js';
@@ -287,12 +288,14 @@ export class NodeRuntime {
       this.emit('frame.drop', { port: portName, reason: port ? 'link-down' : 'no-wire', len: bytes.length });
       return false;
     }
-    const wireBytes = bytes.length + (port.ethernet ? ETHERNET_OVERHEAD_BYTES : 0);
+    // A frame that stands for a longer one (a vMotion page batch, shared/net/elided.ts) occupies the wire for its full length.
+    const elided = elidedBytes(bytes);
+    const wireBytes = bytes.length + elided + (port.ethernet ? ETHERNET_OVERHEAD_BYTES : 0);
     const txStart = Math.max(this.now, port.busyUntil);
     const txEnd = txStart + Math.ceil((wireBytes * 8 * 1e9) / port.bandwidthBps);
     port.busyUntil = txEnd;
     port.txFrames++;
-    port.txBytes += bytes.length;
+    port.txBytes += bytes.length + elided;
 
     if (port.burst !== null && this.now >= port.burst.until) port.burst = null;
     const imp = port.burst?.impairments ?? port.impairments;
@@ -330,6 +333,7 @@ export class NodeRuntime {
       arrival,
       fate: lost ? 'lost' : corruptedAt !== null ? 'corrupted' : duplicated ? 'duplicated' : 'delivered',
       bytes: onWire,
+      ...(elided > 0 ? { elided } : {}),
     });
     if (lost) return true;
     const copies = duplicated ? 2 : 1;

@@ -24,20 +24,22 @@ import type { Ipv4Address } from '../../shared/net/ip.js';
 import { decodeUdp } from '../../shared/net/udp.js';
 import { VMOTION_VNI, type ResolvedTopology } from '../../shared/topology/types.js';
 import { ROUTER_MAC, tepMac } from './switching/tep.js';
+import { ELIDED_PREFIX_BYTES, elidedPrefix, VMOTION_UDP_PORT } from '../../shared/net/elided.js';
 
 export { VMOTION_VNI };
 
 /** The UDP port of vMotion datagrams, source and destination. */
-export const VMOTION_UDP_PORT = 8000;
+export { VMOTION_UDP_PORT };
 
 /** The vMotion network: one /24 for every host's vMotion vmknic. */
 export const VMOTION_SUBNET = '172.30.0.0/24';
 
 /**
- * The largest payload of one datagram: a 1500-byte IP MTU less the IPv4 and UDP headers. Bigger
- * would not fit the underlay once GENEVE is added (the DPU drops it, `vmotion-mtu`).
+ * The largest payload of one datagram: a 1500-byte IP MTU less the IPv4 and UDP headers and the
+ * elided-length prefix (`shared/net/elided.ts`). Bigger would not fit the underlay once GENEVE is
+ * added (the DPU drops it, `vmotion-mtu`).
  */
-export const VMOTION_MAX_PAYLOAD = 1500 - 20 - 8;
+export const VMOTION_MAX_PAYLOAD = 1500 - 20 - 8 - ELIDED_PREFIX_BYTES;
 
 const VMOTION_PREFIX = '172.30.0.';
 /** Host part of the first vmknic: the low addresses are left to the fabric, as for TEPs. */
@@ -149,7 +151,7 @@ export function vmotionHostOf(topology: ResolvedTopology, ip: string): string | 
  * 8000 / payload, every length and checksum filled in. Throws `VmotionNetError` for an unknown
  * host (`unknown-host`) or a payload over {@link VMOTION_MAX_PAYLOAD} bytes (`payload-too-long`).
  */
-export function buildVmotionFrame(topology: ResolvedTopology, fromHost: string, toHost: string, payload: Uint8Array): Uint8Array {
+export function buildVmotionFrame(topology: ResolvedTopology, fromHost: string, toHost: string, payload: Uint8Array, elided = 0): Uint8Array {
   if (payload.length > VMOTION_MAX_PAYLOAD) {
     throw new VmotionNetError('payload-too-long', `A vMotion datagram carries at most ${VMOTION_MAX_PAYLOAD} bytes, not ${payload.length}`);
   }
@@ -163,8 +165,16 @@ export function buildVmotionFrame(topology: ResolvedTopology, fromHost: string, 
     srcPort: VMOTION_UDP_PORT,
     dstPort: VMOTION_UDP_PORT,
     dontFragment: true,
-    payload,
+    // The payload says first how many bytes the frame stands for beyond its own (page contents, not carried).
+    payload: concat(elidedPrefix(elided), payload),
   });
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /**
@@ -184,6 +194,6 @@ export function parseVmotionFrame(topology: ResolvedTopology, bytes: Uint8Array)
   const to = byIp.get(ip.dst);
   if (from === undefined || to === undefined) return null;
   const udp = decodeUdp(bytes, ip.payloadOffset, ip.payloadEnd, { src: bytes.subarray(at + 12, at + 16), dst: bytes.subarray(at + 16, at + 20) });
-  if (udp.dstPort !== VMOTION_UDP_PORT) return null;
-  return { from, to, payload: udp.payload.slice() };
+  if (udp.dstPort !== VMOTION_UDP_PORT || udp.payload.length < ELIDED_PREFIX_BYTES) return null;
+  return { from, to, payload: udp.payload.slice(ELIDED_PREFIX_BYTES) };
 }

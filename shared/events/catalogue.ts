@@ -221,6 +221,8 @@ export interface NodeEventPayloads {
     readonly arrival: number;
     readonly fate: 'delivered' | 'lost' | 'corrupted' | 'duplicated';
     readonly bytes: Uint8Array;
+    /** Payload bytes the frame stands for beyond `len` and does not carry (a vMotion page batch): the wire was charged `len + elided`. */
+    readonly elided?: number;
   };
   /** `detail`: more on the reason (a DPU's overlay drops); `vnic` and `vm`: a frame lost for a VM stunned by its vMotion. */
   'frame.drop': { readonly port: string; readonly reason: string; readonly len: number; readonly detail?: string; readonly vnic?: string; readonly vm?: string };
@@ -751,7 +753,7 @@ export const EVENT_FIELDS = {
   'input.traceflow': ['action', 'trace', 'step?'],
   'input.vmotion': ['action', 'vm', 'to', 'options?', 'step?'],
   'input.vm.reserve': ['action', 'vm', 'memoryReservationMiB', 'step?'],
-  'frame.tx': ['wire', 'dir', 'port', 'channel', 'len', 'txStart', 'arrival', 'fate', 'bytes'],
+  'frame.tx': ['wire', 'dir', 'port', 'channel', 'len', 'txStart', 'arrival', 'fate', 'bytes', 'elided?'],
   'frame.drop': ['port', 'reason', 'len', 'detail?', 'vnic?', 'vm?'],
   'frame.malformed': ['port', 'code', 'offset', 'message'],
   'link.state': ['port', 'wire', 'up'],

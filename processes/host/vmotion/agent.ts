@@ -32,10 +32,10 @@
  * other for `VMOTION_SILENCE_NS` gives up (before the state left) or asks the manager to abort
  * (after).
  *
- * Pages are counted and sized, never stored: each `pages` batch is a real datagram that crosses
- * the network, sent when the batch's bytes would have crossed the slowest wire of the path (so a
- * round lasts at least its bytes at that rate, plus the network's latency); a batch sent again
- * costs its bytes again.
+ * Pages are counted and sized, never stored: each `pages` batch is a real datagram whose frame
+ * stands for its pages' bytes (`shared/net/elided.ts`), which every wire on the way charges, so
+ * batches take link time and queue with other traffic; a few are kept in flight and a round's rate
+ * is what its acknowledgements measured. A batch sent again costs its bytes again.
  */
 import type { EventPayloads } from '../../../shared/events/catalogue.js';
 import type { VTime } from '../../../shared/events.js';
@@ -70,6 +70,12 @@ export const VMOTION_MANAGER_WAIT_NS = 250_000_000;
 /** The destination waits this long after the resume for the first frame, to measure the downtime. */
 const FIRST_FRAME_WAIT_NS = 1_000_000_000;
 const SETTLE_POLL_NS = 5_000_000;
+/**
+ * Page batches a migration keeps unacknowledged (8 MiB): enough to keep a 25 Gb/s path busy over
+ * the lab's µs latencies, and few enough that the queue they build at a shared uplink drains well
+ * within the stream's first retransmission timeout (20 ms), even with several migrations sharing it.
+ */
+const PAGE_BATCHES_IN_FLIGHT = 8;
 /** How often a side checks the silence of the other. */
 const WATCH_NS = 250_000_000;
 /** Migrations this host still answers the stream of after they ended here, and remembers the decision of. */
@@ -167,8 +173,6 @@ interface Outgoing {
   limitTimer: number | null;
   /** Pages left to send once the checkpoint is saved (set at the stun). */
   finalPages: number;
-  /** Link time owed by page batches sent again, added to the next batch's pacing. */
-  txDebtNs: VTime;
   /** State parts still to send (the window was full). */
   transferQueue: Array<Extract<VmotionBody, { t: 'state' }>>;
 }
@@ -182,8 +186,6 @@ interface BatchRun {
   readonly final: boolean;
   readonly plan: Round | null;
   sent: number;
-  /** A batch is due but the stream's window is full: it goes when acknowledgements make room. */
-  blocked: boolean;
   /** The stream sequence number of the round's last batch, once sent. */
   lastSeq: number | null;
 }
@@ -242,7 +244,7 @@ function resolveOptions(options: VmotionOptions | undefined): Options {
   };
 }
 
-/** The rate pages cross at: the slowest Ethernet wire of either host's DPUs (or of the hosts). */
+/** The nominal rate pages cross at (the slowest Ethernet wire of either host's DPUs, or of the hosts): the planner's estimate before the first round measured one. */
 export function vmotionPathBytesPerSec(topology: ResolvedTopology, from: string, to: string): number {
   const ends = new Set<string>([from, to]);
   for (const node of topology.nodes) if (node.kind === 'dpu' && ends.has(node.spec.host)) ends.add(node.id);
@@ -305,7 +307,6 @@ export class VmotionAgent {
       txTimer: null,
       limitTimer: null,
       finalPages: 0,
-      txDebtNs: 0,
       transferQueue: [],
     };
     this.outgoing.set(mid, out);
@@ -442,12 +443,6 @@ export class VmotionAgent {
         if (out) this.checkSource(ctx, out);
         else if (inc) this.checkDestination(ctx, inc);
         return true;
-      case 'vmotion.tx':
-        if (out) {
-          out.txTimer = null;
-          this.sendBatch(ctx, out);
-        }
-        return true;
       case 'vmotion.settle':
         if (inc) this.maybeFinish(ctx, inc);
         return true;
@@ -514,7 +509,7 @@ export class VmotionAgent {
         phase: o.phase,
         rounds: o.rounds,
         abortAsked: o.abortAsked,
-        batch: o.batch && { round: o.batch.round, pages: o.batch.pages, batches: o.batch.batches, sent: o.batch.sent, blocked: o.batch.blocked },
+        batch: o.batch && { round: o.batch.round, pages: o.batch.pages, batches: o.batch.batches, sent: o.batch.sent },
         stream: o.stream.inspect(),
       })),
       incoming: [...this.incoming.values()].map((i) => ({ mid: i.mid, vm: i.vm, from: i.from, phase: i.phase, pagesReceived: i.pagesReceived, committed: i.committed, stream: i.stream.inspect() })),
@@ -560,14 +555,11 @@ export class VmotionAgent {
     }
   }
 
-  /** The stream acknowledged more: a blocked batch may go, a round may be complete. */
+  /** The stream acknowledged more: more batches may go, a round may be complete. */
   private onSourceAcked(ctx: NodeContext, out: Outgoing): void {
     const run = out.batch;
     if (run === null) return;
-    if (run.blocked && out.stream.windowOpen) {
-      run.blocked = false;
-      this.sendBatch(ctx, out);
-    }
+    this.sendBatches(ctx, out);
     if (out.batch === run && run.lastSeq !== null && out.stream.acknowledged > run.lastSeq) this.roundDone(ctx, out, run);
   }
 
@@ -605,40 +597,27 @@ export class VmotionAgent {
       final: plan === null,
       plan,
       sent: 0,
-      blocked: false,
       lastSeq: null,
     };
-    this.scheduleBatch(ctx, out);
+    this.sendBatches(ctx, out);
   }
 
-  /** The next batch leaves when its bytes have crossed the path (and the bytes of batches sent again), at once for an empty one. */
-  private scheduleBatch(ctx: NodeContext, out: Outgoing): void {
-    const run = out.batch!;
-    const pages = Math.max(0, Math.min(PAGES_PER_BATCH, run.pages - run.sent * PAGES_PER_BATCH));
-    const debt = out.txDebtNs;
-    out.txDebtNs = 0;
-    if (pages === 0 && debt === 0) {
-      this.sendBatch(ctx, out);
-      return;
-    }
-    const bytes = pages * out.planner!.pageBytes;
-    out.txTimer = ctx.setTimer(Math.max(1, Math.ceil((bytes * 1e9) / out.bytesPerSec) + debt), 'vmotion.tx', { mid: out.mid });
-  }
-
-  /** Sends the batch whose bytes have just crossed (when the window has room), and schedules the next. */
-  private sendBatch(ctx: NodeContext, out: Outgoing): void {
+  /**
+   * Sends the round's next batches while fewer than {@link PAGE_BATCHES_IN_FLIGHT} messages are
+   * unacknowledged. Each batch's frame stands for its pages' bytes, which every wire on the way
+   * charges (`shared/net/elided.ts`): the pace is the network's, batches queue behind and in front
+   * of other traffic on the same ports, and a round's rate is what its acknowledgements measured.
+   */
+  private sendBatches(ctx: NodeContext, out: Outgoing): void {
     const run = out.batch;
-    if (!run || run.sent >= run.batches) return;
-    if (!out.stream.windowOpen) {
-      run.blocked = true;
-      return;
+    if (!run) return;
+    while (run.sent < run.batches && out.stream.windowOpen && out.stream.sent - out.stream.acknowledged < PAGE_BATCHES_IN_FLIGHT) {
+      const pages = Math.max(0, Math.min(PAGES_PER_BATCH, run.pages - run.sent * PAGES_PER_BATCH));
+      const batch = run.sent++;
+      const last = run.sent === run.batches;
+      const seq = out.stream.send(ctx, { t: 'pages', round: run.round, batch, last, pages });
+      if (last) run.lastSeq = seq;
     }
-    const pages = Math.max(0, Math.min(PAGES_PER_BATCH, run.pages - run.sent * PAGES_PER_BATCH));
-    const batch = run.sent++;
-    const last = run.sent === run.batches;
-    const seq = out.stream.send(ctx, { t: 'pages', round: run.round, batch, last, pages });
-    if (last) run.lastSeq = seq;
-    if (run.sent < run.batches) this.scheduleBatch(ctx, out);
   }
 
   private roundDone(ctx: NodeContext, out: Outgoing, run: BatchRun): void {
@@ -1184,11 +1163,8 @@ export class VmotionAgent {
         if (r.phase === 'transfer') this.sendState(ctx, r);
         else this.onSourceAcked(ctx, r);
       },
-      onRetransmit: (_ctx, body) => {
-        const r = run();
-        // A lost batch of pages crosses the link again: the next batch waits for those bytes too.
-        if (body.t === 'pages' && 'to' in r && r.planner !== null) r.txDebtNs += Math.ceil((body.pages * r.planner.pageBytes * 1e9) / r.bytesPerSec);
-      },
+      // A batch sent again stands for its pages again: the wires charge its bytes once more.
+      onRetransmit: () => undefined,
     });
   }
 
