@@ -1,33 +1,14 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
-import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import { dpulab, isAlive, lastJson, nodeProcesses, runScenario, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 import type { RunSummary } from '../processes/controller/session.js';
 
 /** What `dpulab run --json` prints last: the run summary. */
 type RunJson = RunSummary;
-
-/**
- * Runs `steps` in-process as a scenario named `name` (on the default lab, or on `lab` written out as
- * a topology), and returns the summary of a run that must have completed.
- */
-function runScenario(dir: string, name: string, end: string, steps: readonly unknown[], options: { lab?: unknown; seed?: number } = {}): RunJson {
-  const scenario = join(dir, `${name}.yaml`);
-  writeFileSync(scenario, stringify({ name, end, steps }));
-  const topology: string[] = [];
-  if (options.lab !== undefined) {
-    topology.push(join(dir, `${name}-lab.yaml`));
-    writeFileSync(topology[0]!, stringify(options.lab));
-  }
-  const seed = options.seed === undefined ? [] : ['--seed', String(options.seed)];
-  const result = dpulab(['run', ...topology, '--scenario', scenario, ...seed, '--in-process', '--json', '--db', join(dir, `${name}.db`)]);
-  expect(result.code, result.stderr).toBe(0);
-  return lastJson<RunJson>(result);
-}
 
 /** A TCP flow `f` from web-01 to web-02, started at `atMs`. */
 function tcpFlow(atMs: number, ratePps: number): unknown {
@@ -147,7 +128,7 @@ describe('DPU failover edge cases', () => {
     lab.hosts.find((h) => h.id === 'esx-02')!.failover = { active: ['dpu-02a'], standby: [] };
     lab.dpus = lab.dpus.filter((d) => d.id !== 'dpu-02b');
     lab.wires = lab.wires.filter((w) => !w.a.startsWith('dpu-02b:') && !w.b.startsWith('dpu-02b:'));
-    const { db } = runScenario(tmp.dir, 'no-standby', '2s', [tcpFlow(500, 100), { at: '1s', action: 'kill', node: 'dpu-02a' }], { lab });
+    const { db } = runScenario<RunJson>(tmp.dir, 'no-standby', '2s', [tcpFlow(500, 100), { at: '1s', action: 'kill', node: 'dpu-02a' }], { lab });
     const impossible = payloads(db, ['dpu.failover.impossible']);
     expect(impossible).toHaveLength(1);
     expect(impossible[0]!.p).toMatchObject({ dpu: 'dpu-02a', reason: 'no-standby', vnicsDisconnected: true });
@@ -156,7 +137,7 @@ describe('DPU failover edge cases', () => {
   });
 
   it('an uplink failure moves traffic to the DPU other uplink with no DPU failover', () => {
-    const summary = runScenario(tmp.dir, 'uplink', '2s', [tcpFlow(300, 200), uplink('up-02a-a', '800ms'), stopFlow]);
+    const summary = runScenario<RunJson>(tmp.dir, 'uplink', '2s', [tcpFlow(300, 200), uplink('up-02a-a', '800ms'), stopFlow]);
     const failovers = payloads(summary.db, ['team.failover'], ['dpu-02a']);
     expect(failovers.map((f) => [f.vtime, f.p.from, f.p.to])).toEqual([[0.8e9, 'p0', 'p1']]);
     expect(payloads(summary.db, ['dpu.failed'])).toEqual([]);
@@ -164,13 +145,13 @@ describe('DPU failover edge cases', () => {
   });
 
   it('all uplinks of the active DPU down fail the host over with reason linkDown', () => {
-    const summary = runScenario(tmp.dir, 'uplinks-down', '2s', [tcpFlow(300, 100), uplink('up-02a-a', '800ms'), uplink('up-02a-b', '800ms'), stopFlow]);
+    const summary = runScenario<RunJson>(tmp.dir, 'uplinks-down', '2s', [tcpFlow(300, 100), uplink('up-02a-a', '800ms'), uplink('up-02a-b', '800ms'), stopFlow]);
     expect(payloads(summary.db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-02a', reason: 'linkDown', to: 'dpu-02b' })]);
     expectWhole(summary, 'f');
   });
 
   it('a requested failover moves a host to its standby with reason userInitiated', () => {
-    const { db } = runScenario(tmp.dir, 'user', '1s', [{ at: '500ms', action: 'dpu.failover', host: 'esx-01' }]);
+    const { db } = runScenario<RunJson>(tmp.dir, 'user', '1s', [{ at: '500ms', action: 'dpu.failover', host: 'esx-01' }]);
     expect(payloads(db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-01a', reason: 'userInitiated', to: 'dpu-01b' })]);
     expect(payloads(db, ['dpu.failover.done'])).toHaveLength(1);
   });
@@ -191,7 +172,7 @@ describe('DPU failback', () => {
       { at: '500ms', action: 'kill', node: 'dpu-02a' },
       { at: '1.5s', action: 'restart', node: 'dpu-02a' },
     ];
-    const { db } = runScenario(tmp.dir, 'failback', '3s', steps, { lab });
+    const { db } = runScenario<RunJson>(tmp.dir, 'failback', '3s', steps, { lab });
     const failed = payloads(db, ['dpu.failed']).map((f) => [f.p.dpu, f.p.reason, f.p.to]);
     expect(failed).toEqual([
       ['dpu-02a', 'crash', 'dpu-02b'],
@@ -210,7 +191,7 @@ describe('a failover right after a VM arrived', () => {
       { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
       { at: '2.3s', action: 'flow.stop', flow: 'stream' },
     ];
-    const run = (name: string, extra: unknown[]): RunJson => runScenario(tmp.dir, name, '2.5s', [...steps, ...extra], { seed: 5 });
+    const run = (name: string, extra: unknown[]): RunJson => runScenario<RunJson>(tmp.dir, name, '2.5s', [...steps, ...extra], { seed: 5 });
     // Where the VM resumes on esx-02 (and dpu-02a imported its firewall state), without the failover.
     const resume = payloads(run('plain', []).db, ['vmotion.resume'])[0]!.vtime;
     // esx-02 fails over to dpu-02b 1 us after the resume: dpu-02a's next sync flush is up to 10 ms away.

@@ -1,9 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dpulab, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import { dpulab, nodeProcesses, runScenario, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 import type { RunSummary } from '../processes/controller/session.js';
 
@@ -16,12 +14,8 @@ describe('the management plane', () => {
   const tmp = tempDir();
   afterAll(() => tmp.remove());
 
-  function run(name: string, end: string, steps: unknown[], extra: string[] = ['--in-process'], seed = 6): RunJson {
-    const scenario = join(tmp.dir, `${name}.yaml`);
-    writeFileSync(scenario, stringify({ name, end, steps }));
-    const result = dpulab(['run', '--scenario', scenario, '--seed', String(seed), '--json', '--db', join(tmp.dir, `${name}-${extra.join('')}.db`), ...extra]);
-    expect(result.code, result.stderr).toBe(0);
-    const json = lastJson<RunJson>(result);
+  function run(name: string, end: string, steps: unknown[], multiProcess = false): RunJson {
+    const json = runScenario<RunJson>(tmp.dir, name, end, steps, { seed: 6, multiProcess });
     expect(json.status).toBe('completed');
     return json;
   }
@@ -190,8 +184,8 @@ describe('the management plane', () => {
       { at: '900ms', action: 'restart', node: 'vcenter' },
       { at: '1.3s', action: 'flow.stop', flow: 'tcp' },
     ];
-    const multi = run('multi', '1.5s', steps, []);
-    const single = run('multi', '1.5s', steps, ['--in-process']);
+    const multi = run('multi', '1.5s', steps, true);
+    const single = run('multi', '1.5s', steps);
     expect(multi.fingerprint).toBe(single.fingerprint);
     const lives = multi.nodes.filter((n) => n.id === 'vcenter');
     expect(lives.map((n) => n.kind)).toEqual(['manager', 'manager']);
