@@ -6,7 +6,7 @@ import type { FlowReport } from './checker.js';
 import { seqAdd, seqDiff, seqLt, TcpConnection } from './tcp.js';
 import type { TcpInSegment, TcpOutSegment, TcpState } from './tcp.js';
 import { DEFAULT_TCP_SETTINGS } from './tcp.js';
-import { GuestLab, labContext, twoVms, TWO_VMS } from './testing.js';
+import { answerAddresses, GuestLab, labContext, twoVms, TWO_VMS } from './testing.js';
 
 const S = 1_000_000_000;
 const MS = 1_000_000;
@@ -148,10 +148,7 @@ describe('tcp connection', () => {
         link.inject(
           'a',
           buildTcpFrame({
-            srcMac: f.ethernet.dst,
-            dstMac: f.ethernet.src,
-            srcIp: f.ipv4!.dst,
-            dstIp: f.ipv4!.src,
+            ...answerAddresses(f),
             srcPort: f.tcp.dstPort,
             dstPort: f.tcp.srcPort,
             seq: f.tcp.ack,

@@ -194,6 +194,12 @@ export class LabHost {
  * A context on the lab's clock whose timers go to `onTimer`, whose random stream is seeded by the
  * lab seed and the node id, and whose sends go nowhere (guest frames travel by lab links).
  */
+/** The addresses of an answer to an IPv4 frame, in its receiver's name (as a firewall that rejects it answers). */
+export function answerAddresses(f: DecodedFrame): { srcMac: string; dstMac: string; srcIp: string; dstIp: string } {
+  if (!f.ipv4) throw new Error('answerAddresses needs an IPv4 frame');
+  return { srcMac: f.ethernet.dst, dstMac: f.ethernet.src, srcIp: f.ipv4.dst, dstIp: f.ipv4.src };
+}
+
 export function labContext(lab: GuestLab, nodeId: string, onTimer: (name: string, data: unknown) => void): TestContext {
   return lab.context(nodeId, onTimer, { onSend: () => false });
 }
