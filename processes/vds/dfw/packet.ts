@@ -117,51 +117,45 @@ export function parseFrame(bytes: Uint8Array, verifyChecksums: boolean): ParsedF
   }
 }
 
+/** The IP header of a frame, whichever family, with what the firewall needs beside the decoded fields. */
+interface IpLayer {
+  readonly family: 4 | 6;
+  readonly ip: { readonly protocol: number; readonly src: IpAddress; readonly dst: IpAddress; readonly payloadOffset: number; readonly payloadEnd: number; readonly isFragment: boolean };
+  /** A fragment other than the first: it carries no transport header. */
+  readonly laterFragment: boolean;
+  /** The addresses as the transport checksum's pseudo-header takes them. */
+  readonly pseudo: { src: Uint8Array; dst: Uint8Array };
+}
+
+function ipLayer(bytes: Uint8Array, etherType: number, at: number, verify: boolean): IpLayer | null {
+  if (etherType === ETHERTYPE_IPV4) {
+    const ip = decodeIpv4(bytes, at, bytes.length, { verifyChecksum: verify });
+    return { family: 4, ip, laterFragment: ip.fragmentOffset !== 0, pseudo: { src: bytes.subarray(at + 12, at + 16), dst: bytes.subarray(at + 16, at + 20) } };
+  }
+  if (etherType === ETHERTYPE_IPV6) {
+    const ip = decodeIpv6(bytes, at, bytes.length);
+    return { family: 6, ip, laterFragment: ip.fragment !== undefined && ip.fragment.offset !== 0, pseudo: { src: bytes.subarray(at + 8, at + 24), dst: bytes.subarray(at + 24, at + 40) } };
+  }
+  return null;
+}
+
 function parseOrThrow(bytes: Uint8Array, verify: boolean): ParsedFrame {
   const ethernet = decodeEthernet(bytes, 0, bytes.length);
   const link = { src: ethernet.src, dst: ethernet.dst, vlan: ethernet.vlan ?? null };
   const at = ethernet.payloadOffset;
-  let family: 4 | 6;
-  let protocolNumber: number;
-  let src: IpAddress;
-  let dst: IpAddress;
-  let l4Offset: number;
-  let l4End: number;
-  let fragment: boolean;
-  let laterFragment: boolean;
-  let pseudo: { src: Uint8Array; dst: Uint8Array } | null;
-  if (ethernet.etherType === ETHERTYPE_IPV4) {
-    const ip = decodeIpv4(bytes, at, bytes.length, { verifyChecksum: verify });
-    family = 4;
-    protocolNumber = ip.protocol;
-    src = ip.src;
-    dst = ip.dst;
-    l4Offset = ip.payloadOffset;
-    l4End = ip.payloadEnd;
-    fragment = ip.isFragment;
-    laterFragment = ip.fragmentOffset !== 0;
-    pseudo = { src: bytes.subarray(at + 12, at + 16), dst: bytes.subarray(at + 16, at + 20) };
-  } else if (ethernet.etherType === ETHERTYPE_IPV6) {
-    const ip = decodeIpv6(bytes, at, bytes.length);
-    family = 6;
-    protocolNumber = ip.protocol;
-    src = ip.src;
-    dst = ip.dst;
-    l4Offset = ip.payloadOffset;
-    l4End = ip.payloadEnd;
-    fragment = ip.isFragment;
-    laterFragment = ip.fragment !== undefined && ip.fragment.offset !== 0;
-    pseudo = { src: bytes.subarray(at + 8, at + 24), dst: bytes.subarray(at + 24, at + 40) };
-  } else {
-    return { kind: 'not-ip', etherType: ethernet.etherType };
-  }
-  const checksumHeader = verify ? pseudo : null;
-  const protocol = protocolName(protocolNumber, family);
+  const layer = ipLayer(bytes, ethernet.etherType, at, verify);
+  if (layer === null) return { kind: 'not-ip', etherType: ethernet.etherType };
+  const { family, ip, laterFragment } = layer;
+  const l4Offset = ip.payloadOffset;
+  const l4End = ip.payloadEnd;
+  const fragment = ip.isFragment;
+  const checksumHeader = verify ? layer.pseudo : null;
+  const protocol = protocolName(ip.protocol, family);
   const base = {
     family,
     protocol,
-    src,
-    dst,
+    src: ip.src,
+    dst: ip.dst,
     fragment,
     laterFragment,
     ipBytes: bytes.subarray(at, l4End),
