@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
-import { dpulab, isAlive, lastJson, nodeProcesses, runScenario, tempDir } from './support/cli.js';
+import { dpulab, isAlive, lastJson, nodeProcesses, runScenario, streamDuringVmotion, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 import type { RunSummary } from '../processes/controller/session.js';
 
@@ -186,11 +186,7 @@ describe('a failover right after a VM arrived', () => {
   afterAll(() => tmp.remove());
 
   it('keeps serving a vNIC adopted less than one HA sync flush before it: the host, not the replica, says which vNICs it has', () => {
-    const steps = [
-      { at: '100ms', action: 'flow.start', flow: { id: 'stream', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
-      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
-      { at: '2.3s', action: 'flow.stop', flow: 'stream' },
-    ];
+    const steps = streamDuringVmotion('stream', '2.3s');
     const run = (name: string, extra: unknown[]): RunJson => runScenario<RunJson>(tmp.dir, name, '2.5s', [...steps, ...extra], { seed: 5 });
     // Where the VM resumes on esx-02 (and dpu-02a imported its firewall state), without the failover.
     const resume = payloads(run('plain', []).db, ['vmotion.resume'])[0]!.vtime;

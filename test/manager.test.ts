@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dpulab, nodeProcesses, runScenario, tempDir } from './support/cli.js';
+import { dpulab, nodeProcesses, runScenario, streamDuringVmotion, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 import type { RunSummary } from '../processes/controller/session.js';
 
@@ -28,11 +28,7 @@ describe('the management plane', () => {
   }
 
   it('a cut of the destination DPU between the firewall import and the resume: the VM runs on one host, its flow delivers no more than was sent', () => {
-    const steps = [
-      { at: '100ms', action: 'flow.start', flow: { id: 'stream', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
-      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
-      { at: '2.6s', action: 'flow.stop', flow: 'stream' },
-    ];
+    const steps = streamDuringVmotion('stream', '2.6s');
     // Where the destination's DPU imports the firewall state, without the cut.
     const plain = run('split-plain', '3s', steps);
     const imported = payloads(plain.db, ['dfw.import'], ['dpu-02a']).find((e) => e.p.ok)!;
@@ -127,11 +123,7 @@ describe('the management plane', () => {
   });
 
   it('killed between the stun and the commit and started again: the switchover waits for it, then is decided once from what the hosts report', () => {
-    const steps = [
-      { at: '100ms', action: 'flow.start', flow: { id: 'tcp', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
-      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
-      { at: '2.4s', action: 'flow.stop', flow: 'tcp' },
-    ];
+    const steps = streamDuringVmotion('tcp', '2.4s');
     const plain = run('switchover-plain', '2.6s', steps);
     const stun = payloads(plain.db, ['vmotion.stun'])[0]!.vtime;
     const restart = stun + 300_000_000;

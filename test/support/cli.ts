@@ -166,6 +166,18 @@ export function runScenario<T = Record<string, unknown>>(dir: string, name: stri
   return lastJson<T>(result);
 }
 
+/**
+ * The steps of the commonest fault test: a TCP flow `flow` from web-01 to web-02 from 100 ms,
+ * web-01 moved to esx-02 at 200 ms while it runs, the flow stopped at `stopAt`.
+ */
+export function streamDuringVmotion(flow: string, stopAt: string): unknown[] {
+  return [
+    { at: '100ms', action: 'flow.start', flow: { id: flow, kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
+    { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+    { at: stopAt, action: 'flow.stop', flow },
+  ];
+}
+
 /** A temporary directory, removed by the returned function. */
 export function tempDir(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'dpulab-test-'));

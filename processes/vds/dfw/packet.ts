@@ -5,7 +5,7 @@
  * IP is recognised (and let through) before anything can fail on it.
  */
 import { readU16, readU8 } from '../../../shared/net/bytes.js';
-import { decodeEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../../../shared/net/ethernet.js';
+import { decodeEthernet } from '../../../shared/net/ethernet.js';
 import type { VlanTag } from '../../../shared/net/ethernet.js';
 import { FrameError } from '../../../shared/net/errors.js';
 import type { FrameErrorCode } from '../../../shared/net/errors.js';
@@ -13,8 +13,9 @@ import { decodeIcmp } from '../../../shared/net/icmp.js';
 import { decodeIcmpv6 } from '../../../shared/net/icmpv6.js';
 import { formatIpv4, formatIpv6 } from '../../../shared/net/ip.js';
 import type { IpAddress } from '../../../shared/net/ip.js';
-import { decodeIpv4, IP_PROTOCOL_ICMP, IP_PROTOCOL_ICMPV6, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP } from '../../../shared/net/ipv4.js';
-import { decodeIpv6, IPV6_DESTINATION_OPTIONS, IPV6_FRAGMENT, IPV6_HOP_BY_HOP, IPV6_ROUTING } from '../../../shared/net/ipv6.js';
+import { decodeIpLayer } from '../../../shared/net/ip-layer.js';
+import { IP_PROTOCOL_ICMP, IP_PROTOCOL_ICMPV6, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP } from '../../../shared/net/ipv4.js';
+import { IPV6_DESTINATION_OPTIONS, IPV6_FRAGMENT, IPV6_HOP_BY_HOP, IPV6_ROUTING } from '../../../shared/net/ipv6.js';
 import type { MacAddress } from '../../../shared/net/mac.js';
 import { decodeTcp } from '../../../shared/net/tcp.js';
 import type { TcpFlags } from '../../../shared/net/tcp.js';
@@ -117,33 +118,11 @@ export function parseFrame(bytes: Uint8Array, verifyChecksums: boolean): ParsedF
   }
 }
 
-/** The IP header of a frame, whichever family, with what the firewall needs beside the decoded fields. */
-interface IpLayer {
-  readonly family: 4 | 6;
-  readonly ip: { readonly protocol: number; readonly src: IpAddress; readonly dst: IpAddress; readonly payloadOffset: number; readonly payloadEnd: number; readonly isFragment: boolean };
-  /** A fragment other than the first: it carries no transport header. */
-  readonly laterFragment: boolean;
-  /** The addresses as the transport checksum's pseudo-header takes them. */
-  readonly pseudo: { src: Uint8Array; dst: Uint8Array };
-}
-
-function ipLayer(bytes: Uint8Array, etherType: number, at: number, verify: boolean): IpLayer | null {
-  if (etherType === ETHERTYPE_IPV4) {
-    const ip = decodeIpv4(bytes, at, bytes.length, { verifyChecksum: verify });
-    return { family: 4, ip, laterFragment: ip.fragmentOffset !== 0, pseudo: { src: bytes.subarray(at + 12, at + 16), dst: bytes.subarray(at + 16, at + 20) } };
-  }
-  if (etherType === ETHERTYPE_IPV6) {
-    const ip = decodeIpv6(bytes, at, bytes.length);
-    return { family: 6, ip, laterFragment: ip.fragment !== undefined && ip.fragment.offset !== 0, pseudo: { src: bytes.subarray(at + 8, at + 24), dst: bytes.subarray(at + 24, at + 40) } };
-  }
-  return null;
-}
-
 function parseOrThrow(bytes: Uint8Array, verify: boolean): ParsedFrame {
   const ethernet = decodeEthernet(bytes, 0, bytes.length);
   const link = { src: ethernet.src, dst: ethernet.dst, vlan: ethernet.vlan ?? null };
   const at = ethernet.payloadOffset;
-  const layer = ipLayer(bytes, ethernet.etherType, at, verify);
+  const layer = decodeIpLayer(bytes, ethernet.etherType, at, bytes.length, verify);
   if (layer === null) return { kind: 'not-ip', etherType: ethernet.etherType };
   const { family, ip, laterFragment } = layer;
   const l4Offset = ip.payloadOffset;
