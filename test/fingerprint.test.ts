@@ -10,7 +10,7 @@ import { dpulab, lastJson, tempDir } from './support/cli.js';
  * purpose (a new event, a changed payload, another cost) updates the value here and says in its
  * message why the log had to change.
  */
-const DEFAULT_SEED_1_FINGERPRINT = '82eb238377c13437a98529b5646b7fe09c53d0e1d41b7d9c198ff899ddde81f8';
+const DEFAULT_SEED_1_FINGERPRINT = '0cf79a82a8f57085bee53383b94c61686e7ddf9c87a8538ef031127bb24c399e';
 
 describe('the default lab with seed 1', () => {
   const tmp = tempDir();

@@ -300,6 +300,11 @@ export class HostDatapath {
     if (!this.frozen.has(vm)) this.frozen.set(vm, []);
   }
 
+  /** vMotion's throttle of a VM's vCPUs (run a quantum, sleep), or null to let them run freely. */
+  throttleVm(ctx: NodeContext, vm: string, throttle: { readonly quantumNs: VTime; readonly sleepNs: VTime } | null): void {
+    this.stacks.get(vm)?.setThrottle(ctx.now(), throttle);
+  }
+
   /** Lets a stunned VM run again (a vMotion aborted after the stun): the timers that came meanwhile fire now. */
   thaw(ctx: NodeContext, vm: string): void {
     const waiting = this.frozen.get(vm);

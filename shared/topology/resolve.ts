@@ -680,6 +680,8 @@ function resolveVms(
         hardwareVersion: vm.hardwareVersion,
         driverVersion: vm.driverVersion,
         dirtyPagesPerSec: vm.dirtyPagesPerSec,
+        workingSetMiB: Math.min(vm.workingSetMiB ?? vm.memoryMiB, vm.memoryMiB),
+        coldDirtyPagesPerSec: vm.coldDirtyPagesPerSec,
         vnics,
       });
     });

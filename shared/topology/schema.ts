@@ -219,6 +219,10 @@ export const vmSchema = z.strictObject({
   driverVersion: positiveInt().default(7),
   /** Guest pages dirtied per second, drives vMotion pre-copy convergence. */
   dirtyPagesPerSec: z.number().min(0).default(2000),
+  /** The hot set the guest's writes land in (re-dirtied round after round); defaults to all of `memoryMiB`. */
+  workingSetMiB: positiveInt().optional(),
+  /** Pages of the rest of memory (the cold remainder) dirtied per second. */
+  coldDirtyPagesPerSec: z.number().min(0).default(0),
   vnics: z.array(vnicSchema).default([]),
 });
 

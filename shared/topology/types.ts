@@ -190,7 +190,12 @@ export interface VmSpec {
   readonly hardwareVersion: number;
   /** Guest vmxnet3 driver version (major), UPTv2 needs 7 or later. */
   readonly driverVersion: number;
+  /** Guest page writes per second, all into the hot set (`workingSetMiB`): vMotion re-sends what they dirtied. */
   readonly dirtyPagesPerSec: number;
+  /** The hot set the writes land in: however long a round, no more of it than this is dirty (default all of memory). */
+  readonly workingSetMiB: number;
+  /** Pages of the cold remainder (memory outside the hot set) dirtied per second (default 0). */
+  readonly coldDirtyPagesPerSec: number;
   readonly vnics: readonly VnicSpec[];
 }
 

@@ -132,6 +132,15 @@ export abstract class FlowSender {
   /** Releases what `open` took. */
   protected abstract close(ctx: NodeContext): void;
 
+  /**
+   * The app did not run for `ns` (its vCPUs slept: vMotion's throttle): its schedule moves on by
+   * as much, so it sends that much less instead of catching up in a burst, as an app whose pace is
+   * its CPU does.
+   */
+  lose(ns: VTime): void {
+    this.startedAt += ns;
+  }
+
   /** Sends every message due by now, then sleeps until the next one is. */
   protected pump(ctx: NodeContext): void {
     if (this.stopped) return;

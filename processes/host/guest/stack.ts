@@ -192,6 +192,8 @@ export class GuestStack implements GuestSockets {
   private nextConnectionId = 1;
   /** Every timer this stack armed goes through here (replaced by `restore`). */
   private timers: GuestTimers;
+  /** vMotion's throttle: the vCPUs run `quantumNs`, then sleep `sleepNs`, from `sinceNs` on; null when they run freely. */
+  private throttle: { readonly sinceNs: VTime; readonly quantumNs: VTime; readonly sleepNs: VTime } | null = null;
 
   private readonly senders = new Map<string, FlowSender>();
   private readonly receiverFlows = new ReceiverFlows();
@@ -311,6 +313,12 @@ export class GuestStack implements GuestSockets {
     if (!name.startsWith(GUEST_TIMER_PREFIX)) return false;
     if (typeof data !== 'object' || data === null || (data as { vm?: unknown }).vm !== this.vm) return false;
     const d = data as Record<string, unknown>;
+    // A throttled guest's vCPUs sleep part of the time: what its timers would do waits for them to run again.
+    const asleep = this.sleepLeft(ctx.now());
+    if (asleep > 0 && this.timers.defer(ctx, d, asleep)) {
+      if (name === FLOW_TIMER) this.senders.get(d['flow'] as string)?.lose(asleep);
+      return true;
+    }
     if (!this.timers.take(d)) return true;
     switch (name) {
       case this.arp.timerName:
@@ -406,6 +414,24 @@ export class GuestStack implements GuestSockets {
    * // ...in the destination host process:
    * const moved = GuestStack.restore(options, decode(bytes), ctx);
    */
+  /**
+   * vMotion slows the guest's vCPUs down (`throttle`: run `quantumNs`, sleep `sleepNs`), or lets
+   * them run freely again (null). While throttled, every guest timer that falls in a sleep fires at
+   * the next run instead: apps send less, as the guest dirties less.
+   */
+  setThrottle(now: VTime, throttle: { readonly quantumNs: VTime; readonly sleepNs: VTime } | null): void {
+    this.throttle = throttle === null || throttle.sleepNs <= 0 ? null : { sinceNs: now, quantumNs: throttle.quantumNs, sleepNs: throttle.sleepNs };
+  }
+
+  /** How long the vCPUs still sleep at `now`, 0 when they run. */
+  private sleepLeft(now: VTime): VTime {
+    const t = this.throttle;
+    if (t === null) return 0;
+    const period = t.quantumNs + t.sleepNs;
+    const at = (now - t.sinceNs) % period;
+    return at < t.quantumNs ? 0 : period - at;
+  }
+
   exportState(now: VTime): GuestStackState {
     const entries = [...this.connections.values(), ...this.pruned.values()].sort((a, b) => a.id - b.id);
     const senders = this.sortedSenders();

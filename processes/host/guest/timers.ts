@@ -59,6 +59,21 @@ export class GuestTimers {
     return this.pending.delete(data['timer']);
   }
 
+  /**
+   * A timer fired with `data` while the vCPUs sleep (vMotion's throttle): it stays pending, under
+   * the same number, and fires `delayNs` later. False when it is not one of this object's pending
+   * timers (cancelled, or another incarnation's).
+   */
+  defer(ctx: NodeContext, data: Readonly<Record<string, unknown>>, delayNs: VTime): boolean {
+    if (data['incarnation'] !== this.incarnation || typeof data['timer'] !== 'number') return false;
+    const timer = data['timer'];
+    const entry = this.pending.get(timer);
+    if (!entry) return false;
+    const contextId = ctx.setTimer(delayNs, entry.name, { vm: this.vm, ...entry.data, incarnation: this.incarnation, timer });
+    this.pending.set(timer, { ...entry, contextId, dueAt: ctx.now() + delayNs });
+    return true;
+  }
+
   /** The pending timer with this number, for consistency checks. */
   peek(timer: number): { readonly name: string; readonly data: Readonly<Record<string, unknown>> } | null {
     const entry = this.pending.get(timer);

@@ -49,7 +49,7 @@ import type { DpuVnicReply } from '../../pcie/messages.js';
 import type { MigrationFact } from '../../mgmt/messages.js';
 import type { HostDatapath } from '../host-datapath.js';
 import { handoffRegisters, type VnicMigrationState } from '../vnic/host-vnic.js';
-import { PrecopyPlanner, PRECOPY_DEFAULTS, type PrecopyStep, type Round } from './precopy.js';
+import { PrecopyPlanner, PRECOPY_DEFAULTS, THROTTLE_DEFAULTS, type PrecopyStep, type Round } from './precopy.js';
 import { PAGES_PER_BATCH, StateAssembly, stateParts, type PrecheckResult, type VmotionBody, type VmotionDatagram } from './messages.js';
 import { VmotionError } from './errors.js';
 import { STREAM_RTO_TIMER, VmotionStream } from './stream.js';
@@ -570,6 +570,8 @@ export class VmotionAgent {
     out.planner = new PrecopyPlanner({
       memoryMiB: spec.memoryMiB,
       dirtyPagesPerSec: spec.dirtyPagesPerSec,
+      workingSetMiB: spec.workingSetMiB,
+      coldDirtyPagesPerSec: spec.coldDirtyPagesPerSec,
       nominalBytesPerSec: out.bytesPerSec,
       switchoverGoalNs: out.options.switchoverGoal,
       maxPrecopyNs: out.options.maxPrecopy,
@@ -587,6 +589,8 @@ export class VmotionAgent {
 
   private startRound(ctx: NodeContext, out: Outgoing, plan: Round | null, finalPages = 0): void {
     const pages = plan?.pages ?? finalPages;
+    // The round's throttle slows the guest's vCPUs, so its apps slow down as its dirty rate does.
+    if (plan !== null) this.host.datapath.throttleVm(ctx, out.vm, plan.throttleFactor < 1 ? { quantumNs: THROTTLE_DEFAULTS.runQuantumNs, sleepNs: plan.throttleSleepNs } : null);
     // The pre-copy limit holds inside a round: one round may last far longer than the limit.
     if (plan !== null) out.limitTimer = ctx.setTimer(Math.max(1, out.planner!.remainingNs), 'vmotion.limit', { mid: out.mid });
     out.batch = {
@@ -696,10 +700,11 @@ export class VmotionAgent {
     const spec = this.host.datapath.vm(out.vm)!;
     const waitedNs = ctx.now() - arming.sinceNs;
     const allPages = Math.floor((spec.memoryMiB * 1024 * 1024) / out.planner!.pageBytes);
-    const extra = Math.ceil((spec.dirtyPagesPerSec * arming.throttleFactor * waitedNs) / 1e9);
+    const extra = out.planner!.dirtiedIn(waitedNs, arming.throttleFactor);
     const remaining = Math.min(allPages, arming.step.remainingPages + extra);
     out.arming = null;
     out.stunNs = ctx.now();
+    this.host.datapath.throttleVm(ctx, out.vm, null);
     this.host.datapath.freeze(out.vm);
     const checkpointNs = switchoverCost({ vcpus: spec.vcpus, vnics: spec.vnics.length }).checkpointNs;
     ctx.emit('vmotion.stun', { mid: out.mid, vm: out.vm, host: this.id, remainingPages: remaining, estimatedNs: arming.step.estimatedNs, rounds: out.rounds, checkpointNs });
@@ -870,6 +875,7 @@ export class VmotionAgent {
   }
 
   private stopSending(ctx: NodeContext, out: Outgoing): void {
+    this.host.datapath.throttleVm(ctx, out.vm, null);
     if (out.txTimer !== null) ctx.cancelTimer(out.txTimer);
     out.txTimer = null;
     this.cancelLimit(ctx, out);

@@ -152,3 +152,25 @@ describe('PrecopyPlanner', () => {
     expect(() => planner(DEFAULT_VM, LINK_25G, { throttle: { minFactor: 0 } })).toThrow(expect.objectContaining({ code: 'bad-config' }));
   });
 });
+
+describe('PrecopyPlanner working set', () => {
+  it('precopy never finds more of the hot set dirty than the working set, however long a round runs', () => {
+    const p = planner({ memoryMiB: 4096, dirtyPagesPerSec: 1_000_000 }, LINK_25G, { workingSetMiB: 256, throttle: { enabled: false } });
+    const first = p.firstRound();
+    const next = p.nextRound({ pagesSent: first.pages, durationNs: 10_000_000_000, bytesPerSec: LINK_25G });
+    // 256 MiB of 4 KiB pages, not ten seconds of a million writes a second.
+    expect(next).toMatchObject({ kind: 'switchover', remainingPages: 65_536 });
+  });
+
+  it('precopy adds the cold remainder at its own rate, and the throttle slows both', () => {
+    const p = planner({ memoryMiB: 4096, dirtyPagesPerSec: 1_000 }, LINK_25G, { workingSetMiB: 256, coldDirtyPagesPerSec: 100 });
+    expect(p.dirtiedIn(1_000_000_000, 1)).toBe(1_100);
+    expect(p.dirtiedIn(1_000_000_000, 0.5)).toBe(550);
+    expect(p.dirtiedIn(1_000_000_000_000, 1)).toBe(65_536 + 100_000);
+  });
+
+  it('precopy without a working set keeps all memory hot', () => {
+    const p = planner({ memoryMiB: 1024, dirtyPagesPerSec: 1_000 }, LINK_25G);
+    expect(p.dirtiedIn(1_000_000_000_000, 1)).toBe(262_144);
+  });
+});

@@ -8,6 +8,11 @@
  * is stunned and the rest is sent; a real log shows 1296 pages left at about 145 MB/s, sent in
  * about 53 ms. Pages are counted and sized, never stored.
  *
+ * Dirty model (a working set): the guest's writes (`dirtyPagesPerSec`) land in a hot set of
+ * `workingSetMiB`, so however long a round runs no more than the hot set is dirty at its end; the
+ * cold remainder of memory is dirtied at its own, slower rate (`coldDirtyPagesPerSec`). A VM with
+ * no working set given has all of its memory hot, the model of a guest writing anywhere.
+ *
  * The planner does not time anything itself: the caller runs a round, measures how fast its pages
  * actually crossed the emulated network and how long the round took, and hands both back.
  *
@@ -54,8 +59,12 @@ export interface ThrottleConfig {
 export interface PrecopyConfig {
   /** The VM's memory size; every MiB is pre-copied. */
   readonly memoryMiB: number;
-  /** Pages the guest dirties per second when not throttled (the topology's `dirtyPagesPerSec`). */
+  /** Pages the guest dirties per second when not throttled (the topology's `dirtyPagesPerSec`), all in its hot set. */
   readonly dirtyPagesPerSec: number;
+  /** The hot set the writes land in, in MiB (default: all of `memoryMiB`). */
+  readonly workingSetMiB?: number;
+  /** Pages of the cold remainder dirtied per second when not throttled (default 0). */
+  readonly coldDirtyPagesPerSec?: number;
   /** The link's nominal rate in bytes per second, used to plan the first round before any measurement. */
   readonly nominalBytesPerSec: number;
   /** Page size in bytes (4 KiB). */
@@ -158,6 +167,8 @@ export class PrecopyPlanner {
   readonly maxPrecopyNs: number;
 
   readonly #dirtyMilliPagesPerSec: bigint;
+  readonly #coldMilliPagesPerSec: bigint;
+  readonly #hotPages: number;
   readonly #nominalBytesPerSec: bigint;
   readonly #throttle: {
     readonly enabled: boolean;
@@ -177,6 +188,9 @@ export class PrecopyPlanner {
     requireInteger('memoryMiB', config.memoryMiB, 1);
     requireInteger('pageBytes', pageBytes, 1);
     requireFinite('dirtyPagesPerSec', config.dirtyPagesPerSec, 0);
+    const workingSetMiB = config.workingSetMiB ?? config.memoryMiB;
+    requireInteger('workingSetMiB', workingSetMiB, 1);
+    requireFinite('coldDirtyPagesPerSec', config.coldDirtyPagesPerSec ?? 0, 0);
     requireFinite('nominalBytesPerSec', config.nominalBytesPerSec, 1);
     const switchoverGoalNs = config.switchoverGoalNs ?? PRECOPY_DEFAULTS.switchoverGoalNs;
     const maxPrecopyNs = config.maxPrecopyNs ?? PRECOPY_DEFAULTS.maxPrecopyNs;
@@ -194,6 +208,8 @@ export class PrecopyPlanner {
     this.switchoverGoalNs = switchoverGoalNs;
     this.maxPrecopyNs = maxPrecopyNs;
     this.#dirtyMilliPagesPerSec = BigInt(Math.round(config.dirtyPagesPerSec * 1000));
+    this.#coldMilliPagesPerSec = BigInt(Math.round((config.coldDirtyPagesPerSec ?? 0) * 1000));
+    this.#hotPages = Math.min(this.totalPages, Number((BigInt(Math.min(workingSetMiB, config.memoryMiB)) * MIB + page - 1n) / page));
     this.#nominalBytesPerSec = BigInt(Math.floor(config.nominalBytesPerSec));
     this.#throttle = {
       enabled: throttle.enabled,
@@ -305,10 +321,22 @@ export class PrecopyPlanner {
     this.#current = null;
   }
 
-  /** Pages dirtied in `durationNs` at the dirty rate scaled by `ppm` millionths, capped at the VM's pages. */
+  /**
+   * Pages dirty after `durationNs` at the dirty rates scaled by `ppm` millionths: the hot set's
+   * writes, capped at the hot set, plus the cold remainder's, capped at the rest.
+   */
   #dirtiedIn(durationNs: bigint, ppm: bigint): number {
-    const pages = (this.#dirtyMilliPagesPerSec * ppm * durationNs) / (1000n * PPM * NS_PER_SEC);
-    return pages >= BigInt(this.totalPages) ? this.totalPages : Number(pages);
+    const scale = 1000n * PPM * NS_PER_SEC;
+    const hot = (this.#dirtyMilliPagesPerSec * ppm * durationNs) / scale;
+    const cold = (this.#coldMilliPagesPerSec * ppm * durationNs) / scale;
+    const coldPages = BigInt(this.totalPages - this.#hotPages);
+    return Number((hot >= BigInt(this.#hotPages) ? BigInt(this.#hotPages) : hot) + (cold >= coldPages ? coldPages : cold));
+  }
+
+  /** Pages the guest dirties in `durationNs` with its vCPUs at `factor` of their speed (the working-set model). */
+  dirtiedIn(durationNs: number, factor: number): number {
+    requireMeasurement('durationNs', durationNs, 0, Number.MAX_SAFE_INTEGER);
+    return this.#dirtiedIn(BigInt(durationNs), BigInt(Math.max(0, Math.min(1_000_000, Math.round(factor * 1_000_000)))));
   }
 
   #throttleFor(bytesPerSec: bigint): ThrottlePlan {

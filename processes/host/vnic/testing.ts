@@ -218,6 +218,8 @@ export function testVm(id: string, vnics: readonly VnicSpec[], overrides: Partia
     hardwareVersion: 20,
     driverVersion: 7,
     dirtyPagesPerSec: 0,
+    workingSetMiB: 4096,
+    coldDirtyPagesPerSec: 0,
     ...overrides,
     vnics,
   };
