@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
-import { integer, nonNegative, nonNegativeInteger, port, positive, positiveInteger } from './options.js';
+import { collect, integer, nonNegative, nonNegativeInteger, port, positive, positiveInteger } from './options.js';
 import { FAULT_KINDS } from '../../processes/controller/explore/fault-kinds.js';
 
 // Each subcommand is loaded when it runs (the bundle keeps each in a chunk of its own): the
@@ -50,6 +50,8 @@ program
   .option('--realtime', 'pace virtual time to the wall clock')
   .addOption(new Option('--speed <factor>', 'with --realtime: virtual seconds per wall second').argParser(positive).default(1))
   .option('--json', 'print one JSON object on stdout, last')
+  .option('--capture <id>', 'write the pcapng of this wire or vNIC (up-01a-a, web-01.eth0) as the run goes, to the -o FILE after it (repeatable)', collect, [])
+  .option('-o, --output <file>', 'with --capture: the pcapng file of the capture before it', collect, [])
   .action(lazy(async () => (await import('./run.js')).runCommand));
 
 program
