@@ -151,6 +151,7 @@ describe('dpulab ui canvas: vMotion drawn on the topology (recordings)', () => {
     expect(await still(page)).toBe(before);
     await clickTopology(page, 'app-01');
     await page.locator('.inspector .vmotion-phase').waitFor({ timeout: 10_000 });
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: join(shots(tmp), 'vmotion-progress.png') });
 
     await seekTo(page, stun!.seq);
@@ -199,6 +200,7 @@ describe('dpulab ui canvas: vMotion drawn on the topology (recordings)', () => {
     expect(await until(async () => (await page.locator('.packet-dot').count()) === 0, 2000)).toBe(true);
     await page.click('#seek-next');
     const first = await midway(page, seq);
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: join(shots(tmp), 'packet-animation.png') });
     expect(first.wire).toBe(wire);
     expect([first.from, first.to]).toEqual(dir === 'a>b' ? [a, b] : [b, a]);
@@ -245,6 +247,7 @@ describe('dpulab ui canvas: vMotion drawn on the topology (recordings)', () => {
     expect(await still(page)).toBe(before);
     await clickTopology(page, 'app-01');
     await page.locator('.inspector .vmotion-phase').waitFor({ timeout: 10_000 });
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: join(shots(tmp), 'vmotion-aborted.png') });
   });
 });
@@ -323,6 +326,7 @@ describe('dpulab ui canvas: stepping a paused live run, port labels, tooltips, c
     expect(await until(async () => Number(await chip.getAttribute('data-frames')) > 20, 90_000)).toBe(true);
     await waitForText(chip, 'Capturing wire up-01a-a');
     expect(await mirror(page, 'up-01a-a', 'data-capturing')).toBe('true');
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: join(shots(tmp), 'capture-live.png') });
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), chip.locator('button', { hasText: 'Stop & save' }).click()]);
     const file = join(tmp.dir, 'canvas-capture.pcapng');
@@ -336,6 +340,8 @@ describe('dpulab ui canvas: stepping a paused live run, port labels, tooltips, c
     const protocols = read.stdout.trim().split('\n');
     expect(protocols).toHaveLength(frames);
     expect(protocols.some((p) => p.includes('geneve'))).toBe(true);
+    await chip.locator('button', { hasText: 'dismiss' }).click();
+    await chip.waitFor({ state: 'detached', timeout: 5000 });
   });
 
   it('canvas context menu kills and restarts a DPU, takes a cable down and up, and starts a vMotion', { timeout: 400_000 }, async () => {

@@ -221,7 +221,7 @@ const STYLE: cytoscape.StylesheetJson = [
       'target-text-rotation': 'autorotate',
     },
   },
-  { selector: 'edge.capturing', style: { 'underlay-color': '#facc15', 'underlay-opacity': 0.35, 'underlay-padding': 5 } },
+  { selector: 'edge.capturing', style: { 'underlay-color': '#facc15', 'underlay-opacity': 0.55, 'underlay-padding': 6 } },
   { selector: 'edge.wire.down', style: { 'line-style': 'dashed', 'line-dash-pattern': [6, 4] } },
   { selector: 'edge.wire.blocked', style: { 'line-style': 'dotted', opacity: 0.5 } },
   { selector: 'edge.wire.mgmt', style: { 'line-style': 'dotted', opacity: 0.45, 'curve-style': 'straight' } },
@@ -707,8 +707,13 @@ export class TopologyView {
     );
     this.tooltip.setAttribute('data-for', target.data('ref') as string);
     this.tooltip.hidden = false;
-    this.tooltip.style.left = `${Math.round(at.x + 14)}px`;
-    this.tooltip.style.top = `${Math.round(at.y + 14)}px`;
+    // Beside the pointer, inside the canvas: above it and to its left near the bottom and right edges.
+    const width = this.tooltip.offsetWidth;
+    const height = this.tooltip.offsetHeight;
+    const x = at.x + 14 + width > this.canvas.clientWidth ? at.x - 14 - width : at.x + 14;
+    const y = at.y + 14 + height > this.canvas.clientHeight ? at.y - 14 - height : at.y + 14;
+    this.tooltip.style.left = `${Math.round(Math.max(0, x))}px`;
+    this.tooltip.style.top = `${Math.round(Math.max(0, y))}px`;
   }
 
   private hideTooltip(): void {
@@ -823,6 +828,8 @@ export class TopologyView {
 
   /** Replay: a step forward (a few events) animates the frames it passed over. */
   private async stepped(): Promise<void> {
+    // What the tooltip said was about another moment.
+    this.hideTooltip();
     const cursor = this.store.cursor;
     const before = this.shownCursor;
     this.shownCursor = cursor;
