@@ -153,6 +153,14 @@ describe('dpulab ui canvas: vMotion drawn on the topology (recordings)', () => {
     await page.locator('.inspector .vmotion-phase').waitFor({ timeout: 10_000 });
     await page.mouse.move(0, 0);
     await page.screenshot({ path: join(shots(tmp), 'vmotion-progress.png') });
+    // Its tooltip lists every round so far, pages sent and dirtied.
+    const canvas = (await page.locator('.topology-canvas').boundingBox())!;
+    await page.mouse.move(canvas.x + Number(await mirror(page, 'app-01', 'data-x')), canvas.y + Number(await mirror(page, 'app-01', 'data-y')));
+    const first = rounds[0]!.payload;
+    const perRound = (n: number, p: Record<string, unknown>): string => `round ${n}: ${Number(p.pagesSent).toLocaleString('en-US')} sent / ${Number(p.pagesDirtied).toLocaleString('en-US')} dirtied`;
+    await waitForText(page.locator('#topology-tooltip'), perRound(1, first));
+    await waitForText(page.locator('#topology-tooltip'), perRound(2, second));
+    await page.mouse.move(0, 0);
 
     await seekTo(page, stun!.seq);
     expect(await mirror(page, 'app-01', 'data-vmotion-stage')).toBe('switchover');

@@ -663,7 +663,11 @@ export class TopologyView {
     if (kind === 'vm' || kind === 'ghost' || kind === 'vmotion') {
       const migration = migrationUnderWay(lab, ref) ?? lastMigration(lab, ref);
       const lines = [`VM ${ref} on ${this.drawnIn(ref)}`];
-      if (migration) lines.push(`vMotion ${migration.from} → ${migration.to}: ${vmotionProgress(migration).text}`);
+      if (migration) {
+        lines.push(`vMotion ${migration.from} → ${migration.to}: ${vmotionProgress(migration).text}`);
+        // Every round kept, pages sent / dirtied: how fast the copy converges.
+        for (const r of migration.rounds) lines.push(`  round ${r.round + 1}: ${r.pagesSent.toLocaleString('en-US')} sent / ${r.pagesDirtied.toLocaleString('en-US')} dirtied`);
+      }
       lines.push('Right-click for vMotion and capture');
       return lines;
     }
