@@ -311,6 +311,8 @@ export class TopologyView {
     store.on('selection', () => this.highlight());
     store.on('cursor', () => void this.stepped());
     store.on('events', () => void this.streamed());
+    // The graph's own mouseout does not fire when the pointer leaves the canvas in one move.
+    this.canvas.addEventListener('mouseleave', () => this.hideTooltip());
     document.addEventListener('pointerdown', (e) => {
       if (!this.menu.hidden && !this.menu.contains(e.target as Node)) this.closeMenu();
     });
