@@ -16,6 +16,12 @@ export type { SessionMode } from './lab-protocol.js';
 /** Most events one `/api/events` call returns. */
 export const MAX_EVENTS_PER_CALL = 5000;
 
+/**
+ * Most kind patterns one `/api/events` call takes, in `kind` and in `notKind`: more than any run
+ * has kinds (each pattern is one index scan, merged by seq), so no view needs to trim its list.
+ */
+export const MAX_KIND_PATTERNS = 500;
+
 /** A non-negative integer given as query text. */
 function integerParam(max = Number.MAX_SAFE_INTEGER) {
   return z
@@ -41,8 +47,14 @@ export const eventsQuerySchema = z.strictObject({
   to: integerParam().optional(),
   limit: integerParam(MAX_EVENTS_PER_CALL).pipe(z.number().min(1)).default(200),
   /** Kinds: exact, `prefix.*`, or a plain prefix matching the kind and everything under it. */
-  kind: z.array(kindPatternSchema).max(50).optional(),
+  kind: z.array(kindPatternSchema).max(MAX_KIND_PATTERNS).optional(),
+  /** Kinds left out, written as `kind` is: the sequence chart without frames asks `notKind=frame.tx`, whatever kinds the run has. */
+  notKind: z.array(kindPatternSchema).max(MAX_KIND_PATTERNS).optional(),
   node: z.array(nodeIdSchema).max(100).optional(),
+  /** Frame protocols (`TCP`, `ARP`, `heartbeat`, `GENEVE` for every tunnelled frame; case ignored): only `frame.tx` events carrying one. */
+  protocol: z.array(z.string().min(1).max(40).regex(/^[A-Za-z0-9 ./_-]+$/, { error: 'expected a protocol name such as TCP or ARP' })).max(20).optional(),
+  /** 0: leave out pcie housekeeping frames (heartbeats, doorbells, ring completions and refills). */
+  housekeeping: z.enum(['0', '1']).default('1'),
   /** Virtual time range in ns: from (inclusive), to (exclusive). */
   fromNs: integerParam().optional(),
   toNs: integerParam().optional(),

@@ -43,7 +43,13 @@ export interface EventsParams {
   to?: number;
   limit?: number;
   kind?: string[];
+  /** Kinds left out (`frame.tx`). */
+  notKind?: string[];
   node?: string[];
+  /** Only frames carrying one of these protocols (`TCP`, `ARP`, `GENEVE`). */
+  protocol?: string[];
+  /** 0: leave out pcie housekeeping frames. */
+  housekeeping?: 0 | 1;
   fromNs?: number;
   toNs?: number;
   order?: 'asc' | 'desc';
