@@ -130,7 +130,7 @@ describe('the lab panel in the browser', () => {
   it('lab step box takes any action now, and says what was wrong with a step', async () => {
     await page.fill('#lab-step', '{ action: note, text: "typed in the lab panel" }');
     await page.click('#lab-step-send');
-    await waitForText(page.locator('#lab-step-result'), 'Scheduled note at 0 s', 5000);
+    await waitForText(page.locator('#lab-step-result'), 'Scheduled note at 0.000000 s', 5000);
     await page.fill('#lab-step', '{ at: 1s, action: note, text: later }');
     await page.click('#lab-step-send');
     await waitForText(page.locator('#lab-step-result'), 'leave out at', 5000);

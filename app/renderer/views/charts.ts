@@ -6,7 +6,7 @@
  */
 import uPlot from 'uplot';
 import { h, replace, table } from '../dom.js';
-import { vtime } from '../format.js';
+import { duration } from '../format.js';
 import type { FlowView, ClusterState, MigrationView } from '../../../shared/state/cluster-state.js';
 import type { Store } from '../store.js';
 
@@ -272,8 +272,8 @@ export class ChartsView {
         m.endedAt === null ? m.phase : (m.result ?? 'done'),
         String(m.rounds.length),
         String(sent),
-        m.switchoverNs === null ? '-' : vtime(m.switchoverNs),
-        m.downtimeNs === null ? '-' : vtime(m.downtimeNs),
+        m.switchoverNs === null ? '-' : duration(m.switchoverNs),
+        m.downtimeNs === null ? '-' : duration(m.downtimeNs),
       ];
     });
     replace(this.roundsTable, rows.length === 0 ? null : table(['VM', 'move', 'phase / result', 'rounds', 'pages sent', 'switchover', 'downtime'], rows));

@@ -6,7 +6,7 @@
  */
 import { api } from '../api.js';
 import { h, pill, replace } from '../dom.js';
-import { clock, parseTime, vtime } from '../format.js';
+import { parseTime, vtime } from '../format.js';
 import type { Store } from '../store.js';
 
 const SPEEDS: Array<[string, number]> = [
@@ -212,7 +212,7 @@ export class TimeBar {
     const status = this.store.status;
     if (!status) return;
     const live = this.store.live;
-    this.clockEl.textContent = clock(live ? status.vtime : this.store.lab.vtime);
+    this.clockEl.textContent = vtime(live ? status.vtime : this.store.lab.vtime);
     replace(this.stateEl, pill(status.state, STATE_TONES[status.state] ?? 'muted'));
     this.countEl.textContent = live ? `${status.events} events` : `${status.events} events recorded`;
     if (live) {
