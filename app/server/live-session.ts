@@ -31,6 +31,12 @@ const STOP_DEADLINE_MS = 15_000;
 /** Longest wait for a node to answer an inspection. */
 const INSPECT_TIMEOUT_MS = 5000;
 
+/**
+ * When a live run's virtual time starts: `now`; at the first page that opens the stream, so
+ * nothing plays before anyone looks (`first-client`); or when someone resumes it (`paused`).
+ */
+export type LiveStart = 'now' | 'first-client' | 'paused';
+
 /** How the run ended, as the status line tells it. */
 interface RunEnd {
   readonly status: 'completed' | 'interrupted' | 'failed';
@@ -62,14 +68,26 @@ export class LiveSession implements UiSession {
   private lastStatus = '';
   private readonly ticker: NodeJS.Timeout;
   private readonly captures: LiveCaptures;
+  /** Held at 0 until the first page opens the stream (and nobody has used the time control). */
+  private waitingForClient = false;
 
-  /** @param speed the pace the run was started at (virtual seconds per wall second; 0 as fast as possible) */
+  /**
+   * @param speed the pace the run was started at (virtual seconds per wall second; 0 as fast as possible)
+   * @param start when virtual time starts moving (see {@link LiveStart})
+   */
   constructor(
     private readonly run: RunHandle,
     speed: number,
+    start: LiveStart = 'now',
   ) {
     this.topology = run.prepared.topology;
     this.speed = speed;
+    if (start !== 'now') {
+      this.paused = true;
+      run.controller.pause();
+      this.waitingForClient = start === 'first-client';
+      this.message = start === 'first-client' ? 'Waiting for a page to open: virtual time starts then' : 'Paused at 0: resume when ready';
+    }
     this.reader = EventLogReader.open(run.db);
     this.captures = new LiveCaptures(run);
     run.onEvents((events) => {
@@ -170,6 +188,8 @@ export class LiveSession implements UiSession {
     if (this.end) throw new ApiError(409, 'run-ended', 'The run has ended: there is no time left to control');
     const controller = this.run.controller;
     this.message = null;
+    // Whoever uses the time control decides when time moves, not the first page to open.
+    this.waitingForClient = false;
     switch (request.op) {
       case 'pause':
         this.until = null;
@@ -228,6 +248,12 @@ export class LiveSession implements UiSession {
   }
 
   subscribe(send: (message: ServerMessage) => void): () => void {
+    if (this.waitingForClient && !this.end) {
+      this.waitingForClient = false;
+      this.paused = false;
+      this.message = null;
+      this.run.controller.resume();
+    }
     send({ t: 'hello', run: this.info(), state: this.timeline.latest() });
     this.subscribers.add(send);
     return () => this.subscribers.delete(send);
