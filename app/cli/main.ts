@@ -102,7 +102,7 @@ program
   .option('--overwrite', 'live mode: replace an existing dpulab event log at --record')
   .option('--scenario <file>', 'live mode: scenario YAML file (default: the default lab scenario)')
   .option('--seed <n>', 'live mode: seed of every random stream', integer, 1)
-  .option('--until <duration>', 'live mode: end the run at this virtual time (default: the scenario end, at least 60s)')
+  .option('--until <duration>', 'live mode: end the run at this virtual time (default: the scenario end, at least 30s)')
   .option('--paused', 'live mode: hold virtual time at 0 until resumed (default: it starts when the first page opens)')
   .option('--in-process', 'live mode: run every node core in this process instead of one process per node')
   .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))

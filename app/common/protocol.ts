@@ -66,6 +66,42 @@ export const eventsQuerySchema = z.strictObject({
 /** A parsed `GET /api/events` query. */
 export type EventsQuery = z.output<typeof eventsQuerySchema>;
 
+/** `GET /api/throughput` query: bucket width, and the event the series ends at (default: the latest). */
+export const throughputQuerySchema = z.strictObject({
+  /** Bucket width in ms (1-1000, default 10). */
+  bucketMs: integerParam(1000).pipe(z.number().min(1)).default(10),
+  at: integerParam().optional(),
+});
+/** A parsed `GET /api/throughput` query. */
+export type ThroughputQuery = z.output<typeof throughputQuerySchema>;
+
+/** `GET /api/throughput`: each flow's messages per virtual second, bucket by bucket, from the log. */
+export interface ThroughputResponse {
+  readonly bucketNs: number;
+  /** The series end here (the state's virtual time). */
+  readonly untilNs: number;
+  readonly flows: ReadonlyArray<{
+    readonly id: string;
+    readonly kind: string;
+    /** `delivered`: what the receiving guest got; `replies`: the echo replies a ping's sender got back. */
+    readonly measure: 'delivered' | 'replies';
+    /** [bucket start in ns, messages per virtual second], every bucket from the flow's start, zeros included. */
+    readonly points: ReadonlyArray<readonly [number, number]>;
+  }>;
+}
+
+/** `GET /api/cores`: the cores each host and DPU spends on networking (CPU time over virtual time). */
+export interface CoresResponse {
+  readonly vtime: number;
+  readonly nodes: ReadonlyArray<{
+    readonly node: string;
+    readonly coreType: string;
+    readonly coresUsed: number;
+    /** `live`: the node's own account now; `report`: its end-of-run cost.report. */
+    readonly source: 'live' | 'report';
+  }>;
+}
+
 /** No query parameters at all. */
 export const emptyQuerySchema = z.strictObject({});
 

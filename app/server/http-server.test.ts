@@ -45,6 +45,8 @@ function fakeSession(): UiSession & { calls: string[]; captures: Array<{ query: 
     frame: () => {
       throw new ApiError(404, 'no-event', 'No event', 'seq');
     },
+    throughput: () => ({ bucketNs: 10_000_000, untilNs: 0, flows: [] }),
+    cores: async () => ({ vtime: 0, nodes: [] }),
     invariants: () => ({ invariants: [{ id: 'vm-one-host', meaning: 'A VM runs on one host at a time' }], checked: 3, final: false, violations: [] }),
     control: async (request: ControlRequest) => {
       calls.push(`control ${request.op}`);

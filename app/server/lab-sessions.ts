@@ -20,7 +20,7 @@ import { ApiError, parseRequest } from './errors.js';
 import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from '../common/lab-protocol.js';
 import { LiveSession } from './live-session.js';
 import type { CaptureSink } from './capture-stream.js';
-import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, CoresResponse, ThroughputQuery, ThroughputResponse } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 /** How often a changed grade goes out on the stream. */
@@ -108,6 +108,14 @@ export class LabSessions implements UiSession, LabRoutes {
   frame(seq: number): FrameResponse {
     return this.session().frame(seq);
   }
+  throughput(query: ThroughputQuery): ThroughputResponse {
+    return this.session().throughput(query);
+  }
+
+  cores(): Promise<CoresResponse> {
+    return this.session().cores();
+  }
+
   invariants(): InvariantsResponse {
     return this.session().invariants();
   }

@@ -14,9 +14,10 @@ import type { WrittenAction } from '../../shared/actions/schema.js';
 import { actionRefused, availableActions } from './actions.js';
 import { ApiError } from './errors.js';
 import { jsonSafe, toUiEvent } from './event-json.js';
+import { FlowDeliveries, reportedCores } from './throughput.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
 import { LiveCaptures, type CaptureSink } from './capture-stream.js';
-import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, CoresResponse, ThroughputQuery, ThroughputResponse } from '../common/protocol.js';
 import { INVARIANTS } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
 
@@ -68,6 +69,7 @@ export class LiveSession implements UiSession {
   private lastStatus = '';
   private readonly ticker: NodeJS.Timeout;
   private readonly captures: LiveCaptures;
+  private readonly deliveries: FlowDeliveries;
   /** Held at 0 until the first page opens the stream (and nobody has used the time control). */
   private waitingForClient = false;
 
@@ -89,6 +91,7 @@ export class LiveSession implements UiSession {
       this.message = start === 'first-client' ? 'Waiting for a page to open: virtual time starts then' : 'Paused at 0: resume when ready';
     }
     this.reader = EventLogReader.open(run.db);
+    this.deliveries = new FlowDeliveries(this.reader, this.topology);
     this.captures = new LiveCaptures(run);
     run.onEvents((events) => {
       for (const e of events) this.onEvent(toUiEvent(e));
@@ -175,6 +178,32 @@ export class LiveSession implements UiSession {
   frame(seq: number): FrameResponse {
     this.run.flush();
     return frameAt(this.reader, seq);
+  }
+
+  throughput(query: ThroughputQuery): ThroughputResponse {
+    this.run.flush();
+    return this.deliveries.series(query.at === undefined ? this.timeline.latest() : this.stateAt(query.at), query.bucketMs * 1e6);
+  }
+
+  /** While a node runs, its own account of the CPU time it spent so far over the virtual time; once it reported, the report. */
+  async cores(): Promise<CoresResponse> {
+    const latest = this.timeline.latest();
+    const reported = reportedCores(latest);
+    if (this.end) return reported;
+    const now = this.run.controller.now();
+    const done = new Set(reported.nodes.map((n) => n.node));
+    const nodes = await Promise.all(
+      this.topology.nodes
+        .filter((n) => (n.kind === 'host' || n.kind === 'dpu') && !done.has(n.id))
+        .map(async (n) => {
+          let timer: NodeJS.Timeout | undefined;
+          const live = await Promise.race([this.run.inspect(n.id).catch(() => null), new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), INSPECT_TIMEOUT_MS)))]);
+          clearTimeout(timer);
+          const cpuNs = (live as { core?: { datapath?: { cost?: { totalCpuNs?: unknown } } } } | null)?.core?.datapath?.cost?.totalCpuNs;
+          return typeof cpuNs === 'number' && now > 0 ? [{ node: n.id, coreType: n.kind === 'host' ? 'x86' : 'arm', coresUsed: cpuNs / now, source: 'live' as const }] : [];
+        }),
+    );
+    return { vtime: now, nodes: [...reported.nodes, ...nodes.flat()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)) };
   }
 
   /** Reads the events recorded since the last call into the checks; judges the run whole once it has ended. */

@@ -93,3 +93,22 @@ export function frameProtocol(channel: unknown, bytes: Uint8Array | null): Frame
     throw error;
   }
 }
+
+/** A guest's frame on a pcie `dma` channel: which way it went (`tx` from the guest, `rx` to it), its vNIC and its bytes. */
+export interface GuestFrame {
+  readonly op: 'tx' | 'rx';
+  readonly vnic: string;
+  readonly frame: Uint8Array;
+}
+
+/** The guest frame a `frame.tx` carries on a `dma` channel, or null (another channel, ring bookkeeping, malformed). */
+export function guestFrameOf(channel: unknown, bytes: Uint8Array): GuestFrame | null {
+  if (channel !== 'dma') return null;
+  try {
+    const message = decodeDma(bytes);
+    return message.op === 'tx' || message.op === 'rx' ? { op: message.op, vnic: message.vnic, frame: message.frame } : null;
+  } catch (error) {
+    if (error instanceof PcieMessageError) return null;
+    throw error;
+  }
+}
