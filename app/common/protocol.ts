@@ -171,8 +171,10 @@ export interface RunStatus {
   /** Current virtual time (live) or the end of the recording (replay). */
   readonly vtime: number;
   readonly paused: boolean;
-  /** Virtual seconds per wall second; 0 as fast as possible. */
+  /** Virtual seconds per wall second asked for; 0 as fast as possible. */
   readonly speed: number;
+  /** Virtual seconds per wall second the run achieved over the last two wall seconds (two significant digits); null unless it is running. */
+  readonly achieved: number | null;
   readonly events: number;
   /** A pending `until`, if any. */
   readonly until: { readonly atNs?: number; readonly kind?: string } | null;

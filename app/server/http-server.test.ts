@@ -13,7 +13,7 @@ import type { UiSession } from './session.js';
 /** The access token the tests' server is started with. */
 const TOKEN = 'test-token-0123456789';
 
-const STATUS: RunStatus = { state: 'running', vtime: 5, paused: false, speed: 1, events: 0, until: null, message: null };
+const STATUS: RunStatus = { state: 'running', vtime: 5, paused: false, speed: 1, achieved: null, events: 0, until: null, message: null };
 
 /** A session that records what reached it; its captures are held in `captures` for the test to feed. */
 function fakeSession(): UiSession & { calls: string[]; captures: Array<{ query: CaptureQuery; sink: CaptureSink; stopped: boolean }> } {

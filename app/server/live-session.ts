@@ -29,6 +29,8 @@ const MAX_BATCH = 2000;
 const STATE_EVERY_TICKS = 4;
 /** Longest wait for the run to stop on close before its processes are killed. */
 const STOP_DEADLINE_MS = 15_000;
+/** The achieved speed is measured over this much wall time. */
+const ACHIEVED_WINDOW_MS = 2000;
 /** Longest wait for a node to answer an inspection. */
 const INSPECT_TIMEOUT_MS = 5000;
 
@@ -70,6 +72,8 @@ export class LiveSession implements UiSession {
   private readonly ticker: NodeJS.Timeout;
   private readonly captures: LiveCaptures;
   private readonly deliveries: FlowDeliveries;
+  /** [wall ms, virtual ns] at each tick of the last {@link ACHIEVED_WINDOW_MS}, for the achieved speed. */
+  private pace: Array<[number, number]> = [];
   /** Held at 0 until the first page opens the stream (and nobody has used the time control). */
   private waitingForClient = false;
 
@@ -140,10 +144,21 @@ export class LiveSession implements UiSession {
       vtime: this.end ? this.end.virtualTimeNs : this.run.controller.now(),
       paused: this.paused && !this.end,
       speed: this.speed,
+      achieved: this.achieved(),
       events,
       until: this.until,
       message: this.message,
     };
+  }
+
+  /** Virtual over wall time across the recent ticks, while the run runs. */
+  private achieved(): number | null {
+    if (this.end || this.paused || this.pace.length < 2) return null;
+    const [wall0, virtual0] = this.pace[0]!;
+    const [wall1, virtual1] = this.pace[this.pace.length - 1]!;
+    if (wall1 - wall0 < ACHIEVED_WINDOW_MS / 2) return null;
+    const ratio = (virtual1 - virtual0) / 1e9 / ((wall1 - wall0) / 1000);
+    return Number(ratio.toPrecision(2));
   }
 
   events(query: EventsQuery): EventsResponse {
@@ -342,6 +357,13 @@ export class LiveSession implements UiSession {
 
   private tick(force: boolean): void {
     this.ticks++;
+    // Wall time is read here, in the server, never by the run: it only measures the pace achieved.
+    const wall = Date.now();
+    if (this.paused || this.end) this.pace = [];
+    else {
+      this.pace.push([wall, this.run.controller.now()]);
+      while (this.pace.length > 2 && wall - this.pace[0]![0] > ACHIEVED_WINDOW_MS) this.pace.shift();
+    }
     const until = this.until;
     if (until?.atNs !== undefined && !this.end && this.run.controller.now() >= until.atNs) this.reach(`Reached ${until.atNs} ns`);
     if (this.ticks % 3 === 0) this.run.flush();

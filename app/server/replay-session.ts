@@ -104,6 +104,7 @@ export class ReplaySession implements UiSession {
       speed: 0,
       events: this.total,
       until: null,
+      achieved: null,
       message: `Recorded run, ${run.status}`,
     };
   }
