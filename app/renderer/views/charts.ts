@@ -203,11 +203,13 @@ export class ChartsView {
       {
         width: Math.max(200, this.throughputBox.clientWidth - 8),
         height: 190,
-        scales: { x: { time: false, auto: false, range: () => [from, Math.max(until, from + 0.001)] } },
+        // A burst after an outage (TCP catching up) reaches many times the steady rate: an arcsinh
+        // scale keeps both the burst and the zeros of the outage readable.
+        scales: { x: { time: false, auto: false, range: () => [from, Math.max(until, from + 0.001)] }, y: { distr: 4, asinh: 10, range: (_u, _min, max) => [0, decadeAbove(max)] } },
         series: [{ label: 'virtual s' }, ...flows.map((f, i) => ({ label: f, stroke: PALETTE[i % PALETTE.length]!, width: 1.5, spanGaps: false, points: { show: false } }))],
         axes: [
           { ...AXIS, label: `virtual time (s), ${BUCKET_MS} ms buckets` },
-          { ...AXIS, label: 'msg/s', size: 56 },
+          { ...AXIS, label: 'msg/s', size: 56, splits: (_u, _axis, _min, max) => decades(max), values: (_u, splits) => splits.map(pagesLabel) },
         ],
         legend: { live: true },
       },
