@@ -145,7 +145,7 @@ describe('UI server', () => {
     expect((await post('/api/control', { op: 'speed', speed: 2 })).status).toBe(200);
     const events = await get('/api/events?kind=lldp&kind=dfw.*&node=tor-a&order=desc');
     expect(events.status).toBe(200);
-    expect(session.calls.slice(-3)).toEqual(['act note', 'control speed', `events ${JSON.stringify({ limit: 200, kind: ['lldp', 'dfw.*'], node: ['tor-a'], order: 'desc', bytes: '0' })}`]);
+    expect(session.calls.slice(-3)).toEqual(['act note', 'control speed', `events ${JSON.stringify({ limit: 200, kind: ['lldp', 'dfw.*'], node: ['tor-a'], housekeeping: '1', order: 'desc', bytes: '0' })}`]);
     const missing = await get('/api/inspect/nope');
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { field: string }).field).toBe('node');
