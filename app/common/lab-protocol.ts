@@ -32,6 +32,19 @@ export interface LabInfo {
   readonly endNs: number;
   /** The run's event log. */
   readonly db: string;
+  /** What binds a grade to its run, its lab and dpulab: the fields `dpulab lab check --json` gives. */
+  readonly binding: {
+    /** Null until the run has ended (live). */
+    readonly fingerprint: string | null;
+    readonly seed: number;
+    readonly labVersion: string;
+    /** SHA-256 of the lab file's text. */
+    readonly labSha256: string;
+    /** The dpulab version that recorded the run. */
+    readonly recordedBy: string;
+    /** The dpulab version that graded it. */
+    readonly gradedBy: string;
+  };
 }
 
 /** `GET /api/lab` and `POST /api/lab`. */
