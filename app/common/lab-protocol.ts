@@ -5,7 +5,7 @@
  * types.
  */
 import { z } from 'zod';
-import type { LabGrade } from '../../shared/lab/grader.js';
+import type { GradeBinding, LabGrade } from '../../shared/lab/grader.js';
 import { nameSchema } from '../../shared/topology/schema.js';
 
 /** Where a run's events come from. */
@@ -33,18 +33,7 @@ export interface LabInfo {
   /** The run's event log. */
   readonly db: string;
   /** What binds a grade to its run, its lab and dpulab: the fields `dpulab lab check --json` gives. */
-  readonly binding: {
-    /** Null until the run has ended (live). */
-    readonly fingerprint: string | null;
-    readonly seed: number;
-    readonly labVersion: string;
-    /** SHA-256 of the lab file's text. */
-    readonly labSha256: string;
-    /** The dpulab version that recorded the run. */
-    readonly recordedBy: string;
-    /** The dpulab version that graded it. */
-    readonly gradedBy: string;
-  };
+  readonly binding: GradeBinding;
 }
 
 /** `GET /api/lab` and `POST /api/lab`. */

@@ -10,8 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dpulab, nodeProcesses, tempDir } from '../support/cli.js';
-import { apiGet, launchBrowser, openTab, runStatus, startUi, until, VIEWPORT, waitForText, writeUiScenario, type UiProcess } from './support.js';
+import { dpulab, tempDir } from '../support/cli.js';
+import { apiGet, launchBrowser, openTab, runStatus, shutDownUi, startUi, type UiProcess, until, VIEWPORT, waitForText, writeUiScenario } from './support.js';
 
 /** Where screenshots go: `DPULAB_SCREENSHOTS`, or nowhere. */
 const SHOTS = process.env.DPULAB_SCREENSHOTS ?? null;
@@ -206,13 +206,7 @@ describe('dpulab ui on a live run, read as a student reads it', () => {
     [ui, browser] = await Promise.all([startUi(['--record', join(tmp.dir, 'live.db'), '--scenario', writeUiScenario(tmp.dir)]), launchBrowser()]);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    const exit = await ui?.stop();
-    tmp.remove();
-    expect(exit?.code).toBe(143);
-    expect(nodeProcesses()).toEqual([]);
-  });
+  afterAll(() => shutDownUi(browser, ui, tmp));
 
   it('ui live run waits at 0 for its first page, then runs', async () => {
     // Virtual time does not move until a page opens: two seconds of asking find it at 0.
