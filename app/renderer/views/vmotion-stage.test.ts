@@ -3,7 +3,7 @@ import type { MigrationView } from '../../../shared/state/cluster-state.js';
 import { vmotionProgress } from './vmotion-stage.js';
 
 function migration(fields: Partial<MigrationView>): MigrationView {
-  return { mid: 'app-01/esx-01/1', vm: 'app-01', from: 'esx-01', to: 'esx-02', startedAt: 0, phase: 'start', phaseSince: 0, rounds: [], roundCount: 0, steps: [], endedAt: null, endedSeq: null, result: null, reason: null, switchoverNs: null, downtimeNs: null, ...fields };
+  return { mid: 'app-01/esx-01/1', vm: 'app-01', from: 'esx-01', to: 'esx-02', startedAt: 0, phase: 'start', phaseSince: 0, rounds: [], roundCount: 0, steps: [], endedAt: null, endedSeq: null, result: null, reason: null, switchoverNs: null, downtimeNs: null, guestDowntimeNs: null, breakdown: null, ...fields };
 }
 
 const round = (n: number, pagesSent: number, pagesDirtied: number) => ({ round: n, vtime: 0, pagesSent, pagesDirtied, bytes: pagesSent * 4096, durationNs: 1 });
