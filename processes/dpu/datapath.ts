@@ -16,7 +16,9 @@ import { captureState, type HaStateView } from './ha/change-tracker.js';
 import { commitReplica, installReplicatedRules, type SyncReplica } from './ha/replica.js';
 import type { HaDatapathHooks, PromoteReason } from './ha/dpu-ha-agent.js';
 import { tryDecodeFrame } from '../../shared/net/frame.js';
-import { FlowCache, type FlowKey } from './ipfix/flow-cache.js';
+import { IPV6_HEADER_LENGTH } from '../../shared/net/ipv6.js';
+import { FlowCache, type FlowKey, type FlowVerdict } from './ipfix/flow-cache.js';
+import { IpfixInterfaces } from './ipfix/interfaces.js';
 import { IpfixExporter, ipfixEndpoints } from './ipfix/exporter.js';
 import { IpfixAgent } from './ipfix/ipfix-agent.js';
 import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedFrame } from '../vds/traceflow.js';
@@ -99,6 +101,8 @@ export class DpuDatapath implements HaDatapathHooks {
   private readonly vmotion: VmotionRelayCounters = { fromHost: 0, toHost: 0, drops: {} };
   /** IPFIX flow records of what the vNICs send, exported to the host's collector. */
   private readonly ipfix: IpfixAgent | null;
+  /** The stable interface indices IPFIX records name (null without IPFIX). */
+  private readonly ifIndex: IpfixInterfaces | null;
   /** Records traceflow observation points from the switch's decisions. */
   private readonly traces: SwitchTraceWatcher;
 
@@ -119,6 +123,7 @@ export class DpuDatapath implements HaDatapathHooks {
     const collector = ipfixEndpoints(topology, node.id);
     const domainId = 1 + topology.nodes.filter((n) => n.kind === 'dpu').findIndex((n) => n.id === node.id);
     this.ipfix = collector ? new IpfixAgent(new FlowCache(), new IpfixExporter({ domainId, ...collector }), 'pcie') : null;
+    this.ifIndex = collector ? new IpfixInterfaces(topology, node) : null;
     this.traces = new SwitchTraceWatcher(() => this.switch.inspect().arpPending);
   }
 
@@ -223,7 +228,7 @@ export class DpuDatapath implements HaDatapathHooks {
   /** A frame on an uplink; a vMotion datagram tunnelled to this DPU goes on to the host. */
   fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
     const call = this.traces.begin('uplink', frame);
-    this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call, frame.length);
+    this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call, frame.length, { ingress: this.ifIndex?.uplink(port) ?? 0, frame: null });
     for (const tunnelled of this.switch.takeTunnelled()) this.vmotionFromTunnel(ctx, tunnelled);
   }
 
@@ -442,11 +447,11 @@ export class DpuDatapath implements HaDatapathHooks {
     this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
     this.firewall.armSweep(ctx);
     if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
+    const from = this.ifIndex?.vnic(vnic) ?? 0;
     // A reject is answered to the VM that sent the offending frame.
     if (verdict.reply) this.toVnic(ctx, vnic, verdict.reply);
-    if (verdict.action !== 'allow') return;
-    this.observeFlow(ctx, vnic, frame);
-    this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call);
+    if (verdict.action !== 'allow') return this.observeFlow(ctx, frame, from, 0, 'denied');
+    this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call, 0, { ingress: from, frame });
     // A RARP from a vNIC is the hypervisor announcing a VM that just arrived: besides flooding it on
     // the segment (remote tunnel endpoints relearn), send it raw on the active uplink so the
     // physical switches learn the VM's MAC there too ("notify switches").
@@ -454,8 +459,13 @@ export class DpuDatapath implements HaDatapathHooks {
     if (uplink !== null && frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_RARP) ctx.send(uplink, frame);
   }
 
-  /** Counts an IP packet a vNIC sent into its IPFIX flow (ingress interface: the vNIC's index + 1). */
-  private observeFlow(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+  /**
+   * Counts an IP packet into its IPFIX flow: the interfaces it came in on and went out of
+   * (`IpfixInterfaces`), its IP length (the IPv4 total length, or the IPv6 payload length plus
+   * the fixed header: never the Ethernet header or padding, RFC 7012 octetDeltaCount) and what
+   * the firewall did with it.
+   */
+  private observeFlow(ctx: NodeContext, frame: Uint8Array, ingress: number, egress: number, verdict: FlowVerdict): void {
     if (!this.ipfix) return;
     const decoded = tryDecodeFrame(frame, { verifyChecksums: false });
     if (!decoded.ok) return;
@@ -470,19 +480,21 @@ export class DpuDatapath implements HaDatapathHooks {
       srcPort: ports?.srcPort ?? 0,
       dstPort: ports?.dstPort ?? 0,
     };
-    const ingress = 1 + this.local.findIndex((v) => v.id === vnic);
-    this.ipfix.observe(ctx, key, f.length - f.ethernet.headerLength, { ingress, egress: 0 });
+    const octets = f.ipv4 ? f.ipv4.totalLength : IPV6_HEADER_LENGTH + f.ipv6!.payloadLength;
+    this.ipfix.observe(ctx, key, octets, { ingress, egress }, verdict);
   }
 
-  private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): void {
+  /** Filters a frame switched towards a vNIC and delivers it when allowed; true when the firewall allowed it. */
+  private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): boolean {
     const verdict = this.firewall.filter(ctx, vnic, 'in', frame);
     this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
     this.firewall.armSweep(ctx);
     if (trace) observeFirewall(ctx, trace, vnic, 'in', verdict);
     // A reject is answered to the sender, as if from the protected VM: switched, not filtered again.
     if (verdict.reply) this.apply(ctx, this.switch.fromVnic(ctx, vnic, verdict.reply));
-    if (verdict.action !== 'allow') return;
+    if (verdict.action !== 'allow') return false;
     this.toVnic(ctx, vnic, frame);
+    return true;
   }
 
   /** Hands a frame to a vNIC; one the VF endpoint cannot deliver (no RX buffer, no VF, ...) is a logged drop. */
@@ -491,16 +503,31 @@ export class DpuDatapath implements HaDatapathHooks {
     ctx.emit('frame.drop', { port: vnic, reason: `vnic-${this.vnicPorts.lastDrop ?? 'dropped'}`, len: frame.length, vnic });
   }
 
-  /** Performs a switch call's actions; `call` follows traceflow frames through them. */
-  private apply(ctx: NodeContext, actions: readonly SwitchAction[], call: SwitchTraceCall = this.traces.begin('none', null), arrivedLen = 0): void {
+  /**
+   * Performs a switch call's actions; `call` follows traceflow frames through them. With `meter`,
+   * each IP packet is counted into its IPFIX flow once per interface it leaves by: the vNIC's own
+   * frame (`meter.frame`) when it came from a vNIC, else the frame the switch delivers (a tunnelled
+   * frame decapsulated, so the record names the VMs, never the tunnel endpoints).
+   */
+  private apply(
+    ctx: NodeContext,
+    actions: readonly SwitchAction[],
+    call: SwitchTraceCall = this.traces.begin('none', null),
+    arrivedLen = 0,
+    meter: { readonly ingress: number; readonly frame: Uint8Array | null } | null = null,
+  ): void {
     for (const action of actions) {
       const mode: CostMode =
         action.kind === 'to-vnic' ? this.modeOf(action.vnic) : action.kind === 'to-uplink' && action.origin.kind === 'vnic' ? this.modeOf(action.origin.vnic) : 'none';
       for (const step of action.steps) this.charge(step, mode, action.kind === 'drop' ? 0 : action.frame.length);
       const trace = this.traces.see(ctx, call, action);
-      if (action.kind === 'to-uplink') ctx.send(action.port, action.frame);
-      else if (action.kind === 'to-vnic') this.ingress(ctx, action.vnic, action.frame, trace);
-      else if (action.steps.includes('decap')) this.overlayDrop(ctx, action, arrivedLen);
+      if (action.kind === 'to-uplink') {
+        ctx.send(action.port, action.frame);
+        if (meter?.frame) this.observeFlow(ctx, meter.frame, meter.ingress, this.ifIndex?.uplink(action.port) ?? 0, 'forwarded');
+      } else if (action.kind === 'to-vnic') {
+        const allowed = this.ingress(ctx, action.vnic, action.frame, trace);
+        if (meter) this.observeFlow(ctx, meter.frame ?? action.frame, meter.ingress, allowed ? (this.ifIndex?.vnic(action.vnic) ?? 0) : 0, allowed ? 'forwarded' : 'denied');
+      } else if (action.steps.includes('decap')) this.overlayDrop(ctx, action, arrivedLen);
       else if (action.reason === 'standby-uplink' && action.detail === STANDBY_FOR_TEP) ctx.emit('frame.drop', { port: action.port ?? '', reason: 'standby-uplink', len: arrivedLen, detail: action.detail });
     }
     this.traces.end(ctx, call);
