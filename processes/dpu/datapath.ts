@@ -12,6 +12,8 @@ import type { VnicIdentity } from '../vds/dfw/rule.js';
 import { OVERLAY_TIMER_PREFIX, OverlaySwitch, STANDBY_FOR_TEP, tepOf, type SwitchAction, type TunnelledFrame } from '../vds/switching/index.js';
 import { buildRarpAnnouncement, ETHERTYPE_RARP } from '../vds/switching/rarp.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
+import { announceGapNs, DEFAULT_ANNOUNCE_SCHEDULE } from './announce.js';
+import { normalizeMac } from '../../shared/net/mac.js';
 import { captureState, type HaStateView } from './ha/change-tracker.js';
 import { commitReplica, installReplicatedRules, type SyncReplica } from './ha/replica.js';
 import type { HaDatapathHooks, PromoteReason } from './ha/dpu-ha-agent.js';
@@ -31,6 +33,12 @@ import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedF
  * switch refused to tunnel it (`vmotion-` and its drop reason: `no-uplink`, `mtu`, ...).
  */
 export type VmotionDropReason = 'vmotion-standby' | 'vmotion-unreachable' | 'vmotion-not-local' | 'vmotion-malformed' | `vmotion-${string}`;
+
+/** The timer of the next round of a vNIC's announcements. */
+const ANNOUNCE_TIMER = 'dpu.announce';
+
+/** Why a VM's MAC is announced: it arrived by vMotion, or this DPU took over its host. */
+type AnnounceReason = 'vmotion' | 'takeover';
 
 /** What the DPU relayed on the vMotion network, for inspectors. */
 export interface VmotionRelayCounters {
@@ -103,6 +111,8 @@ export class DpuDatapath implements HaDatapathHooks {
   private readonly ipfix: IpfixAgent | null;
   /** The stable interface indices IPFIX records name (null without IPFIX). */
   private readonly ifIndex: IpfixInterfaces | null;
+  /** Per vNIC, the number of its latest announcement chain: a timer of an older chain does nothing. */
+  private readonly announceChains = new Map<string, number>();
   /** Records traceflow observation points from the switch's decisions. */
   private readonly traces: SwitchTraceWatcher;
 
@@ -151,13 +161,9 @@ export class DpuDatapath implements HaDatapathHooks {
     this.serving = true;
     if (reason === 'takeover') {
       this.switch.controlPlane.updateHostTep(this.node.spec.host, this.ownTep);
-      const uplink = this.switch.activeUplink;
-      for (const v of this.hostVnics) {
-        // Remote tunnel endpoints relearn the VM behind ours...
-        this.apply(ctx, this.switch.announce(ctx, v.mac, v.segment));
-        // ...and the physical switches learn its MAC on our uplink ("notify switches").
-        if (uplink !== null) ctx.send(uplink, buildRarpAnnouncement(v.mac));
-      }
+      // Every VM is announced from here on the announcement schedule: remote tunnel endpoints
+      // relearn it behind ours (GENEVE), the physical switches learn a VLAN segment's VM.
+      for (const v of this.hostVnics) this.announceVnic(ctx, v.id, 1, 'takeover');
     }
   }
 
@@ -405,6 +411,12 @@ export class DpuDatapath implements HaDatapathHooks {
       return true;
     }
     if (this.ipfix?.onTimer(ctx, name)) return true;
+    if (name === ANNOUNCE_TIMER) {
+      const { vnic, round, why, chain } = data as { vnic: string; round: number; why: AnnounceReason; chain: number };
+      // A newer chain (the VM arrived again, another takeover) replaced this one.
+      if (this.announceChains.get(vnic) === chain) this.announceVnic(ctx, vnic, round, why);
+      return true;
+    }
     return this.firewall.onTimer(ctx, name);
   }
 
@@ -452,11 +464,35 @@ export class DpuDatapath implements HaDatapathHooks {
     if (verdict.reply) this.toVnic(ctx, vnic, verdict.reply);
     if (verdict.action !== 'allow') return this.observeFlow(ctx, frame, from, 0, 'denied');
     this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call, 0, { ingress: from, frame });
-    // A RARP from a vNIC is the hypervisor announcing a VM that just arrived: besides flooding it on
-    // the segment (remote tunnel endpoints relearn), send it raw on the active uplink so the
-    // physical switches learn the VM's MAC there too ("notify switches").
-    const uplink = this.switch.activeUplink;
-    if (uplink !== null && frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_RARP) ctx.send(uplink, frame);
+    // A RARP from a vNIC is the hypervisor announcing a VM that just arrived. The switch floods it
+    // like the vNIC's own broadcast: in GENEVE to every tunnel endpoint on an overlay segment
+    // (never raw on the underlay, where only tunnel endpoints' MACs appear), tagged on a VLAN
+    // segment. It is the first round of the announcement schedule; this DPU sends the others.
+    if (frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_RARP) this.scheduleAnnounce(ctx, vnic, 1, 'vmotion');
+  }
+
+  /**
+   * Announces vNIC `vnic`'s MAC, round `round` of the announcement schedule (`announce.ts`): a RARP
+   * switched as if the vNIC sent it (so it reaches the same places as the hypervisor's first one),
+   * recorded as `net.announce`, and the next round scheduled. Nothing when this DPU no longer
+   * serves the vNIC (it moved on, or this DPU was demoted).
+   */
+  private announceVnic(ctx: NodeContext, vnic: string, round: number, why: AnnounceReason): void {
+    const placed = this.local.find((v) => v.id === vnic);
+    if (placed === undefined) return;
+    const mac = normalizeMac(placed.mac);
+    this.apply(ctx, this.switch.fromVnic(ctx, vnic, buildRarpAnnouncement(mac)));
+    const overlay = this.topology.segments.find((s) => s.id === placed.segment)?.kind === 'overlay';
+    ctx.emit('net.announce', { vnic, mac, round, rounds: DEFAULT_ANNOUNCE_SCHEDULE.rounds, why, carrier: overlay ? 'geneve' : 'vlan' });
+    this.scheduleAnnounce(ctx, vnic, round, why);
+  }
+
+  /** Arms the round after `round` of vNIC `vnic`'s announcements, replacing any chain it had. */
+  private scheduleAnnounce(ctx: NodeContext, vnic: string, round: number, why: AnnounceReason): void {
+    const gap = announceGapNs(round);
+    const chain = (this.announceChains.get(vnic) ?? 0) + 1;
+    this.announceChains.set(vnic, chain);
+    if (gap !== null) ctx.setTimer(gap, ANNOUNCE_TIMER, { vnic, round: round + 1, why, chain });
   }
 
   /**

@@ -421,6 +421,7 @@ export interface NodeEventPayloads {
   'vmotion.decision': { readonly mid: string; readonly vm: string; readonly role: 'source' | 'destination'; readonly decision: SwitchoverDecisionName; readonly reason: string | null };
   'vmotion.abort.asked': { readonly mid: string; readonly vm: string; readonly role: 'source'; readonly manager: string; readonly reason: string };
   'net.rarp': { readonly mid: string; readonly vm: string; readonly vnic: string; readonly mac: string; readonly host: string; readonly dpu: string | null };
+  'net.announce': { readonly vnic: string; readonly mac: string; readonly round: number; readonly rounds: number; readonly why: 'vmotion' | 'takeover'; readonly carrier: 'geneve' | 'vlan' };
 
   // --- guests
   'flow.start': {
@@ -652,6 +653,7 @@ export const EVENT_MEANINGS: { readonly [K in EventKind]: string } = {
   'mgmt.reachable': 'The manager answered again',
   'host.vms.powered': 'A restarted host powered on the VMs the manager places on it and let go those that run elsewhere',
   'net.rarp': "The hypervisor announced a VM's MAC after a vMotion",
+  'net.announce': "A DPU announced a VM's MAC (RARP), one round of the announcement schedule after a vMotion or a takeover",
   'flow.start': 'A guest app started',
   'flow.stop': 'A guest app stopped',
   'flow.report': 'A flow checker reports one side of a flow: sender or receiver',
@@ -783,6 +785,7 @@ export const EVENT_FIELDS = {
   'mgmt.reachable': ['manager', 'silentNs'],
   'host.vms.powered': ['host', 'on', 'elsewhere', 'manager'],
   'net.rarp': ['mid', 'vm', 'vnic', 'mac', 'host', 'dpu'],
+  'net.announce': ['vnic', 'mac', 'round', 'rounds', 'why', 'carrier'],
   'flow.start': ['flow', 'kind', 'vm', 'from', 'to', 'port', 'ratePps', 'payloadBytes', 'count'],
   'flow.stop': ['flow', 'kind', 'vm', 'reason', 'sent'],
   'flow.report': ['flow', 'kind', 'side', 'vm', 'from', 'to', 'port', 'sent', 'delivered', 'lost', 'duplicated', 'reordered', 'highestSeq', 'retransmits', 'rttNs', 'tcpState', 'closeReason', 'unreachable', 'malformed', 'final'],
