@@ -13,6 +13,7 @@ import { OVERLAY_TIMER_PREFIX, OverlaySwitch, STANDBY_FOR_TEP, tepOf, type Switc
 import { buildRarpAnnouncement, ETHERTYPE_RARP } from '../vds/switching/rarp.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
 import { announceGapNs, DEFAULT_ANNOUNCE_SCHEDULE } from './announce.js';
+import { FlowOffload, offloadKey } from './offload.js';
 import { normalizeMac } from '../../shared/net/mac.js';
 import { captureState, type HaStateView } from './ha/change-tracker.js';
 import { commitReplica, installReplicatedRules, type SyncReplica } from './ha/replica.js';
@@ -111,6 +112,10 @@ export class DpuDatapath implements HaDatapathHooks {
   private readonly ipfix: IpfixAgent | null;
   /** The stable interface indices IPFIX records name (null without IPFIX). */
   private readonly ifIndex: IpfixInterfaces | null;
+  /** The eSwitch: flows whose later packets run in hardware (`offload.ts`). */
+  readonly offload = new FlowOffload();
+  /** While a frame from an uplink is handled: whether every vNIC it reached took the hardware path (null: none reached). */
+  private uplinkPath: boolean | null = null;
   /** Per vNIC, the number of its latest announcement chain: a timer of an older chain does nothing. */
   private readonly announceChains = new Map<string, number>();
   /** Records traceflow observation points from the switch's decisions. */
@@ -174,6 +179,7 @@ export class DpuDatapath implements HaDatapathHooks {
 
   /** HA: this DPU becomes standby and lets go of the host's vNICs. */
   demote(ctx: NodeContext): void {
+    this.offload.invalidateAll();
     for (const v of this.local) {
       this.vnicPorts.evict(ctx, v.id);
       this.switch.removeVnic(v.id);
@@ -234,7 +240,11 @@ export class DpuDatapath implements HaDatapathHooks {
   /** A frame on an uplink; a vMotion datagram tunnelled to this DPU goes on to the host. */
   fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
     const call = this.traces.begin('uplink', frame);
+    const before = this.cost.totalCpuNs;
+    this.uplinkPath = null;
     this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call, frame.length, { ingress: this.ifIndex?.uplink(port) ?? 0, frame: null });
+    if (this.uplinkPath !== null) this.offload.count(this.uplinkPath, this.cost.totalCpuNs - before);
+    this.uplinkPath = null;
     for (const tunnelled of this.switch.takeTunnelled()) this.vmotionFromTunnel(ctx, tunnelled);
   }
 
@@ -327,6 +337,7 @@ export class DpuDatapath implements HaDatapathHooks {
 
   /** Stops serving a vNIC: off the VF endpoint (a VF still bound goes back as on `vf.unbind`), the switch and the firewall. */
   private unserve(ctx: NodeContext, vnic: string): void {
+    this.invalidateOffload(vnic);
     this.vnicPorts.retire(ctx, vnic);
     this.switch.removeVnic(vnic);
     this.firewall.detach(vnic);
@@ -425,9 +436,12 @@ export class DpuDatapath implements HaDatapathHooks {
     switch (action.action) {
       case 'dfw.rule.add':
         this.firewall.addRule(ctx, action.args.rule);
+        // A new rule may judge any connection differently: every offloaded flow goes back to software.
+        this.offload.invalidateAll();
         return true;
       case 'dfw.rule.remove':
         this.firewall.removeRule(ctx, action.args.rule);
+        this.offload.invalidateAll();
         return true;
       default:
         return false;
@@ -437,7 +451,7 @@ export class DpuDatapath implements HaDatapathHooks {
   /** Records the Arm cost of the run so far (at the end of the run). */
   report(ctx: NodeContext): void {
     this.ipfix?.finish(ctx);
-    emitCostReport(ctx, this.cost, { nodeKind: 'dpu', coresAvailable: this.node.spec.armCores });
+    emitCostReport(ctx, this.cost, { nodeKind: 'dpu', coresAvailable: this.node.spec.armCores, offload: this.offload.report() });
   }
 
   inspect(): unknown {
@@ -450,20 +464,40 @@ export class DpuDatapath implements HaDatapathHooks {
       vnicPorts: this.vnicPorts.inspect(),
       traceflowWaitingForArp: this.traces.inspect(),
       cost: this.cost.report(1),
+      offload: this.offload.report(),
     };
   }
 
   private egress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+    const before = this.cost.totalCpuNs;
     const call = this.traces.begin('vnic', frame);
+    const key = offloadKey(frame, vnic, 'out');
     const verdict = this.firewall.filter(ctx, vnic, 'out', frame);
-    this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
+    const offloadable = verdict.action === 'allow' && verdict.established;
+    let hardware = key !== null && this.offload.has(key);
+    if (key !== null && hardware && !offloadable) {
+      this.offload.evict(key);
+      hardware = false;
+    }
+    // Traceflow packets always take the slow path: the Arm datapath is what records their observations.
+    if (call.trace) hardware = false;
+    if (hardware) this.charge('eswitch', this.modeOf(vnic), frame.length);
+    else this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
     this.firewall.armSweep(ctx);
     if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
     const from = this.ifIndex?.vnic(vnic) ?? 0;
     // A reject is answered to the VM that sent the offending frame.
     if (verdict.reply) this.toVnic(ctx, vnic, verdict.reply);
-    if (verdict.action !== 'allow') return this.observeFlow(ctx, frame, from, 0, 'denied');
-    this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call, 0, { ingress: from, frame });
+    if (verdict.action !== 'allow') {
+      if (key !== null) this.offload.count(false, this.cost.totalCpuNs - before);
+      return this.observeFlow(ctx, frame, from, 0, 'denied');
+    }
+    this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call, 0, { ingress: from, frame }, hardware);
+    if (key !== null) {
+      this.offload.count(hardware, this.cost.totalCpuNs - before);
+      // The first packet the connection tracker finds established installs the flow: the next one runs in hardware.
+      if (!hardware && offloadable && !call.trace) this.offload.install(key);
+    }
     // A RARP from a vNIC is the hypervisor announcing a VM that just arrived. The switch floods it
     // like the vNIC's own broadcast: in GENEVE to every tunnel endpoint on an overlay segment
     // (never raw on the underlay, where only tunnel endpoints' MACs appear), tagged on a VLAN
@@ -520,17 +554,27 @@ export class DpuDatapath implements HaDatapathHooks {
     this.ipfix.observe(ctx, key, octets, { ingress, egress }, verdict);
   }
 
-  /** Filters a frame switched towards a vNIC and delivers it when allowed; true when the firewall allowed it. */
-  private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): boolean {
+  /**
+   * Filters a frame switched towards a vNIC and delivers it when allowed; true when the firewall
+   * allowed it. `hardware`: the packet runs in the eSwitch (no Arm charge for the filter).
+   */
+  private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null, hardware = false): { allowed: boolean; established: boolean } {
     const verdict = this.firewall.filter(ctx, vnic, 'in', frame);
-    this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
+    if (!hardware) this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
     this.firewall.armSweep(ctx);
     if (trace) observeFirewall(ctx, trace, vnic, 'in', verdict);
     // A reject is answered to the sender, as if from the protected VM: switched, not filtered again.
     if (verdict.reply) this.apply(ctx, this.switch.fromVnic(ctx, vnic, verdict.reply));
-    if (verdict.action !== 'allow') return false;
+    if (verdict.action !== 'allow') return { allowed: false, established: verdict.established };
     this.toVnic(ctx, vnic, frame);
-    return true;
+    return { allowed: true, established: verdict.established };
+  }
+
+  /** Drops the offloaded flows of vNIC `vnic` and those from or to its addresses (it leaves or arrives). */
+  private invalidateOffload(vnic: string): void {
+    const placed = this.hostVnics.find((v) => v.id === vnic);
+    const addresses = placed ? [placed.ipv4.split('/')[0]!, ...(placed.ipv6 ? [placed.ipv6.split('/')[0]!] : [])] : [];
+    this.offload.invalidateVnic(vnic, addresses);
   }
 
   /** Hands a frame to a vNIC; one the VF endpoint cannot deliver (no RX buffer, no VF, ...) is a logged drop. */
@@ -551,17 +595,31 @@ export class DpuDatapath implements HaDatapathHooks {
     call: SwitchTraceCall = this.traces.begin('none', null),
     arrivedLen = 0,
     meter: { readonly ingress: number; readonly frame: Uint8Array | null } | null = null,
+    hardware = false,
   ): void {
     for (const action of actions) {
       const mode: CostMode =
         action.kind === 'to-vnic' ? this.modeOf(action.vnic) : action.kind === 'to-uplink' && action.origin.kind === 'vnic' ? this.modeOf(action.origin.vnic) : 'none';
-      for (const step of action.steps) this.charge(step, mode, action.kind === 'drop' ? 0 : action.frame.length);
+      // A frame from an uplink for a vNIC runs in hardware when its flow towards that vNIC is installed.
+      const fromUplink = action.kind === 'to-vnic' && meter !== null && meter.frame === null;
+      const key = fromUplink && call.trace === null ? offloadKey(action.frame, action.vnic, 'in') : null;
+      const inHardware = hardware || (key !== null && this.offload.has(key));
+      if (inHardware) {
+        if (!hardware && action.kind === 'to-vnic') this.charge('eswitch', mode, action.frame.length);
+      } else {
+        for (const step of action.steps) this.charge(step, mode, action.kind === 'drop' ? 0 : action.frame.length);
+      }
       const trace = this.traces.see(ctx, call, action);
       if (action.kind === 'to-uplink') {
         ctx.send(action.port, action.frame);
         if (meter?.frame) this.observeFlow(ctx, meter.frame, meter.ingress, this.ifIndex?.uplink(action.port) ?? 0, 'forwarded');
       } else if (action.kind === 'to-vnic') {
-        const allowed = this.ingress(ctx, action.vnic, action.frame, trace);
+        const { allowed, established } = this.ingress(ctx, action.vnic, action.frame, trace, inHardware);
+        if (key !== null) {
+          if (inHardware && !(allowed && established)) this.offload.evict(key);
+          else if (!inHardware && allowed && established) this.offload.install(key);
+          this.uplinkPath = (this.uplinkPath ?? true) && inHardware;
+        }
         if (meter) this.observeFlow(ctx, meter.frame ?? action.frame, meter.ingress, allowed ? (this.ifIndex?.vnic(action.vnic) ?? 0) : 0, allowed ? 'forwarded' : 'denied');
       } else if (action.steps.includes('decap')) this.overlayDrop(ctx, action, arrivedLen);
       else if (action.reason === 'standby-uplink' && action.detail === STANDBY_FOR_TEP) ctx.emit('frame.drop', { port: action.port ?? '', reason: 'standby-uplink', len: arrivedLen, detail: action.detail });

@@ -468,6 +468,17 @@ export interface NodeEventPayloads {
     readonly byMode: Readonly<Partial<Record<string, ModeCost>>>;
     readonly totalCpuNs: number;
     readonly coresUsed: number;
+    /** A DPU's hardware flow offload (packets and Arm CPU per path, hit ratio); null for a host. */
+    readonly offload: {
+      readonly hardwarePackets: number;
+      readonly hardwareCpuNs: number;
+      readonly slowPathPackets: number;
+      readonly slowPathCpuNs: number;
+      readonly hitRatio: number;
+      readonly installs: number;
+      readonly invalidations: number;
+      readonly installed: number;
+    } | null;
   };
   'ipfix.export': { readonly sequence: number; readonly records: number; readonly templates: boolean; readonly bytes: number };
   'traceflow.observe': TraceflowObservation;
@@ -794,7 +805,7 @@ export const EVENT_FIELDS = {
   'guest.arp.failed': ['vm', 'vnic', 'ip', 'probes', 'dropped'],
   'guest.nd.resolved': ['vm', 'vnic', 'ip', 'mac', 'after'],
   'guest.nd.failed': ['vm', 'vnic', 'ip', 'probes', 'dropped'],
-  'cost.report': ['nodeKind', 'coreType', 'coresAvailable', 'elapsedNs', 'factor', 'byStep', 'byMode', 'totalCpuNs', 'coresUsed'],
+  'cost.report': ['nodeKind', 'coreType', 'coresAvailable', 'elapsedNs', 'factor', 'byStep', 'byMode', 'totalCpuNs', 'coresUsed', 'offload'],
   'ipfix.export': ['sequence', 'records', 'templates', 'bytes'],
   'traceflow.observe': ['trace', 'point', 'summary', 'node', 'detail'],
   'ha.role': ['dpu', 'from', 'to', 'reason'],

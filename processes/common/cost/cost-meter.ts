@@ -123,6 +123,22 @@ export class CostMeter {
   }
 }
 
+/** A DPU's hardware flow offload at the end of a run: packets and Arm CPU per path (`processes/dpu/offload.ts`). */
+export interface OffloadReport {
+  /** IP packets switched by the eSwitch, and the Arm CPU they cost (0 with the default parameters). */
+  readonly hardwarePackets: number;
+  readonly hardwareCpuNs: number;
+  /** IP packets that took the Arm slow path, and the Arm CPU they cost. */
+  readonly slowPathPackets: number;
+  readonly slowPathCpuNs: number;
+  /** hardwarePackets / all IP packets (0 when there were none). */
+  readonly hitRatio: number;
+  readonly installs: number;
+  readonly invalidations: number;
+  /** Flows still installed. */
+  readonly installed: number;
+}
+
 /** What `cost.report` carries: the report, plus whose cores these are. */
 export interface CostReportPayload extends CostReport {
   readonly nodeKind: 'host' | 'dpu';
@@ -132,6 +148,8 @@ export interface CostReportPayload extends CostReport {
   readonly elapsedNs: VTime;
   /** The Arm slowdown applied (1 on x86). */
   readonly factor: number;
+  /** A DPU's flow offload: which path its IP packets took; null for a host. */
+  readonly offload: OffloadReport | null;
 }
 
 /**
@@ -141,7 +159,7 @@ export interface CostReportPayload extends CostReport {
 export function emitCostReport(
   ctx: NodeContext,
   meter: CostMeter,
-  node: { readonly nodeKind: 'host' | 'dpu'; readonly coresAvailable: number; readonly elapsedNs?: VTime },
+  node: { readonly nodeKind: 'host' | 'dpu'; readonly coresAvailable: number; readonly elapsedNs?: VTime; readonly offload?: OffloadReport },
 ): CostReportPayload {
   const elapsedNs = node.elapsedNs ?? ctx.now();
   const payload: CostReportPayload = {
@@ -151,6 +169,7 @@ export function emitCostReport(
     elapsedNs,
     factor: meter.factor,
     ...meter.report(elapsedNs),
+    offload: node.offload ?? null,
   };
   ctx.emit('cost.report', { ...payload });
   return payload;
