@@ -67,6 +67,8 @@ export interface HandoffRegisters {
   /** The RX filter the device applies; null before the guest activated it. */
   readonly rxFilter: { readonly rxMode: number; readonly multicast: readonly string[]; readonly vlanFilter: readonly number[] } | null;
   readonly features: number | null;
+  /** The RSS the device applies (hash types, indirection table); null without RSS or before activation. */
+  readonly rss: { readonly hashType: number; readonly indTable: readonly number[] } | null;
   readonly interrupts: InterruptState;
   readonly txQueues: readonly TxQueueState[];
   readonly rxQueues: readonly RxQueueState[];

@@ -52,6 +52,22 @@ export function defaultRssConf(numRxQueues: number, key: readonly number[] = MIC
   };
 }
 
+/** A deep copy of an RSS configuration. */
+export function cloneRssConf(conf: RssConf): RssConf {
+  return { hashType: conf.hashType, hashFunc: conf.hashFunc, hashKey: [...conf.hashKey], indTable: [...conf.indTable] };
+}
+
+/** The differences between what the guest configured and what a device applies, in words (empty when equal). */
+export function rssDifferences(guest: RssConf | null, device: RssConf | null): string[] {
+  if (guest === null || device === null) return guest === device ? [] : [`RSS: the guest ${guest === null ? 'has no RSS' : 'enabled RSS'}, the device ${device === null ? 'applies none' : 'applies RSS'}`];
+  const out: string[] = [];
+  if (guest.hashType !== device.hashType) out.push(`RSS hash types: the guest enabled 0x${guest.hashType.toString(16)}, the device hashes 0x${device.hashType.toString(16)}`);
+  if (guest.hashFunc !== device.hashFunc) out.push(`RSS hash function: the guest chose ${guest.hashFunc}, the device uses ${device.hashFunc}`);
+  if (guest.hashKey.join(',') !== device.hashKey.join(',')) out.push('RSS key: the device hashes with another key than the guest wrote');
+  if (guest.indTable.join(',') !== device.indTable.join(',')) out.push(`RSS indirection table: the guest wrote [${guest.indTable.join(', ')}], the device applies [${device.indTable.join(', ')}]`);
+  return out;
+}
+
 /**
  * Every problem of an RSS configuration for a device with `numRxQueues` queues, in words (empty
  * when it is good): hash function, key size, table size, table entries.
