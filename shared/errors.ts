@@ -57,6 +57,22 @@ export abstract class CodedError<C extends string> extends DpulabError {
   }
 }
 
+/**
+ * A coded error about a file or directory the user chose (a database, an output folder): `path`
+ * names it, and the user can fix it (exit 2) by choosing another or freeing this one.
+ */
+export abstract class PathError<C extends string> extends CodedError<C> {
+  constructor(
+    code: C,
+    /** The file or directory concerned. */
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, { ...options, fromInput: true });
+  }
+}
+
 /** Whether a thrown value is one of dpulab's own errors. */
 export function isDpulabError(error: unknown): error is DpulabError {
   return error instanceof DpulabError;

@@ -1,15 +1,29 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { EventLogReader } from '../processes/controller/log/reader.js';
-import { dpulab, isAlive, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import { dpulab, isAlive, lastJson, nodeProcesses, runScenario, streamDuringVmotion, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 import type { RunSummary } from '../processes/controller/session.js';
 
 /** What `dpulab run --json` prints last: the run summary. */
 type RunJson = RunSummary;
+
+/** A TCP flow `f` from web-01 to web-02, started at `atMs`. */
+function tcpFlow(atMs: number, ratePps: number): unknown {
+  return { at: `${atMs}ms`, action: 'flow.start', flow: { id: 'f', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps } };
+}
+const stopFlow = { at: '1.8s', action: 'flow.stop', flow: 'f' };
+function uplink(wire: string, at: string): unknown {
+  return { at, action: 'link', wire, state: 'down' };
+}
+
+/** The flow delivered every segment it sent, once. */
+function expectWhole(summary: RunJson, flow: string): void {
+  const f = summary.flows.find((x) => x.flow === flow)!;
+  expect({ delivered: f.delivered, lost: f.lost, duplicated: f.duplicated }).toEqual({ delivered: f.sent, lost: 0, duplicated: 0 });
+}
 
 describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started again at 2 s)', () => {
   const tmp = tempDir();
@@ -119,13 +133,7 @@ describe('DPU failover edge cases', () => {
     lab.hosts.find((h) => h.id === 'esx-02')!.failover = { active: ['dpu-02a'], standby: [] };
     lab.dpus = lab.dpus.filter((d) => d.id !== 'dpu-02b');
     lab.wires = lab.wires.filter((w) => !w.a.startsWith('dpu-02b:') && !w.b.startsWith('dpu-02b:'));
-    const topology = join(tmp.dir, 'no-standby.yaml');
-    writeFileSync(topology, stringify(lab));
-    const scenario = join(tmp.dir, 'kill.yaml');
-    writeFileSync(scenario, 'name: kill\nend: 2s\nsteps:\n  - { at: 500ms, action: flow.start, flow: { id: f, kind: tcp, from: web-01, to: web-02, ratePps: 100 } }\n  - { at: 1s, action: kill, node: dpu-02a }\n');
-    const result = dpulab(['run', topology, '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'no-standby.db')]);
-    expect(result.code, result.stderr).toBe(0);
-    const db = lastJson<RunJson>(result).db;
+    const { db } = runScenario<RunJson>(tmp.dir, 'no-standby', '2s', [tcpFlow(500, 100), { at: '1s', action: 'kill', node: 'dpu-02a' }], { lab });
     const impossible = payloads(db, ['dpu.failover.impossible']);
     expect(impossible).toHaveLength(1);
     expect(impossible[0]!.p).toMatchObject({ dpu: 'dpu-02a', reason: 'no-standby', vnicsDisconnected: true });
@@ -134,41 +142,21 @@ describe('DPU failover edge cases', () => {
   });
 
   it('an uplink failure moves traffic to the DPU other uplink with no DPU failover', () => {
-    const scenario = join(tmp.dir, 'uplink.yaml');
-    writeFileSync(
-      scenario,
-      'name: uplink\nend: 2s\nsteps:\n  - { at: 300ms, action: flow.start, flow: { id: f, kind: tcp, from: web-01, to: web-02, ratePps: 200 } }\n  - { at: 800ms, action: link, wire: up-02a-a, state: down }\n  - { at: 1.8s, action: flow.stop, flow: f }\n',
-    );
-    const result = dpulab(['run', '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'uplink.db')]);
-    expect(result.code, result.stderr).toBe(0);
-    const summary = lastJson<RunJson>(result);
+    const summary = runScenario<RunJson>(tmp.dir, 'uplink', '2s', [tcpFlow(300, 200), uplink('up-02a-a', '800ms'), stopFlow]);
     const failovers = payloads(summary.db, ['team.failover'], ['dpu-02a']);
     expect(failovers.map((f) => [f.vtime, f.p.from, f.p.to])).toEqual([[0.8e9, 'p0', 'p1']]);
     expect(payloads(summary.db, ['dpu.failed'])).toEqual([]);
-    const f = summary.flows.find((x) => x.flow === 'f')!;
-    expect([f.delivered, f.lost, f.duplicated]).toEqual([f.sent, 0, 0]);
+    expectWhole(summary, 'f');
   });
 
   it('all uplinks of the active DPU down fail the host over with reason linkDown', () => {
-    const scenario = join(tmp.dir, 'uplinks-down.yaml');
-    writeFileSync(
-      scenario,
-      'name: uplinks-down\nend: 2s\nsteps:\n  - { at: 300ms, action: flow.start, flow: { id: f, kind: tcp, from: web-01, to: web-02, ratePps: 100 } }\n  - { at: 800ms, action: link, wire: up-02a-a, state: down }\n  - { at: 800ms, action: link, wire: up-02a-b, state: down }\n  - { at: 1.8s, action: flow.stop, flow: f }\n',
-    );
-    const result = dpulab(['run', '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'uplinks-down.db')]);
-    expect(result.code, result.stderr).toBe(0);
-    const summary = lastJson<RunJson>(result);
+    const summary = runScenario<RunJson>(tmp.dir, 'uplinks-down', '2s', [tcpFlow(300, 100), uplink('up-02a-a', '800ms'), uplink('up-02a-b', '800ms'), stopFlow]);
     expect(payloads(summary.db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-02a', reason: 'linkDown', to: 'dpu-02b' })]);
-    const f = summary.flows.find((x) => x.flow === 'f')!;
-    expect([f.delivered, f.lost, f.duplicated]).toEqual([f.sent, 0, 0]);
+    expectWhole(summary, 'f');
   });
 
   it('a requested failover moves a host to its standby with reason userInitiated', () => {
-    const scenario = join(tmp.dir, 'user.yaml');
-    writeFileSync(scenario, 'name: user\nend: 1s\nsteps:\n  - { at: 500ms, action: dpu.failover, host: esx-01 }\n');
-    const result = dpulab(['run', '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'user.db')]);
-    expect(result.code, result.stderr).toBe(0);
-    const db = lastJson<RunJson>(result).db;
+    const { db } = runScenario<RunJson>(tmp.dir, 'user', '1s', [{ at: '500ms', action: 'dpu.failover', host: 'esx-01' }]);
     expect(payloads(db, ['dpu.failed']).map((f) => f.p)).toEqual([expect.objectContaining({ dpu: 'dpu-01a', reason: 'userInitiated', to: 'dpu-01b' })]);
     expect(payloads(db, ['dpu.failover.done'])).toHaveLength(1);
   });
@@ -185,13 +173,11 @@ describe('DPU failback', () => {
   it('with failback set, the preferred DPU takes the host back once it is healthy again', () => {
     const lab = parse(DEFAULT_LAB_YAML) as { hosts: Array<Record<string, unknown> & { id: string }> };
     lab.hosts.find((h) => h.id === 'esx-02')!.failover = { active: ['dpu-02a'], standby: ['dpu-02b'], failback: true };
-    const topology = join(tmp.dir, 'failback.yaml');
-    writeFileSync(topology, stringify(lab));
-    const scenario = join(tmp.dir, 'kill-restart.yaml');
-    writeFileSync(scenario, 'name: kr\nend: 3s\nsteps:\n  - { at: 500ms, action: kill, node: dpu-02a }\n  - { at: 1.5s, action: restart, node: dpu-02a }\n');
-    const result = dpulab(['run', topology, '--scenario', scenario, '--in-process', '--json', '--db', join(tmp.dir, 'failback.db')]);
-    expect(result.code, result.stderr).toBe(0);
-    const db = lastJson<RunJson>(result).db;
+    const steps = [
+      { at: '500ms', action: 'kill', node: 'dpu-02a' },
+      { at: '1.5s', action: 'restart', node: 'dpu-02a' },
+    ];
+    const { db } = runScenario<RunJson>(tmp.dir, 'failback', '3s', steps, { lab });
     const failed = payloads(db, ['dpu.failed']).map((f) => [f.p.dpu, f.p.reason, f.p.to]);
     expect(failed).toEqual([
       ['dpu-02a', 'crash', 'dpu-02b'],
@@ -205,18 +191,8 @@ describe('a failover right after a VM arrived', () => {
   afterAll(() => tmp.remove());
 
   it('keeps serving a vNIC adopted less than one HA sync flush before it: the host, not the replica, says which vNICs it has', () => {
-    const steps = [
-      { at: '100ms', action: 'flow.start', flow: { id: 'stream', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
-      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
-      { at: '2.3s', action: 'flow.stop', flow: 'stream' },
-    ];
-    const run = (name: string, extra: unknown[]): RunJson => {
-      const scenario = join(tmp.dir, `${name}.yaml`);
-      writeFileSync(scenario, stringify({ name, end: '2.5s', steps: [...steps, ...extra] }));
-      const result = dpulab(['run', '--scenario', scenario, '--seed', '5', '--in-process', '--json', '--db', join(tmp.dir, `${name}.db`)]);
-      expect(result.code, result.stderr).toBe(0);
-      return lastJson<RunJson>(result);
-    };
+    const steps = streamDuringVmotion('stream', '2.3s');
+    const run = (name: string, extra: unknown[]): RunJson => runScenario<RunJson>(tmp.dir, name, '2.5s', [...steps, ...extra], { seed: 5 });
     // Where the VM resumes on esx-02 (and dpu-02a imported its firewall state), without the failover.
     const resume = payloads(run('plain', []).db, ['vmotion.resume'])[0]!.vtime;
     // esx-02 fails over to dpu-02b 1 us after the resume: dpu-02a's next sync flush is up to 10 ms away.
@@ -230,7 +206,6 @@ describe('a failover right after a VM arrived', () => {
     expect(modes.at(-1)!.p.active).toBe('uptv2');
     const unknown = payloads(summary.db, ['pcie.drop']).filter((e) => e.p.vnic === 'web-01.eth0');
     expect(unknown).toEqual([]);
-    const stream = summary.flows.find((f) => f.flow === 'stream')!;
-    expect({ delivered: stream.delivered, lost: stream.lost, duplicated: stream.duplicated }).toEqual({ delivered: stream.sent, lost: 0, duplicated: 0 });
+    expectWhole(summary, 'stream');
   });
 });

@@ -1,9 +1,7 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
-import { dpulab, lastJson, tempDir } from './support/cli.js';
+import { runScenario, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 import type { RunSummary } from '../processes/controller/session.js';
 
@@ -20,19 +18,12 @@ describe('losses nobody could see are on the record', () => {
   afterAll(() => tmp.remove());
 
   function run(name: string, steps: unknown[], end: string, edit?: (lab: LabData) => void): RunJson {
-    const args = ['run'];
+    let lab: LabData | undefined;
     if (edit) {
-      const lab = parse(DEFAULT_LAB_YAML) as LabData;
+      lab = parse(DEFAULT_LAB_YAML) as LabData;
       edit(lab);
-      const topology = join(tmp.dir, `${name}.lab.yaml`);
-      writeFileSync(topology, stringify(lab));
-      args.push(topology);
     }
-    const scenario = join(tmp.dir, `${name}.yaml`);
-    writeFileSync(scenario, stringify({ name, end, steps }));
-    const result = dpulab([...args, '--scenario', scenario, '--seed', '2', '--in-process', '--json', '--db', join(tmp.dir, `${name}.db`)]);
-    expect(result.code, result.stderr).toBe(0);
-    return lastJson<RunJson>(result);
+    return runScenario<RunJson>(tmp.dir, name, end, steps, { lab, seed: 2 });
   }
 
   it('every frame that reaches a stunned VM is dropped with a frame.drop (vm-stunned), one per frame the flow lost', () => {

@@ -1,9 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dpulab, lastJson, nodeProcesses, tempDir } from './support/cli.js';
+import { dpulab, nodeProcesses, runScenario, streamDuringVmotion, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 import type { RunSummary } from '../processes/controller/session.js';
 
@@ -16,12 +14,8 @@ describe('the management plane', () => {
   const tmp = tempDir();
   afterAll(() => tmp.remove());
 
-  function run(name: string, end: string, steps: unknown[], extra: string[] = ['--in-process'], seed = 6): RunJson {
-    const scenario = join(tmp.dir, `${name}.yaml`);
-    writeFileSync(scenario, stringify({ name, end, steps }));
-    const result = dpulab(['run', '--scenario', scenario, '--seed', String(seed), '--json', '--db', join(tmp.dir, `${name}-${extra.join('')}.db`), ...extra]);
-    expect(result.code, result.stderr).toBe(0);
-    const json = lastJson<RunJson>(result);
+  function run(name: string, end: string, steps: unknown[], multiProcess = false): RunJson {
+    const json = runScenario<RunJson>(tmp.dir, name, end, steps, { seed: 6, multiProcess });
     expect(json.status).toBe('completed');
     return json;
   }
@@ -34,11 +28,7 @@ describe('the management plane', () => {
   }
 
   it('a cut of the destination DPU between the firewall import and the resume: the VM runs on one host, its flow delivers no more than was sent', () => {
-    const steps = [
-      { at: '100ms', action: 'flow.start', flow: { id: 'stream', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
-      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
-      { at: '2.6s', action: 'flow.stop', flow: 'stream' },
-    ];
+    const steps = streamDuringVmotion('stream', '2.6s');
     // Where the destination's DPU imports the firewall state, without the cut.
     const plain = run('split-plain', '3s', steps);
     const imported = payloads(plain.db, ['dfw.import'], ['dpu-02a']).find((e) => e.p.ok)!;
@@ -133,11 +123,7 @@ describe('the management plane', () => {
   });
 
   it('killed between the stun and the commit and started again: the switchover waits for it, then is decided once from what the hosts report', () => {
-    const steps = [
-      { at: '100ms', action: 'flow.start', flow: { id: 'tcp', kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
-      { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
-      { at: '2.4s', action: 'flow.stop', flow: 'tcp' },
-    ];
+    const steps = streamDuringVmotion('tcp', '2.4s');
     const plain = run('switchover-plain', '2.6s', steps);
     const stun = payloads(plain.db, ['vmotion.stun'])[0]!.vtime;
     const restart = stun + 300_000_000;
@@ -190,8 +176,8 @@ describe('the management plane', () => {
       { at: '900ms', action: 'restart', node: 'vcenter' },
       { at: '1.3s', action: 'flow.stop', flow: 'tcp' },
     ];
-    const multi = run('multi', '1.5s', steps, []);
-    const single = run('multi', '1.5s', steps, ['--in-process']);
+    const multi = run('multi', '1.5s', steps, true);
+    const single = run('multi', '1.5s', steps);
     expect(multi.fingerprint).toBe(single.fingerprint);
     const lives = multi.nodes.filter((n) => n.id === 'vcenter');
     expect(lives.map((n) => n.kind)).toEqual(['manager', 'manager']);

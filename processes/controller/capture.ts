@@ -10,17 +10,11 @@ import type { RecordedEvent } from '../../shared/events.js';
 import { concatBytes } from '../../shared/net/bytes.js';
 import { PcapngWriter } from '../../shared/net/pcapng.js';
 import type { ResolvedTopology } from '../../shared/topology/types.js';
+import type { WireRecord } from './log/schema.js';
 import { decodeDma, PcieMessageError, vnicOfMessage, type DmaMessage } from '../pcie/messages.js';
 
 /** A wire as a capture names it: its id, kind and two ends. */
-export interface CapturedWire {
-  readonly id: string;
-  readonly kind: string;
-  readonly aNode: string;
-  readonly aPort: string;
-  readonly bNode: string;
-  readonly bPort: string;
-}
+export type CapturedWire = Pick<WireRecord, 'id' | 'kind' | 'aNode' | 'aPort' | 'bNode' | 'bPort'>;
 
 /** The wires of a resolved topology, as captures name them. */
 export function capturedWires(topology: ResolvedTopology): CapturedWire[] {

@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
-import { DpulabError } from '../../shared/errors.js';
+import { PathError } from '../../shared/errors.js';
 
 /**
  * Failures of the machine rather than of dpulab or of the user's files: a full disk, a read-only
@@ -24,19 +24,8 @@ export type EnvironmentErrorCode =
  * The machine refused something dpulab needs; the message names the path and what to do. Counted
  * as the user's to fix (`fromInput`, exit 2): they choose where and how dpulab runs.
  */
-export class EnvironmentError extends DpulabError {
+export class EnvironmentError extends PathError<EnvironmentErrorCode> {
   override readonly name = 'EnvironmentError';
-
-  constructor(
-    /** Stable: what kind of refusal. */
-    readonly code: EnvironmentErrorCode,
-    /** The file or directory concerned. */
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, { ...options, fromInput: true });
-  }
 }
 
 /** Longest path (PATH_MAX, with its NUL) and file name (NAME_MAX) Linux accepts, in bytes. */

@@ -10,16 +10,10 @@ import { canonicalEventBytes, Fingerprint } from './log/fingerprint.js';
 import { EventLogReader, type FingerprintVerification } from './log/reader.js';
 import { MultiProcessCluster } from './multi-process.js';
 import type { RunMode } from './session.js';
+import type { CheckedEvent } from '../../shared/invariants/types.js';
 
 /** An event as shown when naming a divergence. */
-export interface EventView {
-  readonly seq: number;
-  readonly vtime: VTime;
-  readonly node: string;
-  readonly kind: string;
-  readonly cause: number | null;
-  readonly payload: unknown;
-}
+export type EventView = CheckedEvent;
 
 /** The first place where a re-execution differs from the recording. */
 export interface Divergence {

@@ -13,6 +13,8 @@
  * The /16 is kept apart from every other network dpulab addresses (the underlay 172.16.0.0/16, the
  * vMotion network 172.30.0.0/24, the pcie link-local 169.254.0.0/24); segments are the user's.
  */
+import { byString } from '../../shared/order.js';
+import { NODES_PER_RANGE, rangeAddress, rankOfKind } from '../../shared/topology/addressing.js';
 import type { ResolvedNode, ResolvedTopology } from '../../shared/topology/types.js';
 import { MgmtSetupError } from './errors.js';
 
@@ -28,20 +30,12 @@ export const MANAGER_MGMT_IP = '172.31.0.1';
 /** The name of a host's or DPU's management port (the topology's `MGMT_PORT`). */
 export const NODE_MGMT_PORT = 'mgmt';
 
-/** Addresses .10 to .254 of each /24. */
-const FIRST_HOST_PART = 10;
-const PER_RANGE = 245;
-
 /** One end of a management conversation: the node, the port it sends from, its MAC and address. */
 export interface MgmtEndpoint {
   readonly node: string;
   readonly port: string;
   readonly mac: string;
   readonly ip: string;
-}
-
-function byString(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function nodeOf(topology: ResolvedTopology, id: string): ResolvedNode {
@@ -59,13 +53,10 @@ export function managerOf(topology: ResolvedTopology): string | null {
 export function mgmtIp(topology: ResolvedTopology, id: string): string {
   const node = nodeOf(topology, id);
   if (node.kind !== 'host' && node.kind !== 'dpu') throw new MgmtSetupError('not-managed', `${id} is a ${node.kind}: only hosts and DPUs are on the management network`);
-  const index = topology.nodes
-    .filter((n) => n.kind === node.kind)
-    .map((n) => n.id)
-    .sort(byString)
-    .indexOf(id);
-  if (index >= PER_RANGE) throw new MgmtSetupError('too-many-nodes', `${id} would be management address number ${index + 1}, but only ${PER_RANGE} ${node.kind}s fit`);
-  return `172.31.${node.kind === 'host' ? 1 : 2}.${FIRST_HOST_PART + index}`;
+  const index = rankOfKind(topology, node.kind, id);
+  const ip = rangeAddress(`172.31.${node.kind === 'host' ? 1 : 2}`, index);
+  if (ip === null) throw new MgmtSetupError('too-many-nodes', `${id} would be management address number ${index + 1}, but only ${NODES_PER_RANGE} ${node.kind}s fit`);
+  return ip;
 }
 
 /** A host or DPU as it sends on the management network: its `mgmt` port, that port's MAC, its address. */

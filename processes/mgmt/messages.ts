@@ -29,18 +29,16 @@
  * the receiver counts and drops.
  */
 import { z } from 'zod';
-import { decode, encode } from '../../shared/codec.js';
 import { buildUdpIpv4Frame } from '../../shared/net/builders.js';
 import { decodeFrame } from '../../shared/net/frame.js';
 import { MGMT_UDP_PORT, type MgmtEndpoint } from './addresses.js';
 import type { MalformedCounter } from '../common/malformed.js';
 import type { NodeContext } from '../runtime/types.js';
+import { FramedMessageFormat } from '../common/framed-message.js';
 import { MgmtMessageError } from './errors.js';
 
 /** The version of the payload format this code writes and reads. */
 export const MGMT_WIRE_VERSION = 1;
-const MAGIC = [0x44, 0x50, 0x4d, 0x47]; // "DPMG"
-const HEADER_LENGTH = MAGIC.length + 1;
 
 const name = z.string().min(1);
 const requestId = z.number().int().min(0);
@@ -146,33 +144,16 @@ export type MgmtRequest = Extract<MgmtMessage, { id: number }>;
 /** The answers the manager sends back, matched by `re`. */
 export type MgmtAnswer = Extract<MgmtMessage, { t: 'ack' | 'migration.answer' | 'switchover.decision' }>;
 
-/** Encodes a message as a UDP payload. */
+const MGMT_FORMAT = new FramedMessageFormat({ what: 'Management', magic: 'DPMG', version: MGMT_WIRE_VERSION, schema: messageSchema, error: (message) => new MgmtMessageError(message) });
+
+/** Encodes a message as a UDP payload: magic, version, msgpack. */
 export function encodeMgmtMessage(message: MgmtMessage): Uint8Array {
-  const body = encode(message);
-  const out = new Uint8Array(HEADER_LENGTH + body.length);
-  out.set(MAGIC, 0);
-  out[MAGIC.length] = MGMT_WIRE_VERSION;
-  out.set(body, HEADER_LENGTH);
-  return out;
+  return MGMT_FORMAT.encode(message);
 }
 
 /** Decodes a UDP payload; throws `MgmtMessageError` naming what is wrong. */
 export function decodeMgmtMessage(payload: Uint8Array): MgmtMessage {
-  if (payload.length < HEADER_LENGTH || MAGIC.some((b, i) => payload[i] !== b)) throw new MgmtMessageError(`Management payload of ${payload.length} bytes does not start with DPMG`);
-  const version = payload[MAGIC.length]!;
-  if (version !== MGMT_WIRE_VERSION) throw new MgmtMessageError(`Management payload version ${version} is not ${MGMT_WIRE_VERSION}`);
-  let raw: unknown;
-  try {
-    raw = decode(payload.subarray(HEADER_LENGTH));
-  } catch {
-    throw new MgmtMessageError(`Management payload of ${payload.length} bytes is not msgpack after its header`);
-  }
-  const parsed = messageSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new MgmtMessageError(`Management message field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return parsed.data;
+  return MGMT_FORMAT.decode(payload);
 }
 
 /** A management datagram from one endpoint to another: Ethernet / IPv4 / UDP 902 / the message. */

@@ -14,36 +14,30 @@ afterEach(() => {
   opened = [];
 });
 
+let endpoints = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('receiving and sending across timeouts', () => {
-  it('messages() goes on waiting through its timeouts, yields each message once, and ends when the socket closes', async () => {
-    const a = pair();
-    const b = pair();
-    await a.bind('inproc://receive-timeouts');
-    b.connect('inproc://receive-timeouts');
-    const got: string[] = [];
-    const reading = (async () => {
-      for await (const [body] of messages(a, 10)) got.push(body!.toString());
-    })();
-    await sleep(60); // several receive timeouts pass with nothing to read
-    await b.send('first');
-    await sleep(40);
-    await b.send('second');
-    while (got.length < 2) await sleep(5);
-    a.close();
-    await reading;
-    expect(got).toEqual(['first', 'second']);
-  });
+  /** The two ways to read a socket, each pushing what it reads into `got` until the socket closes. */
+  const readers: ReadonlyArray<[string, (socket: Pair, got: string[]) => Promise<void>]> = [
+    [
+      'messages() goes on waiting through its timeouts, yields each message once,',
+      async (socket, got) => {
+        for await (const [body] of messages(socket, 10)) got.push(body!.toString());
+      },
+    ],
+    ['receiveEach() hands over each message once through its timeouts,', (socket, got) => receiveEach(socket, ([body]) => got.push(body!.toString()), 10)],
+  ];
 
-  it('receiveEach() hands over each message once through its timeouts, and resolves when the socket closes', async () => {
+  it.each(readers)('%s and ends when the socket closes', async (_, read) => {
     const a = pair();
     const b = pair();
-    await a.bind('inproc://receive-each');
-    b.connect('inproc://receive-each');
+    const address = `inproc://receive-${++endpoints}`;
+    await a.bind(address);
+    b.connect(address);
     const got: string[] = [];
-    const reading = receiveEach(a, ([body]) => got.push(body!.toString()), 10);
-    await sleep(60);
+    const reading = read(a, got);
+    await sleep(60); // several receive timeouts pass with nothing to read
     await b.send('first');
     await sleep(40);
     await b.send('second');

@@ -2,12 +2,12 @@ import { describe, expect, test } from 'vitest';
 import { decodeEthernet } from '../../shared/net/ethernet.js';
 import { buildLldpFrame } from '../../shared/net/lldp.js';
 import { BROADCAST, MAC_A, MAC_B, MAC_C, switchUnderTest, udpFrame } from './testing.js';
-import type { FakeContext } from './testing.js';
+import type { TestContext } from '../runtime/testing.js';
 
 const ALL = ['swp1', 'swp2', 'swp3', 'swp4', 'swp5', 'swp6', 'swp7', 'swp8'];
 
 /** Ports a frame went out of, and the VLAN tag it had there (null: untagged). */
-function egress(ctx: FakeContext): Array<[string, number | null]> {
+function egress(ctx: TestContext): Array<[string, number | null]> {
   return ctx.takeSent().map((s) => [s.port, decodeEthernet(s.bytes).vlan?.vid ?? null]);
 }
 

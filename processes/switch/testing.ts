@@ -5,13 +5,6 @@ import type { ResolvedTopology, SwitchNode } from '../../shared/topology/types.j
 import { TestContext } from '../runtime/testing.js';
 import { SwitchCore } from './switch-core.js';
 
-/** The test context the switch tests drive, as switch `tor-a`. */
-export class FakeContext extends TestContext {
-  constructor() {
-    super('tor-a', { random: 0.25 });
-  }
-}
-
 /**
  * A topology with switch `tor-a` (8 ports, `switchLines` appended to its entry, indented by four
  * spaces) whose every port is cabled to a switch of its own (`peer-1`..`peer-8`): no loop.
@@ -33,12 +26,12 @@ ${wires}
   );
 }
 
-/** A booted switch core for tor-a of {@link switchTopology}, with its fake context. */
-export function switchUnderTest(switchLines = ''): { core: SwitchCore; ctx: FakeContext } {
+/** A booted switch core for tor-a of {@link switchTopology}, with the test context it runs on. */
+export function switchUnderTest(switchLines = ''): { core: SwitchCore; ctx: TestContext } {
   const topology = switchTopology(switchLines);
   const node = topology.nodes.find((n): n is SwitchNode => n.id === 'tor-a' && n.kind === 'switch')!;
   const core = new SwitchCore(node, topology);
-  const ctx = new FakeContext();
+  const ctx = new TestContext('tor-a', { random: 0.25 });
   core.onBoot(ctx);
   return { core, ctx };
 }

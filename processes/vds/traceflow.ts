@@ -56,10 +56,6 @@ export type TraceflowErrorCode = 'bad-id' | 'unknown-vnic' | 'bad-destination';
 /** A traceflow that cannot be built as asked: names what was wrong. */
 export class TraceflowError extends CodedError<TraceflowErrorCode> {
   override readonly name = 'TraceflowError';
-
-  constructor(code: TraceflowErrorCode, message: string) {
-    super(code, message);
-  }
 }
 
 // ---------------------------------------------------------------- the mark

@@ -6,14 +6,15 @@ import { LogBuilder, msNs, violationsOf } from './testing.js';
 const MAC = '00:50:56:b8:e8:ee';
 
 /** A VF of dpu-01a serving web-01.eth0 going to STOP_COPY for a vMotion, as the DPU logs it. */
+/** dpu-01a's VF 1 (serving web-01.eth0) logs a move from one VFIO state to another. */
+function vfMove(log: LogBuilder, from: string, to: string, via: 'arc' | 'reset' | 'error' = 'arc') {
+  return log.emit('dpu-01a', 'vf.state', { vf: 1, vnic: 'web-01.eth0', from, to, via });
+}
+
 function toStopCopy(log: LogBuilder): void {
-  for (const [from, to] of [
-    ['RUNNING', 'RUNNING_P2P'],
-    ['RUNNING_P2P', 'STOP'],
-    ['STOP', 'STOP_COPY'],
-  ] as const) {
-    log.emit('dpu-01a', 'vf.state', { vf: 1, vnic: 'web-01.eth0', from, to, via: 'arc' });
-  }
+  vfMove(log, 'RUNNING', 'RUNNING_P2P');
+  vfMove(log, 'RUNNING_P2P', 'STOP');
+  vfMove(log, 'STOP', 'STOP_COPY');
 }
 
 describe('mac-stable', () => {
@@ -44,8 +45,8 @@ describe('vf-arcs', () => {
     const log = new LogBuilder().boot();
     log.at(1);
     toStopCopy(log);
-    log.emit('dpu-01a', 'vf.state', { vf: 1, vnic: 'web-01.eth0', from: 'STOP_COPY', to: 'RUNNING', via: 'reset' });
-    log.emit('dpu-01a', 'vf.state', { vf: 1, vnic: 'web-01.eth0', from: 'RUNNING', to: 'ERROR', via: 'error' });
+    vfMove(log, 'STOP_COPY', 'RUNNING', 'reset');
+    vfMove(log, 'RUNNING', 'ERROR', 'error');
     log.at(10).kill('dpu-01a');
     log.start('dpu-01a', 1);
     toStopCopy(log);
@@ -56,7 +57,7 @@ describe('vf-arcs', () => {
     const log = new LogBuilder().boot();
     log.at(1);
     toStopCopy(log);
-    const jump = log.at(800).emit('dpu-01a', 'vf.state', { vf: 1, vnic: 'web-01.eth0', from: 'RUNNING', to: 'RUNNING_P2P', via: 'arc' });
+    const jump = vfMove(log.at(800), 'RUNNING', 'RUNNING_P2P');
     const found = violationsOf(vfArcs, log.events, msNs(1000));
     expect(found).toHaveLength(1);
     expect(found[0]!.event.seq).toBe(jump.seq);
@@ -67,8 +68,8 @@ describe('vf-arcs', () => {
     const log = new LogBuilder().boot();
     log.at(1);
     toStopCopy(log);
-    log.emit('dpu-01a', 'vf.state', { vf: 1, vnic: 'web-01.eth0', from: 'STOP_COPY', to: 'PRE_COPY', via: 'arc' });
-    log.emit('dpu-01a', 'vf.state', { vf: 1, vnic: 'web-01.eth0', from: 'PRE_COPY', to: 'STOP', via: 'reset' });
+    vfMove(log, 'STOP_COPY', 'PRE_COPY');
+    vfMove(log, 'PRE_COPY', 'STOP', 'reset');
     const found = violationsOf(vfArcs, log.events, msNs(1000));
     expect(found.map((v) => v.message)).toEqual([
       'dpu-01a VF 1 (web-01.eth0) took STOP_COPY -> PRE_COPY via arc, which VFIO migration v2 does not allow',

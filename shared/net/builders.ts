@@ -169,12 +169,17 @@ export interface ArpRequestFields {
 
 /** Builds a broadcast ARP request: who has targetIp? tell senderIp. */
 export function buildArpRequest(fields: ArpRequestFields): Uint8Array {
+  return arpFrame(ARP_REQUEST, BROADCAST_MAC, ZERO_MAC, fields);
+}
+
+/** An ARP packet in an Ethernet frame to `dst`; the sender is the frame's source. */
+function arpFrame(operation: number, dst: MacAddress, targetMac: MacAddress, fields: ArpRequestFields): Uint8Array {
   return encodeEthernet({
-    dst: BROADCAST_MAC,
+    dst,
     src: fields.srcMac,
     ...(fields.vlan !== undefined ? { vlan: fields.vlan } : {}),
     etherType: ETHERTYPE_ARP,
-    payload: encodeArp({ operation: ARP_REQUEST, senderMac: fields.srcMac, senderIp: fields.senderIp, targetMac: ZERO_MAC, targetIp: fields.targetIp }),
+    payload: encodeArp({ operation, senderMac: fields.srcMac, senderIp: fields.senderIp, targetMac, targetIp: fields.targetIp }),
     pad: fields.pad ?? true,
   });
 }
@@ -194,14 +199,7 @@ export interface ArpReplyFields {
 
 /** Builds a unicast ARP reply: senderIp is at srcMac. */
 export function buildArpReply(fields: ArpReplyFields): Uint8Array {
-  return encodeEthernet({
-    dst: fields.dstMac,
-    src: fields.srcMac,
-    ...(fields.vlan !== undefined ? { vlan: fields.vlan } : {}),
-    etherType: ETHERTYPE_ARP,
-    payload: encodeArp({ operation: ARP_REPLY, senderMac: fields.srcMac, senderIp: fields.senderIp, targetMac: fields.dstMac, targetIp: fields.targetIp }),
-    pad: fields.pad ?? true,
-  });
+  return arpFrame(ARP_REPLY, fields.dstMac, fields.dstMac, fields);
 }
 
 /**

@@ -25,9 +25,9 @@ import { decodeIcmp } from './icmp.js';
 import type { DecodedIcmp } from './icmp.js';
 import { decodeIcmpv6 } from './icmpv6.js';
 import type { DecodedIcmpv6 } from './icmpv6.js';
-import { decodeIpv4, IP_PROTOCOL_ICMP, IP_PROTOCOL_ICMPV6, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP } from './ipv4.js';
+import { IP_PROTOCOL_ICMP, IP_PROTOCOL_ICMPV6, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP } from './ipv4.js';
 import type { DecodedIpv4 } from './ipv4.js';
-import { decodeIpv6 } from './ipv6.js';
+import { decodeIpLayer } from './ip-layer.js';
 import type { DecodedIpv6 } from './ipv6.js';
 import { decodeLldp } from './lldp.js';
 import type { Lldpdu } from './lldp.js';
@@ -135,28 +135,22 @@ function decodeAt(bytes: Uint8Array, offset: number, end: number, options: Decod
       layers.push('lldp');
       frame.lldp = decodeLldp(bytes, at, end);
       return frame;
-    case ETHERTYPE_IPV4: {
-      layers.push('ipv4');
-      const ip = decodeIpv4(bytes, at, end, { verifyChecksum: verify });
-      frame.ipv4 = ip;
-      frame.payload = ip.payload;
-      if (ip.isFragment) return frame;
-      pseudo = { src: bytes.subarray(at + 12, at + 16), dst: bytes.subarray(at + 16, at + 20) };
-      protocol = ip.protocol;
-      l4Offset = ip.payloadOffset;
-      l4End = ip.payloadEnd;
-      break;
-    }
+    case ETHERTYPE_IPV4:
     case ETHERTYPE_IPV6: {
-      layers.push('ipv6');
-      const ip = decodeIpv6(bytes, at, end);
-      frame.ipv6 = ip;
-      frame.payload = ip.payload;
-      if (ip.isFragment) return frame;
-      pseudo = { src: bytes.subarray(at + 8, at + 24), dst: bytes.subarray(at + 24, at + 40) };
-      protocol = ip.protocol;
-      l4Offset = ip.payloadOffset;
-      l4End = ip.payloadEnd;
+      const layer = decodeIpLayer(bytes, ethernet.etherType, at, end, verify)!;
+      if (layer.family === 4) {
+        layers.push('ipv4');
+        frame.ipv4 = layer.ip;
+      } else {
+        layers.push('ipv6');
+        frame.ipv6 = layer.ip;
+      }
+      frame.payload = layer.ip.payload;
+      if (layer.ip.isFragment) return frame;
+      pseudo = layer.pseudo;
+      protocol = layer.ip.protocol;
+      l4Offset = layer.ip.payloadOffset;
+      l4End = layer.ip.payloadEnd;
       break;
     }
     default: {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_LAB_FILE, DEFAULT_LAB_YAML, TopologyError, fileStem, loadDefaultLab, loadTopology } from './load.js';
 import { VMOTION_VNI } from './schema.js';
-import type { DpuNode, HostNode, ResolvedTopology, SwitchNode } from './types.js';
+import type { DpuNode, HostNode, ResolvedTopology, SwitchNode, ResolvedWire } from './types.js';
 
 /** The error a text must produce; fails the test if it loads. */
 function topologyError(text: string, file = 'lab.yaml'): TopologyError {
@@ -17,6 +17,15 @@ function topologyError(text: string, file = 'lab.yaml'): TopologyError {
 /** The report lines after the summary: `file:line:col: path: message`. */
 function problemLines(text: string, file = 'lab.yaml'): string[] {
   return topologyError(text, file).message.split('\n').slice(1);
+}
+
+/** The resolved wire a test expects: ends as `node:port`, no impairments. */
+function cleanWire(id: string, kind: ResolvedWire['kind'], a: string, b: string, latencyNs: number, bandwidthBps: number): ResolvedWire {
+  const end = (at: string): ResolvedWire['a'] => {
+    const [node = '', port = ''] = at.split(':');
+    return { node, port };
+  };
+  return { id, kind, a: end(a), b: end(b), latencyNs, bandwidthBps, impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 0 } };
 }
 
 function host(t: ResolvedTopology, id: string): HostNode {
@@ -85,15 +94,7 @@ describe('the default lab', () => {
   test('cables every host and DPU to the manager with an implicit 1 Gbps management wire', () => {
     const mgmt = lab.wires.filter((w) => w.kind === 'mgmt');
     expect(mgmt.map((w) => w.id)).toEqual(['mgmt-dpu-01a', 'mgmt-dpu-01b', 'mgmt-dpu-02a', 'mgmt-dpu-02b', 'mgmt-esx-01', 'mgmt-esx-02']);
-    expect(mgmt.find((w) => w.id === 'mgmt-esx-02')).toEqual({
-      id: 'mgmt-esx-02',
-      kind: 'mgmt',
-      a: { node: 'esx-02', port: 'mgmt' },
-      b: { node: 'vcenter', port: 'esx-02' },
-      latencyNs: 20_000,
-      bandwidthBps: 1e9,
-      impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 0 },
-    });
+    expect(mgmt.find((w) => w.id === 'mgmt-esx-02')).toEqual(cleanWire('mgmt-esx-02', 'mgmt', 'esx-02:mgmt', 'vcenter:esx-02', 20_000, 1e9));
     const vcenter = lab.nodes.find((n) => n.id === 'vcenter');
     expect(vcenter?.kind === 'manager' && vcenter.spec.manages).toEqual(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b', 'esx-01', 'esx-02']);
     expect(vcenter?.ports.map((p) => p.name)).toEqual(['dpu-01a', 'dpu-01b', 'dpu-02a', 'dpu-02b', 'esx-01', 'esx-02']);
@@ -109,15 +110,7 @@ describe('the default lab', () => {
 
   test('joins each DPU to its host over PCIe at 1 us and 64 Gbps', () => {
     const pcie = lab.wires.find((w) => w.id === 'pcie-dpu-02b');
-    expect(pcie).toEqual({
-      id: 'pcie-dpu-02b',
-      kind: 'pcie',
-      a: { node: 'esx-02', port: 'dpu-02b' },
-      b: { node: 'dpu-02b', port: 'pcie' },
-      latencyNs: 1_000,
-      bandwidthBps: 64e9,
-      impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 0 },
-    });
+    expect(pcie).toEqual(cleanWire('pcie-dpu-02b', 'pcie', 'esx-02:dpu-02b', 'dpu-02b:pcie', 1_000, 64e9));
   });
 
   test('wires every DPU uplink p0 to tor-a and p1 to tor-b, and the switches to each other', () => {
@@ -182,15 +175,7 @@ describe('loadTopology', () => {
 
   test('fills wire defaults: id from its ends, 5 us, 25 Gbps, no impairments', () => {
     const t = loadTopology(withLine(17, '  - { a: dpu-01b:p0, b: tor-a:swp2 }'), 'lab.yaml');
-    expect(t.wires.find((w) => w.kind === 'ethernet' && w.id !== 'w0')).toEqual({
-      id: 'dpu-01b:p0--tor-a:swp2',
-      kind: 'ethernet',
-      a: { node: 'dpu-01b', port: 'p0' },
-      b: { node: 'tor-a', port: 'swp2' },
-      latencyNs: 5_000,
-      bandwidthBps: 25e9,
-      impairments: { loss: 0, corrupt: 0, duplicate: 0, jitterNs: 0 },
-    });
+    expect(t.wires.find((w) => w.kind === 'ethernet' && w.id !== 'w0')).toEqual(cleanWire('dpu-01b:p0--tor-a:swp2', 'ethernet', 'dpu-01b:p0', 'tor-a:swp2', 5_000, 25e9));
   });
 
   test('reads wire latency, bandwidth and impairments', () => {

@@ -17,16 +17,11 @@ import { Pair } from 'zeromq';
 import { SendQueue } from '../../processes/node/send-queue.js';
 import { emergencyCleanups, exitOf, fmt, median, note, withDeadline } from './common.js';
 
-/** Round trips per trial, and trials (the median is reported, after one warm-up trial). */
-const ROUND_TRIPS = 5_000;
-const ROUND_TRIP_TRIALS = 5;
-const ROUND_TRIP_BYTES = 64;
+/** Round trips per trial, trials (the median is reported, after one warm-up trial), and the request's size. */
+const ROUND_TRIP = { perTrial: 5_000, trials: 5, bytes: 64 } as const;
 
 /** One-way messages per trial, their size, how many are queued before waiting, and trials. */
-const ONE_WAY_MESSAGES = 100_000;
-const ONE_WAY_BYTES = 120;
-const ONE_WAY_BURST = 1024;
-const ONE_WAY_TRIALS = 3;
+const ONE_WAY = { messages: 100_000, bytes: 120, burst: 1024, trials: 3 } as const;
 
 /** `node -e 0` starts timed (the median is reported, after one warm-up start). */
 const NODE_STARTS = 9;
@@ -80,7 +75,7 @@ async function withPeer<T>(mode: string, use: (socket: Pair) => Promise<T>): Pro
 /** Mean µs per request/reply over `count` round trips with an echoing peer. */
 async function roundTripTrial(count: number): Promise<number> {
   return withPeer('echo', async (socket) => {
-    const request = Buffer.alloc(ROUND_TRIP_BYTES, 0x5a);
+    const request = Buffer.alloc(ROUND_TRIP.bytes, 0x5a);
     const t0 = performance.now();
     for (let i = 0; i < count; i++) {
       await socket.send(request);
@@ -95,11 +90,11 @@ async function oneWayTrial(messages: number): Promise<number> {
   return withPeer(String(messages), async (socket) => {
     const queue = new SendQueue(socket);
     try {
-      const payload = Buffer.alloc(ONE_WAY_BYTES, 0x5a);
+      const payload = Buffer.alloc(ONE_WAY.bytes, 0x5a);
       const ack = socket.receive();
       const t0 = performance.now();
       for (let sent = 0; sent < messages; ) {
-        const n = Math.min(ONE_WAY_BURST, messages - sent);
+        const n = Math.min(ONE_WAY.burst, messages - sent);
         for (let i = 0; i < n; i++) queue.push(payload);
         sent += n;
         await queue.drain();
@@ -126,15 +121,15 @@ async function nodeStartTrial(): Promise<number> {
 
 /** Measures the three floors, each the median of several trials after a warm-up. */
 export async function measureFloors(): Promise<FloorsFigure> {
-  note(`[floors] ZeroMQ round trip: warm-up, then ${ROUND_TRIP_TRIALS} x ${fmt(ROUND_TRIPS, 0)}`);
-  await roundTripTrial(ROUND_TRIPS / 5);
+  note(`[floors] ZeroMQ round trip: warm-up, then ${ROUND_TRIP.trials} x ${fmt(ROUND_TRIP.perTrial, 0)}`);
+  await roundTripTrial(ROUND_TRIP.perTrial / 5);
   const zmqRoundTripTrialsUs: number[] = [];
-  for (let i = 0; i < ROUND_TRIP_TRIALS; i++) zmqRoundTripTrialsUs.push(await roundTripTrial(ROUND_TRIPS));
+  for (let i = 0; i < ROUND_TRIP.trials; i++) zmqRoundTripTrialsUs.push(await roundTripTrial(ROUND_TRIP.perTrial));
   note(`      ${zmqRoundTripTrialsUs.map((us) => fmt(us, 1)).join(', ')} µs`);
 
-  note(`[floors] ZeroMQ one way: ${ONE_WAY_TRIALS} x ${fmt(ONE_WAY_MESSAGES, 0)} messages of ${ONE_WAY_BYTES} bytes`);
+  note(`[floors] ZeroMQ one way: ${ONE_WAY.trials} x ${fmt(ONE_WAY.messages, 0)} messages of ${ONE_WAY.bytes} bytes`);
   const zmqMessagesTrials: number[] = [];
-  for (let i = 0; i < ONE_WAY_TRIALS; i++) zmqMessagesTrials.push(await oneWayTrial(ONE_WAY_MESSAGES));
+  for (let i = 0; i < ONE_WAY.trials; i++) zmqMessagesTrials.push(await oneWayTrial(ONE_WAY.messages));
   note(`      ${zmqMessagesTrials.map((r) => fmt(r, 0)).join(', ')} msg/s`);
 
   note(`[floors] node -e 0: warm-up, then ${NODE_STARTS} starts`);

@@ -18,12 +18,10 @@ import { DEFAULT_LAB_YAML, loadDefaultLab } from '../../shared/topology/load.js'
 import { fileMiB, fmt, median, note } from './common.js';
 
 /** Recorder: synthetic events, and how many the controller-like caller appends per call. */
-const RECORDER_EVENTS = 200_000;
-const RECORDER_EVENTS_PER_APPEND = 64;
+const RECORDER = { events: 200_000, eventsPerAppend: 64 } as const;
 
 /** Replay seek: events in the recorded log, and how many seeks to random events are timed. */
-const SEEK_EVENTS = 1_000_000;
-const SEEK_TRIALS = 50;
+const SEEK = { events: 1_000_000, trials: 50 } as const;
 
 export interface RecorderFigure {
   readonly events: number;
@@ -91,16 +89,16 @@ function openBenchLog<W extends EventLogWriter | EventRecorder>(writer: W, id: s
  * appends, as the controller hands over one window at a time.
  */
 export function measureRecorder(): RecorderFigure {
-  note(`[recorder] ${fmt(RECORDER_EVENTS, 0)} events, appends of ${RECORDER_EVENTS_PER_APPEND}, in the calling thread and in a thread of its own`);
+  note(`[recorder] ${fmt(RECORDER.events, 0)} events, appends of ${RECORDER.eventsPerAppend}, in the calling thread and in a thread of its own`);
   const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
   try {
-    const events = syntheticEvents(RECORDER_EVENTS);
+    const events = syntheticEvents(RECORDER.events);
     const meanPayloadBytes = events.reduce((sum, e) => sum + e.payload.length, 0) / events.length;
     const end = { status: 'completed', endVtime: events[events.length - 1]!.vtime, exitReason: null } as const;
 
     const direct = openBenchLog(EventLogWriter.open(join(dir, 'direct.db'), { dpulabVersion: DPULAB_VERSION }), 'bench-recorder');
     const d0 = performance.now();
-    for (let i = 0; i < events.length; i += RECORDER_EVENTS_PER_APPEND) direct.append(events.slice(i, i + RECORDER_EVENTS_PER_APPEND));
+    for (let i = 0; i < events.length; i += RECORDER.eventsPerAppend) direct.append(events.slice(i, i + RECORDER.eventsPerAppend));
     direct.finishRun(end);
     const directMs = performance.now() - d0;
     const stats = direct.stats;
@@ -110,7 +108,7 @@ export function measureRecorder(): RecorderFigure {
     const threaded = openBenchLog(EventRecorder.open(path, { dpulabVersion: DPULAB_VERSION, deferIndexes: true }), 'bench-recorder');
     try {
       const t0 = performance.now();
-      for (let i = 0; i < events.length; i += RECORDER_EVENTS_PER_APPEND) threaded.append(events.slice(i, i + RECORDER_EVENTS_PER_APPEND));
+      for (let i = 0; i < events.length; i += RECORDER.eventsPerAppend) threaded.append(events.slice(i, i + RECORDER.eventsPerAppend));
       const appendMs = performance.now() - t0;
       threaded.finishRun(end);
       const ms = performance.now() - t0;
@@ -120,7 +118,7 @@ export function measureRecorder(): RecorderFigure {
       note(`      ${fmt(events.length / (ms / 1000), 0)} events/s threaded, ${fmt(events.length / (directMs / 1000), 0)} in the calling thread`);
       return {
         events: events.length,
-        eventsPerAppend: RECORDER_EVENTS_PER_APPEND,
+        eventsPerAppend: RECORDER.eventsPerAppend,
         meanPayloadBytes,
         eventsPerSec: events.length / (ms / 1000),
         mainThreadUsPerEvent: (appendMs * 1000) / events.length,
@@ -143,7 +141,7 @@ export function measureRecorder(): RecorderFigure {
  * (opening the log included) goes to the last event; later ones to random events.
  */
 export async function measureSeek(): Promise<SeekFigure> {
-  note(`[seek] ${fmt(SEEK_EVENTS, 0)} events, then ${SEEK_TRIALS} seeks`);
+  note(`[seek] ${fmt(SEEK.events, 0)} events, then ${SEEK.trials} seeks`);
   const dir = mkdtempSync(join(tmpdir(), 'dpl-bench-'));
   try {
     const path = join(dir, 'seek.db');
@@ -153,7 +151,7 @@ export async function measureSeek(): Promise<SeekFigure> {
       const next = syntheticUiEvents(11);
       const batch: RecordedEvent[] = [];
       let vtime = 0;
-      for (let seq = 0; seq < SEEK_EVENTS; seq++) {
+      for (let seq = 0; seq < SEEK.events; seq++) {
         vtime += 1000 + (seq % 7) * 250;
         const e = next(seq, vtime);
         batch.push({ seq, vtime, node: e.node, kind: e.kind, cause: e.cause, payload: encode(e.payload), volatile: null });
@@ -168,13 +166,13 @@ export async function measureSeek(): Promise<SeekFigure> {
     const f0 = performance.now();
     const session = new ReplaySession(path);
     try {
-      session.stateAt(SEEK_EVENTS - 1);
+      session.stateAt(SEEK.events - 1);
       const firstMs = performance.now() - f0;
       note(`      first seek ${fmt(firstMs, 0)} ms`);
       const random = seededRandom(5);
       const times: number[] = [];
-      for (let i = 0; i < SEEK_TRIALS; i++) {
-        const at = Math.floor(random() * SEEK_EVENTS);
+      for (let i = 0; i < SEEK.trials; i++) {
+        const at = Math.floor(random() * SEEK.events);
         const t0 = performance.now();
         const state = session.stateAt(at);
         times.push(performance.now() - t0);
@@ -182,11 +180,11 @@ export async function measureSeek(): Promise<SeekFigure> {
       }
       const sorted = [...times].sort((a, b) => a - b);
       return {
-        events: SEEK_EVENTS,
+        events: SEEK.events,
         databaseMiB: fileMiB(path),
         firstMs,
         laterMs: { median: median(times), p95: sorted[Math.floor(sorted.length * 0.95)]!, max: sorted[sorted.length - 1]! },
-        trials: SEEK_TRIALS,
+        trials: SEEK.trials,
       };
     } finally {
       await session.close();

@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { EventLogReader } from '../../processes/controller/log/reader.js';
 import { PACKAGE_ROOT } from '../../processes/controller/package-root.js';
 
@@ -133,6 +134,48 @@ export function committedEvents(db: string): number {
   } catch {
     return 0;
   }
+}
+
+/** How `runScenario` runs: on the default lab or on `lab` (YAML data), with a seed, in-process or not. */
+export interface ScenarioRunOptions {
+  readonly lab?: unknown;
+  readonly seed?: number;
+  /** One process per node instead of `--in-process`. */
+  readonly multiProcess?: boolean;
+}
+
+/**
+ * Runs `steps` as a scenario named `name` that ends at `end` (written to `dir`, with the lab when
+ * one is given) and returns what `dpulab run --json` printed: the summary of a run that must have
+ * completed, exit 0.
+ */
+export function runScenario<T = Record<string, unknown>>(dir: string, name: string, end: string, steps: readonly unknown[], options: ScenarioRunOptions = {}): T {
+  const scenario = join(dir, `${name}.yaml`);
+  writeFileSync(scenario, stringify({ name, end, steps }));
+  const args = ['run'];
+  if (options.lab !== undefined) {
+    const topology = join(dir, `${name}.lab.yaml`);
+    writeFileSync(topology, stringify(options.lab));
+    args.push(topology);
+  }
+  args.push('--scenario', scenario, '--json', '--db', join(dir, `${name}${options.multiProcess ? '-multi' : ''}.db`));
+  if (options.seed !== undefined) args.push('--seed', String(options.seed));
+  if (!options.multiProcess) args.push('--in-process');
+  const result = dpulab(args);
+  if (result.code !== 0) throw new Error(`dpulab ${args.join(' ')} exited ${String(result.code)}: ${result.stderr}`);
+  return lastJson<T>(result);
+}
+
+/**
+ * The steps of the commonest fault test: a TCP flow `flow` from web-01 to web-02 from 100 ms,
+ * web-01 moved to esx-02 at 200 ms while it runs, the flow stopped at `stopAt`.
+ */
+export function streamDuringVmotion(flow: string, stopAt: string): unknown[] {
+  return [
+    { at: '100ms', action: 'flow.start', flow: { id: flow, kind: 'tcp', from: 'web-01', to: 'web-02', ratePps: 200 } },
+    { at: '200ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' },
+    { at: stopAt, action: 'flow.stop', flow },
+  ];
 }
 
 /** A temporary directory, removed by the returned function. */

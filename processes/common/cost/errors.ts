@@ -10,8 +10,4 @@ export type CostErrorCode = 'bad-parameter' | 'unknown-step' | 'wrong-core' | 'b
  */
 export class CostError extends CodedError<CostErrorCode> {
   override readonly name = 'CostError';
-
-  constructor(code: CostErrorCode, message: string) {
-    super(code, message);
-  }
 }

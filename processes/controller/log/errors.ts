@@ -2,7 +2,7 @@
  * Errors of the event log. Each class carries a stable `code` that callers (the CLI, the UI,
  * tests) switch on; messages are for people and may change.
  */
-import { DpulabError } from '../../../shared/errors.js';
+import { DpulabError, PathError } from '../../../shared/errors.js';
 
 /** Why an event log could not be read. */
 export type EventLogErrorCode =
@@ -20,17 +20,8 @@ export type EventLogErrorCode =
   | 'incomplete';
 
 /** An event log that cannot be read; `path` names the file. */
-export class EventLogError extends DpulabError {
+export class EventLogError extends PathError<EventLogErrorCode> {
   override readonly name = 'EventLogError';
-
-  constructor(
-    readonly code: EventLogErrorCode,
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, { ...options, fromInput: true });
-  }
 }
 
 /** Why the writer refused a call. */

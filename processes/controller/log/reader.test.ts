@@ -38,7 +38,13 @@ function seededBytes(length: number, seed: number): Buffer {
   return Buffer.from(Array.from({ length }, () => random.int(256)));
 }
 
-function readEverything(path: string): unknown {
+/**
+ * Reads all of a log as the UI and replay do, then verifies it: what was thrown, or the
+ * verification. Payloads are decoded unless `decodePayloads` is false (damage inside a blob is
+ * then left to the fingerprint to find).
+ */
+function readEverything(path: string, decodePayloads = true): { failure: unknown; verification: FingerprintVerification | null } {
+  let verification: FingerprintVerification | null = null;
   try {
     withReader(path, (reader) => {
       reader.run();
@@ -46,12 +52,12 @@ function readEverything(path: string): unknown {
       reader.nodes();
       reader.wires();
       reader.checkpoints();
-      for (const e of reader.events()) decode(e.payload);
-      reader.verifyFingerprint();
+      for (const e of reader.events()) if (decodePayloads) decode(e.payload);
+      verification = reader.verifyFingerprint();
     });
-    return undefined;
+    return { failure: null, verification };
   } catch (err) {
-    return err;
+    return { failure: err, verification: null };
   }
 }
 
@@ -333,31 +339,58 @@ describe('EventLogReader.verifyFingerprint', () => {
     });
   });
 
-  it('verifyFingerprint names the first checkpoint range holding an altered payload', () => {
+  /** One alteration of a written log, and what verifyFingerprint must say of it. */
+  interface Tampering {
+    readonly what: string;
+    readonly events: number;
+    readonly sql: string;
+    readonly value?: Uint8Array;
+    readonly firstBad: Readonly<Record<string, unknown>>;
+    readonly problem?: RegExp;
+  }
+  const tamperings: readonly Tampering[] = [
+    {
+      what: 'an altered payload, naming the first checkpoint range that holds it',
+      events: 1000,
+      sql: 'UPDATE events SET payload = ? WHERE seq = 250',
+      value: encode({ n: 250, text: 'forged', list: [] }),
+      firstBad: { fromSeq: 200, toSeq: 300 },
+      problem: /Events \[200, 300\) do not match their checkpoint/,
+    },
+    ...['vtime = vtime + 1', "node = 'intruder'", "kind = 'forged'", 'cause = NULL'].map((change) => ({
+      what: `a change of ${change}`,
+      events: 300,
+      sql: `UPDATE events SET ${change} WHERE seq = 150`,
+      firstBad: { fromSeq: 100, toSeq: 200 },
+    })),
+    {
+      what: 'a removed event',
+      events: 300,
+      sql: 'DELETE FROM events WHERE seq = 120',
+      firstBad: { fromSeq: 100, toSeq: 200 },
+      problem: /not dense: seq 121 where 120 was expected/,
+    },
+    { what: 'events missing at the end', events: 250, sql: 'DELETE FROM events WHERE seq >= 240', firstBad: { fromSeq: 200, toSeq: 250, recomputed: null } },
+    {
+      what: 'an event the encoding cannot hold, instead of throwing',
+      events: 300,
+      sql: 'UPDATE events SET vtime = -5 WHERE seq = 220',
+      firstBad: { fromSeq: 200, toSeq: 300, recomputed: null },
+    },
+  ];
+
+  it.each(tamperings)('verifyFingerprint detects $what', ({ events, sql, value, firstBad, problem }) => {
     const path = join(tempDir(), 'run.db');
-    writeTestLog(path, 1000, { checkpointInterval: 100 });
-    tamper(path, 'UPDATE events SET payload = ? WHERE seq = 250', encode({ n: 250, text: 'forged', list: [] }));
+    writeTestLog(path, events, { checkpointInterval: 100 });
+    if (value === undefined) tamper(path, sql);
+    else tamper(path, sql, value);
     withReader(path, (reader) => {
       const result = reader.verifyFingerprint();
       expect(result.ok).toBe(false);
-      expect(result.firstBadCheckpoint).toMatchObject({ fromSeq: 200, toSeq: 300 });
       expect(result.recomputed).not.toBe(result.stored);
-      expect(result.problems).toContain('Events [200, 300) do not match their checkpoint');
+      expect(result.firstBadCheckpoint).toMatchObject(firstBad);
+      if (problem) expect(result.problems.join('\n')).toMatch(problem);
     });
-  });
-
-  it('verifyFingerprint detects a change to vtime, node, kind or cause', () => {
-    const changes = ['vtime = vtime + 1', "node = 'intruder'", "kind = 'forged'", 'cause = NULL'];
-    for (const change of changes) {
-      const path = join(tempDir(), 'run.db');
-      writeTestLog(path, 300, { checkpointInterval: 100 });
-      tamper(path, `UPDATE events SET ${change} WHERE seq = 150`);
-      withReader(path, (reader) => {
-        const result = reader.verifyFingerprint();
-        expect(result.ok, change).toBe(false);
-        expect(result.firstBadCheckpoint, change).toMatchObject({ fromSeq: 100, toSeq: 200 });
-      });
-    }
   });
 
   it('verifyFingerprint ignores a change to the volatile part', () => {
@@ -366,29 +399,6 @@ describe('EventLogReader.verifyFingerprint', () => {
     tamper(path, 'UPDATE events SET volatile = ? WHERE seq = 150', encode({ pid: 1, host: 'elsewhere' }));
     tamper(path, 'UPDATE events SET volatile = NULL WHERE seq = 151');
     withReader(path, (reader) => expect(reader.verifyFingerprint().ok).toBe(true));
-  });
-
-  it('verifyFingerprint detects a removed event', () => {
-    const path = join(tempDir(), 'run.db');
-    writeTestLog(path, 300, { checkpointInterval: 100 });
-    tamper(path, 'DELETE FROM events WHERE seq = 120');
-    withReader(path, (reader) => {
-      const result = reader.verifyFingerprint();
-      expect(result.ok).toBe(false);
-      expect(result.firstBadCheckpoint).toMatchObject({ fromSeq: 100, toSeq: 200 });
-      expect(result.problems.join('\n')).toMatch(/not dense: seq 121 where 120 was expected/);
-    });
-  });
-
-  it('verifyFingerprint detects events missing at the end', () => {
-    const path = join(tempDir(), 'run.db');
-    writeTestLog(path, 250, { checkpointInterval: 100 });
-    tamper(path, 'DELETE FROM events WHERE seq >= 240');
-    withReader(path, (reader) => {
-      const result = reader.verifyFingerprint();
-      expect(result.ok).toBe(false);
-      expect(result.firstBadCheckpoint).toMatchObject({ fromSeq: 200, toSeq: 250, recomputed: null });
-    });
   });
 
   it('verifyFingerprint detects an added event and a forged run fingerprint', () => {
@@ -405,17 +415,6 @@ describe('EventLogReader.verifyFingerprint', () => {
     tamper(path, "UPDATE runs SET fingerprint = '00'");
     withReader(path, (reader) => {
       expect(reader.verifyFingerprint().problems).toEqual(['The recomputed fingerprint differs from the run fingerprint']);
-    });
-  });
-
-  it('verifyFingerprint reports an event the encoding cannot hold instead of throwing', () => {
-    const path = join(tempDir(), 'run.db');
-    writeTestLog(path, 300, { checkpointInterval: 100 });
-    tamper(path, 'UPDATE events SET vtime = -5 WHERE seq = 220');
-    withReader(path, (reader) => {
-      const result = reader.verifyFingerprint();
-      expect(result.ok).toBe(false);
-      expect(result.firstBadCheckpoint).toMatchObject({ fromSeq: 200, toSeq: 300, recomputed: null });
     });
   });
 
@@ -458,7 +457,7 @@ describe('EventLogReader.open', () => {
   it('EventLogReader.open rejects random bytes behind a SQLite magic as not-sqlite or corrupt', () => {
     const path = join(tempDir(), 'fake.db');
     writeFileSync(path, Buffer.concat([Buffer.from('SQLite format 3\0'), seededBytes(8192, 2)]));
-    expectLogError(readEverything(path), ['not-sqlite', 'corrupt'], path);
+    expectLogError(readEverything(path).failure, ['not-sqlite', 'corrupt'], path);
   });
 
   it('EventLogReader.open rejects a SQLite database without our meta as not-dpulab', () => {
@@ -513,7 +512,7 @@ describe('EventLogReader.open', () => {
     const bytes = readFileSync(path);
     const half = join(dir, 'half.db');
     writeFileSync(half, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    const err = readEverything(half);
+    const err = readEverything(half).failure;
     expectLogError(err, ['not-sqlite', 'corrupt', 'incomplete'], half);
     expect((err as Error).message).toMatch(/^Event log is truncated: .* \(\d+ bytes, its header says \d+\)$/);
   });
@@ -527,7 +526,7 @@ describe('EventLogReader.open', () => {
     bytes.writeUInt32BE(bytes.readUInt32BE(24) + 1, 92);
     const half = join(dir, 'half.db');
     writeFileSync(half, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    expectLogError(readEverything(half), ['corrupt', 'incomplete'], half);
+    expectLogError(readEverything(half).failure, ['corrupt', 'incomplete'], half);
   });
 
   it('EventLogReader never lets damaged pages pass unnoticed', () => {
@@ -547,23 +546,9 @@ describe('EventLogReader.open', () => {
       } finally {
         closeSync(fd);
       }
-      let verification: FingerprintVerification | null = null;
-      let failure: unknown = null;
-      try {
-        withReader(path, (reader) => {
-          reader.run();
-          reader.count();
-          reader.nodes();
-          reader.wires();
-          reader.checkpoints();
-          for (const e of reader.events()) void e;
-          verification = reader.verifyFingerprint();
-        });
-      } catch (err) {
-        failure = err;
-      }
+      const { failure, verification } = readEverything(path, false);
       if (failure !== null) expectLogError(failure, ['corrupt', 'incomplete'], path);
-      else expect((verification as FingerprintVerification | null)?.ok, `seed ${seed}`).toBe(false);
+      else expect(verification?.ok, `seed ${seed}`).toBe(false);
     }
   }, 30_000);
 

@@ -16,10 +16,6 @@ export type HaSetupErrorCode = 'unknown-dpu' | 'unknown-host' | 'bad-option';
 /** A HA module was built or called with something that cannot work; `code` is stable. */
 export class HaSetupError extends CodedError<HaSetupErrorCode> {
   override readonly name = 'HaSetupError';
-
-  constructor(code: HaSetupErrorCode, message: string) {
-    super(code, message);
-  }
 }
 
 /** A state-sync message that could not be decoded: not msgpack, wrong magic or version, a field out of shape. */

@@ -19,9 +19,9 @@
  * the receiving side counts and drops.
  */
 import { z } from 'zod';
-import { decode, encode } from '../../../shared/codec.js';
 import { buildUdpIpv4Frame } from '../../../shared/net/builders.js';
 import { decodeFrame } from '../../../shared/net/frame.js';
+import { FramedMessageFormat } from '../../common/framed-message.js';
 import { SyncMessageError } from './errors.js';
 import { HA_SYNC_UDP_PORT } from '../../pcie/mgmt-network.js';
 import type { MgmtEndpoint } from '../../pcie/mgmt-network.js';
@@ -30,8 +30,6 @@ import type { SyncRecord } from './sync-records.js';
 
 /** The version of the payload format this code writes and reads. */
 export const SYNC_WIRE_VERSION = 1;
-const MAGIC = [0x44, 0x50, 0x48, 0x41]; // "DPHA"
-const HEADER_LENGTH = MAGIC.length + 1;
 
 /** Why a standby asks for a full snapshot. */
 export type BulkRequestReason = 'join' | 'new-session' | 'no-base' | 'retry' | 'owner';
@@ -91,33 +89,16 @@ const messageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('bulk-request'), reason: z.enum(['join', 'new-session', 'no-base', 'retry', 'owner']) }),
 ]);
 
+const SYNC_FORMAT = new FramedMessageFormat({ what: 'Sync', magic: 'DPHA', version: SYNC_WIRE_VERSION, schema: messageSchema, error: (message) => new SyncMessageError(message) });
+
 /** Encodes a message as a UDP payload: magic, version, msgpack. */
 export function encodeSyncMessage(message: SyncMessage): Uint8Array {
-  const body = encode(message);
-  const out = new Uint8Array(HEADER_LENGTH + body.length);
-  out.set(MAGIC, 0);
-  out[MAGIC.length] = SYNC_WIRE_VERSION;
-  out.set(body, HEADER_LENGTH);
-  return out;
+  return SYNC_FORMAT.encode(message);
 }
 
 /** Decodes and validates a UDP payload; throws `SyncMessageError` naming what is wrong. */
 export function decodeSyncMessage(payload: Uint8Array): SyncMessage {
-  if (payload.length < HEADER_LENGTH || MAGIC.some((b, i) => payload[i] !== b)) throw new SyncMessageError(`Sync payload of ${payload.length} bytes does not start with DPHA`);
-  const version = payload[MAGIC.length]!;
-  if (version !== SYNC_WIRE_VERSION) throw new SyncMessageError(`Sync payload version ${version} is not supported; this side reads version ${SYNC_WIRE_VERSION}`);
-  let raw: unknown;
-  try {
-    raw = decode(payload.subarray(HEADER_LENGTH));
-  } catch {
-    throw new SyncMessageError(`Sync payload of ${payload.length} bytes is not msgpack`);
-  }
-  const parsed = messageSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new SyncMessageError(`Sync message field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  const m = parsed.data;
+  const m = SYNC_FORMAT.decode(payload);
   if (m.type === 'update' || m.type === 'bulk') {
     const typed = m.records.map((r, i) => parseSyncRecord(r, i));
     if (m.type === 'bulk' && m.part === 0 && typed[0]?.kind !== 'reset') throw new SyncMessageError('Sync bulk part 0 does not start with a reset record');

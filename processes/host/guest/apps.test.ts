@@ -5,7 +5,7 @@ import { ICMP_UNREACHABLE_ADMIN_PROHIBITED } from '../../../shared/net/icmp.js';
 import { RandomStream } from '../../../shared/random.js';
 import { combineReports } from './checker.js';
 import type { FlowReport } from './checker.js';
-import { twoVms, TWO_VMS } from './testing.js';
+import { answerAddresses, twoVms, TWO_VMS } from './testing.js';
 import type { TwoVms } from './testing.js';
 
 const S = 1_000_000_000;
@@ -71,10 +71,7 @@ describe('udp flow', () => {
         link.inject(
           'a',
           buildIcmpUnreachableFrame({
-            srcMac: f.ethernet.dst,
-            dstMac: f.ethernet.src,
-            srcIp: f.ipv4!.dst,
-            dstIp: f.ipv4!.src,
+            ...answerAddresses(f),
             code: ICMP_UNREACHABLE_ADMIN_PROHIBITED,
             original: frame.subarray(14, 14 + f.ipv4!.totalLength),
           }),

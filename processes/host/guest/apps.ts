@@ -8,7 +8,7 @@ import type { VTime } from '../../../shared/events.js';
 import type { NodeContext } from '../../runtime/types.js';
 import { decodeAppHeader, encodeAppMessage, AppMessageStream } from '../../../shared/net/app-message.js';
 import type { FlowReport, ReceivedFlow, ReceiverFlows } from './checker.js';
-import { RttStats, SequenceChecker } from './checker.js';
+import { RttStats, SequenceChecker, UNCOUNTED } from './checker.js';
 import type { ResolvedFlowSpec } from './flow-spec.js';
 import type { FlowStopReason, SenderState, TcpSinkState } from './state.js';
 
@@ -205,18 +205,9 @@ export abstract class FlowSender {
       from: this.spec.from,
       to: this.spec.to,
       port: this.spec.port,
+      ...UNCOUNTED,
       sent: this.sent,
-      delivered: null,
-      lost: null,
-      duplicated: null,
-      reordered: null,
-      highestSeq: null,
-      retransmits: null,
-      rttNs: null,
-      tcpState: null,
-      closeReason: null,
       unreachable: this.unreachable,
-      malformed: null,
       final,
     };
   }

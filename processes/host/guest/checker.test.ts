@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { combineReports, SequenceChecker } from './checker.js';
+import { combineReports, SequenceChecker, UNCOUNTED } from './checker.js';
 import type { FlowReport } from './checker.js';
 
 describe('SequenceChecker', () => {
@@ -32,18 +32,7 @@ function report(fields: Partial<FlowReport>): FlowReport {
     from: 'vm-a',
     to: '10.0.1.12',
     port: 5202,
-    sent: null,
-    delivered: null,
-    lost: null,
-    duplicated: null,
-    reordered: null,
-    highestSeq: null,
-    retransmits: null,
-    rttNs: null,
-    tcpState: null,
-    closeReason: null,
-    unreachable: null,
-    malformed: null,
+    ...UNCOUNTED,
     final: true,
     ...fields,
   };

@@ -127,6 +127,22 @@ export type FlowSide = 'sender' | 'receiver';
 /** The payload of a `flow.report` event (declared in the event catalogue). */
 export type FlowReport = FlowReportPayload;
 
+/** The counters of a report before a side fills those it measures: every one unknown (null). */
+export const UNCOUNTED = {
+  sent: null,
+  delivered: null,
+  lost: null,
+  duplicated: null,
+  reordered: null,
+  highestSeq: null,
+  retransmits: null,
+  rttNs: null,
+  tcpState: null,
+  closeReason: null,
+  unreachable: null,
+  malformed: null,
+} as const satisfies Partial<FlowReport>;
+
 /** A flow's outcome with both sides joined (the run summary's, with the guest's flow kind). */
 export type FlowSummary = FlowOutcome & { readonly kind: FlowKind };
 
@@ -217,17 +233,14 @@ export class ReceiverFlows {
       from: entry.from,
       to: entry.to,
       port: entry.port,
-      sent: null,
+      ...UNCOUNTED,
       delivered: c.delivered,
-      lost: null,
       duplicated: c.duplicated,
       reordered: c.reordered,
       highestSeq: c.highest,
       retransmits: entry.retransmits,
-      rttNs: null,
       tcpState: entry.tcpState,
       closeReason: entry.closeReason,
-      unreachable: null,
       malformed: entry.malformed,
       final,
     };

@@ -6,7 +6,7 @@ import type { FlowReport } from './checker.js';
 import { seqAdd, seqDiff, seqLt, TcpConnection } from './tcp.js';
 import type { TcpInSegment, TcpOutSegment, TcpState } from './tcp.js';
 import { DEFAULT_TCP_SETTINGS } from './tcp.js';
-import { GuestLab, labContext, twoVms, TWO_VMS } from './testing.js';
+import { answerAddresses, GuestLab, labContext, twoVms, TWO_VMS } from './testing.js';
 
 const S = 1_000_000_000;
 const MS = 1_000_000;
@@ -148,10 +148,7 @@ describe('tcp connection', () => {
         link.inject(
           'a',
           buildTcpFrame({
-            srcMac: f.ethernet.dst,
-            dstMac: f.ethernet.src,
-            srcIp: f.ipv4!.dst,
-            dstIp: f.ipv4!.src,
+            ...answerAddresses(f),
             srcPort: f.tcp.dstPort,
             dstPort: f.tcp.srcPort,
             seq: f.tcp.ack,
@@ -216,6 +213,46 @@ describe('tcp connection', () => {
   });
 });
 
+/** Two TcpConnections joined back to back on one GuestLab, 10 us apart; the server side accepts with `serverIsn`. */
+function connectedPair(options: { serverIsn: number; lose?: (seg: TcpOutSegment) => boolean }): {
+  lab: GuestLab;
+  client: TcpConnection;
+  contexts: [ReturnType<typeof labContext>, ReturnType<typeof labContext>];
+  received: number[];
+} {
+  const lab = new GuestLab(1);
+  const received: number[] = [];
+  const conns: TcpConnection[] = [];
+  const contexts: ReturnType<typeof labContext>[] = [];
+  for (const index of [0, 1] as const) {
+    const ctx = labContext(lab, `n${index}`, (_name, data) => {
+      const d = data as { kind: 'rto' | 'time-wait'; token: number };
+      conns[index]!.onTimer(ctx, d.kind, d.token);
+    });
+    contexts.push(ctx);
+    conns.push(
+      new TcpConnection(index, DEFAULT_TCP_SETTINGS, {
+        transmit: (_ctx, seg: TcpOutSegment) => {
+          if (options.lose?.(seg)) return;
+          const peer = conns[1 - index]!;
+          const peerCtx = contexts[1 - index]!;
+          const segment: TcpInSegment = { ...seg, flags: { fin: false, syn: false, rst: false, psh: false, ack: false, urg: false, ece: false, cwr: false, ...seg.flags } };
+          lab.schedule(lab.now + 10_000, () => {
+            if (segment.flags.syn && !segment.flags.ack && peer.state === 'CLOSED') peer.accept(peerCtx, segment, options.serverIsn);
+            else peer.receive(peerCtx, segment);
+          });
+        },
+        setTimer: (c, delay, kind, token) => c.setTimer(delay, 'guest.tcp', { kind, token }),
+        cancelTimer: (c, id) => c.cancelTimer(id),
+        onStateChange: () => undefined,
+        onData: (_c, bytes) => received.push(...bytes),
+        onPeerClosed: () => undefined,
+      }),
+    );
+  }
+  return { lab, client: conns[0]!, contexts: [contexts[0]!, contexts[1]!], received };
+}
+
 describe('tcp sequence numbers', () => {
   it('compare modulo 2^32', () => {
     expect(seqLt(0xfffffff0, 5)).toBe(true);
@@ -224,40 +261,10 @@ describe('tcp sequence numbers', () => {
   });
 
   it('wrap around 2^32 in the middle of a transfer without losing a byte', () => {
-    const lab = new GuestLab(1);
-    const received: number[] = [];
-    const ends: { conn: TcpConnection | null } [] = [{ conn: null }, { conn: null }];
-    const make = (index: 0 | 1): TcpConnection => {
-      const ctx = labContext(lab, `n${index}`, (_name, data) => {
-        const d = data as { kind: 'rto' | 'time-wait'; token: number };
-        ends[index]!.conn!.onTimer(ctx, d.kind, d.token);
-      });
-      const conn = new TcpConnection(index, DEFAULT_TCP_SETTINGS, {
-        transmit: (_ctx, seg: TcpOutSegment) => {
-          const peer = ends[1 - index]!;
-          const segment: TcpInSegment = { ...seg, flags: { fin: false, syn: false, rst: false, psh: false, ack: false, urg: false, ece: false, cwr: false, ...seg.flags } };
-          lab.schedule(lab.now + 10_000, () => {
-            if (segment.flags.syn && !segment.flags.ack && peer.conn!.state === 'CLOSED') peer.conn!.accept(peerCtx(1 - index), segment, 0xfffff000);
-            else peer.conn!.receive(peerCtx(1 - index), segment);
-          });
-        },
-        setTimer: (c, delay, kind, token) => c.setTimer(delay, 'guest.tcp', { kind, token }),
-        cancelTimer: (c, id) => c.cancelTimer(id),
-        onStateChange: () => undefined,
-        onData: (_c, bytes) => received.push(...bytes),
-        onPeerClosed: () => undefined,
-      });
-      contexts[index] = ctx;
-      return conn;
-    };
-    const contexts: ReturnType<typeof labContext>[] = [];
-    const peerCtx = (i: number) => contexts[i]!;
-    ends[0]!.conn = make(0);
-    ends[1]!.conn = make(1);
-    const client = ends[0]!.conn;
-    client.connect(contexts[0]!, 0xffffe000);
+    const { lab, client, contexts, received } = connectedPair({ serverIsn: 0xfffff000 });
+    client.connect(contexts[0], 0xffffe000);
     const data = new Uint8Array(40_000).map((_, i) => (i * 7) & 0xff);
-    client.write(contexts[0]!, data);
+    client.write(contexts[0], data);
     lab.runUntil(1 * S);
     expect(client.state).toBe('ESTABLISHED');
     expect(client.view().sndUna).toBeLessThan(0x10000);
@@ -267,47 +274,17 @@ describe('tcp sequence numbers', () => {
 
 describe('tcp send queue', () => {
   it('delivers many writes of every size intact when its ring wraps, grows and retransmits from older bytes', () => {
-    const lab = new GuestLab(1);
-    const received: number[] = [];
-    const ends: { conn: TcpConnection | null }[] = [{ conn: null }, { conn: null }];
-    const contexts: ReturnType<typeof labContext>[] = [];
     let segments = 0;
-    const make = (index: 0 | 1): TcpConnection => {
-      const ctx = labContext(lab, `n${index}`, (_name, data) => {
-        const d = data as { kind: 'rto' | 'time-wait'; token: number };
-        ends[index]!.conn!.onTimer(ctx, d.kind, d.token);
-      });
-      const conn = new TcpConnection(index, DEFAULT_TCP_SETTINGS, {
-        transmit: (_ctx, seg: TcpOutSegment) => {
-          // Every 7th data segment is lost: the sender reads its queue again from older offsets.
-          if (seg.payload.length > 0 && ++segments % 7 === 0) return;
-          const peer = ends[1 - index]!;
-          const segment: TcpInSegment = { ...seg, flags: { fin: false, syn: false, rst: false, psh: false, ack: false, urg: false, ece: false, cwr: false, ...seg.flags } };
-          lab.schedule(lab.now + 10_000, () => {
-            if (segment.flags.syn && !segment.flags.ack && peer.conn!.state === 'CLOSED') peer.conn!.accept(contexts[1 - index]!, segment, 7);
-            else peer.conn!.receive(contexts[1 - index]!, segment);
-          });
-        },
-        setTimer: (c, delay, kind, token) => c.setTimer(delay, 'guest.tcp', { kind, token }),
-        cancelTimer: (c, id) => c.cancelTimer(id),
-        onStateChange: () => undefined,
-        onData: (_c, bytes) => received.push(...bytes),
-        onPeerClosed: () => undefined,
-      });
-      contexts[index] = ctx;
-      return conn;
-    };
-    ends[0]!.conn = make(0);
-    ends[1]!.conn = make(1);
-    const client = ends[0]!.conn;
-    client.connect(contexts[0]!, 1000);
+    // Every 7th data segment is lost: the sender reads its queue again from older offsets.
+    const { lab, client, contexts, received } = connectedPair({ serverIsn: 7, lose: (seg) => seg.payload.length > 0 && ++segments % 7 === 0 });
+    client.connect(contexts[0], 1000);
     lab.runUntil(0.1 * S);
     const written: number[] = [];
     // Writes of 1 to ~3000 bytes, some while earlier ones are still unacknowledged, some after.
     for (let i = 0; i < 60; i++) {
       const size = 1 + ((i * 613) % 2999);
       const piece = new Uint8Array(size).map((_, j) => (i * 31 + j) & 0xff);
-      if (client.write(contexts[0]!, piece)) written.push(...piece);
+      if (client.write(contexts[0], piece)) written.push(...piece);
       lab.runUntil(lab.now + (i % 3 === 0 ? 50_000 : 1_000_000));
     }
     lab.runUntil(lab.now + 5 * S);

@@ -395,19 +395,18 @@ export class TcpConnection {
     this.onRetransmitTimeout(ctx);
   }
 
+  /** Where the connection stands in both sequence spaces (RFC 9293's ISS, IRS, SND.* and RCV.NXT). */
+  private sequenceSpace(): Pick<TcpConnectionView, 'iss' | 'irs' | 'sndUna' | 'sndNxt' | 'sndMax' | 'sndWnd' | 'rcvNxt'> {
+    return { iss: this.iss, irs: this.irs, sndUna: this.sndUna, sndNxt: this.sndNxt, sndMax: this.sndMax, sndWnd: this.sndWnd, rcvNxt: this.rcvNxt };
+  }
+
   /** A plain-data view for inspectors. */
   view(): TcpConnectionView {
     return {
       id: this.id,
       state: this.state,
       closeReason: this.closeReason,
-      iss: this.iss,
-      irs: this.irs,
-      sndUna: this.sndUna,
-      sndNxt: this.sndNxt,
-      sndMax: this.sndMax,
-      sndWnd: this.sndWnd,
-      rcvNxt: this.rcvNxt,
+      ...this.sequenceSpace(),
       cwnd: this.cwnd,
       ssthresh: this.ssthresh,
       rtoNs: this.rtoNs,
@@ -429,13 +428,7 @@ export class TcpConnection {
       state: this.state,
       closeReason: this.closeReason,
       counters: { ...this.counters },
-      iss: this.iss,
-      irs: this.irs,
-      sndUna: this.sndUna,
-      sndNxt: this.sndNxt,
-      sndMax: this.sndMax,
-      sndWnd: this.sndWnd,
-      rcvNxt: this.rcvNxt,
+      ...this.sequenceSpace(),
       dataStart: this.dataStart,
       sendQueue: this.sendQueue.read(0, this.sendQueue.length),
       finQueued: this.finQueued,

@@ -21,6 +21,7 @@ import type { SegmentSpec, VmSpec } from '../../../shared/topology/types.js';
 import { TestLab } from '../../runtime/testing.js';
 import type { TestContext } from '../../runtime/testing.js';
 import type { NodeContext } from '../../runtime/types.js';
+import { testVm } from '../vnic/testing.js';
 import { GuestStack } from './stack.js';
 import type { GuestStackOptions, GuestStackSettings } from './stack.js';
 
@@ -194,6 +195,12 @@ export class LabHost {
  * A context on the lab's clock whose timers go to `onTimer`, whose random stream is seeded by the
  * lab seed and the node id, and whose sends go nowhere (guest frames travel by lab links).
  */
+/** The addresses of an answer to an IPv4 frame, in its receiver's name (as a firewall that rejects it answers). */
+export function answerAddresses(f: DecodedFrame): { srcMac: string; dstMac: string; srcIp: string; dstIp: string } {
+  if (!f.ipv4) throw new Error('answerAddresses needs an IPv4 frame');
+  return { srcMac: f.ethernet.dst, dstMac: f.ethernet.src, srcIp: f.ipv4.dst, dstIp: f.ipv4.src };
+}
+
 export function labContext(lab: GuestLab, nodeId: string, onTimer: (name: string, data: unknown) => void): TestContext {
   return lab.context(nodeId, onTimer, { onSend: () => false });
 }
@@ -445,16 +452,9 @@ export function labSegment(id: string, ipv4Subnet: string, gateway4: string | nu
 
 /** A VM for tests with one vNIC per entry; MACs are derived from the VM id and vNIC index when not given. */
 export function labVm(id: string, vnics: readonly { readonly segment: string; readonly ipv4: string; readonly ipv6?: string; readonly mac?: string; readonly id?: string }[]): VmSpec {
-  return {
+  return testVm(
     id,
-    host: 'lab',
-    vcpus: 2,
-    memoryMiB: 4096,
-    memoryReservationMiB: 4096,
-    hardwareVersion: 20,
-    driverVersion: 7,
-    dirtyPagesPerSec: 0,
-    vnics: vnics.map((v, i) => ({
+    vnics.map((v, i) => ({
       id: v.id ?? `nic${i}`,
       mac: v.mac ?? macFor(id, i),
       segment: v.segment,
@@ -462,7 +462,8 @@ export function labVm(id: string, vnics: readonly { readonly segment: string; re
       ipv6: v.ipv6 ?? null,
       mode: 'emulated',
     })),
-  };
+    { host: 'lab' },
+  );
 }
 
 function macFor(id: string, index: number): string {

@@ -10,8 +10,4 @@ export type DpuHaErrorCode = 'unknown-dpu';
 /** A HA manager call named something the host does not have; `code` is stable. */
 export class DpuHaError extends CodedError<DpuHaErrorCode> {
   override readonly name = 'DpuHaError';
-
-  constructor(code: DpuHaErrorCode, message: string) {
-    super(code, message);
-  }
 }

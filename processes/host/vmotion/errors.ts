@@ -10,10 +10,6 @@ export type PrecopyErrorCode = 'bad-config' | 'bad-measurement' | 'bad-sequence'
  */
 export class PrecopyError extends CodedError<PrecopyErrorCode> {
   override readonly name = 'PrecopyError';
-
-  constructor(code: PrecopyErrorCode, message: string) {
-    super(code, message);
-  }
 }
 
 /**
@@ -26,8 +22,4 @@ export type VmotionErrorCode = 'malformed-message' | 'malformed-state';
 /** A vMotion message or state that could not be used; `code` is stable. */
 export class VmotionError extends CodedError<VmotionErrorCode> {
   override readonly name = 'VmotionError';
-
-  constructor(code: VmotionErrorCode, message: string) {
-    super(code, message);
-  }
 }

@@ -14,8 +14,4 @@ export type HostVnicErrorCode = 'not-booted' | 'already-booted' | 'no-dpu' | 'no
 /** A host vNIC operation refused; `code` is stable. */
 export class HostVnicError extends CodedError<HostVnicErrorCode> {
   override readonly name = 'HostVnicError';
-
-  constructor(code: HostVnicErrorCode, message: string) {
-    super(code, message);
-  }
 }

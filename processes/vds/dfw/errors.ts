@@ -35,10 +35,6 @@ export type DfwImportErrorCode = 'unknown-version' | 'malformed';
  */
 export class DfwImportError extends CodedError<DfwImportErrorCode> {
   override readonly name = 'DfwImportError';
-
-  constructor(code: DfwImportErrorCode, message: string) {
-    super(code, message);
-  }
 }
 
 /** A vNIC the firewall has no filter for was named: the caller must `attach` it first. */

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../../shared/codec.js';
 import { NS_PER_S } from '../../../shared/units.js';
+import { TestContext } from '../../runtime/testing.js';
 import { DfwImportError } from './errors.js';
 import { DFW_EXPORT_VERSION } from './export.js';
 import type { DfwExport } from './export.js';
 import { DistributedFirewall } from './firewall.js';
-import { CLIENT, DB, elapse, FakeContext, rule, tcp, udp, WEB } from './testing.js';
+import { CLIENT, DB, elapse, rule, tcp, udp, WEB } from './testing.js';
 
 const HTTP: readonly [number, number] = [40000, 80];
 const HTTP_BACK: readonly [number, number] = [80, 40000];
@@ -16,8 +17,8 @@ const RULES = [
 ];
 
 /** The source side of a move: WEB with an established HTTP connection and a DNS flow, 100 s in. */
-function source(): { fw: DistributedFirewall; ctx: FakeContext } {
-  const ctx = new FakeContext('dpu-a');
+function source(): { fw: DistributedFirewall; ctx: TestContext } {
+  const ctx = new TestContext('dpu-a');
   const fw = new DistributedFirewall({ node: 'dpu-a', defaultAction: 'drop' });
   fw.attach(WEB);
   fw.attach(DB);
@@ -54,7 +55,7 @@ describe('firewall export and import', () => {
     const { fw: from, ctx: fromCtx } = source();
     const blob = overTheWire(from.exportVnic(WEB.vnic, fromCtx.time));
 
-    const ctx = new FakeContext('dpu-b');
+    const ctx = new TestContext('dpu-b');
     ctx.time = fromCtx.time + 2 * NS_PER_S; // the switchover happens a little later
     const to = new DistributedFirewall({ node: 'dpu-b', defaultAction: 'drop' });
     to.setRules(ctx, RULES, 3);
@@ -76,7 +77,7 @@ describe('firewall export and import', () => {
   it('import of a vNIC whose rules the importer lacks applies them to that vNIC alone', () => {
     const { fw: from, ctx: fromCtx } = source();
     const blob = from.exportVnic(WEB.vnic, fromCtx.time);
-    const ctx = new FakeContext('dpu-b');
+    const ctx = new TestContext('dpu-b');
     const to = new DistributedFirewall({ node: 'dpu-b', defaultAction: 'drop' });
     to.attach(DB);
     expect(to.importVnic(blob, ctx.time).importedRules).toBe(2);
@@ -89,7 +90,7 @@ describe('firewall export and import', () => {
   it('import counts remaining time from the importer clock, so entries expire there on time', () => {
     const { fw: from, ctx: fromCtx } = source();
     const blob = from.exportVnic(WEB.vnic, fromCtx.time);
-    const ctx = new FakeContext('dpu-b');
+    const ctx = new TestContext('dpu-b');
     ctx.time = 5_000 * NS_PER_S;
     const to = new DistributedFirewall({ node: 'dpu-b' });
     to.importVnic(blob, ctx.time);

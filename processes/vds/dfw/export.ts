@@ -6,11 +6,11 @@
  */
 import type { VTime } from '../../../shared/events.js';
 import { statesOf, trackKindOf } from './conntrack.js';
-import type { ConnectionState, ConnectionTuple, TcpCloseTracking } from './conntrack.js';
+import type { ConnectionEntry, TcpCloseTracking } from './conntrack.js';
 import { DfwImportError } from './errors.js';
 import { protocolName } from './packet.js';
 import type { PacketProtocol } from './packet.js';
-import type { DfwPacketDirection, DfwPortRange, DfwRule, VnicIdentity } from './rule.js';
+import type { DfwPortRange, DfwRule, VnicIdentity } from './rule.js';
 
 /**
  * The export format version a firewall writes and reads unless its DPU is set to another one
@@ -21,19 +21,13 @@ import type { DfwPacketDirection, DfwPortRange, DfwRule, VnicIdentity } from './
 export const DFW_EXPORT_VERSION = 1;
 
 /** One tracked connection in an export. */
-export interface DfwExportedConnection {
-  readonly tuple: ConnectionTuple;
-  readonly direction: DfwPacketDirection;
-  readonly ruleId: string;
-  readonly state: ConnectionState;
+export interface DfwExportedConnection extends Readonly<Pick<ConnectionEntry, 'tuple' | 'direction' | 'ruleId' | 'state' | 'close'>> {
   /** Idle time left when exported, in ns: the importer counts it from its own clock. */
   readonly remainingNs: VTime;
   /** How long the connection had existed when exported, in ns. */
   readonly ageNs: VTime;
   readonly orig: { readonly packets: number; readonly bytes: number };
   readonly reply: { readonly packets: number; readonly bytes: number };
-  /** TCP only: how far each side has closed. */
-  readonly close: TcpCloseTracking | null;
 }
 
 /** A vNIC's filter state, as `exportVnic` writes it and `importVnic` reads it. */

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { buildArpRequest, buildUdpFrame } from '../../../shared/net/builders.js';
 import { buildLldpFrame } from '../../../shared/net/lldp.js';
+import { TestContext } from '../../runtime/testing.js';
 import { DfwRuleError, DfwVnicError } from './errors.js';
 import { DistributedFirewall } from './firewall.js';
 import type { DfwOptions } from './firewall.js';
-import { CLIENT, DB, FakeContext, ping, rule, tcp, udp, v6, WEB } from './testing.js';
+import { CLIENT, DB, ping, rule, tcp, udp, v6, WEB } from './testing.js';
 
 function firewall(options: Partial<DfwOptions> = {}): DistributedFirewall {
   const fw = new DistributedFirewall({
@@ -19,7 +20,7 @@ function firewall(options: Partial<DfwOptions> = {}): DistributedFirewall {
 
 describe('DistributedFirewall rule evaluation', () => {
   it('rule evaluation picks the lowest priority number first, ties broken by id', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(
       ctx,
@@ -37,7 +38,7 @@ describe('DistributedFirewall rule evaluation', () => {
   });
 
   it('rule evaluation falls through to the default rule, whose action is a constructor option', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const open = firewall();
     expect(open.filter(ctx, WEB.vnic, 'in', udp(CLIENT, WEB, [5000, 53]))).toMatchObject({ action: 'allow', ruleId: 'default' });
     const closed = firewall({ defaultAction: 'drop' });
@@ -45,7 +46,7 @@ describe('DistributedFirewall rule evaluation', () => {
   });
 
   it('rule applied-to limits a rule to the named VM or vNIC', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'web-only', appliedTo: ['web-01'], action: 'drop' }), rule({ id: 'db-nic', appliedTo: [DB.vnic], action: 'reject' })], 1);
     const frame = udp(CLIENT, WEB, [5000, 53]);
@@ -56,7 +57,7 @@ describe('DistributedFirewall rule evaluation', () => {
   });
 
   it('rule sources and destinations match CIDR prefixes and addresses of both families', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall({ defaultAction: 'drop' });
     fw.setRules(
       ctx,
@@ -73,7 +74,7 @@ describe('DistributedFirewall rule evaluation', () => {
   });
 
   it('rule sources match a VM id through the resolver and an attached vNIC through its identity', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall({ defaultAction: 'drop' });
     fw.setRules(ctx, [rule({ id: 'db-to-web', sources: ['db-01'], destinations: [WEB.vnic], action: 'allow' })], 1);
     expect(fw.filter(ctx, WEB.vnic, 'in', udp(DB, WEB, [5000, 53])).ruleId).toBe('db-to-web');
@@ -82,7 +83,7 @@ describe('DistributedFirewall rule evaluation', () => {
   });
 
   it('rule services match protocol, destination port ranges, source ports and ICMP type', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall({ defaultAction: 'drop' });
     fw.setRules(
       ctx,
@@ -102,7 +103,7 @@ describe('DistributedFirewall rule evaluation', () => {
   });
 
   it('rule direction in matches only traffic towards the VM, out only traffic it sends', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'no-egress', direction: 'out', action: 'drop' })], 1);
     expect(fw.filter(ctx, WEB.vnic, 'out', udp(WEB, CLIENT, [5000, 53])).ruleId).toBe('no-egress');
@@ -110,7 +111,7 @@ describe('DistributedFirewall rule evaluation', () => {
   });
 
   it('rule hits are recorded as dfw.rule.hit with the flow', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'dns', service: { protocol: 'udp' }, action: 'drop' })], 1);
     fw.filter(ctx, WEB.vnic, 'in', udp(CLIENT, WEB, [5000, 53]));
@@ -123,7 +124,7 @@ describe('DistributedFirewall rule evaluation', () => {
 
 describe('DistributedFirewall frames outside the rules', () => {
   it('frames that are not IP pass untracked and unjudged', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall({ defaultAction: 'drop' });
     const arp = buildArpRequest({ srcMac: CLIENT.mac, senderIp: CLIENT.ip, targetIp: WEB.ip });
     const lldp = buildLldpFrame({ srcMac: CLIENT.mac, chassisMac: CLIENT.mac, portId: 'swp1', ttlSec: 120 });
@@ -134,7 +135,7 @@ describe('DistributedFirewall frames outside the rules', () => {
   });
 
   it('malformed frames are dropped with no rule and counted, with nothing emitted', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     const good = udp(CLIENT, WEB, [5000, 53]);
     const corrupt = good.slice();
@@ -148,13 +149,13 @@ describe('DistributedFirewall frames outside the rules', () => {
 
   it('a vNIC without a filter is refused with DfwVnicError', () => {
     const fw = firewall();
-    expect(() => fw.filter(new FakeContext(), 'nobody', 'in', udp(CLIENT, WEB, [1, 2]))).toThrow(DfwVnicError);
+    expect(() => fw.filter(new TestContext('dpu-a'), 'nobody', 'in', udp(CLIENT, WEB, [1, 2]))).toThrow(DfwVnicError);
   });
 });
 
 describe('DistributedFirewall rule set changes', () => {
   it('a rule set with a duplicate id, the reserved id or a bad address is refused and the old set stays', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'keep', action: 'drop' })], 1);
     const attempts = [
@@ -177,7 +178,7 @@ describe('DistributedFirewall rule set changes', () => {
   });
 
   it('addRule and removeRule change the set in force and bump the generation', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(ctx, [], 7);
     fw.addRule(ctx, rule({ id: 'block', action: 'drop' }));
@@ -192,7 +193,7 @@ describe('DistributedFirewall rule set changes', () => {
   });
 
   it('a firewall asked to remove a rule it does not hold records dfw.rule.absent and changes nothing', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'keep', action: 'drop', service: { protocol: 'udp', destinationPorts: [{ from: 9, to: 9 }] } })], 4);
     expect(() => fw.removeRule(ctx, 'missed-while-down')).not.toThrow();
@@ -203,7 +204,7 @@ describe('DistributedFirewall rule set changes', () => {
   });
 
   it('an established connection keeps flowing after the rule that allowed it is replaced by a drop', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'dns', service: { protocol: 'udp' }, action: 'allow' })], 1);
     fw.filter(ctx, WEB.vnic, 'out', udp(WEB, CLIENT, [5000, 53]));
@@ -215,7 +216,7 @@ describe('DistributedFirewall rule set changes', () => {
 
 describe('DistributedFirewall counters', () => {
   it('rule counters count hits per evaluation and packets and bytes of the connections a rule allowed', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'dns', service: { protocol: 'udp' }, action: 'allow' }), rule({ id: 'no-tcp', service: { protocol: 'tcp' }, action: 'drop' })], 1);
     const query = udp(WEB, CLIENT, [5000, 53], new Uint8Array(12));
@@ -233,7 +234,7 @@ describe('DistributedFirewall counters', () => {
   });
 
   it('inspect returns plain data', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = firewall();
     fw.setRules(ctx, [rule({ id: 'dns', service: { protocol: 'udp', destinationPorts: [{ from: 53, to: 53 }] }, action: 'allow' })], 1);
     fw.filter(ctx, WEB.vnic, 'out', buildUdpFrame({ srcMac: WEB.mac, dstMac: CLIENT.mac, srcIp: WEB.ip, dstIp: CLIENT.ip, srcPort: 5000, dstPort: 53, payload: new Uint8Array(4) }));

@@ -5,7 +5,7 @@
  * IP is recognised (and let through) before anything can fail on it.
  */
 import { readU16, readU8 } from '../../../shared/net/bytes.js';
-import { decodeEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../../../shared/net/ethernet.js';
+import { decodeEthernet } from '../../../shared/net/ethernet.js';
 import type { VlanTag } from '../../../shared/net/ethernet.js';
 import { FrameError } from '../../../shared/net/errors.js';
 import type { FrameErrorCode } from '../../../shared/net/errors.js';
@@ -13,8 +13,9 @@ import { decodeIcmp } from '../../../shared/net/icmp.js';
 import { decodeIcmpv6 } from '../../../shared/net/icmpv6.js';
 import { formatIpv4, formatIpv6 } from '../../../shared/net/ip.js';
 import type { IpAddress } from '../../../shared/net/ip.js';
-import { decodeIpv4, IP_PROTOCOL_ICMP, IP_PROTOCOL_ICMPV6, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP } from '../../../shared/net/ipv4.js';
-import { decodeIpv6, IPV6_DESTINATION_OPTIONS, IPV6_FRAGMENT, IPV6_HOP_BY_HOP, IPV6_ROUTING } from '../../../shared/net/ipv6.js';
+import { decodeIpLayer } from '../../../shared/net/ip-layer.js';
+import { IP_PROTOCOL_ICMP, IP_PROTOCOL_ICMPV6, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP } from '../../../shared/net/ipv4.js';
+import { IPV6_DESTINATION_OPTIONS, IPV6_FRAGMENT, IPV6_HOP_BY_HOP, IPV6_ROUTING } from '../../../shared/net/ipv6.js';
 import type { MacAddress } from '../../../shared/net/mac.js';
 import { decodeTcp } from '../../../shared/net/tcp.js';
 import type { TcpFlags } from '../../../shared/net/tcp.js';
@@ -121,47 +122,19 @@ function parseOrThrow(bytes: Uint8Array, verify: boolean): ParsedFrame {
   const ethernet = decodeEthernet(bytes, 0, bytes.length);
   const link = { src: ethernet.src, dst: ethernet.dst, vlan: ethernet.vlan ?? null };
   const at = ethernet.payloadOffset;
-  let family: 4 | 6;
-  let protocolNumber: number;
-  let src: IpAddress;
-  let dst: IpAddress;
-  let l4Offset: number;
-  let l4End: number;
-  let fragment: boolean;
-  let laterFragment: boolean;
-  let pseudo: { src: Uint8Array; dst: Uint8Array } | null;
-  if (ethernet.etherType === ETHERTYPE_IPV4) {
-    const ip = decodeIpv4(bytes, at, bytes.length, { verifyChecksum: verify });
-    family = 4;
-    protocolNumber = ip.protocol;
-    src = ip.src;
-    dst = ip.dst;
-    l4Offset = ip.payloadOffset;
-    l4End = ip.payloadEnd;
-    fragment = ip.isFragment;
-    laterFragment = ip.fragmentOffset !== 0;
-    pseudo = { src: bytes.subarray(at + 12, at + 16), dst: bytes.subarray(at + 16, at + 20) };
-  } else if (ethernet.etherType === ETHERTYPE_IPV6) {
-    const ip = decodeIpv6(bytes, at, bytes.length);
-    family = 6;
-    protocolNumber = ip.protocol;
-    src = ip.src;
-    dst = ip.dst;
-    l4Offset = ip.payloadOffset;
-    l4End = ip.payloadEnd;
-    fragment = ip.isFragment;
-    laterFragment = ip.fragment !== undefined && ip.fragment.offset !== 0;
-    pseudo = { src: bytes.subarray(at + 8, at + 24), dst: bytes.subarray(at + 24, at + 40) };
-  } else {
-    return { kind: 'not-ip', etherType: ethernet.etherType };
-  }
-  const checksumHeader = verify ? pseudo : null;
-  const protocol = protocolName(protocolNumber, family);
+  const layer = decodeIpLayer(bytes, ethernet.etherType, at, bytes.length, verify);
+  if (layer === null) return { kind: 'not-ip', etherType: ethernet.etherType };
+  const { family, ip, laterFragment } = layer;
+  const l4Offset = ip.payloadOffset;
+  const l4End = ip.payloadEnd;
+  const fragment = ip.isFragment;
+  const checksumHeader = verify ? layer.pseudo : null;
+  const protocol = protocolName(ip.protocol, family);
   const base = {
     family,
     protocol,
-    src,
-    dst,
+    src: ip.src,
+    dst: ip.dst,
     fragment,
     laterFragment,
     ipBytes: bytes.subarray(at, l4End),

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { buildUdpFrame } from '../../../shared/net/builders.js';
 import { decodeFrame } from '../../../shared/net/frame.js';
+import { TestContext } from '../../runtime/testing.js';
 import { DistributedFirewall } from './firewall.js';
-import { CLIENT, FakeContext, ping, rule, tcp, udp, v6, WEB } from './testing.js';
+import { CLIENT, ping, rule, tcp, udp, v6, WEB } from './testing.js';
 
 /** A firewall that rejects everything towards or from WEB. */
-function rejecting(): { fw: DistributedFirewall; ctx: FakeContext } {
-  const ctx = new FakeContext();
+function rejecting(): { fw: DistributedFirewall; ctx: TestContext } {
+  const ctx = new TestContext('dpu-a');
   const fw = new DistributedFirewall({ node: 'dpu-a' });
   fw.attach(WEB);
   fw.setRules(ctx, [rule({ id: 'refuse', action: 'reject' })], 1);

@@ -1,10 +1,11 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { parse } from 'yaml';
+import { TestContext } from '../../runtime/testing.js';
 import { DistributedFirewall } from './firewall.js';
 import type { DfwRule } from './rule.js';
 import { dfwRuleSchema } from '../../../shared/actions/dfw-rule.js';
 import type { DfwRuleOutput } from '../../../shared/actions/dfw-rule.js';
-import { CLIENT, FakeContext, tcp, WEB } from './testing.js';
+import { CLIENT, tcp, WEB } from './testing.js';
 
 describe('dfwRuleSchema', () => {
   it('dfwRuleSchema output is a firewall rule', () => {
@@ -43,7 +44,7 @@ action: allow
     ]);
     expect(parsed.service.sourcePorts).toEqual([{ from: 1024, to: 65535 }]);
 
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-a');
     const fw = new DistributedFirewall({ node: 'dpu-a', defaultAction: 'drop' });
     fw.attach(WEB);
     fw.setRules(ctx, [parsed], 1);

@@ -1,20 +1,13 @@
 /**
- * Test support for the firewall: the test context under its old name, a way to let time pass,
+ * Test support for the firewall: a way to let time pass,
  * rules with defaults filled in, and frames between two endpoints.
  */
 import { buildIcmpEchoFrame, buildTcpFrame, buildUdpFrame } from '../../../shared/net/builders.js';
 import type { TcpFlags } from '../../../shared/net/tcp.js';
 import { NS_PER_S } from '../../../shared/units.js';
-import { TestContext } from '../../runtime/testing.js';
+import type { TestContext } from '../../runtime/testing.js';
 import { ANY_SERVICE } from './rule.js';
 import type { DfwRule, DfwService, VnicIdentity } from './rule.js';
-
-/** The test context the firewall tests drive, as a DPU (`dpu-a` unless named). */
-export class FakeContext extends TestContext {
-  constructor(nodeId = 'dpu-a') {
-    super(nodeId);
-  }
-}
 
 /** Moves a context's clock forward by `seconds`, firing nothing (the firewall's sweep timer is its own business). */
 export function elapse(ctx: TestContext, seconds: number): void {

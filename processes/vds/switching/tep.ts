@@ -10,6 +10,7 @@
 import { macFromString } from '../../../shared/net/mac.js';
 import type { MacAddress } from '../../../shared/net/mac.js';
 import type { Ipv4Address } from '../../../shared/net/ip.js';
+import { NODES_PER_RANGE, rangeAddress, rankOfKind } from '../../../shared/topology/addressing.js';
 import type { ResolvedTopology } from '../../../shared/topology/types.js';
 import { SwitchingError } from './errors.js';
 
@@ -22,11 +23,6 @@ export const UNDERLAY_SUBNET = '172.16.0.0/16';
 /** The seed prefix of TEP MACs: the MAC of owner `x` is `macFromString('tep:x')`. */
 export const TEP_MAC_PREFIX = 'tep:';
 
-/** Host part offset: TEP addresses start at .10, leaving the low addresses to the fabric. */
-const TEP_HOST_OFFSET = 10;
-/** At most this many TEPs fit in one /24 of each range (.10 to .254). */
-const TEPS_PER_RANGE = 245;
-
 /** A tunnel endpoint: its underlay address and MAC. */
 export interface TepAddress {
   readonly ip: Ipv4Address;
@@ -38,30 +34,22 @@ export function tepMac(owner: string): MacAddress {
   return macFromString(`${TEP_MAC_PREFIX}${owner}`);
 }
 
-function sortedIds(topology: ResolvedTopology, kind: 'dpu' | 'host'): string[] {
-  return topology.nodes
-    .filter((n) => n.kind === kind)
-    .map((n) => n.id)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
 function tepIpAt(third: number, index: number, owner: string): Ipv4Address {
-  if (index >= TEPS_PER_RANGE) {
-    throw new SwitchingError('too-many-teps', `TEP of ${owner} would be number ${index + 1}, but only ${TEPS_PER_RANGE} fit in 172.16.${third}.0/24`);
-  }
-  return `172.16.${third}.${TEP_HOST_OFFSET + index}`;
+  const ip = rangeAddress(`172.16.${third}`, index);
+  if (ip === null) throw new SwitchingError('too-many-teps', `TEP of ${owner} would be number ${index + 1}, but only ${NODES_PER_RANGE} fit in 172.16.${third}.0/24`);
+  return ip;
 }
 
 /** The TEP address of a DPU: `172.16.0.<10 + index of the DPU among all DPUs sorted by id>`. */
 export function dpuTepIp(topology: ResolvedTopology, dpu: string): Ipv4Address {
-  const index = sortedIds(topology, 'dpu').indexOf(dpu);
+  const index = rankOfKind(topology, 'dpu', dpu);
   if (index < 0) throw new SwitchingError('unknown-owner', `No DPU ${dpu} in topology ${topology.name}`);
   return tepIpAt(0, index, dpu);
 }
 
 /** The TEP address of a host that switches in software: `172.16.1.<10 + index of the host among all hosts sorted by id>`. */
 export function hostTepIp(topology: ResolvedTopology, host: string): Ipv4Address {
-  const index = sortedIds(topology, 'host').indexOf(host);
+  const index = rankOfKind(topology, 'host', host);
   if (index < 0) throw new SwitchingError('unknown-owner', `No host ${host} in topology ${topology.name}`);
   return tepIpAt(1, index, host);
 }
