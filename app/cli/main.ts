@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
-import { integer, nonNegative, nonNegativeInteger, port, positive, positiveInteger } from './options.js';
+import { collect, integer, nonNegative, nonNegativeInteger, port, positive, positiveInteger } from './options.js';
 import { FAULT_KINDS } from '../../processes/controller/explore/fault-kinds.js';
 
 // Each subcommand is loaded when it runs (the bundle keeps each in a chunk of its own): the
@@ -50,6 +50,8 @@ program
   .option('--realtime', 'pace virtual time to the wall clock')
   .addOption(new Option('--speed <factor>', 'with --realtime: virtual seconds per wall second').argParser(positive).default(1))
   .option('--json', 'print one JSON object on stdout, last')
+  .option('--capture <id>', 'write the pcapng of this wire or vNIC (up-01a-a, web-01.eth0) as the run goes, to the -o FILE after it (repeatable)', collect, [])
+  .option('-o, --output <file>', 'with --capture: the pcapng file of the capture before it', collect, [])
   .action(lazy(async () => (await import('./run.js')).runCommand));
 
 program
@@ -102,7 +104,8 @@ program
   .option('--overwrite', 'live mode: replace an existing dpulab event log at --record')
   .option('--scenario <file>', 'live mode: scenario YAML file (default: the default lab scenario)')
   .option('--seed <n>', 'live mode: seed of every random stream', integer, 1)
-  .option('--until <duration>', 'live mode: end the run at this virtual time (default: the scenario end, at least 10m)')
+  .option('--until <duration>', 'live mode: end the run at this virtual time (default: the scenario end, at least 30s)')
+  .option('--paused', 'live mode: hold virtual time at 0 until resumed (default: it starts when the first page opens)')
   .option('--in-process', 'live mode: run every node core in this process instead of one process per node')
   .addOption(new Option('--speed <factor>', 'live mode: virtual seconds per wall second (0: as fast as possible)').argParser(nonNegative).default(1))
   .option('--lab <lab>', 'start in a lab (built-in name or lab file), paused at 0; with --db, grade the recording against it')

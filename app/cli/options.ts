@@ -45,3 +45,8 @@ export function nonNegative(value: string): number {
   if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`Not a non-negative number: ${value}`);
   return n;
 }
+
+/** A repeatable option (`--capture A -o a --capture B -o b`): every value, in the order given. */
+export function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
+}

@@ -5,6 +5,7 @@ import { parseDuration } from '../../shared/units.js';
 import { CliError, exitCodeFor, reportError } from './errors.js';
 import { table, vtime } from './format.js';
 import { INVARIANTS } from '../../shared/invariants/index.js';
+import { pairCaptures, RunCaptures } from './run-captures.js';
 
 interface RunFlags {
   scenario?: string;
@@ -16,6 +17,8 @@ interface RunFlags {
   realtime?: boolean;
   speed: number;
   json?: boolean;
+  capture?: string[];
+  output?: string[];
 }
 
 /**
@@ -27,6 +30,7 @@ export function readSource(path: string, what: string): SourceFile {
 }
 
 export async function runCommand(topologyPath: string | undefined, flags: RunFlags): Promise<void> {
+  const requests = pairCaptures(flags.capture ?? [], flags.output ?? []);
   const untilNs = flags.until !== undefined ? parseUntil(flags.until) : undefined;
   const options = {
     ...(topologyPath ? { topology: readSource(topologyPath, 'topology') } : {}),
@@ -40,6 +44,7 @@ export async function runCommand(topologyPath: string | undefined, flags: RunFla
   };
   // Every file is validated before a single process starts.
   const prepared = prepareRun(options);
+  const captures = new RunCaptures(prepared.topology, requests);
   const progress = !flags.json && process.stderr.isTTY ? new ProgressLine() : null;
   const handle = startRun({ ...options, ...(progress ? { onProgress: (p) => progress.update(p.vtime, p.endNs, p.events) } : {}) }, prepared);
 
@@ -59,17 +64,20 @@ export async function runCommand(topologyPath: string | undefined, flags: RunFla
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('exit', () => handle.killNow());
+  captures.follow(handle);
 
   let summary: RunSummary;
   try {
     summary = await handle.done;
   } catch (error) {
+    for (const line of captures.finish()) process.stderr.write(`${line}\n`);
     reportError(error);
     process.stderr.write(`dpulab: the run was stopped; what was recorded is in ${handle.db}, marked failed\n`);
     process.exitCode = exitCodeFor(error);
     return;
   }
   progress?.clear();
+  for (const line of captures.finish()) process.stderr.write(`${line}\n`);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } else {

@@ -5,7 +5,7 @@
  * types.
  */
 import { z } from 'zod';
-import type { LabGrade } from '../../shared/lab/grader.js';
+import type { GradeBinding, LabGrade } from '../../shared/lab/grader.js';
 import { nameSchema } from '../../shared/topology/schema.js';
 
 /** Where a run's events come from. */
@@ -32,6 +32,8 @@ export interface LabInfo {
   readonly endNs: number;
   /** The run's event log. */
   readonly db: string;
+  /** What binds a grade to its run, its lab and dpulab: the fields `dpulab lab check --json` gives. */
+  readonly binding: GradeBinding;
 }
 
 /** `GET /api/lab` and `POST /api/lab`. */

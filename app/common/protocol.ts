@@ -16,6 +16,12 @@ export type { SessionMode } from './lab-protocol.js';
 /** Most events one `/api/events` call returns. */
 export const MAX_EVENTS_PER_CALL = 5000;
 
+/**
+ * Most kind patterns one `/api/events` call takes, in `kind` and in `notKind`: more than any run
+ * has kinds (each pattern is one index scan, merged by seq), so no view needs to trim its list.
+ */
+export const MAX_KIND_PATTERNS = 500;
+
 /** A non-negative integer given as query text. */
 function integerParam(max = Number.MAX_SAFE_INTEGER) {
   return z
@@ -41,8 +47,14 @@ export const eventsQuerySchema = z.strictObject({
   to: integerParam().optional(),
   limit: integerParam(MAX_EVENTS_PER_CALL).pipe(z.number().min(1)).default(200),
   /** Kinds: exact, `prefix.*`, or a plain prefix matching the kind and everything under it. */
-  kind: z.array(kindPatternSchema).max(50).optional(),
+  kind: z.array(kindPatternSchema).max(MAX_KIND_PATTERNS).optional(),
+  /** Kinds left out, written as `kind` is: the sequence chart without frames asks `notKind=frame.tx`, whatever kinds the run has. */
+  notKind: z.array(kindPatternSchema).max(MAX_KIND_PATTERNS).optional(),
   node: z.array(nodeIdSchema).max(100).optional(),
+  /** Frame protocols (`TCP`, `ARP`, `heartbeat`, `GENEVE` for every tunnelled frame; case ignored): only `frame.tx` events carrying one. */
+  protocol: z.array(z.string().min(1).max(40).regex(/^[A-Za-z0-9 ./_-]+$/, { error: 'expected a protocol name such as TCP or ARP' })).max(20).optional(),
+  /** 0: leave out pcie housekeeping frames (heartbeats, doorbells, ring completions and refills). */
+  housekeeping: z.enum(['0', '1']).default('1'),
   /** Virtual time range in ns: from (inclusive), to (exclusive). */
   fromNs: integerParam().optional(),
   toNs: integerParam().optional(),
@@ -53,6 +65,42 @@ export const eventsQuerySchema = z.strictObject({
 });
 /** A parsed `GET /api/events` query. */
 export type EventsQuery = z.output<typeof eventsQuerySchema>;
+
+/** `GET /api/throughput` query: bucket width, and the event the series ends at (default: the latest). */
+export const throughputQuerySchema = z.strictObject({
+  /** Bucket width in ms (1-1000, default 10). */
+  bucketMs: integerParam(1000).pipe(z.number().min(1)).default(10),
+  at: integerParam().optional(),
+});
+/** A parsed `GET /api/throughput` query. */
+export type ThroughputQuery = z.output<typeof throughputQuerySchema>;
+
+/** `GET /api/throughput`: each flow's messages per virtual second, bucket by bucket, from the log. */
+export interface ThroughputResponse {
+  readonly bucketNs: number;
+  /** The series end here (the state's virtual time). */
+  readonly untilNs: number;
+  readonly flows: ReadonlyArray<{
+    readonly id: string;
+    readonly kind: string;
+    /** `delivered`: what the receiving guest got; `replies`: the echo replies a ping's sender got back. */
+    readonly measure: 'delivered' | 'replies';
+    /** [bucket start in ns, messages per virtual second], every bucket from the flow's start, zeros included. */
+    readonly points: ReadonlyArray<readonly [number, number]>;
+  }>;
+}
+
+/** `GET /api/cores`: the cores each host and DPU spends on networking (CPU time over virtual time). */
+export interface CoresResponse {
+  readonly vtime: number;
+  readonly nodes: ReadonlyArray<{
+    readonly node: string;
+    readonly coreType: string;
+    readonly coresUsed: number;
+    /** `live`: the node's own account now; `report`: its end-of-run cost.report. */
+    readonly source: 'live' | 'report';
+  }>;
+}
 
 /** No query parameters at all. */
 export const emptyQuerySchema = z.strictObject({});
@@ -123,8 +171,10 @@ export interface RunStatus {
   /** Current virtual time (live) or the end of the recording (replay). */
   readonly vtime: number;
   readonly paused: boolean;
-  /** Virtual seconds per wall second; 0 as fast as possible. */
+  /** Virtual seconds per wall second asked for; 0 as fast as possible. */
   readonly speed: number;
+  /** Virtual seconds per wall second the run achieved over the last two wall seconds (two significant digits); null unless it is running. */
+  readonly achieved: number | null;
   readonly events: number;
   /** A pending `until`, if any. */
   readonly until: { readonly atNs?: number; readonly kind?: string } | null;

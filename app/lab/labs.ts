@@ -17,7 +17,7 @@ import { formatDuration } from '../../shared/units.js';
 import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
 import { BUILTIN_LABS, builtinLab } from '../../shared/lab/builtin/index.js';
 import { combineScenarios } from '../../shared/lab/combine.js';
-import { LabGrader, type LabGrade } from '../../shared/lab/grader.js';
+import { LabGrader, type GradeBinding, type LabGrade } from '../../shared/lab/grader.js';
 import { loadLab, type Lab, type LabSource } from '../../shared/lab/load.js';
 import type { LabScenario } from '../../shared/lab/types.js';
 import { emptyClusterState, type ClusterState } from '../../shared/state/cluster-state.js';
@@ -271,18 +271,6 @@ export function labLogProblems(lab: Lab, reader: EventLogReader): string[] {
   return problems;
 }
 
-/** What binds a grade to the run it grades and to the lab and dpulab that gave it. */
-export interface GradeBinding {
-  readonly fingerprint: string | null;
-  readonly seed: number;
-  readonly labVersion: string;
-  /** SHA-256 of the lab file's text. */
-  readonly labSha256: string;
-  /** The dpulab version that recorded the run. */
-  readonly recordedBy: string;
-  /** The dpulab version that graded it. */
-  readonly gradedBy: string;
-}
 
 /**
  * Grades a recorded run for `lab check`: refuses it (LabLogRefusedError) unless

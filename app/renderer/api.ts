@@ -5,7 +5,7 @@
  * `/api/stream`, or the preload's IPC stream in the desktop app).
  */
 import { DpulabError } from '../../shared/errors.js';
-import type { ApiErrorBody, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
+import type { ApiErrorBody, CoresResponse, ThroughputResponse, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, ActionResponse } from '../common/protocol.js';
 import type { ClusterState } from '../../shared/state/cluster-state.js';
 
 /** An answer other than 2xx: the server's error body. */
@@ -43,7 +43,13 @@ export interface EventsParams {
   to?: number;
   limit?: number;
   kind?: string[];
+  /** Kinds left out (`frame.tx`). */
+  notKind?: string[];
   node?: string[];
+  /** Only frames carrying one of these protocols (`TCP`, `ARP`, `GENEVE`). */
+  protocol?: string[];
+  /** 0: leave out pcie housekeeping frames. */
+  housekeeping?: 0 | 1;
   fromNs?: number;
   toNs?: number;
   order?: 'asc' | 'desc';
@@ -68,6 +74,8 @@ export const api = {
   inspect: (node: string, at?: number): Promise<InspectResponse> => call(`/api/inspect/${encodeURIComponent(node)}${query({ at })}`),
   frame: (seq: number): Promise<FrameResponse> => call(`/api/frame/${seq}`),
   invariants: (): Promise<InvariantsResponse> => call('/api/invariants'),
+  throughput: (bucketMs: number, at?: number): Promise<ThroughputResponse> => call(`/api/throughput${query({ bucketMs, at })}`),
+  cores: (): Promise<CoresResponse> => call('/api/cores'),
   control: (body: { op: 'pause' | 'resume' | 'step' } | { op: 'speed'; speed: number } | { op: 'until'; atNs?: number; kind?: string }): Promise<RunStatus> => post('/api/control', body),
   action: (record: Record<string, unknown>): Promise<ActionResponse> => post('/api/action', { record }),
 };

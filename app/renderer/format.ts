@@ -1,18 +1,21 @@
 /**
- * How the UI writes times, rates and payloads: virtual time as durations (`1.234 s`), payloads
- * as one compact line per event kind.
+ * How the UI writes times, rates and payloads. Every point in virtual time is written one way,
+ * by {@link vtime}: virtual seconds with six decimals (`1.234567 s`), the precision at which
+ * events a wire's latency apart still read apart; lengths of time (a latency, a downtime) by
+ * {@link duration} in the unit that suits them (`987.672 µs`). Payloads as one compact line per
+ * event kind.
  */
 import { formatDuration, parseDuration } from '../../shared/units.js';
 import type { ClusterEvent } from '../../shared/state/cluster-state.js';
 
-/** Virtual time for people, e.g. `1.5 s`, `250 ms`, `0 s`. */
+/** A point in virtual time, the one way the UI writes it: `12.345678 s` (the clock, lists, axes, captions). */
 export function vtime(ns: number): string {
-  return ns === 0 ? '0 s' : formatDuration(ns);
+  return `${(ns / 1e9).toFixed(6)} s`;
 }
 
-/** Virtual time with fixed precision for the clock: `12.345678 s`. */
-export function clock(ns: number): string {
-  return `${(ns / 1e9).toFixed(6)} s`;
+/** A length of virtual time in its own unit: `1.5 s`, `250 ms`, `987.672 µs`, `0 s`. */
+export function duration(ns: number): string {
+  return ns === 0 ? '0 s' : formatDuration(ns);
 }
 
 /** A duration typed by a person (`1.5s`, `200ms`) in ns, or null when it is not one. */
@@ -85,9 +88,9 @@ export function eventSummary(event: ClusterEvent): string {
     case 'vmotion.stun':
       return `${compact(p.vm)} stunned on ${compact(p.host)}, ${compact(p.remainingPages)} pages left`;
     case 'vmotion.resume':
-      return `${compact(p.vm)} runs on ${compact(p.host)} (from ${compact(p.from)}), switchover ${typeof p.switchoverNs === 'number' ? vtime(p.switchoverNs) : '-'}`;
+      return `${compact(p.vm)} runs on ${compact(p.host)} (from ${compact(p.from)}), switchover ${typeof p.switchoverNs === 'number' ? duration(p.switchoverNs) : '-'}`;
     case 'vmotion.done':
-      return `${compact(p.vm)} ${compact(p.from)} → ${compact(p.to)} ${compact(p.result)}${p.reason ? `: ${compact(p.reason)}` : ''}, ${compact(p.rounds)} rounds, downtime ${typeof p.downtimeNs === 'number' ? vtime(p.downtimeNs) : '-'}`;
+      return `${compact(p.vm)} ${compact(p.from)} → ${compact(p.to)} ${compact(p.result)}${p.reason ? `: ${compact(p.reason)}` : ''}, ${compact(p.rounds)} rounds, downtime ${typeof p.downtimeNs === 'number' ? duration(p.downtimeNs) : '-'}`;
     case 'dfw.export':
     case 'dfw.import':
       return `${compact(p.vnic)} v${compact(p.version)}${p.ok === false ? ` refused: ${compact(p.reason)}` : ''}, ${Array.isArray(p.rules) ? p.rules.length : '-'} rules, ${Array.isArray(p.connections) ? p.connections.length : '-'} connections`;

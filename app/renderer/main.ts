@@ -147,9 +147,10 @@ openStream(
       case 'hello':
         store.setRun(message.run);
         if (message.run.mode === 'replay') {
-          store.cursor = Math.max(0, message.run.status.events - 1);
-          store.setLab(message.state);
+          // A recording opens at its first event, every link as it was then, not at its end.
+          store.cursor = 0;
           store.emit('cursor');
+          void seek(0);
         } else {
           store.setLab(message.state);
           void api.events({ order: 'desc', limit: 300 }).then((page) => store.addEvents(page.events, 0));

@@ -6,6 +6,7 @@
 import { decode } from '../../shared/codec.js';
 import type { RecordedEvent } from '../../shared/events.js';
 import { bytesToHex } from '../../shared/net/bytes.js';
+import { frameProtocol } from '../../processes/controller/frame-protocol.js';
 import type { ClusterEvent } from '../../shared/state/cluster-state.js';
 
 /** Rewrites a decoded value for JSON: binary to hex, anything not JSON to text. */
@@ -34,9 +35,11 @@ export function decodePayload(bytes: Uint8Array): unknown {
 /** One recorded event for the browser. `bytes`: keep frame bytes (hex) in frame.tx payloads. */
 export function toUiEvent(event: RecordedEvent, options: { bytes?: boolean } = {}): ClusterEvent {
   let payload = decodePayload(event.payload);
-  if (!options.bytes && event.kind === 'frame.tx' && payload !== null && typeof payload === 'object' && 'bytes' in payload) {
-    const { bytes: _bytes, ...rest } = payload as Record<string, unknown>;
-    payload = rest;
+  if (event.kind === 'frame.tx' && payload !== null && typeof payload === 'object' && 'bytes' in payload) {
+    // What the frame carries, for the event list's protocol column and filter (the bytes stay here).
+    const { bytes, ...rest } = payload as Record<string, unknown>;
+    const carried = frameProtocol(rest.channel, bytes instanceof Uint8Array ? bytes : null);
+    payload = { ...(options.bytes ? { bytes } : {}), ...rest, protocol: carried.protocol, housekeeping: carried.housekeeping };
   }
   return { seq: event.seq, vtime: event.vtime, node: event.node, kind: event.kind, cause: event.cause, payload: jsonSafe(payload) };
 }

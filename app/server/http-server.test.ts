@@ -13,7 +13,7 @@ import type { UiSession } from './session.js';
 /** The access token the tests' server is started with. */
 const TOKEN = 'test-token-0123456789';
 
-const STATUS: RunStatus = { state: 'running', vtime: 5, paused: false, speed: 1, events: 0, until: null, message: null };
+const STATUS: RunStatus = { state: 'running', vtime: 5, paused: false, speed: 1, achieved: null, events: 0, until: null, message: null };
 
 /** A session that records what reached it; its captures are held in `captures` for the test to feed. */
 function fakeSession(): UiSession & { calls: string[]; captures: Array<{ query: CaptureQuery; sink: CaptureSink; stopped: boolean }> } {
@@ -45,6 +45,8 @@ function fakeSession(): UiSession & { calls: string[]; captures: Array<{ query: 
     frame: () => {
       throw new ApiError(404, 'no-event', 'No event', 'seq');
     },
+    throughput: () => ({ bucketNs: 10_000_000, untilNs: 0, flows: [] }),
+    cores: async () => ({ vtime: 0, nodes: [] }),
     invariants: () => ({ invariants: [{ id: 'vm-one-host', meaning: 'A VM runs on one host at a time' }], checked: 3, final: false, violations: [] }),
     control: async (request: ControlRequest) => {
       calls.push(`control ${request.op}`);
@@ -143,7 +145,7 @@ describe('UI server', () => {
     expect((await post('/api/control', { op: 'speed', speed: 2 })).status).toBe(200);
     const events = await get('/api/events?kind=lldp&kind=dfw.*&node=tor-a&order=desc');
     expect(events.status).toBe(200);
-    expect(session.calls.slice(-3)).toEqual(['act note', 'control speed', `events ${JSON.stringify({ limit: 200, kind: ['lldp', 'dfw.*'], node: ['tor-a'], order: 'desc', bytes: '0' })}`]);
+    expect(session.calls.slice(-3)).toEqual(['act note', 'control speed', `events ${JSON.stringify({ limit: 200, kind: ['lldp', 'dfw.*'], node: ['tor-a'], housekeeping: '1', order: 'desc', bytes: '0' })}`]);
     const missing = await get('/api/inspect/nope');
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { field: string }).field).toBe('node');

@@ -29,7 +29,7 @@ import { extname, join } from 'node:path';
 import { PACKAGE_ROOT } from '../../processes/controller/package-root.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError, parseRequest } from './errors.js';
-import { actionRequestSchema, atQuerySchema, captureQuerySchema, controlSchema, PCAPNG_MEDIA_TYPE, emptyQuerySchema, eventsQuerySchema, nodeParamSchema, seqParamSchema, type ServerMessage } from '../common/protocol.js';
+import { actionRequestSchema, atQuerySchema, captureQuerySchema, controlSchema, PCAPNG_MEDIA_TYPE, emptyQuerySchema, eventsQuerySchema, nodeParamSchema, seqParamSchema, throughputQuerySchema, type ServerMessage } from '../common/protocol.js';
 import { MAX_API_BODY_BYTES, pageContentSecurityPolicy, RENDERER_MEDIA_TYPES } from '../common/page-serving.js';
 import type { CaptureSink } from './capture-stream.js';
 import type { LabRoutes } from './lab-sessions.js';
@@ -148,7 +148,7 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Query parameters as an object: `kind` and `node` may repeat (arrays), the others may not. */
+/** Query parameters as an object: `kind`, `notKind`, `node` and `protocol` may repeat (arrays), the others may not. */
 function queryObject(params: URLSearchParams, repeatable: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of new Set(params.keys())) {
@@ -190,7 +190,16 @@ export function createApiHandler(options: ApiOptions): (request: ApiRequest) => 
     }
     if (path === '/api/events') {
       get();
-      return { status: 200, body: session.events(parseRequest(eventsQuerySchema, queryObject(url.searchParams, ['kind', 'node']))) };
+      return { status: 200, body: session.events(parseRequest(eventsQuerySchema, queryObject(url.searchParams, ['kind', 'notKind', 'node', 'protocol']))) };
+    }
+    if (path === '/api/throughput') {
+      get();
+      return { status: 200, body: session.throughput(parseRequest(throughputQuerySchema, queryObject(url.searchParams, []))) };
+    }
+    if (path === '/api/cores') {
+      get();
+      parseRequest(emptyQuerySchema, queryObject(url.searchParams, []));
+      return { status: 200, body: await session.cores() };
     }
     if (path === '/api/invariants') {
       get();

@@ -15,12 +15,13 @@ import { BUILTIN_LABS } from '../../shared/lab/builtin/index.js';
 import { LabGrader, type LabGrade } from '../../shared/lab/grader.js';
 import type { Lab } from '../../shared/lab/types.js';
 import type { ClusterState } from '../../shared/state/cluster-state.js';
-import { gradeLog, listLabs, openLab, prepareLabRun } from '../lab/labs.js';
+import { gradeBinding, gradeLog, listLabs, openLabFile, prepareLabRun, type LabFile } from '../lab/labs.js';
+import { DPULAB_VERSION } from '../../processes/controller/package-root.js';
 import { ApiError, parseRequest } from './errors.js';
 import { labRequestSchema, type LabInfo, type LabListing, type LabResponse } from '../common/lab-protocol.js';
 import { LiveSession } from './live-session.js';
 import type { CaptureSink } from './capture-stream.js';
-import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InvariantsResponse, InspectResponse, RunResponse, RunStatus, ServerMessage, CoresResponse, ThroughputQuery, ThroughputResponse } from '../common/protocol.js';
 import type { UiSession } from './session.js';
 
 /** How often a changed grade goes out on the stream. */
@@ -41,6 +42,10 @@ export interface LabRunSettings {
 /** A lab in progress (live) or chosen for the recording (replay). */
 interface ActiveLab {
   readonly lab: Lab;
+  /** The lab file's digest, for the grade's binding. */
+  readonly sha256: string;
+  /** The dpulab version that recorded the run graded (this one, for a live run). */
+  readonly recordedBy: string;
   readonly db: string;
   readonly endNs: number;
   readonly grade: () => LabGrade;
@@ -58,7 +63,7 @@ export class LabSessions implements UiSession, LabRoutes {
   private current: UiSession | null;
   private active: ActiveLab | null = null;
   /** Labs given on the command line by path, by name. */
-  private readonly extra = new Map<string, Lab>();
+  private readonly extra = new Map<string, LabFile>();
   private readonly subscribers = new Map<(message: ServerMessage) => void, () => void>();
   private readonly ticker: NodeJS.Timeout;
   private lastSent = '';
@@ -81,9 +86,10 @@ export class LabSessions implements UiSession, LabRoutes {
 
   /** Starts a lab (live: a new run of it; replay: grades the recording) before the server opens. */
   async open(nameOrPath: string): Promise<void> {
-    const lab = openLab(nameOrPath);
-    if (!builtinNames().has(lab.name)) this.extra.set(lab.name, lab);
-    await this.start(lab);
+    const file = openLabFile(nameOrPath);
+    const lab = file.lab;
+    if (!builtinNames().has(lab.name)) this.extra.set(lab.name, file);
+    await this.start(file);
   }
 
   get mode(): UiSession['mode'] {
@@ -108,6 +114,14 @@ export class LabSessions implements UiSession, LabRoutes {
   frame(seq: number): FrameResponse {
     return this.session().frame(seq);
   }
+  throughput(query: ThroughputQuery): ThroughputResponse {
+    return this.session().throughput(query);
+  }
+
+  cores(): Promise<CoresResponse> {
+    return this.session().cores();
+  }
+
   invariants(): InvariantsResponse {
     return this.session().invariants();
   }
@@ -150,7 +164,7 @@ export class LabSessions implements UiSession, LabRoutes {
       if (method === 'GET' || method === 'HEAD') return { status: 200, body: this.response() };
       if (method !== 'POST') throw new ApiError(405, 'method', '/api/lab takes GET or POST');
       const { lab: name } = parseRequest(labRequestSchema, await body());
-      const lab = this.extra.get(name) ?? (builtinNames().has(name) ? openLab(name) : null);
+      const lab = this.extra.get(name) ?? (builtinNames().has(name) ? openLabFile(name) : null);
       if (lab === null) throw new ApiError(404, 'no-lab', `No lab ${name}: expected one of ${this.labs().map((l) => l.name).join(', ')}`, 'lab');
       // One switch at a time: a second request waits for the first to finish.
       const switching = this.switching.then(() => this.start(lab));
@@ -162,7 +176,7 @@ export class LabSessions implements UiSession, LabRoutes {
 
   /** The labs on offer: the built-in ones, then any given on the command line. */
   private labs(): LabListing[] {
-    return [...this.builtins, ...[...this.extra.values()].map((l) => ({ name: l.name, title: l.title, tasks: l.tasks.length }))];
+    return [...this.builtins, ...[...this.extra.values()].map(({ lab: l }) => ({ name: l.name, title: l.title, tasks: l.tasks.length }))];
   }
 
   private response(): LabResponse {
@@ -170,15 +184,26 @@ export class LabSessions implements UiSession, LabRoutes {
     const lab: LabInfo | null =
       a === null
         ? null
-        : { name: a.lab.name, title: a.lab.title, introduction: a.lab.introduction, tasks: a.lab.tasks.map((t) => ({ id: t.id, text: t.text, hints: t.hints })), endNs: a.endNs, db: a.db };
+        : {
+            name: a.lab.name,
+            title: a.lab.title,
+            introduction: a.lab.introduction,
+            tasks: a.lab.tasks.map((t) => ({ id: t.id, text: t.text, hints: t.hints })),
+            endNs: a.endNs,
+            db: a.db,
+            // What `lab check --json` binds a grade to; the fingerprint is known once the run has ended.
+            binding: { fingerprint: this.current?.info().run.fingerprint ?? null, seed: this.current?.info().run.seed ?? 0, labVersion: a.lab.version, labSha256: a.sha256, recordedBy: a.recordedBy, gradedBy: DPULAB_VERSION },
+          };
     return { mode: this.replayDb === null ? 'live' : 'replay', labs: this.labs(), lab, grade: a?.grade() ?? null };
   }
 
   /** Live: a fresh run of the lab replaces the current session. Replay: the recording is graded. */
-  private async start(lab: Lab): Promise<void> {
+  private async start(file: LabFile): Promise<void> {
+    const lab = file.lab;
     if (this.replayDb !== null) {
       const { grade, run } = gradeLog(lab, this.replayDb);
-      this.active = { lab, db: this.replayDb, endNs: run.endVtime ?? run.untilNs ?? 0, grade: () => grade };
+      const binding = gradeBinding(file, run);
+      this.active = { lab, sha256: file.sha256, recordedBy: binding.recordedBy, db: this.replayDb, endNs: run.endVtime ?? run.untilNs ?? 0, grade: () => grade };
       this.pushGrade(true);
       return;
     }
@@ -207,7 +232,7 @@ export class LabSessions implements UiSession, LabRoutes {
     this.current = session;
     // The grade reads the cluster state the session folds from the same events (the grader's
     // listener and the session's were called with the same batches, in the same turn).
-    this.active = { lab, db, endNs: prepared.endNs, grade: () => grader.grade(final, session.stateAt()) };
+    this.active = { lab, sha256: file.sha256, recordedBy: DPULAB_VERSION, db, endNs: prepared.endNs, grade: () => grader.grade(final, session.stateAt()) };
     for (const [send, unsubscribe] of this.subscribers) {
       unsubscribe();
       this.subscribers.set(send, session.subscribe(send));

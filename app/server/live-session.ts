@@ -14,9 +14,10 @@ import type { WrittenAction } from '../../shared/actions/schema.js';
 import { actionRefused, availableActions } from './actions.js';
 import { ApiError } from './errors.js';
 import { jsonSafe, toUiEvent } from './event-json.js';
+import { FlowDeliveries, reportedCores } from './throughput.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
 import { LiveCaptures, type CaptureSink } from './capture-stream.js';
-import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, CoresResponse, ThroughputQuery, ThroughputResponse } from '../common/protocol.js';
 import { INVARIANTS } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
 
@@ -28,8 +29,16 @@ const MAX_BATCH = 2000;
 const STATE_EVERY_TICKS = 4;
 /** Longest wait for the run to stop on close before its processes are killed. */
 const STOP_DEADLINE_MS = 15_000;
+/** The achieved speed is measured over this much wall time. */
+const ACHIEVED_WINDOW_MS = 2000;
 /** Longest wait for a node to answer an inspection. */
 const INSPECT_TIMEOUT_MS = 5000;
+
+/**
+ * When a live run's virtual time starts: `now`; at the first page that opens the stream, so
+ * nothing plays before anyone looks (`first-client`); or when someone resumes it (`paused`).
+ */
+export type LiveStart = 'now' | 'first-client' | 'paused';
 
 /** How the run ended, as the status line tells it. */
 interface RunEnd {
@@ -62,15 +71,31 @@ export class LiveSession implements UiSession {
   private lastStatus = '';
   private readonly ticker: NodeJS.Timeout;
   private readonly captures: LiveCaptures;
+  private readonly deliveries: FlowDeliveries;
+  /** [wall ms, virtual ns] at each tick of the last {@link ACHIEVED_WINDOW_MS}, for the achieved speed. */
+  private pace: Array<[number, number]> = [];
+  /** Held at 0 until the first page opens the stream (and nobody has used the time control). */
+  private waitingForClient = false;
 
-  /** @param speed the pace the run was started at (virtual seconds per wall second; 0 as fast as possible) */
+  /**
+   * @param speed the pace the run was started at (virtual seconds per wall second; 0 as fast as possible)
+   * @param start when virtual time starts moving (see {@link LiveStart})
+   */
   constructor(
     private readonly run: RunHandle,
     speed: number,
+    start: LiveStart = 'now',
   ) {
     this.topology = run.prepared.topology;
     this.speed = speed;
+    if (start !== 'now') {
+      this.paused = true;
+      run.controller.pause();
+      this.waitingForClient = start === 'first-client';
+      this.message = start === 'first-client' ? 'Waiting for a page to open: virtual time starts then' : 'Paused at 0: resume when ready';
+    }
     this.reader = EventLogReader.open(run.db);
+    this.deliveries = new FlowDeliveries(this.reader, this.topology);
     this.captures = new LiveCaptures(run);
     run.onEvents((events) => {
       for (const e of events) this.onEvent(toUiEvent(e));
@@ -119,10 +144,21 @@ export class LiveSession implements UiSession {
       vtime: this.end ? this.end.virtualTimeNs : this.run.controller.now(),
       paused: this.paused && !this.end,
       speed: this.speed,
+      achieved: this.achieved(),
       events,
       until: this.until,
       message: this.message,
     };
+  }
+
+  /** Virtual over wall time across the recent ticks, while the run runs. */
+  private achieved(): number | null {
+    if (this.end || this.paused || this.pace.length < 2) return null;
+    const [wall0, virtual0] = this.pace[0]!;
+    const [wall1, virtual1] = this.pace[this.pace.length - 1]!;
+    if (wall1 - wall0 < ACHIEVED_WINDOW_MS / 2) return null;
+    const ratio = (virtual1 - virtual0) / 1e9 / ((wall1 - wall0) / 1000);
+    return Number(ratio.toPrecision(2));
   }
 
   events(query: EventsQuery): EventsResponse {
@@ -159,6 +195,32 @@ export class LiveSession implements UiSession {
     return frameAt(this.reader, seq);
   }
 
+  throughput(query: ThroughputQuery): ThroughputResponse {
+    this.run.flush();
+    return this.deliveries.series(query.at === undefined ? this.timeline.latest() : this.stateAt(query.at), query.bucketMs * 1e6);
+  }
+
+  /** While a node runs, its own account of the CPU time it spent so far over the virtual time; once it reported, the report. */
+  async cores(): Promise<CoresResponse> {
+    const latest = this.timeline.latest();
+    const reported = reportedCores(latest);
+    if (this.end) return reported;
+    const now = this.run.controller.now();
+    const done = new Set(reported.nodes.map((n) => n.node));
+    const nodes = await Promise.all(
+      this.topology.nodes
+        .filter((n) => (n.kind === 'host' || n.kind === 'dpu') && !done.has(n.id))
+        .map(async (n) => {
+          let timer: NodeJS.Timeout | undefined;
+          const live = await Promise.race([this.run.inspect(n.id).catch(() => null), new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), INSPECT_TIMEOUT_MS)))]);
+          clearTimeout(timer);
+          const cpuNs = (live as { core?: { datapath?: { cost?: { totalCpuNs?: unknown } } } } | null)?.core?.datapath?.cost?.totalCpuNs;
+          return typeof cpuNs === 'number' && now > 0 ? [{ node: n.id, coreType: n.kind === 'host' ? 'x86' : 'arm', coresUsed: cpuNs / now, source: 'live' as const }] : [];
+        }),
+    );
+    return { vtime: now, nodes: [...reported.nodes, ...nodes.flat()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)) };
+  }
+
   /** Reads the events recorded since the last call into the checks; judges the run whole once it has ended. */
   /** The run's own checkers' verdict (they read every event as it is committed; whole once the run has ended). */
   invariants(): InvariantsResponse {
@@ -170,6 +232,8 @@ export class LiveSession implements UiSession {
     if (this.end) throw new ApiError(409, 'run-ended', 'The run has ended: there is no time left to control');
     const controller = this.run.controller;
     this.message = null;
+    // Whoever uses the time control decides when time moves, not the first page to open.
+    this.waitingForClient = false;
     switch (request.op) {
       case 'pause':
         this.until = null;
@@ -228,6 +292,12 @@ export class LiveSession implements UiSession {
   }
 
   subscribe(send: (message: ServerMessage) => void): () => void {
+    if (this.waitingForClient && !this.end) {
+      this.waitingForClient = false;
+      this.paused = false;
+      this.message = null;
+      this.run.controller.resume();
+    }
     send({ t: 'hello', run: this.info(), state: this.timeline.latest() });
     this.subscribers.add(send);
     return () => this.subscribers.delete(send);
@@ -287,6 +357,13 @@ export class LiveSession implements UiSession {
 
   private tick(force: boolean): void {
     this.ticks++;
+    // Wall time is read here, in the server, never by the run: it only measures the pace achieved.
+    const wall = Date.now();
+    if (this.paused || this.end) this.pace = [];
+    else {
+      this.pace.push([wall, this.run.controller.now()]);
+      while (this.pace.length > 2 && wall - this.pace[0]![0] > ACHIEVED_WINDOW_MS) this.pace.shift();
+    }
     const until = this.until;
     if (until?.atNs !== undefined && !this.end && this.run.controller.now() >= until.atNs) this.reach(`Reached ${until.atNs} ns`);
     if (this.ticks % 3 === 0) this.run.flush();

@@ -5,7 +5,8 @@ import { removeTempDirs, tempDir, testEvent, testRunInfo } from '../../processes
 import { EventLogWriter } from '../../processes/controller/log/writer.js';
 import { encode } from '../../shared/codec.js';
 import type { RecordedEvent } from '../../shared/events.js';
-import { buildArpRequest } from '../../shared/net/builders.js';
+import { buildArpRequest, buildTcpFrame, buildUdpFrame } from '../../shared/net/builders.js';
+import { HEARTBEAT_UDP_PORT } from '../../processes/pcie/heartbeat.js';
 import { ApiError } from './errors.js';
 import { expandKindPatterns, frameAt, queryEvents } from './log-queries.js';
 import { eventsQuerySchema } from '../common/protocol.js';
@@ -93,6 +94,63 @@ describe('log queries', () => {
       expect(() => frameAt(reader, 4)).toThrow(ApiError);
       expect(() => frameAt(reader, 4)).toThrow(/is lldp\.tx, not frame\.tx/);
       expect(() => frameAt(reader, 99)).toThrow(/No event 99/);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('events query leaves out the kinds notKind names, however many kinds the log has', () => {
+    // More kinds than the 50 the query once took: a list of them all would have been refused.
+    const reader = logWith(200, (seq) => (seq >= 100 ? { ...testEvent(seq), kind: `many.kind${String(seq - 100)}` } : null));
+    try {
+      const page = queryEvents(reader, query({ notKind: ['lldp', 'link.up'], limit: '300' }));
+      expect(page.events.length).toBeGreaterThan(100);
+      expect(page.events.some((e) => e.kind.startsWith('lldp.') || e.kind === 'link.up')).toBe(false);
+      expect(page.events.filter((e) => e.kind.startsWith('many.'))).toHaveLength(100);
+      const last = queryEvents(reader, query({ notKind: ['many'], order: 'desc', limit: '5' }));
+      expect(last.events.every((e) => !e.kind.startsWith('many.') && e.seq < 100)).toBe(true);
+      expect(eventsQuerySchema.safeParse({ kind: Array.from({ length: 120 }, (_, i) => `k.k${String(i)}`) }).success).toBe(true);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('events query filters frames by protocol and hides pcie housekeeping when asked', () => {
+    const arp = buildArpRequest({ srcMac: '02:00:00:00:00:01', senderIp: '10.0.0.1', targetIp: '10.0.0.2' });
+    const heartbeat = buildUdpFrame({ srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02', srcIp: '169.254.0.1', dstIp: '169.254.0.2', srcPort: HEARTBEAT_UDP_PORT, dstPort: HEARTBEAT_UDP_PORT, payload: new Uint8Array(8) });
+    const tcp = buildTcpFrame({ srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02', srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 40000, dstPort: 5201, seq: 1, flags: { syn: true } });
+    const tx = (seq: number, channel: string, carried: Uint8Array): RecordedEvent => ({
+      seq,
+      vtime: Math.floor(seq / 3) * 10,
+      node: 'dpu-a',
+      kind: 'frame.tx',
+      cause: null,
+      volatile: null,
+      payload: encode({ wire: 'w0', dir: 'a>b', port: 'p0', channel, len: carried.length, txStart: 10, arrival: 510, fate: 'delivered', bytes: carried }),
+    });
+    const frames: Record<number, RecordedEvent> = {
+      3: tx(3, 'eth', arp),
+      5: tx(5, 'mgmt', heartbeat),
+      7: tx(7, 'dma', encode({ op: 'tx', vnic: 'web-01.eth0', mode: 'uptv2', queue: 0, index: 1, gen: 1, frame: tcp })),
+      9: tx(9, 'dma', encode({ op: 'txcomp', vnic: 'web-01.eth0', queue: 0, index: 1, gen: 1 })),
+      11: tx(11, 'doorbell', encode({ vnic: 'web-01.eth0', register: 0x600, value: 2 })),
+    };
+    const reader = logWith(20, (seq) => frames[seq] ?? null);
+    try {
+      const protocols = queryEvents(reader, query({ kind: ['frame.tx'], limit: '20' })).events.map((e) => [e.seq, (e.payload as { protocol: string }).protocol, (e.payload as { housekeeping: boolean }).housekeeping]);
+      expect(protocols).toEqual([
+        [3, 'ARP', false],
+        [5, 'heartbeat', true],
+        [7, 'TCP', false],
+        [9, 'DMA txcomp', true],
+        [11, 'doorbell', true],
+      ]);
+      expect(queryEvents(reader, query({ protocol: ['tcp'], limit: '20' })).events.map((e) => e.seq)).toEqual([7]);
+      expect(queryEvents(reader, query({ protocol: ['ARP', 'TCP'], order: 'desc', limit: '1' })).events.map((e) => e.seq)).toEqual([7]);
+      const quiet = queryEvents(reader, query({ housekeeping: '0', limit: '20' })).events.map((e) => e.seq);
+      expect(quiet).toHaveLength(17);
+      expect(quiet).toEqual(expect.arrayContaining([3, 7]));
+      expect(quiet.some((seq) => [5, 9, 11].includes(seq))).toBe(false);
     } finally {
       reader.close();
     }

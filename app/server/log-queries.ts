@@ -8,6 +8,7 @@ import { tryDecodeFrame, summarizeFrame } from '../../shared/net/frame.js';
 import type { ClusterEvent } from '../../shared/state/cluster-state.js';
 import type { EventRange } from '../../shared/state/timeline.js';
 import { ApiError } from './errors.js';
+import { frameProtocol } from '../../processes/controller/frame-protocol.js';
 import { toClusterEvent } from '../../shared/state/recorded.js';
 import { decodePayload, jsonSafe, toUiEvent } from './event-json.js';
 import type { EventsQuery, EventsResponse, FrameResponse } from '../common/protocol.js';
@@ -18,25 +19,58 @@ export function expandKindPatterns(patterns: readonly string[]): string[] {
 }
 
 function filterOf(query: EventsQuery): EventFilter {
+  // A protocol is only ever carried by a frame: look at frames alone, on the kind index.
+  const kinds = query.protocol ? ['frame.tx'] : query.kind ? expandKindPatterns(query.kind) : undefined;
   return {
-    ...(query.kind ? { kinds: expandKindPatterns(query.kind) } : {}),
+    ...(kinds ? { kinds } : {}),
+    ...(query.notKind ? { excludeKinds: expandKindPatterns(query.notKind) } : {}),
     ...(query.node ? { nodes: query.node } : {}),
     ...(query.fromNs !== undefined ? { fromNs: query.fromNs } : {}),
     ...(query.toNs !== undefined ? { toNs: query.toNs } : {}),
   };
 }
 
+/**
+ * What a query asks of an event beyond the reader's filter: its frame's protocol, and whether
+ * it is pcie housekeeping (both read from the frame itself, so only a frame can fail them).
+ */
+function frameTest(query: EventsQuery): ((event: RecordedEvent) => boolean) | null {
+  const protocols = query.protocol?.map((p) => p.toLowerCase());
+  const hideHousekeeping = query.housekeeping === '0';
+  if (!protocols && !hideHousekeeping) return null;
+  return (event) => {
+    if (event.kind !== 'frame.tx') return protocols === undefined;
+    const p = decodePayload(event.payload) as Record<string, unknown>;
+    const carried = frameProtocol(p.channel, p.bytes instanceof Uint8Array ? p.bytes : null);
+    if (hideHousekeeping && carried.housekeeping) return false;
+    return protocols === undefined || protocolMatches(carried.protocol, protocols);
+  };
+}
+
+/** `GENEVE/TCP` answers to `geneve/tcp`, `geneve` and `tcp`; `DMA txcomp` to itself. */
+function protocolMatches(protocol: string, wanted: readonly string[]): boolean {
+  const name = protocol.toLowerCase();
+  return wanted.some((w) => w === name || name.split('/').includes(w));
+}
+
 /** One page of events matching a query (see {@link EventsQuery}). */
 export function queryEvents(reader: EventLogReader, query: EventsQuery): EventsResponse {
   const total = reader.count();
   const filter = filterOf(query);
+  const test = frameTest(query);
   const from = query.from ?? 0;
   const to = Math.min(query.to ?? total, total);
   const bytes = query.bytes === '1';
   if (to <= from) return { events: [], total, more: false };
   let found: RecordedEvent[];
   if (query.order === 'asc') {
-    found = [...reader.events({ ...filter, fromSeq: from, toSeq: to, limit: query.limit + 1 })];
+    found = [];
+    // Without a frame test the reader stops at the limit; with one, the test does.
+    for (const e of reader.events({ ...filter, fromSeq: from, toSeq: to, ...(test ? {} : { limit: query.limit + 1 }) })) {
+      if (test && !test(e)) continue;
+      found.push(e);
+      if (found.length > query.limit) break;
+    }
     const more = found.length > query.limit;
     return { events: found.slice(0, query.limit).map((e) => toUiEvent(e, { bytes })), total, more };
   }
@@ -46,7 +80,8 @@ export function queryEvents(reader: EventLogReader, query: EventsQuery): EventsR
   let span = query.limit + 1;
   while (hi > from && found.length <= query.limit) {
     const lo = Math.max(from, hi - span);
-    found = [...reader.events({ ...filter, fromSeq: lo, toSeq: hi })].concat(found);
+    const slice = [...reader.events({ ...filter, fromSeq: lo, toSeq: hi })];
+    found = (test ? slice.filter(test) : slice).concat(found);
     hi = lo;
     span *= 4;
   }

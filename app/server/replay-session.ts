@@ -13,9 +13,10 @@ import { decodeLabSnapshot, LAB_SNAPSHOT_NODE } from '../../shared/state/snapsho
 import { DEFAULT_SNAPSHOT_INTERVAL, Timeline } from '../../shared/state/timeline.js';
 import { ApiError } from './errors.js';
 import { toClusterEvent } from '../../shared/state/recorded.js';
+import { FlowDeliveries, reportedCores } from './throughput.js';
 import { frameAt, logRange, queryEvents } from './log-queries.js';
 import { replayCapture, type CaptureSink } from './capture-stream.js';
-import type { ActionResponse, CaptureQuery, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage } from '../common/protocol.js';
+import type { ActionResponse, CaptureQuery, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, CoresResponse, ThroughputQuery, ThroughputResponse } from '../common/protocol.js';
 import { checkEventLog } from '../../processes/controller/invariants.js';
 import { INVARIANTS } from '../../shared/invariants/index.js';
 import type { UiSession } from './session.js';
@@ -49,6 +50,7 @@ const SLICE = 5000;
 export class ReplaySession implements UiSession {
   readonly mode = 'replay' as const;
   private readonly reader: EventLogReader;
+  private readonly deliveries: FlowDeliveries;
   private readonly timeline: Timeline;
   private readonly topology: ResolvedTopology;
   private readonly total: number;
@@ -68,6 +70,7 @@ export class ReplaySession implements UiSession {
       }
       try {
         this.topology = JSON.parse(this.reader.run().topologyJson) as ResolvedTopology;
+        this.deliveries = new FlowDeliveries(this.reader, this.topology);
       } catch (error) {
         throw new EventLogError('corrupt', db, `Event log is corrupt: ${db} (runs.topology_json is not JSON)`, { cause: error });
       }
@@ -101,6 +104,7 @@ export class ReplaySession implements UiSession {
       speed: 0,
       events: this.total,
       until: null,
+      achieved: null,
       message: `Recorded run, ${run.status}`,
     };
   }
@@ -125,6 +129,15 @@ export class ReplaySession implements UiSession {
 
   frame(seq: number): FrameResponse {
     return frameAt(this.reader, seq);
+  }
+
+  throughput(query: ThroughputQuery): ThroughputResponse {
+    return this.deliveries.series(this.stateAt(query.at), query.bucketMs * 1e6);
+  }
+
+  /** A recording has only the end-of-run reports. */
+  cores(): Promise<CoresResponse> {
+    return Promise.resolve(reportedCores(this.stateAt()));
   }
 
   /** Judged once, on the first request: one pass over the log (it blocks the server for that pass). */

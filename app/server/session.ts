@@ -5,7 +5,7 @@
  */
 import type { ClusterState } from '../../shared/state/cluster-state.js';
 import type { CaptureSink } from './capture-stream.js';
-import type { ActionResponse, CaptureQuery, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from '../common/protocol.js';
+import type { ActionResponse, CaptureQuery, CoresResponse, ThroughputQuery, ThroughputResponse, ControlRequest, EventsQuery, EventsResponse, FrameResponse, InspectResponse, InvariantsResponse, RunResponse, RunStatus, ServerMessage, SessionMode } from '../common/protocol.js';
 
 /** A run as the UI sees it. */
 export interface UiSession {
@@ -23,6 +23,10 @@ export interface UiSession {
   frame(seq: number): FrameResponse;
   /** `GET /api/invariants`. */
   invariants(): InvariantsResponse;
+  /** `GET /api/throughput`: each flow's throughput from the log, up to event `query.at` (default: the latest). */
+  throughput(query: ThroughputQuery): ThroughputResponse;
+  /** `GET /api/cores`: cores used by networking, live from the nodes while they run, else from their reports. */
+  cores(): Promise<CoresResponse>;
   /** `POST /api/control`. */
   control(request: ControlRequest): Promise<RunStatus>;
   /** `POST /api/action`: `record` already parsed as `{action, ...}`. */

@@ -475,3 +475,16 @@ export function gradeEvents(lab: Pick<Lab, 'name' | 'title' | 'tasks'>, events: 
   for (const event of seen) grader.feed(event);
   return grader.grade(final, foldEvents(seen.map((e) => ({ ...e, cause: e.cause ?? null }))));
 }
+
+/** What binds a grade to the run it grades and to the lab and dpulab that gave it. */
+export interface GradeBinding {
+  readonly fingerprint: string | null;
+  readonly seed: number;
+  readonly labVersion: string;
+  /** SHA-256 of the lab file's text. */
+  readonly labSha256: string;
+  /** The dpulab version that recorded the run. */
+  readonly recordedBy: string;
+  /** The dpulab version that graded it. */
+  readonly gradedBy: string;
+}

@@ -3,8 +3,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Download } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dpulab, exited, nodeProcesses, startDpulab, tempDir } from '../support/cli.js';
-import { apiGet, apiPost, clickTopology, launchBrowser, startUi, until, VIEWPORT, writeUiScenario, type UiProcess } from './support.js';
+import { dpulab, exited, startDpulab, tempDir } from '../support/cli.js';
+import { apiGet, apiPost, clickTopology, launchBrowser, shutDownUi, startUi, type UiProcess, until, VIEWPORT, writeUiScenario } from './support.js';
 
 /** The blocks of a pcapng file, each as its bytes. */
 function blocks(file: string): Buffer[] {
@@ -48,13 +48,7 @@ describe('dpulab capture of a live dpulab ui', () => {
     expect((await apiPost(ui, '/api/control', { op: 'pause' })).status).toBe(200);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    const exit = await ui?.stop();
-    tmp.remove();
-    expect(exit?.code).toBe(143);
-    expect(nodeProcesses()).toEqual([]);
-  });
+  afterAll(() => shutDownUi(browser, ui, tmp));
 
   it('capture of a wire or vNIC the run lacks, or with a wrong token, exits 2 naming what was wrong', () => {
     const wire = dpulab(['capture', ui.url, '--wire', 'up-09']);

@@ -13,8 +13,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dpulab, nodeProcesses, ROOT, tempDir } from '../support/cli.js';
-import { apiGet, apiPost, clickTopology, launchBrowser, openTab, startUi, UI_SCENARIO_YAML, until, waitForText, type UiProcess, VIEWPORT, runUntil, openRecording, seekTo } from './support.js';
+import { dpulab, ROOT, tempDir } from '../support/cli.js';
+import { apiGet, apiPost, clickTopology, launchBrowser, openRecording, openTab, runUntil, seekTo, shutDownUi, startUi, UI_SCENARIO_YAML, type UiProcess, until, VIEWPORT, waitForText } from './support.js';
 
 const SHOTS_DIR = process.env.DPULAB_SCREENSHOTS;
 
@@ -103,13 +103,7 @@ describe('dpulab ui --lab kill-a-dpu: a DPU killed in the live UI', () => {
     await waitForText(page.locator('#lab-title'), 'Kill a DPU', 20_000, true);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    const exit = await ui?.stop();
-    tmp.remove();
-    expect(exit?.code).toBe(143);
-    expect(nodeProcesses()).toEqual([]);
-  });
+  afterAll(() => shutDownUi(browser, ui, tmp));
 
   it('ui failover: after dpu-02a is killed, dpu-02b is drawn active, dpu-02a failed, and the vNIC lines go to dpu-02b', async () => {
     await runUntil(page, ui, '1s', 1e9);

@@ -116,6 +116,11 @@ describe('the lab panel in the browser', () => {
     expect(report).toMatchObject({ lab: 'kill-a-dpu', passed: 6, total: 6, final: true, run: { db: firstLabDb } });
     expect(report.tasks.map((t) => t.status)).toEqual(Array(6).fill('passed'));
     expect(report.tasks.find((t) => t.id === 'detection')!.observed[0]).toMatch(/failover detection time of esx-02: \d/);
+    // Bound as `lab check --json` binds a grade: the same log, lab and versions give the same fields.
+    const check = lastJson<Record<string, unknown>>(dpulab(['lab', 'check', 'kill-a-dpu', firstLabDb, '--json']));
+    const binding = ['fingerprint', 'seed', 'labVersion', 'labSha256', 'recordedBy', 'gradedBy'];
+    for (const field of binding) expect((report as unknown as Record<string, unknown>)[field], field).toEqual(check[field]);
+    expect(check.fingerprint).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('lab reset starts the lab again from scratch, in a new log', async () => {
@@ -130,7 +135,7 @@ describe('the lab panel in the browser', () => {
   it('lab step box takes any action now, and says what was wrong with a step', async () => {
     await page.fill('#lab-step', '{ action: note, text: "typed in the lab panel" }');
     await page.click('#lab-step-send');
-    await waitForText(page.locator('#lab-step-result'), 'Scheduled note at 0 s', 5000);
+    await waitForText(page.locator('#lab-step-result'), 'Scheduled note at 0.000000 s', 5000);
     await page.fill('#lab-step', '{ at: 1s, action: note, text: later }');
     await page.click('#lab-step-send');
     await waitForText(page.locator('#lab-step-result'), 'leave out at', 5000);

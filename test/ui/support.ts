@@ -7,7 +7,8 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { exited, startDpulab } from '../support/cli.js';
+import { expect } from 'vitest';
+import { exited, nodeProcesses, startDpulab } from '../support/cli.js';
 
 /** The browser: Debian's Chromium (playwright's own download is not available). */
 export const CHROMIUM = process.env.DPULAB_CHROMIUM ?? '/usr/bin/chromium';
@@ -170,6 +171,18 @@ export async function runUntil(page: Page, ui: UiProcess, text: string, ns: numb
 export async function closeLiveUi(live: LiveUi | undefined): Promise<{ code: number | null } | undefined> {
   await live?.browser.close();
   return live?.ui.stop();
+}
+
+/**
+ * Ends a test file's live UI: closes the browser, stops the server with SIGTERM and removes the
+ * file's folder. The server must end on that SIGTERM (143) and leave no node process behind.
+ */
+export async function shutDownUi(browser: Browser | undefined, ui: UiProcess | undefined, tmp: { remove: () => void }): Promise<void> {
+  await browser?.close();
+  const exit = await ui?.stop();
+  tmp.remove();
+  expect(exit?.code).toBe(143);
+  expect(nodeProcesses()).toEqual([]);
 }
 
 /** GETs a JSON API path. */

@@ -191,7 +191,9 @@ describe('dpulab ui --db on a recorded vMotion', () => {
     expect(resume).toBeGreaterThan(0);
     expect(imported).toBeGreaterThan(0);
     expect(imported).toBeLessThan(resume);
-    // At the last event it is on esx-02.
+    // A recording opens at its first event: web-01 on esx-01. At the last event it is on esx-02.
+    expect(await until(() => drawnIn(page, 'web-01', 'esx-01'), 10_000)).toBe(true);
+    await page.click('#seek-last');
     expect(await until(() => drawnIn(page, 'web-01', 'esx-02'), 10_000)).toBe(true);
     await seekTo(page, imported);
     expect(await until(() => drawnIn(page, 'web-01', 'esx-01'), 5000)).toBe(true);

@@ -1,42 +1,40 @@
 /// <reference lib="dom" />
 /**
- * Charts (uPlot): each flow's throughput from the deltas of its reports, the cores each node
- * spent on networking (end-of-run cost reports), and each vMotion's pre-copy rounds: the pages
- * sent and the pages the guest dirtied meanwhile, round by round.
+ * Charts (uPlot): each flow's throughput from the log in 10 ms buckets (`/api/throughput`: what
+ * the receiving guest got, a ping's replies), live over the last few virtual seconds; the cores
+ * each node spends on networking (`/api/cores`: live from the nodes, then their end-of-run
+ * reports); and each vMotion's pre-copy rounds: the pages sent and the pages the guest dirtied
+ * meanwhile, round by round.
  */
 import uPlot from 'uplot';
+import { api } from '../api.js';
 import { h, replace, table } from '../dom.js';
-import { vtime } from '../format.js';
-import type { FlowView, ClusterState, MigrationView } from '../../../shared/state/cluster-state.js';
+import type { CoresResponse, ThroughputResponse } from '../../common/protocol.js';
+import { duration } from '../format.js';
+import type { ClusterState, MigrationView } from '../../../shared/state/cluster-state.js';
 import type { Store } from '../store.js';
 
 const PALETTE = ['#38bdf8', '#f472b6', '#a3e635', '#fbbf24', '#c084fc', '#34d399', '#fb7185', '#60a5fa'];
 
-/** Messages per second between a flow's consecutive reports (its receiver's, else its sender's). */
-export function flowRates(flow: FlowView): Array<[number, number]> {
-  const hasReceiver = flow.samples.some((s) => s.side === 'receiver');
-  const side = hasReceiver ? 'receiver' : 'sender';
-  const samples = flow.samples.filter((s) => s.side === side);
-  const out: Array<[number, number]> = [];
-  for (let i = 1; i < samples.length; i++) {
-    const a = samples[i - 1]!;
-    const b = samples[i]!;
-    const dt = (b.vtime - a.vtime) / 1e9;
-    if (dt > 0) out.push([b.vtime / 1e9, Math.max(0, (b.count - a.count) / dt)]);
-  }
-  return out;
-}
+/** Throughput buckets, in ms: fine enough that a failover or a vMotion shows as a dip. */
+export const BUCKET_MS = 10;
+/** Live, the throughput chart shows this much of the recent past. */
+export const LIVE_WINDOW_NS = 5_000_000_000;
 
-/** The x values of every flow and each flow's rates aligned to them (null where it has none). */
-export function throughputData(lab: ClusterState): { flows: string[]; data: uPlot.AlignedData } {
-  const flows = Object.values(lab.flows).sort((a, b) => (a.id < b.id ? -1 : 1));
-  const rates = flows.map(flowRates);
-  const xs = [...new Set(rates.flatMap((r) => r.map(([x]) => x)))].sort((a, b) => a - b);
-  const series = rates.map((r) => {
-    const byX = new Map(r);
-    return xs.map((x) => byX.get(x) ?? null);
+/** `/api/throughput` aligned for uPlot: x in virtual seconds, one series per flow (null before it started). */
+export function alignThroughput(answer: ThroughputResponse): { flows: string[]; data: uPlot.AlignedData } {
+  const starts = answer.flows.flatMap((f) => (f.points.length > 0 ? [f.points[0]![0]] : []));
+  if (starts.length === 0) return { flows: answer.flows.map((f) => f.id), data: [[]] as unknown as uPlot.AlignedData };
+  const first = Math.min(...starts);
+  const last = Math.max(...answer.flows.flatMap((f) => (f.points.length > 0 ? [f.points[f.points.length - 1]![0]] : [])));
+  const count = Math.round((last - first) / answer.bucketNs) + 1;
+  const xs = Array.from({ length: count }, (_, i) => (first + i * answer.bucketNs) / 1e9);
+  const series = answer.flows.map((f) => {
+    const column: Array<number | null> = new Array<number | null>(count).fill(null);
+    for (const [at, perSecond] of f.points) column[Math.round((at - first) / answer.bucketNs)] = perSecond;
+    return column;
   });
-  return { flows: flows.map((f) => f.id), data: [xs, ...series] as uPlot.AlignedData };
+  return { flows: answer.flows.map((f) => (f.measure === 'replies' ? `${f.id} (replies)` : f.id)), data: [xs, ...series] as uPlot.AlignedData };
 }
 
 /** The migrations that have pre-copy rounds, in the order they started, with a label each. */
@@ -98,6 +96,8 @@ export class ChartsView {
   private coresKey = '';
   private roundsKey = '';
   private roundsDataKey = '';
+  private throughputLoading = false;
+  private coresLoading = false;
   private readonly roundsTable: HTMLElement;
   private readonly throughputBox: HTMLElement;
   private readonly coresBox: HTMLElement;
@@ -114,9 +114,14 @@ export class ChartsView {
     this.roundsTable = h('div', { id: 'vmotion-table', class: 'vmotion-table' });
     replace(
       root,
-      h('div', { class: 'charts' }, h('div', { class: 'chart-card wide' }, h('h3', {}, 'Flow throughput (messages per virtual second)'), this.throughputBox), h('div', { class: 'chart-card wide' }, h('h3', {}, 'vMotion pre-copy rounds (pages per round; solid sent, dashed dirtied)'), h('div', { class: 'vmotion-body' }, this.vmotionBox, this.roundsTable)), h('div', { class: 'chart-card' }, h('h3', {}, 'Cores used by networking'), this.coresBox)),
+      h('div', { class: 'charts' }, h('div', { class: 'chart-card wide' }, h('h3', {}, 'Flow throughput from the log (messages per virtual second the receiver got; a ping: replies)'), this.throughputBox), h('div', { class: 'chart-card wide' }, h('h3', {}, 'vMotion pre-copy rounds (pages per round; solid sent, dashed dirtied)'), h('div', { class: 'vmotion-body' }, this.vmotionBox, this.roundsTable)), h('div', { class: 'chart-card' }, h('h3', {}, 'Cores used by networking'), this.coresBox)),
     );
     store.on('lab', () => this.update());
+    store.on('cursor', () => this.refresh());
+    // Live, the log grows: read it again every second while the tab is shown.
+    window.setInterval(() => {
+      if (this.store.live && this.visible && this.store.status && ['starting', 'running', 'paused'].includes(this.store.status.state)) this.refresh();
+    }, 1000);
     new ResizeObserver(() => this.resize()).observe(root);
   }
 
@@ -126,7 +131,12 @@ export class ChartsView {
     this.coresKey = '';
     this.roundsKey = '';
     this.roundsDataKey = '';
+    this.throughput?.destroy();
+    this.throughput = null;
+    this.cores?.destroy();
+    this.cores = null;
     this.update();
+    this.refresh();
   }
 
   private resize(): void {
@@ -138,23 +148,52 @@ export class ChartsView {
 
   private update(): void {
     if (!this.visible) return;
-    this.updateThroughput();
-    this.updateCores();
     this.updateVmotion();
   }
 
-  private updateThroughput(): void {
-    const { flows, data } = throughputData(this.store.lab);
+  /** Fetches the throughput and the cores (one request at a time each) and draws them. */
+  private refresh(): void {
+    if (!this.visible || !this.store.run) return;
+    if (!this.throughputLoading) {
+      this.throughputLoading = true;
+      api
+        .throughput(BUCKET_MS, this.store.cursor ?? undefined)
+        .then((answer) => this.drawThroughput(answer))
+        .catch((error: unknown) => replace(this.throughputBox, h('p', { class: 'empty error' }, `Throughput could not be read: ${error instanceof Error ? error.message : String(error)}`)))
+        .finally(() => (this.throughputLoading = false));
+    }
+    if (!this.coresLoading) {
+      this.coresLoading = true;
+      api
+        .cores()
+        .then((answer) => this.drawCores(answer))
+        .catch(() => undefined)
+        .finally(() => (this.coresLoading = false));
+    }
+  }
+
+  private drawThroughput(answer: ThroughputResponse): void {
+    if (!this.visible) return;
+    const { flows, data } = alignThroughput(answer);
     if (flows.length === 0 || data[0].length === 0) {
       this.throughput?.destroy();
       this.throughput = null;
       this.flowsKey = '';
-      replace(this.throughputBox, h('p', { class: 'empty' }, flows.length === 0 ? 'No flows yet: start one under Actions' : 'Waiting for the second report of each flow'));
+      replace(this.throughputBox, h('p', { class: 'empty' }, flows.length === 0 ? 'No flows yet: start one under Actions' : 'Waiting for the first messages'));
       return;
     }
+    // Live: the recent past; a recording: from the start to the cursor.
+    const until = answer.untilNs / 1e9;
+    const from = this.store.live ? Math.max(0, until - LIVE_WINDOW_NS / 1e9) : 0;
+    this.throughputBox.dataset.from = String(from);
+    this.throughputBox.dataset.until = String(until);
+    this.throughputBox.dataset.buckets = String(data[0].length);
     const key = flows.join(',');
     if (this.throughput && key === this.flowsKey) {
-      this.throughput.setData(data);
+      this.throughput.batch(() => {
+        this.throughput!.setData(data, false);
+        this.throughput!.setScale('x', { min: from, max: Math.max(until, from + 0.001) });
+      });
       return;
     }
     this.throughput?.destroy();
@@ -164,35 +203,43 @@ export class ChartsView {
       {
         width: Math.max(200, this.throughputBox.clientWidth - 8),
         height: 190,
-        scales: { x: { time: false } },
-        series: [{ label: 'virtual s' }, ...flows.map((f, i) => ({ label: f, stroke: PALETTE[i % PALETTE.length]!, width: 2, spanGaps: true, points: { size: 4 } }))],
+        // A burst after an outage (TCP catching up) reaches many times the steady rate: an arcsinh
+        // scale keeps both the burst and the zeros of the outage readable.
+        scales: { x: { time: false, auto: false, range: () => [from, Math.max(until, from + 0.001)] }, y: { distr: 4, asinh: 10, range: (_u, _min, max) => [0, decadeAbove(max)] } },
+        series: [{ label: 'virtual s' }, ...flows.map((f, i) => ({ label: f, stroke: PALETTE[i % PALETTE.length]!, width: 1.5, spanGaps: false, points: { show: false } }))],
         axes: [
-          { ...AXIS, label: 'virtual time (s)' },
-          { ...AXIS, label: 'msg/s', size: 56 },
+          { ...AXIS, label: `virtual time (s), ${BUCKET_MS} ms buckets` },
+          { ...AXIS, label: 'msg/s', size: 56, splits: (_u, _axis, _min, max) => decades(max), values: (_u, splits) => splits.map(pagesLabel) },
         ],
         legend: { live: true },
       },
       data,
       this.throughputBox,
     );
+    this.throughput.setScale('x', { min: from, max: Math.max(until, from + 0.001) });
   }
 
-  private updateCores(): void {
-    const costs = Object.entries(this.store.lab.costs).sort(([a], [b]) => (a < b ? -1 : 1));
+  private drawCores(answer: CoresResponse): void {
+    if (!this.visible) return;
+    const costs = answer.nodes;
     if (costs.length === 0) {
       this.cores?.destroy();
       this.cores = null;
       this.coresKey = '';
-      replace(this.coresBox, h('p', { class: 'empty' }, 'Each host and DPU reports its CPU time when the run ends; the bars appear then.'));
+      replace(this.coresBox, h('p', { class: 'empty' }, this.store.live ? 'Asking the hosts and DPUs for the CPU time they spent so far…' : 'A recording has the cores each node reported when the run ended: none here.'));
       return;
     }
-    const names = costs.map(([node, c]) => `${node} (${c.coreType})`);
-    const key = JSON.stringify(costs.map(([n, c]) => [n, c.coresUsed]));
-    if (this.cores && key === this.coresKey) return;
+    const names = costs.map((c) => `${c.node} (${c.coreType})`);
+    this.coresBox.dataset.source = [...new Set(costs.map((c) => c.source))].join(',');
+    const key = JSON.stringify(names);
+    const data: uPlot.AlignedData = [costs.map((_, i) => i), costs.map((c) => c.coresUsed)];
+    if (this.cores && key === this.coresKey) {
+      this.cores.setData(data);
+      return;
+    }
     this.cores?.destroy();
     this.coresKey = key;
     this.coresBox.replaceChildren();
-    const xs = costs.map((_, i) => i);
     const bars = uPlot.paths.bars!({ size: [0.6, 60] });
     this.cores = new uPlot(
       {
@@ -206,7 +253,7 @@ export class ChartsView {
         ],
         legend: { show: false },
       },
-      [xs, costs.map(([, c]) => c.coresUsed)],
+      data,
       this.coresBox,
     );
   }
@@ -272,8 +319,8 @@ export class ChartsView {
         m.endedAt === null ? m.phase : (m.result ?? 'done'),
         String(m.rounds.length),
         String(sent),
-        m.switchoverNs === null ? '-' : vtime(m.switchoverNs),
-        m.downtimeNs === null ? '-' : vtime(m.downtimeNs),
+        m.switchoverNs === null ? '-' : duration(m.switchoverNs),
+        m.downtimeNs === null ? '-' : duration(m.downtimeNs),
       ];
     });
     replace(this.roundsTable, rows.length === 0 ? null : table(['VM', 'move', 'phase / result', 'rounds', 'pages sent', 'switchover', 'downtime'], rows));

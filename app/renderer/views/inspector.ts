@@ -12,7 +12,7 @@
 import type { InspectResponse } from '../../common/protocol.js';
 import { api } from '../api.js';
 import { h, keyValues, pill, replace, section, table, type Attrs, type Child } from '../dom.js';
-import { eventSummary, rate, vtime } from '../format.js';
+import { duration, eventSummary, rate, vtime } from '../format.js';
 import type { ClusterEvent, MigrationView, VmotionPhase } from '../../../shared/state/cluster-state.js';
 import { lastMigration, migrationUnderWay, vmHostOf } from '../../../shared/state/queries.js';
 import { nodeCondition, servingText, wireLoad, wireUp, type DpuRoleView, type NodeStateView, type VnicStateView } from '../../../shared/state/node-view.js';
@@ -118,7 +118,7 @@ function hostDpusSection(dpus: readonly DpuRoleView[], live: unknown = null): HT
         const m = measured.get(d.dpu);
         return {
           attrs: { 'data-dpu': d.dpu, 'data-role': d.role ?? '', 'data-own-role': d.ownRole ?? '', 'data-condition': d.condition },
-          cells: [d.dpu, rolePill(d.role), d.ownRole ?? '-', d.state ? pill(d.state, d.state === 'MANAGED' ? 'ok' : 'bad') : '-', String(d.misses), ...(live ? [m && m.lastRttNs !== null && m.lastRttNs !== undefined ? vtime(Number(m.lastRttNs)) : '-'] : [])],
+          cells: [d.dpu, rolePill(d.role), d.ownRole ?? '-', d.state ? pill(d.state, d.state === 'MANAGED' ? 'ok' : 'bad') : '-', String(d.misses), ...(live ? [m && m.lastRttNs !== null && m.lastRttNs !== undefined ? duration(Number(m.lastRttNs)) : '-'] : [])],
         };
       }),
     ),
@@ -162,7 +162,7 @@ function hostLive(store: Store, live: unknown, log: NodeStateView | null): HTMLE
       'Guest TCP connections',
       table(
         ['VM', 'flow', 'state', 'local', 'remote', 'sRTT', 'retrans'],
-        list(get(datapath, 'guests')).flatMap((g) => list(g.tcp).map((c) => [text(g.vm), text(c.flow), text(c.state), `${text(c.localIp)}:${text(c.localPort)}`, `${text(c.remoteIp)}:${text(c.remotePort)}`, c.srttNs ? vtime(Number(c.srttNs)) : '-', text(get(c, 'counters', 'retransmits'))])),
+        list(get(datapath, 'guests')).flatMap((g) => list(g.tcp).map((c) => [text(g.vm), text(c.flow), text(c.state), `${text(c.localIp)}:${text(c.localPort)}`, `${text(c.remoteIp)}:${text(c.remotePort)}`, c.srttNs ? duration(Number(c.srttNs)) : '-', text(get(c, 'counters', 'retransmits'))])),
         'no TCP connections',
       ),
     ),
@@ -323,8 +323,8 @@ function vmotionSection(migration: MigrationView | null): HTMLElement | null {
       ['migration', h('code', {}, migration.mid)],
       ['started', vtime(migration.startedAt)],
       ['pre-copy rounds', migration.rounds.length === 0 ? '-' : migration.rounds.map((r) => `${r.pagesSent} sent / ${r.pagesDirtied} dirtied`).join(', ')],
-      ['switchover', migration.switchoverNs === null ? '-' : vtime(migration.switchoverNs)],
-      ['downtime', migration.downtimeNs === null ? (done ? 'no frame within a second of the resume' : '-') : vtime(migration.downtimeNs)],
+      ['switchover', migration.switchoverNs === null ? '-' : duration(migration.switchoverNs)],
+      ['downtime', migration.downtimeNs === null ? (done ? 'no frame within a second of the resume' : '-') : duration(migration.downtimeNs)],
       ...(migration.reason ? [['reason', migration.reason] as [string, Child]] : []),
     ]),
     h('div', { class: 'vmotion-steps' }, table(['time', 'node', 'step', 'what'], migration.steps.map((step) => [vtime(step.vtime), step.node, step.phase, step.detail]))),
@@ -451,7 +451,7 @@ export class InspectorView {
           title('wire', wire.id, up ? pill('up', 'ok') : pill('down', 'bad')),
           keyValues([
             ['ends', `${wire.a.node}:${wire.a.port} ⇄ ${wire.b.node}:${wire.b.port}`],
-            ['latency', vtime(wire.latencyNs)],
+            ['latency', duration(wire.latencyNs)],
             ['bandwidth', `${(wire.bandwidthBps / 1e9).toFixed(wire.bandwidthBps % 1e9 === 0 ? 0 : 1)} Gb/s`],
             ['load', `${rate(wireLoad(lab, wire.id))} frames per second (last 100 ms of virtual time)`],
             ['frames carried', String(lab.wires[wire.id]?.total ?? 0)],

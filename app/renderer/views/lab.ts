@@ -259,19 +259,34 @@ export class LabPanel {
     else this.clockNote.textContent = `Running, at ${vtime(status.vtime)}. ${end}; pause any time to act.`;
   }
 
-  /** The grade as a JSON report: to the desktop shell's save dialog, or a download. */
+  /**
+   * The grade as a JSON report: to the desktop shell's save dialog, or a download. It carries the
+   * fields `dpulab lab check --json` binds a grade with (fingerprint, seed, lab version and digest,
+   * the dpulab versions that recorded and graded the run), read afresh: a live run's fingerprint
+   * exists once it has ended.
+   */
   private async save(): Promise<void> {
-    const lab = this.response?.lab;
-    const grade = this.grade;
+    let current: LabResponse;
+    try {
+      current = await labCall();
+    } catch (error) {
+      this.say(error instanceof Error ? error.message : String(error), 'error');
+      return;
+    }
+    const lab = current.lab;
+    const grade = this.grade ?? current.grade;
     if (!lab || !grade) return;
     const run = this.store.run?.run;
     const report = {
       format: 'dpulab-lab-grade',
-      version: 1,
+      version: 2,
       lab: lab.name,
       title: lab.title,
-      run: run ? { id: run.id, db: run.db, seed: run.seed, fingerprint: run.fingerprint, mode: this.store.run?.mode } : { db: lab.db },
+      db: lab.db,
+      ...lab.binding,
+      run: run ? { id: run.id, db: run.db, seed: run.seed, fingerprint: lab.binding.fingerprint, mode: this.store.run?.mode } : { db: lab.db },
       savedAt: new Date().toISOString(),
+      ok: grade.passed === grade.total,
       final: grade.final,
       passed: grade.passed,
       total: grade.total,

@@ -14,6 +14,11 @@ const LABEL_WIDTH = 104;
 const LANE_HEIGHT = 30;
 const AXIS_HEIGHT = 34;
 const MIN_COLUMN = 24;
+/** Advance of one character of the monospaced labels (styles.css: 10px axis, 9px events), rounded up. */
+const AXIS_CHAR = 6.2;
+const EVENT_CHAR = 5.6;
+/** Least room between two labels. */
+const LABEL_GAP = 6;
 
 function laneOrder(store: Store, events: readonly ClusterEvent[]): string[] {
   const rank = new Map<string, number>();
@@ -48,18 +53,23 @@ export function sequenceSvg(store: Store, events: readonly ClusterEvent[], width
     label.textContent = lane;
     root.appendChild(label);
   });
-  // Time axis: the virtual time where it changes, without crowding.
-  let lastLabelX = -Infinity;
+  // Time axis: a tick wherever the virtual time changes; a label only where it says something new
+  // (two times can read alike at the format's precision) and has room.
+  let axisFree = LABEL_WIDTH;
   let lastTime = -1;
+  let lastText = '';
   events.forEach((e, i) => {
     if (e.vtime === lastTime) return;
     lastTime = e.vtime;
     const cx = x(i);
     root.appendChild(svg('line', { x1: cx, x2: cx, y1: AXIS_HEIGHT - 8, y2: height - 4, class: 'tick' }));
-    if (cx - lastLabelX < 86) return;
-    lastLabelX = cx;
+    const text = vtime(e.vtime);
+    const half = (text.length * AXIS_CHAR) / 2;
+    if (text === lastText || cx - half < axisFree) return;
+    lastText = text;
+    axisFree = cx + half + LABEL_GAP;
     const t = svg('text', { x: cx, y: 14, class: 'axis-label', 'text-anchor': 'middle' });
-    t.textContent = vtime(e.vtime);
+    t.textContent = text;
     root.appendChild(t);
   });
   // Cause arrows under the dots.
@@ -78,6 +88,7 @@ export function sequenceSvg(store: Store, events: readonly ClusterEvent[], width
     const d = y1 === y2 ? `M ${x1} ${y1 - 5} Q ${(x1 + x2) / 2} ${y1 - 22} ${x2 - 4} ${y2 - 5}` : `M ${x1} ${y1} L ${x2} ${y2 + (y2 > y1 ? -6 : 6)}`;
     root.appendChild(svg('path', { d, class: `cause ${kindTone(cause.kind)}`, 'marker-end': 'url(#arrow)' }));
   });
+  const laneFree = new Map<string, number>();
   events.forEach((e, i) => {
     const dot = svg('circle', { cx: x(i), cy: laneY.get(e.node)!, r: e.seq === selected ? 7 : 5, class: `event ${kindTone(e.kind)}${e.seq === selected ? ' selected' : ''}`, 'data-seq': e.seq });
     const title = svg('title');
@@ -85,8 +96,13 @@ export function sequenceSvg(store: Store, events: readonly ClusterEvent[], width
     dot.appendChild(title);
     dot.addEventListener('click', () => onPick(e));
     root.appendChild(dot);
-    if (column >= 22) {
-      const label = svg('text', { x: x(i) + 3, y: laneY.get(e.node)! - 9, class: 'event-label', transform: `rotate(-35 ${x(i) + 3} ${laneY.get(e.node)! - 9})` });
+    // A kind label above its dot when it fits before the next label of its lane; the others are
+    // in the dot's tooltip.
+    const left = x(i) - 4;
+    const width = e.kind.length * EVENT_CHAR;
+    if (left >= (laneFree.get(e.node) ?? 0) && left + width <= total) {
+      laneFree.set(e.node, left + width + LABEL_GAP);
+      const label = svg('text', { x: left, y: laneY.get(e.node)! - 9, class: 'event-label' });
       label.textContent = e.kind;
       root.appendChild(label);
     }
@@ -103,6 +119,8 @@ export class SequenceView {
   private readonly chart: HTMLElement;
   private readonly caption: HTMLElement;
   private generation = 0;
+  /** Why the last load failed, shown instead of the chart. */
+  private failure: string | null = null;
   visible = false;
 
   constructor(
@@ -111,7 +129,7 @@ export class SequenceView {
     private readonly onPick: (event: ClusterEvent) => void,
   ) {
     const sizeSelect = h('select', { 'aria-label': 'Events in the window', onchange: (e: Event) => ((this.size = Number((e.target as HTMLSelectElement).value)), void this.load()) }, [20, 40, 80, 160].map((n) => h('option', { value: n, selected: n === this.size }, `${n} events`)));
-    const frames = h('input', { type: 'checkbox', checked: true, onchange: (e: Event) => ((this.frames = (e.target as HTMLInputElement).checked), void this.load()) });
+    const frames = h('input', { id: 'sequence-frames', type: 'checkbox', checked: true, onchange: (e: Event) => ((this.frames = (e.target as HTMLInputElement).checked), void this.load()) });
     this.caption = h('span', { class: 'muted' });
     this.chart = h('div', { class: 'sequence-wrap', id: 'sequence-chart' });
     replace(
@@ -156,13 +174,20 @@ export class SequenceView {
   async load(): Promise<void> {
     if (!this.visible || !this.store.run) return;
     const generation = ++this.generation;
-    const kinds = this.frames ? undefined : Object.keys(this.store.lab.kinds).filter((k) => k !== 'frame.tx');
-    const page =
-      this.start !== null
-        ? await api.events({ from: this.start, limit: this.size, ...(kinds ? { kind: kinds } : {}) })
-        : await api.events({ order: 'desc', limit: this.size, ...(this.store.cursor !== null ? { to: this.store.cursor + 1 } : {}), ...(kinds ? { kind: kinds } : {}) });
-    if (generation !== this.generation) return;
-    this.events = page.events;
+    // Frames hidden: ask for every kind but frame.tx, however many kinds the run has.
+    const hide = this.frames ? {} : { notKind: ['frame.tx'] };
+    try {
+      const page =
+        this.start !== null
+          ? await api.events({ from: this.start, limit: this.size, ...hide })
+          : await api.events({ order: 'desc', limit: this.size, ...(this.store.cursor !== null ? { to: this.store.cursor + 1 } : {}), ...hide });
+      if (generation !== this.generation) return;
+      this.events = page.events;
+      this.failure = null;
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.failure = error instanceof Error ? error.message : String(error);
+    }
     this.draw();
   }
 
@@ -172,6 +197,10 @@ export class SequenceView {
     const first = this.events[0];
     const last = this.events[this.events.length - 1];
     this.caption.textContent = first && last ? `events ${first.seq}–${last.seq}, ${vtime(first.vtime)} to ${vtime(last.vtime)}` : 'no events';
+    if (this.failure !== null) {
+      replace(this.chart, h('p', { class: 'empty error', id: 'sequence-error' }, `The events could not be read: ${this.failure}`));
+      return;
+    }
     replace(this.chart, this.events.length === 0 ? h('p', { class: 'empty' }, 'No events yet') : sequenceSvg(this.store, this.events, this.chart.clientWidth || 900, selected, this.onPick));
   }
 }

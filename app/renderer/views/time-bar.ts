@@ -6,7 +6,7 @@
  */
 import { api } from '../api.js';
 import { h, pill, replace } from '../dom.js';
-import { clock, parseTime, vtime } from '../format.js';
+import { parseTime, vtime } from '../format.js';
 import type { Store } from '../store.js';
 
 const SPEEDS: Array<[string, number]> = [
@@ -41,6 +41,8 @@ export class TimeBar {
   private readonly stateEl = h('span', { id: 'run-state' });
   private readonly countEl = h('span', { id: 'event-count', class: 'muted' });
   private readonly messageEl = h('span', { id: 'run-message', class: 'muted' });
+  /** Live: the speed the run achieves, beside the one asked for. */
+  private readonly achievedEl = h('span', { id: 'achieved', class: 'muted', title: 'Virtual seconds per wall second achieved over the last two seconds' });
   private readonly controls = h('div', { class: 'controls' });
   private readonly scrubber: HTMLInputElement = h('input', { id: 'scrubber', type: 'range', min: '0', max: '0', value: '0', step: '1', 'aria-label': 'Event' });
   private readonly cursorLabel = h('span', { id: 'cursor-label', class: 'clock small' });
@@ -122,6 +124,7 @@ export class TimeBar {
       h('button', { id: 'step', title: 'Handle the next instant of virtual time, then pause', onclick: () => void this.control({ op: 'step' }) }, 'Step ›|'),
       h('button', { id: 'resume', title: 'Resume', onclick: () => void this.control({ op: 'resume' }) }, '▶ Resume'),
       speed,
+      this.achievedEl,
       h(
         'form',
         {
@@ -212,7 +215,7 @@ export class TimeBar {
     const status = this.store.status;
     if (!status) return;
     const live = this.store.live;
-    this.clockEl.textContent = clock(live ? status.vtime : this.store.lab.vtime);
+    this.clockEl.textContent = vtime(live ? status.vtime : this.store.lab.vtime);
     replace(this.stateEl, pill(status.state, STATE_TONES[status.state] ?? 'muted'));
     this.countEl.textContent = live ? `${status.events} events` : `${status.events} events recorded`;
     if (live) {
@@ -223,6 +226,8 @@ export class TimeBar {
       byId('step')!.disabled = ended || !status.paused;
       if (status.message) this.messageEl.textContent = status.message;
       if (status.until) this.messageEl.textContent = `running until ${status.until.atNs !== undefined ? vtime(status.until.atNs) : status.until.kind}`;
+      this.messageEl.title = this.messageEl.textContent ?? '';
+      this.achievedEl.textContent = status.achieved === null ? '' : `achieved ${status.achieved}×`;
     } else {
       this.scrubber.max = String(Math.max(0, status.events - 1));
     }

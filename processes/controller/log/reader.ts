@@ -26,6 +26,8 @@ import {
 export interface EventFilter {
   /** Exact kinds, or prefixes written `prefix.*` (`lldp.*` matches `lldp.rx`, not `lldp`). Empty: none. */
   readonly kinds?: readonly string[];
+  /** Kinds left out, written as `kinds` is. Empty: none left out. */
+  readonly excludeKinds?: readonly string[];
   /** Node ids. Empty: none. */
   readonly nodes?: readonly string[];
   /** Events at or after this virtual time. */
@@ -438,6 +440,14 @@ export class EventLogReader {
       if (toSeq !== undefined) {
         where.push('seq < ?');
         params.push(toSeq);
+      }
+
+      if (filter.excludeKinds !== undefined && filter.excludeKinds.length > 0) {
+        const excluded = this.expandKinds(filter.excludeKinds);
+        if (excluded.length > 0) {
+          where.push(`kind NOT IN (${excluded.map(() => '?').join(', ')})`);
+          params.push(...excluded);
+        }
       }
 
       // One stream per value of the driving column, each in seq order on that column's index.
