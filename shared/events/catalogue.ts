@@ -109,6 +109,22 @@ export interface RttSummary {
   readonly max: number;
 }
 
+/** A DPU's hardware flow offload at the end of a run: packets and Arm CPU per path (`processes/dpu/offload.ts`). */
+export interface OffloadReportPayload {
+  /** IP packets switched by the eSwitch, and the Arm CPU they cost (0 with the default parameters). */
+  readonly hardwarePackets: number;
+  readonly hardwareCpuNs: number;
+  /** IP packets that took the Arm slow path, and the Arm CPU they cost. */
+  readonly slowPathPackets: number;
+  readonly slowPathCpuNs: number;
+  /** hardwarePackets / all IP packets (0 when there were none). */
+  readonly hitRatio: number;
+  readonly installs: number;
+  readonly invalidations: number;
+  /** Flows still installed. */
+  readonly installed: number;
+}
+
 /**
  * One side's report of a guest flow (`flow.report`). Fields a side cannot know are null (never
  * absent), so every report has the same shape.
@@ -471,16 +487,7 @@ export interface NodeEventPayloads {
     readonly totalCpuNs: number;
     readonly coresUsed: number;
     /** A DPU's hardware flow offload (packets and Arm CPU per path, hit ratio); null for a host. */
-    readonly offload: {
-      readonly hardwarePackets: number;
-      readonly hardwareCpuNs: number;
-      readonly slowPathPackets: number;
-      readonly slowPathCpuNs: number;
-      readonly hitRatio: number;
-      readonly installs: number;
-      readonly invalidations: number;
-      readonly installed: number;
-    } | null;
+    readonly offload: OffloadReportPayload | null;
   };
   'ipfix.export': { readonly sequence: number; readonly records: number; readonly templates: boolean; readonly bytes: number };
   'traceflow.observe': TraceflowObservation;

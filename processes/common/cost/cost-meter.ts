@@ -1,4 +1,5 @@
 import type { VTime } from '../../../shared/events.js';
+import type { OffloadReportPayload } from '../../../shared/events/catalogue.js';
 import type { NodeContext } from '../../runtime/types.js';
 import { CostError } from './errors.js';
 import { checkArmSlowdown, COST_STEPS, DEFAULT_ARM_SLOWDOWN, resolveCostParameters } from './parameters.js';
@@ -123,21 +124,8 @@ export class CostMeter {
   }
 }
 
-/** A DPU's hardware flow offload at the end of a run: packets and Arm CPU per path (`processes/dpu/offload.ts`). */
-export interface OffloadReport {
-  /** IP packets switched by the eSwitch, and the Arm CPU they cost (0 with the default parameters). */
-  readonly hardwarePackets: number;
-  readonly hardwareCpuNs: number;
-  /** IP packets that took the Arm slow path, and the Arm CPU they cost. */
-  readonly slowPathPackets: number;
-  readonly slowPathCpuNs: number;
-  /** hardwarePackets / all IP packets (0 when there were none). */
-  readonly hitRatio: number;
-  readonly installs: number;
-  readonly invalidations: number;
-  /** Flows still installed. */
-  readonly installed: number;
-}
+/** A DPU's hardware flow offload at the end of a run, as `cost.report` carries it. */
+export type OffloadReport = OffloadReportPayload;
 
 /** What `cost.report` carries: the report, plus whose cores these are. */
 export interface CostReportPayload extends CostReport {
