@@ -73,6 +73,21 @@ describe('the emulated network on the default lab', () => {
     }
   });
 
+  it('the DPUs run established flows in the eSwitch: a high hit ratio, no Arm CPU on the hardware path, the summary says so', () => {
+    const dpu01a = run.cores.find((c) => c.node === 'dpu-01a')!;
+    expect(dpu01a.offload).not.toBeNull();
+    const o = dpu01a.offload!;
+    expect(o.slowPathPackets).toBeGreaterThan(0);
+    expect(o.slowPathCpuNs).toBeGreaterThan(0);
+    expect(o.hardwarePackets).toBeGreaterThan(10 * o.slowPathPackets);
+    expect(o.hardwareCpuNs).toBe(0);
+    expect(o.hitRatio).toBeCloseTo(o.hardwarePackets / (o.hardwarePackets + o.slowPathPackets), 10);
+    // web-01 left dpu-01a by vMotion: its flows were taken out of the eSwitch.
+    expect(o.invalidations).toBeGreaterThan(0);
+    // Hosts have no eSwitch.
+    expect(run.cores.filter((c) => c.nodeKind === 'host').map((c) => c.offload)).toEqual([null, null]);
+  });
+
   it('a vNIC whose VM lacks the memory reservation runs emulated and the log says why', () => {
     const reader = EventLogReader.open(run.db);
     try {

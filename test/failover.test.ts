@@ -92,7 +92,7 @@ describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started
     expect(commit[0]!.p.connections).toBeGreaterThan(0);
   });
 
-  it('the physical switches learn the VMs MACs on the standby uplinks', () => {
+  it("the physical switches learn the standby's tunnel endpoint on its uplinks, never the overlay VMs' MACs", () => {
     const reader = EventLogReader.open(run.db);
     let web02Mac = '';
     let standbyPorts: string[] = [];
@@ -103,8 +103,13 @@ describe('DPU failover in the default scenario (dpu-02a killed at 1.2 s, started
     } finally {
       reader.close();
     }
-    const learned = payloads(run.db, ['mac.learn']).filter((e) => e.p.mac === web02Mac && e.vtime > 1.2e9);
+    // The standby's tunnel endpoint is known on its uplink (from its own traffic since boot).
+    const learned = payloads(run.db, ['mac.learn']);
     expect(learned.map((e) => `${e.node}:${e.p.port}`)).toContain(standbyPorts.find((p) => p.startsWith('tor-a'))!);
+    // The takeover announces web-02 in GENEVE to the other tunnel endpoints, so no switch sees its MAC.
+    expect(payloads(run.db, ['mac.learn']).filter((e) => e.p.mac === web02Mac)).toEqual([]);
+    const announced = payloads(run.db, ['net.announce']).filter((e) => e.p.vnic === 'web-02.eth0' && e.p.why === 'takeover');
+    expect(announced.map((e) => [e.node, e.p.round, e.p.carrier])).toEqual([1, 2, 3, 4, 5].map((r) => ['dpu-02b', r, 'geneve']));
   });
 
   it('the killed DPU comes back as standby and in sync', () => {

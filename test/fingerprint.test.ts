@@ -10,7 +10,7 @@ import { dpulab, lastJson, tempDir } from './support/cli.js';
  * purpose (a new event, a changed payload, another cost) updates the value here and says in its
  * message why the log had to change.
  */
-const DEFAULT_SEED_1_FINGERPRINT = '0cf79a82a8f57085bee53383b94c61686e7ddf9c87a8538ef031127bb24c399e';
+const DEFAULT_SEED_1_FINGERPRINT = '49b9c7c878b75c0cd3c48f5f4fd93bd0d0de0f4c56134698513b434a3159a649';
 
 describe('the default lab with seed 1', () => {
   const tmp = tempDir();

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -154,20 +155,51 @@ describe('vMotion of web-01 (UPTv2) from esx-01 to esx-02 in the default scenari
     expect(hits[0]).toMatchObject({ node: 'dpu-02b', p: { rule: 'web-to-db-5201', action: 'reject' } });
   });
 
-  it("after the RARP the physical switches point the VM's MAC towards the destination's uplink", () => {
+  it("announces the VM's MAC five times on QEMU's schedule, in GENEVE to the other tunnel endpoints, never raw on the underlay", () => {
     const { mac, ports } = labFacts(run.db, 'web-01', 'dpu-02b');
     const resume = payloads(run.db, ['vmotion.resume'])[0]!.vtime;
-    const learned = payloads(run.db, ['mac.learn']).filter((e) => e.p.mac === mac && e.vtime >= resume);
-    const last = new Map(learned.map((e) => [e.node, `${e.node}:${e.p.port}`]));
-    // tor-a hears the announcement on dpu-02b's uplink; tor-b, flooded over the inter-switch link, points there.
-    expect(last.get('tor-a')).toBe(ports.find((p) => p.startsWith('tor-a')));
-    expect(last.get('tor-b')).toBe('tor-b:swp8');
+    // Round 1 is the hypervisor's RARP at the resume; the serving DPU sends rounds 2 to 5.
+    const rarp = payloads(run.db, ['net.rarp']);
+    expect(rarp.map((e) => [e.vtime === resume, e.p.vnic, e.p.dpu])).toEqual([[true, 'web-01.eth0', 'dpu-02b']]);
+    const rounds = payloads(run.db, ['net.announce']).filter((e) => e.p.vnic === 'web-01.eth0');
+    expect(rounds.map((e) => [e.node, e.p.round, e.p.why, e.p.carrier])).toEqual([2, 3, 4, 5].map((r) => ['dpu-02b', r, 'vmotion', 'geneve']));
+    // Gaps of 50, 150, 250 and 350 ms (the first counted from the DPU's receipt of the hypervisor's RARP, a pcie crossing after it).
+    const at = [resume, ...rounds.map((e) => e.vtime)];
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    expect(gaps[0]! - 50e6).toBeGreaterThanOrEqual(0);
+    expect(gaps[0]! - 50e6).toBeLessThan(1e6);
+    expect(gaps.slice(1)).toEqual([150e6, 250e6, 350e6]);
+    // The physical switches only ever see tunnel endpoints: they never learn the overlay VM's MAC.
+    expect(payloads(run.db, ['mac.learn']).filter((e) => e.p.mac === mac)).toEqual([]);
+    // On the destination DPU's uplink, every RARP for the VM is inside GENEVE.
+    const file = join(tmp.dir, 'up-02b-a.pcapng');
+    expect(dpulab(['pcap', run.db, '--wire', 'up-02b-a', '-o', file]).code).toBe(0);
+    expect(ports.length).toBe(2);
+    const rows = spawnSync('tshark', ['-r', file, '-Y', `arp.src.hw_mac == ${mac}`, '-T', 'fields', '-e', 'frame.protocols', '-e', 'arp.opcode'], { encoding: 'utf8' }).stdout.trim().split('\n');
+    const rarps = rows.filter((r) => r.endsWith('\t3'));
+    expect(rarps.length).toBeGreaterThanOrEqual(5);
+    for (const r of rows) expect(r.startsWith('eth:ethertype:ip:udp:geneve:eth:ethertype:arp'), r).toBe(true);
     // The remote tunnel endpoints, standby ones too, have it behind the destination: from the
     // manager's table at the commit (or from the RARP, whichever comes first).
     const relearned = payloads(run.db, ['overlay.relearn']).filter((e) => e.p.mac === mac && e.vtime >= resume && e.p.why === 'vm-moved');
     const commit = payloads(run.db, ['switchover.decision']).find((e) => e.p.vm === 'web-01')!.vtime;
     const pushed = payloads(run.db, ['overlay.table']).filter((e) => e.vtime >= commit && e.p.vnics.includes('web-01.eth0'));
     expect(new Set([...relearned, ...pushed].map((e) => e.node))).toEqual(new Set(['dpu-01a', 'dpu-01b']));
+  });
+
+  it('the guest announces itself after the resume: a gratuitous ARP and an unsolicited neighbour advertisement', () => {
+    const resume = payloads(run.db, ['vmotion.resume'])[0]!.vtime;
+    const file = join(tmp.dir, 'web-01.eth0.pcapng');
+    expect(dpulab(['pcap', run.db, '--vnic', 'web-01.eth0', '-o', file]).code).toBe(0);
+    const filter = 'frame.p2p_dir == 0 && (arp.isgratuitous || (icmpv6.type == 136 && icmpv6.nd.na.flag.s == 0 && icmpv6.nd.na.flag.o == 1 && ipv6.dst == ff02::1))';
+    const out = spawnSync('tshark', ['-r', file, '-Y', filter, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'arp.src.proto_ipv4', '-e', 'icmpv6.nd.na.target_address'], { encoding: 'utf8' });
+    const after = out.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t'))
+      .filter(([t]) => Math.round(Number(t) * 1e9) >= resume - 1000)
+      .map(([, v4, v6]) => v4 || v6);
+    expect(after.sort()).toEqual(['10.0.1.11', 'fd00:1::11']);
   });
 
   it('no checker recorded a violation', () => {

@@ -175,6 +175,20 @@ function readableSummary(s: RunSummary): string {
         ...s.cores.map((c) => [c.node, c.coreType, c.coresUsed.toFixed(5), ...modes.map((m) => (c.byMode[m] === undefined ? '-' : c.byMode[m]!.toFixed(5)))]),
       ]).replace(/^/gm, '  '),
     );
+    const offloading = s.cores.filter((c) => c.offload !== null && c.offload.hardwarePackets + c.offload.slowPathPackets > 0);
+    if (offloading.length > 0) {
+      lines.push('');
+      lines.push('  hardware flow offload (IP packets per path, Arm CPU of each)');
+      lines.push(
+        table([
+          ['dpu', 'hit ratio', 'eSwitch pkts', 'eSwitch Arm ns', 'slow-path pkts', 'slow-path Arm ns', 'installs', 'invalidations'],
+          ...offloading.map((c) => {
+            const o = c.offload!;
+            return [c.node, `${(o.hitRatio * 100).toFixed(1)}%`, String(o.hardwarePackets), String(o.hardwareCpuNs), String(o.slowPathPackets), String(o.slowPathCpuNs), String(o.installs), String(o.invalidations)];
+          }),
+        ]).replace(/^/gm, '  '),
+      );
+    }
   }
   for (const c of s.crashed) lines.push(`\n  ! node ${c.node} ${c.reason ?? 'exited'} during the run`);
   lines.push('');

@@ -499,3 +499,61 @@ describe('DpuDatapath losses on the record', () => {
     expect(rack.eventsOf('dpu-b1', 'frame.drop')).toEqual([]);
   });
 });
+
+describe('DpuDatapath hardware flow offload', () => {
+  interface Offload {
+    hardwarePackets: number;
+    hardwareCpuNs: number;
+    slowPathPackets: number;
+    slowPathCpuNs: number;
+    installs: number;
+    invalidations: number;
+    installed: number;
+  }
+  const offloadOf = (rack: Rack): Offload => (rack.inspect('dpu-a1') as unknown as { offload: Offload }).offload;
+  const armNs = (rack: Rack): number => (rack.inspect('dpu-a1') as unknown as { cost: { totalCpuNs: number } }).cost.totalCpuNs;
+
+  function established(): { rack: Rack; send: (seq: number) => void } {
+    const rack = new Rack(lab());
+    rack.action('dpu-a1', { action: 'dfw.rule.add', args: { rule: dfwRuleSchema.parse(WEB_TCP) } });
+    establish(rack);
+    const me = webA(rack.topology);
+    const send = (seq: number): void => rack.fromHost('dpu-a1', 'dma', txFrame(WEB_A, tcp(me, PEER, [40000, 80], { ack: true, psh: true }, seq, 501, new Uint8Array(100))));
+    return { rack, send };
+  }
+
+  it('the first packets of a connection take the Arm slow path, later ones the eSwitch at no Arm cost', () => {
+    const { rack, send } = established();
+    // SYN (rule lookup); SYN-ACK in and ACK out, conntrack hits each: they install the inbound and the outbound flow.
+    const afterHandshake = offloadOf(rack);
+    expect([afterHandshake.slowPathPackets, afterHandshake.hardwarePackets, afterHandshake.installs]).toEqual([3, 0, 2]);
+    const before = armNs(rack);
+    for (let i = 0; i < 5; i++) send(101 + 100 * i);
+    const after = offloadOf(rack);
+    expect([after.slowPathPackets, after.hardwarePackets, after.hardwareCpuNs]).toEqual([3, 5, 0]);
+    expect(armNs(rack)).toBe(before);
+    expect(after.slowPathCpuNs).toBeGreaterThan(0);
+  });
+
+  it('a rule change sends every offloaded flow back to the slow path, which installs it again', () => {
+    const { rack, send } = established();
+    send(101);
+    expect(offloadOf(rack).hardwarePackets).toBe(1);
+    rack.action('dpu-a1', { action: 'dfw.rule.add', args: { rule: dfwRuleSchema.parse(rule({ id: 'other', action: 'allow', service: { protocol: 'udp', destinationPorts: [{ from: 53, to: 53 }] } })) } });
+    expect(offloadOf(rack)).toMatchObject({ installed: 0, invalidations: 2 });
+    const before = armNs(rack);
+    send(201);
+    expect(armNs(rack)).toBeGreaterThan(before);
+    send(301);
+    expect(offloadOf(rack)).toMatchObject({ hardwarePackets: 2, slowPathPackets: 4, installs: 3 });
+  });
+
+  it('a vNIC that leaves (vMotion) takes its offloaded flows with it', () => {
+    const { rack, send } = established();
+    send(101);
+    expect(offloadOf(rack).installed).toBe(2);
+    releaseWithExport(rack);
+    expect(offloadOf(rack)).toMatchObject({ installed: 0, invalidations: 2 });
+  });
+});
+

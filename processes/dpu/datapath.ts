@@ -13,11 +13,16 @@ import type { VnicIdentity } from '../vds/dfw/rule.js';
 import { OVERLAY_TIMER_PREFIX, OverlaySwitch, STANDBY_FOR_TEP, tepOf, type SwitchAction, type TunnelledFrame } from '../vds/switching/index.js';
 import { buildRarpAnnouncement, ETHERTYPE_RARP } from '../vds/switching/rarp.js';
 import { VfEndpoint } from './vf-endpoint/vf-endpoint.js';
+import { announceGapNs, DEFAULT_ANNOUNCE_SCHEDULE } from './announce.js';
+import { FlowOffload, offloadKey } from './offload.js';
+import { normalizeMac } from '../../shared/net/mac.js';
 import { captureState, type HaStateView } from './ha/change-tracker.js';
 import { commitReplica, installReplicatedRules, type SyncReplica } from './ha/replica.js';
 import type { HaDatapathHooks, PromoteReason } from './ha/dpu-ha-agent.js';
 import { tryDecodeFrame } from '../../shared/net/frame.js';
-import { FlowCache, type FlowKey } from './ipfix/flow-cache.js';
+import { IPV6_HEADER_LENGTH } from '../../shared/net/ipv6.js';
+import { FlowCache, type FlowKey, type FlowVerdict } from './ipfix/flow-cache.js';
+import { IpfixInterfaces } from './ipfix/interfaces.js';
 import { IpfixExporter, ipfixEndpoints } from './ipfix/exporter.js';
 import { IpfixAgent } from './ipfix/ipfix-agent.js';
 import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedFrame } from '../vds/traceflow.js';
@@ -30,6 +35,12 @@ import { observeFirewall, SwitchTraceWatcher, type SwitchTraceCall, type TracedF
  * switch refused to tunnel it (`vmotion-` and its drop reason: `no-uplink`, `mtu`, ...).
  */
 export type VmotionDropReason = 'vmotion-standby' | 'vmotion-unreachable' | 'vmotion-not-local' | 'vmotion-malformed' | `vmotion-${string}`;
+
+/** The timer of the next round of a vNIC's announcements. */
+const ANNOUNCE_TIMER = 'dpu.announce';
+
+/** Why a VM's MAC is announced: it arrived by vMotion, or this DPU took over its host. */
+type AnnounceReason = 'vmotion' | 'takeover';
 
 /** What the DPU relayed on the vMotion network, for inspectors. */
 export interface VmotionRelayCounters {
@@ -106,6 +117,14 @@ export class DpuDatapath implements HaDatapathHooks {
   private readonly vmotion: VmotionRelayCounters = { fromHost: 0, toHost: 0, drops: {} };
   /** IPFIX flow records of what the vNICs send, exported to the host's collector. */
   private readonly ipfix: IpfixAgent | null;
+  /** The stable interface indices IPFIX records name (null without IPFIX). */
+  private readonly ifIndex: IpfixInterfaces | null;
+  /** The eSwitch: flows whose later packets run in hardware (`offload.ts`). */
+  readonly offload = new FlowOffload();
+  /** While a frame from an uplink is handled: whether every vNIC it reached took the hardware path (null: none reached). */
+  private uplinkPath: boolean | null = null;
+  /** Per vNIC, the number of its latest announcement chain: a timer of an older chain does nothing. */
+  private readonly announceChains = new Map<string, number>();
   /** Records traceflow observation points from the switch's decisions. */
   private readonly traces: SwitchTraceWatcher;
   /** Takeovers this DPU made since it booted: the sequence number of the next report. */
@@ -130,6 +149,7 @@ export class DpuDatapath implements HaDatapathHooks {
     const collector = ipfixEndpoints(topology, node.id);
     const domainId = 1 + topology.nodes.filter((n) => n.kind === 'dpu').findIndex((n) => n.id === node.id);
     this.ipfix = collector ? new IpfixAgent(new FlowCache(), new IpfixExporter({ domainId, ...collector }), 'pcie') : null;
+    this.ifIndex = collector ? new IpfixInterfaces(topology, node) : null;
     this.traces = new SwitchTraceWatcher(() => this.switch.inspect().arpPending);
   }
 
@@ -157,13 +177,9 @@ export class DpuDatapath implements HaDatapathHooks {
     this.serving = true;
     if (reason === 'takeover') {
       this.switch.controlPlane.updateHostTep(this.node.spec.host, this.ownTep);
-      const uplink = this.switch.activeUplink;
-      for (const v of this.hostVnics) {
-        // Remote tunnel endpoints relearn the VM behind ours...
-        this.apply(ctx, this.switch.announce(ctx, v.mac, v.segment));
-        // ...and the physical switches learn its MAC on our uplink ("notify switches").
-        if (uplink !== null) ctx.send(uplink, buildRarpAnnouncement(v.mac));
-      }
+      // Every VM is announced from here on the announcement schedule: remote tunnel endpoints
+      // relearn it behind ours (GENEVE), the physical switches learn a VLAN segment's VM.
+      for (const v of this.hostVnics) this.announceVnic(ctx, v.id, 1, 'takeover');
       this.chargeTakeover(ctx, { connections: committed!.connections, vnics: this.hostVnics.length, macs: committed!.macs });
     }
   }
@@ -212,6 +228,7 @@ export class DpuDatapath implements HaDatapathHooks {
   /** HA: this DPU becomes standby and lets go of the host's vNICs. */
   demote(ctx: NodeContext): void {
     this.stopTakeoverReport(ctx);
+    this.offload.invalidateAll();
     for (const v of this.local) {
       this.vnicPorts.evict(ctx, v.id);
       this.switch.removeVnic(v.id);
@@ -273,7 +290,11 @@ export class DpuDatapath implements HaDatapathHooks {
   /** A frame on an uplink; a vMotion datagram tunnelled to this DPU goes on to the host. */
   fromUplink(ctx: NodeContext, port: string, frame: Uint8Array): void {
     const call = this.traces.begin('uplink', frame);
-    this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call, frame.length);
+    const before = this.cost.totalCpuNs;
+    this.uplinkPath = null;
+    this.apply(ctx, this.switch.fromUplink(ctx, port, frame), call, frame.length, { ingress: this.ifIndex?.uplink(port) ?? 0, frame: null });
+    if (this.uplinkPath !== null) this.offload.count(this.uplinkPath, this.cost.totalCpuNs - before);
+    this.uplinkPath = null;
     for (const tunnelled of this.switch.takeTunnelled()) this.vmotionFromTunnel(ctx, tunnelled);
   }
 
@@ -366,6 +387,7 @@ export class DpuDatapath implements HaDatapathHooks {
 
   /** Stops serving a vNIC: off the VF endpoint (a VF still bound goes back as on `vf.unbind`), the switch and the firewall. */
   private unserve(ctx: NodeContext, vnic: string): void {
+    this.invalidateOffload(vnic);
     this.vnicPorts.retire(ctx, vnic);
     this.switch.removeVnic(vnic);
     this.firewall.detach(vnic);
@@ -454,6 +476,12 @@ export class DpuDatapath implements HaDatapathHooks {
       return true;
     }
     if (this.ipfix?.onTimer(ctx, name)) return true;
+    if (name === ANNOUNCE_TIMER) {
+      const { vnic, round, why, chain } = data as { vnic: string; round: number; why: AnnounceReason; chain: number };
+      // A newer chain (the VM arrived again, another takeover) replaced this one.
+      if (this.announceChains.get(vnic) === chain) this.announceVnic(ctx, vnic, round, why);
+      return true;
+    }
     return this.firewall.onTimer(ctx, name);
   }
 
@@ -462,9 +490,12 @@ export class DpuDatapath implements HaDatapathHooks {
     switch (action.action) {
       case 'dfw.rule.add':
         this.firewall.addRule(ctx, action.args.rule);
+        // A new rule may judge any connection differently: every offloaded flow goes back to software.
+        this.offload.invalidateAll();
         return true;
       case 'dfw.rule.remove':
         this.firewall.removeRule(ctx, action.args.rule);
+        this.offload.invalidateAll();
         return true;
       default:
         return false;
@@ -474,7 +505,7 @@ export class DpuDatapath implements HaDatapathHooks {
   /** Records the Arm cost of the run so far (at the end of the run). */
   report(ctx: NodeContext): void {
     this.ipfix?.finish(ctx);
-    emitCostReport(ctx, this.cost, { nodeKind: 'dpu', coresAvailable: this.node.spec.armCores });
+    emitCostReport(ctx, this.cost, { nodeKind: 'dpu', coresAvailable: this.node.spec.armCores, offload: this.offload.report() });
   }
 
   inspect(): unknown {
@@ -487,29 +518,78 @@ export class DpuDatapath implements HaDatapathHooks {
       vnicPorts: this.vnicPorts.inspect(),
       traceflowWaitingForArp: this.traces.inspect(),
       cost: this.cost.report(1),
+      offload: this.offload.report(),
     };
   }
 
   private egress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+    const before = this.cost.totalCpuNs;
     const call = this.traces.begin('vnic', frame);
+    const key = offloadKey(frame, vnic, 'out');
     const verdict = this.firewall.filter(ctx, vnic, 'out', frame);
-    this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
+    const offloadable = verdict.action === 'allow' && verdict.established;
+    let hardware = key !== null && this.offload.has(key);
+    if (key !== null && hardware && !offloadable) {
+      this.offload.evict(key);
+      hardware = false;
+    }
+    // Traceflow packets always take the slow path: the Arm datapath is what records their observations.
+    if (call.trace) hardware = false;
+    if (hardware) this.charge('eswitch', this.modeOf(vnic), frame.length);
+    else this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
     this.firewall.armSweep(ctx);
     if (call.trace) observeFirewall(ctx, call.trace, vnic, 'out', verdict);
+    const from = this.ifIndex?.vnic(vnic) ?? 0;
     // A reject is answered to the VM that sent the offending frame.
     if (verdict.reply) this.toVnic(ctx, vnic, verdict.reply);
-    if (verdict.action !== 'allow') return;
-    this.observeFlow(ctx, vnic, frame);
-    this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call);
-    // A RARP from a vNIC is the hypervisor announcing a VM that just arrived: besides flooding it on
-    // the segment (remote tunnel endpoints relearn), send it raw on the active uplink so the
-    // physical switches learn the VM's MAC there too ("notify switches").
-    const uplink = this.switch.activeUplink;
-    if (uplink !== null && frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_RARP) ctx.send(uplink, frame);
+    if (verdict.action !== 'allow') {
+      if (key !== null) this.offload.count(false, this.cost.totalCpuNs - before);
+      return this.observeFlow(ctx, frame, from, 0, 'denied');
+    }
+    this.apply(ctx, this.switch.fromVnic(ctx, vnic, frame), call, 0, { ingress: from, frame }, hardware);
+    if (key !== null) {
+      this.offload.count(hardware, this.cost.totalCpuNs - before);
+      // The first packet the connection tracker finds established installs the flow: the next one runs in hardware.
+      if (!hardware && offloadable && !call.trace) this.offload.install(key);
+    }
+    // A RARP from a vNIC is the hypervisor announcing a VM that just arrived. The switch floods it
+    // like the vNIC's own broadcast: in GENEVE to every tunnel endpoint on an overlay segment
+    // (never raw on the underlay, where only tunnel endpoints' MACs appear), tagged on a VLAN
+    // segment. It is the first round of the announcement schedule; this DPU sends the others.
+    if (frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_RARP) this.scheduleAnnounce(ctx, vnic, 1, 'vmotion');
   }
 
-  /** Counts an IP packet a vNIC sent into its IPFIX flow (ingress interface: the vNIC's index + 1). */
-  private observeFlow(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
+  /**
+   * Announces vNIC `vnic`'s MAC, round `round` of the announcement schedule (`announce.ts`): a RARP
+   * switched as if the vNIC sent it (so it reaches the same places as the hypervisor's first one),
+   * recorded as `net.announce`, and the next round scheduled. Nothing when this DPU no longer
+   * serves the vNIC (it moved on, or this DPU was demoted).
+   */
+  private announceVnic(ctx: NodeContext, vnic: string, round: number, why: AnnounceReason): void {
+    const placed = this.local.find((v) => v.id === vnic);
+    if (placed === undefined) return;
+    const mac = normalizeMac(placed.mac);
+    this.apply(ctx, this.switch.fromVnic(ctx, vnic, buildRarpAnnouncement(mac)));
+    const overlay = this.topology.segments.find((s) => s.id === placed.segment)?.kind === 'overlay';
+    ctx.emit('net.announce', { vnic, mac, round, rounds: DEFAULT_ANNOUNCE_SCHEDULE.rounds, why, carrier: overlay ? 'geneve' : 'vlan' });
+    this.scheduleAnnounce(ctx, vnic, round, why);
+  }
+
+  /** Arms the round after `round` of vNIC `vnic`'s announcements, replacing any chain it had. */
+  private scheduleAnnounce(ctx: NodeContext, vnic: string, round: number, why: AnnounceReason): void {
+    const gap = announceGapNs(round);
+    const chain = (this.announceChains.get(vnic) ?? 0) + 1;
+    this.announceChains.set(vnic, chain);
+    if (gap !== null) ctx.setTimer(gap, ANNOUNCE_TIMER, { vnic, round: round + 1, why, chain });
+  }
+
+  /**
+   * Counts an IP packet into its IPFIX flow: the interfaces it came in on and went out of
+   * (`IpfixInterfaces`), its IP length (the IPv4 total length, or the IPv6 payload length plus
+   * the fixed header: never the Ethernet header or padding, RFC 7012 octetDeltaCount) and what
+   * the firewall did with it.
+   */
+  private observeFlow(ctx: NodeContext, frame: Uint8Array, ingress: number, egress: number, verdict: FlowVerdict): void {
     if (!this.ipfix) return;
     const decoded = tryDecodeFrame(frame, { verifyChecksums: false });
     if (!decoded.ok) return;
@@ -524,19 +604,31 @@ export class DpuDatapath implements HaDatapathHooks {
       srcPort: ports?.srcPort ?? 0,
       dstPort: ports?.dstPort ?? 0,
     };
-    const ingress = 1 + this.local.findIndex((v) => v.id === vnic);
-    this.ipfix.observe(ctx, key, f.length - f.ethernet.headerLength, { ingress, egress: 0 });
+    const octets = f.ipv4 ? f.ipv4.totalLength : IPV6_HEADER_LENGTH + f.ipv6!.payloadLength;
+    this.ipfix.observe(ctx, key, octets, { ingress, egress }, verdict);
   }
 
-  private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null): void {
+  /**
+   * Filters a frame switched towards a vNIC and delivers it when allowed; true when the firewall
+   * allowed it. `hardware`: the packet runs in the eSwitch (no Arm charge for the filter).
+   */
+  private ingress(ctx: NodeContext, vnic: string, frame: Uint8Array, trace: TracedFrame | null, hardware = false): { allowed: boolean; established: boolean } {
     const verdict = this.firewall.filter(ctx, vnic, 'in', frame);
-    this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
+    if (!hardware) this.charge(verdict.established ? 'dfw-conntrack' : 'dfw-lookup', this.modeOf(vnic), frame.length);
     this.firewall.armSweep(ctx);
     if (trace) observeFirewall(ctx, trace, vnic, 'in', verdict);
     // A reject is answered to the sender, as if from the protected VM: switched, not filtered again.
     if (verdict.reply) this.apply(ctx, this.switch.fromVnic(ctx, vnic, verdict.reply));
-    if (verdict.action !== 'allow') return;
+    if (verdict.action !== 'allow') return { allowed: false, established: verdict.established };
     this.toVnic(ctx, vnic, frame);
+    return { allowed: true, established: verdict.established };
+  }
+
+  /** Drops the offloaded flows of vNIC `vnic` and those from or to its addresses (it leaves or arrives). */
+  private invalidateOffload(vnic: string): void {
+    const placed = this.hostVnics.find((v) => v.id === vnic);
+    const addresses = placed ? [placed.ipv4.split('/')[0]!, ...(placed.ipv6 ? [placed.ipv6.split('/')[0]!] : [])] : [];
+    this.offload.invalidateVnic(vnic, addresses);
   }
 
   /** Hands a frame to a vNIC; one the VF endpoint cannot deliver (no RX buffer, no VF, ...) is a logged drop. */
@@ -545,16 +637,45 @@ export class DpuDatapath implements HaDatapathHooks {
     ctx.emit('frame.drop', { port: vnic, reason: `vnic-${this.vnicPorts.lastDrop ?? 'dropped'}`, len: frame.length, vnic });
   }
 
-  /** Performs a switch call's actions; `call` follows traceflow frames through them. */
-  private apply(ctx: NodeContext, actions: readonly SwitchAction[], call: SwitchTraceCall = this.traces.begin('none', null), arrivedLen = 0): void {
+  /**
+   * Performs a switch call's actions; `call` follows traceflow frames through them. With `meter`,
+   * each IP packet is counted into its IPFIX flow once per interface it leaves by: the vNIC's own
+   * frame (`meter.frame`) when it came from a vNIC, else the frame the switch delivers (a tunnelled
+   * frame decapsulated, so the record names the VMs, never the tunnel endpoints).
+   */
+  private apply(
+    ctx: NodeContext,
+    actions: readonly SwitchAction[],
+    call: SwitchTraceCall = this.traces.begin('none', null),
+    arrivedLen = 0,
+    meter: { readonly ingress: number; readonly frame: Uint8Array | null } | null = null,
+    hardware = false,
+  ): void {
     for (const action of actions) {
       const mode: CostMode =
         action.kind === 'to-vnic' ? this.modeOf(action.vnic) : action.kind === 'to-uplink' && action.origin.kind === 'vnic' ? this.modeOf(action.origin.vnic) : 'none';
-      for (const step of action.steps) this.charge(step, mode, action.kind === 'drop' ? 0 : action.frame.length);
+      // A frame from an uplink for a vNIC runs in hardware when its flow towards that vNIC is installed.
+      const fromUplink = action.kind === 'to-vnic' && meter !== null && meter.frame === null;
+      const key = fromUplink && call.trace === null ? offloadKey(action.frame, action.vnic, 'in') : null;
+      const inHardware = hardware || (key !== null && this.offload.has(key));
+      if (inHardware) {
+        if (!hardware && action.kind === 'to-vnic') this.charge('eswitch', mode, action.frame.length);
+      } else {
+        for (const step of action.steps) this.charge(step, mode, action.kind === 'drop' ? 0 : action.frame.length);
+      }
       const trace = this.traces.see(ctx, call, action);
-      if (action.kind === 'to-uplink') ctx.send(action.port, action.frame);
-      else if (action.kind === 'to-vnic') this.ingress(ctx, action.vnic, action.frame, trace);
-      else if (action.steps.includes('decap')) this.overlayDrop(ctx, action, arrivedLen);
+      if (action.kind === 'to-uplink') {
+        ctx.send(action.port, action.frame);
+        if (meter?.frame) this.observeFlow(ctx, meter.frame, meter.ingress, this.ifIndex?.uplink(action.port) ?? 0, 'forwarded');
+      } else if (action.kind === 'to-vnic') {
+        const { allowed, established } = this.ingress(ctx, action.vnic, action.frame, trace, inHardware);
+        if (key !== null) {
+          if (inHardware && !(allowed && established)) this.offload.evict(key);
+          else if (!inHardware && allowed && established) this.offload.install(key);
+          this.uplinkPath = (this.uplinkPath ?? true) && inHardware;
+        }
+        if (meter) this.observeFlow(ctx, meter.frame ?? action.frame, meter.ingress, allowed ? (this.ifIndex?.vnic(action.vnic) ?? 0) : 0, allowed ? 'forwarded' : 'denied');
+      } else if (action.steps.includes('decap')) this.overlayDrop(ctx, action, arrivedLen);
       else if (action.reason === 'standby-uplink' && action.detail === STANDBY_FOR_TEP) ctx.emit('frame.drop', { port: action.port ?? '', reason: 'standby-uplink', len: arrivedLen, detail: action.detail });
     }
     this.traces.end(ctx, call);

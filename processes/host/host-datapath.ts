@@ -365,6 +365,14 @@ export class HostDatapath {
   }
 
   /**
+   * The guest of a VM that just resumed here announces its addresses (gratuitous ARP, unsolicited
+   * NA), as a Linux guest does when its paravirtual driver tells it it moved (NETDEV_NOTIFY_PEERS).
+   */
+  announceGuest(ctx: NodeContext, vm: string): void {
+    this.stacks.get(vm)?.announce(ctx);
+  }
+
+  /**
    * Checks that what arrived by vMotion would run here (`arriveVm` with it would not throw), without
    * building anything: throws GuestStateError, Vmxnet3Error or VmotionError naming what is wrong.
    */

@@ -67,6 +67,8 @@ export interface HandoffRegisters {
   /** The RX filter the device applies; null before the guest activated it. */
   readonly rxFilter: { readonly rxMode: number; readonly multicast: readonly string[]; readonly vlanFilter: readonly number[] } | null;
   readonly features: number | null;
+  /** The RSS the device applies (hash types, indirection table); null without RSS or before activation. */
+  readonly rss: { readonly hashType: number; readonly indTable: readonly number[] } | null;
   readonly interrupts: InterruptState;
   readonly txQueues: readonly TxQueueState[];
   readonly rxQueues: readonly RxQueueState[];
@@ -120,6 +122,22 @@ export interface RttSummary {
   readonly min: number;
   readonly avg: number;
   readonly max: number;
+}
+
+/** A DPU's hardware flow offload at the end of a run: packets and Arm CPU per path (`processes/dpu/offload.ts`). */
+export interface OffloadReportPayload {
+  /** IP packets switched by the eSwitch, and the Arm CPU they cost (0 with the default parameters). */
+  readonly hardwarePackets: number;
+  readonly hardwareCpuNs: number;
+  /** IP packets that took the Arm slow path, and the Arm CPU they cost. */
+  readonly slowPathPackets: number;
+  readonly slowPathCpuNs: number;
+  /** hardwarePackets / all IP packets (0 when there were none). */
+  readonly hitRatio: number;
+  readonly installs: number;
+  readonly invalidations: number;
+  /** Flows still installed. */
+  readonly installed: number;
 }
 
 /**
@@ -458,6 +476,7 @@ export interface NodeEventPayloads {
   'vmotion.decision': { readonly mid: string; readonly vm: string; readonly role: 'source' | 'destination'; readonly decision: SwitchoverDecisionName; readonly reason: string | null };
   'vmotion.abort.asked': { readonly mid: string; readonly vm: string; readonly role: 'source'; readonly manager: string; readonly reason: string };
   'net.rarp': { readonly mid: string; readonly vm: string; readonly vnic: string; readonly mac: string; readonly host: string; readonly dpu: string | null };
+  'net.announce': { readonly vnic: string; readonly mac: string; readonly round: number; readonly rounds: number; readonly why: 'vmotion' | 'takeover'; readonly carrier: 'geneve' | 'vlan' };
 
   // --- guests
   'flow.start': {
@@ -504,6 +523,8 @@ export interface NodeEventPayloads {
     readonly byMode: Readonly<Partial<Record<string, ModeCost>>>;
     readonly totalCpuNs: number;
     readonly coresUsed: number;
+    /** A DPU's hardware flow offload (packets and Arm CPU per path, hit ratio); null for a host. */
+    readonly offload: OffloadReportPayload | null;
   };
   'ipfix.export': { readonly sequence: number; readonly records: number; readonly templates: boolean; readonly bytes: number };
   'traceflow.observe': TraceflowObservation;
@@ -689,6 +710,7 @@ export const EVENT_MEANINGS: { readonly [K in EventKind]: string } = {
   'mgmt.reachable': 'The manager answered again',
   'host.vms.powered': 'A restarted host powered on the VMs the manager places on it and let go those that run elsewhere',
   'net.rarp': "The hypervisor announced a VM's MAC after a vMotion",
+  'net.announce': "A DPU announced a VM's MAC (RARP), one round of the announcement schedule after a vMotion or a takeover",
   'flow.start': 'A guest app started',
   'flow.stop': 'A guest app stopped',
   'flow.report': 'A flow checker reports one side of a flow: sender or receiver',
@@ -820,6 +842,7 @@ export const EVENT_FIELDS = {
   'mgmt.reachable': ['manager', 'silentNs'],
   'host.vms.powered': ['host', 'on', 'elsewhere', 'manager'],
   'net.rarp': ['mid', 'vm', 'vnic', 'mac', 'host', 'dpu'],
+  'net.announce': ['vnic', 'mac', 'round', 'rounds', 'why', 'carrier'],
   'flow.start': ['flow', 'kind', 'vm', 'from', 'to', 'port', 'ratePps', 'payloadBytes', 'count'],
   'flow.stop': ['flow', 'kind', 'vm', 'reason', 'sent'],
   'flow.report': ['flow', 'kind', 'side', 'vm', 'from', 'to', 'port', 'sent', 'delivered', 'lost', 'duplicated', 'reordered', 'highestSeq', 'retransmits', 'rttNs', 'tcpState', 'closeReason', 'unreachable', 'malformed', 'final'],
@@ -828,7 +851,7 @@ export const EVENT_FIELDS = {
   'guest.arp.failed': ['vm', 'vnic', 'ip', 'probes', 'dropped'],
   'guest.nd.resolved': ['vm', 'vnic', 'ip', 'mac', 'after'],
   'guest.nd.failed': ['vm', 'vnic', 'ip', 'probes', 'dropped'],
-  'cost.report': ['nodeKind', 'coreType', 'coresAvailable', 'elapsedNs', 'factor', 'byStep', 'byMode', 'totalCpuNs', 'coresUsed'],
+  'cost.report': ['nodeKind', 'coreType', 'coresAvailable', 'elapsedNs', 'factor', 'byStep', 'byMode', 'totalCpuNs', 'coresUsed', 'offload'],
   'ipfix.export': ['sequence', 'records', 'templates', 'bytes'],
   'traceflow.observe': ['trace', 'point', 'summary', 'node', 'detail'],
   'ha.role': ['dpu', 'from', 'to', 'reason'],

@@ -5,33 +5,18 @@ import { decodeIpfixMessage, encodeIpfixMessage, FLOW_END_REASON, IPFIX_IE, NTP_
 import type { IpfixDataRecord, IpfixTemplate } from './ipfix.js';
 import { boundsChecked, frameErrorOf, randomBytes, seededRandom } from './testing.js';
 
-const SMALL: IpfixTemplate = {
-  templateId: 256,
-  fields: [
-    { id: IPFIX_IE.sourceIPv4Address, length: 4 },
-    { id: IPFIX_IE.destinationIPv4Address, length: 4 },
-    { id: IPFIX_IE.octetDeltaCount, length: 8 },
-    { id: IPFIX_IE.protocolIdentifier, length: 1 },
-  ],
-};
+/** A template of the named information elements with their lengths, in order. */
+function template(templateId: number, fields: ReadonlyArray<readonly [keyof typeof IPFIX_IE, number]>): IpfixTemplate {
+  return { templateId, fields: fields.map(([name, length]) => ({ id: IPFIX_IE[name], length })) };
+}
 
-const V4: IpfixTemplate = {
-  templateId: 300,
-  fields: [
-    { id: IPFIX_IE.sourceIPv4Address, length: 4 },
-    { id: IPFIX_IE.destinationIPv4Address, length: 4 },
-    { id: IPFIX_IE.protocolIdentifier, length: 1 },
-    { id: IPFIX_IE.sourceTransportPort, length: 2 },
-    { id: IPFIX_IE.destinationTransportPort, length: 2 },
-    { id: IPFIX_IE.ingressInterface, length: 4 },
-    { id: IPFIX_IE.egressInterface, length: 4 },
-    { id: IPFIX_IE.octetDeltaCount, length: 8 },
-    { id: IPFIX_IE.packetDeltaCount, length: 8 },
-    { id: IPFIX_IE.flowStartNanoseconds, length: 8 },
-    { id: IPFIX_IE.flowEndNanoseconds, length: 8 },
-    { id: IPFIX_IE.flowEndReason, length: 1 },
-  ],
-};
+const SMALL = template(256, [['sourceIPv4Address', 4], ['destinationIPv4Address', 4], ['octetDeltaCount', 8], ['protocolIdentifier', 1]]);
+
+const V4 = template(300, [
+  ['sourceIPv4Address', 4], ['destinationIPv4Address', 4], ['protocolIdentifier', 1], ['sourceTransportPort', 2], ['destinationTransportPort', 2],
+  ['ingressInterface', 4], ['egressInterface', 4], ['octetDeltaCount', 8], ['packetDeltaCount', 8],
+  ['flowStartNanoseconds', 8], ['flowEndNanoseconds', 8], ['flowEndReason', 1],
+]);
 
 const V6: IpfixTemplate = {
   templateId: 301,

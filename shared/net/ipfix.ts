@@ -62,6 +62,7 @@ export const IPFIX_ELEMENTS: readonly IpfixElement[] = [
   { name: 'flowEndReason', id: 136, type: 'unsigned8', length: 1 },
   { name: 'flowStartNanoseconds', id: 156, type: 'dateTimeNanoseconds', length: 8 },
   { name: 'flowEndNanoseconds', id: 157, type: 'dateTimeNanoseconds', length: 8 },
+  { name: 'firewallEvent', id: 233, type: 'unsigned8', length: 1 },
 ];
 
 /** Information element ids by name, e.g. `IPFIX_IE.octetDeltaCount === 1`. */
@@ -80,6 +81,7 @@ export const IPFIX_IE = {
   flowEndReason: 136,
   flowStartNanoseconds: 156,
   flowEndNanoseconds: 157,
+  firewallEvent: 233,
 } as const;
 
 /** flowEndReason values (IANA, RFC 5102). */
@@ -89,6 +91,19 @@ export const FLOW_END_REASON = {
   endOfFlowDetected: 3,
   forcedEnd: 4,
   lackOfResources: 5,
+} as const;
+
+/**
+ * firewallEvent values (IANA's "firewallEvent (Value 233)" registry): what a firewall did with the
+ * flow the record describes. NSX's own DFW IPFIX template exports the same element.
+ */
+export const FIREWALL_EVENT = {
+  ignore: 0,
+  flowCreated: 1,
+  flowDeleted: 2,
+  flowDenied: 3,
+  flowAlert: 4,
+  flowUpdate: 5,
 } as const;
 
 const ELEMENT_BY_ID = new Map(IPFIX_ELEMENTS.map((e) => [e.id, e]));

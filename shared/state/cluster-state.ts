@@ -232,6 +232,19 @@ export interface CostView {
   /** Cores used, by vNIC mode. */
   byMode: Record<string, number>;
   byStep: Record<string, { cpuNs: number; frames: number }>;
+  /** A DPU's hardware flow offload; null for a host (or a report without it). */
+  offload: OffloadView | null;
+}
+
+/** Which path a DPU's IP packets took: the eSwitch (hardware) or the Arm slow path, with the Arm CPU of each. */
+export interface OffloadView {
+  hardwarePackets: number;
+  hardwareCpuNs: number;
+  slowPathPackets: number;
+  slowPathCpuNs: number;
+  hitRatio: number;
+  installs: number;
+  invalidations: number;
 }
 
 /** Frames put on a wire: the total and per-bucket counts of the recent past. */

@@ -7,7 +7,7 @@
  * and notes; `fold-ha.ts` folds DPU roles, failovers and the device serving each vNIC;
  * `fold-vmotion.ts` folds migrations and where each VM runs.
  */
-import { emptyClusterState, LOAD_BUCKET_NS, LOAD_WINDOW_BUCKETS, MAX_FLOW_SAMPLES, MAX_NOTES, type ClusterEvent, type ClusterState, type DfwView, type FlowReportView, type FlowView } from './cluster-state.js';
+import { emptyClusterState, LOAD_BUCKET_NS, LOAD_WINDOW_BUCKETS, MAX_FLOW_SAMPLES, MAX_NOTES, type ClusterEvent, type ClusterState, type DfwView, type FlowReportView, type FlowView, type OffloadView } from './cluster-state.js';
 import { applyHaEvent, HA_KINDS } from './fold-ha.js';
 import { applyVmotionEvent, VMOTION_KINDS } from './fold-vmotion.js';
 import { inner, num, numOrNull, payloadOf, str, strOrNull, type Payload } from './payload.js';
@@ -46,6 +46,20 @@ function dfwOf(state: ClusterState, node: string): DfwView {
   let view = state.dfw[node];
   if (view === undefined) state.dfw[node] = view = { generation: 0, rules: [], count: 0, hits: {}, connections: 0, rejects: 0 };
   return view;
+}
+
+function offloadView(value: unknown): OffloadView | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const o = value as Payload;
+  return {
+    hardwarePackets: num(o.hardwarePackets),
+    hardwareCpuNs: num(o.hardwareCpuNs),
+    slowPathPackets: num(o.slowPathPackets),
+    slowPathCpuNs: num(o.slowPathCpuNs),
+    hitRatio: num(o.hitRatio),
+    installs: num(o.installs),
+    invalidations: num(o.invalidations),
+  };
 }
 
 function report(p: Payload, vtime: number): FlowReportView {
@@ -257,6 +271,7 @@ export function applyEvent(state: ClusterState, event: ClusterEvent): void {
         totalCpuNs: num(p.totalCpuNs),
         byMode,
         byStep,
+        offload: offloadView(p.offload),
       };
       break;
     }

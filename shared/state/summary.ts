@@ -5,7 +5,7 @@
  * it says what the UI says about the same log.
  */
 import type { ResolvedTopology } from '../topology/types.js';
-import type { ClusterState, FlowReportView, FlowView, SwitchoverBreakdownView } from './cluster-state.js';
+import type { ClusterState, FlowReportView, FlowView, OffloadView, SwitchoverBreakdownView } from './cluster-state.js';
 import { dpuRoleView } from './node-view.js';
 
 /** A flow's outcome with both sides joined. */
@@ -54,6 +54,8 @@ export interface CoreUse {
   readonly coresUsed: number;
   /** Cores used, by vNIC mode. */
   readonly byMode: Readonly<Record<string, number>>;
+  /** A DPU's hardware flow offload: packets and Arm CPU per path, hit ratio; null for a host. */
+  readonly offload: Readonly<OffloadView> | null;
 }
 
 /** A DPU at the end: the role its host gives it, the role it runs, its health. */
@@ -139,7 +141,7 @@ export function runOutcome(state: ClusterState, topology: ResolvedTopology): Run
     .sort(byId)
     .map((node) => {
       const c = state.costs[node]!;
-      return { node, nodeKind: c.nodeKind, coreType: c.coreType, coresUsed: c.coresUsed, byMode: { ...c.byMode } };
+      return { node, nodeKind: c.nodeKind, coreType: c.coreType, coresUsed: c.coresUsed, byMode: { ...c.byMode }, offload: c.offload === null ? null : { ...c.offload } };
     });
   const dpus = topology.nodes
     .filter((n) => n.kind === 'dpu')

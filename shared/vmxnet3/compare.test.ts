@@ -3,7 +3,8 @@ import { decode, encode } from '../codec.js';
 import { compareViews } from './compare.js';
 import { Vmxnet3Device } from './device.js';
 import type { Vmxnet3Error } from './errors.js';
-import { macToRegisters } from './registers.js';
+import { BAR1, CMD, FEATURE, macToRegisters } from './registers.js';
+import { defaultRssConf, RSS_HASH_TYPE, rssClassify } from './rss.js';
 import { advance, flipGen } from './ring.js';
 import { clonePlain, validateDeviceState } from './snapshot.js';
 import { Rig, randomStep, testRandom } from './testing.js';
@@ -195,3 +196,48 @@ describe('compareViews', () => {
     expect(JSON.parse(JSON.stringify(snapshot))).toEqual(snapshot);
   });
 });
+
+describe('RSS across a hand-off', () => {
+  const rssRig = (): Rig => new Rig({ mtu: 1500, queues: { tx: 4, rx: 4 }, rss: defaultRssConf(4) });
+
+  it('the device applies the RSS the driver wrote at ACTIVATE, and the hand-off copy carries it whole', () => {
+    const rig = rssRig();
+    expect(rig.device.snapshot().config!.rss).toEqual(defaultRssConf(4));
+    expect(rig.device.snapshot().config!.features & FEATURE.RSS).toBe(FEATURE.RSS);
+    rig.handOff();
+    expect(rig.device.snapshot().config!.rss).toEqual(rig.driver.shared().rss);
+    expect(rig.mismatches()).toEqual([]);
+    // The restored device spreads a flow exactly as the first one did.
+    const packet = { src: [10, 0, 1, 11], dst: [10, 0, 1, 12], ports: { src: 40000, dst: 80 } };
+    expect(rssClassify(rig.device.snapshot().config!.rss!, packet)).toEqual(rssClassify(defaultRssConf(4), packet));
+  });
+
+  it('a copy that lost or changed the RSS state is caught: table, key, hash types', () => {
+    const rig = rssRig();
+    const state = clonePlain(rig.device.snapshot());
+    state.config!.rss!.indTable[3] = 0;
+    state.config!.rss!.hashKey[0] = 0;
+    state.config!.rss!.hashType = RSS_HASH_TYPE.ipv4;
+    const differences = compareViews(rig.driver.view(), state);
+    expect(differences.filter((d) => d.startsWith('RSS'))).toHaveLength(3);
+    state.config!.rss = null;
+    expect(compareViews(rig.driver.view(), state)).toContain('RSS: the guest enabled RSS, the device applies none');
+  });
+
+  it('UPDATE_RSSIDT applies a new indirection table; until then the device keeps the old one', () => {
+    const rig = rssRig();
+    const shared = rig.driver.shared();
+    const updated = { ...shared, rss: { ...shared.rss!, indTable: shared.rss!.indTable.map(() => 2) } };
+    rig.device.syncSharedArea(updated);
+    expect(rig.device.snapshot().config!.rss!.indTable).toEqual(defaultRssConf(4).indTable);
+    rig.device.writeRegister(1, BAR1.CMD, CMD.UPDATE_RSSIDT);
+    expect(new Set(rig.device.snapshot().config!.rss!.indTable)).toEqual(new Set([2]));
+  });
+
+  it('a snapshot whose RSS table names a queue the device lacks is refused, naming the field', () => {
+    const state = clonePlain(rssRig().device.snapshot());
+    state.config!.rss!.indTable[0] = 9;
+    expect(validateDeviceState(state)).toEqual(['config.rss: RSS indirection entry 0 names queue 9, the device has 4']);
+  });
+});
+

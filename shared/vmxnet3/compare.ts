@@ -17,6 +17,7 @@ import { decodeLink, macFromRegisters } from './registers.js';
 import { ECR } from './registers.js';
 import { formatPosition, lag, samePosition } from './ring.js';
 import type { RingPosition, RxRingId, Vmxnet3DeviceState, Vmxnet3DriverView } from './state.js';
+import { rssDifferences } from './rss.js';
 
 /** Every mismatch between what the guest driver believes and the device state; empty when they agree. */
 export function compareViews(driver: Vmxnet3DriverView, device: Vmxnet3DeviceState): string[] {
@@ -47,6 +48,7 @@ export function compareViews(driver: Vmxnet3DriverView, device: Vmxnet3DeviceSta
   const guestVlans = vlanFilterIds(shared.rxFilter.vlanFilter).join(', ');
   const deviceVlans = vlanFilterIds(config.vlanFilter).join(', ');
   if (guestVlans !== deviceVlans) out.push(`VLAN filter: the guest admits VLANs [${guestVlans}], the device admits [${deviceVlans}]`);
+  out.push(...rssDifferences(shared.rss, config.rss));
   if (driver.txQueues.length !== device.txQueues.length) out.push(`TX queues: the guest has ${driver.txQueues.length}, the device ${device.txQueues.length}`);
   if (driver.rxQueues.length !== device.rxQueues.length) out.push(`RX queues: the guest has ${driver.rxQueues.length}, the device ${device.rxQueues.length}`);
 

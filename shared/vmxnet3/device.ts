@@ -38,6 +38,7 @@ import {
 } from './registers.js';
 import type { Bar } from './registers.js';
 import { advance, distance, formatPosition, genAt, lag, newRing, position } from './ring.js';
+import { cloneRssConf } from './rss.js';
 import { cloneSharedArea, validateSharedArea, vlanFilterHas } from './shared-area.js';
 import { clonePlain, validateDeviceState } from './snapshot.js';
 import { DEVICE_STATE_VERSION } from './state.js';
@@ -364,9 +365,14 @@ export class Vmxnet3Device {
         this.applied().modLevels = [...levels];
         return;
       }
-      case CMD.UPDATE_RSSIDT:
+      case CMD.UPDATE_RSSIDT: {
+        // The driver rewrote its RSS configuration (a new indirection table, key or hash types).
+        const rss = this.area().rss;
+        this.applied().rss = rss ? cloneRssConf(rss) : null;
+        return;
+      }
       case CMD.UPDATE_PMCFG:
-        // Accepted: RSS indirection and wake-on-LAN have no effect in the emulator.
+        // Accepted: wake-on-LAN has no effect in the emulator.
         this.applied();
         return;
       default:
@@ -401,6 +407,7 @@ export class Vmxnet3Device {
       multicast: [...shared.rxFilter.multicast],
       vlanFilter: [...shared.rxFilter.vlanFilter],
       modLevels: [...shared.intr.modLevels],
+      rss: shared.rss ? cloneRssConf(shared.rss) : null,
     };
     const all = 2 ** shared.intr.numIntrs - 1;
     s.interrupts = { autoMask: shared.intr.autoMask, numIntrs: shared.intr.numIntrs, eventIntrIdx: shared.intr.eventIntrIdx, mask: all, pending: 0, fired: s.interrupts.fired };

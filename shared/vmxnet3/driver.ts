@@ -27,6 +27,7 @@ import { cloneSharedArea, emptyVlanFilter, setVlanFilter, validateSharedArea } f
 import { clonePlain, validateDriverState } from './snapshot.js';
 import { DRIVER_STATE_VERSION } from './state.js';
 import type { DriverCommandRing, DriverRxQueueView, DriverRxRing, DriverShared, DriverTxQueueView, Gen, RingState, RxRingId, Vmxnet3DriverState, Vmxnet3DriverView } from './state.js';
+import { cloneRssConf, type RssConf } from './rss.js';
 
 /** Ring sizes a driver asks for: TX, RX ring 1, RX ring 2 (completion rings follow from them). */
 export interface RingSizes {
@@ -55,6 +56,11 @@ export interface ProbeOptions {
   rxMode?: number;
   /** Automatic masking of a vector when it fires (default true). */
   autoMask?: boolean;
+  /**
+   * Receive-side scaling: the configuration to write (`defaultRssConf(queues.rx)` is what Linux
+   * writes); sets FEATURE.RSS. Default none.
+   */
+  rss?: RssConf;
   /** Guest-physical address of the driver-shared area (default 0x1000_0000), only written to DSAL/DSAH. */
   sharedAddress?: number;
 }
@@ -139,7 +145,7 @@ export class Vmxnet3Driver {
       revision: options.revision ?? 7,
       uptVersion: 1,
       mtu,
-      features: options.features ?? FEATURE.RXCSUM,
+      features: (options.features ?? FEATURE.RXCSUM) | (options.rss ? FEATURE.RSS : 0),
       numTxQueues: queues.tx,
       numRxQueues: queues.rx,
       txQueues: Array.from({ length: queues.tx }, (_, q) => ({ ringSize: ringSizes.tx, compRingSize: ringSizes.tx, intrIdx: q })),
@@ -157,6 +163,7 @@ export class Vmxnet3Driver {
         multicast,
         vlanFilter,
       },
+      rss: options.rss ? cloneRssConf(options.rss) : null,
     };
     const problems = validateSharedArea(shared);
     if (problems.length > 0) throw new Vmxnet3Error('bad-shared-area', `The driver cannot configure this device: ${problems[0]!}`, problems);

@@ -29,6 +29,7 @@ import { CodedError } from '../errors.js';
  * - `bad-ring-size`: a ring size that is not a multiple of 32 in range.
  * - `bad-snapshot`: a hand-off copy that does not describe a consistent device.
  * - `not-probed`: a driver operation before `probe`.
+ * - `bad-rss`: an RSS key too short for what it must hash.
  */
 export type Vmxnet3ErrorCode =
   | 'unknown-register'
@@ -49,7 +50,8 @@ export type Vmxnet3ErrorCode =
   | 'ring-full'
   | 'bad-ring-size'
   | 'bad-snapshot'
-  | 'not-probed';
+  | 'not-probed'
+  | 'bad-rss';
 
 /** An operation the vmxnet3 device or driver model refuses; `code` is stable, `problems` lists details. */
 export class Vmxnet3Error extends CodedError<Vmxnet3ErrorCode> {

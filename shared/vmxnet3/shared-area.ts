@@ -24,6 +24,7 @@ import {
 import { Vmxnet3Error } from './errors.js';
 import { ringSizeProblem } from './ring.js';
 import type { DriverShared } from './state.js';
+import { cloneRssConf, rssProblems, type RssConf } from './rss.js';
 
 /** True for a plain object (not null, not an array). */
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -113,7 +114,22 @@ export function validateSharedArea(value: unknown): string[] {
       problems.push(`rxFilter.vlanFilter: expected ${VLAN_FILTER_WORDS} 32-bit words`);
     }
   }
+  problems.push(...rssConfProblems('rss', s.rss, s.numRxQueues));
   return problems;
+}
+
+/**
+ * The problems of an RSS configuration found at `field` of a state read from elsewhere: null is
+ * no RSS; anything else must be a whole configuration for `numRxQueues` queues.
+ */
+export function rssConfProblems(field: string, value: unknown, numRxQueues: unknown): string[] {
+  if (value === null) return [];
+  if (!isRecord(value)) return [`${field}: expected an RSS configuration or null`];
+  const conf = value as unknown as RssConf;
+  if (!isIntIn(conf.hashType, 0, 0xffff) || !isIntIn(conf.hashFunc, 0, 0xffff) || !Array.isArray(conf.hashKey) || !Array.isArray(conf.indTable)) {
+    return [`${field}: hashType, hashFunc, hashKey and indTable are all required`];
+  }
+  return rssProblems(conf, typeof numRxQueues === 'number' ? numRxQueues : 0).map((p) => `${field}: ${p}`);
 }
 
 function ring(problems: string[], field: string, size: unknown, max: number): void {
@@ -143,6 +159,7 @@ export function cloneSharedArea(shared: DriverShared): DriverShared {
     rxQueues: shared.rxQueues.map((q) => ({ ...q })),
     intr: { ...shared.intr, modLevels: [...shared.intr.modLevels] },
     rxFilter: { rxMode: shared.rxFilter.rxMode, multicast: [...shared.rxFilter.multicast], vlanFilter: [...shared.rxFilter.vlanFilter] },
+    rss: shared.rss ? cloneRssConf(shared.rss) : null,
   };
 }
 

@@ -10,7 +10,7 @@
  */
 import { MAX_INTRS, MAX_RX_QUEUES, MAX_TX_QUEUES, RING_MAX_SIZE, RX_COMP_RING_MAX_SIZE, DCR_COUNT, PTCR_COUNT } from './registers.js';
 import { lag, positionProblem, ringSizeProblem } from './ring.js';
-import { isCanonicalMac, isIntIn, isRecord, validateSharedArea } from './shared-area.js';
+import { isCanonicalMac, isIntIn, isRecord, rssConfProblems, validateSharedArea } from './shared-area.js';
 import { DEVICE_STATE_VERSION, DRIVER_STATE_VERSION, RX_DROP_REASONS } from './state.js';
 import type { DriverShared, RingPosition, Vmxnet3DeviceState } from './state.js';
 
@@ -75,6 +75,7 @@ export function validateDeviceState(value: unknown): string[] {
       if (!Array.isArray(config.multicast) || !config.multicast.every((m) => typeof m === 'string' && isCanonicalMac(m))) problems.push('config.multicast: not a list of MAC addresses');
       if (!words(config.vlanFilter, 128)) problems.push('config.vlanFilter: expected 128 32-bit words');
       if (!Array.isArray(config.modLevels) || config.modLevels.length !== numIntrs) problems.push(`config.modLevels: expected one level per vector (${numIntrs})`);
+      problems.push(...rssConfProblems('config.rss', config.rss, Array.isArray(s.rxQueues) ? s.rxQueues.length : 0));
     }
   }
 

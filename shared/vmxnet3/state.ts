@@ -7,6 +7,7 @@
  * into the run's fingerprint and is shown by the UI inspector as is.
  */
 import type { MacAddress } from '../net/mac.js';
+import type { RssConf } from './rss.js';
 
 /** A descriptor's generation bit. Rings start at 1 and flip on every wrap. */
 export type Gen = 0 | 1;
@@ -92,6 +93,8 @@ export interface DriverShared {
   rxQueues: RxQueueConf[];
   intr: InterruptConf;
   rxFilter: RxFilterConf;
+  /** Receive-side scaling (UPT1_RSSConf, `rss.ts`) when the driver enabled FEATURE.RSS, else null. */
+  rss: RssConf | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,6 +165,8 @@ export interface AppliedConfig {
   multicast: MacAddress[];
   vlanFilter: number[];
   modLevels: number[];
+  /** The RSS configuration as of the last ACTIVATE or UPDATE_RSSIDT; null without RSS. */
+  rss: RssConf | null;
 }
 
 /** Interrupt state: vectors as bits. */

@@ -11,6 +11,7 @@ import { Vmxnet3Driver } from './driver.js';
 import type { QueueCounts, RingSizes, TxProduced } from './driver.js';
 import { BAR1, CMD, rxprodRegister, txprodRegister } from './registers.js';
 import type { RxRingId } from './state.js';
+import type { RssConf } from './rss.js';
 
 /** The MAC every rig uses unless told otherwise. */
 export const RIG_MAC = '00:50:56:80:00:01';
@@ -21,6 +22,8 @@ export interface RigOptions {
   mtu?: number;
   queues?: QueueCounts;
   ringSizes?: RingSizes;
+  /** Receive-side scaling the driver configures (default none). */
+  rss?: RssConf;
 }
 
 /** One step a rig took, and what came of it: the record two runs are compared by. */
@@ -42,7 +45,7 @@ export class Rig {
     const mac = options.mac ?? RIG_MAC;
     const queues = options.queues ?? { tx: 1, rx: 1 };
     this.device = new Vmxnet3Device(mac);
-    this.driver.probe(mac, options.mtu ?? 1500, queues, options.ringSizes ?? { tx: 32, rx1: 32, rx2: 32 });
+    this.driver.probe(mac, options.mtu ?? 1500, queues, options.ringSizes ?? { tx: 32, rx1: 32, rx2: 32 }, options.rss ? { rss: options.rss } : {});
     this.device.syncSharedArea(this.driver.shared());
     for (const w of this.driver.activationWrites()) this.device.writeRegister(w.bar, w.offset, w.value);
     this.driver.onActivated(this.device.readRegister(1, BAR1.CMD));

@@ -67,9 +67,8 @@ export function placement(topology: ResolvedTopology, lab: ClusterState): Placem
 
 /** Room each host keeps for VMs from elsewhere: so that a vMotion in moves nothing else. */
 const SPARE_SLOTS = 2;
-const SLOT = 112;
-const DPU_ROW = 250;
-const VM_ROW = 390;
+/** The canvas grid, in model units: the width of a VM's slot, and the heights of the DPU and VM rows. */
+const GRID = { slot: 112, dpuRow: 250, vmRow: 390 } as const;
 
 /** A host's box, in model coordinates. */
 interface HostBox {
@@ -105,25 +104,25 @@ function layout(topology: ResolvedTopology, places: Placement, incoming: Readonl
   const switches = topology.nodes.filter((n) => n.kind === 'switch');
   const hosts = topology.nodes.filter((n): n is HostNode => n.kind === 'host');
   const slots = hosts.map((host) => host.spec.vms.length + Math.max(SPARE_SLOTS, guestsOf(host, places, incoming).length));
-  const widths = hosts.map((host, i) => Math.max(host.spec.dpus.length * 130, slots[i]! * SLOT, 260) + 44);
+  const widths = hosts.map((host, i) => Math.max(host.spec.dpus.length * 130, slots[i]! * GRID.slot, 260) + 44);
   const total = widths.reduce((a, b) => a + b, 0) + Math.max(0, hosts.length - 1) * 60;
   let x = -total / 2;
   hosts.forEach((host, i) => {
     const width = widths[i]!;
     const center = x + width / 2;
-    const top = DPU_ROW - 21 - 22;
-    const bottom = VM_ROW + 17 + 22;
+    const top = GRID.dpuRow - 21 - 22;
+    const bottom = GRID.vmRow + 17 + 22;
     boxes.set(host.id, { x: center, y: (top + bottom) / 2, width, height: bottom - top });
     positions.set(id.node(host.id), { x: center, y: (top + bottom) / 2 });
-    host.spec.dpus.forEach((dpu, j) => positions.set(id.node(dpu), { x: center + (j - (host.spec.dpus.length - 1) / 2) * 130, y: DPU_ROW }));
-    const slotX = (k: number): number => center + (k - (slots[i]! - 1) / 2) * SLOT;
+    host.spec.dpus.forEach((dpu, j) => positions.set(id.node(dpu), { x: center + (j - (host.spec.dpus.length - 1) / 2) * 130, y: GRID.dpuRow }));
+    const slotX = (k: number): number => center + (k - (slots[i]! - 1) / 2) * GRID.slot;
     // Its own VMs keep their slots whether they are home or not.
     host.spec.vms.forEach((vm, k) => {
-      if ((places.get(host.id) ?? []).some((v) => v.id === vm.id)) positions.set(id.vm(vm.id), { x: slotX(k), y: VM_ROW });
+      if ((places.get(host.id) ?? []).some((v) => v.id === vm.id)) positions.set(id.vm(vm.id), { x: slotX(k), y: GRID.vmRow });
     });
     guestsOf(host, places, incoming).forEach((guest, k) => {
       const key = guest.startsWith('ghost:') ? id.ghost(guest.slice('ghost:'.length)) : id.vm(guest);
-      positions.set(key, { x: slotX(host.spec.vms.length + k), y: VM_ROW });
+      positions.set(key, { x: slotX(host.spec.vms.length + k), y: GRID.vmRow });
     });
     x += width + 60;
   });
@@ -145,7 +144,7 @@ function elements(topology: ResolvedTopology, view: Layout): ElementDefinition[]
   for (const node of topology.nodes) {
     if (node.kind === 'host') {
       for (const vm of node.spec.vms) {
-        out.push({ group: 'nodes', data: { id: id.vm(vm.id), kind: 'vm', ref: vm.id, label: vm.id, color: MODE_COLORS.unknown }, position: view.positions.get(id.vm(vm.id)) ?? { x: 0, y: VM_ROW }, classes: 'vm' });
+        out.push({ group: 'nodes', data: { id: id.vm(vm.id), kind: 'vm', ref: vm.id, label: vm.id, color: MODE_COLORS.unknown }, position: view.positions.get(id.vm(vm.id)) ?? { x: 0, y: GRID.vmRow }, classes: 'vm' });
       }
     } else if (node.kind === 'dpu') {
       out.push({ group: 'nodes', data: { id: id.node(node.id), kind: 'dpu', ref: node.id, label: node.id, color: CONDITION_COLORS['not-started'] }, position: view.positions.get(id.node(node.id))!, classes: 'dpu' });

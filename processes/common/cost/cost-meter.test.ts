@@ -153,6 +153,7 @@ describe('emitCostReport', () => {
           byMode: { uptv2: { cpuNs: 195, cores: 195 / 2e9 } },
           totalCpuNs: 195,
           coresUsed: 195 / 2e9,
+          offload: null,
         },
       },
     ]);

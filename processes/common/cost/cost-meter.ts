@@ -1,4 +1,5 @@
 import type { VTime } from '../../../shared/events.js';
+import type { OffloadReportPayload } from '../../../shared/events/catalogue.js';
 import type { NodeContext } from '../../runtime/types.js';
 import { CostError } from './errors.js';
 import { checkArmSlowdown, COST_STEPS, DEFAULT_ARM_SLOWDOWN, resolveCostParameters } from './parameters.js';
@@ -142,6 +143,9 @@ export class CostMeter {
   }
 }
 
+/** A DPU's hardware flow offload at the end of a run, as `cost.report` carries it. */
+export type OffloadReport = OffloadReportPayload;
+
 /** What `cost.report` carries: the report, plus whose cores these are. */
 export interface CostReportPayload extends CostReport {
   readonly nodeKind: 'host' | 'dpu';
@@ -151,6 +155,8 @@ export interface CostReportPayload extends CostReport {
   readonly elapsedNs: VTime;
   /** The Arm slowdown applied (1 on x86). */
   readonly factor: number;
+  /** A DPU's flow offload: which path its IP packets took; null for a host. */
+  readonly offload: OffloadReport | null;
 }
 
 /**
@@ -160,7 +166,7 @@ export interface CostReportPayload extends CostReport {
 export function emitCostReport(
   ctx: NodeContext,
   meter: CostMeter,
-  node: { readonly nodeKind: 'host' | 'dpu'; readonly coresAvailable: number; readonly elapsedNs?: VTime },
+  node: { readonly nodeKind: 'host' | 'dpu'; readonly coresAvailable: number; readonly elapsedNs?: VTime; readonly offload?: OffloadReport },
 ): CostReportPayload {
   const elapsedNs = node.elapsedNs ?? ctx.now();
   const payload: CostReportPayload = {
@@ -170,6 +176,7 @@ export function emitCostReport(
     elapsedNs,
     factor: meter.factor,
     ...meter.report(elapsedNs),
+    offload: node.offload ?? null,
   };
   ctx.emit('cost.report', { ...payload });
   return payload;

@@ -13,6 +13,7 @@ export type CostStep =
   | 'emulation-rx'
   | 'emulation-tx'
   | 'encap'
+  | 'eswitch'
   | 'guest-driver-rx'
   | 'guest-driver-tx'
   | 'hairpin'
@@ -31,6 +32,7 @@ export const COST_STEPS: readonly CostStep[] = [
   'emulation-rx',
   'emulation-tx',
   'encap',
+  'eswitch',
   'guest-driver-rx',
   'guest-driver-tx',
   'hairpin',
@@ -72,6 +74,9 @@ export const COST_PARAMETERS: Readonly<Record<CostStep, CostParameter>> = {
   'emulation-rx': { perFrameNs: 700, perByteNs: 0.15, runsOn: 'x86' },
   'emulation-tx': { perFrameNs: 600, perByteNs: 0.15, runsOn: 'x86' },
   encap: { perFrameNs: 130, perByteNs: 0, runsOn: 'any' },
+  // A packet of an offloaded flow, switched, filtered and encapsulated by the DPU's eSwitch
+  // hardware: no Arm CPU by default, like vf-dma (docs/cost-model.md, "Hardware flow offload").
+  eswitch: { perFrameNs: 0, perByteNs: 0, runsOn: 'dpu' },
   'guest-driver-rx': { perFrameNs: 250, perByteNs: 0, runsOn: 'x86' },
   'guest-driver-tx': { perFrameNs: 200, perByteNs: 0, runsOn: 'x86' },
   hairpin: { perFrameNs: 150, perByteNs: 0.05, runsOn: 'any' },

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { decodeFrame } from '../../../shared/net/frame.js';
-import { decodeIpfixMessage } from '../../../shared/net/ipfix.js';
+import { decodeIpfixMessage, FIREWALL_EVENT } from '../../../shared/net/ipfix.js';
 import { loadDefaultLab } from '../../../shared/topology/load.js';
 import { IpfixOptionError } from './errors.js';
-import { FLOW_TEMPLATES, ipfixEndpoints, IpfixExporter, IPV4_FLOW_TEMPLATE_ID, IPV6_FLOW_TEMPLATE_ID } from './exporter.js';
+import { FLOW_TEMPLATES, flowToIpfixRecord, ipfixEndpoints, IpfixExporter, IPV4_FLOW_TEMPLATE_ID, IPV6_FLOW_TEMPLATE_ID } from './exporter.js';
 import type { FlowRecord } from './flow-cache.js';
 import { FakeContext, tcpKey, udp6Key, VF_TO_UPLINK } from './testing.js';
 
@@ -12,7 +12,7 @@ const TO = { mac: '02:00:00:00:00:01', ip: '169.254.0.1' };
 
 function flow(srcPort: number, family: 4 | 6 = 4): FlowRecord {
   const key = family === 4 ? tcpKey(srcPort) : udp6Key(srcPort);
-  return { ...key, ...VF_TO_UPLINK, family, octets: 1000 * srcPort, packets: srcPort, startNs: 1_000_000_000, endNs: 2_500_000_001, endReason: 'idle-timeout' };
+  return { ...key, ...VF_TO_UPLINK, family, octets: 1000 * srcPort, packets: srcPort, startNs: 1_000_000_000, endNs: 2_500_000_001, endReason: 'idle-timeout', verdict: 'forwarded' };
 }
 
 describe('IpfixExporter', () => {
@@ -41,6 +41,7 @@ describe('IpfixExporter', () => {
           flowStartNanoseconds: 1_000_000_000,
           flowEndNanoseconds: 2_500_000_001,
           flowEndReason: 1,
+          firewallEvent: 2,
         },
       },
       {
@@ -48,6 +49,15 @@ describe('IpfixExporter', () => {
         values: expect.objectContaining({ sourceIPv6Address: 'fd00:1::11', destinationIPv6Address: 'fd00:2::12', protocolIdentifier: 17, sourceTransportPort: 2 }),
       },
     ]);
+  });
+
+  test('flowToIpfixRecord marks a denied flow flowDenied, a flow cut by the active timeout flowUpdate, any other flowDeleted', () => {
+    const events = [
+      { ...flow(1), verdict: 'denied' as const },
+      { ...flow(2), endReason: 'active-timeout' as const },
+      { ...flow(3), endReason: 'forced-end' as const },
+    ].map((f) => flowToIpfixRecord(f).values.firewallEvent);
+    expect(events).toEqual([FIREWALL_EVENT.flowDenied, FIREWALL_EVENT.flowUpdate, FIREWALL_EVENT.flowDeleted]);
   });
 
   test('numbers messages by data records sent before them, and repeats templates every N messages', () => {

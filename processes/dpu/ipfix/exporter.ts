@@ -1,6 +1,6 @@
 import type { VTime } from '../../../shared/events.js';
 import { buildUdpIpv4Frame } from '../../../shared/net/builders.js';
-import { encodeIpfixMessage, IPFIX_IE, IPFIX_MESSAGE_HEADER_LENGTH, IPFIX_SET_HEADER_LENGTH, IPFIX_UDP_PORT, ipfixRecordLength } from '../../../shared/net/ipfix.js';
+import { encodeIpfixMessage, FIREWALL_EVENT, IPFIX_IE, IPFIX_MESSAGE_HEADER_LENGTH, IPFIX_SET_HEADER_LENGTH, IPFIX_UDP_PORT, ipfixRecordLength } from '../../../shared/net/ipfix.js';
 import type { IpfixDataRecord, IpfixTemplate } from '../../../shared/net/ipfix.js';
 import type { ResolvedTopology } from '../../../shared/topology/types.js';
 import { DPU_MGMT_IP, HOST_MGMT_IP } from '../../pcie/heartbeat.js';
@@ -25,9 +25,10 @@ const COMMON_FIELDS = [
   { id: IPFIX_IE.flowStartNanoseconds, length: 8 },
   { id: IPFIX_IE.flowEndNanoseconds, length: 8 },
   { id: IPFIX_IE.flowEndReason, length: 1 },
+  { id: IPFIX_IE.firewallEvent, length: 1 },
 ] as const;
 
-/** The IPv4 flow template: addresses, protocol, ports, interfaces, counters, times, end reason. */
+/** The IPv4 flow template: addresses, protocol, ports, interfaces, counters, times, end reason, firewall event. */
 export const IPV4_FLOW_TEMPLATE: IpfixTemplate = {
   templateId: IPV4_FLOW_TEMPLATE_ID,
   fields: [{ id: IPFIX_IE.sourceIPv4Address, length: 4 }, { id: IPFIX_IE.destinationIPv4Address, length: 4 }, ...COMMON_FIELDS],
@@ -85,6 +86,15 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1400;
 const TEMPLATE_SET_LENGTH = IPFIX_SET_HEADER_LENGTH + FLOW_TEMPLATES.reduce((n, t) => n + 4 + 4 * t.fields.length, 0);
 const TWO_32 = 0x1_0000_0000;
 
+/**
+ * The firewallEvent of a closed record: a denied flow is `flowDenied`; a forwarded one closed by
+ * the active timeout goes on (`flowUpdate`), any other is over (`flowDeleted`).
+ */
+export function firewallEventOf(flow: FlowRecord): number {
+  if (flow.verdict === 'denied') return FIREWALL_EVENT.flowDenied;
+  return flow.endReason === 'active-timeout' ? FIREWALL_EVENT.flowUpdate : FIREWALL_EVENT.flowDeleted;
+}
+
 /** The data record of a closed flow. */
 export function flowToIpfixRecord(flow: FlowRecord): IpfixDataRecord {
   const v4 = flow.family === 4;
@@ -103,6 +113,7 @@ export function flowToIpfixRecord(flow: FlowRecord): IpfixDataRecord {
       flowStartNanoseconds: flow.startNs,
       flowEndNanoseconds: flow.endNs,
       flowEndReason: FLOW_END_REASON_CODES[flow.endReason],
+      firewallEvent: firewallEventOf(flow),
     },
   };
 }

@@ -13,7 +13,7 @@ describe('FlowCache', () => {
     cache.observe(200, tcpKey(), 1500, VF_TO_UPLINK);
     expect(cache.expire(200 + 2 * S - 1)).toEqual([]);
     expect(cache.expire(200 + 2 * S)).toEqual([
-      { ...tcpKey(), ...VF_TO_UPLINK, family: 4, octets: 3052, packets: 3, startNs: 0, endNs: 200, endReason: 'idle-timeout' },
+      { ...tcpKey(), ...VF_TO_UPLINK, family: 4, octets: 3052, packets: 3, startNs: 0, endNs: 200, endReason: 'idle-timeout', verdict: 'forwarded' },
     ]);
     expect(cache.size).toBe(0);
   });
@@ -44,6 +44,17 @@ describe('FlowCache', () => {
       [1001, 1, 4, 1],
       [1000, 2, 4, 1],
       [5353, 1, 6, 1],
+    ]);
+  });
+
+  test('keeps a denied flow apart from the same 5-tuple forwarded', () => {
+    const cache = new FlowCache();
+    cache.observe(0, tcpKey(), 60, VF_TO_UPLINK);
+    cache.observe(1, tcpKey(), 60, { ingress: 1, egress: 0 }, 'denied');
+    cache.observe(2, tcpKey(), 60, { ingress: 1, egress: 0 }, 'denied');
+    expect(cache.flush().map((r) => [r.verdict, r.egress, r.packets])).toEqual([
+      ['forwarded', 3, 1],
+      ['denied', 0, 2],
     ]);
   });
 

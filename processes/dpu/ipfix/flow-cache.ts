@@ -24,6 +24,13 @@ export interface FlowInterfaces {
   readonly egress: number;
 }
 
+/**
+ * What the distributed firewall did with a flow's packets: `forwarded` (allowed and switched on)
+ * or `denied` (dropped or rejected by a rule). Part of the flow's identity, so a 5-tuple that a
+ * rule change turns from allowed to denied opens a record of its own; exported as firewallEvent.
+ */
+export type FlowVerdict = 'forwarded' | 'denied';
+
 /** Why a flow record was closed (IPFIX flowEndReason). */
 export type FlowEndReason = 'idle-timeout' | 'active-timeout' | 'forced-end' | 'lack-of-resources';
 
@@ -45,6 +52,7 @@ export interface FlowRecord extends FlowKey, FlowInterfaces {
   readonly startNs: VTime;
   readonly endNs: VTime;
   readonly endReason: FlowEndReason;
+  readonly verdict: FlowVerdict;
 }
 
 /** Timeouts and size of a flow cache. */
@@ -68,6 +76,7 @@ interface OpenFlow {
   readonly id: string;
   readonly key: FlowKey;
   readonly interfaces: FlowInterfaces;
+  readonly verdict: FlowVerdict;
   readonly family: IpFamily;
   octets: number;
   packets: number;
@@ -75,8 +84,8 @@ interface OpenFlow {
   lastNs: VTime;
 }
 
-function flowId(key: FlowKey, interfaces: FlowInterfaces): string {
-  return `${key.srcIp}|${key.dstIp}|${key.protocol}|${key.srcPort}|${key.dstPort}|${interfaces.ingress}|${interfaces.egress}`;
+function flowId(key: FlowKey, interfaces: FlowInterfaces, verdict: FlowVerdict): string {
+  return `${key.srcIp}|${key.dstIp}|${key.protocol}|${key.srcPort}|${key.dstPort}|${interfaces.ingress}|${interfaces.egress}|${verdict}`;
 }
 
 /** Records in export order: by first packet, then by flow identity (code-unit order). */
@@ -115,11 +124,13 @@ export class FlowCache {
   }
 
   /**
-   * Counts one packet of `bytes` IP bytes of the flow `key` crossing `interfaces` at `now`. A
-   * flow whose record has timed out by `now` is closed first, and the packet opens a new record.
+   * Counts one packet of `bytes` IP bytes (the IP total length: headers included, no link-layer
+   * header or padding) of the flow `key` crossing `interfaces` at `now`, which the firewall
+   * forwarded or denied (`verdict`). A flow whose record has timed out by `now` is closed first,
+   * and the packet opens a new record.
    */
-  observe(now: VTime, key: FlowKey, bytes: number, interfaces: FlowInterfaces): void {
-    const id = flowId(key, interfaces);
+  observe(now: VTime, key: FlowKey, bytes: number, interfaces: FlowInterfaces, verdict: FlowVerdict = 'forwarded'): void {
+    const id = flowId(key, interfaces, verdict);
     let flow = this.flows.get(id);
     if (flow) {
       const reason = this.timedOut(flow, now);
@@ -130,7 +141,7 @@ export class FlowCache {
     }
     if (!flow) {
       if (this.flows.size >= this.maxFlows) this.evictOldest();
-      flow = { id, key: { ...key }, interfaces: { ...interfaces }, family: ipFamily(key.srcIp), octets: 0, packets: 0, startNs: now, lastNs: now };
+      flow = { id, key: { ...key }, interfaces: { ...interfaces }, verdict, family: ipFamily(key.srcIp), octets: 0, packets: 0, startNs: now, lastNs: now };
       this.flows.set(id, flow);
     }
     flow.octets += bytes;
@@ -164,8 +175,8 @@ export class FlowCache {
   }
 
   /** Open flows, for inspectors: sorted, plain data. */
-  openFlows(): Array<FlowKey & FlowInterfaces & { octets: number; packets: number; startNs: VTime; lastNs: VTime }> {
-    return this.sortedFlows().map((f) => ({ ...f.key, ...f.interfaces, octets: f.octets, packets: f.packets, startNs: f.startNs, lastNs: f.lastNs }));
+  openFlows(): Array<FlowKey & FlowInterfaces & { verdict: FlowVerdict; octets: number; packets: number; startNs: VTime; lastNs: VTime }> {
+    return this.sortedFlows().map((f) => ({ ...f.key, ...f.interfaces, verdict: f.verdict, octets: f.octets, packets: f.packets, startNs: f.startNs, lastNs: f.lastNs }));
   }
 
   private timedOut(flow: OpenFlow, now: VTime): FlowEndReason | null {
@@ -190,6 +201,7 @@ export class FlowCache {
       startNs: flow.startNs,
       endNs: flow.lastNs,
       endReason,
+      verdict: flow.verdict,
     });
   }
 

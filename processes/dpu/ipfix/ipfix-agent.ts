@@ -1,6 +1,6 @@
 import type { NodeContext } from '../../runtime/types.js';
 import type { IpfixExport, IpfixExporter } from './exporter.js';
-import type { FlowCache, FlowInterfaces, FlowKey } from './flow-cache.js';
+import type { FlowCache, FlowInterfaces, FlowKey, FlowVerdict } from './flow-cache.js';
 
 /** The name of the agent's timer. */
 export const IPFIX_EXPIRE_TIMER = 'ipfix.expire';
@@ -20,9 +20,9 @@ export class IpfixAgent {
     private readonly port: string,
   ) {}
 
-  /** Counts one packet (`bytes` of IP) of `key` crossing `interfaces`, now. */
-  observe(ctx: NodeContext, key: FlowKey, bytes: number, interfaces: FlowInterfaces): void {
-    this.cache.observe(ctx.now(), key, bytes, interfaces);
+  /** Counts one packet (`bytes` of IP) of `key` crossing `interfaces`, now, forwarded or denied by the firewall. */
+  observe(ctx: NodeContext, key: FlowKey, bytes: number, interfaces: FlowInterfaces, verdict: FlowVerdict = 'forwarded'): void {
+    this.cache.observe(ctx.now(), key, bytes, interfaces, verdict);
     this.arm(ctx);
   }
 

@@ -1029,6 +1029,8 @@ export class VmotionAgent {
     for (const vnic of datapath.vnicsOf(inc.vm)) if (inc.refused.has(vnic.id)) vnic.disconnect(ctx);
     this.announce(ctx, inc);
     for (const vnic of datapath.vnicsOf(inc.vm)) vnic.setMigrating(ctx, false);
+    // Then the guest runs again and speaks for itself: gratuitous ARP and unsolicited NA.
+    datapath.announceGuest(ctx, inc.vm);
     inc.settleSince = ctx.now();
     this.maybeFinish(ctx, inc);
   }
@@ -1059,7 +1061,8 @@ export class VmotionAgent {
 
   /**
    * The hypervisor announces the VM's MACs (RARP) through the backend, right at the resume and
-   * before the vNICs ask for VFs, so switches learn where the VM is now.
+   * before the vNICs ask for VFs, so switches learn where the VM is now. This is the first round of
+   * the announcement schedule; the serving DPU sends the others (`processes/dpu/announce.ts`).
    */
   private announce(ctx: NodeContext, inc: Incoming): void {
     const datapath = this.host.datapath;

@@ -14,12 +14,30 @@ export function frameDigest(frame: Uint8Array): number {
   return hash;
 }
 
+const ALL_NODES = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+/**
+ * Whether a frame is an address announcement: a RARP, a gratuitous ARP (sender and target address
+ * the same) or an unsolicited neighbour advertisement to all nodes. Announcements are repeated on
+ * purpose with the very same bytes (a moved VM's RARP rounds, a guest's announcement at boot and
+ * after a move), so seeing one twice says nothing about a frame delivered twice.
+ */
+export function isAnnouncement(frame: Uint8Array): boolean {
+  if (frame.length < 14) return false;
+  const etherType = (frame[12]! << 8) | frame[13]!;
+  if (etherType === 0x8035) return true;
+  if (etherType === 0x0806) return frame.length >= 42 && frame.subarray(28, 32).every((b, i) => b === frame[38 + i]);
+  if (etherType === 0x86dd) return frame.length >= 55 && frame[20] === 58 && frame[54] === 136 && ALL_NODES.every((b, i) => frame[38 + i] === b);
+  return false;
+}
+
 /**
  * What a host saw of the frames it delivered to one VM's guest: when the last one came (the
  * source's side of a vMotion's downtime), when the first one came after the VM arrived (the
  * destination's side), and digests of the latest ones. The source sends its digests with the VM;
  * the destination compares the first frames it delivers against them, so a frame delivered on both
- * hosts is caught (`vmotion.checker.violation`, checker `no-double-delivery`).
+ * hosts is caught (`vmotion.checker.violation`, checker `no-double-delivery`). Announcements
+ * (`isAnnouncement`) are left out: they repeat by design.
  */
 export class DeliveryLog {
   lastNs: VTime | null = null;
@@ -38,6 +56,7 @@ export class DeliveryLog {
     this.firstNs ??= now;
     this.lastNs = now;
     for (const frame of frames) {
+      if (isAnnouncement(frame)) continue;
       const digest = frameDigest(frame);
       this.digests.push(digest);
       if (this.watch) {

@@ -885,6 +885,7 @@ export function handoffRegisters(state: Vmxnet3DeviceState): HandoffRegisters {
     link: state.link,
     rxFilter: state.config === null ? null : { rxMode: state.config.rxMode, multicast: state.config.multicast, vlanFilter: state.config.vlanFilter },
     features: state.config?.features ?? null,
+    rss: state.config?.rss ? { hashType: state.config.rss.hashType, indTable: state.config.rss.indTable } : null,
     interrupts: state.interrupts,
     txQueues: state.txQueues,
     rxQueues: state.rxQueues,
