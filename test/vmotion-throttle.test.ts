@@ -1,10 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
 import { foldLog } from '../processes/controller/cluster-state.js';
-import { dpulab, expectRunKeepsInvariants, lastJson, tempDir } from './support/cli.js';
+import { runScenario, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 import type { RunSummary } from '../processes/controller/session.js';
 
@@ -34,15 +32,9 @@ describe('a throttled vMotion slows its guest', () => {
     const lab = parse(DEFAULT_LAB_YAML) as LabData;
     const web01 = lab.hosts.find((h) => h.id === 'esx-01')!.vms.find((v) => v['id'] === 'web-01')!;
     Object.assign(web01, { memoryMiB: 4096, memoryReservationMiB: 4096, dirtyPagesPerSec: 1_000_000, workingSetMiB: 256 });
-    const topology = join(tmp.dir, `${name}.lab.yaml`);
-    writeFileSync(topology, stringify(lab));
     const steps: unknown[] = [{ at: '100ms', action: 'flow.start', flow: { id: 'feed', kind: 'udp', from: 'web-01', to: 'web-02', ratePps: 2000 } }];
     if (migrate) steps.push({ at: '1050ms', action: 'vmotion', vm: 'web-01', to: 'esx-02' });
-    const scenario = join(tmp.dir, `${name}.scenario.yaml`);
-    writeFileSync(scenario, stringify({ name, end: '4s', steps }));
-    const result = dpulab(['run', topology, '--scenario', scenario, '--seed', '3', '--in-process', '--json', '--db', join(tmp.dir, `${name}.db`)]);
-    expectRunKeepsInvariants(result);
-    return lastJson<RunSummary>(result);
+    return runScenario<RunSummary>(tmp.dir, name, '4s', steps, { lab, seed: 3 });
   }
 
   beforeAll(() => {

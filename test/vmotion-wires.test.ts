@@ -1,9 +1,7 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LAB_YAML } from '../shared/topology/load.js';
-import { dpulab, expectRunKeepsInvariants, lastJson, tempDir } from './support/cli.js';
+import { runScenario, tempDir } from './support/cli.js';
 import { payloads } from './support/events.js';
 import type { RunSummary } from '../processes/controller/session.js';
 
@@ -31,15 +29,9 @@ describe('vMotion traffic on the wires: three concurrent migrations from esx-01'
     const esx01 = lab.hosts.find((h) => h.id === 'esx-01')!;
     for (const vm of esx01.vms) if (vm['id'] !== 'web-01') vm['memoryMiB'] = 1024;
     esx01.vms.push({ id: 'web-03', vcpus: 2, memoryMiB: 1024, vnics: [{ segment: 'web', ipv4: '10.0.1.13/24', mode: 'uptv2' }] });
-    const topology = join(tmp.dir, `${name}.lab.yaml`);
-    writeFileSync(topology, stringify(lab));
     const steps: unknown[] = [{ at: '200ms', action: 'flow.start', flow: { id: 'probe', kind: 'ping', from: 'web-03', to: 'web-02', ratePps: 1000 } }];
     if (migrate) for (const vm of MIGRATING) steps.push({ at: '500ms', action: 'vmotion', vm, to: 'esx-02' });
-    const scenario = join(tmp.dir, `${name}.scenario.yaml`);
-    writeFileSync(scenario, stringify({ name, end: '4s', steps }));
-    const result = dpulab(['run', topology, '--scenario', scenario, '--seed', '3', '--in-process', '--json', '--db', join(tmp.dir, `${name}.db`)]);
-    expectRunKeepsInvariants(result);
-    return lastJson<RunSummary>(result);
+    return runScenario<RunSummary>(tmp.dir, name, '4s', steps, { lab, seed: 3 });
   }
 
   beforeAll(() => {
