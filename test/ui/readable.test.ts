@@ -142,7 +142,7 @@ describe('dpulab ui --db on the default lab, read as a student reads it', () => 
     expect((await page.locator('#tab-sequence .toolbar .muted').first().textContent()) ?? '').toMatch(/\d+\.\d{6} s to \d+\.\d{6} s/);
   });
 
-  it('ui charts throughput from the log in 10 ms buckets: the failover shows as a dip, the vMotion keeps the stream going, a ping is its replies', async () => {
+  it('ui charts throughput from the log in 10 ms buckets: the failover shows as a dip, the vMotion switchover too, a ping is its replies', async () => {
     const answer = (await apiGet<Throughput>(ui, '/api/throughput')).body;
     expect(answer.bucketNs).toBeLessThanOrEqual(10_000_000);
     const flow = (id: string) => answer.flows.find((f) => f.id === id)!;
@@ -156,16 +156,21 @@ describe('dpulab ui --db on the default lab, read as a student reads it', () => 
     const steady = mean(rate('web-app-tcp', 0.7, 1.15));
     expect(steady).toBeGreaterThan(50);
     expect(Math.min(...rate('web-app-tcp', 1.2, 1.4))).toBe(0);
-    // web-01's switchover (under a millisecond, at its resume) does not stop its stream to web-02:
-    // at 1 ms buckets its 5 ms cadence goes on across the resume, a message at least every 6 ms.
+    // web-01's switchover (checkpoint, last pages, restore, resume: tens of ms) stops its stream to
+    // web-02, and the chart shows it: at 1 ms buckets the 5 ms cadence breaks for at least 10 ms
+    // between the stun and shortly after the resume, then goes on; at 10 ms the rate dips there.
+    const [stun] = (await apiGet<{ events: Array<{ vtime: number }> }>(ui, '/api/events?kind=vmotion.stun&limit=1')).body.events;
     const [resume] = (await apiGet<{ events: Array<{ vtime: number }> }>(ui, '/api/events?kind=vmotion.resume&limit=1')).body.events;
     const fine = (await apiGet<Throughput>(ui, '/api/throughput?bucketMs=1')).body;
     const arrivals = fine.flows
       .find((f) => f.id === 'web-tcp')!
-      .points.filter(([t, r]) => r > 0 && Math.abs(t - resume!.vtime) < 20_000_000)
+      .points.filter(([t, r]) => r > 0 && t > stun!.vtime - 30_000_000 && t < resume!.vtime + 60_000_000)
       .map(([t]) => t);
-    expect(arrivals.length).toBeGreaterThan(5);
-    expect(Math.max(...arrivals.slice(1).map((t, i) => t - arrivals[i]!))).toBeLessThanOrEqual(6_000_000);
+    const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!);
+    expect(Math.max(...gaps)).toBeGreaterThanOrEqual(10_000_000);
+    expect(arrivals.at(-1)!).toBeGreaterThan(resume!.vtime);
+    const around = rate('web-tcp', (stun!.vtime - 10_000_000) / 1e9, (resume!.vtime + 10_000_000) / 1e9);
+    expect(Math.min(...around)).toBeLessThan(mean(rate('web-tcp', 0.5, (stun!.vtime - 50_000_000) / 1e9)));
     // A ping is charted by the replies its sender got: the run's summary counts the same.
     const ping = flow('web-ping');
     expect(ping.measure).toBe('replies');
