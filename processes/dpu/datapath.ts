@@ -525,6 +525,7 @@ export class DpuDatapath implements HaDatapathHooks {
   private egress(ctx: NodeContext, vnic: string, frame: Uint8Array): void {
     const before = this.cost.totalCpuNs;
     const call = this.traces.begin('vnic', frame);
+    this.offload.usePort(vnic, this.modeOf(vnic));
     const key = offloadKey(frame, vnic, 'out');
     const verdict = this.firewall.filter(ctx, vnic, 'out', frame);
     const offloadable = verdict.action === 'allow' && verdict.established;
@@ -656,6 +657,7 @@ export class DpuDatapath implements HaDatapathHooks {
         action.kind === 'to-vnic' ? this.modeOf(action.vnic) : action.kind === 'to-uplink' && action.origin.kind === 'vnic' ? this.modeOf(action.origin.vnic) : 'none';
       // A frame from an uplink for a vNIC runs in hardware when its flow towards that vNIC is installed.
       const fromUplink = action.kind === 'to-vnic' && meter !== null && meter.frame === null;
+      if (fromUplink) this.offload.usePort(action.vnic, mode);
       const key = fromUplink && call.trace === null ? offloadKey(action.frame, action.vnic, 'in') : null;
       const inHardware = hardware || (key !== null && this.offload.has(key));
       if (inHardware) {

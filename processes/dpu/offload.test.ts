@@ -26,6 +26,21 @@ describe('FlowOffload', () => {
     expect(offload.report()).toMatchObject({ installs: 3, invalidations: 3, installed: 0 });
   });
 
+  test("a vNIC's frames moving to another port (a mode change) drop its flows, and only its own", () => {
+    const offload = new FlowOffload();
+    const mine = offloadKey(tcp(A, B, [1, 2], { ack: true }, 1, 1), 'a.eth0', 'out')!;
+    const other = offloadKey(tcp(C, B, [5, 6], { ack: true }, 1, 1), 'c.eth0', 'out')!;
+    offload.usePort('a.eth0', 'uptv2');
+    offload.usePort('c.eth0', 'uptv2');
+    offload.install(mine);
+    offload.install(other);
+    offload.usePort('a.eth0', 'uptv2');
+    expect(offload.has(mine)).toBe(true);
+    offload.usePort('a.eth0', 'mux');
+    expect([offload.has(mine), offload.has(other)]).toEqual([false, true]);
+    expect(offload.report()).toMatchObject({ invalidations: 1, installed: 1 });
+  });
+
   test('reports packets and CPU per path and the hit ratio', () => {
     const offload = new FlowOffload();
     expect(offload.report().hitRatio).toBe(0);

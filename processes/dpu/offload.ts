@@ -13,16 +13,32 @@ import type { OffloadReport } from '../common/cost/cost-meter.js';
  * An entry is one direction of one connection at one vNIC (`out`: the vNIC sent it, `in`: it is
  * delivered to the vNIC). Entries are dropped when the firewall's rules change (every entry: a new
  * rule may judge any connection differently), when a vNIC leaves or arrives (its entries, and every
- * entry towards or from its addresses), when the DPU stops serving (all), and when a packet of an
- * installed flow is not an established, allowed one any more (that entry).
+ * entry towards or from its addresses), when the DPU stops serving (all), when a packet of an
+ * installed flow is not an established, allowed one any more (that entry), and when the vNIC's
+ * frames start using another port into the eSwitch (its entries): an entry matches the port the
+ * vNIC's frames use, which its mode decides (the VF in UPTv2, the host's MUX queue, the emulated
+ * backend's queue), so the first packets after a mode change take the slow path again.
  */
 export class FlowOffload {
   private readonly entries = new Map<string, { readonly vnic: string; readonly src: string; readonly dst: string }>();
+  /** The port each vNIC's frames last used into the eSwitch. */
+  private readonly ports = new Map<string, string>();
   private stats = { hardwarePackets: 0, hardwareCpuNs: 0, slowPathPackets: 0, slowPathCpuNs: 0, installs: 0, invalidations: 0 };
 
   /** Installed flows now. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * vNIC `vnic`'s frames use `port` now (its mode's queue or VF): the entries installed for
+   * another port can no longer match and are dropped.
+   */
+  usePort(vnic: string, port: string): void {
+    const was = this.ports.get(vnic);
+    if (was === port) return;
+    this.ports.set(vnic, port);
+    if (was !== undefined) this.invalidateVnic(vnic, []);
   }
 
   /** Whether the flow `key` runs in hardware. */
