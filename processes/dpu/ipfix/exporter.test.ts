@@ -2,10 +2,11 @@ import { describe, expect, test } from 'vitest';
 import { decodeFrame } from '../../../shared/net/frame.js';
 import { decodeIpfixMessage, FIREWALL_EVENT } from '../../../shared/net/ipfix.js';
 import { loadDefaultLab } from '../../../shared/topology/load.js';
+import { TestContext } from '../../runtime/testing.js';
 import { IpfixOptionError } from './errors.js';
 import { FLOW_TEMPLATES, flowToIpfixRecord, ipfixEndpoints, IpfixExporter, IPV4_FLOW_TEMPLATE_ID, IPV6_FLOW_TEMPLATE_ID } from './exporter.js';
 import type { FlowRecord } from './flow-cache.js';
-import { FakeContext, tcpKey, udp6Key, VF_TO_UPLINK } from './testing.js';
+import { tcpKey, udp6Key, VF_TO_UPLINK } from './testing.js';
 
 const FROM = { mac: '02:00:00:00:00:02', ip: '169.254.0.2' };
 const TO = { mac: '02:00:00:00:00:01', ip: '169.254.0.1' };
@@ -97,14 +98,14 @@ describe('IpfixExporter', () => {
   });
 
   test('sends nothing when there is nothing to export', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-test');
     expect(new IpfixExporter({ domainId: 1, from: FROM, to: TO }).export(ctx, [], 'pcie')).toEqual([]);
     expect(ctx.sent).toEqual([]);
     expect(ctx.events).toEqual([]);
   });
 
   test('sends on the management channel of the given port and records ipfix.export', () => {
-    const ctx = new FakeContext();
+    const ctx = new TestContext('dpu-test');
     ctx.time = 5e9;
     const exporter = new IpfixExporter({ domainId: 1, from: FROM, to: TO });
     const [out] = exporter.export(ctx, [flow(1), flow(2)], 'pcie');

@@ -1,19 +1,20 @@
 import { describe, expect, test } from 'vitest';
 import { decodeFrame } from '../../../shared/net/frame.js';
 import { decodeIpfixMessage } from '../../../shared/net/ipfix.js';
+import { TestContext } from '../../runtime/testing.js';
 import { FLOW_TEMPLATES, IpfixExporter } from './exporter.js';
 import { FlowCache } from './flow-cache.js';
 import { IPFIX_EXPIRE_TIMER, IpfixAgent } from './ipfix-agent.js';
-import { FakeContext, tcpKey, VF_TO_UPLINK } from './testing.js';
+import { tcpKey, VF_TO_UPLINK } from './testing.js';
 
 const S = 1_000_000_000;
 
-function agent(): { ctx: FakeContext; agent: IpfixAgent } {
+function agent(): { ctx: TestContext; agent: IpfixAgent } {
   const exporter = new IpfixExporter({ domainId: 3, from: { mac: '02:00:00:00:00:02', ip: '169.254.0.2' }, to: { mac: '02:00:00:00:00:01', ip: '169.254.0.1' } });
-  return { ctx: new FakeContext(), agent: new IpfixAgent(new FlowCache(), exporter, 'pcie') };
+  return { ctx: new TestContext('dpu-test'), agent: new IpfixAgent(new FlowCache(), exporter, 'pcie') };
 }
 
-function exportedRecords(ctx: FakeContext): Array<Record<string, unknown>> {
+function exportedRecords(ctx: TestContext): Array<Record<string, unknown>> {
   return ctx.sent.flatMap((s) => decodeIpfixMessage(decodeFrame(s.bytes).udp!.payload, FLOW_TEMPLATES).records.map((r) => r.values));
 }
 

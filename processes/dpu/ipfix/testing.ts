@@ -1,12 +1,4 @@
-import { TestContext } from '../../runtime/testing.js';
 import type { FlowInterfaces, FlowKey } from './flow-cache.js';
-
-/** The test context the IPFIX tests drive, as a DPU (`dpu-test`). */
-export class FakeContext extends TestContext {
-  constructor() {
-    super('dpu-test');
-  }
-}
 
 /** A TCP flow key between two VMs of the default lab. */
 export function tcpKey(srcPort = 49152, dstPort = 443): FlowKey {

@@ -9,7 +9,7 @@ import type { VirtualFunction } from './virtual-function.js';
  * For tests: a test context whose random draws step through [0, 1) by the golden ratio (so a
  * core's draws differ from each other), and the list of the events it records.
  */
-export function fakeContext(nodeId = 'dpu-test'): { ctx: TestContext; events: TestEvent[] } {
+export function vfTestContext(nodeId = 'dpu-test'): { ctx: TestContext; events: TestEvent[] } {
   let draws = 0;
   const ctx = new TestContext(nodeId, { random: () => (draws++ * 0.6180339887) % 1 });
   return { ctx, events: ctx.events };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../../shared/codec.js';
 import { VfError } from './errors.js';
 import { VfPool } from './vf-pool.js';
-import { fakeContext } from './testing.js';
+import { vfTestContext } from './testing.js';
 
 describe('VfPool', () => {
   it('VfPool hands out the lowest free function and reuses a released one first', () => {
@@ -34,7 +34,7 @@ describe('VfPool', () => {
   });
 
   it('VfPool release returns a function to RUNNING with a blank device', () => {
-    const { ctx } = fakeContext();
+    const { ctx } = vfTestContext();
     const pool = new VfPool(1);
     const vf = pool.allocate('vm-a/vnic0', '00:50:56:80:00:01')!;
     vf.request(ctx, 'STOP_COPY');

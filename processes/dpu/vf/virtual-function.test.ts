@@ -9,7 +9,7 @@ import type { VfErrorCode } from './errors.js';
 import { VirtualFunction } from './virtual-function.js';
 import { VFIO_ARCS, VFIO_STATES, legalArc } from './vfio.js';
 import type { VfioState } from './vfio.js';
-import { bringUp, fakeContext, payloadsOf, said } from './testing.js';
+import { bringUp, vfTestContext, payloadsOf, said } from './testing.js';
 
 const MAC = '00:50:56:80:10:01';
 
@@ -31,7 +31,7 @@ function codeOf(fn: () => unknown): VfErrorCode | 'no error' {
 
 /** A device state saved in STOP_COPY by a function serving MAC, with TX work done and some left. */
 function savedState(): Vmxnet3DeviceState {
-  const { ctx } = fakeContext();
+  const { ctx } = vfTestContext();
   const vf = boundVf(9);
   const driver = bringUp(vf);
   for (let i = 0; i < 3; i++) vf.writeRegister(0, txprodRegister(0), driver.transmit(0, 100).txprod);
@@ -43,7 +43,7 @@ function savedState(): Vmxnet3DeviceState {
 describe('VirtualFunction migration arcs', () => {
   it('VirtualFunction takes every legal arc and records it as vf.state', () => {
     for (const arc of VFIO_ARCS) {
-      const { ctx, events } = fakeContext();
+      const { ctx, events } = vfTestContext();
       const vf = boundVf();
       expect(vf.request(ctx, arc.from)).toBe(true);
       if (arc.from === 'RESUMING') vf.loadState(savedState());
@@ -71,7 +71,7 @@ describe('VirtualFunction migration arcs', () => {
     ];
     for (const [from, to] of samples) {
       expect(legalArc(from, to)).toBe(false);
-      const { ctx, events } = fakeContext();
+      const { ctx, events } = vfTestContext();
       const vf = boundVf();
       vf.request(ctx, from);
       events.length = 0;
@@ -82,7 +82,7 @@ describe('VirtualFunction migration arcs', () => {
   });
 
   it('VirtualFunction request walks the kernel path arc by arc, draining on the way to STOP', () => {
-    const { ctx, events } = fakeContext();
+    const { ctx, events } = vfTestContext();
     const vf = boundVf();
     expect(vf.request(ctx, 'STOP_COPY')).toBe(true);
     expect(events.map((e) => (e.kind === 'vf.state' ? `${String(e.payload.from)}->${String(e.payload.to)}` : e.kind))).toEqual([
@@ -94,7 +94,7 @@ describe('VirtualFunction migration arcs', () => {
   });
 
   it('VirtualFunction refuses a request with no path, STOP_COPY to PRE_COPY, without moving', () => {
-    const { ctx, events } = fakeContext();
+    const { ctx, events } = vfTestContext();
     const vf = boundVf();
     vf.request(ctx, 'STOP_COPY');
     events.length = 0;
@@ -108,7 +108,7 @@ describe('VirtualFunction migration arcs', () => {
 
 describe('VirtualFunction DMA', () => {
   it('VirtualFunction refuses DMA, doorbells and commands in STOP and leaves the device untouched', () => {
-    const { ctx } = fakeContext();
+    const { ctx } = vfTestContext();
     const vf = boundVf();
     const driver = bringUp(vf);
     const d = driver.transmit(0, 100);
@@ -136,7 +136,7 @@ describe('VirtualFunction DMA', () => {
 
 describe('VirtualFunction device state', () => {
   it('VirtualFunction saves in STOP_COPY and a new one loads in RESUMING, and the guest cannot tell', () => {
-    const { ctx, events } = fakeContext();
+    const { ctx, events } = vfTestContext();
     const source = boundVf(0);
     const driver = bringUp(source, { queues: { tx: 2, rx: 1 } });
     const produced = [0, 1, 2, 3].map(() => driver.transmit(0, 200));
@@ -166,7 +166,7 @@ describe('VirtualFunction device state', () => {
   });
 
   it('VirtualFunction saves only in STOP_COPY and loads only in RESUMING', () => {
-    const { ctx } = fakeContext();
+    const { ctx } = vfTestContext();
     const vf = boundVf();
     expect(codeOf(() => vf.saveState())).toBe('wrong-state');
     expect(codeOf(() => vf.loadState(savedState()))).toBe('wrong-state');
@@ -193,7 +193,7 @@ describe('VirtualFunction device state', () => {
       ['nothing', () => undefined, 'no device state was loaded'],
     ];
     for (const [what, damage, reason] of corrupt) {
-      const { ctx, events } = fakeContext();
+      const { ctx, events } = vfTestContext();
       const vf = boundVf();
       vf.request(ctx, 'RESUMING');
       const bad = damage(savedState());
@@ -208,7 +208,7 @@ describe('VirtualFunction device state', () => {
   });
 
   it('VirtualFunction leaves ERROR only by reset, back to RUNNING with a fresh device', () => {
-    const { ctx, events } = fakeContext();
+    const { ctx, events } = vfTestContext();
     const vf = boundVf();
     vf.request(ctx, 'RESUMING');
     vf.request(ctx, 'STOP');
@@ -232,7 +232,7 @@ describe('VirtualFunction device state', () => {
   });
 
   it('VirtualFunction events and views are plain data', () => {
-    const { ctx, events } = fakeContext();
+    const { ctx, events } = vfTestContext();
     const vf = boundVf();
     bringUp(vf);
     vf.request(ctx, 'STOP_COPY');
