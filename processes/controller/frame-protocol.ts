@@ -11,6 +11,7 @@ import { IPFIX_UDP_PORT } from '../../shared/net/ipfix.js';
 import { HEARTBEAT_UDP_PORT } from '../pcie/heartbeat.js';
 import { HA_SYNC_UDP_PORT } from '../pcie/mgmt-network.js';
 import { decodeDma, decodeMailbox, PcieMessageError } from '../pcie/messages.js';
+import { ETHERTYPE_RARP } from '../vds/switching/rarp.js';
 import { VMOTION_UDP_PORT } from '../vds/vmotion-net.js';
 import { MGMT_UDP_PORT } from '../mgmt/addresses.js';
 
@@ -30,8 +31,6 @@ const UDP_SERVICES: ReadonlyMap<number, string> = new Map([
   [IPFIX_UDP_PORT, 'IPFIX'],
   [MGMT_UDP_PORT, 'mgmt'],
 ]);
-
-const ETHERTYPE_RARP = 0x8035;
 
 /** The top protocol of one decoded Ethernet frame (without following a tunnel). */
 function topProtocol(frame: DecodedFrame): string {

@@ -17,7 +17,6 @@ const ETHERNET_OVERHEAD_BYTES = 20;
  */
 const SRC_SEQ_PER_INCARNATION = 1e12;
 
-/** One end of a wire as seen from the node that transmits on it. */
 /**
  * How much later a PCIe TLP arrives when its link replays it (a lost or damaged one): an
  * assumption of the order of PCIe's replay timer, which the specification sizes in microseconds
@@ -25,6 +24,7 @@ const SRC_SEQ_PER_INCARNATION = 1e12;
  */
 const PCIE_REPLAY_NS = 2_000;
 
+/** One end of a wire as seen from the node that transmits on it. */
 interface PortState {
   readonly port: string;
   readonly wire: string;

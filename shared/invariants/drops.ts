@@ -28,6 +28,8 @@
  *   still in flight at the end of the run is not judged.
  */
 import type { VTime } from '../events.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_LLDP, ETHERTYPE_TRANSPARENT_ETHERNET, ETHERTYPE_VLAN } from '../net/ethernet.js';
+import { GENEVE_UDP_PORT } from '../net/geneve.js';
 import type { ResolvedTopology, SwitchPortVlans } from '../topology/types.js';
 import { NONE, refOf, type Invariant, type InvariantContext, type InvariantMonitor, type Violation } from './types.js';
 import type { TypedEvent } from '../events/typed.js';
@@ -44,12 +46,6 @@ export const DISPOSITION_KINDS: ReadonlySet<string> = new Set([
   'dfw.rule.hit',
   'traceflow.observe',
 ]);
-
-const ETHERTYPE_VLAN = 0x8100;
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_LLDP = 0x88cc;
-const GENEVE_PORT = 6081;
-const ETHERTYPE_TRANSPARENT_ETHERNET = 0x6558;
 
 /** The parts of an Ethernet frame the check needs. */
 interface FrameHead {
@@ -97,7 +93,7 @@ function geneveInnerDst(bytes: Uint8Array, h: FrameHead): string | null {
   const ip = h.payload;
   if (bytes.length < ip + 20 || bytes[ip]! >> 4 !== 4 || bytes[ip + 9] !== 17) return null;
   const udp = ip + (bytes[ip]! & 0x0f) * 4;
-  if (bytes.length < udp + 8 || ((bytes[udp + 2]! << 8) | bytes[udp + 3]!) !== GENEVE_PORT) return null;
+  if (bytes.length < udp + 8 || ((bytes[udp + 2]! << 8) | bytes[udp + 3]!) !== GENEVE_UDP_PORT) return null;
   const geneve = udp + 8;
   if (bytes.length < geneve + 8) return null;
   if (((bytes[geneve + 2]! << 8) | bytes[geneve + 3]!) !== ETHERTYPE_TRANSPARENT_ETHERNET) return null;

@@ -10,13 +10,13 @@
  * GENEVE tunnel on the vMotion VNI, optionally 802.1Q-tagged. Anything else elides nothing.
  */
 import { VMOTION_VNI } from '../topology/types.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_VLAN } from './ethernet.js';
+import { GENEVE_UDP_PORT } from './geneve.js';
 
 /** The UDP port of the vMotion network (vmknic to vmknic). */
 export const VMOTION_UDP_PORT = 8000;
 /** The size of the elided-length prefix of a vMotion datagram's payload. */
 export const ELIDED_PREFIX_BYTES = 4;
-
-const GENEVE_PORT = 6081;
 
 /**
  * How many bytes beyond its own a frame stands for: the elided length of a vMotion datagram, bare
@@ -26,12 +26,12 @@ export function elidedBytes(frame: Uint8Array, at = 0, depth = 0): number {
   let eth = at + 12;
   if (frame.length < eth + 2) return 0;
   let type = (frame[eth]! << 8) | frame[eth + 1]!;
-  if (type === 0x8100) {
+  if (type === ETHERTYPE_VLAN) {
     eth += 4;
     if (frame.length < eth + 2) return 0;
     type = (frame[eth]! << 8) | frame[eth + 1]!;
   }
-  if (type !== 0x0800) return 0;
+  if (type !== ETHERTYPE_IPV4) return 0;
   const ip = eth + 2;
   if (frame.length < ip + 20 || frame[ip + 9] !== 17) return 0;
   const udp = ip + (frame[ip]! & 0x0f) * 4;
@@ -42,7 +42,7 @@ export function elidedBytes(frame: Uint8Array, at = 0, depth = 0): number {
     if (frame.length < payload + ELIDED_PREFIX_BYTES) return 0;
     return ((frame[payload]! << 24) >>> 0) + (frame[payload + 1]! << 16) + (frame[payload + 2]! << 8) + frame[payload + 3]!;
   }
-  if (dstPort !== GENEVE_PORT || depth > 0 || frame.length < payload + 8) return 0;
+  if (dstPort !== GENEVE_UDP_PORT || depth > 0 || frame.length < payload + 8) return 0;
   const vni = (frame[payload + 4]! << 16) | (frame[payload + 5]! << 8) | frame[payload + 6]!;
   if (vni !== VMOTION_VNI) return 0;
   return elidedBytes(frame, payload + 8 + (frame[payload]! & 0x3f) * 4, depth + 1);

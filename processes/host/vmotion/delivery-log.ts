@@ -1,5 +1,7 @@
 import type { VTime } from '../../../shared/events.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV6 } from '../../../shared/net/ethernet.js';
 import type { NodeContext } from '../../runtime/types.js';
+import { ETHERTYPE_RARP } from '../../vds/switching/rarp.js';
 
 /** How many of the latest frames delivered to a guest keep a digest (the double-delivery checker). */
 export const DIGESTS_KEPT = 64;
@@ -25,9 +27,9 @@ const ALL_NODES = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 export function isAnnouncement(frame: Uint8Array): boolean {
   if (frame.length < 14) return false;
   const etherType = (frame[12]! << 8) | frame[13]!;
-  if (etherType === 0x8035) return true;
-  if (etherType === 0x0806) return frame.length >= 42 && frame.subarray(28, 32).every((b, i) => b === frame[38 + i]);
-  if (etherType === 0x86dd) return frame.length >= 55 && frame[20] === 58 && frame[54] === 136 && ALL_NODES.every((b, i) => frame[38 + i] === b);
+  if (etherType === ETHERTYPE_RARP) return true;
+  if (etherType === ETHERTYPE_ARP) return frame.length >= 42 && frame.subarray(28, 32).every((b, i) => b === frame[38 + i]);
+  if (etherType === ETHERTYPE_IPV6) return frame.length >= 55 && frame[20] === 58 && frame[54] === 136 && ALL_NODES.every((b, i) => frame[38 + i] === b);
   return false;
 }
 
